@@ -1,0 +1,38 @@
+# evacops: two commands on a fresh machine with Python 3.11 and make.
+#   make demo   set up .venv and plan the bundled Kabul 2021 scenario into out/
+#   make test   set up .venv and run the test suite
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean setup
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,parquet]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/evacops validate scenarios/kabul-2021.yaml
+	$(BIN)/evacops plan scenarios/kabul-2021.yaml --out out/kabul-2021
+	@echo "Report: out/kabul-2021/report.html"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy evacops
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/plan_kabul.py
+	$(BIN)/python benchmarks/plan_vs_pulp.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis
