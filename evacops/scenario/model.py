@@ -1,0 +1,392 @@
+"""Typed model of an evacuation scenario (pydantic v2).
+
+Every component is declared once here, with units in the attribute names and defaults; the loader
+(:mod:`evacops.scenario.load`) turns a YAML or JSON file into a :class:`Scenario` and every error
+into a line that names the place in the file. Times are timezone-aware datetimes, or offsets from
+the scenario start written as ``"+36h"`` / ``"+90min"``; :class:`Timeline` turns them into integer
+periods for the planner and the simulator.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+SiteKind = Literal["assembly", "gate", "airport", "staging", "destination"]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegFloat = Annotated[float, Field(ge=0)]
+
+_OFFSET = re.compile(r"^\s*\+\s*(\d+(?:\.\d+)?)\s*(h|min|d)\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|min|m|d)\s*$")
+_UNIT_H = {"h": 1.0, "min": 1 / 60, "m": 1 / 60, "d": 24.0}
+
+
+def parse_duration_h(text: str | float | int) -> float:
+    """'15min' -> 0.25, '1h' -> 1.0, '2d' -> 48.0; a bare number is hours."""
+    if isinstance(text, int | float):
+        return float(text)
+    m = _DURATION.match(str(text))
+    if not m:
+        raise ValueError(f"must be a duration like '1h', '15min' or '2d', got {text!r}")
+    return float(m.group(1)) * _UNIT_H[m.group(2)]
+
+
+TimeRef = datetime | str
+"""A timezone-aware datetime, or ``"+12h"`` / ``"+30min"`` / ``"+2d"`` after ``time.start``."""
+
+
+def _check_timeref(value: TimeRef) -> TimeRef:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError(
+                f"must be timezone-aware, e.g. 2021-08-14T00:00:00+04:30, got {value.isoformat()}"
+            )
+        return value
+    if isinstance(value, str):
+        if _OFFSET.match(value):
+            return value
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(
+                f"must be a time like 2021-08-14T00:00:00+04:30 or an offset like '+12h', "
+                f"got {value!r}"
+            ) from None
+        return _check_timeref(parsed)
+    raise ValueError(f"must be a time or an offset like '+12h', got {value!r}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=False)
+
+
+class Window(_Model):
+    """A closed interval of time, ``start`` included and ``end`` excluded."""
+
+    start: TimeRef
+    end: TimeRef
+
+    @field_validator("start", "end")
+    @classmethod
+    def check_time(cls, v: TimeRef) -> TimeRef:
+        return _check_timeref(v)
+
+
+class CapacityChange(_Model):
+    """From ``at`` on, the site holds at most ``holding_capacity`` people."""
+
+    at: TimeRef
+    holding_capacity: NonNegFloat
+
+    @field_validator("at")
+    @classmethod
+    def check_time(cls, v: TimeRef) -> TimeRef:
+        return _check_timeref(v)
+
+
+class Airfield(_Model):
+    """Air-side limits of a site that aircraft use."""
+
+    departure_slots_per_h: PositiveFloat | None = None
+    arrival_slots_per_h: PositiveFloat | None = None
+    mog: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="maximum aircraft on the ground at once; None = unlimited"
+    )
+    ground_time_h: dict[str, NonNegFloat] = Field(
+        default_factory=dict,
+        description="ground time by aircraft type; the key 'default' applies to other types",
+    )
+
+    def ground_time_for(self, aircraft_type: str) -> float:
+        return self.ground_time_h.get(aircraft_type, self.ground_time_h.get("default", 1.0))
+
+
+class Site(_Model):
+    name: str = Field(min_length=1)
+    kind: SiteKind
+    holding_capacity: NonNegFloat | None = Field(
+        default=None, description="people who may wait here at once; None = unlimited"
+    )
+    processing_rate_per_h: PositiveFloat | None = Field(
+        default=None, description="people per hour who may leave (screening, out-processing)"
+    )
+    crowd_area_m2: PositiveFloat | None = None
+    opens: TimeRef | None = None
+    capacity_changes: list[CapacityChange] = Field(default_factory=list)
+    closures: list[Window] = Field(default_factory=list)
+    airfield: Airfield | None = None
+
+    @field_validator("opens")
+    @classmethod
+    def check_time(cls, v: TimeRef | None) -> TimeRef | None:
+        return v if v is None else _check_timeref(v)
+
+
+BlockTime = Annotated[
+    Annotated[PositiveFloat, Tag("block[one]")]
+    | Annotated[dict[str, PositiveFloat], Tag("block[map]")],
+    Discriminator(lambda v: "block[map]" if isinstance(v, dict) else "block[one]"),
+]
+"""Hours of an air leg: one number for every type, or a map by aircraft type (with 'default').
+
+A callable discriminator picks the member by shape, so a bad value gives one error, not one per
+member of the union (the tags contain '[' and are dropped from the place the loader reports)."""
+
+
+class Leg(_Model):
+    name: str = Field(min_length=1)
+    kind: Literal["ground", "air"]
+    origin: str
+    destination: str
+    capacity_per_h: PositiveFloat | None = Field(
+        default=None, description="ground legs: people per hour; None = unlimited"
+    )
+    travel_time_h: NonNegFloat | None = Field(default=None, description="ground legs")
+    block_time_h: BlockTime | None = Field(
+        default=None, description="air legs: one for all types, or by aircraft type"
+    )
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Leg:
+        if self.kind == "ground":
+            if self.block_time_h is not None:
+                raise ValueError("block_time_h is for air legs; a ground leg takes travel_time_h")
+            if self.travel_time_h is None:
+                raise ValueError("a ground leg needs travel_time_h (hours), e.g. travel_time_h: 0.5")
+        else:
+            if self.block_time_h is None:
+                raise ValueError("an air leg needs block_time_h (hours, or a map by aircraft type)")
+            if self.capacity_per_h is not None or self.travel_time_h is not None:
+                raise ValueError(
+                    "capacity_per_h and travel_time_h are for ground legs; an air leg is limited "
+                    "by its sorties and takes block_time_h"
+                )
+        return self
+
+    def block_time_for(self, aircraft_type: str) -> float | None:
+        bt = self.block_time_h
+        if isinstance(bt, dict):
+            return bt.get(aircraft_type, bt.get("default"))
+        return bt
+
+
+class AircraftType(_Model):
+    name: str = Field(min_length=1)
+    planning_load: Annotated[int, Field(gt=0)] = Field(description="people planned per sortie")
+    max_load: Annotated[int, Field(gt=0)] = Field(description="most people ever carried")
+
+    @model_validator(mode="after")
+    def _loads(self) -> AircraftType:
+        if self.planning_load > self.max_load:
+            raise ValueError(
+                f"planning_load ({self.planning_load}) must not exceed max_load ({self.max_load})"
+            )
+        return self
+
+
+class Fleet(_Model):
+    name: str = Field(min_length=1)
+    type: str
+    count: Annotated[int, Field(ge=0)]
+    home: str = Field(description="site where the aircraft are at the start")
+    available_from: TimeRef | None = None
+    available_until: TimeRef | None = None
+    legs: list[str] = Field(min_length=1, description="air legs this fleet may fly")
+    operator: str = Field(default="any", description="operator or nation")
+    may_enter_evacuation_airport: bool = True
+
+    @field_validator("available_from", "available_until")
+    @classmethod
+    def check_time(cls, v: TimeRef | None) -> TimeRef | None:
+        return v if v is None else _check_timeref(v)
+
+
+class TablePoint(_Model):
+    at: TimeRef
+    count: Annotated[int, Field(ge=0)]
+
+    @field_validator("at")
+    @classmethod
+    def check_time(cls, v: TimeRef) -> TimeRef:
+        return _check_timeref(v)
+
+
+class Appearance(_Model):
+    """How a cohort appears at its origin: all at start, uniformly over a window, or a table."""
+
+    mode: Literal["at_start", "uniform", "table"] = "at_start"
+    start: TimeRef | None = None
+    end: TimeRef | None = None
+    table: list[TablePoint] = Field(default_factory=list)
+
+    @field_validator("start", "end")
+    @classmethod
+    def check_time(cls, v: TimeRef | None) -> TimeRef | None:
+        return None if v is None else _check_timeref(v)
+
+    @model_validator(mode="after")
+    def _fields(self) -> Appearance:
+        if self.mode == "uniform" and (self.start is None or self.end is None):
+            raise ValueError("mode 'uniform' needs start and end")
+        if self.mode == "table" and not self.table:
+            raise ValueError("mode 'table' needs a table of {at, count} rows")
+        return self
+
+
+class Cohort(_Model):
+    name: str = Field(min_length=1)
+    size: Annotated[int, Field(gt=0)]
+    origin: str = Field(description="site where the cohort's people appear")
+    appear: Appearance = Field(default_factory=Appearance)
+    priority: PositiveFloat = 1.0
+    staging: list[str] | None = Field(default=None, description="allowed staging bases; None = any")
+    destinations: list[str] | None = Field(default=None, description="None = any")
+    operators: list[str] | None = Field(default=None, description="allowed operators; None = any")
+
+
+class Event(_Model):
+    """Something imposed from outside: a closure, a capacity change, a fleet change."""
+
+    kind: Literal["closure", "capacity", "fleet"]
+    note: str = ""
+    site: str | None = None
+    fleet: str | None = None
+    start: TimeRef | None = None
+    end: TimeRef | None = None
+    at: TimeRef | None = None
+    holding_capacity: NonNegFloat | None = None
+    count: Annotated[int, Field(ge=0)] | None = None
+
+    @field_validator("start", "end", "at")
+    @classmethod
+    def check_time(cls, v: TimeRef | None) -> TimeRef | None:
+        return None if v is None else _check_timeref(v)
+
+    @model_validator(mode="after")
+    def _fields(self) -> Event:
+        need = {
+            "closure": ("site", "start", "end"),
+            "capacity": ("site", "at", "holding_capacity"),
+            "fleet": ("fleet", "at", "count"),
+        }[self.kind]
+        missing = [n for n in need if getattr(self, n) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} event needs {', '.join(need)}; missing {missing}")
+        return self
+
+
+class Objective(_Model):
+    """Weights of the three terms, in order of importance (see docs/scenario.md)."""
+
+    evacuation: PositiveFloat = Field(
+        default=1.0, description="per person and period earlier off the evacuation airport"
+    )
+    delivery: NonNegFloat = Field(
+        default=0.05, description="per person and period earlier at a destination"
+    )
+    sortie: NonNegFloat = Field(default=1.0, description="per sortie flown")
+
+
+class TimeSpec(_Model):
+    start: datetime
+    horizon_h: PositiveFloat
+    period: str = "1h"
+
+    @field_validator("start")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        return _check_timeref(v)  # type: ignore[return-value]
+
+    @field_validator("period")
+    @classmethod
+    def _period(cls, v: str) -> str:
+        minutes = parse_duration_h(v) * 60
+        whole = abs(minutes - round(minutes)) < 1e-9 and minutes >= 1
+        if not whole or (60 % round(minutes) != 0 and round(minutes) % 60 != 0):
+            raise ValueError(
+                f"must divide an hour or be whole hours (e.g. '15min', '1h', '2h'), got {v!r}"
+            )
+        return v
+
+
+class Scenario(_Model):
+    name: str = Field(min_length=1)
+    description: str = ""
+    time: TimeSpec
+    evacuation_airport: str = Field(description="site name of the airport being evacuated")
+    deadline: TimeRef | None = Field(default=None, description="None = end of the horizon")
+    sites: list[Site] = Field(min_length=1)
+    legs: list[Leg] = Field(min_length=1)
+    aircraft_types: list[AircraftType] = Field(min_length=1)
+    fleets: list[Fleet] = Field(min_length=1)
+    cohorts: list[Cohort] = Field(min_length=1)
+    events: list[Event] = Field(default_factory=list)
+    objective: Objective = Field(default_factory=Objective)
+    safe_density_per_m2: PositiveFloat = 2.0
+
+    @field_validator("deadline")
+    @classmethod
+    def check_time(cls, v: TimeRef | None) -> TimeRef | None:
+        return v if v is None else _check_timeref(v)
+
+    def site(self, name: str) -> Site:
+        return next(s for s in self.sites if s.name == name)
+
+    def aircraft_type(self, name: str) -> AircraftType:
+        return next(t for t in self.aircraft_types if t.name == name)
+
+    def timeline(self, period: str | None = None) -> Timeline:
+        return Timeline(self.time.start, self.time.horizon_h, period or self.time.period)
+
+
+class Timeline:
+    """Integer periods of a stated length over the horizon, and the conversions to them."""
+
+    def __init__(self, start: datetime, horizon_h: float, period: str | float):
+        self.start = start
+        self.period_h = parse_duration_h(period)
+        if self.period_h <= 0:
+            raise ValueError("period must be positive")
+        self.horizon_h = horizon_h
+        self.n = math.ceil(horizon_h / self.period_h - 1e-9)
+
+    def hours(self, ref: TimeRef) -> float:
+        """Hours from the start to ``ref``."""
+        if isinstance(ref, str):
+            m = _OFFSET.match(ref)
+            if m:
+                return float(m.group(1)) * _UNIT_H[m.group(2)]
+            ref = datetime.fromisoformat(ref)
+        return (ref - self.start).total_seconds() / 3600.0
+
+    def period_of(self, ref: TimeRef) -> int:
+        """The period containing ``ref`` (may be < 0 or >= n when outside the horizon)."""
+        return math.floor(self.hours(ref) / self.period_h + 1e-9)
+
+    def period_ceil(self, ref: TimeRef) -> int:
+        """The first period that starts at or after ``ref``."""
+        return math.ceil(self.hours(ref) / self.period_h - 1e-9)
+
+    def periods(self, hours: float) -> int:
+        """A duration in whole periods, rounded up."""
+        return math.ceil(hours / self.period_h - 1e-9)
+
+    def time_of(self, period: int) -> datetime:
+        return self.start + timedelta(hours=period * self.period_h)
+
+    def index(self):  # -> pandas.DatetimeIndex
+        import pandas as pd
+
+        return pd.DatetimeIndex([self.time_of(t) for t in range(self.n)], name="time")
