@@ -1,0 +1,184 @@
+"""The evacops command line: thin, it calls the stages.
+
+A user's mistake prints one line on stderr and exits with status 2; a traceback is a bug.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evacops.errors import ScenarioError, UserError
+
+app = typer.Typer(
+    help="Plan, simulate and track mass evacuations by air.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str) -> None:
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def validate(
+    scenario: Annotated[Path, typer.Argument(help="scenario file (YAML or JSON)")],
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Check a scenario file; list every problem with its place in the file and the fix."""
+    from evacops.scenario import load
+
+    try:
+        sc = load(scenario)
+    except ScenarioError as exc:
+        if as_json:
+            print(json.dumps({"valid": False, "problems": exc.problems}))
+        else:
+            for line in exc.problems:
+                err.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    people = sum(c.size for c in sc.cohorts)
+    aircraft = sum(f.count for f in sc.fleets)
+    if as_json:
+        print(json.dumps({"valid": True, "name": sc.name, "sites": len(sc.sites),
+                          "legs": len(sc.legs), "fleets": len(sc.fleets), "aircraft": aircraft,
+                          "cohorts": len(sc.cohorts), "people": people,
+                          "events": len(sc.events)}))
+        return
+    out.print(f"[green]ok[/] {scenario}: {sc.name}: {len(sc.sites)} sites, {len(sc.legs)} legs, "
+              f"{len(sc.fleets)} fleets ({aircraft} aircraft), {len(sc.cohorts)} cohorts "
+              f"({people:,} people), {len(sc.events)} events", highlight=False)
+
+
+def _summary_table(s: dict) -> Table:
+    t = Table(title=f"Plan: {s['scenario']}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    comp = s["completion_h"]
+    rows = [
+        ("status", f"{s['status']} ({s['mode']})"),
+        ("people off the evacuation airport", f"{s['evacuated_total']:,}"),
+        ("reached a destination", f"{s['delivered_total']:,}"),
+        ("left behind at the deadline", f"{s['left_behind']:,}"),
+        ("everyone out after", f"{comp:g} h" if comp is not None else "not everyone is out"),
+        ("sorties", f"{s['sorties']:,}"),
+        ("periods", f"{s['periods']} x {s['period_h']:g} h"),
+        ("variables / constraints", f"{s['variables']:,} / {s['constraints']:,}"),
+        ("build / solve", f"{s['build_s']:.1f} s / {s['solve_s']:.1f} s"),
+    ]
+    if s.get("mip_gap") is not None:
+        rows.append(("MIP gap", f"{100 * s['mip_gap']:.3f}%"))
+    if "repair" in s:
+        r = s["repair"]
+        rows.append(("whole sorties cost (vs LP bound)",
+                     f"{100 * r['objective_gap']:.2f}% objective, {r['evacuated_cost']:,} people"))
+    for k, v in rows:
+        t.add_row(k, v)
+    return t
+
+
+def _cohort_table(s: dict) -> Table:
+    t = Table(title="By cohort", title_justify="left")
+    for col in ("cohort", "size", "out", "delivered", "left behind", "all out after"):
+        t.add_column(col, justify="left" if col == "cohort" else "right")
+    for c in s["cohorts"]:
+        comp = c["completion_h"]
+        t.add_row(c["name"], f"{c['size']:,}", f"{c['evacuated']:,}", f"{c['delivered']:,}",
+                  f"{c['left_behind']:,}", f"{comp:g} h" if comp is not None else "-")
+    return t
+
+
+@app.command()
+def plan(
+    scenario: Annotated[Path, typer.Argument(help="scenario file (YAML or JSON)")],
+    period: Annotated[str | None, typer.Option(
+        help="period length, e.g. 15min or 1h (default: the scenario's time.period)")] = None,
+    integer: Annotated[bool, typer.Option(
+        "--integer", help="solve a MIP with integer sorties (reports the MIP gap); default "
+        "solves the LP and repairs it to whole sorties")] = False,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="folder for tables, plots and report.html")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table format: csv or parquet")] = "csv",
+    time_limit: Annotated[float | None, typer.Option(
+        help="seconds allowed for each solve (default: none)")] = None,
+    mip_gap: Annotated[float, typer.Option(help="relative MIP gap to stop at")] = 1e-3,
+    check: Annotated[int, typer.Option(
+        help="binding constraints to verify by re-solving (0 = duals only)")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Plan an evacuation: optimal time-phased flows, sorties and a per-aircraft schedule.
+
+    Solves the time-expanded network with HiGHS (through linopy): people off the evacuation
+    airport as early as possible (weighted by cohort priority), then onward to destinations,
+    then fewer sorties. Prints a summary; with --out writes CSV/Parquet tables, PNG plots and an
+    HTML report.
+    """
+    from evacops.plan import solve_plan
+    from evacops.plan.output import write_plan
+    from evacops.scenario import load, parse_duration_h
+
+    if period is not None:
+        try:
+            h = parse_duration_h(period)
+        except ValueError as exc:
+            fail(f"--period {period}: {exc}")
+        minutes = h * 60
+        if h <= 0 or abs(minutes - round(minutes)) > 1e-9 or (
+            60 % max(1, round(minutes)) and round(minutes) % 60
+        ):
+            fail(f"--period {period}: must divide an hour or be whole hours (15min, 30min, 1h)")
+    if time_limit is not None and time_limit <= 0:
+        fail(f"--time-limit {time_limit:g}: must be > 0 seconds")
+    if not 0 <= mip_gap < 1:
+        fail(f"--mip-gap {mip_gap:g}: must be between 0 and 1, e.g. 0.001")
+    if fmt not in ("csv", "parquet"):
+        fail(f"--format {fmt}: must be csv or parquet")
+    try:
+        sc = load(scenario)
+        with err.status("planning", spinner="dots") as status:
+            p = solve_plan(sc, period=period, integer=integer, time_limit=time_limit,
+                           mip_gap=mip_gap, check_binding=check,
+                           progress=lambda msg: status.update(msg))
+            summary = p.summary()
+            if out_dir is not None:
+                status.update(f"writing tables, plots and report to {out_dir}")
+                digest = hashlib.sha256(Path(scenario).read_bytes()).hexdigest()
+                files = write_plan(p, out_dir, fmt=fmt, scenario_digest=digest)
+                summary["files"] = files
+    except UserError as exc:
+        fail(str(exc))
+    if as_json:
+        print(json.dumps(summary, default=str))
+        return
+    out.print(_summary_table(summary))
+    out.print(_cohort_table(summary))
+    if summary["binding"]:
+        out.print("[bold]What binds[/]")
+        for b in summary["binding"]:
+            out.print(f" - {b['text']}", highlight=False)
+    if out_dir is not None:
+        out.print(f"Report: {summary['files']['report']}", highlight=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""The plan a planner can use: tidy DataFrames of people, flows, sorties and a per-aircraft
+schedule, completion per cohort and the summary printed by ``evacops plan --json``."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evacops.plan.network import Network
+from evacops.plan.solve import Solution
+
+EPS = 1e-6
+
+
+def _whole(x: float) -> int:
+    return int(np.floor(x + EPS))
+
+
+def largest_remainder(values: np.ndarray, total: int) -> np.ndarray:
+    """Whole numbers summing to ``total`` and each within 1 of ``values`` (Hamilton's method)."""
+    base = np.floor(values + EPS).astype(int)
+    short = total - int(base.sum())
+    if short > 0:
+        order = np.argsort(-(values - base), kind="stable")
+        base[order[:short]] += 1
+    return base
+
+
+@dataclass
+class Plan:
+    network: Network
+    lp: Solution
+    final: Solution
+    integer: bool
+    repair: dict | None = None
+    binding: list = field(default_factory=list)
+    wall_s: float = 0.0
+
+    # ---- basic quantities ----------------------------------------------------------------------
+    @property
+    def scenario(self):
+        return self.network.scenario
+
+    @property
+    def times(self) -> pd.DatetimeIndex:
+        return self.network.timeline.index()
+
+    @cached_property
+    def sortie_counts(self) -> np.ndarray:
+        """Whole sorties (move x period)."""
+        return np.round(self.final.sorties).astype(int)
+
+    def _deadline_period(self) -> int:
+        net = self.network
+        if self.scenario.deadline is None:
+            return net.T
+        return int(min(net.T, max(0, net.timeline.period_ceil(self.scenario.deadline))))
+
+    @cached_property
+    def out_by_period(self) -> np.ndarray:
+        """People of each cohort leaving the evacuation airport in each period (C x T)."""
+        return self.final.flow[:, self.network.out_arcs, :].sum(axis=1)
+
+    @cached_property
+    def delivered_by_period(self) -> np.ndarray:
+        """People of each cohort reaching a destination in each period (C x T)."""
+        net = self.network
+        out = np.zeros((len(net.cohorts), net.T))
+        for a in np.flatnonzero(net.dest_sites[net.arc_to]):
+            d = net.arc_delay[a]
+            out[:, d:] += self.final.flow[:, a, : net.T - d]
+        return out
+
+    # ---- tidy DataFrames -------------------------------------------------------------------------
+    def people(self) -> pd.DataFrame:
+        """People waiting by period, site and cohort (non-zero rows)."""
+        net = self.network
+        c, s, t = np.nonzero(self.final.hold > EPS)
+        return pd.DataFrame({
+            "time": self.times[t], "period": t, "site": np.array(net.sites)[s],
+            "cohort": np.array(net.cohorts)[c], "people": self.final.hold[c, s, t],
+        })
+
+    def flows(self) -> pd.DataFrame:
+        """People setting off on each arc, by period and cohort (non-zero rows)."""
+        net = self.network
+        c, a, t = np.nonzero(self.final.flow > EPS)
+        fleet = np.array([net.fleets[net.move_fleet[m]] if m >= 0 else "" for m in net.arc_move])
+        return pd.DataFrame({
+            "time": self.times[t], "period": t, "leg": np.array(net.arc_leg)[a],
+            "kind": net.arc_kind[a], "fleet": fleet[a],
+            "origin": np.array(net.sites)[net.arc_from[a]],
+            "destination": np.array(net.sites)[net.arc_to[a]],
+            "cohort": np.array(net.cohorts)[c], "people": self.final.flow[c, a, t],
+            "arrival": [net.timeline.time_of(int(x)) for x in t + net.arc_delay[a]],
+        })
+
+    def sorties(self) -> pd.DataFrame:
+        """Sorties by fleet, leg, direction and departure period (non-zero rows)."""
+        net = self.network
+        m, t = np.nonzero(self.sortie_counts > 0)
+        return pd.DataFrame({
+            "time": self.times[t], "period": t, "fleet": np.array(net.fleets)[net.move_fleet[m]],
+            "leg": np.array(net.move_leg)[m],
+            "direction": np.where(net.move_forward[m], "outbound", "back"),
+            "origin": np.array(net.sites)[net.move_from[m]],
+            "destination": np.array(net.sites)[net.move_to[m]],
+            "sorties": self.sortie_counts[m, t],
+            "arrival": [net.timeline.time_of(int(x)) for x in t + net.move_land[m]],
+        })
+
+    @cached_property
+    def _schedule(self) -> pd.DataFrame:
+        """Give every sortie an aircraft: a ready aircraft of the fleet at the origin, earliest
+        ready first; loads split over the sortie's aircraft in whole people, cohort by cohort."""
+        net = self.network
+        counts = self.sortie_counts
+        arc_of_move = {int(m): a for a, m in enumerate(net.arc_move) if m >= 0}
+        rows: list[dict[str, Any]] = []
+        for fi, fname in enumerate(net.fleets):
+            n_air = int(net.fleet_count[fi])
+            home = net.stations[net.fleet_home_station[fi]][1]
+            ready: dict[int, list[tuple[int, int]]] = {home: [(0, i) for i in range(n_air)]}
+            for q in ready.values():
+                heapq.heapify(q)
+            moves = np.flatnonzero(net.move_fleet == fi)
+            events = sorted((int(t), int(m)) for m in moves
+                            for t in np.flatnonzero(counts[m] > 0))
+            for t, m in events:
+                k = counts[m, t]
+                origin, dest = int(net.move_from[m]), int(net.move_to[m])
+                q = ready.setdefault(origin, [])
+                if k > len(q) or (q and sorted(q)[k - 1][0] > t):
+                    raise AssertionError(f"no ready aircraft of {fname} at {net.sites[origin]} "
+                                         f"in period {t}")  # a bug: the model conserves aircraft
+                loads = np.zeros((len(net.cohorts), k), dtype=int)
+                if net.move_forward[m]:
+                    flow = self.final.flow[:, arc_of_move[m], t]
+                    total = min(_whole(flow.sum()), int(k * net.fleet_load[fi]))
+                    per_cohort = largest_remainder(flow, total)
+                    room = np.full(k, int(net.fleet_load[fi]))
+                    for c in np.argsort(-net.priority, kind="stable"):
+                        left = per_cohort[c]
+                        for j in range(k):
+                            take = min(left, room[j])
+                            loads[c, j] += take
+                            room[j] -= take
+                            left -= take
+                for j in range(k):
+                    _, aid = heapq.heappop(q)
+                    heapq.heappush(ready.setdefault(dest, []), (t + int(net.move_ready[m]), aid))
+                    row = {
+                        "aircraft": f"{fname}-{aid + 1:02d}", "fleet": fname,
+                        "type": net.fleet_type[fi], "leg": net.move_leg[m],
+                        "direction": "outbound" if net.move_forward[m] else "back",
+                        "origin": net.sites[origin], "destination": net.sites[dest],
+                        "dep_period": t, "arr_period": t + int(net.move_land[m]),
+                        "ready_period": t + int(net.move_ready[m]),
+                        "departure": net.timeline.time_of(t),
+                        "arrival": net.timeline.time_of(t + int(net.move_land[m])),
+                        "load": int(loads[:, j].sum()),
+                    }
+                    for c, cname in enumerate(net.cohorts):
+                        row[f"load_{cname}"] = int(loads[c, j])
+                    rows.append(row)
+        cols = ["aircraft", "fleet", "type", "leg", "direction", "origin", "destination",
+                "dep_period", "arr_period", "ready_period", "departure", "arrival", "load",
+                *[f"load_{c}" for c in net.cohorts]]
+        df = pd.DataFrame(rows, columns=cols)
+        return df.sort_values(["dep_period", "aircraft"], kind="stable").reset_index(drop=True)
+
+    def schedule(self) -> pd.DataFrame:
+        """Per-aircraft schedule: aircraft, leg, departure, arrival, load by cohort."""
+        return self._schedule.copy()
+
+    def out_cumulative(self) -> pd.DataFrame:
+        """Cumulative people off the evacuation airport by the end of each period, by cohort."""
+        return pd.DataFrame(np.cumsum(self.out_by_period, axis=1).T,
+                            index=self.times + pd.Timedelta(hours=self.network.period_h),
+                            columns=self.network.cohorts)
+
+    def occupancy(self) -> pd.DataFrame:
+        """People waiting at each site at the end of each period (periods x sites)."""
+        return pd.DataFrame(self.final.hold.sum(axis=0).T, index=self.times,
+                            columns=self.network.sites)
+
+    def aircraft_use(self) -> pd.DataFrame:
+        """Aircraft of each fleet airborne or on the ground away from home in each period."""
+        net = self.network
+        use = np.zeros((len(net.fleets), net.T))
+        for m in range(len(net.move_leg)):
+            k = self.sortie_counts[m]
+            for d in range(int(net.move_land[m])):
+                use[net.move_fleet[m], d:] += k[: net.T - d]
+        return pd.DataFrame(use.T, index=self.times, columns=net.fleets)
+
+    def completion(self) -> pd.DataFrame:
+        """Per cohort: size, evacuated and delivered within the horizon, left at the deadline,
+        and the hour by which the last of it left the evacuation airport (NaN if not all)."""
+        net = self.network
+        size = net.appear.sum(axis=(1, 2))
+        cum = np.cumsum(self.out_by_period, axis=1)
+        dl = self._deadline_period()
+        rows = []
+        for c, name in enumerate(net.cohorts):
+            done = np.flatnonzero(cum[c] >= size[c] - 0.5)
+            comp = float((done[0] + 1) * net.period_h) if done.size else np.nan
+            out_dl = cum[c, dl - 1] if dl > 0 else 0.0
+            rows.append({
+                "cohort": name, "size": int(size[c]), "priority": net.priority[c],
+                "evacuated": _whole(cum[c, -1]),
+                "delivered": _whole(self.delivered_by_period[c].sum()),
+                "left_behind": int(size[c]) - _whole(out_dl),
+                "completion_h": comp,
+                "completion_time": (net.timeline.start + pd.Timedelta(hours=comp))
+                if np.isfinite(comp) else pd.NaT,
+            })
+        return pd.DataFrame(rows).set_index("cohort")
+
+    # ---- summary ---------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        comp = self.completion()
+        all_h = comp["completion_h"]
+        completion = float(all_h.max()) if all_h.notna().all() else None
+        lp_obj, fin_obj = self.lp.objective, self.final.objective
+        out: dict[str, Any] = {
+            "scenario": self.scenario.name,
+            "status": self.final.status,
+            "objective": fin_obj,
+            "lp_bound": lp_obj,
+            "mode": "mip" if self.integer else ("lp+repair" if self.repair else "lp"),
+            "mip_gap": self.final.mip_gap,
+            "evacuated_total": int(comp["evacuated"].sum()),
+            "delivered_total": int(comp["delivered"].sum()),
+            "left_behind": int(comp["left_behind"].sum()),
+            "completion_h": completion,
+            "periods": self.network.T,
+            "period_h": self.network.period_h,
+            "variables": self.final.variables,
+            "constraints": self.final.constraints,
+            "solve_s": round(self.lp.solve_s + (self.final.solve_s if self.final is not self.lp
+                                                else 0.0), 3),
+            "build_s": round(self.lp.build_s + (self.final.build_s if self.final is not self.lp
+                                                else 0.0), 3),
+            "sorties": int(self.sortie_counts.sum()),
+            "cohorts": [
+                {"name": k, **{c: (None if isinstance(v, float) and np.isnan(v) else v)
+                               for c, v in row.items() if c != "completion_time"}}
+                for k, row in comp.astype(object).iterrows()
+            ],
+        }
+        if self.repair is not None or self.integer:
+            # what whole sorties cost against the LP bound (objective is minimised)
+            lp_out = _whole(self.lp.flow[:, self.network.out_arcs, :].sum())
+            out["repair"] = {
+                **(self.repair or {}),
+                "objective_gap": (fin_obj - lp_obj) / abs(lp_obj) if lp_obj else 0.0,
+                "lp_evacuated_total": lp_out,
+                "evacuated_cost": lp_out - out["evacuated_total"],
+            }
+        out["binding"] = [b.as_dict() for b in self.binding]
+        out["wall_s"] = round(self.wall_s, 3)
+        return out

@@ -1,0 +1,149 @@
+"""Tables, plots and HTML reports shared by the stages (plots are matplotlib PNGs)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+__all__ = ["HtmlReport", "plot_aircraft_use", "plot_cumulative", "plot_occupancy"]
+
+
+def _time_axis(ax) -> None:
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    ax.grid(True, alpha=0.3)
+    for label in ax.get_xticklabels():
+        label.set_rotation(30)
+        label.set_horizontalalignment("right")
+
+
+def _naive(index: pd.Index) -> pd.Index:
+    """Local wall-clock times for plotting (matplotlib would convert aware times to UTC)."""
+    if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
+        return index.tz_localize(None)
+    return index
+
+
+def plot_cumulative(cum: pd.DataFrame, path: Path, title: str, deadline=None) -> Path:
+    """Stacked cumulative people (periods x cohorts)."""
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    x = _naive(cum.index)
+    ax.stackplot(x, *[cum[c].to_numpy() for c in cum.columns], labels=list(cum.columns),
+                 alpha=0.85)
+    ax.plot(x, cum.sum(axis=1).to_numpy(), color="black", lw=1, label="total")
+    if deadline is not None:
+        ax.axvline(pd.Timestamp(deadline).tz_localize(None), color="red", ls="--", lw=1,
+                   label="deadline")
+    ax.set_ylabel("people (cumulative)")
+    ax.set_title(title)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.legend(loc="upper left", fontsize=8)
+    _time_axis(ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_occupancy(occ: pd.DataFrame, cap: pd.DataFrame, path: Path, title: str) -> Path:
+    """Occupancy of each site (columns) against its holding capacity, small multiples."""
+    sites = list(occ.columns)
+    ncol = 3
+    nrow = max(1, int(np.ceil(len(sites) / ncol)))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(12, 2.6 * nrow), squeeze=False, sharex=True)
+    x = _naive(occ.index)
+    for ax, site in zip(axes.flat, sites, strict=False):
+        ax.fill_between(x, occ[site].to_numpy(), step="post", alpha=0.6, label="people")
+        c = cap[site].to_numpy()
+        if np.isfinite(c).any():
+            ax.step(x, np.where(np.isfinite(c), c, np.nan), where="post", color="red", lw=1,
+                    label="capacity")
+        ax.set_title(site, fontsize=9)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+        _time_axis(ax)
+    for ax in list(axes.flat)[len(sites):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_aircraft_use(use: pd.DataFrame, counts: pd.Series, path: Path, title: str) -> Path:
+    """Aircraft airborne by fleet (stacked), with the fleets' total size."""
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    x = _naive(use.index)
+    cols = [c for c in use.columns if use[c].max() > 0]
+    if cols:
+        ax.stackplot(x, *[use[c].to_numpy() for c in cols], labels=cols, alpha=0.85)
+    ax.axhline(float(counts.sum()), color="black", ls=":", lw=1, label="aircraft in all fleets")
+    ax.set_ylabel("aircraft airborne")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=7, ncol=2)
+    _time_axis(ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+class HtmlReport:
+    """A self-contained HTML page: headings, key figures, tables and embedded PNG plots."""
+
+    def __init__(self, title: str):
+        self.title = title
+        self.parts: list[str] = []
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self.parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
+
+    def paragraph(self, text: str) -> None:
+        self.parts.append(f"<p>{html.escape(text)}</p>")
+
+    def bullets(self, items: list[str]) -> None:
+        lis = "".join(f"<li>{html.escape(i)}</li>" for i in items)
+        self.parts.append(f"<ul>{lis}</ul>")
+
+    def figures(self, pairs: list[tuple[str, str]]) -> None:
+        cells = "".join(f"<div class='kv'><div class='v'>{html.escape(v)}</div>"
+                        f"<div class='k'>{html.escape(k)}</div></div>" for k, v in pairs)
+        self.parts.append(f"<div class='kvs'>{cells}</div>")
+
+    def table(self, df: pd.DataFrame, max_rows: int = 60) -> None:
+        shown = df.head(max_rows)
+        self.parts.append(shown.to_html(classes="t", border=0, na_rep="–",
+                                        float_format=lambda v: f"{v:,.1f}"))
+        if len(df) > max_rows:
+            self.paragraph(f"(first {max_rows} of {len(df):,} rows; all rows in the CSV files)")
+
+    def image(self, path: Path, caption: str) -> None:
+        data = base64.b64encode(Path(path).read_bytes()).decode()
+        self.parts.append(f"<figure><img src='data:image/png;base64,{data}' "
+                          f"alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}"
+                          "</figcaption></figure>")
+
+    def write(self, path: Path) -> Path:
+        css = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;"
+               "color:#222} table.t{border-collapse:collapse;font-size:13px}"
+               " table.t td,table.t th{padding:3px 8px;border-bottom:1px solid #ddd;"
+               "text-align:right} figure{margin:1em 0} img{max-width:100%}"
+               " figcaption{color:#555;font-size:13px} .kvs{display:flex;flex-wrap:wrap;gap:12px}"
+               " .kv{border:1px solid #ddd;border-radius:6px;padding:8px 14px}"
+               " .v{font-size:22px;font-weight:600} .k{color:#666;font-size:12px}")
+        body = "\n".join(self.parts)
+        Path(path).write_text(
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}"
+            f"</title><style>{css}</style></head><body><h1>{html.escape(self.title)}</h1>\n"
+            f"{body}\n</body></html>\n", encoding="utf-8")
+        return Path(path)
