@@ -121,6 +121,19 @@ def check_invariants(p) -> None:
         m = net.arc_move[a]
         assert (flow[:, a, :].sum(axis=0) <= k[m] * net.fleet_load[net.move_fleet[m]] + TOL).all()
 
+    # aircraft conserved: idle aircraft per station follow from the whole sorties, never negative
+    K = len(net.stations)
+    idle = sol.idle
+    assert idle.min() >= -TOL
+    change = np.zeros((K, T))
+    change[net.fleet_home_station, 0] += net.fleet_count
+    for m in range(len(net.move_fleet)):
+        change[net.move_from_station[m]] -= k[m]
+        r = net.move_ready[m]
+        if r < T:
+            change[net.move_to_station[m], r:] += k[m, : T - r]
+    assert np.allclose(idle, np.cumsum(change, axis=1), atol=1e-4)
+
     # the per-aircraft schedule: one place at a time, and it adds up to the flows
     sched = p.schedule()
     for aircraft, rows in sched.groupby("aircraft"):

@@ -219,9 +219,9 @@ def solve_network(net: Network, integer: bool = False, time_limit: float | None 
 
 
 def repair_sorties(net: Network, run: HighsRun, lp: Solution,
-                   time_limit: float | None = None) -> tuple[np.ndarray, float]:
+                   time_limit: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Whole sorties near the LP's: the aircraft-only MIP described in the module docs.
-    Returns (sorties, people without a seat)."""
+    Returns (sorties, idle aircraft by station and period, people without a seat)."""
     demand = lp.flow.sum(axis=0)  # (arc, period)
     value = np.abs(run.b.flow_coef).max(axis=0)  # value per person on the arc, per period
     lo = np.floor(lp.sorties + 1e-6)
@@ -235,8 +235,9 @@ def repair_sorties(net: Network, run: HighsRun, lp: Solution,
         except InfeasibleError:
             continue  # the floor/ceiling box has no whole schedule: search a wider one
         y = np.round(rep.values(rep.b.L_sortie))
+        idle = np.round(rep.values(rep.b.L_idle))
         short = float(rep.values(rep.b.L_short).sum())
-        return y, short
+        return y, idle, short
     raise SolverError("no whole-sortie schedule found near the LP optimum; try --integer")
 
 
@@ -292,7 +293,7 @@ def solve_plan(scenario: Scenario, period: str | None = None, integer: bool = Fa
     if frac.any() or integer:
         say(f"repairing {int(frac.sum())} fractional sortie variables to whole sorties")
         t1 = time.perf_counter()
-        y, short = repair_sorties(net, run, lp, time_limit)
+        y, idle, short = repair_sorties(net, run, lp, time_limit)
         repair = {"fractional_sorties": int(frac.sum()), "seats_short": round(short, 3)}
         if short > 1e-6:
             say("re-solving the people flows on the whole sorties")
@@ -302,8 +303,8 @@ def solve_plan(scenario: Scenario, period: str | None = None, integer: bool = Fa
         else:
             # every person keeps a seat: the LP's flows stand with the whole sorties
             obj = lp.objective + scenario.objective.sortie * float(y.sum() - lp.sorties.sum())
-            final = Solution(**{**lp.__dict__, "sorties": y, "objective": obj, "duals": {},
-                                "tight": {}})
+            final = Solution(**{**lp.__dict__, "sorties": y, "idle": idle, "objective": obj,
+                                "duals": {}, "tight": {}})
         final.build_s, final.solve_s = 0.0, time.perf_counter() - t1
         final.status = "optimal" if short <= 1e-6 else run.status
     if integer:
