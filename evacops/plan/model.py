@@ -121,8 +121,10 @@ class Builder:
         n, m, T = self.net, self.m, self.net.T
         self._aircraft_variables()
         if self.seat_demand is not None:
-            air = (n.arc_move >= 0)[:, None] & (self.seat_demand > 1e-9)
-            self.short = m.add_variables(lower=0, name="Arc-shortfall",
+            # backlog of people waiting for seats on an air arc, from its first demand on
+            first = np.cumsum(self.seat_demand > 1e-9, axis=1) > 0
+            air = (n.arc_move >= 0)[:, None] & first
+            self.short = m.add_variables(lower=0, name="Arc-backlog",
                                          coords=[self.coords["arc"], self.coords["period"]],
                                          dims=["arc", "period"],
                                          mask=self._da(air, ["arc", "period"]))
@@ -326,23 +328,38 @@ class Builder:
         self.m.add_objective(terms[0] + terms[1])
 
     def define_seat_cover(self) -> None:
-        """Repair model: planning load x whole sorties + shortfall >= people the LP put on the arc;
-        objective: shortfalls at the value of the people left off, plus the sortie weight."""
+        """Repair model: a backlog of people on each air arc that whole sorties must work off.
+
+        backlog[t] >= backlog[t-1] + people the LP put on the arc in t - load x sorties[t]
+        (seats not used in a period are lost, never carried forward). The objective prices a
+        person waiting one more period at what one period of earliness is worth on that arc, and
+        one still waiting at the end of the horizon at the full value of flying them; plus the
+        sortie weight. A person may thus take a later sortie at the cost of the delay, which a
+        per-period cover would count as a person lost.
+        """
         n = self.net
+        T = n.T
         air = n.arc_move >= 0
         mv = np.where(air, n.arc_move, 0)
-        sl = np.where(air[:, None], self.L_sortie[mv], -1)[..., None]
+        sl = np.where(air[:, None], self.L_sortie[mv], -1)[..., None]  # (A, T, 1)
         load = n.fleet_load[n.move_fleet[mv]][:, None, None]
-        demand = np.where(self.L_short >= 0, self.seat_demand, np.inf)
-        self._con("Arc-seat-cover", [(sl, load), (self.L_short[..., None], 1.0)],
-                  ["arc", "period"], ">=", np.where(np.isfinite(demand), demand, -np.inf),
-                  mask=self.L_short >= 0)
-        value = np.where(self.L_short >= 0, self.shortfall_value, 0.0).ravel()
-        keep = self.L_short.ravel() >= 0
+        back = self.L_short
+        prev = np.concatenate([np.full((back.shape[0], 1), -1), back[:, :-1]], axis=1)
+        demand = np.where(air[:, None], self.seat_demand, 0.0)
+        self._con("Arc-seat-cover", [(back[..., None], 1.0), (prev[..., None], -1.0),
+                                     (sl, load)],
+                  ["arc", "period"], ">=", np.where(back >= 0, demand, -np.inf),
+                  mask=back >= 0)
+        value = np.asarray(self.shortfall_value, dtype=float)  # (A, T) value of flying one at t
+        delay = np.maximum(value - np.concatenate([value[:, 1:], np.zeros((len(value), 1))],
+                                                  axis=1), 1e-3)
+        delay[:, T - 1] = np.maximum(value[:, T - 1], 1.0)
+        keep = back.ravel() >= 0
         sv = self.L_sortie.ravel()
         sv = sv[sv >= 0]
-        coeffs = np.concatenate([value[keep], np.full(sv.shape, n.scenario.objective.sortie)])
-        labels = np.concatenate([self.L_short.ravel()[keep], sv])
+        coeffs = np.concatenate([delay.ravel()[keep],
+                                 np.full(sv.shape, n.scenario.objective.sortie)])
+        labels = np.concatenate([back.ravel()[keep], sv])
         self.m.add_objective(linopy.LinearExpression(
             xr.Dataset({"coeffs": (["_term"], coeffs), "vars": (["_term"], labels)}), self.m))
 

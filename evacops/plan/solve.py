@@ -221,7 +221,8 @@ def solve_network(net: Network, integer: bool = False, time_limit: float | None 
 def repair_sorties(net: Network, run: HighsRun, lp: Solution,
                    time_limit: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """Whole sorties near the LP's: the aircraft-only MIP described in the module docs.
-    Returns (sorties, idle aircraft by station and period, people without a seat)."""
+    Returns (sorties, idle aircraft by station and period, person-periods people the LP put on
+    an arc wait for a seat on the whole sorties)."""
     demand = lp.flow.sum(axis=0)  # (arc, period)
     value = np.abs(run.b.flow_coef).max(axis=0)  # value per person on the arc, per period
     lo = np.floor(lp.sorties + 1e-6)
@@ -236,8 +237,8 @@ def repair_sorties(net: Network, run: HighsRun, lp: Solution,
             continue  # the floor/ceiling box has no whole schedule: search a wider one
         y = np.round(rep.values(rep.b.L_sortie))
         idle = np.round(rep.values(rep.b.L_idle))
-        short = float(rep.values(rep.b.L_short).sum())
-        return y, idle, short
+        waiting = float(rep.values(rep.b.L_short).sum())
+        return y, idle, waiting
     raise SolverError("no whole-sortie schedule found near the LP optimum; try --integer")
 
 
@@ -294,7 +295,8 @@ def solve_plan(scenario: Scenario, period: str | None = None, integer: bool = Fa
         say(f"repairing {int(frac.sum())} fractional sortie variables to whole sorties")
         t1 = time.perf_counter()
         y, idle, short = repair_sorties(net, run, lp, time_limit)
-        repair = {"fractional_sorties": int(frac.sum()), "seats_short": round(short, 3)}
+        repair = {"fractional_sorties": int(frac.sum()),
+                  "seat_wait_person_periods": round(short, 3)}
         if short > 1e-6:
             say("re-solving the people flows on the whole sorties")
             run.fix_columns(run.b.L_sortie, y)
