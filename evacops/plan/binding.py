@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from evacops.errors import SolverError
 from evacops.plan.network import Network
 
 # constraint family -> (words, network attribute, step, unit of the step)
@@ -44,21 +45,31 @@ class Binding:
     end_time: Any
     checked_extra_out: float | None = None  # people more off the airport by the deadline
     checked_gain: float | None = None  # objective gained (weighted person-hours), re-solved
+    unchecked: str | None = None  # why a re-solve did not verify it
 
     def sentence(self) -> str:
         span = f"{self.start_time:%d %b %H:%M} - {self.end_time:%d %b %H:%M}"
         s = f"{self.name} {self.words} binds {span}"
         step = f"{self.step:,.0f} more {self.unit}"
+        if self.step == 1 and self.unit.endswith("s/h"):  # "1 more slot/h"
+            step = f"1 more {self.unit[:-3]}/h"
         if self.checked_gain is not None and self.checked_gain <= 1e-6 * max(
                 1.0, self.marginal_value):
-            s += (f"; {step} alone gain nothing on re-solving (another limit binds with it; "
+            s += (f"; {step} alone gains nothing on re-solving (another limit binds with it; "
                   f"dual value {self.marginal_value:,.1f})")
         elif self.checked_extra_out is not None:
-            s += (f"; {step} would get about {self.checked_extra_out:,.0f} more people out by "
-                  f"the deadline and gain {self.checked_gain:,.0f} weighted person-hours "
-                  "(re-solved)")
+            extra = round(self.checked_extra_out)
+            gain = f"{self.checked_gain:,.0f} weighted person-hours"
+            if extra > 0:
+                s += (f"; {step} would get about {extra:,} more people out by the deadline "
+                      f"and gain {gain} (re-solved)")
+            else:
+                s += (f"; {step} would get the same people out, but earlier: a gain of {gain} "
+                      "(re-solved)")
         else:
             s += f"; dual value {self.marginal_value:,.1f} weighted person-hours per unit"
+            if self.unchecked:
+                s += f" (not verified: {self.unchecked})"
         return s
 
     def as_dict(self) -> dict[str, Any]:
@@ -67,6 +78,7 @@ class Binding:
             "from": self.start_time.isoformat(), "until": self.end_time.isoformat(),
             "marginal_value": self.marginal_value, "step": self.step, "unit": self.unit,
             "extra_people_out": self.checked_extra_out, "objective_gain": self.checked_gain,
+            "unverified_reason": self.unchecked,
             "text": self.sentence(),
         }
 
@@ -114,7 +126,9 @@ def row_step(net: Network, b: Binding) -> float:
     if b.family in ("Site-processing", "Arc-capacity"):
         return b.step * net.period_h  # people per hour -> per period
     if b.family in ("Airfield-departures", "Airfield-arrivals"):
-        return b.step * net.slot_window()[1]
+        rates = net.dep_slots if b.family == "Airfield-departures" else net.arr_slots
+        w, _ = net.slot_windows(rates)
+        return b.step * w[net.sites.index(b.name)] * net.period_h  # per hour -> per window
     return b.step
 
 
@@ -125,26 +139,33 @@ def evacuated_by_deadline(net: Network, flow: np.ndarray) -> float:
 
 
 def find_binding(net: Network, run, lp, checks: int = 5, top: int = 8,
-                 progress=None) -> list[Binding]:
+                 progress=None, budget_s: float = 10.0) -> list[Binding]:
     """The ``top`` most valuable binding runs; the first ``checks`` verified by re-solving the
     LP (``run``, a solved :class:`~evacops.plan.solve.HighsRun`) from its basis with the
     capacity raised over the run, then lowered back."""
     found = candidates(net, lp.duals, lp.tight)[:top]
     base = evacuated_by_deadline(net, lp.flow)
+    optimal_basis = run.h.getBasis()
     for k, b in enumerate(found[:checks]):
+        run.h.setBasis(optimal_basis)  # each check starts from the optimum, not the last check
         if progress:
             progress(f"checking what binds by re-solving ({k + 1}/{min(checks, len(found))})")
         i = (net.arc_name if b.family == "Arc-capacity" else net.sites).index(b.name)
         delta = row_step(net, b)
         run.change_rhs(b.family, (i, slice(b.start, b.end)), delta)
         try:
-            run.run(solver="simplex")
-            b.checked_extra_out = evacuated_by_deadline(net, run.values(run.b.L_flow)) - base
-            b.checked_gain = lp.objective - run.objective()
+            status = run.run(solver="simplex", budget_s=budget_s)
+            if status == "optimal":
+                b.checked_extra_out = evacuated_by_deadline(net, run.values(run.b.L_flow)) - base
+                b.checked_gain = lp.objective - run.objective()
+            else:
+                b.unchecked = f"re-solve stopped after {budget_s:g} s"
+        except SolverError:
+            b.unchecked = f"re-solve stopped after {budget_s:g} s"
         finally:
             run.change_rhs(b.family, (i, slice(b.start, b.end)), -delta)
     if found[:checks]:
-        run.run(solver="simplex")  # back to the LP optimum, for what follows
+        run.h.setBasis(optimal_basis)  # what follows re-solves from the optimum's basis
     # what the re-solves confirmed first, by the people it gets out, then by objective gained
     checked = sorted(found[:checks], key=lambda b: (-(b.checked_extra_out or 0.0),
                                                     -(b.checked_gain or 0.0)))

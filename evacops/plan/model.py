@@ -254,21 +254,24 @@ class Builder:
         return idx, np.where(idx >= 0, lag, 0)
 
     def define_slots(self) -> None:
-        """Departures (arrivals) at an airfield within any hour <= its slots per hour."""
+        """Departures (arrivals) at an airfield within any slot window <= the slots it allows
+        (see :meth:`Network.slot_windows`)."""
         n = self.net
         S = len(n.sites)
-        w, factor = n.slot_window()
         for name, ends, attr, lag_of in (
             ("Airfield-departures", n.move_from, "dep_slots", None),
             ("Airfield-arrivals", n.move_to, "arr_slots", n.move_land),
         ):
+            w, most = n.slot_windows(getattr(n, attr))
+            W = int(w.max())
             base = _padded([list(np.flatnonzero(ends == s)) for s in range(S)])
             lag0 = np.zeros_like(base) if lag_of is None else np.where(
                 base >= 0, lag_of[np.maximum(base, 0)], 0)
-            idx, lag = self._window(base, lag0, w)
-            rhs = self._per_period(getattr(n, attr)) * factor
+            idx, lag = self._window(base, lag0, W)
+            offset = np.tile(np.arange(W), base.shape[1])[None, :]
+            idx = np.where(offset < w[:, None], idx, -1)  # each site its own window
             self._con(name, [(gather(self.L_sortie, idx, lag), 1.0)], ["site", "period"], "<=",
-                      rhs)
+                      self._per_period(most))
 
     def define_mog(self) -> None:
         """Aircraft on the ground at an airfield (idle, or in their ground time) <= its MOG."""

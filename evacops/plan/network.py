@@ -95,11 +95,31 @@ class Network:
     def dest_sites(self) -> np.ndarray:
         return self.site_kind == "destination"
 
-    def slot_window(self) -> tuple[int, float]:
-        """(periods in a window, factor on the per-hour rate) for slot constraints."""
-        if self.period_h >= 1:
-            return 1, self.period_h
-        return max(1, round(1 / self.period_h)), 1.0
+    def slot_windows(self, per_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(periods in the window, movements allowed in it) of each site's slot limit.
+
+        A rate of slots per hour is enforced over the shortest window (1, 2, 3, 4, 6, 8, 12 or
+        24 h, a whole number of periods) in which it allows a whole number of movements: 3.75/h
+        ("about 90 a day") becomes 15 in any 4 hours, not 3 in every hour, so whole sorties can
+        use the rate the LP uses.
+        """
+        S = len(per_h)
+        w = np.ones(S, dtype=int)
+        rhs = np.full(S, INF)
+        dt = self.period_h
+        hours = [h for h in SLOT_WINDOWS_H
+                 if h >= dt - 1e-9 and abs(h / dt - round(h / dt)) < 1e-9] or [dt]
+        for s in range(S):
+            r = float(per_h[s])
+            if not np.isfinite(r):
+                continue
+            pick = next((h for h in hours if abs(r * h - round(r * h)) <= 0.05), hours[-1])
+            w[s] = max(1, round(pick / dt))
+            rhs[s] = r * pick
+        return w, rhs
+
+
+SLOT_WINDOWS_H = (1, 2, 3, 4, 6, 8, 12, 24)
 
 
 def _blocked(tl: Timeline, start, end, n: int) -> tuple[int, int]:

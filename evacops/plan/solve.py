@@ -86,12 +86,20 @@ class HighsRun:
     def constraints(self) -> int:
         return int(self.h.getNumRow())
 
-    def run(self, **options) -> str:
+    def run(self, budget_s: float | None = None, **options) -> str:
+        """Run HiGHS with ``options``; ``budget_s`` limits this run alone (HiGHS's own
+        ``time_limit`` counts the object's whole life, every earlier run included)."""
         for k, v in options.items():
             self.h.setOptionValue(k, v)
+        if budget_s is not None:
+            self.h.setOptionValue("time_limit", float(self.h.getRunTime()) + budget_s)
         t0 = time.perf_counter()
-        with _quiet_stdout():
-            self.h.run()
+        try:
+            with _quiet_stdout():
+                self.h.run()
+        finally:
+            if budget_s is not None:
+                self.h.setOptionValue("time_limit", float("inf"))
         self.solve_s += time.perf_counter() - t0
         status = self.h.modelStatusToString(self.h.getModelStatus()).lower()
         self.status = status
@@ -193,7 +201,7 @@ def _solution(run: HighsRun, duals: bool, mip_gap: float | None = None) -> Solut
 def _options(time_limit: float | None, threads: int | None) -> dict:
     opts: dict = {}
     if time_limit is not None:
-        opts["time_limit"] = float(time_limit)
+        opts["budget_s"] = float(time_limit)
     if threads is not None:
         opts["threads"] = int(threads)
     return opts
@@ -218,23 +226,34 @@ def solve_network(net: Network, integer: bool = False, time_limit: float | None 
     return _solution(run, duals=False, mip_gap=float(run.h.getInfo().mip_gap))
 
 
-def repair_sorties(net: Network, run: HighsRun, lp: Solution,
-                   time_limit: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+def repair_sorties(net: Network, run: HighsRun, lp: Solution, budget_s: float | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray, float]:
     """Whole sorties near the LP's: the aircraft-only MIP described in the module docs.
+
+    HiGHS stops when the schedule is within 0.1 % of the LP's objective of the best possible
+    (an absolute gap: the repair's own objective is tiny next to the plan's), or after
+    ``budget_s`` with the best schedule found so far.
     Returns (sorties, idle aircraft by station and period, person-periods people the LP put on
-    an arc wait for a seat on the whole sorties)."""
+    an arc wait for a seat on the whole sorties).
+    """
     demand = lp.flow.sum(axis=0)  # (arc, period)
     value = np.abs(run.b.flow_coef).max(axis=0)  # value per person on the arc, per period
     lo = np.floor(lp.sorties + 1e-6)
     hi = np.ceil(lp.sorties - 1e-6)
+    gap = 1e-3 * max(abs(lp.objective), 1.0)
     for widen in (False, True):
         bounds = (lo, hi) if not widen else (np.zeros_like(lo), hi + 1)
         rep = HighsRun(Builder(net, integer=True, sortie_bounds=bounds, seat_demand=demand,
                                shortfall_value=np.maximum(value, 1.0)))
         try:
-            rep.run(mip_rel_gap=1e-4, **_options(time_limit, None))
+            rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4, budget_s=budget_s)
         except InfeasibleError:
             continue  # the floor/ceiling box has no whole schedule: search a wider one
+        except SolverError:
+            if budget_s is None:
+                raise
+            # nothing found within the budget: look on until the first whole schedule
+            rep.run(mip_abs_gap=gap, mip_max_improving_sols=1)
         y = np.round(rep.values(rep.b.L_sortie))
         idle = np.round(rep.values(rep.b.L_idle))
         waiting = float(rep.values(rep.b.L_short).sum())
@@ -288,13 +307,17 @@ def solve_plan(scenario: Scenario, period: str | None = None, integer: bool = Fa
     binding = []
     if check_binding >= 0:
         say("reading the binding constraints from the duals")
-        binding = find_binding(net, run, lp, checks=check_binding, progress=say)
+        # each check is a warm re-solve; a quarter of the LP's own time is enough for most
+        # (a few dual simplex pivots), and a check that needs more is reported unverified
+        binding = find_binding(net, run, lp, checks=check_binding, progress=say,
+                               budget_s=max(3.0, 0.25 * run.solve_s))
     final, repair = lp, None
     frac = np.abs(lp.sorties - np.round(lp.sorties)) > 1e-6
     if frac.any() or integer:
         say(f"repairing {int(frac.sum())} fractional sortie variables to whole sorties")
         t1 = time.perf_counter()
-        y, idle, short = repair_sorties(net, run, lp, time_limit)
+        budget = time_limit if time_limit is not None else max(10.0, run.solve_s)
+        y, idle, short = repair_sorties(net, run, lp, budget)
         repair = {"fractional_sorties": int(frac.sum()),
                   "seat_wait_person_periods": round(short, 3)}
         if short > 1e-6:

@@ -106,6 +106,11 @@ def _message(err: dict[str, Any]) -> str:
     return msg
 
 
+def _a(word: str) -> str:
+    """'an assembly', 'a gate'."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
 def _clean_loc(loc: Loc) -> Loc:
     # pydantic adds the member of a union it tried (e.g. 'datetime', 'str', 'float'); drop those
     # so the place reads like the user's file.
@@ -215,7 +220,7 @@ def cross_check(sc: Scenario) -> list[tuple[Loc, str]]:
     for i, s in enumerate(sc.sites):
         if s.crowd_area_m2 is not None and s.kind != "gate":
             out.append((("sites", i, "crowd_area_m2"), f"crowd_area_m2 is for gates; site "
-                        f"{s.name!r} is a {s.kind}"))
+                        f"{s.name!r} is {_a(s.kind)}"))
         for j, w in enumerate(s.closures):
             if tl.hours(w.end) <= tl.hours(w.start):
                 out.append((("sites", i, "closures", j), "end must be after start"))
@@ -345,8 +350,8 @@ def cross_check(sc: Scenario) -> list[tuple[Loc, str]]:
                 if s is None:
                     unknown_site(("cohorts", i, field, j), name)
                 elif s.kind != kind:
-                    out.append((("cohorts", i, field, j), f"site {name!r} is a {s.kind}, not a "
-                                f"{kind}"))
+                    out.append((("cohorts", i, field, j), f"site {name!r} is {_a(s.kind)}, not "
+                                f"{_a(kind)}"))
         for j, op in enumerate(c.operators or []):
             if op not in operators:
                 out.append((("cohorts", i, "operators", j), f"no fleet has operator {op!r}; use "

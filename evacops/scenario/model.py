@@ -73,7 +73,7 @@ class _Model(BaseModel):
 
 
 class Window(_Model):
-    """A closed interval of time, ``start`` included and ``end`` excluded."""
+    """An interval of time, ``start`` included and ``end`` excluded."""
 
     start: TimeRef
     end: TimeRef
@@ -291,10 +291,10 @@ class Objective(_Model):
     """Weights of the three terms, in order of importance (see docs/scenario.md)."""
 
     evacuation: PositiveFloat = Field(
-        default=1.0, description="per person and period earlier off the evacuation airport"
+        default=1.0, description="per person and hour earlier off the evacuation airport"
     )
     delivery: NonNegFloat = Field(
-        default=0.05, description="per person and period earlier at a destination"
+        default=0.05, description="per person and hour earlier at a destination"
     )
     sortie: NonNegFloat = Field(default=1.0, description="per sortie flown")
 
