@@ -1,0 +1,82 @@
+"""Measure planning the Kabul scenario: build and solve time and peak memory, per period length.
+
+    .venv/bin/python benchmarks/plan_kabul.py [--scenario scenarios/kabul-2021.yaml]
+        [--periods 1h 15min] [--integer] [--json]
+
+Each period length runs in a fresh process so that its peak memory (max RSS) is its own.
+Targets (issue 2): 1-hour periods <= 30 s and <= 4 GiB; 15-minute periods <= 180 s.
+Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def one(scenario: str, period: str, integer: bool) -> dict:
+    """Run in this process: compile, build, solve (LP + repair, or MIP); no binding checks."""
+    sys.path.insert(0, ROOT)
+    from evacops.plan import solve_plan
+    from evacops.scenario import load
+
+    t0 = time.perf_counter()
+    sc = load(scenario)
+    p = solve_plan(sc, period=period, integer=integer, check_binding=0)
+    total = time.perf_counter() - t0
+    s = p.summary()
+    return {
+        "period": period, "mode": s["mode"], "periods": s["periods"],
+        "variables": s["variables"], "constraints": s["constraints"],
+        "build_s": s["build_s"], "solve_s": s["solve_s"], "end_to_end_s": round(total, 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "evacuated_total": s["evacuated_total"], "left_behind": s["left_behind"],
+        "objective": s["objective"], "lp_bound": s["lp_bound"], "mip_gap": s["mip_gap"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--scenario", default=os.path.join(ROOT, "scenarios", "kabul-2021.yaml"))
+    ap.add_argument("--periods", nargs="+", default=["1h", "15min"])
+    ap.add_argument("--integer", action="store_true", help="solve the MIP instead of LP+repair")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(one(a.scenario, a.child, a.integer)))
+        return
+    rows = []
+    for period in a.periods:
+        cmd = [sys.executable, __file__, "--scenario", a.scenario, "--child", period]
+        if a.integer:
+            cmd.append("--integer")
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if res.returncode != 0:
+            print(res.stderr, file=sys.stderr)
+            sys.exit(res.returncode)
+        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    if a.json:
+        print(json.dumps(rows, indent=2))
+        return
+    targets = {"1h": 30.0, "15min": 180.0}
+    print(f"Kabul planning benchmark: {a.scenario} ({os.cpu_count()} cores)")
+    head = ("period", "mode", "vars", "cons", "build s", "solve s", "total s", "target s",
+            "peak MiB", "out", "left")
+    print("{:>7} {:>10} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}".format(*head))
+    for r in rows:
+        print("{:>7} {:>10} {:>9,} {:>9,} {:>8.1f} {:>8.1f} {:>8.1f} {:>8} {:>9,.0f} {:>9,} {:>9,}"
+              .format(r["period"], r["mode"], r["variables"], r["constraints"], r["build_s"],
+                      r["solve_s"], r["end_to_end_s"], targets.get(r["period"], "-"),
+                      r["peak_rss_mib"], r["evacuated_total"], r["left_behind"]))
+
+
+if __name__ == "__main__":
+    main()
