@@ -206,7 +206,7 @@ def build_pulp(net: Network) -> tuple[pulp.LpProblem, dict[str, VarDict]]:
             if short > 0:
                 add(f"availability_{f}_{t}", [(1.0, idle[home[f], t])], ">=", short)
 
-    # ---- departure and arrival slots over each site's rolling window ---------------------------------------
+    # ---- departure and arrival slots over each site's rolling window ----
     for s in range(S):
         for t in periods:
             dep = [

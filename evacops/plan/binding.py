@@ -146,27 +146,35 @@ def find_binding(net: Network, run, lp, checks: int = 5, top: int = 8,
     found = candidates(net, lp.duals, lp.tight)[:top]
     base = evacuated_by_deadline(net, lp.flow)
     optimal_basis = run.h.getBasis()
+    out_of_time = False
     for k, b in enumerate(found[:checks]):
+        if out_of_time:
+            # re-solves of one model take alike: when one ran out of time, the rest would too
+            b.unchecked = f"skipped: an earlier re-solve needed more than {budget_s:.0f} s"
+            continue
         run.h.setBasis(optimal_basis)  # each check starts from the optimum, not the last check
         if progress:
             progress(f"checking what binds by re-solving ({k + 1}/{min(checks, len(found))})")
         i = (net.arc_name if b.family == "Arc-capacity" else net.sites).index(b.name)
         delta = row_step(net, b)
         run.change_rhs(b.family, (i, slice(b.start, b.end)), delta)
+        status = "stopped"
         try:
             status = run.run(solver="simplex", budget_s=budget_s)
-            if status == "optimal":
+            if status == "optimal":  # read before the right-hand side is restored
                 b.checked_extra_out = evacuated_by_deadline(net, run.values(run.b.L_flow)) - base
                 b.checked_gain = lp.objective - run.objective()
-            else:
-                b.unchecked = f"re-solve stopped after {budget_s:g} s"
         except SolverError:
-            b.unchecked = f"re-solve stopped after {budget_s:g} s"
+            status = "stopped"
         finally:
             run.change_rhs(b.family, (i, slice(b.start, b.end)), -delta)
+        if status != "optimal":
+            b.unchecked = f"re-solve stopped after {budget_s:.0f} s"
+            out_of_time = True
     if found[:checks]:
         run.h.setBasis(optimal_basis)  # what follows re-solves from the optimum's basis
     # what the re-solves confirmed first, by the people it gets out, then by objective gained
-    checked = sorted(found[:checks], key=lambda b: (-(b.checked_extra_out or 0.0),
+    # (whole people first: a re-solve's 1e-9 people must not outrank a real gain)
+    checked = sorted(found[:checks], key=lambda b: (-round(b.checked_extra_out or 0.0),
                                                     -(b.checked_gain or 0.0)))
     return checked + found[checks:]

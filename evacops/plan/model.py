@@ -342,6 +342,7 @@ class Builder:
         """
         n = self.net
         T = n.T
+        assert self.seat_demand is not None  # set by the repair, which alone adds this family
         air = n.arc_move >= 0
         mv = np.where(air, n.arc_move, 0)
         sl = np.where(air[:, None], self.L_sortie[mv], -1)[..., None]  # (A, T, 1)

@@ -16,6 +16,7 @@ Rounding to periods (period length Δ):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,7 +120,7 @@ class Network:
         return w, rhs
 
 
-SLOT_WINDOWS_H = (1, 2, 3, 4, 6, 8, 12, 24)
+SLOT_WINDOWS_H: tuple[float, ...] = (1, 2, 3, 4, 6, 8, 12, 24)
 
 
 def _blocked(tl: Timeline, start, end, n: int) -> tuple[int, int]:
@@ -139,8 +140,8 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
     # openness is computed past the horizon too, for people and aircraft arriving after it
     longest = max([tl.periods(lg.travel_time_h or 0.0) for lg in sc.legs if lg.kind == "ground"]
                   + [tl.periods(v) for lg in sc.legs if lg.kind == "air"
-                     for v in ((lg.block_time_h.values() if isinstance(lg.block_time_h, dict)
-                                else [lg.block_time_h]))] + [0])
+                     for v in (lg.block_time_h.values() if isinstance(lg.block_time_h, dict)
+                                else [lg.block_time_h or 0.0])] + [0])
     TX = T + longest + 1
     cap = np.full((S, T), INF)
     rate = np.full(S, INF)
@@ -167,9 +168,11 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
             mog[i] = af.mog if af.mog else INF
     for e in sc.events:
         if e.kind == "closure":
+            assert e.site is not None and e.start is not None  # the model's validator saw to it
             a, b = _blocked(tl, e.start, e.end, TX)
             open_x[sidx[e.site], a:b] = False
         elif e.kind == "capacity":
+            assert e.site is not None and e.at is not None
             cap[sidx[e.site], max(0, tl.period_ceil(e.at)):] = e.holding_capacity
 
     cohorts = [c.name for c in sc.cohorts]
@@ -182,6 +185,7 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
             t0 = 0 if ap.start is None else min(T - 1, max(0, tl.period_of(ap.start)))
             appear[ci, o, t0] = c.size
         elif ap.mode == "uniform":
+            assert ap.start is not None and ap.end is not None
             a = min(T - 1, max(0, tl.period_of(ap.start)))
             b = min(T, max(a + 1, tl.period_ceil(ap.end)))
             # whole people, spread as evenly as whole numbers allow
@@ -259,7 +263,7 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
             continue
         cap_pp = INF if lg.capacity_per_h is None else lg.capacity_per_h * dt
         vals = (lg.name, "ground", lg.name, sidx[lg.origin], sidx[lg.destination],
-                int(round((lg.travel_time_h or 0.0) / dt)), cap_pp, -1)
+                math.floor((lg.travel_time_h or 0.0) / dt + 0.5 + 1e-9), cap_pp, -1)
         for k, v in zip(arc, vals, strict=True):
             arc[k].append(v)
     for m in range(M):

@@ -70,7 +70,8 @@ def write_plan(plan: Plan, folder: str | Path, fmt: str = "csv",
     p2 = plot_occupancy(occ[shown], cap[shown], out / "occupancy.png",
                         f"{title}: people waiting at each site against its holding capacity")
     p3 = plot_aircraft_use(plan.aircraft_use(),
-                           pd.Series(net.fleet_count, index=net.fleets), out / "aircraft_use.png",
+                           pd.Series(net.fleet_avail.sum(axis=0), index=plan.times),
+                           out / "aircraft_use.png",
                            f"{title}: aircraft airborne by fleet")
     files["plots"] = [str(p1), str(p2), str(p3)]
 

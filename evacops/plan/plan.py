@@ -190,7 +190,7 @@ class Plan:
                             columns=self.network.sites)
 
     def aircraft_use(self) -> pd.DataFrame:
-        """Aircraft of each fleet airborne or on the ground away from home in each period."""
+        """Aircraft of each fleet airborne in each period (from departure until landing)."""
         net = self.network
         use = np.zeros((len(net.fleets), net.T))
         for m in range(len(net.move_leg)):

@@ -146,7 +146,7 @@ class HighsRun:
         lp = self.h.getLp()
         upper = np.asarray(lp.row_upper_)[pos] + delta
         lower = np.asarray(lp.row_lower_)[pos]
-        self.h.changeRowsBounds(len(pos), pos, lower, upper)
+        self.h.changeRowsBounds(len(pos), pos, lower, upper)  # type: ignore[attr-defined]
 
     def fix_columns(self, labels: np.ndarray, values: np.ndarray) -> None:
         keep = labels >= 0

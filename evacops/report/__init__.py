@@ -10,10 +10,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 __all__ = ["HtmlReport", "plot_aircraft_use", "plot_cumulative", "plot_occupancy"]
 
@@ -74,20 +74,21 @@ def plot_occupancy(occ: pd.DataFrame, cap: pd.DataFrame, path: Path, title: str)
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7, loc="upper left")
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
 
-def plot_aircraft_use(use: pd.DataFrame, counts: pd.Series, path: Path, title: str) -> Path:
-    """Aircraft airborne by fleet (stacked), with the fleets' total size."""
+def plot_aircraft_use(use: pd.DataFrame, available: pd.Series, path: Path, title: str) -> Path:
+    """Aircraft airborne by fleet (stacked), with the aircraft available in each period."""
     fig, ax = plt.subplots(figsize=(9, 4.5))
     x = _naive(use.index)
     cols = [c for c in use.columns if use[c].max() > 0]
     if cols:
         ax.stackplot(x, *[use[c].to_numpy() for c in cols], labels=cols, alpha=0.85)
-    ax.axhline(float(counts.sum()), color="black", ls=":", lw=1, label="aircraft in all fleets")
+    ax.step(x, available.to_numpy(), where="post", color="black", ls=":", lw=1,
+            label="aircraft available")
     ax.set_ylabel("aircraft airborne")
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=7, ncol=2)

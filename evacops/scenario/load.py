@@ -143,7 +143,7 @@ def parse_text(text: str, source: str = "<scenario>") -> Scenario:
         for err in exc.errors():
             loc = _clean_loc(tuple(err["loc"]))
             text_loc = _loc_text(loc)
-            msg = _message(err)
+            msg = _message(dict(err))
             if (text_loc, msg) in seen:
                 continue
             seen.add((text_loc, msg))
@@ -151,10 +151,10 @@ def parse_text(text: str, source: str = "<scenario>") -> Scenario:
             where = f"{source}:{line}" if line else source
             problems.append(f"{where}: {text_loc}: {msg}")
         raise ScenarioError(problems) from None
-    problems = cross_check(scenario)
-    if problems:
+    crossed = cross_check(scenario)
+    if crossed:
         raise ScenarioError(
-            [f"{source}:{lines.line(loc) or '?'}: {_loc_text(loc)}: {msg}" for loc, msg in problems]
+            [f"{source}:{lines.line(loc) or '?'}: {_loc_text(loc)}: {msg}" for loc, msg in crossed]
         )
     return scenario
 
@@ -244,7 +244,7 @@ def cross_check(sc: Scenario) -> list[tuple[Loc, str]]:
             out.append((("legs", i, "destination"), "a leg must join two different sites"))
         if leg.kind == "air":
             for end in ("origin", "destination"):
-                s = sites.get(getattr(leg, end))
+                s = sites.get(getattr(leg, end))  # type: ignore[assignment]
                 if s is not None and s.airfield is None:
                     out.append((("legs", i, end), f"air leg {leg.name!r} must join two airfields; "
                                 f"site {s.name!r} has none (add an airfield block to it, or make "
@@ -273,7 +273,7 @@ def cross_check(sc: Scenario) -> list[tuple[Loc, str]]:
                         "must be a site with an airfield block"))
         flyable = []
         for j, name in enumerate(f.legs):
-            leg = legs.get(name)
+            leg = legs.get(name)  # type: ignore[assignment]
             if leg is None:
                 out.append((("fleets", i, "legs", j), f"unknown leg {name!r}; use a name under "
                             "legs"))
@@ -346,7 +346,7 @@ def cross_check(sc: Scenario) -> list[tuple[Loc, str]]:
             continue
         for field, kind in (("staging", "staging"), ("destinations", "destination")):
             for j, name in enumerate(getattr(c, field) or []):
-                s = sites.get(name)
+                s = sites.get(name)  # type: ignore[assignment]
                 if s is None:
                     unknown_site(("cohorts", i, field, j), name)
                 elif s.kind != kind:

@@ -164,7 +164,8 @@ class Leg(_Model):
             if self.block_time_h is not None:
                 raise ValueError("block_time_h is for air legs; a ground leg takes travel_time_h")
             if self.travel_time_h is None:
-                raise ValueError("a ground leg needs travel_time_h (hours), e.g. travel_time_h: 0.5")
+                raise ValueError(
+                    "a ground leg needs travel_time_h (hours), e.g. travel_time_h: 0.5")
         else:
             if self.block_time_h is None:
                 raise ValueError("an air leg needs block_time_h (hours, or a map by aircraft type)")
