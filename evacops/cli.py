@@ -60,7 +60,7 @@ def validate(
         return
     out.print(f"[green]ok[/] {scenario}: {sc.name}: {len(sc.sites)} sites, {len(sc.legs)} legs, "
               f"{len(sc.fleets)} fleets ({aircraft} aircraft), {len(sc.cohorts)} cohorts "
-              f"({people:,} people), {len(sc.events)} events", highlight=False)
+              f"({people:,} people), {len(sc.events)} events", highlight=False, soft_wrap=True)
 
 
 def _summary_table(s: dict) -> Table:
