@@ -20,7 +20,6 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/evacops validate scenarios/kabul-2021.yaml
 	$(BIN)/evacops plan scenarios/kabul-2021.yaml --out out/kabul-2021
-	@echo "Report: out/kabul-2021/report.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

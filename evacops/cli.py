@@ -78,6 +78,8 @@ def _summary_table(s: dict) -> Table:
         ("periods", f"{s['periods']} x {s['period_h']:g} h"),
         ("variables / constraints", f"{s['variables']:,} / {s['constraints']:,}"),
         ("build / solve", f"{s['build_s']:.1f} s / {s['solve_s']:.1f} s"),
+        ("  solve: LP / " + ("MIP" if s["mode"] == "mip" else "whole sorties"),
+         f"{s['lp_solve_s']:.1f} s / {s['after_lp_s']:.1f} s"),
     ]
     if s.get("mip_gap") is not None:
         rows.append(("MIP gap", f"{100 * s['mip_gap']:.3f}%"))
@@ -117,6 +119,9 @@ def plan(
     mip_gap: Annotated[float, typer.Option(help="relative MIP gap to stop at")] = 1e-3,
     check: Annotated[int, typer.Option(
         help="binding constraints to verify by re-solving (0 = duals only)")] = 5,
+    check_budget: Annotated[float | None, typer.Option(
+        help="seconds each verifying re-solve may take (default: a quarter of the LP's solve "
+        "time, at least 3); once one runs out, the rest are skipped")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Plan an evacuation: optimal time-phased flows, sorties and a per-aircraft schedule.
@@ -142,6 +147,10 @@ def plan(
             fail(f"--period {period}: must divide an hour or be whole hours (15min, 30min, 1h)")
     if time_limit is not None and time_limit <= 0:
         fail(f"--time-limit {time_limit:g}: must be > 0 seconds")
+    if check < 0:
+        fail(f"--check {check}: must be 0 or more binding constraints to verify")
+    if check_budget is not None and check_budget <= 0:
+        fail(f"--check-budget {check_budget:g}: must be > 0 seconds")
     if not 0 <= mip_gap < 1:
         fail(f"--mip-gap {mip_gap:g}: must be between 0 and 1, e.g. 0.001")
     if fmt not in ("csv", "parquet"):
@@ -150,7 +159,7 @@ def plan(
         sc = load(scenario)
         with err.status("planning", spinner="dots") as status:
             p = solve_plan(sc, period=period, integer=integer, time_limit=time_limit,
-                           mip_gap=mip_gap, check_binding=check,
+                           mip_gap=mip_gap, check_binding=check, check_budget_s=check_budget,
                            progress=lambda msg: status.update(msg))
             summary = p.summary()
             if out_dir is not None:

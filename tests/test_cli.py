@@ -240,12 +240,18 @@ def test_plan_parquet(tmp_path):
         (["--time-limit", "-1"], "--time-limit -1"),
         (["--mip-gap", "2"], "--mip-gap 2"),
         (["--format", "xls"], "--format xls"),
+        (["--check-budget", "0"], "--check-budget 0"),
     ],
-    ids=["period-7min", "time-limit", "mip-gap", "format"],
+    ids=["period-7min", "time-limit", "mip-gap", "format", "check-budget"],
 )
 def test_plan_bad_option(args, says):
     line = assert_user_error(evacops("plan", SHUTTLE, *args, "--check", "0"))
     assert line.startswith(f"error: {says}: ")
+
+
+def test_plan_negative_check():
+    line = assert_user_error(evacops("plan", SHUTTLE, "--check", "-1"))
+    assert line.startswith("error: --check -1: ")
 
 
 def test_plan_missing_scenario():

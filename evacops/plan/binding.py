@@ -49,7 +49,8 @@ class Binding:
 
     def sentence(self) -> str:
         span = f"{self.start_time:%d %b %H:%M} - {self.end_time:%d %b %H:%M}"
-        s = f"{self.name} {self.words} binds {span}"
+        verb = "bind" if self.words.endswith("slots") else "binds"
+        s = f"{self.name} {self.words} {verb} {span}"
         step = f"{self.step:,.0f} more {self.unit}"
         if self.step == 1 and self.unit.endswith("s/h"):  # "1 more slot/h"
             step = f"1 more {self.unit[:-3]}/h"
@@ -150,7 +151,8 @@ def find_binding(net: Network, run, lp, checks: int = 5, top: int = 8,
     for k, b in enumerate(found[:checks]):
         if out_of_time:
             # re-solves of one model take alike: when one ran out of time, the rest would too
-            b.unchecked = f"skipped: an earlier re-solve needed more than {budget_s:.0f} s"
+            b.unchecked = (f"skipped, as an earlier re-solve needed more than {budget_s:.0f} s; "
+                           "--check-budget gives more")
             continue
         run.h.setBasis(optimal_basis)  # each check starts from the optimum, not the last check
         if progress:
@@ -169,7 +171,7 @@ def find_binding(net: Network, run, lp, checks: int = 5, top: int = 8,
         finally:
             run.change_rhs(b.family, (i, slice(b.start, b.end)), -delta)
         if status != "optimal":
-            b.unchecked = f"re-solve stopped after {budget_s:.0f} s"
+            b.unchecked = f"re-solve stopped after {budget_s:.0f} s; --check-budget gives more"
             out_of_time = True
     if found[:checks]:
         run.h.setBasis(optimal_basis)  # what follows re-solves from the optimum's basis

@@ -89,7 +89,10 @@ def write_plan(plan: Plan, folder: str | Path, fmt: str = "csv",
     ])
     solve_line = (f"{net.T} periods of {net.period_h:g} h; {summary['variables']:,} variables, "
                   f"{summary['constraints']:,} constraints; built in {summary['build_s']:.1f} s, "
-                  f"solved by HiGHS in {summary['solve_s']:.1f} s.")
+                  f"solved by HiGHS in {summary['solve_s']:.1f} s (the LP in "
+                  f"{summary['lp_solve_s']:.1f} s, then "
+                  f"{'the MIP' if summary['mode'] == 'mip' else 'whole sorties'} in "
+                  f"{summary['after_lp_s']:.1f} s).")
     if "repair" in summary:
         r = summary["repair"]
         solve_line += (f" Whole sorties cost {100 * r['objective_gap']:.2f}% of the objective "

@@ -247,6 +247,9 @@ class Plan:
                                                 else 0.0), 3),
             "build_s": round(self.lp.build_s + (self.final.build_s if self.final is not self.lp
                                                 else 0.0), 3),
+            "lp_solve_s": round(self.lp.solve_s, 3),
+            # after the LP: repair to whole sorties, or the MIP
+            "after_lp_s": round(self.final.solve_s if self.final is not self.lp else 0.0, 3),
             "sorties": int(self.sortie_counts.sum()),
             "cohorts": [
                 {"name": k, **{c: (None if isinstance(v, float) and np.isnan(v) else v)

@@ -289,8 +289,12 @@ def explain_infeasible(net: Network) -> str:
 
 def solve_plan(scenario: Scenario, period: str | None = None, integer: bool = False,
                time_limit: float | None = None, mip_gap: float = 1e-3,
-               check_binding: int = 5, progress: Progress | None = None):
-    """Plan ``scenario``: compile, solve (LP + repair, or MIP), explain what binds."""
+               check_binding: int = 5, progress: Progress | None = None,
+               check_budget_s: float | None = None):
+    """Plan ``scenario``: compile, solve (LP + repair, or MIP), explain what binds.
+
+    ``check_budget_s`` is the time each binding check's re-solve may take (default: a quarter of
+    the LP's solve time, at least 3 s)."""
     from evacops.plan.binding import find_binding
     from evacops.plan.plan import Plan
 
@@ -309,8 +313,10 @@ def solve_plan(scenario: Scenario, period: str | None = None, integer: bool = Fa
         say("reading the binding constraints from the duals")
         # each check is a warm re-solve; a quarter of the LP's own time is enough for most
         # (a few dual simplex pivots), and a check that needs more is reported unverified
+        if check_budget_s is None:
+            check_budget_s = max(3.0, 0.25 * run.solve_s)
         binding = find_binding(net, run, lp, checks=check_binding, progress=say,
-                               budget_s=max(3.0, 0.25 * run.solve_s))
+                               budget_s=check_budget_s)
     final, repair = lp, None
     frac = np.abs(lp.sorties - np.round(lp.sorties)) > 1e-6
     if frac.any() or integer:
