@@ -177,7 +177,7 @@ def plan(
     if summary["binding"]:
         out.print("[bold]What binds[/]")
         for b in summary["binding"]:
-            out.print(f" - {b['text']}", highlight=False)
+            out.print(f" - {b['text']}", highlight=False, soft_wrap=True)
     if out_dir is not None:
         out.print(f"Report: {summary['files']['report']}", highlight=False)
 
