@@ -103,6 +103,31 @@ def _cohort_table(s: dict) -> Table:
     return t
 
 
+def _gate_table(s: dict) -> Table:
+    t = Table(title="Crowd density in front of the gates, persons/m2: plan and everyone at once",
+              title_justify="left")
+    for col in ("gate", "area m2", "plan peak", "plan h>=5", "at once peak", "h>=2", "h>=3.5",
+                "h>=5", "h>=7"):
+        t.add_column(col, justify="left" if col == "gate" else "right")
+    for g in s["gates"]:
+        cf = g["counterfactual"]
+        t.add_row(g["name"], f"{g['area_m2']:,.0f}", f"{g['peak_density']:.2f}",
+                  f"{g['hours_ge_5']:g}", f"{cf['peak_density']:,.1f}", f"{cf['hours_ge_2']:g}",
+                  f"{cf['hours_ge_3_5']:g}", f"{cf['hours_ge_5']:g}", f"{cf['hours_ge_7']:g}")
+    return t
+
+
+def _call_forward_table(daily) -> Table:
+    t = Table(title="Call-forward: people to call, per day", title_justify="left")
+    t.add_column("date")
+    for col in daily.columns:
+        t.add_column(str(col).replace(" -> ", " ->\n"), justify="right")
+    for day, row in daily.iterrows():
+        t.add_row(f"{day:%d %b}", *[f"{v:,}" for v in row.to_numpy()])
+    t.add_row("total", *[f"{v:,}" for v in daily.sum().to_numpy()], style="bold")
+    return t
+
+
 @app.command()
 def plan(
     scenario: Annotated[Path, typer.Argument(help="scenario file (YAML or JSON)")],
@@ -174,6 +199,17 @@ def plan(
         return
     out.print(_summary_table(summary))
     out.print(_cohort_table(summary))
+    if summary["gates"]:
+        from evacops.plan.gates import call_forward_daily
+
+        daily = call_forward_daily(p)
+        if len(daily):
+            out.print(_call_forward_table(daily))
+            out.print("  per period and cohort: call_forward.csv (with --out)", style="dim")
+        out.print(_gate_table(summary))
+        out.print(f"  safe density {summary['safe_density_per_m2']:g}; Fruin's levels: 2 "
+                  "restricted, 3.5 dense, 5 dangerous, 7 critical; h = hours", style="dim",
+                  soft_wrap=True)
     if summary["binding"]:
         out.print("[bold]What binds[/]")
         for b in summary["binding"]:

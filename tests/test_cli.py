@@ -178,6 +178,29 @@ def test_plan_binding_constraints_are_reported():
         assert b["from"] < b["until"]  # ISO times with the same offset sort as text
 
 
+def test_plan_json_and_out_have_the_gates(tmp_path):
+    r = evacops("plan", SMALL, "--json", "--check", "0", "--out", tmp_path / "o")
+    assert_ok(r)
+    s = json.loads(r.stdout)
+    (gate,) = s["gates"]
+    assert gate["name"] == "GATE" and gate["area_m2"] == 300
+    assert gate["peak_density"] <= s["safe_density_per_m2"] + 1e-9
+    for key in ("peak_density", "hours_ge_2", "hours_ge_3_5", "hours_ge_5", "hours_ge_7"):
+        assert key in gate and key in gate["counterfactual"]
+    assert gate["counterfactual"]["peak_density"] > gate["peak_density"]
+    for name in ("call_forward.csv", "gate_density.png"):
+        assert (tmp_path / "o" / name).is_file()
+    report = (tmp_path / "o" / "report.html").read_text()
+    assert "call-forward" in report and "CAMP -&gt; GATE" in report
+
+
+def test_plan_prints_the_call_forward_and_gate_densities():
+    r = evacops("plan", SMALL, "--check", "0")
+    assert_ok(r)
+    assert "Call-forward" in r.stdout and "CAMP ->" in r.stdout  # header: "CAMP ->" over "GATE"
+    assert "Crowd density in front of the gates" in r.stdout
+
+
 # --- plan: files written --------------------------------------------------------------------------
 
 

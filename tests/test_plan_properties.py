@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evacops.plan import solve_plan
+from evacops.plan.gates import call_forward, gate_crowds
 from evacops.plan.plan import largest_remainder
 from tests.helpers import scenario_from
 
@@ -27,6 +28,7 @@ def scenarios(draw) -> dict:
     sites = [
         {"name": "CAMP", "kind": "assembly"},
         {"name": "GATE", "kind": "gate", "holding_capacity": draw(opt_cap),
+         "crowd_area_m2": draw(st.one_of(st.none(), st.integers(20, 300))),
          "processing_rate_per_h": draw(st.one_of(st.none(), st.integers(40, 400)))},
         {"name": "EVAC", "kind": "airport", "holding_capacity": draw(opt_cap),
          "airfield": {"departure_slots_per_h": draw(st.one_of(st.none(), st.integers(1, 3))),
@@ -86,6 +88,7 @@ def scenarios(draw) -> dict:
         "aircraft_types": [{"name": "small", "planning_load": 90, "max_load": 100},
                            {"name": "big", "planning_load": 300, "max_load": 450}],
         "fleets": fleets, "cohorts": cohorts,
+        "safe_density_per_m2": draw(st.sampled_from([1.5, 2.0, 3.0])),
     }
 
 
@@ -175,6 +178,23 @@ def check_invariants(p) -> None:
             if prev_arr is not None:
                 on_ground[prev_arr:] += 1
         assert (on_ground <= net.mog[s] + TOL).all(), name
+
+    # call-forward: the crowd in front of a gate never exceeds its area at the safe density;
+    # the whole-people schedule adds up to the flows; everyone at once is never a smaller crowd
+    safe = p.scenario.safe_density_per_m2
+    gates = p.summary()["gates"]
+    for g in gates:
+        s = net.sites.index(g["name"])
+        assert (hold[:, s, :].sum(axis=0) <= net.crowd_area[s] * safe + TOL).all()
+        assert g["peak_density"] <= safe + 1e-6
+    cf = call_forward(p)
+    for c, name in enumerate(net.cohorts):
+        a = net.arc_name.index("camp-gate")
+        called = cf.loc[cf["cohort"] == name, "people"].sum()
+        assert called == round(flow[c, a, :].sum())
+        assert (cf["people"] > 0).all()
+    for name, crowd in gate_crowds(p).items():  # one gate here: same shares, earlier arrivals
+        assert (crowd["counterfactual"] >= crowd["plan"] - 1e-4).all(), name
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

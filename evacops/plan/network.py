@@ -34,6 +34,7 @@ class Network:
     site_kind: np.ndarray  # (S,) str
     evac: int  # index of the evacuation airport
     cap: np.ndarray  # (S, T) holding capacity, inf = unlimited
+    crowd_area: np.ndarray  # (S,) m2 where a gate's crowd stands, nan elsewhere
     rate: np.ndarray  # (S,) people per period who may leave, inf = unlimited
     open_: np.ndarray  # (S, T) bool
     cohorts: list[str]
@@ -174,6 +175,12 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
         elif e.kind == "capacity":
             assert e.site is not None and e.at is not None
             cap[sidx[e.site], max(0, tl.period_ceil(e.at)):] = e.holding_capacity
+    # a gate holds no more than its crowd area at the safe density, whatever else is said
+    crowd_area = np.array([np.nan if s.crowd_area_m2 is None else s.crowd_area_m2
+                           for s in sc.sites])
+    has_area = np.isfinite(crowd_area)
+    cap[has_area] = np.minimum(cap[has_area],
+                               (crowd_area[has_area] * sc.safe_density_per_m2)[:, None])
 
     cohorts = [c.name for c in sc.cohorts]
     C = len(cohorts)
@@ -297,7 +304,7 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
     return Network(
         scenario=sc, timeline=tl, sites=sites,
         site_kind=np.array([s.kind for s in sc.sites]), evac=sidx[sc.evacuation_airport],
-        cap=cap, rate=rate, open_=open_, cohorts=cohorts, priority=priority, appear=appear,
+        cap=cap, crowd_area=crowd_area, rate=rate, open_=open_, cohorts=cohorts, priority=priority, appear=appear,
         arc_name=arc["name"], arc_kind=np.array(arc["kind"]), arc_leg=arc["leg"],
         arc_from=arc_from, arc_to=arc_to, arc_delay=arc_delay,
         arc_cap=np.array(arc["cap"], dtype=float), arc_move=arc_move, arc_allowed=arc_allowed,

@@ -9,8 +9,15 @@ from typing import Any
 import pandas as pd
 
 from evacops.errors import UserError
+from evacops.plan.gates import call_forward, call_forward_daily, density_frame
 from evacops.plan.plan import Plan
-from evacops.report import HtmlReport, plot_aircraft_use, plot_cumulative, plot_occupancy
+from evacops.report import (
+    HtmlReport,
+    plot_aircraft_use,
+    plot_cumulative,
+    plot_gate_density,
+    plot_occupancy,
+)
 
 
 def daily_out(plan: Plan) -> pd.DataFrame:
@@ -20,6 +27,21 @@ def daily_out(plan: Plan) -> pd.DataFrame:
     day.index.name = "date"
     day["total"] = day.sum(axis=1)
     return day.round(0).astype(int)
+
+
+def _gate_table(gates: list[dict[str, Any]]) -> pd.DataFrame:
+    """Gate densities as a table: plan and everyone-at-once side by side."""
+    rows = []
+    for g in gates:
+        cf = g["counterfactual"]
+        rows.append({
+            "gate": g["name"], "area m2": g["area_m2"],
+            "peak /m2 (plan)": g["peak_density"], "h >= 5 (plan)": g["hours_ge_5"],
+            "peak /m2 (at once)": cf["peak_density"], "h >= 2 (at once)": cf["hours_ge_2"],
+            "h >= 3.5 (at once)": cf["hours_ge_3_5"], "h >= 5 (at once)": cf["hours_ge_5"],
+            "h >= 7 (at once)": cf["hours_ge_7"],
+        })
+    return pd.DataFrame(rows).set_index("gate")
 
 
 def _write_table(df: pd.DataFrame, folder: Path, name: str, fmt: str) -> Path:
@@ -51,6 +73,7 @@ def write_plan(plan: Plan, folder: str | Path, fmt: str = "csv",
     tables = {
         "people": plan.people(), "flows": plan.flows(), "sorties": plan.sorties(),
         "schedule": plan.schedule(), "completion": plan.completion(), "daily_out": daily_out(plan),
+        "call_forward": call_forward(plan),
     }
     for name, df in tables.items():
         files[name] = str(_write_table(df, out, name, fmt))
@@ -74,6 +97,13 @@ def write_plan(plan: Plan, folder: str | Path, fmt: str = "csv",
                            out / "aircraft_use.png",
                            f"{title}: aircraft airborne by fleet")
     files["plots"] = [str(p1), str(p2), str(p3)]
+    dens_plan, dens_cf = density_frame(plan)
+    p4 = None
+    if len(dens_plan.columns):
+        p4 = plot_gate_density(dens_plan, dens_cf, out / "gate_density.png",
+                               f"{title}: crowd density in front of each gate",
+                               plan.scenario.safe_density_per_m2)
+        files["plots"].append(str(p4))
 
     rep = HtmlReport(f"evacops plan: {title}")
     if plan.scenario.description:
@@ -112,6 +142,25 @@ def write_plan(plan: Plan, folder: str | Path, fmt: str = "csv",
     rep.table(tables["completion"].drop(columns=["completion_time"]))
     rep.heading("Per day")
     rep.table(tables["daily_out"])
+    rep.heading("Gates: call-forward and crowd density")
+    if p4 is None:
+        rep.paragraph("No gate has a crowd area (crowd_area_m2), so no crowd density is shown.")
+    else:
+        safe = plan.scenario.safe_density_per_m2
+        rep.paragraph(
+            f"Assembly points call people forward so that the crowd in front of each gate stays "
+            f"within {safe:g} persons/m2 (its crowd area times the safe density). The "
+            "counterfactual sends everyone to the gates the moment they appear, with the gates "
+            "letting people through as in the plan. Hours at or above Fruin's levels: 2 "
+            "restricted, 3.5 dense, 5 dangerous, 7 critical.")
+        rep.table(_gate_table(summary["gates"]))
+        rep.image(p4, "Crowd density in front of each gate: the call-forward plan (blue) and "
+                      "everyone at once (grey, cut at 10 persons/m2)")
+        daily = call_forward_daily(plan)
+        if len(daily):
+            rep.paragraph("People called forward per day, from each assembly point to each gate "
+                          "(per period and cohort in call_forward.csv):")
+            rep.table(daily)
     rep.heading("Sites")
     rep.image(p2, "People waiting at each site (blue) against its holding capacity (red)")
     rep.heading("Aircraft")

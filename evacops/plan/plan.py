@@ -266,6 +266,10 @@ class Plan:
                 "lp_evacuated_total": lp_out,
                 "evacuated_cost": lp_out - out["evacuated_total"],
             }
+        from evacops.plan.gates import gate_densities
+
+        out["safe_density_per_m2"] = self.scenario.safe_density_per_m2
+        out["gates"] = gate_densities(self)
         out["binding"] = [b.as_dict() for b in self.binding]
         out["wall_s"] = round(self.wall_s, 3)
         return out

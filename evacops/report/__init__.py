@@ -15,7 +15,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-__all__ = ["HtmlReport", "plot_aircraft_use", "plot_cumulative", "plot_occupancy"]
+__all__ = ["HtmlReport", "plot_aircraft_use", "plot_cumulative", "plot_gate_density",
+           "plot_occupancy"]
+
+# Fruin's levels of service for queuing areas (persons/m2): what the lines on density plots mean
+FRUIN_LINES = ((2.0, "2: restricted"), (3.5, "3.5: dense"), (5.0, "5: dangerous"),
+               (7.0, "7: critical"))
 
 
 def _time_axis(ax) -> None:
@@ -95,6 +100,41 @@ def plot_aircraft_use(use: pd.DataFrame, available: pd.Series, path: Path, title
     _time_axis(ax)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_gate_density(plan_d: pd.DataFrame, cf_d: pd.DataFrame, path: Path, title: str,
+                      safe: float) -> Path:
+    """Crowd density in front of each gate (columns), with the call-forward plan and with
+    everyone coming at once; Fruin's levels as lines. The y axis stops at 10 persons/m2 (the
+    counterfactual's peak, often far beyond what can physically stand there, is in the title)."""
+    gates = list(plan_d.columns)
+    ncol = 2
+    nrow = max(1, int(np.ceil(len(gates) / ncol)))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(11, 2.8 * nrow), squeeze=False, sharex=True)
+    x = _naive(plan_d.index)
+    colors = ("#f2c94c", "#f2994a", "#eb5757", "#7b1f1f")
+    for ax, gate in zip(axes.flat, gates, strict=False):
+        cf = cf_d[gate].to_numpy()
+        ax.step(x, np.minimum(cf, 10.0), where="post", color="grey", lw=1,
+                label="everyone at once")
+        ax.step(x, plan_d[gate].to_numpy(), where="post", color="tab:blue", lw=1.5,
+                label="call-forward plan")
+        for (level, words), col in zip(FRUIN_LINES, colors, strict=True):
+            ax.axhline(level, color=col, ls="--", lw=0.8, label=words)
+        ax.axhline(safe, color="tab:green", ls=":", lw=1, label=f"safe density {safe:g}")
+        ax.set_ylim(0, 10.5)
+        ax.set_title(f"{gate} (peak: plan {plan_d[gate].max():.1f}, at once {cf.max():,.1f} "
+                     "persons/m²)", fontsize=9)
+        ax.set_ylabel("persons/m²", fontsize=8)
+        _time_axis(ax)
+    for ax in list(axes.flat)[len(gates):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=6, loc="upper left", ncol=2)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
