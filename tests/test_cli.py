@@ -197,7 +197,7 @@ def test_plan_json_and_out_have_the_gates(tmp_path):
 def test_plan_prints_the_call_forward_and_gate_densities():
     r = evacops("plan", SMALL, "--check", "0")
     assert_ok(r)
-    assert "Call-forward" in r.stdout and "CAMP ->" in r.stdout  # header: "CAMP ->" over "GATE"
+    assert "Call-forward" in r.stdout and "GATE" in r.stdout
     assert "Crowd density in front of the gates" in r.stdout
 
 

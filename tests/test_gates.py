@@ -57,6 +57,8 @@ def test_call_forward_keeps_the_crowd_within_the_safe_density(plan):
     assert np.allclose(np.cumsum(called) - np.cumsum(through), crowd, atol=1.0)
     daily = call_forward_daily(plan)
     assert daily.to_numpy().sum() == 1000 and list(daily.columns) == ["CAMP -> GATE"]
+    by_gate = call_forward_daily(plan, by="gate")
+    assert list(by_gate.columns) == ["GATE"] and (by_gate.to_numpy() == daily.to_numpy()).all()
 
 
 def test_everyone_at_once_worked_by_hand(plan):

@@ -69,14 +69,15 @@ def call_forward(plan: Plan) -> pd.DataFrame:
     }, columns=cols)
 
 
-def call_forward_daily(plan: Plan) -> pd.DataFrame:
-    """People called per day (rows) from each assembly point to each gate (columns)."""
+def call_forward_daily(plan: Plan, by: str = "route") -> pd.DataFrame:
+    """People called per day (rows) from each assembly point to each gate (columns), or to
+    each gate from all assembly points together (``by="gate"``)."""
     cf = call_forward(plan)
     if cf.empty:
         return pd.DataFrame()
     cf = cf.assign(date=pd.DatetimeIndex(cf["time"]).date,
                    route=cf["assembly"] + " -> " + cf["gate"])
-    return cf.pivot_table(index="date", columns="route", values="people", aggfunc="sum",
+    return cf.pivot_table(index="date", columns=by, values="people", aggfunc="sum",
                           fill_value=0).astype(int)
 
 
