@@ -251,6 +251,9 @@ def build_pulp(net: Network) -> tuple[pulp.LpProblem, dict[str, VarDict]]:
         if coef != 0.0:
             objective.append((coef, var))
     objective += [(ob.sortie, var) for var in sortie.values()]
+    is_gate = [kind == "gate" for kind in net.site_kind.tolist()]
+    if ob.gate_wait > 0:  # person-hours waiting in front of a gate
+        objective += [(ob.gate_wait * dt, var) for (c, s, t), var in hold.items() if is_gate[s]]
     prob += pulp.lpSum(coef * var for coef, var in objective)
 
     return prob, {"hold": hold, "flow": flow, "sortie": sortie, "idle": idle}

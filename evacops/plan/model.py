@@ -302,7 +302,8 @@ class Builder:
     # ---- objective -------------------------------------------------------------------------
     def define_objective(self) -> None:
         """Minimise -(people off the evacuation airport, weighted by priority and earliness)
-        - delivery weight x (people at destinations, likewise) + sortie weight x sorties."""
+        - delivery weight x (people at destinations, likewise) + sortie weight x sorties
+        + gate-wait weight x person-hours waiting in front of gates."""
         n = self.net
         ob = n.scenario.objective
         T, dt = n.T, n.period_h
@@ -328,7 +329,18 @@ class Builder:
         terms.append(linopy.LinearExpression(
             xr.Dataset({"coeffs": (["_term"], np.full(sv.shape, ob.sortie)),
                         "vars": (["_term"], sv)}), self.m))
-        self.m.add_objective(terms[0] + terms[1])
+        # people waiting in front of a gate: a small cost per person and hour, so that they are
+        # called forward when the gate can take them (the evacuation terms do not mind where
+        # people wait who will not be out by the deadline anyway)
+        gate = n.site_kind == "gate"
+        gh = self.L_hold[:, gate, :].ravel()
+        gh = gh[gh >= 0]
+        expr = terms[0] + terms[1]
+        if gh.size and ob.gate_wait > 0:
+            expr = expr + linopy.LinearExpression(
+                xr.Dataset({"coeffs": (["_term"], np.full(gh.shape, ob.gate_wait * dt)),
+                            "vars": (["_term"], gh)}), self.m)
+        self.m.add_objective(expr)
 
     def define_seat_cover(self) -> None:
         """Repair model: a backlog of people on each air arc that whole sorties must work off.

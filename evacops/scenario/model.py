@@ -298,6 +298,11 @@ class Objective(_Model):
         default=0.05, description="per person and hour earlier at a destination"
     )
     sortie: NonNegFloat = Field(default=1.0, description="per sortie flown")
+    gate_wait: NonNegFloat = Field(
+        default=0.01,
+        description="per person and hour waiting in front of a gate: people are called forward "
+        "when the gate can take them, not earlier",
+    )
 
 
 class TimeSpec(_Model):
