@@ -28,6 +28,13 @@ class ScenarioError(UserError):
         super().__init__(first + (f" (and {more} more problem{'s' * (more > 1)})" if more else ""))
 
 
+class InstanceError(UserError):
+    """A network instance file (docs/routing.md) that cannot be read or does not make sense.
+
+    The message is one line naming ``file:line`` and the fix.
+    """
+
+
 class InfeasibleError(UserError):
     """The scenario admits no plan; the message says which cohort or constraint makes it so."""
 
