@@ -39,9 +39,7 @@ from evacops.plan.routing import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT.parent / "shared" / "network-instances"
-if not SAMPLES.is_dir():  # CI lays shared/ beside the clone
-    SAMPLES = Path("/work/shared/network-instances")
+SAMPLES = ROOT / "scenarios" / "networks"  # the shared samples, bundled
 # file: (evacuees, optimal egress, optimal total arrival)
 OPTIMA = {
     "grid6-seed1.txt": (151, 11, 1032),
