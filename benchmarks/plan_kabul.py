@@ -30,23 +30,36 @@ def one(scenario: str, period: str, integer: bool) -> dict:
     t0 = time.perf_counter()
     sc = load(scenario)
     stages: list[tuple[float, str]] = []
-    p = solve_plan(sc, period=period, integer=integer, check_binding=0,
-                   progress=lambda msg: stages.append((time.perf_counter(), msg)))
+    p = solve_plan(
+        sc,
+        period=period,
+        integer=integer,
+        check_binding=0,
+        progress=lambda msg: stages.append((time.perf_counter(), msg)),
+    )
     total = time.perf_counter() - t0
     # the LP stage ends where the next stage (binding duals) begins
     lp_end = next((t for t, msg in stages if msg.startswith("reading the binding")), t0 + total)
     s = p.summary()
     return {
-        "period": period, "mode": s["mode"], "periods": s["periods"],
-        "variables": s["variables"], "constraints": s["constraints"],
-        "build_s": s["build_s"], "solve_s": s["solve_s"],
-        "lp_s": round(lp_end - t0, 2), "after_lp_s": round(t0 + total - lp_end, 2),
+        "period": period,
+        "mode": s["mode"],
+        "periods": s["periods"],
+        "variables": s["variables"],
+        "constraints": s["constraints"],
+        "build_s": s["build_s"],
+        "solve_s": s["solve_s"],
+        "lp_s": round(lp_end - t0, 2),
+        "after_lp_s": round(t0 + total - lp_end, 2),
         "end_to_end_s": round(total, 2),
         # CPU seconds of this process: a fairer figure than wall time on a busy machine
         "cpu_s": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "evacuated_total": s["evacuated_total"], "left_behind": s["left_behind"],
-        "objective": s["objective"], "lp_bound": s["lp_bound"], "mip_gap": s["mip_gap"],
+        "evacuated_total": s["evacuated_total"],
+        "left_behind": s["left_behind"],
+        "objective": s["objective"],
+        "lp_bound": s["lp_bound"],
+        "mip_gap": s["mip_gap"],
     }
 
 
@@ -79,16 +92,39 @@ def main() -> None:
     print("  LP s: load, compile, build and solve the LP (the bound every schedule is held to);")
     print("  repair s: whole sorties and people re-flowed on them (or the MIP with --integer)")
     print("  total s is wall time; cpu s the process's CPU time (the same on an idle machine)")
-    head = ("period", "mode", "vars", "cons", "LP s", "repair s", "total s", "cpu s",
-            "target s", "peak MiB", "out", "left")
-    print("{:>7} {:>10} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}"
-          .format(*head))
+    head = (
+        "period",
+        "mode",
+        "vars",
+        "cons",
+        "LP s",
+        "repair s",
+        "total s",
+        "cpu s",
+        "target s",
+        "peak MiB",
+        "out",
+        "left",
+    )
+    print("{:>7} {:>10} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}".format(*head))
     for r in rows:
-        print("{:>7} {:>10} {:>9,} {:>9,} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8} {:>9,.0f} "
-              "{:>9,} {:>9,}".format(
-                  r["period"], r["mode"], r["variables"], r["constraints"], r["lp_s"],
-                  r["after_lp_s"], r["end_to_end_s"], r["cpu_s"], targets.get(r["period"], "-"),
-                  r["peak_rss_mib"], r["evacuated_total"], r["left_behind"]))
+        print(
+            "{:>7} {:>10} {:>9,} {:>9,} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8} {:>9,.0f} "
+            "{:>9,} {:>9,}".format(
+                r["period"],
+                r["mode"],
+                r["variables"],
+                r["constraints"],
+                r["lp_s"],
+                r["after_lp_s"],
+                r["end_to_end_s"],
+                r["cpu_s"],
+                targets.get(r["period"], "-"),
+                r["peak_rss_mib"],
+                r["evacuated_total"],
+                r["left_behind"],
+            )
+        )
 
 
 if __name__ == "__main__":

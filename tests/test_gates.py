@@ -19,10 +19,23 @@ def gate_dict(area: float = 100.0, density: float | None = None, holding: int | 
     if holding is not None:
         gate["holding_capacity"] = holding
     d["sites"].insert(1, gate)
-    d["legs"][0] = {"name": "camp-gate", "kind": "ground", "origin": "CAMP",
-                    "destination": "GATE", "travel_time_h": 0}
-    d["legs"].insert(1, {"name": "gate-evac", "kind": "ground", "origin": "GATE",
-                         "destination": "EVAC", "travel_time_h": 0})
+    d["legs"][0] = {
+        "name": "camp-gate",
+        "kind": "ground",
+        "origin": "CAMP",
+        "destination": "GATE",
+        "travel_time_h": 0,
+    }
+    d["legs"].insert(
+        1,
+        {
+            "name": "gate-evac",
+            "kind": "ground",
+            "origin": "GATE",
+            "destination": "EVAC",
+            "travel_time_h": 0,
+        },
+    )
     d["fleets"][0]["count"] = 10
     d["cohorts"][0]["size"] = 1000
     if density is not None:

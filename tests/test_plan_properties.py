@@ -27,48 +27,100 @@ def scenarios(draw) -> dict:
     opt_cap = st.one_of(st.none(), st.integers(50, 600))
     sites = [
         {"name": "CAMP", "kind": "assembly"},
-        {"name": "GATE", "kind": "gate", "holding_capacity": draw(opt_cap),
-         "crowd_area_m2": draw(st.one_of(st.none(), st.integers(20, 300))),
-         "processing_rate_per_h": draw(st.one_of(st.none(), st.integers(40, 400)))},
-        {"name": "EVAC", "kind": "airport", "holding_capacity": draw(opt_cap),
-         "airfield": {"departure_slots_per_h": draw(st.one_of(st.none(), st.integers(1, 3))),
-                      "arrival_slots_per_h": draw(st.one_of(st.none(), st.integers(1, 3))),
-                      "mog": draw(st.one_of(st.none(), st.integers(1, 3))),
-                      "ground_time_h": {"default": draw(st.sampled_from([0, 0.5, 1, 2]))}}},
-        {"name": "HOME", "kind": "destination",
-         "holding_capacity": draw(st.one_of(st.none(), st.integers(100, 2000)))},
+        {
+            "name": "GATE",
+            "kind": "gate",
+            "holding_capacity": draw(opt_cap),
+            "crowd_area_m2": draw(st.one_of(st.none(), st.integers(20, 300))),
+            "processing_rate_per_h": draw(st.one_of(st.none(), st.integers(40, 400))),
+        },
+        {
+            "name": "EVAC",
+            "kind": "airport",
+            "holding_capacity": draw(opt_cap),
+            "airfield": {
+                "departure_slots_per_h": draw(st.one_of(st.none(), st.integers(1, 3))),
+                "arrival_slots_per_h": draw(st.one_of(st.none(), st.integers(1, 3))),
+                "mog": draw(st.one_of(st.none(), st.integers(1, 3))),
+                "ground_time_h": {"default": draw(st.sampled_from([0, 0.5, 1, 2]))},
+            },
+        },
+        {
+            "name": "HOME",
+            "kind": "destination",
+            "holding_capacity": draw(st.one_of(st.none(), st.integers(100, 2000))),
+        },
     ]
     legs = [
-        {"name": "camp-gate", "kind": "ground", "origin": "CAMP", "destination": "GATE",
-         "capacity_per_h": draw(st.one_of(st.none(), st.integers(30, 300))),
-         "travel_time_h": draw(st.integers(0, 2))},
-        {"name": "gate-evac", "kind": "ground", "origin": "GATE", "destination": "EVAC",
-         "travel_time_h": draw(st.integers(0, 1))},
+        {
+            "name": "camp-gate",
+            "kind": "ground",
+            "origin": "CAMP",
+            "destination": "GATE",
+            "capacity_per_h": draw(st.one_of(st.none(), st.integers(30, 300))),
+            "travel_time_h": draw(st.integers(0, 2)),
+        },
+        {
+            "name": "gate-evac",
+            "kind": "ground",
+            "origin": "GATE",
+            "destination": "EVAC",
+            "travel_time_h": draw(st.integers(0, 1)),
+        },
     ]
     air = []
     for k in range(n_stage):
         name = f"STAGE{k}"
-        sites.append({"name": name, "kind": "staging",
-                      "holding_capacity": draw(st.one_of(st.none(), st.integers(50, 800))),
-                      "processing_rate_per_h": draw(st.one_of(st.none(), st.integers(20, 300))),
-                      "airfield": {"mog": draw(st.one_of(st.none(), st.integers(1, 3))),
-                                   "ground_time_h": {"default": draw(st.sampled_from([0.5, 1]))}}})
-        legs.append({"name": f"evac-{k}", "kind": "air", "origin": "EVAC", "destination": name,
-                     "block_time_h": draw(st.sampled_from([1, 1.5, 2, 3]))})
+        sites.append(
+            {
+                "name": name,
+                "kind": "staging",
+                "holding_capacity": draw(st.one_of(st.none(), st.integers(50, 800))),
+                "processing_rate_per_h": draw(st.one_of(st.none(), st.integers(20, 300))),
+                "airfield": {
+                    "mog": draw(st.one_of(st.none(), st.integers(1, 3))),
+                    "ground_time_h": {"default": draw(st.sampled_from([0.5, 1]))},
+                },
+            }
+        )
+        legs.append(
+            {
+                "name": f"evac-{k}",
+                "kind": "air",
+                "origin": "EVAC",
+                "destination": name,
+                "block_time_h": draw(st.sampled_from([1, 1.5, 2, 3])),
+            }
+        )
         air.append(f"evac-{k}")
-        legs.append({"name": f"{k}-home", "kind": "ground", "origin": name, "destination": "HOME",
-                     "capacity_per_h": draw(st.integers(20, 200)),
-                     "travel_time_h": draw(st.integers(1, 3))})
+        legs.append(
+            {
+                "name": f"{k}-home",
+                "kind": "ground",
+                "origin": name,
+                "destination": "HOME",
+                "capacity_per_h": draw(st.integers(20, 200)),
+                "travel_time_h": draw(st.integers(1, 3)),
+            }
+        )
     if draw(st.booleans()):
-        sites[1]["closures"] = [{"start": f"+{draw(st.integers(0, 5))}h",
-                                 "end": f"+{draw(st.integers(6, 9))}h"}]
+        sites[1]["closures"] = [
+            {"start": f"+{draw(st.integers(0, 5))}h", "end": f"+{draw(st.integers(6, 9))}h"}
+        ]
     fleets = []
     for i in range(draw(st.integers(1, 3))):
         home = draw(st.sampled_from(["EVAC"] + [f"STAGE{k}" for k in range(n_stage)]))
         mine = [a for a in air if home == "EVAC" or a.endswith(home[-1])]
-        fleets.append({"name": f"f{i}", "type": draw(st.sampled_from(["small", "big"])),
-                       "count": draw(st.integers(1, 3)), "home": home, "legs": mine,
-                       "operator": draw(st.sampled_from(["red", "blue"]))})
+        fleets.append(
+            {
+                "name": f"f{i}",
+                "type": draw(st.sampled_from(["small", "big"])),
+                "count": draw(st.integers(1, 3)),
+                "home": home,
+                "legs": mine,
+                "operator": draw(st.sampled_from(["red", "blue"])),
+            }
+        )
     for site in sites:  # validation refuses more aircraft based at a site than its MOG
         based = sum(f["count"] for f in fleets if f["home"] == site["name"])
         af = site.get("airfield")
@@ -76,18 +128,31 @@ def scenarios(draw) -> dict:
             af["mog"] = based
     cohorts = []
     for i in range(draw(st.integers(1, 2))):
-        c = {"name": f"c{i}", "size": draw(st.integers(20, 700)), "origin": "CAMP",
-             "priority": draw(st.sampled_from([1, 2, 5]))}
+        c = {
+            "name": f"c{i}",
+            "size": draw(st.integers(20, 700)),
+            "origin": "CAMP",
+            "priority": draw(st.sampled_from([1, 2, 5])),
+        }
         if draw(st.booleans()):
-            c["appear"] = {"mode": "uniform", "start": "+0h",
-                           "end": f"+{draw(st.integers(1, horizon))}h"}
+            c["appear"] = {
+                "mode": "uniform",
+                "start": "+0h",
+                "end": f"+{draw(st.integers(1, horizon))}h",
+            }
         cohorts.append(c)
     return {
-        "name": "random", "time": {"start": "2030-01-01T00:00:00+00:00", "horizon_h": horizon},
-        "evacuation_airport": "EVAC", "sites": sites, "legs": legs,
-        "aircraft_types": [{"name": "small", "planning_load": 90, "max_load": 100},
-                           {"name": "big", "planning_load": 300, "max_load": 450}],
-        "fleets": fleets, "cohorts": cohorts,
+        "name": "random",
+        "time": {"start": "2030-01-01T00:00:00+00:00", "horizon_h": horizon},
+        "evacuation_airport": "EVAC",
+        "sites": sites,
+        "legs": legs,
+        "aircraft_types": [
+            {"name": "small", "planning_load": 90, "max_load": 100},
+            {"name": "big", "planning_load": 300, "max_load": 450},
+        ],
+        "fleets": fleets,
+        "cohorts": cohorts,
         "safe_density_per_m2": draw(st.sampled_from([1.5, 2.0, 3.0])),
     }
 
@@ -107,10 +172,14 @@ def check_invariants(p) -> None:
         inflow[:, net.arc_to[a], d:] += flow[:, a, : T - d] if d else flow[:, a, :]
     prev = np.concatenate([np.zeros((C, S, 1)), hold[:, :, :-1]], axis=2)
     assert np.allclose(hold, prev + net.appear + inflow - outflow, atol=1e-4)
-    in_transit = sum(flow[:, a, T - net.arc_delay[a]:].sum(axis=1)
-                     for a in range(len(net.arc_name)) if net.arc_delay[a] > 0)
-    assert np.allclose(net.appear.sum(axis=(1, 2)), hold[:, :, -1].sum(axis=1) + in_transit,
-                       atol=1e-3)
+    in_transit = sum(
+        flow[:, a, T - net.arc_delay[a] :].sum(axis=1)
+        for a in range(len(net.arc_name))
+        if net.arc_delay[a] > 0
+    )
+    assert np.allclose(
+        net.appear.sum(axis=(1, 2)), hold[:, :, -1].sum(axis=1) + in_transit, atol=1e-3
+    )
 
     # no capacity exceeded in any period
     assert (hold.sum(axis=0) <= net.cap + TOL).all()
@@ -147,8 +216,9 @@ def check_invariants(p) -> None:
         assert rows["origin"].iloc[0] == home, aircraft
         assert (rows["origin"].to_numpy()[1:] == rows["destination"].to_numpy()[:-1]).all()
         assert (rows["dep_period"].to_numpy()[1:] >= rows["ready_period"].to_numpy()[:-1]).all()
-    assert (sched["load"] <= sched["fleet"].map(
-        dict(zip(net.fleets, net.fleet_load, strict=True)))).all()
+    assert (
+        sched["load"] <= sched["fleet"].map(dict(zip(net.fleets, net.fleet_load, strict=True)))
+    ).all()
     out_sched = sched.query("direction == 'outbound'")
     for c, name in enumerate(net.cohorts):
         total = out_sched.groupby(["leg", "fleet", "dep_period"])[f"load_{name}"].sum()
@@ -160,8 +230,9 @@ def check_invariants(p) -> None:
     # slots and MOG, counted from the schedule
     for s, name in enumerate(net.sites):
         deps = np.bincount(sched.loc[sched["origin"] == name, "dep_period"], minlength=T)[:T]
-        arrs = np.bincount(sched.loc[sched["destination"] == name, "arr_period"],
-                           minlength=T + 50)[:T]
+        arrs = np.bincount(sched.loc[sched["destination"] == name, "arr_period"], minlength=T + 50)[
+            :T
+        ]
         assert (deps <= net.dep_slots[s] + TOL).all(), name
         assert (arrs <= net.arr_slots[s] + TOL).all(), name
         on_ground = np.zeros(T)
@@ -173,7 +244,7 @@ def check_invariants(p) -> None:
                 on_ground[: rows["dep_period"].iloc[0]] += 1
             for _, r in rows.iterrows():
                 if prev_arr is not None:
-                    on_ground[prev_arr: r["dep_period"]] += 1
+                    on_ground[prev_arr : r["dep_period"]] += 1
                 prev_arr = r["arr_period"] if r["destination"] == name else None
             if prev_arr is not None:
                 on_ground[prev_arr:] += 1

@@ -55,18 +55,25 @@ class Binding:
         if self.step == 1 and self.unit.endswith("s/h"):  # "1 more slot/h"
             step = f"1 more {self.unit[:-3]}/h"
         if self.checked_gain is not None and self.checked_gain <= 1e-6 * max(
-                1.0, self.marginal_value):
-            s += (f"; {step} alone gains nothing on re-solving (another limit binds with it; "
-                  f"dual value {self.marginal_value:,.1f})")
+            1.0, self.marginal_value
+        ):
+            s += (
+                f"; {step} alone gains nothing on re-solving (another limit binds with it; "
+                f"dual value {self.marginal_value:,.1f})"
+            )
         elif self.checked_extra_out is not None:
             extra = round(self.checked_extra_out)
             gain = f"{self.checked_gain:,.0f} weighted person-hours"
             if extra > 0:
-                s += (f"; {step} would get about {extra:,} more people out by the deadline "
-                      f"and gain {gain} (re-solved)")
+                s += (
+                    f"; {step} would get about {extra:,} more people out by the deadline "
+                    f"and gain {gain} (re-solved)"
+                )
             else:
-                s += (f"; {step} would get the same people out, but earlier: a gain of {gain} "
-                      "(re-solved)")
+                s += (
+                    f"; {step} would get the same people out, but earlier: a gain of {gain} "
+                    "(re-solved)"
+                )
         else:
             s += f"; dual value {self.marginal_value:,.1f} weighted person-hours per unit"
             if self.unchecked:
@@ -75,10 +82,16 @@ class Binding:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "constraint": self.family, "name": self.name, "what": self.words,
-            "from": self.start_time.isoformat(), "until": self.end_time.isoformat(),
-            "marginal_value": self.marginal_value, "step": self.step, "unit": self.unit,
-            "extra_people_out": self.checked_extra_out, "objective_gain": self.checked_gain,
+            "constraint": self.family,
+            "name": self.name,
+            "what": self.words,
+            "from": self.start_time.isoformat(),
+            "until": self.end_time.isoformat(),
+            "marginal_value": self.marginal_value,
+            "step": self.step,
+            "unit": self.unit,
+            "extra_people_out": self.checked_extra_out,
+            "objective_gain": self.checked_gain,
             "unverified_reason": self.unchecked,
             "text": self.sentence(),
         }
@@ -87,8 +100,10 @@ class Binding:
 def _runs(mask: np.ndarray, gap: int = 0) -> list[tuple[int, int]]:
     """(start, end) of runs of True in a 1-D boolean array, joining runs at most ``gap`` apart."""
     d = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
-    runs = [(int(a), int(b))
-            for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True)]
+    runs = [
+        (int(a), int(b))
+        for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True)
+    ]
     joined: list[tuple[int, int]] = []
     for a, b in runs:
         if joined and a - joined[-1][1] <= gap:
@@ -98,8 +113,9 @@ def _runs(mask: np.ndarray, gap: int = 0) -> list[tuple[int, int]]:
     return joined
 
 
-def candidates(net: Network, duals: dict[str, np.ndarray], tight: dict[str, np.ndarray],
-               tol: float = 1e-6) -> list[Binding]:
+def candidates(
+    net: Network, duals: dict[str, np.ndarray], tight: dict[str, np.ndarray], tol: float = 1e-6
+) -> list[Binding]:
     """Runs of periods in which a capacity is used to the full and has a non-zero dual somewhere
     (duals of a degenerate LP sit on any one period of such a run, so the run, not the dual's
     period, is what binds)."""
@@ -116,8 +132,21 @@ def candidates(net: Network, duals: dict[str, np.ndarray], tight: dict[str, np.n
                 value = float(np.abs(d[i, a:b]).sum())
                 if value <= tol:
                     continue
-                out.append(Binding(fam, names[i], int(a), int(b), value, step, unit, words,
-                                   net.period_h, tl.time_of(int(a)), tl.time_of(int(b))))
+                out.append(
+                    Binding(
+                        fam,
+                        names[i],
+                        int(a),
+                        int(b),
+                        value,
+                        step,
+                        unit,
+                        words,
+                        net.period_h,
+                        tl.time_of(int(a)),
+                        tl.time_of(int(b)),
+                    )
+                )
     out.sort(key=lambda b: -b.marginal_value * b.step)
     return out
 
@@ -139,8 +168,9 @@ def evacuated_by_deadline(net: Network, flow: np.ndarray) -> float:
     return float(flow[:, net.out_arcs, :dl].sum())
 
 
-def find_binding(net: Network, run, lp, checks: int = 5, top: int = 8,
-                 progress=None, budget_s: float = 10.0) -> list[Binding]:
+def find_binding(
+    net: Network, run, lp, checks: int = 5, top: int = 8, progress=None, budget_s: float = 10.0
+) -> list[Binding]:
     """The ``top`` most valuable binding runs; the first ``checks`` verified by re-solving the
     LP (``run``, a solved :class:`~evacops.plan.solve.HighsRun`) from its basis with the
     capacity raised over the run, then lowered back."""
@@ -151,8 +181,10 @@ def find_binding(net: Network, run, lp, checks: int = 5, top: int = 8,
     for k, b in enumerate(found[:checks]):
         if out_of_time:
             # re-solves of one model take alike: when one ran out of time, the rest would too
-            b.unchecked = (f"skipped, as an earlier re-solve needed more than {budget_s:.0f} s; "
-                           "--check-budget gives more")
+            b.unchecked = (
+                f"skipped, as an earlier re-solve needed more than {budget_s:.0f} s; "
+                "--check-budget gives more"
+            )
             continue
         run.h.setBasis(optimal_basis)  # each check starts from the optimum, not the last check
         if progress:
@@ -177,6 +209,7 @@ def find_binding(net: Network, run, lp, checks: int = 5, top: int = 8,
         run.h.setBasis(optimal_basis)  # what follows re-solves from the optimum's basis
     # what the re-solves confirmed first, by the people it gets out, then by objective gained
     # (whole people first: a re-solve's 1e-9 people must not outrank a real gain)
-    checked = sorted(found[:checks], key=lambda b: (-round(b.checked_extra_out or 0.0),
-                                                    -(b.checked_gain or 0.0)))
+    checked = sorted(
+        found[:checks], key=lambda b: (-round(b.checked_extra_out or 0.0), -(b.checked_gain or 0.0))
+    )
     return checked + found[checks:]

@@ -36,8 +36,11 @@ def _call_arcs(plan: Plan) -> np.ndarray:
     """Ground arcs from an assembly point to a gate."""
     net = plan.network
     kind = net.site_kind
-    return np.flatnonzero((net.arc_kind == "ground") & (kind[net.arc_from] == "assembly")
-                          & (kind[net.arc_to] == "gate"))
+    return np.flatnonzero(
+        (net.arc_kind == "ground")
+        & (kind[net.arc_from] == "assembly")
+        & (kind[net.arc_to] == "gate")
+    )
 
 
 def whole_people(x: np.ndarray) -> np.ndarray:
@@ -58,15 +61,19 @@ def call_forward(plan: Plan) -> pd.DataFrame:
     called = whole_people(plan.final.flow[:, arcs, :])  # (C, K, T)
     c, k, t = np.nonzero(called > 0)
     a = arcs[k]
-    return pd.DataFrame({
-        "time": plan.times[t], "period": t,
-        "assembly": np.array(net.sites)[net.arc_from[a]],
-        "gate": np.array(net.sites)[net.arc_to[a]],
-        "leg": np.array(net.arc_leg)[a],
-        "cohort": np.array(net.cohorts)[c],
-        "people": called[c, k, t],
-        "arrival": [net.timeline.time_of(int(x)) for x in t + net.arc_delay[a]],
-    }, columns=cols)
+    return pd.DataFrame(
+        {
+            "time": plan.times[t],
+            "period": t,
+            "assembly": np.array(net.sites)[net.arc_from[a]],
+            "gate": np.array(net.sites)[net.arc_to[a]],
+            "leg": np.array(net.arc_leg)[a],
+            "cohort": np.array(net.cohorts)[c],
+            "people": called[c, k, t],
+            "arrival": [net.timeline.time_of(int(x)) for x in t + net.arc_delay[a]],
+        },
+        columns=cols,
+    )
 
 
 def call_forward_daily(plan: Plan, by: str = "route") -> pd.DataFrame:
@@ -75,10 +82,12 @@ def call_forward_daily(plan: Plan, by: str = "route") -> pd.DataFrame:
     cf = call_forward(plan)
     if cf.empty:
         return pd.DataFrame()
-    cf = cf.assign(date=pd.DatetimeIndex(cf["time"]).date,
-                   route=cf["assembly"] + " -> " + cf["gate"])
-    return cf.pivot_table(index="date", columns=by, values="people", aggfunc="sum",
-                          fill_value=0).astype(int)
+    cf = cf.assign(
+        date=pd.DatetimeIndex(cf["time"]).date, route=cf["assembly"] + " -> " + cf["gate"]
+    )
+    return cf.pivot_table(
+        index="date", columns=by, values="people", aggfunc="sum", fill_value=0
+    ).astype(int)
 
 
 def gate_crowds(plan: Plan) -> dict[str, dict[str, np.ndarray | float]]:
@@ -139,8 +148,14 @@ def gate_densities(plan: Plan) -> list[dict[str, Any]]:
         area = float(g["area_m2"])
         plan_d = np.asarray(g["plan"]) / area
         cf_d = np.asarray(g["counterfactual"]) / area
-        rows.append({"name": name, "area_m2": area, **_grade(plan_d, dt),
-                     "counterfactual": _grade(cf_d, dt)})
+        rows.append(
+            {
+                "name": name,
+                "area_m2": area,
+                **_grade(plan_d, dt),
+                "counterfactual": _grade(cf_d, dt),
+            }
+        )
     return rows
 
 
@@ -148,8 +163,11 @@ def density_frame(plan: Plan) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(plan, counterfactual) crowd densities in persons/m2: periods x gates."""
     crowds = gate_crowds(plan)
     idx = plan.times
-    plan_df = pd.DataFrame({n: np.asarray(g["plan"]) / float(g["area_m2"])
-                            for n, g in crowds.items()}, index=idx)
-    cf_df = pd.DataFrame({n: np.asarray(g["counterfactual"]) / float(g["area_m2"])
-                          for n, g in crowds.items()}, index=idx)
+    plan_df = pd.DataFrame(
+        {n: np.asarray(g["plan"]) / float(g["area_m2"]) for n, g in crowds.items()}, index=idx
+    )
+    cf_df = pd.DataFrame(
+        {n: np.asarray(g["counterfactual"]) / float(g["area_m2"]) for n, g in crowds.items()},
+        index=idx,
+    )
     return plan_df, cf_df

@@ -51,10 +51,14 @@ def gather(labels: np.ndarray, idx: np.ndarray, lag: np.ndarray) -> np.ndarray:
 class Builder:
     """Builds the model of one :class:`Network` (see module docs)."""
 
-    def __init__(self, net: Network, integer: bool = False,
-                 sortie_bounds: tuple[np.ndarray, np.ndarray] | None = None,
-                 seat_demand: np.ndarray | None = None,
-                 shortfall_value: np.ndarray | None = None):
+    def __init__(
+        self,
+        net: Network,
+        integer: bool = False,
+        sortie_bounds: tuple[np.ndarray, np.ndarray] | None = None,
+        seat_demand: np.ndarray | None = None,
+        shortfall_value: np.ndarray | None = None,
+    ):
         """``seat_demand`` (arc x period, people) builds the aircraft-only repair model instead:
         no people variables; whole sorties that cover the demand, shortfalls priced by
         ``self.shortfall_value`` (see :meth:`define_seat_cover`)."""
@@ -66,8 +70,10 @@ class Builder:
             "cohort": n.cohorts,
             "site": n.sites,
             "arc": n.arc_name,
-            "move": [f"{n.move_leg[i]}{'' if n.move_forward[i] else '~back'}@"
-                     f"{n.fleets[n.move_fleet[i]]}" for i in range(len(n.move_leg))],
+            "move": [
+                f"{n.move_leg[i]}{'' if n.move_forward[i] else '~back'}@{n.fleets[n.move_fleet[i]]}"
+                for i in range(len(n.move_leg))
+            ],
             "station": [f"{n.fleets[f]}@{n.sites[s]}" for f, s in n.stations],
             "period": np.arange(T),
         }
@@ -81,8 +87,9 @@ class Builder:
     def _da(self, arr: np.ndarray, dims: list[str]) -> xr.DataArray:
         return xr.DataArray(arr, coords={d: self.coords[d] for d in dims}, dims=dims)
 
-    def _terms(self, parts: list[tuple[np.ndarray, np.ndarray | float]]
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def _terms(
+        self, parts: list[tuple[np.ndarray, np.ndarray | float]]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(labels, coeffs) of (labels (*dims, K), coeff) parts concatenated on the terms."""
         shape = np.broadcast_shapes(*[p[0].shape[:-1] for p in parts])
         vs, cs = [], []
@@ -94,13 +101,19 @@ class Builder:
 
     def _expr(self, v: np.ndarray, c: np.ndarray, dims: list[str]) -> linopy.LinearExpression:
         coords = {d: self.coords[d] for d in dims}
-        ds = xr.Dataset({"coeffs": ([*dims, TERM], c), "vars": ([*dims, TERM], v)},
-                        coords=coords)
+        ds = xr.Dataset({"coeffs": ([*dims, TERM], c), "vars": ([*dims, TERM], v)}, coords=coords)
         ds["const"] = xr.DataArray(np.zeros(v.shape[:-1]), coords=coords, dims=dims)
         return linopy.LinearExpression(ds, self.m)
 
-    def _con(self, name: str, parts, dims: list[str], sign: str, rhs: np.ndarray,
-             mask: np.ndarray | None = None) -> None:
+    def _con(
+        self,
+        name: str,
+        parts,
+        dims: list[str],
+        sign: str,
+        rhs: np.ndarray,
+        mask: np.ndarray | None = None,
+    ) -> None:
         v, c = self._terms(parts)
         rhs = np.broadcast_to(rhs, v.shape[:-1])
         keep = np.isfinite(rhs) & (v.max(axis=-1) >= 0)
@@ -108,9 +121,13 @@ class Builder:
             keep &= mask
         if not keep.any():
             return
-        self.m.add_constraints(self._expr(v, c, dims), sign,
-                               self._da(np.where(keep, rhs, 0.0), dims), name=name,
-                               mask=self._da(keep, dims))
+        self.m.add_constraints(
+            self._expr(v, c, dims),
+            sign,
+            self._da(np.where(keep, rhs, 0.0), dims),
+            name=name,
+            mask=self._da(keep, dims),
+        )
 
     def _per_period(self, values: np.ndarray) -> np.ndarray:
         """A per-entity limit as (entity, period)."""
@@ -124,10 +141,13 @@ class Builder:
             # backlog of people waiting for seats on an air arc, from its first demand on
             first = np.cumsum(self.seat_demand > 1e-9, axis=1) > 0
             air = (n.arc_move >= 0)[:, None] & first
-            self.short = m.add_variables(lower=0, name="Arc-backlog",
-                                         coords=[self.coords["arc"], self.coords["period"]],
-                                         dims=["arc", "period"],
-                                         mask=self._da(air, ["arc", "period"]))
+            self.short = m.add_variables(
+                lower=0,
+                name="Arc-backlog",
+                coords=[self.coords["arc"], self.coords["period"]],
+                dims=["arc", "period"],
+                mask=self._da(air, ["arc", "period"]),
+            )
             self.L_short = self.short.labels.values
             return
         C = len(n.cohorts)
@@ -137,15 +157,21 @@ class Builder:
             allowed_site[ci, n.arc_to[n.arc_allowed[ci]]] = True
             allowed_site[ci, n.appear[ci].sum(axis=1) > 0] = True
         hold_mask = np.broadcast_to(allowed_site[:, :, None], (C, len(n.sites), T))
-        self.hold = m.add_variables(lower=0, name="Site-hold",
-                                    coords=[self.coords[d] for d in ("cohort", "site", "period")],
-                                    dims=["cohort", "site", "period"],
-                                    mask=self._da(hold_mask, ["cohort", "site", "period"]))
+        self.hold = m.add_variables(
+            lower=0,
+            name="Site-hold",
+            coords=[self.coords[d] for d in ("cohort", "site", "period")],
+            dims=["cohort", "site", "period"],
+            mask=self._da(hold_mask, ["cohort", "site", "period"]),
+        )
         flow_mask = n.arc_allowed[:, :, None] & n.arc_open[None, :, :]
-        self.flow = m.add_variables(lower=0, name="Arc-flow",
-                                    coords=[self.coords[d] for d in ("cohort", "arc", "period")],
-                                    dims=["cohort", "arc", "period"],
-                                    mask=self._da(flow_mask, ["cohort", "arc", "period"]))
+        self.flow = m.add_variables(
+            lower=0,
+            name="Arc-flow",
+            coords=[self.coords[d] for d in ("cohort", "arc", "period")],
+            dims=["cohort", "arc", "period"],
+            mask=self._da(flow_mask, ["cohort", "arc", "period"]),
+        )
         self.L_hold = self.hold.labels.values
         self.L_flow = self.flow.labels.values
 
@@ -156,13 +182,21 @@ class Builder:
         if self.sortie_bounds is not None:
             lower = self._da(self.sortie_bounds[0], ["move", "period"])
             upper = self._da(self.sortie_bounds[1], ["move", "period"])
-        self.sortie = m.add_variables(lower=lower, upper=upper, name="Move-sorties",
-                                      coords=[self.coords["move"], self.coords["period"]],
-                                      dims=["move", "period"], integer=self.integer,
-                                      mask=self._da(n.move_open, ["move", "period"]))
-        self.idle = m.add_variables(lower=0, name="Station-idle",
-                                    coords=[self.coords["station"], self.coords["period"]],
-                                    dims=["station", "period"])
+        self.sortie = m.add_variables(
+            lower=lower,
+            upper=upper,
+            name="Move-sorties",
+            coords=[self.coords["move"], self.coords["period"]],
+            dims=["move", "period"],
+            integer=self.integer,
+            mask=self._da(n.move_open, ["move", "period"]),
+        )
+        self.idle = m.add_variables(
+            lower=0,
+            name="Station-idle",
+            coords=[self.coords["station"], self.coords["period"]],
+            dims=["station", "period"],
+        )
         self.L_sortie = self.sortie.labels.values
         self.L_idle = self.idle.labels.values
 
@@ -265,13 +299,21 @@ class Builder:
             w, most = n.slot_windows(getattr(n, attr))
             W = int(w.max())
             base = _padded([list(np.flatnonzero(ends == s)) for s in range(S)])
-            lag0 = np.zeros_like(base) if lag_of is None else np.where(
-                base >= 0, lag_of[np.maximum(base, 0)], 0)
+            lag0 = (
+                np.zeros_like(base)
+                if lag_of is None
+                else np.where(base >= 0, lag_of[np.maximum(base, 0)], 0)
+            )
             idx, lag = self._window(base, lag0, W)
             offset = np.tile(np.arange(W), base.shape[1])[None, :]
             idx = np.where(offset < w[:, None], idx, -1)  # each site its own window
-            self._con(name, [(gather(self.L_sortie, idx, lag), 1.0)], ["site", "period"], "<=",
-                      self._per_period(most))
+            self._con(
+                name,
+                [(gather(self.L_sortie, idx, lag), 1.0)],
+                ["site", "period"],
+                "<=",
+                self._per_period(most),
+            )
 
     def define_mog(self) -> None:
         """Aircraft on the ground at an airfield (idle, or in their ground time) <= its MOG."""
@@ -295,9 +337,16 @@ class Builder:
         home_site = st_site[n.fleet_home_station]
         np.add.at(away, home_site, np.maximum(n.fleet_count[:, None] - n.fleet_avail, 0.0))
         rhs = self._per_period(n.mog) + away
-        self._con("Airfield-mog", [(gather(self.L_idle, idle_idx, np.zeros_like(idle_idx)), 1.0),
-                                   (gather(self.L_sortie, gi, gl), 1.0)],
-                  ["site", "period"], "<=", rhs)
+        self._con(
+            "Airfield-mog",
+            [
+                (gather(self.L_idle, idle_idx, np.zeros_like(idle_idx)), 1.0),
+                (gather(self.L_sortie, gi, gl), 1.0),
+            ],
+            ["site", "period"],
+            "<=",
+            rhs,
+        )
 
     # ---- objective -------------------------------------------------------------------------
     def define_objective(self) -> None:
@@ -320,15 +369,25 @@ class Builder:
         self.flow_coef = coef
         terms = [
             linopy.LinearExpression(
-                xr.Dataset({"coeffs": (["_term"], coef.ravel()[coef.ravel() != 0]),
-                            "vars": (["_term"], self.L_flow.ravel()[coef.ravel() != 0])}),
-                self.m),
+                xr.Dataset(
+                    {
+                        "coeffs": (["_term"], coef.ravel()[coef.ravel() != 0]),
+                        "vars": (["_term"], self.L_flow.ravel()[coef.ravel() != 0]),
+                    }
+                ),
+                self.m,
+            ),
         ]
         sv = self.L_sortie.ravel()
         sv = sv[sv >= 0]
-        terms.append(linopy.LinearExpression(
-            xr.Dataset({"coeffs": (["_term"], np.full(sv.shape, ob.sortie)),
-                        "vars": (["_term"], sv)}), self.m))
+        terms.append(
+            linopy.LinearExpression(
+                xr.Dataset(
+                    {"coeffs": (["_term"], np.full(sv.shape, ob.sortie)), "vars": (["_term"], sv)}
+                ),
+                self.m,
+            )
+        )
         # people waiting in front of a gate: a small cost per person and hour, so that they are
         # called forward when the gate can take them (the evacuation terms do not mind where
         # people wait who will not be out by the deadline anyway)
@@ -338,8 +397,14 @@ class Builder:
         expr = terms[0] + terms[1]
         if gh.size and ob.gate_wait > 0:
             expr = expr + linopy.LinearExpression(
-                xr.Dataset({"coeffs": (["_term"], np.full(gh.shape, ob.gate_wait * dt)),
-                            "vars": (["_term"], gh)}), self.m)
+                xr.Dataset(
+                    {
+                        "coeffs": (["_term"], np.full(gh.shape, ob.gate_wait * dt)),
+                        "vars": (["_term"], gh),
+                    }
+                ),
+                self.m,
+            )
         self.m.add_objective(expr)
 
     def define_seat_cover(self) -> None:
@@ -362,22 +427,31 @@ class Builder:
         back = self.L_short
         prev = np.concatenate([np.full((back.shape[0], 1), -1), back[:, :-1]], axis=1)
         demand = np.where(air[:, None], self.seat_demand, 0.0)
-        self._con("Arc-seat-cover", [(back[..., None], 1.0), (prev[..., None], -1.0),
-                                     (sl, load)],
-                  ["arc", "period"], ">=", np.where(back >= 0, demand, -np.inf),
-                  mask=back >= 0)
+        self._con(
+            "Arc-seat-cover",
+            [(back[..., None], 1.0), (prev[..., None], -1.0), (sl, load)],
+            ["arc", "period"],
+            ">=",
+            np.where(back >= 0, demand, -np.inf),
+            mask=back >= 0,
+        )
         value = np.asarray(self.shortfall_value, dtype=float)  # (A, T) value of flying one at t
-        delay = np.maximum(value - np.concatenate([value[:, 1:], np.zeros((len(value), 1))],
-                                                  axis=1), 1e-3)
+        delay = np.maximum(
+            value - np.concatenate([value[:, 1:], np.zeros((len(value), 1))], axis=1), 1e-3
+        )
         delay[:, T - 1] = np.maximum(value[:, T - 1], 1.0)
         keep = back.ravel() >= 0
         sv = self.L_sortie.ravel()
         sv = sv[sv >= 0]
-        coeffs = np.concatenate([delay.ravel()[keep],
-                                 np.full(sv.shape, n.scenario.objective.sortie)])
+        coeffs = np.concatenate(
+            [delay.ravel()[keep], np.full(sv.shape, n.scenario.objective.sortie)]
+        )
         labels = np.concatenate([back.ravel()[keep], sv])
-        self.m.add_objective(linopy.LinearExpression(
-            xr.Dataset({"coeffs": (["_term"], coeffs), "vars": (["_term"], labels)}), self.m))
+        self.m.add_objective(
+            linopy.LinearExpression(
+                xr.Dataset({"coeffs": (["_term"], coeffs), "vars": (["_term"], labels)}), self.m
+            )
+        )
 
     def build(self) -> linopy.Model:
         if self.seat_demand is not None:

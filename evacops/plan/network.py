@@ -109,8 +109,9 @@ class Network:
         w = np.ones(S, dtype=int)
         rhs = np.full(S, INF)
         dt = self.period_h
-        hours = [h for h in SLOT_WINDOWS_H
-                 if h >= dt - 1e-9 and abs(h / dt - round(h / dt)) < 1e-9] or [dt]
+        hours = [
+            h for h in SLOT_WINDOWS_H if h >= dt - 1e-9 and abs(h / dt - round(h / dt)) < 1e-9
+        ] or [dt]
         for s in range(S):
             r = float(per_h[s])
             if not np.isfinite(r):
@@ -139,10 +140,20 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
     S = len(sites)
 
     # openness is computed past the horizon too, for people and aircraft arriving after it
-    longest = max([tl.periods(lg.travel_time_h or 0.0) for lg in sc.legs if lg.kind == "ground"]
-                  + [tl.periods(v) for lg in sc.legs if lg.kind == "air"
-                     for v in (lg.block_time_h.values() if isinstance(lg.block_time_h, dict)
-                                else [lg.block_time_h or 0.0])] + [0])
+    longest = max(
+        [tl.periods(lg.travel_time_h or 0.0) for lg in sc.legs if lg.kind == "ground"]
+        + [
+            tl.periods(v)
+            for lg in sc.legs
+            if lg.kind == "air"
+            for v in (
+                lg.block_time_h.values()
+                if isinstance(lg.block_time_h, dict)
+                else [lg.block_time_h or 0.0]
+            )
+        ]
+        + [0]
+    )
     TX = T + longest + 1
     cap = np.full((S, T), INF)
     rate = np.full(S, INF)
@@ -154,7 +165,7 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
         if s.holding_capacity is not None:
             cap[i, :] = s.holding_capacity
         for ch in s.capacity_changes:
-            cap[i, max(0, tl.period_ceil(ch.at)):] = ch.holding_capacity
+            cap[i, max(0, tl.period_ceil(ch.at)) :] = ch.holding_capacity
         if s.processing_rate_per_h is not None:
             rate[i] = s.processing_rate_per_h * dt
         if s.opens is not None:
@@ -174,13 +185,15 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
             open_x[sidx[e.site], a:b] = False
         elif e.kind == "capacity":
             assert e.site is not None and e.at is not None
-            cap[sidx[e.site], max(0, tl.period_ceil(e.at)):] = e.holding_capacity
+            cap[sidx[e.site], max(0, tl.period_ceil(e.at)) :] = e.holding_capacity
     # a gate holds no more than its crowd area at the safe density, whatever else is said
-    crowd_area = np.array([np.nan if s.crowd_area_m2 is None else s.crowd_area_m2
-                           for s in sc.sites])
+    crowd_area = np.array(
+        [np.nan if s.crowd_area_m2 is None else s.crowd_area_m2 for s in sc.sites]
+    )
     has_area = np.isfinite(crowd_area)
-    cap[has_area] = np.minimum(cap[has_area],
-                               (crowd_area[has_area] * sc.safe_density_per_m2)[:, None])
+    cap[has_area] = np.minimum(
+        cap[has_area], (crowd_area[has_area] * sc.safe_density_per_m2)[:, None]
+    )
 
     cohorts = [c.name for c in sc.cohorts]
     C = len(cohorts)
@@ -216,8 +229,11 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
         b = T if f.available_until is None else max(0, min(T, tl.period_of(f.available_until)))
         window[fi, a:b] = True
     fleet_avail = np.where(window, fleet_count[:, None], 0.0)
-    changes = [(tl.period_ceil(e.at), fleets.index(e.fleet), int(e.count))  # type: ignore[arg-type]
-               for e in sc.events if e.kind == "fleet"]
+    changes = [
+        (tl.period_ceil(e.at), fleets.index(e.fleet), int(e.count))  # type: ignore[arg-type]
+        for e in sc.events
+        if e.kind == "fleet"
+    ]
     for t_at, fi, count in sorted(changes):
         t0 = max(0, min(T, t_at))
         fleet_avail[fi, t0:] = np.where(window[fi, t0:], count, 0.0)
@@ -263,21 +279,38 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
         move_open[m] = open_[move_from[m]] & ok_land & (fleet_avail[move_fleet[m]].max() > 0)
 
     # people arcs: ground legs, then the outbound air moves
-    arc: dict[str, list] = {k: [] for k in ("name", "kind", "leg", "frm", "to", "delay", "cap",
-                                            "move")}
+    arc: dict[str, list] = {
+        k: [] for k in ("name", "kind", "leg", "frm", "to", "delay", "cap", "move")
+    }
     for lg in sc.legs:
         if lg.kind != "ground":
             continue
         cap_pp = INF if lg.capacity_per_h is None else lg.capacity_per_h * dt
-        vals = (lg.name, "ground", lg.name, sidx[lg.origin], sidx[lg.destination],
-                math.floor((lg.travel_time_h or 0.0) / dt + 0.5 + 1e-9), cap_pp, -1)
+        vals = (
+            lg.name,
+            "ground",
+            lg.name,
+            sidx[lg.origin],
+            sidx[lg.destination],
+            math.floor((lg.travel_time_h or 0.0) / dt + 0.5 + 1e-9),
+            cap_pp,
+            -1,
+        )
         for k, v in zip(arc, vals, strict=True):
             arc[k].append(v)
     for m in range(M):
         if not mv["fwd"][m]:
             continue
-        vals = (f"{mv['leg'][m]}@{fleets[mv['fleet'][m]]}", "air", mv["leg"][m], move_from[m],
-                move_to[m], move_land[m], INF, m)
+        vals = (
+            f"{mv['leg'][m]}@{fleets[mv['fleet'][m]]}",
+            "air",
+            mv["leg"][m],
+            move_from[m],
+            move_to[m],
+            move_land[m],
+            INF,
+            m,
+        )
         for k, v in zip(arc, vals, strict=True):
             arc[k].append(v)
     A = len(arc["name"])
@@ -302,21 +335,50 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
             arc_allowed[ci, a] = True
 
     return Network(
-        scenario=sc, timeline=tl, sites=sites,
-        site_kind=np.array([s.kind for s in sc.sites]), evac=sidx[sc.evacuation_airport],
-        cap=cap, crowd_area=crowd_area, rate=rate, open_=open_, cohorts=cohorts, priority=priority, appear=appear,
-        arc_name=arc["name"], arc_kind=np.array(arc["kind"]), arc_leg=arc["leg"],
-        arc_from=arc_from, arc_to=arc_to, arc_delay=arc_delay,
-        arc_cap=np.array(arc["cap"], dtype=float), arc_move=arc_move, arc_allowed=arc_allowed,
-        arc_open=arc_open, fleets=fleets, fleet_type=[f.type for f in sc.fleets],
-        fleet_load=fleet_load, fleet_count=fleet_count, fleet_avail=fleet_avail,
-        fleet_home_station=home_station, stations=stations, move_fleet=move_fleet,
-        move_leg=mv["leg"], move_forward=np.array(mv["fwd"], dtype=bool), move_from=move_from,
+        scenario=sc,
+        timeline=tl,
+        sites=sites,
+        site_kind=np.array([s.kind for s in sc.sites]),
+        evac=sidx[sc.evacuation_airport],
+        cap=cap,
+        crowd_area=crowd_area,
+        rate=rate,
+        open_=open_,
+        cohorts=cohorts,
+        priority=priority,
+        appear=appear,
+        arc_name=arc["name"],
+        arc_kind=np.array(arc["kind"]),
+        arc_leg=arc["leg"],
+        arc_from=arc_from,
+        arc_to=arc_to,
+        arc_delay=arc_delay,
+        arc_cap=np.array(arc["cap"], dtype=float),
+        arc_move=arc_move,
+        arc_allowed=arc_allowed,
+        arc_open=arc_open,
+        fleets=fleets,
+        fleet_type=[f.type for f in sc.fleets],
+        fleet_load=fleet_load,
+        fleet_count=fleet_count,
+        fleet_avail=fleet_avail,
+        fleet_home_station=home_station,
+        stations=stations,
+        move_fleet=move_fleet,
+        move_leg=mv["leg"],
+        move_forward=np.array(mv["fwd"], dtype=bool),
+        move_from=move_from,
         move_to=move_to,
-        move_from_station=np.array([st_idx[(mv["fleet"][m], move_from[m])] for m in range(M)],
-                                   dtype=int),
-        move_to_station=np.array([st_idx[(mv["fleet"][m], move_to[m])] for m in range(M)],
-                                 dtype=int),
-        move_land=move_land, move_ready=move_ready, move_open=move_open, dep_slots=dep_slots,
-        arr_slots=arr_slots, mog=mog,
+        move_from_station=np.array(
+            [st_idx[(mv["fleet"][m], move_from[m])] for m in range(M)], dtype=int
+        ),
+        move_to_station=np.array(
+            [st_idx[(mv["fleet"][m], move_to[m])] for m in range(M)], dtype=int
+        ),
+        move_land=move_land,
+        move_ready=move_ready,
+        move_open=move_open,
+        dep_slots=dep_slots,
+        arr_slots=arr_slots,
+        mog=mog,
     )

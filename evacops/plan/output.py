@@ -34,13 +34,19 @@ def _gate_table(gates: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for g in gates:
         cf = g["counterfactual"]
-        rows.append({
-            "gate": g["name"], "area m2": g["area_m2"],
-            "peak /m2 (plan)": g["peak_density"], "h >= 5 (plan)": g["hours_ge_5"],
-            "peak /m2 (at once)": cf["peak_density"], "h >= 2 (at once)": cf["hours_ge_2"],
-            "h >= 3.5 (at once)": cf["hours_ge_3_5"], "h >= 5 (at once)": cf["hours_ge_5"],
-            "h >= 7 (at once)": cf["hours_ge_7"],
-        })
+        rows.append(
+            {
+                "gate": g["name"],
+                "area m2": g["area_m2"],
+                "peak /m2 (plan)": g["peak_density"],
+                "h >= 5 (plan)": g["hours_ge_5"],
+                "peak /m2 (at once)": cf["peak_density"],
+                "h >= 2 (at once)": cf["hours_ge_2"],
+                "h >= 3.5 (at once)": cf["hours_ge_3_5"],
+                "h >= 5 (at once)": cf["hours_ge_5"],
+                "h >= 7 (at once)": cf["hours_ge_7"],
+            }
+        )
     return pd.DataFrame(rows).set_index("gate")
 
 
@@ -54,15 +60,17 @@ def _write_table(df: pd.DataFrame, folder: Path, name: str, fmt: str) -> Path:
     return path
 
 
-def write_plan(plan: Plan, folder: str | Path, fmt: str = "csv",
-               scenario_digest: str | None = None) -> dict[str, Any]:
+def write_plan(
+    plan: Plan, folder: str | Path, fmt: str = "csv", scenario_digest: str | None = None
+) -> dict[str, Any]:
     """Write every output of ``plan`` into ``folder``; return the paths written."""
     out = Path(folder)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"--out {folder}: cannot create the folder ({exc.strerror}); choose a "
-                        "writable path") from None
+        raise UserError(
+            f"--out {folder}: cannot create the folder ({exc.strerror}); choose a writable path"
+        ) from None
     if fmt not in ("csv", "parquet"):
         raise UserError(f"--format {fmt}: must be csv or parquet")
     net = plan.network
@@ -71,8 +79,12 @@ def write_plan(plan: Plan, folder: str | Path, fmt: str = "csv",
         summary["scenario_sha256"] = scenario_digest
     files: dict[str, Any] = {}
     tables = {
-        "people": plan.people(), "flows": plan.flows(), "sorties": plan.sorties(),
-        "schedule": plan.schedule(), "completion": plan.completion(), "daily_out": daily_out(plan),
+        "people": plan.people(),
+        "flows": plan.flows(),
+        "sorties": plan.sorties(),
+        "schedule": plan.schedule(),
+        "completion": plan.completion(),
+        "daily_out": daily_out(plan),
         "call_forward": call_forward(plan),
     }
     for name, df in tables.items():
@@ -82,52 +94,71 @@ def write_plan(plan: Plan, folder: str | Path, fmt: str = "csv",
 
     title = plan.scenario.name
     cum = plan.out_cumulative()
-    p1 = plot_cumulative(cum, out / "cumulative_out.png",
-                         f"{title}: people off the evacuation airport, by cohort",
-                         deadline=plan.scenario.deadline and net.timeline.time_of(
-                             plan._deadline_period()))
+    p1 = plot_cumulative(
+        cum,
+        out / "cumulative_out.png",
+        f"{title}: people off the evacuation airport, by cohort",
+        deadline=plan.scenario.deadline and net.timeline.time_of(plan._deadline_period()),
+    )
     occ = plan.occupancy()
     cap = pd.DataFrame(net.cap.T, index=occ.index, columns=net.sites)
-    shown = [s for i, s in enumerate(net.sites)
-             if net.site_kind[i] != "assembly" and occ[s].max() > 0]
-    p2 = plot_occupancy(occ[shown], cap[shown], out / "occupancy.png",
-                        f"{title}: people waiting at each site against its holding capacity")
-    p3 = plot_aircraft_use(plan.aircraft_use(),
-                           pd.Series(net.fleet_avail.sum(axis=0), index=plan.times),
-                           out / "aircraft_use.png",
-                           f"{title}: aircraft airborne by fleet")
+    shown = [
+        s for i, s in enumerate(net.sites) if net.site_kind[i] != "assembly" and occ[s].max() > 0
+    ]
+    p2 = plot_occupancy(
+        occ[shown],
+        cap[shown],
+        out / "occupancy.png",
+        f"{title}: people waiting at each site against its holding capacity",
+    )
+    p3 = plot_aircraft_use(
+        plan.aircraft_use(),
+        pd.Series(net.fleet_avail.sum(axis=0), index=plan.times),
+        out / "aircraft_use.png",
+        f"{title}: aircraft airborne by fleet",
+    )
     files["plots"] = [str(p1), str(p2), str(p3)]
     dens_plan, dens_cf = density_frame(plan)
     p4 = None
     if len(dens_plan.columns):
-        p4 = plot_gate_density(dens_plan, dens_cf, out / "gate_density.png",
-                               f"{title}: crowd density in front of each gate",
-                               plan.scenario.safe_density_per_m2)
+        p4 = plot_gate_density(
+            dens_plan,
+            dens_cf,
+            out / "gate_density.png",
+            f"{title}: crowd density in front of each gate",
+            plan.scenario.safe_density_per_m2,
+        )
         files["plots"].append(str(p4))
 
     rep = HtmlReport(f"evacops plan: {title}")
     if plan.scenario.description:
         rep.paragraph(plan.scenario.description)
     comp_h = summary["completion_h"]
-    rep.figures([
-        ("people off the evacuation airport", f"{summary['evacuated_total']:,}"),
-        ("reached a destination", f"{summary['delivered_total']:,}"),
-        ("left behind at the deadline", f"{summary['left_behind']:,}"),
-        ("everyone out after", f"{comp_h:g} h" if comp_h is not None else "not everyone out"),
-        ("sorties", f"{summary['sorties']:,}"),
-        ("status", f"{summary['status']} ({summary['mode']})"),
-    ])
-    solve_line = (f"{net.T} periods of {net.period_h:g} h; {summary['variables']:,} variables, "
-                  f"{summary['constraints']:,} constraints; built in {summary['build_s']:.1f} s, "
-                  f"solved by HiGHS in {summary['solve_s']:.1f} s (the LP in "
-                  f"{summary['lp_solve_s']:.1f} s, then "
-                  f"{'the MIP' if summary['mode'] == 'mip' else 'whole sorties'} in "
-                  f"{summary['after_lp_s']:.1f} s).")
+    rep.figures(
+        [
+            ("people off the evacuation airport", f"{summary['evacuated_total']:,}"),
+            ("reached a destination", f"{summary['delivered_total']:,}"),
+            ("left behind at the deadline", f"{summary['left_behind']:,}"),
+            ("everyone out after", f"{comp_h:g} h" if comp_h is not None else "not everyone out"),
+            ("sorties", f"{summary['sorties']:,}"),
+            ("status", f"{summary['status']} ({summary['mode']})"),
+        ]
+    )
+    solve_line = (
+        f"{net.T} periods of {net.period_h:g} h; {summary['variables']:,} variables, "
+        f"{summary['constraints']:,} constraints; built in {summary['build_s']:.1f} s, "
+        f"solved by HiGHS in {summary['solve_s']:.1f} s (the LP in "
+        f"{summary['lp_solve_s']:.1f} s, then "
+        f"{'the MIP' if summary['mode'] == 'mip' else 'whole sorties'} in "
+        f"{summary['after_lp_s']:.1f} s)."
+    )
     if "repair" in summary:
         r = summary["repair"]
-        solve_line += (f" Whole sorties cost {100 * r['objective_gap']:.2f}% of the objective "
-                       f"against the LP bound ({r['evacuated_cost']:,} people out within the "
-                       "horizon).")
+        solve_line += (
+            f" Whole sorties cost {100 * r['objective_gap']:.2f}% of the objective "
+            f"against the LP bound ({r['evacuated_cost']:,} people out within the "
+            "horizon)."
+        )
     if summary.get("mip_gap") is not None:
         solve_line += f" MIP gap {100 * summary['mip_gap']:.2f}%."
     rep.paragraph(solve_line)
@@ -152,14 +183,20 @@ def write_plan(plan: Plan, folder: str | Path, fmt: str = "csv",
             f"within {safe:g} persons/m2 (its crowd area times the safe density). The "
             "counterfactual sends everyone to the gates the moment they appear, with the gates "
             "letting people through as in the plan. Hours at or above Fruin's levels: 2 "
-            "restricted, 3.5 dense, 5 dangerous, 7 critical.")
+            "restricted, 3.5 dense, 5 dangerous, 7 critical."
+        )
         rep.table(_gate_table(summary["gates"]))
-        rep.image(p4, "Crowd density in front of each gate: the call-forward plan (blue) and "
-                      "everyone at once (grey, cut at 10 persons/m2)")
+        rep.image(
+            p4,
+            "Crowd density in front of each gate: the call-forward plan (blue) and "
+            "everyone at once (grey, cut at 10 persons/m2)",
+        )
         daily = call_forward_daily(plan)
         if len(daily):
-            rep.paragraph("People called forward per day, from each assembly point to each gate "
-                          "(per period and cohort in call_forward.csv):")
+            rep.paragraph(
+                "People called forward per day, from each assembly point to each gate "
+                "(per period and cohort in call_forward.csv):"
+            )
             rep.table(daily)
     rep.heading("Sites")
     rep.image(p2, "People waiting at each site (blue) against its holding capacity (red)")

@@ -81,38 +81,53 @@ class Plan:
         """People waiting by period, site and cohort (non-zero rows)."""
         net = self.network
         c, s, t = np.nonzero(self.final.hold > EPS)
-        return pd.DataFrame({
-            "time": self.times[t], "period": t, "site": np.array(net.sites)[s],
-            "cohort": np.array(net.cohorts)[c], "people": self.final.hold[c, s, t],
-        })
+        return pd.DataFrame(
+            {
+                "time": self.times[t],
+                "period": t,
+                "site": np.array(net.sites)[s],
+                "cohort": np.array(net.cohorts)[c],
+                "people": self.final.hold[c, s, t],
+            }
+        )
 
     def flows(self) -> pd.DataFrame:
         """People setting off on each arc, by period and cohort (non-zero rows)."""
         net = self.network
         c, a, t = np.nonzero(self.final.flow > EPS)
         fleet = np.array([net.fleets[net.move_fleet[m]] if m >= 0 else "" for m in net.arc_move])
-        return pd.DataFrame({
-            "time": self.times[t], "period": t, "leg": np.array(net.arc_leg)[a],
-            "kind": net.arc_kind[a], "fleet": fleet[a],
-            "origin": np.array(net.sites)[net.arc_from[a]],
-            "destination": np.array(net.sites)[net.arc_to[a]],
-            "cohort": np.array(net.cohorts)[c], "people": self.final.flow[c, a, t],
-            "arrival": [net.timeline.time_of(int(x)) for x in t + net.arc_delay[a]],
-        })
+        return pd.DataFrame(
+            {
+                "time": self.times[t],
+                "period": t,
+                "leg": np.array(net.arc_leg)[a],
+                "kind": net.arc_kind[a],
+                "fleet": fleet[a],
+                "origin": np.array(net.sites)[net.arc_from[a]],
+                "destination": np.array(net.sites)[net.arc_to[a]],
+                "cohort": np.array(net.cohorts)[c],
+                "people": self.final.flow[c, a, t],
+                "arrival": [net.timeline.time_of(int(x)) for x in t + net.arc_delay[a]],
+            }
+        )
 
     def sorties(self) -> pd.DataFrame:
         """Sorties by fleet, leg, direction and departure period (non-zero rows)."""
         net = self.network
         m, t = np.nonzero(self.sortie_counts > 0)
-        return pd.DataFrame({
-            "time": self.times[t], "period": t, "fleet": np.array(net.fleets)[net.move_fleet[m]],
-            "leg": np.array(net.move_leg)[m],
-            "direction": np.where(net.move_forward[m], "outbound", "back"),
-            "origin": np.array(net.sites)[net.move_from[m]],
-            "destination": np.array(net.sites)[net.move_to[m]],
-            "sorties": self.sortie_counts[m, t],
-            "arrival": [net.timeline.time_of(int(x)) for x in t + net.move_land[m]],
-        })
+        return pd.DataFrame(
+            {
+                "time": self.times[t],
+                "period": t,
+                "fleet": np.array(net.fleets)[net.move_fleet[m]],
+                "leg": np.array(net.move_leg)[m],
+                "direction": np.where(net.move_forward[m], "outbound", "back"),
+                "origin": np.array(net.sites)[net.move_from[m]],
+                "destination": np.array(net.sites)[net.move_to[m]],
+                "sorties": self.sortie_counts[m, t],
+                "arrival": [net.timeline.time_of(int(x)) for x in t + net.move_land[m]],
+            }
+        )
 
     @cached_property
     def _schedule(self) -> pd.DataFrame:
@@ -129,15 +144,15 @@ class Plan:
             for q in ready.values():
                 heapq.heapify(q)
             moves = np.flatnonzero(net.move_fleet == fi)
-            events = sorted((int(t), int(m)) for m in moves
-                            for t in np.flatnonzero(counts[m] > 0))
+            events = sorted((int(t), int(m)) for m in moves for t in np.flatnonzero(counts[m] > 0))
             for t, m in events:
                 k = counts[m, t]
                 origin, dest = int(net.move_from[m]), int(net.move_to[m])
                 q = ready.setdefault(origin, [])
                 if k > len(q) or (q and sorted(q)[k - 1][0] > t):
-                    raise AssertionError(f"no ready aircraft of {fname} at {net.sites[origin]} "
-                                         f"in period {t}")  # a bug: the model conserves aircraft
+                    raise AssertionError(
+                        f"no ready aircraft of {fname} at {net.sites[origin]} in period {t}"
+                    )  # a bug: the model conserves aircraft
                 loads = np.zeros((len(net.cohorts), k), dtype=int)
                 if net.move_forward[m]:
                     flow = self.final.flow[:, arc_of_move[m], t]
@@ -155,11 +170,15 @@ class Plan:
                     _, aid = heapq.heappop(q)
                     heapq.heappush(ready.setdefault(dest, []), (t + int(net.move_ready[m]), aid))
                     row = {
-                        "aircraft": f"{fname}-{aid + 1:02d}", "fleet": fname,
-                        "type": net.fleet_type[fi], "leg": net.move_leg[m],
+                        "aircraft": f"{fname}-{aid + 1:02d}",
+                        "fleet": fname,
+                        "type": net.fleet_type[fi],
+                        "leg": net.move_leg[m],
                         "direction": "outbound" if net.move_forward[m] else "back",
-                        "origin": net.sites[origin], "destination": net.sites[dest],
-                        "dep_period": t, "arr_period": t + int(net.move_land[m]),
+                        "origin": net.sites[origin],
+                        "destination": net.sites[dest],
+                        "dep_period": t,
+                        "arr_period": t + int(net.move_land[m]),
                         "ready_period": t + int(net.move_ready[m]),
                         "departure": net.timeline.time_of(t),
                         "arrival": net.timeline.time_of(t + int(net.move_land[m])),
@@ -168,9 +187,22 @@ class Plan:
                     for c, cname in enumerate(net.cohorts):
                         row[f"load_{cname}"] = int(loads[c, j])
                     rows.append(row)
-        cols = ["aircraft", "fleet", "type", "leg", "direction", "origin", "destination",
-                "dep_period", "arr_period", "ready_period", "departure", "arrival", "load",
-                *[f"load_{c}" for c in net.cohorts]]
+        cols = [
+            "aircraft",
+            "fleet",
+            "type",
+            "leg",
+            "direction",
+            "origin",
+            "destination",
+            "dep_period",
+            "arr_period",
+            "ready_period",
+            "departure",
+            "arrival",
+            "load",
+            *[f"load_{c}" for c in net.cohorts],
+        ]
         df = pd.DataFrame(rows, columns=cols)
         return df.sort_values(["dep_period", "aircraft"], kind="stable").reset_index(drop=True)
 
@@ -180,14 +212,17 @@ class Plan:
 
     def out_cumulative(self) -> pd.DataFrame:
         """Cumulative people off the evacuation airport by the end of each period, by cohort."""
-        return pd.DataFrame(np.cumsum(self.out_by_period, axis=1).T,
-                            index=self.times + pd.Timedelta(hours=self.network.period_h),
-                            columns=self.network.cohorts)
+        return pd.DataFrame(
+            np.cumsum(self.out_by_period, axis=1).T,
+            index=self.times + pd.Timedelta(hours=self.network.period_h),
+            columns=self.network.cohorts,
+        )
 
     def occupancy(self) -> pd.DataFrame:
         """People waiting at each site at the end of each period (periods x sites)."""
-        return pd.DataFrame(self.final.hold.sum(axis=0).T, index=self.times,
-                            columns=self.network.sites)
+        return pd.DataFrame(
+            self.final.hold.sum(axis=0).T, index=self.times, columns=self.network.sites
+        )
 
     def aircraft_use(self) -> pd.DataFrame:
         """Aircraft of each fleet airborne in each period (from departure until landing)."""
@@ -211,15 +246,20 @@ class Plan:
             done = np.flatnonzero(cum[c] >= size[c] - 0.5)
             comp = float((done[0] + 1) * net.period_h) if done.size else np.nan
             out_dl = cum[c, dl - 1] if dl > 0 else 0.0
-            rows.append({
-                "cohort": name, "size": int(size[c]), "priority": net.priority[c],
-                "evacuated": _whole(cum[c, -1]),
-                "delivered": _whole(self.delivered_by_period[c].sum()),
-                "left_behind": int(size[c]) - _whole(out_dl),
-                "completion_h": comp,
-                "completion_time": (net.timeline.start + pd.Timedelta(hours=comp))
-                if np.isfinite(comp) else pd.NaT,
-            })
+            rows.append(
+                {
+                    "cohort": name,
+                    "size": int(size[c]),
+                    "priority": net.priority[c],
+                    "evacuated": _whole(cum[c, -1]),
+                    "delivered": _whole(self.delivered_by_period[c].sum()),
+                    "left_behind": int(size[c]) - _whole(out_dl),
+                    "completion_h": comp,
+                    "completion_time": (net.timeline.start + pd.Timedelta(hours=comp))
+                    if np.isfinite(comp)
+                    else pd.NaT,
+                }
+            )
         return pd.DataFrame(rows).set_index("cohort")
 
     # ---- summary ---------------------------------------------------------------------------
@@ -243,17 +283,25 @@ class Plan:
             "period_h": self.network.period_h,
             "variables": self.final.variables,
             "constraints": self.final.constraints,
-            "solve_s": round(self.lp.solve_s + (self.final.solve_s if self.final is not self.lp
-                                                else 0.0), 3),
-            "build_s": round(self.lp.build_s + (self.final.build_s if self.final is not self.lp
-                                                else 0.0), 3),
+            "solve_s": round(
+                self.lp.solve_s + (self.final.solve_s if self.final is not self.lp else 0.0), 3
+            ),
+            "build_s": round(
+                self.lp.build_s + (self.final.build_s if self.final is not self.lp else 0.0), 3
+            ),
             "lp_solve_s": round(self.lp.solve_s, 3),
             # after the LP: repair to whole sorties, or the MIP
             "after_lp_s": round(self.final.solve_s if self.final is not self.lp else 0.0, 3),
             "sorties": int(self.sortie_counts.sum()),
             "cohorts": [
-                {"name": k, **{c: (None if isinstance(v, float) and np.isnan(v) else v)
-                               for c, v in row.items() if c != "completion_time"}}
+                {
+                    "name": k,
+                    **{
+                        c: (None if isinstance(v, float) and np.isnan(v) else v)
+                        for c, v in row.items()
+                        if c != "completion_time"
+                    },
+                }
                 for k, row in comp.astype(object).iterrows()
             ],
         }

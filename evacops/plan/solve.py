@@ -108,8 +108,9 @@ class HighsRun:
         if status != "optimal":
             has_solution = self.h.getInfo().primal_solution_status == 2
             if not (("time limit" in status or "iteration" in status) and has_solution):
-                raise SolverError(f"HiGHS stopped: {status}; try a longer --time-limit or a "
-                                  "coarser --period")
+                raise SolverError(
+                    f"HiGHS stopped: {status}; try a longer --time-limit or a coarser --period"
+                )
         return status
 
     def values(self, labels: np.ndarray) -> np.ndarray:
@@ -178,8 +179,14 @@ class Solution:
         return self.status
 
 
-BINDING_FAMILIES = ("Site-holding", "Site-processing", "Arc-capacity", "Airfield-departures",
-                    "Airfield-arrivals", "Airfield-mog")
+BINDING_FAMILIES = (
+    "Site-holding",
+    "Site-processing",
+    "Arc-capacity",
+    "Airfield-departures",
+    "Airfield-arrivals",
+    "Airfield-mog",
+)
 
 
 def _solution(run: HighsRun, duals: bool, mip_gap: float | None = None) -> Solution:
@@ -191,10 +198,19 @@ def _solution(run: HighsRun, duals: bool, mip_gap: float | None = None) -> Solut
             if name in run.m.constraints:
                 d[name], tight[name] = run.row_arrays(name)
     return Solution(
-        status=run.status, objective=run.objective(), hold=run.values(b.L_hold),
-        flow=run.values(b.L_flow), sorties=run.values(b.L_sortie), idle=run.values(b.L_idle),
-        duals=d, tight=tight, variables=run.variables, constraints=run.constraints,
-        build_s=run.build_s, solve_s=run.solve_s, mip_gap=mip_gap,
+        status=run.status,
+        objective=run.objective(),
+        hold=run.values(b.L_hold),
+        flow=run.values(b.L_flow),
+        sorties=run.values(b.L_sortie),
+        idle=run.values(b.L_idle),
+        duals=d,
+        tight=tight,
+        variables=run.variables,
+        constraints=run.constraints,
+        build_s=run.build_s,
+        solve_s=run.solve_s,
+        mip_gap=mip_gap,
     )
 
 
@@ -207,17 +223,21 @@ def _options(time_limit: float | None, threads: int | None) -> dict:
     return opts
 
 
-def lp_run(net: Network, time_limit: float | None = None,
-           threads: int | None = None) -> HighsRun:
+def lp_run(net: Network, time_limit: float | None = None, threads: int | None = None) -> HighsRun:
     """Build and solve the LP relaxation (interior point + crossover); keep it for re-solves."""
     run = HighsRun(Builder(net))
     run.run(solver="ipm", run_crossover="on", **_options(time_limit, threads))
     return run
 
 
-def solve_network(net: Network, integer: bool = False, time_limit: float | None = None,
-                  mip_gap: float = 1e-3, duals: bool = True,
-                  threads: int | None = None) -> Solution:
+def solve_network(
+    net: Network,
+    integer: bool = False,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-3,
+    duals: bool = True,
+    threads: int | None = None,
+) -> Solution:
     """Build and solve one model of ``net``; raise InfeasibleError if none exists."""
     if not integer:
         return _solution(lp_run(net, time_limit, threads), duals)
@@ -226,8 +246,12 @@ def solve_network(net: Network, integer: bool = False, time_limit: float | None 
     return _solution(run, duals=False, mip_gap=float(run.h.getInfo().mip_gap))
 
 
-def repair_sorties(net: Network, run: HighsRun, lp: Solution, budget_s: float | None = None,
-                   ) -> tuple[np.ndarray, np.ndarray, float]:
+def repair_sorties(
+    net: Network,
+    run: HighsRun,
+    lp: Solution,
+    budget_s: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Whole sorties near the LP's: the aircraft-only MIP described in the module docs.
 
     HiGHS stops when the schedule is within 0.1 % of the LP's objective of the best possible
@@ -243,8 +267,15 @@ def repair_sorties(net: Network, run: HighsRun, lp: Solution, budget_s: float | 
     gap = 1e-3 * max(abs(lp.objective), 1.0)
     for widen in (False, True):
         bounds = (lo, hi) if not widen else (np.zeros_like(lo), hi + 1)
-        rep = HighsRun(Builder(net, integer=True, sortie_bounds=bounds, seat_demand=demand,
-                               shortfall_value=np.maximum(value, 1.0)))
+        rep = HighsRun(
+            Builder(
+                net,
+                integer=True,
+                sortie_bounds=bounds,
+                seat_demand=demand,
+                shortfall_value=np.maximum(value, 1.0),
+            )
+        )
         try:
             rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4, budget_s=budget_s)
         except InfeasibleError:
@@ -278,19 +309,29 @@ def explain_infeasible(net: Network) -> str:
             net.cap[s] = saved
         cohorts = [net.cohorts[c] for c in np.flatnonzero(net.appear[:, s].sum(axis=1) > 0)]
         t = int(np.argmax(np.cumsum(net.appear[:, s].sum(axis=0)) > saved.min()))
-        return (f"infeasible: cohort {', '.join(map(repr, cohorts))} appears at {net.sites[s]!r} "
-                f"faster than it can leave, and its holding capacity ({saved.min():g}) is "
-                f"exceeded from {net.timeline.time_of(t):%d %b %H:%M}; raise "
-                f"sites[{net.sites[s]}].holding_capacity, spread the cohort's appear profile, or "
-                "add an assembly point before it")
-    return ("infeasible: no plan satisfies every constraint, and no single holding capacity "
-            "explains it; check capacity changes and fleet events")
+        return (
+            f"infeasible: cohort {', '.join(map(repr, cohorts))} appears at {net.sites[s]!r} "
+            f"faster than it can leave, and its holding capacity ({saved.min():g}) is "
+            f"exceeded from {net.timeline.time_of(t):%d %b %H:%M}; raise "
+            f"sites[{net.sites[s]}].holding_capacity, spread the cohort's appear profile, or "
+            "add an assembly point before it"
+        )
+    return (
+        "infeasible: no plan satisfies every constraint, and no single holding capacity "
+        "explains it; check capacity changes and fleet events"
+    )
 
 
-def solve_plan(scenario: Scenario, period: str | None = None, integer: bool = False,
-               time_limit: float | None = None, mip_gap: float = 1e-3,
-               check_binding: int = 5, progress: Progress | None = None,
-               check_budget_s: float | None = None):
+def solve_plan(
+    scenario: Scenario,
+    period: str | None = None,
+    integer: bool = False,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-3,
+    check_binding: int = 5,
+    progress: Progress | None = None,
+    check_budget_s: float | None = None,
+):
     """Plan ``scenario``: compile, solve (LP + repair, or MIP), explain what binds.
 
     ``check_budget_s`` is the time each binding check's re-solve may take (default: a quarter of
@@ -315,8 +356,9 @@ def solve_plan(scenario: Scenario, period: str | None = None, integer: bool = Fa
         # (a few dual simplex pivots), and a check that needs more is reported unverified
         if check_budget_s is None:
             check_budget_s = max(3.0, 0.25 * run.solve_s)
-        binding = find_binding(net, run, lp, checks=check_binding, progress=say,
-                               budget_s=check_budget_s)
+        binding = find_binding(
+            net, run, lp, checks=check_binding, progress=say, budget_s=check_budget_s
+        )
     final, repair = lp, None
     frac = np.abs(lp.sorties - np.round(lp.sorties)) > 1e-6
     if frac.any() or integer:
@@ -324,8 +366,10 @@ def solve_plan(scenario: Scenario, period: str | None = None, integer: bool = Fa
         t1 = time.perf_counter()
         budget = time_limit if time_limit is not None else max(10.0, run.solve_s)
         y, idle, short = repair_sorties(net, run, lp, budget)
-        repair = {"fractional_sorties": int(frac.sum()),
-                  "seat_wait_person_periods": round(short, 3)}
+        repair = {
+            "fractional_sorties": int(frac.sum()),
+            "seat_wait_person_periods": round(short, 3),
+        }
         if short > 1e-6:
             say("re-solving the people flows on the whole sorties")
             run.fix_columns(run.b.L_sortie, y)
@@ -334,8 +378,16 @@ def solve_plan(scenario: Scenario, period: str | None = None, integer: bool = Fa
         else:
             # every person keeps a seat: the LP's flows stand with the whole sorties
             obj = lp.objective + scenario.objective.sortie * float(y.sum() - lp.sorties.sum())
-            final = Solution(**{**lp.__dict__, "sorties": y, "idle": idle, "objective": obj,
-                                "duals": {}, "tight": {}})
+            final = Solution(
+                **{
+                    **lp.__dict__,
+                    "sorties": y,
+                    "idle": idle,
+                    "objective": obj,
+                    "duals": {},
+                    "tight": {},
+                }
+            )
         final.build_s, final.solve_s = 0.0, time.perf_counter() - t1
         final.status = "optimal" if short <= 1e-6 else run.status
     if integer:
@@ -343,8 +395,12 @@ def solve_plan(scenario: Scenario, period: str | None = None, integer: bool = Fa
         mip = HighsRun(Builder(net, integer=True))
         start = highspy.HighsSolution()
         col = np.zeros(mip.variables)
-        for lab, vals in ((mip.b.L_hold, final.hold), (mip.b.L_flow, final.flow),
-                          (mip.b.L_sortie, final.sorties), (mip.b.L_idle, final.idle)):
+        for lab, vals in (
+            (mip.b.L_hold, final.hold),
+            (mip.b.L_flow, final.flow),
+            (mip.b.L_sortie, final.sorties),
+            (mip.b.L_idle, final.idle),
+        ):
             keep = lab >= 0
             col[mip.vpos[lab[keep]]] = vals[keep]
         start.col_value = list(col)

@@ -131,8 +131,10 @@ def parse_text(text: str, source: str = "<scenario>") -> Scenario:
         ) from None
     if not isinstance(data, dict):
         raise ScenarioError(
-            [f"{source}: a scenario is a mapping with name, time, sites, legs, ... (see "
-             "docs/scenario.md)"]
+            [
+                f"{source}: a scenario is a mapping with name, time, sites, legs, ... (see "
+                "docs/scenario.md)"
+            ]
         )
     lines = _Lines(text)
     try:
@@ -189,8 +191,13 @@ def cross_check(sc: Scenario) -> list[tuple[Loc, str]]:
         seen: dict[str, int] = {}
         for i, it in enumerate(items):
             if it.name in seen:
-                out.append(((field, i, "name"), f"duplicate name {it.name!r} (also "
-                            f"{field}[{seen[it.name]}]); names must be unique"))
+                out.append(
+                    (
+                        (field, i, "name"),
+                        f"duplicate name {it.name!r} (also "
+                        f"{field}[{seen[it.name]}]); names must be unique",
+                    )
+                )
             seen[it.name] = i
 
     for field in ("sites", "legs", "aircraft_types", "fleets", "cohorts"):
@@ -208,19 +215,33 @@ def cross_check(sc: Scenario) -> list[tuple[Loc, str]]:
     if evac is None:
         unknown_site(("evacuation_airport",), sc.evacuation_airport)
     elif evac.airfield is None:
-        out.append((("evacuation_airport",), f"site {evac.name!r} has no airfield; give it an "
-                    "airfield block (slots, mog, ground_time_h)"))
+        out.append(
+            (
+                ("evacuation_airport",),
+                f"site {evac.name!r} has no airfield; give it an "
+                "airfield block (slots, mog, ground_time_h)",
+            )
+        )
 
     def check_time(loc: Loc, ref: Any) -> None:
         h = tl.hours(ref)
         if h < -1e-9 or h > sc.time.horizon_h * 10:
-            out.append((loc, f"time is {h:.1f} h from the start; expected within the horizon "
-                        f"(0 to {sc.time.horizon_h:g} h)"))
+            out.append(
+                (
+                    loc,
+                    f"time is {h:.1f} h from the start; expected within the horizon "
+                    f"(0 to {sc.time.horizon_h:g} h)",
+                )
+            )
 
     for i, s in enumerate(sc.sites):
         if s.crowd_area_m2 is not None and s.kind != "gate":
-            out.append((("sites", i, "crowd_area_m2"), f"crowd_area_m2 is for gates; site "
-                        f"{s.name!r} is {_a(s.kind)}"))
+            out.append(
+                (
+                    ("sites", i, "crowd_area_m2"),
+                    f"crowd_area_m2 is for gates; site {s.name!r} is {_a(s.kind)}",
+                )
+            )
         for j, w in enumerate(s.closures):
             if tl.hours(w.end) <= tl.hours(w.start):
                 out.append((("sites", i, "closures", j), "end must be after start"))
@@ -230,9 +251,13 @@ def cross_check(sc: Scenario) -> list[tuple[Loc, str]]:
         if s.airfield:
             for j, key in enumerate(s.airfield.ground_time_h):
                 if key != "default" and key not in types:
-                    out.append((("sites", i, "airfield", "ground_time_h", key),
-                                f"unknown aircraft type {key!r}; use a name under aircraft_types "
-                                "or 'default'"))
+                    out.append(
+                        (
+                            ("sites", i, "airfield", "ground_time_h", key),
+                            f"unknown aircraft type {key!r}; use a name under aircraft_types "
+                            "or 'default'",
+                        )
+                    )
                 del j
 
     for i, leg in enumerate(sc.legs):
@@ -246,80 +271,140 @@ def cross_check(sc: Scenario) -> list[tuple[Loc, str]]:
             for end in ("origin", "destination"):
                 s = sites.get(getattr(leg, end))  # type: ignore[assignment]
                 if s is not None and s.airfield is None:
-                    out.append((("legs", i, end), f"air leg {leg.name!r} must join two airfields; "
-                                f"site {s.name!r} has none (add an airfield block to it, or make "
-                                "this a ground leg)"))
+                    out.append(
+                        (
+                            ("legs", i, end),
+                            f"air leg {leg.name!r} must join two airfields; "
+                            f"site {s.name!r} has none (add an airfield block to it, or make "
+                            "this a ground leg)",
+                        )
+                    )
             if isinstance(leg.block_time_h, dict):
                 for key in leg.block_time_h:
                     if key != "default" and key not in types:
-                        out.append((("legs", i, "block_time_h", key),
-                                    f"unknown aircraft type {key!r}; use a name under "
-                                    "aircraft_types or 'default'"))
+                        out.append(
+                            (
+                                ("legs", i, "block_time_h", key),
+                                f"unknown aircraft type {key!r}; use a name under "
+                                "aircraft_types or 'default'",
+                            )
+                        )
         else:
             dst = sites.get(leg.destination)
             if dst is not None and dst.kind in ("assembly",):
-                out.append((("legs", i, "destination"), "a leg may not lead into an assembly "
-                            "point; people only leave assembly points"))
+                out.append(
+                    (
+                        ("legs", i, "destination"),
+                        "a leg may not lead into an assembly "
+                        "point; people only leave assembly points",
+                    )
+                )
 
     for i, f in enumerate(sc.fleets):
         if f.type not in types:
-            out.append((("fleets", i, "type"), f"unknown aircraft type {f.type!r}; use a name "
-                        "under aircraft_types"))
+            out.append(
+                (
+                    ("fleets", i, "type"),
+                    f"unknown aircraft type {f.type!r}; use a name under aircraft_types",
+                )
+            )
         home = sites.get(f.home)
         if home is None:
             unknown_site(("fleets", i, "home"), f.home)
         elif home.airfield is None:
-            out.append((("fleets", i, "home"), f"home {f.home!r} has no airfield; a fleet's home "
-                        "must be a site with an airfield block"))
+            out.append(
+                (
+                    ("fleets", i, "home"),
+                    f"home {f.home!r} has no airfield; a fleet's home "
+                    "must be a site with an airfield block",
+                )
+            )
         flyable = []
         for j, name in enumerate(f.legs):
             leg = legs.get(name)  # type: ignore[assignment]
             if leg is None:
-                out.append((("fleets", i, "legs", j), f"unknown leg {name!r}; use a name under "
-                            "legs"))
+                out.append(
+                    (("fleets", i, "legs", j), f"unknown leg {name!r}; use a name under legs")
+                )
                 continue
             if leg.kind != "air":
-                out.append((("fleets", i, "legs", j), f"leg {name!r} is a ground leg; a fleet "
-                            "flies air legs only"))
+                out.append(
+                    (
+                        ("fleets", i, "legs", j),
+                        f"leg {name!r} is a ground leg; a fleet flies air legs only",
+                    )
+                )
                 continue
             if leg.block_time_for(f.type) is None:
-                out.append((("fleets", i, "legs", j), f"leg {name!r} has no block time for type "
-                            f"{f.type!r}; add it to block_time_h (or a 'default')"))
+                out.append(
+                    (
+                        ("fleets", i, "legs", j),
+                        f"leg {name!r} has no block time for type "
+                        f"{f.type!r}; add it to block_time_h (or a 'default')",
+                    )
+                )
                 continue
             if not f.may_enter_evacuation_airport and sc.evacuation_airport in (
-                leg.origin, leg.destination
+                leg.origin,
+                leg.destination,
             ):
-                out.append((("fleets", i, "legs", j), f"fleet {f.name!r} may not enter the "
-                            f"evacuation airport but leg {name!r} flies there; remove the leg or "
-                            "set may_enter_evacuation_airport: true"))
+                out.append(
+                    (
+                        ("fleets", i, "legs", j),
+                        f"fleet {f.name!r} may not enter the "
+                        f"evacuation airport but leg {name!r} flies there; remove the leg or "
+                        "set may_enter_evacuation_airport: true",
+                    )
+                )
                 continue
             flyable.append(leg)
         if f.legs and not flyable and not any(p[0][:2] == ("fleets", i) for p in out):
             out.append((("fleets", i, "legs"), f"fleet {f.name!r} has no leg it may fly"))
-        if flyable and home is not None and not any(f.home in (lg.origin, lg.destination)
-                                                    for lg in flyable):
-            out.append((("fleets", i, "home"), f"no leg of fleet {f.name!r} touches its home "
-                        f"{f.home!r}; add such a leg or change home"))
-        if f.available_from is not None and f.available_until is not None and (
-            tl.hours(f.available_until) <= tl.hours(f.available_from)
+        if (
+            flyable
+            and home is not None
+            and not any(f.home in (lg.origin, lg.destination) for lg in flyable)
+        ):
+            out.append(
+                (
+                    ("fleets", i, "home"),
+                    f"no leg of fleet {f.name!r} touches its home "
+                    f"{f.home!r}; add such a leg or change home",
+                )
+            )
+        if (
+            f.available_from is not None
+            and f.available_until is not None
+            and (tl.hours(f.available_until) <= tl.hours(f.available_from))
         ):
             out.append((("fleets", i, "available_until"), "must be after available_from"))
 
     based: dict[str, list[tuple[str, int]]] = {}
     for f in sc.fleets:
-        most = max([f.count] + [int(e.count or 0) for e in sc.events
-                                if e.kind == "fleet" and e.fleet == f.name])
+        most = max(
+            [f.count]
+            + [int(e.count or 0) for e in sc.events if e.kind == "fleet" and e.fleet == f.name]
+        )
         based.setdefault(f.home, []).append((f.name, most))
     for name, group in based.items():
         site = sites.get(name)
         total = sum(c for _, c in group)
-        if site is not None and site.airfield is not None and site.airfield.mog is not None \
-                and total > site.airfield.mog:
+        if (
+            site is not None
+            and site.airfield is not None
+            and site.airfield.mog is not None
+            and total > site.airfield.mog
+        ):
             i = next(k for k, s in enumerate(sc.sites) if s.name == name)
             who = ", ".join(f for f, _ in group)
-            out.append((("sites", i, "airfield", "mog"), f"fleets based at {name!r} ({who}) park "
-                        f"{total} aircraft there, more than its mog of {site.airfield.mog:g}; "
-                        "raise the mog or base some of these fleets elsewhere"))
+            out.append(
+                (
+                    ("sites", i, "airfield", "mog"),
+                    f"fleets based at {name!r} ({who}) park "
+                    f"{total} aircraft there, more than its mog of {site.airfield.mog:g}; "
+                    "raise the mog or base some of these fleets elsewhere",
+                )
+            )
 
     fleet_names = {f.name for f in sc.fleets}
     operators = {f.operator for f in sc.fleets}
@@ -327,10 +412,14 @@ def cross_check(sc: Scenario) -> list[tuple[Loc, str]]:
         if e.site is not None and e.site not in sites:
             unknown_site(("events", i, "site"), e.site)
         if e.fleet is not None and e.fleet not in fleet_names:
-            out.append((("events", i, "fleet"), f"unknown fleet {e.fleet!r}; use a name under "
-                        "fleets"))
-        if e.kind == "closure" and e.start is not None and e.end is not None and (
-            tl.hours(e.end) <= tl.hours(e.start)
+            out.append(
+                (("events", i, "fleet"), f"unknown fleet {e.fleet!r}; use a name under fleets")
+            )
+        if (
+            e.kind == "closure"
+            and e.start is not None
+            and e.end is not None
+            and (tl.hours(e.end) <= tl.hours(e.start))
         ):
             out.append((("events", i, "end"), "end must be after start"))
         for field in ("start", "end", "at"):
@@ -350,22 +439,37 @@ def cross_check(sc: Scenario) -> list[tuple[Loc, str]]:
                 if s is None:
                     unknown_site(("cohorts", i, field, j), name)
                 elif s.kind != kind:
-                    out.append((("cohorts", i, field, j), f"site {name!r} is {_a(s.kind)}, not "
-                                f"{_a(kind)}"))
+                    out.append(
+                        (("cohorts", i, field, j), f"site {name!r} is {_a(s.kind)}, not {_a(kind)}")
+                    )
         for j, op in enumerate(c.operators or []):
             if op not in operators:
-                out.append((("cohorts", i, "operators", j), f"no fleet has operator {op!r}; use "
-                            f"one of {sorted(operators)}"))
+                out.append(
+                    (
+                        ("cohorts", i, "operators", j),
+                        f"no fleet has operator {op!r}; use one of {sorted(operators)}",
+                    )
+                )
         if c.appear.mode == "table" and sum(p.count for p in c.appear.table) != c.size:
-            out.append((("cohorts", i, "appear", "table"), f"the table's counts add up to "
-                        f"{sum(p.count for p in c.appear.table)} but size is {c.size}; make them "
-                        "agree"))
+            out.append(
+                (
+                    ("cohorts", i, "appear", "table"),
+                    f"the table's counts add up to "
+                    f"{sum(p.count for p in c.appear.table)} but size is {c.size}; make them "
+                    "agree",
+                )
+            )
         if any(p[0][:2] == ("cohorts", i) for p in out):
             continue
         if not reachable_destinations(sc, c.name):
-            out.append((("cohorts", i), f"cohort {c.name!r} has no route from {c.origin!r} to any "
-                        "destination it may use (check legs, fleets' legs, its staging, "
-                        "destinations and operators)"))
+            out.append(
+                (
+                    ("cohorts", i),
+                    f"cohort {c.name!r} has no route from {c.origin!r} to any "
+                    "destination it may use (check legs, fleets' legs, its staging, "
+                    "destinations and operators)",
+                )
+            )
     return out
 
 
@@ -396,7 +500,9 @@ def reachable_destinations(sc: Scenario, cohort: str) -> set[str]:
     allowed = allowed_sites(sc, cohort)
     kinds = {s.name: s.kind for s in sc.sites}
     flown = {
-        leg for f in sc.fleets if cohort_may_fly(sc, cohort, f.name) and f.count > 0
+        leg
+        for f in sc.fleets
+        if cohort_may_fly(sc, cohort, f.name) and f.count > 0
         for leg in f.legs
     }
     adj: dict[str, list[str]] = {}
