@@ -1,7 +1,31 @@
-"""Time-expanded network, solvers, schedules and bottleneck reports."""
+"""Time-expanded network, solvers, schedules and bottleneck reports.
 
-from evacops.plan.network import Network, compile_network
-from evacops.plan.plan import Plan
-from evacops.plan.solve import solve_network, solve_plan
+The names below load on first use, so that ``evacops route`` (which needs only
+:mod:`evacops.plan.routing`) does not pay for importing linopy and xarray.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evacops.plan.network import Network, compile_network
+    from evacops.plan.plan import Plan
+    from evacops.plan.solve import solve_network, solve_plan
+
+_WHERE = {
+    "Network": "evacops.plan.network",
+    "compile_network": "evacops.plan.network",
+    "Plan": "evacops.plan.plan",
+    "solve_network": "evacops.plan.solve",
+    "solve_plan": "evacops.plan.solve",
+}
 
 __all__ = ["Network", "Plan", "compile_network", "solve_network", "solve_plan"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'evacops.plan' has no attribute {name!r}")
