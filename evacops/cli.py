@@ -405,6 +405,8 @@ def simulate(
     task = bar.add_task("simulating", total=runs)
 
     def progress(done: int, total: int) -> None:
+        if not err.is_terminal:  # a bar only where someone watches it
+            return
         if not bar.live.is_started:
             bar.start()
         bar.update(task, completed=done, total=total)
@@ -417,7 +419,8 @@ def simulate(
                                  scheduler=scheduler, random=not deterministic,
                                  progress=progress)
         finally:
-            bar.stop()
+            if bar.live.is_started:
+                bar.stop()
         summary = res.summary()
         if out_dir is not None:
             from evacops.sim.output import write_simulation

@@ -41,3 +41,12 @@ class InfeasibleError(UserError):
 
 class SolverError(EvacopsError):
     """The solver failed for a reason that is not the scenario's (time limit, numerical trouble)."""
+
+
+class PlanFolderError(UserError):
+    """A plan folder (``evacops simulate --plan DIR``) that cannot be followed: missing, not a
+    plan, or made for another scenario. The message is one line with the fix."""
+
+
+class SchedulerError(UserError):
+    """A Dask scheduler that cannot be reached (``evacops simulate --scheduler``)."""

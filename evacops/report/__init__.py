@@ -188,3 +188,100 @@ class HtmlReport:
             f"</title><style>{css}</style></head><body><h1>{html.escape(self.title)}</h1>\n"
             f"{body}\n</body></html>\n", encoding="utf-8")
         return Path(path)
+
+
+# ---- simulation (evacops simulate): spreads across Monte Carlo runs -------------------------
+
+
+def plot_fan(q: pd.DataFrame, path: Path, title: str, deadline=None,
+             plan: pd.Series | None = None) -> Path:
+    """Fan chart of a cumulative quantity across runs: ``q`` has columns p10, p25, p50, p75,
+    p90 by time; the plan's own line (if given) for comparison."""
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    x = _naive(q.index)
+    ax.fill_between(x, q["p10"].to_numpy(), q["p90"].to_numpy(), color="tab:blue", alpha=0.2,
+                    lw=0, label="P10-P90")
+    if "p25" in q and "p75" in q:
+        ax.fill_between(x, q["p25"].to_numpy(), q["p75"].to_numpy(), color="tab:blue",
+                        alpha=0.35, lw=0, label="P25-P75")
+    ax.plot(x, q["p50"].to_numpy(), color="tab:blue", lw=1.5, label="P50")
+    if plan is not None:
+        ax.plot(_naive(plan.index), plan.to_numpy(), color="black", ls="--", lw=1,
+                label="the plan")
+    if deadline is not None:
+        ax.axvline(pd.Timestamp(deadline).tz_localize(None), color="red", ls="--", lw=1,
+                   label="deadline")
+    ax.set_ylabel("people (cumulative)")
+    ax.set_title(title)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.legend(loc="upper left", fontsize=8)
+    _time_axis(ax)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_density_bands(bands: dict[str, pd.DataFrame], path: Path, title: str,
+                       safe: float) -> Path:
+    """Crowd density in front of each gate across runs (P50 line, P10-P90 band), with Fruin's
+    levels; one panel per gate (``bands[gate]`` has columns p10, p50, p90 by time)."""
+    gates = list(bands)
+    ncol = 2
+    nrow = max(1, int(np.ceil(len(gates) / ncol)))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(11, 2.8 * nrow), squeeze=False, sharex=True)
+    colors = ("#f2c94c", "#f2994a", "#eb5757", "#7b1f1f")
+    top = 10.0
+    for ax, gate in zip(axes.flat, gates, strict=False):
+        b = bands[gate]
+        x = _naive(b.index)
+        ax.fill_between(x, np.minimum(b["p10"].to_numpy(), top),
+                        np.minimum(b["p90"].to_numpy(), top), step="post", color="tab:blue",
+                        alpha=0.25, lw=0, label="P10-P90")
+        ax.step(x, np.minimum(b["p50"].to_numpy(), top), where="post", color="tab:blue",
+                lw=1.2, label="P50")
+        for (level, words), col in zip(FRUIN_LINES, colors, strict=True):
+            ax.axhline(level, color=col, ls="--", lw=0.8, label=words)
+        ax.axhline(safe, color="tab:green", ls=":", lw=1, label=f"safe density {safe:g}")
+        ax.set_ylim(0, top + 0.5)
+        ax.set_title(f"{gate} (peak P90 {b['p90'].max():.1f} persons/m²)", fontsize=9)
+        ax.set_ylabel("persons/m²", fontsize=8)
+        _time_axis(ax)
+    for ax in list(axes.flat)[len(gates):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=6, loc="upper left", ncol=2)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_occupancy_bands(bands: dict[str, pd.DataFrame], path: Path, title: str) -> Path:
+    """People at each site across runs (P50 line, P10-P90 band) against its holding capacity
+    (``bands[site]`` has columns p10, p50, p90 and capacity by time)."""
+    sites = list(bands)
+    ncol = 3
+    nrow = max(1, int(np.ceil(len(sites) / ncol)))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(12, 2.6 * nrow), squeeze=False, sharex=True)
+    for ax, site in zip(axes.flat, sites, strict=False):
+        b = bands[site]
+        x = _naive(b.index)
+        ax.fill_between(x, b["p10"].to_numpy(), b["p90"].to_numpy(), step="post",
+                        color="tab:blue", alpha=0.25, lw=0, label="P10-P90")
+        ax.step(x, b["p50"].to_numpy(), where="post", color="tab:blue", lw=1.2, label="P50")
+        c = b["capacity"].to_numpy()
+        if np.isfinite(c).any():
+            ax.step(x, np.where(np.isfinite(c), c, np.nan), where="post", color="red", lw=1,
+                    label="capacity")
+        ax.set_title(site, fontsize=9)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+        _time_axis(ax)
+    for ax in list(axes.flat)[len(sites):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -305,6 +305,55 @@ class Objective(_Model):
     )
 
 
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class Uncertainty(_Model):
+    """What the simulator (``evacops simulate``) draws at random; the planner ignores it.
+
+    Every field has a default, so a scenario without this block is simulated with moderate
+    randomness; all zeros (and ``divert_when_staging_full: false``) switch it off. See
+    docs/simulation.md for how each draw is used.
+    """
+
+    surge_probability_per_h: Probability = Field(
+        default=0.02, description="chance that a surge of uncalled people starts at a gate in "
+        "an hour")
+    surge_size_h: NonNegFloat = Field(
+        default=1.0, description="mean size of a surge in hours of the gate's screening rate "
+        "(exponentially distributed)")
+    screening_cv: NonNegFloat = Field(
+        default=0.2, description="coefficient of variation of a gate's screening in a period "
+        "(lognormal, mean = the processing rate)")
+    incidents_per_gate_per_day: NonNegFloat = Field(
+        default=0.1, description="rate of incidents that close a gate (Poisson, per gate)")
+    incident_mean_h: NonNegFloat = Field(
+        default=2.0, description="mean duration of an incident closure (exponential)")
+    block_time_cv: NonNegFloat = Field(
+        default=0.05, description="coefficient of variation of a sortie's block time (lognormal)")
+    ground_time_cv: NonNegFloat = Field(
+        default=0.25, description="coefficient of variation of a ground time (lognormal)")
+    abort_probability: Probability = Field(
+        default=0.01, description="chance that a sortie aborts at departure")
+    divert_when_staging_full: bool = Field(
+        default=False, description="a flight bound for a full staging base goes to another "
+        "staging base its fleet flies to, instead of waiting")
+
+    @classmethod
+    def off(cls) -> Uncertainty:
+        """No randomness at all: a replay of the plan or of the dispatch policy."""
+        return cls(surge_probability_per_h=0, surge_size_h=0, screening_cv=0,
+                   incidents_per_gate_per_day=0, incident_mean_h=0, block_time_cv=0,
+                   ground_time_cv=0, abort_probability=0, divert_when_staging_full=False)
+
+    @property
+    def is_off(self) -> bool:
+        return (self.surge_probability_per_h == 0 or self.surge_size_h == 0) and \
+            self.screening_cv == 0 and (self.incidents_per_gate_per_day == 0
+                                        or self.incident_mean_h == 0) and \
+            self.block_time_cv == 0 and self.ground_time_cv == 0 and self.abort_probability == 0
+
+
 class TimeSpec(_Model):
     start: datetime
     horizon_h: PositiveFloat
@@ -341,6 +390,7 @@ class Scenario(_Model):
     events: list[Event] = Field(default_factory=list)
     objective: Objective = Field(default_factory=Objective)
     safe_density_per_m2: PositiveFloat = 2.0
+    uncertainty: Uncertainty = Field(default_factory=Uncertainty)
 
     @field_validator("deadline")
     @classmethod

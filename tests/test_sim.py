@@ -1,0 +1,396 @@
+"""The simulator: replaying a plan, the dispatch policy, invariants, reproducibility, the CLI.
+
+Scenarios are the bundled small ones (generated numbers) and random ones from hypothesis. Every
+capacity check recomputes from the audit records of a batch (flows, sorties, holds, aircraft on
+the ground, departures and landings per period), independently of the stepping code.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from evacops.errors import ScenarioError
+from evacops.plan import solve_plan
+from evacops.plan.output import write_plan
+from evacops.scenario import load, parse_text
+from evacops.scenario.model import Uncertainty
+from evacops.sim import prepare, simulate
+from evacops.sim.core import run_batch
+from evacops.sim.model import SimModel, build_model
+from evacops.sim.planfile import scenario_digest
+
+try:
+    from tests.helpers import ROOT, scenario_from, shuttle_dict
+except ModuleNotFoundError:  # `pytest tests/test_sim.py` without the project root on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.helpers import ROOT, scenario_from, shuttle_dict
+from tests.test_plan_properties import scenarios
+
+SHUTTLE = ROOT / "tests" / "scenarios" / "shuttle.yaml"
+SMALL = ROOT / "scenarios" / "small-airlift.yaml"
+STRESS = Uncertainty(
+    surge_probability_per_h=0.3,
+    surge_size_h=2.0,
+    screening_cv=0.5,
+    incidents_per_gate_per_day=3.0,
+    incident_mean_h=3.0,
+    block_time_cv=0.3,
+    ground_time_cv=0.6,
+    abort_probability=0.1,
+    divert_when_staging_full=True,
+)
+
+
+def write_plan_of(path: Path, out: Path, **kw) -> Path:
+    p = solve_plan(load(path), check_binding=0, **kw)
+    write_plan(p, out, scenario_digest=scenario_digest(path))
+    return out
+
+
+@pytest.fixture(scope="module")
+def small_plan(tmp_path_factory) -> Path:
+    return write_plan_of(SMALL, tmp_path_factory.mktemp("small") / "plan")
+
+
+@pytest.fixture(scope="module")
+def shuttle_plan(tmp_path_factory) -> Path:
+    return write_plan_of(SHUTTLE, tmp_path_factory.mktemp("shuttle") / "plan")
+
+
+def plan_tables(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return pd.read_csv(folder / "flows.csv"), pd.read_csv(folder / "sorties.csv")
+
+
+def replay_matches(model: SimModel, folder: Path, tol: float = 1e-6) -> None:
+    """With randomness off, the simulated flows and sorties are the plan's, period by period
+    (compared with the plan's written tables, not with the arrays the simulator read)."""
+    rec = run_batch(model, np.random.SeedSequence(0).spawn(1), audit=True, random=False)
+    flows, sorties = plan_tables(folder)
+    sim = rec["flows"][0]  # (T, A, C)
+    want = np.zeros_like(sim)
+    arc = np.where(
+        flows["kind"] == "ground",
+        flows["leg"],
+        flows["leg"] + "@" + flows["fleet"].fillna("").astype(str),
+    )
+    a = pd.Series(arc).map({n: i for i, n in enumerate(model.arc_name)}).to_numpy()
+    c = flows["cohort"].map({n: i for i, n in enumerate(model.cohorts)}).to_numpy()
+    np.add.at(want, (flows["period"].to_numpy(), a, c), flows["people"].to_numpy())
+    scale = max(1.0, float(np.abs(want).max()))
+    assert np.abs(sim - want).max() <= tol * scale, np.unravel_index(
+        np.abs(sim - want).argmax(), sim.shape
+    )
+    got_s = rec["sorties"][0]
+    want_s = np.zeros_like(got_s)
+    name = (
+        sorties["leg"]
+        + np.where(sorties["direction"] == "outbound", "", "~back")
+        + "@"
+        + sorties["fleet"]
+    )
+    m = name.map({n: i for i, n in enumerate(model.move_name)}).to_numpy()
+    np.add.at(want_s, (sorties["period"].to_numpy(), m), sorties["sorties"].to_numpy())
+    assert np.array_equal(got_s, want_s)
+
+
+def check_invariants(md: SimModel, rec: dict[str, np.ndarray], random: bool) -> None:
+    """Nobody created or lost; no capacity exceeded in any period of any run."""
+    tol = 1e-6 * max(1.0, md.total_people)
+    appeared = np.cumsum(md.appear.sum(axis=(1, 2)))
+    assert np.abs(rec["in_system"] - appeared[None]).max() <= tol
+    flows, hold = rec["flows"], rec["hold"]  # (R, T, A, C), (R, T, S)
+    assert flows.min() >= -tol and hold.min() >= -tol
+    # holding capacity (the simulator enforces it beyond crowds in front of gates): a site over
+    # its capacity (a capacity cut) takes no one more in
+    cap = md.cap.T[None]  # (1, T, S)
+    prev = np.concatenate([np.zeros_like(hold[:, :1]), hold[:, :-1]], axis=1)
+    assert (hold <= np.maximum(cap, prev) + tol).all()
+    # MOG at the end of every period
+    assert (rec["on_ground"] <= np.floor(md.mog_eff.T[None] + 1e-9)).all()
+    # departure and arrival slots over every rolling window
+    for counts, w, rhs in (
+        (rec["dep_count"], md.dep_w, md.dep_rhs),
+        (rec["arr_count"], md.arr_w, md.arr_rhs),
+    ):
+        assert counts.min() >= 0
+        for s in np.flatnonzero(np.isfinite(rhs)):
+            c = np.cumsum(counts[:, :, s], axis=1)
+            window = c - np.concatenate([np.zeros((c.shape[0], w[s])), c[:, : -w[s]]], axis=1)
+            assert (window <= rhs[s] + 1e-9).all(), md.sites[s]
+    # ground legs' capacity, seats of the sorties that left, processing rates
+    tot = flows.sum(axis=3)  # (R, T, A)
+    ground = md.arc_move < 0
+    assert (tot[:, :, ground] <= md.arc_cap[ground][None, None] + tol).all()
+    air = np.flatnonzero(~ground)
+    seats = rec["sorties"][:, :, md.arc_move[air]] * md.fleet_load[md.move_fleet[md.arc_move[air]]]
+    assert (tot[:, :, air] <= seats + tol).all()
+    for s in range(md.S):
+        if md.site_kind[s] == "gate" and random:
+            continue  # a gate's screening is random in each period
+        out = tot[:, :, md.arc_from == s].sum(axis=2)
+        assert (out <= md.rate[s] + tol).all(), md.sites[s]
+
+
+# ---- replaying a plan ----------------------------------------------------------------------
+def test_replay_shuttle_is_the_plan(shuttle_plan):
+    md = prepare(load(SHUTTLE), shuttle_plan, SHUTTLE)
+    replay_matches(md, shuttle_plan)
+    res = simulate(md, runs=1, random=False, workers=1)
+    s = res.summary()
+    # worked by hand in the scenario file: 100 people leave at 0, 4 and 8; all out after 9 h
+    assert s["completion_h_p50"] == 9.0 and s["evacuated_p50"] == 300 and not s["random"]
+    assert [d["out_p50"] for d in s["daily"]] == [300]
+
+
+def test_replay_small_airlift_is_the_plan(small_plan):
+    md = prepare(load(SMALL), small_plan, SMALL)
+    replay_matches(md, small_plan)
+    rec = run_batch(md, np.random.SeedSequence(0).spawn(1), audit=True, random=False)
+    check_invariants(md, rec, random=False)
+    summary = json.loads((small_plan / "summary.json").read_text())
+    res = simulate(md, runs=1, random=False, workers=1)
+    assert res.evacuated()[0] == pytest.approx(summary["evacuated_total"], abs=1)
+    assert res.left_behind()[0] == pytest.approx(summary["left_behind"], abs=1)
+
+
+def test_policy_on_the_shuttle_by_hand():
+    """Without a plan, the aircraft decides at the start of a period, before people arrive: it
+    leaves at 1, 5 and 9 (1 h out, 1 h on the ground, 1 h back, 1 h on the ground), so everyone
+    is out after 10 h, an hour later than the plan."""
+    res = simulate(load(SHUTTLE), runs=1, random=False, workers=1)
+    s = res.summary()
+    assert s["mode"] == "policy"
+    assert s["completion_h_p50"] == 10.0 and s["left_behind_p50"] == 0
+    out = res.out_by_period()[0]
+    assert list(np.flatnonzero(out)) == [1, 5, 9] and (out[out > 0] == 100).all()
+
+
+# ---- invariants ------------------------------------------------------------------------------
+@pytest.mark.parametrize("with_plan", [False, True])
+def test_invariants_small_airlift_under_stress(small_plan, with_plan):
+    sc = load(SMALL)
+    md = prepare(sc, small_plan if with_plan else None, SMALL)
+    md.rnd = build_model(sc, uncertainty=STRESS).rnd
+    rec = run_batch(md, np.random.SeedSequence(5).spawn(8), audit=True)
+    check_invariants(md, rec, random=True)
+    assert rec["aborts"].sum() > 0 and rec["out"].sum() > 0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(d=scenarios(), seed=st.integers(0, 2**31), stress=st.booleans())
+def test_invariants_random_scenarios(d, seed, stress):
+    sc = scenario_from(d)
+    md = build_model(sc, uncertainty=STRESS if stress else None)
+    rec = run_batch(md, np.random.SeedSequence(seed).spawn(3), audit=True)
+    check_invariants(md, rec, random=True)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(d=scenarios(), seed=st.integers(0, 2**31))
+def test_invariants_random_plans(tmp_path_factory, d, seed):
+    path = tmp_path_factory.mktemp("random") / "random.yaml"
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    folder = write_plan_of(path, path.parent / "plan")
+    md = prepare(load(path), folder, path)
+    replay_matches(md, folder, tol=1e-5)
+    md.rnd = build_model(load(path), uncertainty=STRESS).rnd
+    rec = run_batch(md, np.random.SeedSequence(seed).spawn(3), audit=True)
+    check_invariants(md, rec, random=True)
+
+
+# ---- reproducibility --------------------------------------------------------------------------
+def test_same_seed_same_results_local_dask_and_workers(small_plan):
+    md = prepare(load(SMALL), small_plan, SMALL)
+    one = simulate(md, runs=7, seed=42, workers=1)
+    two = simulate(md, runs=7, seed=42, workers=2, batch_size=2)
+    dask = simulate(md, runs=7, seed=42, engine="dask", workers=2, batch_size=3)
+    for k in one.rec:
+        assert np.array_equal(one.rec[k], two.rec[k]), k
+        assert np.array_equal(one.rec[k], dask.rec[k]), k
+    a, b = one.summary(), dask.summary()
+    for k in ("wall_s", "engine", "workers"):
+        a.pop(k), b.pop(k)
+    assert a == b
+    other = simulate(md, runs=7, seed=43, workers=1)
+    assert not np.array_equal(one.rec["out"], other.rec["out"])
+
+
+def test_a_run_does_not_depend_on_its_batch():
+    """Run 3 of seed 9 alone, in a batch of 2 and in a batch of 5: the same numbers."""
+    md = build_model(load(SMALL), uncertainty=STRESS)
+    seeds = np.random.SeedSequence(9).spawn(5)
+    alone = run_batch(md, seeds[3:4])
+    pair = run_batch(md, seeds[2:4])
+    five = run_batch(md, seeds)
+    for k in alone:
+        assert np.array_equal(alone[k][0], pair[k][1]), k
+        assert np.array_equal(alone[k][0], five[k][3]), k
+
+
+# ---- the uncertainty block -----------------------------------------------------------------------
+def test_uncertainty_block_defaults_and_errors():
+    sc = load(SHUTTLE)
+    assert sc.uncertainty == Uncertainty() and not Uncertainty().is_off
+    assert Uncertainty.off().is_off
+    d = shuttle_dict()
+    d["uncertainty"] = {"abort_probability": 1.5, "screening_cv": -1, "surge_prob": 0.1}
+    text = yaml.safe_dump(d, sort_keys=False)
+    with pytest.raises(ScenarioError) as exc:
+        parse_text(text, source="s.yaml")
+    lines = exc.value.problems
+    assert any(
+        p.startswith("s.yaml:") and "uncertainty.abort_probability: must be <= 1" in p
+        for p in lines
+    ), lines
+    assert any("uncertainty.screening_cv: must be >= 0" in p for p in lines), lines
+    assert any("uncertainty.surge_prob: is not a known field" in p for p in lines), lines
+    assert all("\n" not in p for p in lines)
+
+
+def test_kabul_declares_its_uncertainty():
+    text = (ROOT / "scenarios" / "kabul-2021.yaml").read_text()
+    block = text[text.index("\nuncertainty:") :]
+    fields = [
+        ln
+        for ln in block.splitlines()[1:]
+        if ln.startswith("  ") and ":" in ln and not ln.strip().startswith("#")
+    ]
+    assert len(fields) == len(Uncertainty.model_fields)
+    assert all("# assumption" in ln or "# FACTS" in ln for ln in fields), fields
+
+
+# ---- the command line ------------------------------------------------------------------
+def evacops(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "evacops.cli", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def one_line_error(r: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in r.stderr + r.stdout, r.stderr
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    assert r.stderr.count("\n") == 1, r.stderr  # one line, nothing else
+    return lines[0]
+
+
+def test_cli_json(small_plan, tmp_path):
+    r = evacops(
+        "simulate",
+        SMALL,
+        "--plan",
+        small_plan,
+        "--runs",
+        "6",
+        "--seed",
+        "4",
+        "--workers",
+        "1",
+        "--json",
+        "--out",
+        tmp_path / "sim",
+    )
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    for key in (
+        "runs",
+        "seed",
+        "p_all_out_by_deadline",
+        "left_behind_p50",
+        "completion_h_p50",
+        "daily",
+        "gates",
+        "staging",
+        "aircraft",
+    ):
+        assert key in s, key
+    assert s["runs"] == 6 and s["seed"] == 4 and s["mode"] == "plan"
+    assert 0.0 <= s["p_all_out_by_deadline"] <= 1.0
+    days = s["daily"]
+    assert [d["date"] for d in days] == ["2030-01-01", "2030-01-02"]
+    for d in days:
+        assert d["out_p10"] <= d["out_p50"] <= d["out_p90"]
+    assert days[-1]["cumulative_p50"] == pytest.approx(s["evacuated_p50"], abs=1)
+    folder = tmp_path / "sim"
+    for name in (
+        "summary.json",
+        "daily.csv",
+        "runs.csv",
+        "gates.csv",
+        "staging.csv",
+        "aircraft.csv",
+        "report.html",
+        "sim_cumulative_out.png",
+        "sim_gate_density.png",
+        "sim_staging.png",
+    ):
+        assert (folder / name).stat().st_size > 0, name
+    assert len(pd.read_csv(folder / "runs.csv")) == 6
+    assert (folder / "sim_cumulative_out.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_terminal_policy():
+    r = evacops("simulate", SHUTTLE, "--runs", "3", "--workers", "1")
+    assert r.returncode == 0, r.stderr
+    assert "dispatch policy" in r.stdout and "per day" in r.stdout
+
+
+def test_cli_unknown_plan_folder(tmp_path):
+    line = one_line_error(evacops("simulate", SHUTTLE, "--plan", tmp_path / "nope"))
+    assert "no such folder" in line and "evacops plan" in line
+
+
+def test_cli_folder_is_not_a_plan(tmp_path):
+    line = one_line_error(evacops("simulate", SHUTTLE, "--plan", tmp_path))
+    assert "not a plan" in line
+
+
+def test_cli_plan_for_another_scenario(shuttle_plan):
+    line = one_line_error(evacops("simulate", SMALL, "--plan", shuttle_plan))
+    assert "another scenario" in line and "re-plan" in line
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--runs", "-3"], "--runs -3: must be 1 or more"),
+        (["--runs", "0"], "--runs 0: must be 1 or more"),
+        (["--workers", "0"], "--workers 0"),
+        (["--seed", "-1"], "--seed -1"),
+        (["--engine", "spark"], "--engine spark: must be local or dask"),
+        (["--scheduler", "tcp://127.0.0.1:1"], "a scheduler is for --engine dask"),
+    ],
+)
+def test_cli_bad_options(args, words):
+    assert words in one_line_error(evacops("simulate", SHUTTLE, *args))
+
+
+def test_cli_unreachable_scheduler():
+    line = one_line_error(
+        evacops(
+            "simulate",
+            SHUTTLE,
+            "--runs",
+            "2",
+            "--engine",
+            "dask",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        )
+    )
+    assert "cannot reach a Dask scheduler" in line
