@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -19,3 +21,25 @@ def shuttle_dict() -> dict:
 
 def scenario_from(d: dict) -> Scenario:
     return parse_text(yaml.safe_dump(copy.deepcopy(d), sort_keys=False), source="test.yaml")
+
+
+def evacops(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the command line as a user does: a new interpreter, from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-m", "evacops.cli", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def assert_user_error(r: subprocess.CompletedProcess[str]) -> str:
+    """Exit 2 and exactly one line on stderr, starting with 'error:'; no traceback anywhere."""
+    assert "Traceback" not in r.stderr + r.stdout, r.stderr
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    assert r.stderr.count("\n") == 1, r.stderr  # one line, nothing else
+    assert lines[0].startswith("error: "), lines[0]
+    return lines[0]

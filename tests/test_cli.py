@@ -8,40 +8,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from tests.helpers import ROOT, shuttle_dict
+from tests.helpers import assert_user_error, evacops, shuttle_dict
 
 SHUTTLE = "tests/scenarios/shuttle.yaml"
 SMALL = "scenarios/small-airlift.yaml"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TABLES = ("schedule", "flows", "sorties", "people", "completion", "daily_out")
 PLOTS = ("cumulative_out.png", "occupancy.png", "aircraft_use.png")
-
-
-def evacops(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "evacops.cli", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def assert_user_error(r: subprocess.CompletedProcess[str]) -> str:
-    """Exit 2 and exactly one line on stderr, starting with 'error:'; no traceback anywhere."""
-    assert "Traceback" not in r.stderr + r.stdout, r.stderr
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    lines = r.stderr.splitlines()
-    assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("error: "), lines[0]
-    return lines[0]
 
 
 def assert_ok(r: subprocess.CompletedProcess[str]) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import evacops
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -424,16 +425,6 @@ def test_any_holding_solves_or_says_why(data):
 # --- command line ----------------------------------------------------------------------------
 # Two commands run as a user runs them (a subprocess); the others in-process (typer's runner),
 # which checks the same exit codes and output without paying the interpreter's start-up again.
-
-
-def evacops(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "evacops.cli", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def evacops_in_process(*args: str | Path) -> subprocess.CompletedProcess[str]:

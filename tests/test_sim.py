@@ -8,7 +8,6 @@ the ground, departures and landings per period), independently of the stepping c
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers import assert_user_error, evacops
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -270,25 +270,6 @@ def test_kabul_declares_its_uncertainty():
 
 
 # ---- the command line ------------------------------------------------------------------
-def evacops(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "evacops.cli", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def one_line_error(r: subprocess.CompletedProcess[str]) -> str:
-    assert "Traceback" not in r.stderr + r.stdout, r.stderr
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
-    assert r.stderr.count("\n") == 1, r.stderr  # one line, nothing else
-    return lines[0]
-
-
 def test_cli_json(small_plan, tmp_path):
     r = evacops(
         "simulate",
@@ -351,17 +332,17 @@ def test_cli_terminal_policy():
 
 
 def test_cli_unknown_plan_folder(tmp_path):
-    line = one_line_error(evacops("simulate", SHUTTLE, "--plan", tmp_path / "nope"))
+    line = assert_user_error(evacops("simulate", SHUTTLE, "--plan", tmp_path / "nope"))
     assert "no such folder" in line and "evacops plan" in line
 
 
 def test_cli_folder_is_not_a_plan(tmp_path):
-    line = one_line_error(evacops("simulate", SHUTTLE, "--plan", tmp_path))
+    line = assert_user_error(evacops("simulate", SHUTTLE, "--plan", tmp_path))
     assert "not a plan" in line
 
 
 def test_cli_plan_for_another_scenario(shuttle_plan):
-    line = one_line_error(evacops("simulate", SMALL, "--plan", shuttle_plan))
+    line = assert_user_error(evacops("simulate", SMALL, "--plan", shuttle_plan))
     assert "another scenario" in line and "re-plan" in line
 
 
@@ -377,11 +358,11 @@ def test_cli_plan_for_another_scenario(shuttle_plan):
     ],
 )
 def test_cli_bad_options(args, words):
-    assert words in one_line_error(evacops("simulate", SHUTTLE, *args))
+    assert words in assert_user_error(evacops("simulate", SHUTTLE, *args))
 
 
 def test_cli_unreachable_scheduler():
-    line = one_line_error(
+    line = assert_user_error(
         evacops(
             "simulate",
             SHUTTLE,

@@ -13,6 +13,7 @@ from evacops.plan.gates import call_forward, call_forward_daily, density_frame
 from evacops.plan.plan import Plan
 from evacops.report import (
     HtmlReport,
+    make_folder,
     plot_aircraft_use,
     plot_cumulative,
     plot_gate_density,
@@ -64,15 +65,9 @@ def write_plan(
     plan: Plan, folder: str | Path, fmt: str = "csv", scenario_digest: str | None = None
 ) -> dict[str, Any]:
     """Write every output of ``plan`` into ``folder``; return the paths written."""
-    out = Path(folder)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(
-            f"--out {folder}: cannot create the folder ({exc.strerror}); choose a writable path"
-        ) from None
-    if fmt not in ("csv", "parquet"):
+    if fmt not in ("csv", "parquet"):  # before anything is written
         raise UserError(f"--format {fmt}: must be csv or parquet")
+    out = make_folder(folder)
     net = plan.network
     summary = plan.summary()
     if scenario_digest:

@@ -15,12 +15,26 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-__all__ = ["HtmlReport", "plot_aircraft_use", "plot_cumulative", "plot_gate_density",
+__all__ = ["HtmlReport", "make_folder", "plot_aircraft_use", "plot_cumulative", "plot_gate_density",
            "plot_occupancy"]
 
 # Fruin's levels of service for queuing areas (persons/m2): what the lines on density plots mean
 FRUIN_LINES = ((2.0, "2: restricted"), (3.5, "3.5: dense"), (5.0, "5: dangerous"),
                (7.0, "7: critical"))
+
+
+def make_folder(folder: str | Path) -> Path:
+    """Create the ``--out`` folder (and its parents), or say in one line why it cannot be."""
+    from evacops.errors import UserError
+
+    out = Path(folder)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"--out {folder}: cannot create the folder ({exc.strerror}); choose a writable path"
+        ) from None
+    return out
 
 
 def _time_axis(ax) -> None:

@@ -7,8 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from evacops.errors import UserError
-from evacops.report import HtmlReport, plot_density_bands, plot_fan, plot_occupancy_bands
+from evacops.report import (
+    HtmlReport,
+    make_folder,
+    plot_density_bands,
+    plot_fan,
+    plot_occupancy_bands,
+)
 from evacops.sim.results import SimResult
 
 
@@ -16,13 +21,7 @@ def write_simulation(
     res: SimResult, folder: str | Path, summary: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Write every output of ``res`` into ``folder``; return the paths written."""
-    out = Path(folder)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(
-            f"--out {folder}: cannot create the folder ({exc.strerror}); choose a writable path"
-        ) from None
+    out = make_folder(folder)
     md = res.model
     summary = summary if summary is not None else res.summary()
     files: dict[str, Any] = {}
