@@ -50,3 +50,31 @@ class PlanFolderError(UserError):
 
 class SchedulerError(UserError):
     """A Dask scheduler that cannot be reached (``evacops simulate --scheduler``)."""
+
+
+class RegistryError(UserError):
+    """A registry request that cannot be carried out (unknown operation, person, flight, site;
+    a state that does not allow the action). One line, never holding personal data."""
+
+
+class AccessDenied(RegistryError):
+    """The acting user's role does not allow the action (docs/registry.md, Roles)."""
+
+
+class CredentialError(RegistryError):
+    """A credential that is malformed, forged, expired, revoked, for another operation or
+    already used for boarding."""
+
+
+class RegistrationFileError(RegistryError):
+    """A registration file (CSV/XLSX) with bad rows; nothing from it was imported.
+
+    ``problems`` holds one line per bad row (``file:line: column: problem; fix``), never the
+    cell's value, since the values are personal data.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        first = self.problems[0] if self.problems else "invalid registration file"
+        more = len(self.problems) - 1
+        super().__init__(first + (f" (and {more} more bad row{'s' * (more > 1)})" if more else ""))
