@@ -1,0 +1,69 @@
+"""Evacuee registry: an event log of who was registered, called forward, checked in, manifested,
+flown and received, with sealed personal fields, signed credentials, roles and an audit chain.
+
+Entry points: :func:`open_registry` (settings -> :class:`~evacops.registry.service.Registry`),
+:func:`init_registry` (database, key file, first admin). See docs/registry.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from evacops.registry.service import Registry
+    from evacops.registry.settings import RegistrySettings
+
+
+def init_registry(
+    settings: RegistrySettings, *, admin: str | None = None, password: str | None = None
+) -> dict:
+    """Create or upgrade the database; create the master key file if there is none; create the
+    first admin. Returns what was done (the key file's path, whether it is new, the revision)."""
+    from evacops.registry import crypto
+    from evacops.registry.db import make_engine, migrate
+    from evacops.registry.service import Registry
+
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    key_path = Path(settings.key_file).expanduser()
+    key_created = False
+    if key_path.exists():
+        crypto.load_master_key(key_path)
+    else:
+        crypto.create_master_key(key_path)
+        key_created = True
+    revision = migrate(engine)
+    admin_created = False
+    if admin:
+        if not password:
+            from evacops.errors import RegistryError
+
+            raise RegistryError(
+                "init --admin: give the password in EVACOPS_PASSWORD or at the prompt"
+            )
+        admin_created = Registry.bootstrap_admin(engine, admin, password)
+    else:
+        from evacops.registry import audit
+
+        with engine.begin() as conn:
+            audit.ensure_head(conn)
+    engine.dispose()
+    return {
+        "database": settings.database_url.split("@")[-1],
+        "key_file": str(key_path),
+        "key_created": key_created,
+        "schema": revision,
+        "admin_created": admin_created,
+    }
+
+
+def open_registry(settings: RegistrySettings, user: str, password: str) -> Registry:
+    """The registry as ``user`` (authenticated with ``password``)."""
+    from evacops.registry import crypto
+    from evacops.registry.db import check_schema, make_engine
+    from evacops.registry.service import Registry
+
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    check_schema(engine)
+    actor = Registry.authenticate(engine, user, password)
+    return Registry(engine, crypto.load_master_key(settings.key_file), actor)

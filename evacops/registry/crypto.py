@@ -1,0 +1,144 @@
+"""Keys and field encryption of the registry.
+
+- A **master key** (32 random bytes) lives in a file of its own (``EVACOPS_KEY_FILE``, mode 0600).
+- Each operation has a **data key** (32 random bytes) stored only wrapped: AES-256-GCM under the
+  master key, with the operation id as associated data. Destroying the wrapped data key
+  (``evacops registry shred``) makes every personal field of the operation unreadable at once.
+- A personal field is sealed with AES-256-GCM under the data key: ``nonce(12) || ciphertext+tag``,
+  with ``operation|table|row|field`` as associated data, so a sealed value copied into another row
+  or field does not open.
+- **Blind indexes** are HMAC-SHA256 (truncated to 16 bytes) under a key derived from the data key
+  with HKDF, one per purpose: equal values can be found and blocked for dedup without decrypting,
+  and the index dies with the data key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import stat
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from evacops.errors import RegistryError
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+_KEY_HEADER = "evacops-master-key v1 "
+
+
+def create_master_key(path: Path) -> bytes:
+    """Write a new master key to ``path`` (mode 0600, never overwriting) and return it."""
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = os.urandom(KEY_BYTES)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise RegistryError(
+            f"{path}: a key file already exists; keep it, or move it away first"
+        ) from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(_KEY_HEADER + base64.urlsafe_b64encode(key).decode() + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return key
+
+
+def load_master_key(path: Path) -> bytes:
+    """Read the master key; a one-line :class:`RegistryError` names the fix when it cannot."""
+    path = Path(path).expanduser()
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        raise RegistryError(
+            f"{path}: no master key; run 'evacops registry init' or set EVACOPS_KEY_FILE"
+        ) from None
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot read the master key ({exc.strerror})") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise RegistryError(f"{path}: key file is readable by others; run 'chmod 600 {path}'")
+    if not text.startswith(_KEY_HEADER):
+        raise RegistryError(f"{path}: not an evacops master key file")
+    try:
+        key = base64.urlsafe_b64decode(text[len(_KEY_HEADER) :])
+    except ValueError:
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise RegistryError(f"{path}: damaged master key file (expected {KEY_BYTES} bytes)")
+    return key
+
+
+def _seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def _open(key: bytes, sealed: bytes, aad: bytes) -> bytes:
+    return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad)
+
+
+def new_data_key() -> bytes:
+    return os.urandom(KEY_BYTES)
+
+
+def wrap_key(master: bytes, key: bytes, operation: str, purpose: str = "data") -> bytes:
+    return _seal(master, key, f"evacops|{purpose}-key|{operation}".encode())
+
+
+def unwrap_key(master: bytes, wrapped: bytes, operation: str, purpose: str = "data") -> bytes:
+    try:
+        return _open(master, wrapped, f"evacops|{purpose}-key|{operation}".encode())
+    except InvalidTag:
+        raise RegistryError(
+            f"operation {operation}: its {purpose} key does not open with this master key; "
+            "check EVACOPS_KEY_FILE"
+        ) from None
+
+
+class FieldCipher:
+    """Seal and open the personal fields of one operation; compute its blind indexes."""
+
+    __slots__ = ("_aead", "_bidx_key", "operation")
+
+    def __init__(self, data_key: bytes, operation: str):
+        self.operation = operation
+        self._aead = AESGCM(data_key)
+        self._bidx_key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"evacops blind index v1"
+        ).derive(data_key)
+
+    def _aad(self, where: str) -> bytes:
+        return f"{self.operation}|{where}".encode()
+
+    def seal(self, value: str | None, where: str) -> bytes | None:
+        """Seal ``value``; ``where`` is ``table|row|field`` (bound as associated data)."""
+        if value is None:
+            return None
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, value.encode(), self._aad(where))
+
+    def open(self, sealed: bytes | None, where: str) -> str | None:
+        if sealed is None:
+            return None
+        try:
+            data = self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], self._aad(where))
+        except InvalidTag:
+            raise RegistryError(
+                f"operation {self.operation}: a sealed field failed its integrity check ({where.split('|')[0]}); "
+                "the database was altered outside evacops"
+            ) from None
+        return data.decode()
+
+    def blind(self, purpose: str, value: str) -> bytes:
+        """Keyed blind index of a normalised value, for equality lookup without decryption."""
+        return hmac.new(self._bidx_key, f"{purpose}\x1f{value}".encode(), hashlib.sha256).digest()[
+            :16
+        ]

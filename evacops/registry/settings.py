@@ -1,0 +1,34 @@
+"""Registry settings, in one place (pydantic-settings, ``EVACOPS_`` environment variables).
+
+- ``EVACOPS_DATABASE_URL``: ``sqlite:///reg.db`` (default ``sqlite:///evacops.db``, in the working
+  folder) or ``postgresql+psycopg://user@host/db``.
+- ``EVACOPS_KEY_FILE``: the master key file (default ``~/.config/evacops/master.key``, kept away from
+  the database's folder on purpose: a copied database without its key reveals no personal field).
+- ``EVACOPS_USER`` / ``EVACOPS_PASSWORD``: who acts, for the command line (the password is asked
+  for when not set).
+- ``EVACOPS_SQLITE_SYNCHRONOUS``: ``NORMAL`` (default: an acknowledged event survives a crash of
+  the process; see docs/registry.md) or ``FULL`` (also survives power loss, slower).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_key_file() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "evacops" / "master.key"
+
+
+class RegistrySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EVACOPS_", extra="ignore")
+
+    database_url: str = "sqlite:///evacops.db"
+    key_file: Path = _default_key_file()
+    user: str | None = None
+    password: str | None = None
+    sqlite_synchronous: str = "NORMAL"
+    credential_days: int = 30
