@@ -438,6 +438,15 @@ def simulate(
         out.print(f"Report: {summary['files']['report']}", highlight=False)
 
 
+def _registry_app() -> typer.Typer:
+    from evacops.cli_registry import app as registry_app
+
+    return registry_app
+
+
+app.add_typer(_registry_app(), name="registry")
+
+
 def main() -> None:
     try:
         app()

@@ -57,13 +57,15 @@ def init_registry(
     }
 
 
-def open_registry(settings: RegistrySettings, user: str, password: str) -> Registry:
-    """The registry as ``user`` (authenticated with ``password``)."""
+def open_registry(settings: RegistrySettings, user: str, password: str, *, engine=None) -> Registry:
+    """The registry as ``user`` (authenticated with ``password``); ``engine`` shares a
+    connection pool between several users' views (a service does this)."""
     from evacops.registry import crypto
     from evacops.registry.db import check_schema, make_engine
     from evacops.registry.service import Registry
 
-    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    if engine is None:
+        engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     check_schema(engine)
     actor = Registry.authenticate(engine, user, password)
     return Registry(engine, crypto.load_master_key(settings.key_file), actor)

@@ -100,7 +100,7 @@ class Registry:
         self._master = master_key
         self.actor = actor
         self.clock = clock
-        self._ciphers: dict[str, FieldCipher] = {}
+        self._ciphers: dict[str, tuple[bytes, FieldCipher]] = {}
         self._public: dict[str, bytes] = {}
         self._sites: dict[str, dict[str, str]] = {}
         self._pg = engine.dialect.name == "postgresql"
@@ -181,15 +181,19 @@ class Registry:
         return row
 
     def _cipher(self, conn: Connection, op: str) -> FieldCipher:
-        if op in self._ciphers:
-            return self._ciphers[op]
+        """The operation's field cipher. The wrapped key is looked up every time (a primary-key
+        read), so a shred done by anyone, in any process, stops this process reading at once."""
         row = self._operation(conn, op)
         if row["wrapped_data_key"] is None:
+            self._ciphers.pop(op, None)
             raise RegistryError(f"operation {op}: shredded; its personal fields no longer exist")
+        cached = self._ciphers.get(op)
+        if cached is not None and cached[0] == row["wrapped_data_key"]:
+            return cached[1]
         if self._master is None:
             raise RegistryError("no master key loaded; set EVACOPS_KEY_FILE")
         cipher = FieldCipher(unwrap_key(self._master, row["wrapped_data_key"], op), op)
-        self._ciphers[op] = cipher
+        self._ciphers[op] = (row["wrapped_data_key"], cipher)
         return cipher
 
     def _signing_key(self, conn: Connection, op: str) -> bytes:
@@ -1486,6 +1490,9 @@ class Registry:
                         "document_number": o["document"] or "",
                         "household_id": p["household_id"],
                         "lap_infant": e["lap_infant"],
+                        "seat_required": not e["lap_infant"],
+                        "unaccompanied_minor": p["unaccompanied"],
+                        "document_country": "",
                         "category": p["category"],
                         "credential_code": creds.short_code(cred) if cred else "",
                     }
