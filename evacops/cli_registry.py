@@ -31,10 +31,17 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-UserOpt = Annotated[str | None, typer.Option("--user", envvar="EVACOPS_USER",
-                                             help="who acts (or EVACOPS_USER)")]
-OpOpt = Annotated[str | None, typer.Option("--operation", envvar="EVACOPS_OPERATION",
-                                           help="operation id (or EVACOPS_OPERATION; default: the only one)")]
+UserOpt = Annotated[
+    str | None, typer.Option("--user", envvar="EVACOPS_USER", help="who acts (or EVACOPS_USER)")
+]
+OpOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--operation",
+        envvar="EVACOPS_OPERATION",
+        help="operation id (or EVACOPS_OPERATION; default: the only one)",
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 
@@ -81,11 +88,16 @@ def _op(reg, operation: str | None) -> str:
         return ops[0]
     if not ops:
         _fail("no operation yet; create one with 'evacops registry init --operation ID'")
-    _fail(f"{len(ops)} operations ({', '.join(ops)}); choose one with --operation or EVACOPS_OPERATION")
+    _fail(
+        f"{len(ops)} operations ({', '.join(ops)}); "
+        "choose one with --operation or EVACOPS_OPERATION"
+    )
     return ""
 
 
-def _emit(obj: Any, as_json: bool, table: Table | None = None, lines: list[str] | None = None) -> None:
+def _emit(
+    obj: Any, as_json: bool, table: Table | None = None, lines: list[str] | None = None
+) -> None:
     if as_json:
         print(json.dumps(obj, default=str))
         return
@@ -114,7 +126,11 @@ def _guard(fn):
             return fn(*a, **kw)
         except RegistrationFileError as exc:
             if kw.get("as_json"):
-                print(json.dumps({"imported": 0, "rejected": len(exc.problems), "errors": exc.problems}))
+                print(
+                    json.dumps(
+                        {"imported": 0, "rejected": len(exc.problems), "errors": exc.problems}
+                    )
+                )
             else:
                 for line in exc.problems:
                     err.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
@@ -129,11 +145,23 @@ def _guard(fn):
 @app.command()
 @_guard
 def init(
-    admin: Annotated[str | None, typer.Option(help="create this first admin user (password from EVACOPS_PASSWORD or asked)")] = None,
-    operation: Annotated[str | None, typer.Option(help="also create this operation (lower-case id)")] = None,
+    admin: Annotated[
+        str | None,
+        typer.Option(help="create this first admin user (password from EVACOPS_PASSWORD or asked)"),
+    ] = None,
+    operation: Annotated[
+        str | None, typer.Option(help="also create this operation (lower-case id)")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="the operation's display name")] = None,
-    scenario: Annotated[Path | None, typer.Option(help="take sites and cohorts from this scenario")] = None,
-    category: Annotated[list[str] | None, typer.Option(help="CATEGORY=COHORT[:PRIORITY], repeatable; default: one category per scenario cohort")] = None,
+    scenario: Annotated[
+        Path | None, typer.Option(help="take sites and cohorts from this scenario")
+    ] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="CATEGORY=COHORT[:PRIORITY], repeatable; default: one category per scenario cohort"
+        ),
+    ] = None,
     user: UserOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -150,18 +178,32 @@ def init(
         reg = _open(user or admin)
         sites, cats = _from_scenario(scenario) if scenario else ({}, {})
         cats = _parse_categories(category, cats)
-        reg.create_operation(operation, name=name, categories=cats, sites_=sites,
-                             origin_site=next((s for s, k in sites.items() if k == "airport"), None))
+        reg.create_operation(
+            operation,
+            name=name,
+            categories=cats,
+            sites_=sites,
+            origin_site=next((s for s, k in sites.items() if k == "airport"), None),
+        )
         done["operation"] = operation
         done["sites"] = len(sites)
         done["categories"] = sorted(cats)
-    lines = [f"Registry ready: {done['database']} (schema {done['schema']})",
-             (f"New master key written to {done['key_file']} (mode 0600). Keep it apart from the database and back it up: without it no personal field can be read."
-              if done["key_created"] else f"Master key: {done['key_file']}")]
+    lines = [
+        f"Registry ready: {done['database']} (schema {done['schema']})",
+        (
+            f"New master key written to {done['key_file']} (mode 0600). Keep it apart from the "
+            "database and back it up: without it no personal field can be read."
+            if done["key_created"]
+            else f"Master key: {done['key_file']}"
+        ),
+    ]
     if done["admin_created"]:
         lines.append(f"Admin user {admin} created.")
     if operation:
-        lines.append(f"Operation {operation}: {done['sites']} sites, categories {', '.join(done['categories']) or '(any)'}")
+        lines.append(
+            f"Operation {operation}: {done['sites']} sites, "
+            f"categories {', '.join(done['categories']) or '(any)'}"
+        )
     _emit(done, as_json, lines=lines)
 
 
@@ -185,7 +227,10 @@ def _parse_categories(specs: list[str] | None, default: dict[str, tuple[str, flo
         if not sep or not cat.strip() or not cohort.strip():
             raise UserError(f"--category {spec!r}: use CATEGORY=COHORT or CATEGORY=COHORT:PRIORITY")
         if cohorts and cohort not in cohorts:
-            raise UserError(f"--category {spec!r}: {cohort!r} is not a cohort of the scenario; use one of {', '.join(cohorts)}")
+            raise UserError(
+                f"--category {spec!r}: {cohort!r} is not a cohort of the scenario; "
+                f"use one of {', '.join(cohorts)}"
+            )
         try:
             p = float(prio) if prio else cohorts.get(cohort, 1.0)
         except ValueError:
@@ -198,7 +243,9 @@ def _parse_categories(specs: list[str] | None, default: dict[str, tuple[str, flo
 @_guard
 def user_add(
     name: Annotated[str, typer.Argument(help="new user's name")],
-    role: Annotated[str, typer.Option(help="admin, registrar, gate, manifest, planner or reporter")],
+    role: Annotated[
+        str, typer.Option(help="admin, registrar, gate, manifest, planner or reporter")
+    ],
     user: UserOpt = None,
 ) -> None:
     """Add a user (admin only). The new user's password is asked for (or EVACOPS_NEW_PASSWORD)."""
@@ -206,7 +253,8 @@ def user_add(
 
     reg = _open(user)
     pw = os.environ.get("EVACOPS_NEW_PASSWORD") or (
-        getpass.getpass(f"Password for {name}: ") if sys.stdin.isatty() else None)
+        getpass.getpass(f"Password for {name}: ") if sys.stdin.isatty() else None
+    )
     if not pw:
         _fail("no password for the new user: set EVACOPS_NEW_PASSWORD or run in a terminal")
     reg.add_user(name, role, pw)
@@ -218,7 +266,8 @@ def user_add(
 def site(
     code: Annotated[str, typer.Argument(help="site name, as scans will give it")],
     kind: Annotated[str, typer.Option(help="assembly, gate, airport, staging or destination")],
-    user: UserOpt = None, operation: OpOpt = None,
+    user: UserOpt = None,
+    operation: OpOpt = None,
 ) -> None:
     """Add a site to the operation."""
     reg = _open(user)
@@ -233,10 +282,16 @@ def flight(
     code: Annotated[str, typer.Argument(help="flight code, e.g. RCH871")],
     origin: Annotated[str | None, typer.Option("--from", help="origin site")] = None,
     destination: Annotated[str | None, typer.Option("--to", help="destination site")] = None,
-    seats: Annotated[int | None, typer.Option(help="seats for passengers (lap infants take none)")] = None,
+    seats: Annotated[
+        int | None, typer.Option(help="seats for passengers (lap infants take none)")
+    ] = None,
     departs: Annotated[str | None, typer.Option(help="planned departure, ISO date-time")] = None,
-    depart: Annotated[bool, typer.Option("--depart", help="record that the flight has left")] = False,
-    user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False,
+    depart: Annotated[
+        bool, typer.Option("--depart", help="record that the flight has left")
+    ] = False,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Schedule a flight (--from, --to, --seats), or record its departure (--depart)."""
     from evacops.registry.service import as_utc
@@ -249,9 +304,19 @@ def flight(
         return
     if not (origin and destination and seats):
         _fail("flight: give --from SITE --to SITE --seats N to schedule it, or --depart")
-    reg.add_flight(op, code, origin=origin, destination=destination, seats=seats,
-                   departs_at=as_utc(departs) if departs else None)
-    _emit({"flight": code, "seats": seats}, as_json, lines=[f"Flight {code} scheduled: {origin} -> {destination}, {seats} seats."])
+    reg.add_flight(
+        op,
+        code,
+        origin=origin,
+        destination=destination,
+        seats=seats,
+        departs_at=as_utc(departs) if departs else None,
+    )
+    _emit(
+        {"flight": code, "seats": seats},
+        as_json,
+        lines=[f"Flight {code} scheduled: {origin} -> {destination}, {seats} seats."],
+    )
 
 
 # ---------------------------------------------------------------------------------- people
@@ -259,7 +324,9 @@ def flight(
 @_guard
 def import_(
     file: Annotated[Path, typer.Argument(help="registrations, .csv (UTF-8) or .xlsx")],
-    user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Import registrations: all rows or none. Columns: household_id, given_name, family_name,
     sex, birth_date, nationality, document_number, category (docs/registry-files.md)."""
@@ -267,14 +334,56 @@ def import_(
     op = _op(reg, operation)
     with err.status(f"importing {file.name} ...") if not as_json else _null():
         res = reg.import_file(op, file)
-    _emit(res.to_dict(), as_json, lines=[f"Imported {res.imported:,} people in {res.households:,} new households."])
+    _emit(
+        res.to_dict(),
+        as_json,
+        lines=[f"Imported {res.imported:,} people in {res.households:,} new households."],
+    )
+
+
+@app.command()
+@_guard
+def generate(
+    file: Annotated[Path, typer.Argument(help="CSV file to write (registration import format)")],
+    n: Annotated[int, typer.Option("--n", help="registrations to generate")] = 1000,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same people)")] = 0,
+    duplicate_rate: Annotated[
+        float, typer.Option(help="share that are re-registrations of someone")
+    ] = 0.1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write synthetic registrations (generated people, never real ones) for training, demos and
+    benchmarks: households, transliteration variants, default birth dates, missing documents and
+    re-registrations (docs/registry-dedup.md)."""
+    from evacops.registry.generate import write_registrations_csv
+
+    if n <= 0:
+        _fail(f"--n: must be > 0, got {n}")
+    if not 0 <= duplicate_rate < 1:
+        _fail(f"--duplicate-rate: must be in [0, 1), got {duplicate_rate}")
+    try:
+        write_registrations_csv(file, n, seed, duplicate_rate)
+    except OSError as exc:
+        _fail(f"{file}: cannot write it ({exc.strerror}); choose a writable path")
+    _emit(
+        {"file": str(file), "rows": n, "seed": seed},
+        as_json,
+        lines=[f"Wrote {n:,} generated registrations to {file} (seed {seed})."],
+    )
 
 
 @app.command()
 @_guard
 def register(
-    file: Annotated[str, typer.Argument(help="JSON lines, one person per line with the import columns; '-' reads standard input")] = "-",
-    user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False,
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="JSON lines, one person per line with the import columns; '-' reads standard input"
+        ),
+    ] = "-",
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Register people one by one (JSON lines on standard input, so names never appear in the
     shell history). Prints the new opaque person ids."""
@@ -297,15 +406,20 @@ def register(
         _fail(f"{file}: nobody to register; give one JSON object per line")
     rows = read_records(records, source=file if file != "-" else "stdin")
     res = reg.register(op, rows, source="register")
-    _emit({"registered": res.imported, "person_ids": res.person_ids}, as_json,
-          lines=[f"Registered {res.imported}: {', '.join(res.person_ids)}"])
+    _emit(
+        {"registered": res.imported, "person_ids": res.person_ids},
+        as_json,
+        lines=[f"Registered {res.imported}: {', '.join(res.person_ids)}"],
+    )
 
 
 @app.command()
 @_guard
 def person(
     person_id: Annotated[str, typer.Argument(help="opaque person id")],
-    user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show one person as your role may see them (the read is audited)."""
     reg = _open(user)
@@ -324,13 +438,35 @@ def _payloads(args: list[str]) -> list[str]:
 @app.command()
 @_guard
 def scan(
-    payload: Annotated[list[str] | None, typer.Argument(help="scanned QR payload(s); '-' (default) reads one per line from standard input")] = None,
-    action: Annotated[str, typer.Option(help="gate-in, board, deplane, roll-call, missing, found, departed-independently, call-forward")] = "gate-in",
+    payload: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="scanned QR payload(s); '-' (default) reads one per line from standard input"
+        ),
+    ] = None,
+    action: Annotated[
+        str,
+        typer.Option(
+            help="gate-in, board, deplane, roll-call, missing, found, departed-independently, "
+            "call-forward"
+        ),
+    ] = "gate-in",
     site_: Annotated[str | None, typer.Option("--site", help="where the scan happens")] = None,
-    flight_: Annotated[str | None, typer.Option("--flight", help="flight, for board and deplane")] = None,
-    scan_id: Annotated[str | None, typer.Option(help="the scanner's id of this scan (a repeat is one event)")] = None,
-    override: Annotated[str | None, typer.Option(help="board someone not on the manifest, with this reason (logged; manifest role)")] = None,
-    user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False,
+    flight_: Annotated[
+        str | None, typer.Option("--flight", help="flight, for board and deplane")
+    ] = None,
+    scan_id: Annotated[
+        str | None, typer.Option(help="the scanner's id of this scan (a repeat is one event)")
+    ] = None,
+    override: Annotated[
+        str | None,
+        typer.Option(
+            help="board someone not on the manifest, with this reason (logged; manifest role)"
+        ),
+    ] = None,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Record scans. Each scan is acknowledged (a line, or a JSON line with --json) only after it
     is committed; a scan that is refused prints its reason and the stream goes on (exit 2 at the
@@ -342,9 +478,15 @@ def scan(
     items = _payloads(payload or [])
     for i, p in enumerate(items):
         try:
-            res = reg.scan(op, p, action, site=site_, flight=flight_,
-                           scan_id=(f"{scan_id}:{i}" if scan_id and len(items) > 1 else scan_id),
-                           override=override)
+            res = reg.scan(
+                op,
+                p,
+                action,
+                site=site_,
+                flight=flight_,
+                scan_id=(f"{scan_id}:{i}" if scan_id and len(items) > 1 else scan_id),
+                override=override,
+            )
         except UserError as exc:
             if not stream and len(items) == 1:
                 raise
@@ -357,9 +499,15 @@ def scan(
         if as_json:
             print(json.dumps(res), flush=True)
         else:
-            extra = f" seat {res['seat']}" if "seat" in res else (f" lap {res['lap']}" if "lap" in res else "")
+            extra = (
+                f" seat {res['seat']}"
+                if "seat" in res
+                else (f" lap {res['lap']}" if "lap" in res else "")
+            )
             dup = " (repeat: already recorded)" if res["duplicate"] else ""
-            print(f"{res['action']} {res['person_id']} event {res['event']}{extra}{dup}", flush=True)
+            print(
+                f"{res['action']} {res['person_id']} event {res['event']}{extra}{dup}", flush=True
+            )
     if refused:
         raise typer.Exit(2)
 
@@ -367,32 +515,69 @@ def scan(
 @app.command()
 @_guard
 def board(
-    payload: Annotated[list[str] | None, typer.Argument(help="scanned QR payload(s); '-' reads standard input")] = None,
+    payload: Annotated[
+        list[str] | None, typer.Argument(help="scanned QR payload(s); '-' reads standard input")
+    ] = None,
     flight_: Annotated[str, typer.Option("--flight", help="the flight boarding")] = ...,
-    override: Annotated[str | None, typer.Option(help="board someone not on the manifest, with this reason (logged)")] = None,
+    override: Annotated[
+        str | None,
+        typer.Option(help="board someone not on the manifest, with this reason (logged)"),
+    ] = None,
     scan_id: Annotated[str | None, typer.Option(help="the scanner's id of this scan")] = None,
-    user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Board people on a flight against its manifest (same as scan --action board)."""
-    scan(payload=payload, action="board", site_=None, flight_=flight_, scan_id=scan_id,
-         override=override, user=user, operation=operation, as_json=as_json)
+    scan(
+        payload=payload,
+        action="board",
+        site_=None,
+        flight_=flight_,
+        scan_id=scan_id,
+        override=override,
+        user=user,
+        operation=operation,
+        as_json=as_json,
+    )
 
 
 @app.command()
 @_guard
 def manifest(
     flight_: Annotated[str, typer.Option("--flight", help="the flight")],
-    allow_split: Annotated[bool, typer.Option(help="allow a household to be split when it does not fit")] = False,
-    show: Annotated[bool, typer.Option(help="show the newest manifest instead of building a new version")] = False,
-    user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False,
+    allow_split: Annotated[
+        bool, typer.Option(help="allow a household to be split when it does not fit")
+    ] = False,
+    show: Annotated[
+        bool, typer.Option(help="show the newest manifest instead of building a new version")
+    ] = False,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Build a new manifest version from checked-in people, by priority, whole households,
     within the seats (lap infants counted, no seat). Prints the control totals."""
     reg = _open(user)
     op = _op(reg, operation)
-    m = reg.manifest(op, flight_) if show else reg.build_manifest(op, flight_, allow_split=allow_split)
-    totals = {k: m[k] for k in ("version", "seat_limit", "persons", "seats", "lap_infants",
-                                "households", "split_households") if k in m}
+    m = (
+        reg.manifest(op, flight_)
+        if show
+        else reg.build_manifest(op, flight_, allow_split=allow_split)
+    )
+    totals = {
+        k: m[k]
+        for k in (
+            "version",
+            "seat_limit",
+            "persons",
+            "seats",
+            "lap_infants",
+            "households",
+            "split_households",
+        )
+        if k in m
+    }
     if "households_waiting_for_members" in m:
         totals["households waiting for members"] = m["households_waiting_for_members"]
     _emit(m, as_json, table=_kv_table(f"Manifest {flight_}", totals))
@@ -402,7 +587,9 @@ def manifest(
 @_guard
 def arrive(
     flight_: Annotated[str, typer.Option("--flight", help="the flight that landed")],
-    user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Record a landing and reconcile: boarded must equal deplaned; every discrepancy is listed.
     Run it again after the deplaning scans."""
@@ -410,10 +597,20 @@ def arrive(
     op = _op(reg, operation)
     r = reg.arrive(op, flight_)
     lines = [f"{d['kind']}: {d['person_id']}" for d in r["discrepancies"]]
-    lines.append("Reconciled: boarded = deplaned." if r["reconciled"] else
-                 f"NOT reconciled: {r['boarded']} boarded, {r['deplaned']} deplaned.")
-    _emit(r, as_json, table=_kv_table(f"Flight {flight_}", {k: r[k] for k in (
-        "status", "manifested", "boarded", "lap_infants", "deplaned")}), lines=lines)
+    lines.append(
+        "Reconciled: boarded = deplaned."
+        if r["reconciled"]
+        else f"NOT reconciled: {r['boarded']} boarded, {r['deplaned']} deplaned."
+    )
+    _emit(
+        r,
+        as_json,
+        table=_kv_table(
+            f"Flight {flight_}",
+            {k: r[k] for k in ("status", "manifested", "boarded", "lap_infants", "deplaned")},
+        ),
+        lines=lines,
+    )
     if not as_json and not r["reconciled"]:
         raise typer.Exit(1)
 
@@ -422,10 +619,19 @@ def arrive(
 @_guard
 def rollcall(
     site_: Annotated[str, typer.Option("--site", help="the staging base or site")],
-    present: Annotated[Path | None, typer.Option(help="file of scanned payloads, one per line ('-': standard input)")] = None,
-    mark_missing: Annotated[bool, typer.Option(help="record everyone expected and not seen as missing")] = False,
-    rollcall_id: Annotated[str | None, typer.Option(help="name of this roll-call (default: the time)")] = None,
-    user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False,
+    present: Annotated[
+        Path | None,
+        typer.Option(help="file of scanned payloads, one per line ('-': standard input)"),
+    ] = None,
+    mark_missing: Annotated[
+        bool, typer.Option(help="record everyone expected and not seen as missing")
+    ] = False,
+    rollcall_id: Annotated[
+        str | None, typer.Option(help="name of this roll-call (default: the time)")
+    ] = None,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Accountability check at a site: who should be here and is not."""
     reg = _open(user)
@@ -438,20 +644,45 @@ def rollcall(
     lines = [f"absent: {p}" for p in r["absent"][:200]]
     if len(r["absent"]) > 200:
         lines.append(f"... and {len(r['absent']) - 200} more (use --json)")
-    _emit(r, as_json, table=_kv_table(f"Roll-call at {site_}", {k: r[k] if not isinstance(r[k], list) else len(r[k]) for k in (
-        "expected", "present", "absent", "arrived_from_elsewhere", "marked_missing")}), lines=lines)
+    _emit(
+        r,
+        as_json,
+        table=_kv_table(
+            f"Roll-call at {site_}",
+            {
+                k: r[k] if not isinstance(r[k], list) else len(r[k])
+                for k in (
+                    "expected",
+                    "present",
+                    "absent",
+                    "arrived_from_elsewhere",
+                    "marked_missing",
+                )
+            },
+        ),
+        lines=lines,
+    )
 
 
 @app.command()
 @_guard
 def dedup(
-    run: Annotated[bool, typer.Option("--run/--no-run", help="look for new likely duplicates first")] = True,
-    merge: Annotated[tuple[str, str] | None, typer.Option(help="KEEP DUPLICATE: the second is the same person as the first")] = None,
-    not_duplicate: Annotated[tuple[str, str] | None, typer.Option(help="A B: not the same person; off the queue")] = None,
+    run: Annotated[
+        bool, typer.Option("--run/--no-run", help="look for new likely duplicates first")
+    ] = True,
+    merge: Annotated[
+        tuple[str, str] | None,
+        typer.Option(help="KEEP DUPLICATE: the second is the same person as the first"),
+    ] = None,
+    not_duplicate: Annotated[
+        tuple[str, str] | None, typer.Option(help="A B: not the same person; off the queue")
+    ] = None,
     undo: Annotated[str | None, typer.Option(help="undo the merge of this person")] = None,
     threshold: Annotated[float, typer.Option(help="score from which a pair is queued")] = 0.8,
     reason: Annotated[str, typer.Option(help="why (kept in the event)")] = "",
-    user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Find likely duplicate registrations and review them: the queue lists pairs by opaque id,
     score and reasons; --merge, --not-duplicate and --undo decide (each an event)."""
@@ -480,7 +711,17 @@ def dedup(
         t.add_column(c)
     for q in queue[:100]:
         t.add_row(*(str(q[c]) for c in ("candidate", "person_a", "person_b", "score", "reasons")))
-    _emit(res, as_json, table=t, lines=[f"Scored {res.get('pairs_scored', 0):,} pairs of {res.get('persons', 0):,} people; {res.get('new_candidates', 0)} new."] if run else [])
+    _emit(
+        res,
+        as_json,
+        table=t,
+        lines=[
+            f"{res.get('pairs_found', 0):,} likely duplicate pairs among "
+            f"{res.get('persons', 0):,} people; {res.get('new_candidates', 0)} new in the queue."
+        ]
+        if run
+        else [],
+    )
 
 
 class _null:
@@ -495,9 +736,16 @@ class _null:
 @app.command()
 @_guard
 def report(
-    since: Annotated[str | None, typer.Option(help="count people out since this date (ISO)")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="also write report.html, PNG plots and report.json here")] = None,
-    user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False,
+    since: Annotated[
+        str | None, typer.Option(help="count people out since this date (ISO)")
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="also write report.html, PNG plots and report.json here"),
+    ] = None,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Counts by status, site, cohort and nationality; people out (since a date), per day;
     households split across places; unaccompanied minors."""
@@ -511,12 +759,24 @@ def report(
     if as_json:
         _emit(r, True)
         return
-    out.print(_kv_table(f"Operation {op}", {"registered": r["registered"], "out" + (f" since {since}" if since else ""): r["out"],
-                                             "households split": r["households_split"],
-                                             "unaccompanied minors": r["unaccompanied_minors"],
-                                             "  without escort": r["unaccompanied_without_escort"]}))
-    for title, key in (("By status", "by_status"), ("By site", "by_site"), ("By cohort", "by_cohort"),
-                       ("Out by nationality", "out_by_nationality")):
+    out.print(
+        _kv_table(
+            f"Operation {op}",
+            {
+                "registered": r["registered"],
+                "out" + (f" since {since}" if since else ""): r["out"],
+                "households split": r["households_split"],
+                "unaccompanied minors": r["unaccompanied_minors"],
+                "  without escort": r["unaccompanied_without_escort"],
+            },
+        )
+    )
+    for title, key in (
+        ("By status", "by_status"),
+        ("By site", "by_site"),
+        ("By cohort", "by_cohort"),
+        ("Out by nationality", "out_by_nationality"),
+    ):
         out.print(_kv_table(title, r[key]))
     if out_dir is not None:
         out.print(f"Report: {r['files']['report']}", highlight=False)
@@ -540,7 +800,9 @@ def _write_report(r: dict[str, Any], folder: Path) -> dict[str, str]:
     per_day = pd.Series(r["out_per_day"], dtype=float)
     if len(per_day):
         axes[1].bar(per_day.index, per_day.values, color="#228833")
-        axes[1].plot(per_day.index, per_day.cumsum().values, color="#222", marker="o", label="cumulative")
+        axes[1].plot(
+            per_day.index, per_day.cumsum().values, color="#222", marker="o", label="cumulative"
+        )
         axes[1].legend()
         axes[1].tick_params(axis="x", rotation=45)
     axes[1].set_title("People out per day (first departure)")
@@ -550,12 +812,21 @@ def _write_report(r: dict[str, Any], folder: Path) -> dict[str, str]:
     plt.close(fig)
     files["counts_png"] = str(png)
     rep = HtmlReport(f"Registry: {r['operation']}")
-    rep.figures([("registered", f"{r['registered']:,}"), ("out", f"{r['out']:,}"),
-                 ("households split", f"{r['households_split']:,}"),
-                 ("unaccompanied minors", f"{r['unaccompanied_minors']:,}")])
+    rep.figures(
+        [
+            ("registered", f"{r['registered']:,}"),
+            ("out", f"{r['out']:,}"),
+            ("households split", f"{r['households_split']:,}"),
+            ("unaccompanied minors", f"{r['unaccompanied_minors']:,}"),
+        ]
+    )
     rep.image(png, "Status now, and people out per day")
-    for title, key in (("By site", "by_site"), ("By cohort", "by_cohort"),
-                       ("By nationality", "by_nationality"), ("Out by nationality", "out_by_nationality")):
+    for title, key in (
+        ("By site", "by_site"),
+        ("By cohort", "by_cohort"),
+        ("By nationality", "by_nationality"),
+        ("Out by nationality", "out_by_nationality"),
+    ):
         rep.heading(title)
         rep.table(pd.DataFrame({"people": pd.Series(r[key], dtype=int)}))
     path = rep.write(folder / "report.html")
@@ -568,11 +839,15 @@ def _write_report(r: dict[str, Any], folder: Path) -> dict[str, str]:
 @app.command()
 @_guard
 def export(
-    kind: Annotated[str, typer.Argument(help="manifest (passenger manifest CSV) or counts (HXL CSV)")],
+    kind: Annotated[
+        str, typer.Argument(help="manifest (passenger manifest CSV) or counts (HXL CSV)")
+    ],
     out_file: Annotated[Path, typer.Option("--out", help="file to write")],
     flight_: Annotated[str | None, typer.Option("--flight", help="flight, for a manifest")] = None,
     min_cell: Annotated[int, typer.Option(help="counts under this are suppressed")] = 5,
-    user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Export a flight's passenger manifest (personal data: manifest role, audited) or aggregate
     counts as HXL-tagged CSV with small cells suppressed (reporter role)."""
@@ -594,15 +869,28 @@ def export(
 @app.command()
 @_guard
 def credentials(
-    out_file: Annotated[Path | None, typer.Option("--out", help="write a sheet of wristband labels (.pdf or .png)")] = None,
-    issue: Annotated[bool, typer.Option(help="issue credentials to everyone active without a valid one first")] = True,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="write a sheet of wristband labels (.pdf or .png)")
+    ] = None,
+    issue: Annotated[
+        bool, typer.Option(help="issue credentials to everyone active without a valid one first")
+    ] = True,
     days: Annotated[int, typer.Option(help="days a new credential is valid")] = 30,
-    public_key: Annotated[Path | None, typer.Option(help="write the operation's public key file (for offline verifiers)")] = None,
-    revoke: Annotated[str | None, typer.Option(help="revoke this credential (id or printed code)")] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(help="write the operation's public key file (for offline verifiers)"),
+    ] = None,
+    revoke: Annotated[
+        str | None, typer.Option(help="revoke this credential (id or printed code)")
+    ] = None,
     reason: Annotated[str, typer.Option(help="why it is revoked")] = "",
-    verify: Annotated[str | None, typer.Option(help="check a payload offline against --key (no database)")] = None,
+    verify: Annotated[
+        str | None, typer.Option(help="check a payload offline against --key (no database)")
+    ] = None,
     key: Annotated[Path | None, typer.Option(help="public key file, for --verify")] = None,
-    user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Issue signed credentials (QR payloads: an opaque id, the operation and an expiry; no
     personal data), print wristband label sheets, export the public key, revoke, verify offline."""
@@ -617,9 +905,20 @@ def credentials(
             _fail(f"--key {key}: cannot read it ({exc.strerror})")
         op_, pub = creds.read_public_key_text(text)
         claim = creds.verify(verify, pub, operation=op_)
-        res = {"valid": True, "credential": creds.short_code(claim.credential_id), "operation": claim.operation,
-               "expires_at": claim.expires_at.isoformat()}
-        _emit(res, as_json, lines=[f"Valid: {res['credential']} for {op_}, until {res['expires_at']} (revocation is checked by the registry)"])
+        res = {
+            "valid": True,
+            "credential": creds.short_code(claim.credential_id),
+            "operation": claim.operation,
+            "expires_at": claim.expires_at.isoformat(),
+        }
+        _emit(
+            res,
+            as_json,
+            lines=[
+                f"Valid: {res['credential']} for {op_}, until {res['expires_at']} (revocation "
+                "is checked by the registry)"
+            ],
+        )
         return
     reg = _open(user)
     op = _op(reg, operation)
@@ -635,8 +934,12 @@ def credentials(
         res["issued"] = len(reg.issue_credentials(op, days=days))
     if out_file is not None:
         items = reg.credential_payloads(op)
-        labels = [creds.Label(i["payload"], i["code"], f"HH {i['household_id'][-6:].upper()}", i["cohort"][:18])
-                  for i in items]
+        labels = [
+            creds.Label(
+                i["payload"], i["code"], f"HH {i['household_id'][-6:].upper()}", i["cohort"][:18]
+            )
+            for i in items
+        ]
         if not labels:
             _fail("no valid credentials to print; issue some first")
         with err.status(f"drawing {len(labels):,} labels ...") if not as_json else _null():
@@ -655,9 +958,12 @@ def credentials(
 @app.command()
 @_guard
 def shred(
-    operation: Annotated[str, typer.Option("--operation", help="the operation whose personal data is destroyed")],
+    operation: Annotated[
+        str, typer.Option("--operation", help="the operation whose personal data is destroyed")
+    ],
     yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
-    user: UserOpt = None, as_json: JsonOpt = False,
+    user: UserOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Crypto-shred an operation: destroy its data key, so every personal field becomes
     unreadable at once; counts and movements remain. Cannot be undone."""
@@ -665,24 +971,41 @@ def shred(
     if not yes:
         if not sys.stdin.isatty():
             _fail("shred: add --yes to confirm (it cannot be undone)")
-        typer.confirm(f"Destroy every personal field of operation {operation}? This cannot be undone", abort=True)
+        typer.confirm(
+            f"Destroy every personal field of operation {operation}? This cannot be undone",
+            abort=True,
+        )
     r = reg.shred(operation)
-    _emit(r, as_json, lines=[f"Operation {operation}: data key destroyed; personal fields are unreadable."])
+    _emit(
+        r,
+        as_json,
+        lines=[f"Operation {operation}: data key destroyed; personal fields are unreadable."],
+    )
 
 
 @app.command()
 @_guard
 def audit(
-    action: Annotated[str, typer.Argument(help="verify (check the hash chain) or list (newest entries)")] = "verify",
+    action: Annotated[
+        str, typer.Argument(help="verify (check the hash chain) or list (newest entries)")
+    ] = "verify",
     limit: Annotated[int, typer.Option(help="entries to list")] = 50,
-    user: UserOpt = None, as_json: JsonOpt = False,
+    user: UserOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Verify the audit chain (exit 1 if it was altered) or list its newest entries."""
     reg = _open(user)
     if action == "verify":
         v = reg.audit_verify()
-        _emit(v.to_dict(), as_json, lines=[f"Audit chain verified: {v.entries:,} entries." if v.ok
-                                           else f"AUDIT CHAIN BROKEN: {v.problem}"])
+        _emit(
+            v.to_dict(),
+            as_json,
+            lines=[
+                f"Audit chain verified: {v.entries:,} entries."
+                if v.ok
+                else f"AUDIT CHAIN BROKEN: {v.problem}"
+            ],
+        )
         if not v.ok:
             raise typer.Exit(1)
     elif action == "list":

@@ -83,11 +83,15 @@ class RegistryEnv:
     env: dict[str, str]
     _users: set = field(default_factory=set)
     _engine: object = None
+    _views: dict = field(default_factory=dict)
 
-    def as_role(self, role: str):
-        """The registry as a user of ``role`` (created on first use: Argon2 is slow on purpose)."""
+    def as_role(self, role: str, *, fresh: bool = False):
+        """The registry as a user of ``role`` (created and logged in once per test: Argon2 is
+        slow on purpose); ``fresh`` logs in again and returns a view of its own."""
         from evacops.registry import open_registry
 
+        if not fresh and role in self._views:
+            return self._views[role]
         if self._engine is None:
             from evacops.registry.db import make_engine
 
@@ -95,7 +99,10 @@ class RegistryEnv:
         if role != "admin" and role not in self._users:
             self.as_role("admin").add_user(role, role, PASSWORD)
             self._users.add(role)
-        return open_registry(self.settings, role, PASSWORD, engine=self._engine)
+        view = open_registry(self.settings, role, PASSWORD, engine=self._engine)
+        if not fresh:
+            self._views[role] = view
+        return view
 
 
 @pytest.fixture(params=BACKENDS)
@@ -112,11 +119,16 @@ def registry_env(database_url, tmp_path) -> RegistryEnv:
     key = tmp_path / "keys" / "master.key"
     settings = RegistrySettings(database_url=url, key_file=key)
     init_registry(settings, admin="admin", password=PASSWORD)
-    env = {"EVACOPS_DATABASE_URL": url, "EVACOPS_KEY_FILE": str(key),
-           "EVACOPS_PASSWORD": PASSWORD, "EVACOPS_OPERATION": OPERATION}
+    env = {
+        "EVACOPS_DATABASE_URL": url,
+        "EVACOPS_KEY_FILE": str(key),
+        "EVACOPS_PASSWORD": PASSWORD,
+        "EVACOPS_OPERATION": OPERATION,
+    }
     renv = RegistryEnv(settings, url, key, env)
-    renv.as_role("admin").create_operation(OPERATION, categories=CATEGORIES, sites_=SITES,
-                                           origin_site="HKIA")
+    renv.as_role("admin").create_operation(
+        OPERATION, categories=CATEGORIES, sites_=SITES, origin_site="HKIA"
+    )
     yield renv
     renv._engine.dispose()
 

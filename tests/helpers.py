@@ -23,14 +23,24 @@ def scenario_from(d: dict) -> Scenario:
     return parse_text(yaml.safe_dump(copy.deepcopy(d), sort_keys=False), source="test.yaml")
 
 
-def evacops(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run the command line as a user does: a new interpreter, from the repository root."""
+def evacops(
+    *args: str | Path,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the command line as a user does: a new interpreter, from the repository root.
+    ``env`` adds to (or overrides) the environment; ``input`` is standard input."""
+    import os
+
     return subprocess.run(
         [sys.executable, "-m", "evacops.cli", *map(str, args)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
+        env={**os.environ, **env} if env else None,
+        input=input,
     )
 
 

@@ -132,8 +132,17 @@ def test_roles_limit_what_is_seen_and_done(registry_env):
     assert {"given_name", "family_name", "birth_date", "document"} <= set(full)
     gate = registry_env.as_role("gate")
     view = gate.person(OPERATION, pid)
-    assert set(view) == {"person_id", "household_id", "credential", "category", "cohort",
-                         "status", "site", "age_group", "initials"}
+    assert set(view) == {
+        "person_id",
+        "household_id",
+        "credential",
+        "category",
+        "cohort",
+        "status",
+        "site",
+        "age_group",
+        "initials",
+    }
     assert view["initials"].endswith(".")
     planner = registry_env.as_role("planner")
     with pytest.raises(AccessDenied):
@@ -146,7 +155,9 @@ def test_roles_limit_what_is_seen_and_done(registry_env):
         gate.shred(OPERATION)
     assert planner.report(OPERATION)["registered"] == registrar.report(OPERATION)["registered"] > 0
     with registrar.engine.connect() as conn:
-        reads = conn.execute(select(audit.c.actor, audit.c.detail).where(audit.c.action == "read")).all()
+        reads = conn.execute(
+            select(audit.c.actor, audit.c.detail).where(audit.c.action == "read")
+        ).all()
     assert [r.actor for r in reads] == ["registrar", "gate"]
     assert reads[1].detail == {"fields": ["initials"]}
 
@@ -171,8 +182,11 @@ def test_same_scan_twice_is_one_event(registry_env):
     assert not a["duplicate"] and b["duplicate"] and b["event"] == a["event"]
     assert d["duplicate"] and d["event"] == c["event"]
     with reg.engine.connect() as conn:
-        n = conn.execute(select(func.count()).select_from(events).where(
-            events.c.person_id == pid, events.c.type.in_(["gate-in", "roll-call"]))).scalar()
+        n = conn.execute(
+            select(func.count())
+            .select_from(events)
+            .where(events.c.person_id == pid, events.c.type.in_(["gate-in", "roll-call"]))
+        ).scalar()
     assert n == 2
 
 
@@ -189,7 +203,7 @@ def test_credentials_forged_revoked_expired_and_single_use(registry_env):
     reg.revoke(OPERATION, decode_unverified(creds[ids[1]]).credential_id, reason="sold")
     with pytest.raises(CredentialError, match="revoked"):
         gate.scan(OPERATION, creds[ids[1]], "gate-in", site="Gate A")
-    later = registry_env.as_role("gate")
+    later = registry_env.as_role("gate", fresh=True)
     later.clock = lambda: reg.clock() + timedelta(days=31)
     with pytest.raises(CredentialError, match="expired"):
         later.scan(OPERATION, creds[ids[2]], "gate-in", site="Gate A")
@@ -239,8 +253,9 @@ def test_manifest_keeps_households_whole_counts_lap_infants_and_reconciles(regis
     assert shown["control_totals_match"] and shown["persons"] == m["persons"]
     with reg.engine.connect() as conn:
         P = persons.c
-        rows = conn.execute(select(P.id, P.household_id, P.age_group, P.priority).where(
-            P.operation_id == OPERATION)).all()
+        rows = conn.execute(
+            select(P.id, P.household_id, P.age_group, P.priority).where(P.operation_id == OPERATION)
+        ).all()
     hh_of = {r.id: r.household_id for r in rows}
     on = {e["person_id"] for e in m["entries"]}
     for h in {hh_of[p] for p in on}:  # whole households only
@@ -273,20 +288,25 @@ def test_override_boarding_is_logged_and_last_seat_is_not_given_twice(registry_e
     mf = registry_env.as_role("manifest")
     adults = [p for p in ids if mf.person(OPERATION, p)["age_group"] != "infant"][:4]
     with pytest.raises(AccessDenied):
-        registry_env.as_role("gate").scan(OPERATION, creds[adults[0]], "board", flight="TINY",
-                                          override="no manifest")
-    seats = [mf.scan(OPERATION, creds[p], "board", flight="TINY", override="no manifest")["seat"]
-             for p in adults[:3]]
+        registry_env.as_role("gate").scan(
+            OPERATION, creds[adults[0]], "board", flight="TINY", override="no manifest"
+        )
+    seats = [
+        mf.scan(OPERATION, creds[p], "board", flight="TINY", override="no manifest")["seat"]
+        for p in adults[:3]
+    ]
     assert seats == [1, 2, 3]
     with pytest.raises(RegistryError, match="all 3 seats are taken"):
         mf.scan(OPERATION, creds[adults[3]], "board", flight="TINY", override="no manifest")
     with reg.engine.connect() as conn:
-        logged = conn.execute(select(audit.c.detail).where(audit.c.action == "scan")).scalars().all()
+        logged = (
+            conn.execute(select(audit.c.detail).where(audit.c.action == "scan")).scalars().all()
+        )
     assert sum(1 for d in logged if d.get("override")) == 3
 
 
 def test_allow_split_takes_part_of_a_household(registry_env):
-    reg, ids, creds = _checked_in(registry_env, 40, 13)
+    _reg, _ids, _creds = _checked_in(registry_env, 40, 13)
     admin = registry_env.as_role("admin")
     admin.add_flight(OPERATION, "ODD", origin="HKIA", destination="Al Udeid", seats=1)
     mf = registry_env.as_role("manifest")
@@ -299,7 +319,7 @@ def test_allow_split_takes_part_of_a_household(registry_env):
 
 # ---------------------------------------------------------------------------------- roll-call
 def test_rollcall_missing_found_and_departed_independently(registry_env):
-    reg, ids, creds = _checked_in(registry_env, 12, 17)
+    reg, _ids, creds = _checked_in(registry_env, 12, 17)
     admin = registry_env.as_role("admin")
     admin.add_flight(OPERATION, "S1", origin="HKIA", destination="Al Udeid", seats=400)
     mf = registry_env.as_role("manifest")
@@ -363,7 +383,7 @@ def test_shred_makes_personal_fields_unreadable_and_keeps_counts(registry_env):
     before = reg.report(OPERATION)
     admin = registry_env.as_role("admin")
     admin.shred(OPERATION)
-    for who in (reg, admin, registry_env.as_role("registrar")):
+    for who in (reg, admin, registry_env.as_role("registrar", fresh=True)):
         with pytest.raises(RegistryError, match="shredded"):
             who.person(OPERATION, ids[0])
     with pytest.raises(RegistryError, match="shredded"):
@@ -378,20 +398,29 @@ def test_shred_makes_personal_fields_unreadable_and_keeps_counts(registry_env):
     from evacops.registry.models import operations
 
     with reg.engine.connect() as conn:
-        sealed = conn.execute(select(persons.c.family_name_enc).where(persons.c.id == ids[0])).scalar()
+        sealed = conn.execute(
+            select(persons.c.family_name_enc).where(persons.c.id == ids[0])
+        ).scalar()
         op = conn.execute(select(operations).where(operations.c.id == OPERATION)).mappings().one()
     assert op["wrapped_data_key"] is None and op["wrapped_signing_key"] is None
     master = load_master_key(registry_env.key_file)
     if sealed is not None:
         with pytest.raises(InvalidTag):
-            AESGCM(master).decrypt(sealed[:12], sealed[12:], f"{OPERATION}|persons|{ids[0]}|family_name".encode())
+            AESGCM(master).decrypt(
+                sealed[:12], sealed[12:], f"{OPERATION}|persons|{ids[0]}|family_name".encode()
+            )
     assert admin.audit_verify().ok
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(person=st.integers(0, 9), role=st.sampled_from(["admin", "registrar", "manifest", "gate"]),
-       field=st.sampled_from(["given_name", "family_name", "birth_date", "document", "initials"]),
-       guess=st.binary(min_size=32, max_size=32))
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    person=st.integers(0, 9),
+    role=st.sampled_from(["admin", "registrar", "manifest", "gate"]),
+    field=st.sampled_from(["given_name", "family_name", "birth_date", "document", "initials"]),
+    guess=st.binary(min_size=32, max_size=32),
+)
 def test_shredded_fields_cannot_be_read(shredded, person, role, field, guess):
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -401,10 +430,14 @@ def test_shredded_fields_cannot_be_read(shredded, person, role, field, guess):
     with pytest.raises(RegistryError, match="shredded"):
         env.as_role(role).person(OPERATION, pid)
     with env.as_role("admin").engine.connect() as conn:
-        sealed = conn.execute(select(getattr(persons.c, f"{field}_enc")).where(persons.c.id == pid)).scalar()
+        sealed = conn.execute(
+            select(getattr(persons.c, f"{field}_enc")).where(persons.c.id == pid)
+        ).scalar()
     if sealed is not None:
         with pytest.raises(InvalidTag):
-            AESGCM(guess).decrypt(sealed[:12], sealed[12:], f"{OPERATION}|persons|{pid}|{field}".encode())
+            AESGCM(guess).decrypt(
+                sealed[:12], sealed[12:], f"{OPERATION}|persons|{pid}|{field}".encode()
+            )
 
 
 @pytest.fixture
@@ -427,8 +460,11 @@ def test_audit_chain_detects_tampering(registry_env, backend):
     with pytest.raises(Exception, match="append-only"), reg.engine.begin() as conn:
         conn.execute(text("DELETE FROM events WHERE seq = 1"))
     # someone with the database's owner rights drops the guard and edits an entry
-    drop = ("DROP TRIGGER audit_no_update" if backend == "sqlite"
-            else "DROP TRIGGER audit_append_only ON audit")
+    drop = (
+        "DROP TRIGGER audit_no_update"
+        if backend == "sqlite"
+        else "DROP TRIGGER audit_append_only ON audit"
+    )
     with reg.engine.begin() as conn:
         conn.execute(text(drop))
         conn.execute(text("UPDATE audit SET subject = 'x' WHERE seq = 3"))
@@ -442,8 +478,11 @@ def test_audit_chain_detects_removed_entries(registry_env, backend):
     for p in ids:
         reg.person(OPERATION, p)
     admin = registry_env.as_role("admin")
-    drop = ("DROP TRIGGER audit_no_delete" if backend == "sqlite"
-            else "DROP TRIGGER audit_append_only ON audit")
+    drop = (
+        "DROP TRIGGER audit_no_delete"
+        if backend == "sqlite"
+        else "DROP TRIGGER audit_append_only ON audit"
+    )
     with reg.engine.begin() as conn:
         conn.execute(text(drop))
         last = conn.execute(select(func.max(audit.c.seq))).scalar()
@@ -456,9 +495,9 @@ def test_audit_chain_detects_removed_entries(registry_env, backend):
     assert not v.ok and v.first_bad == 4
 
 
-# ---------------------------------------------------------------------------------- reports and exports
+# ------------------------------------------------------------------ reports and exports
 def test_report_counts_add_up_and_exports(registry_env, tmp_path):
-    reg, ids, creds = _checked_in(registry_env, 50, 23)
+    _reg, ids, creds = _checked_in(registry_env, 50, 23)
     admin = registry_env.as_role("admin")
     admin.add_flight(OPERATION, "R1", origin="HKIA", destination="Al Udeid", seats=20)
     mf = registry_env.as_role("manifest")
@@ -490,17 +529,37 @@ def test_report_counts_add_up_and_exports(registry_env, tmp_path):
 
 
 # ---------------------------------------------------------------------------------- properties
-ACTIONS = ["gate-in", "board", "depart", "deplane", "missing", "found", "roll-call",
-           "manifest", "departed-independently"]
+ACTIONS = [
+    "gate-in",
+    "board",
+    "depart",
+    "deplane",
+    "missing",
+    "found",
+    "roll-call",
+    "manifest",
+    "departed-independently",
+]
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(ACTIONS), st.integers(0, 29), st.integers(0, 1)),
-                min_size=5, max_size=60))
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(ACTIONS), st.integers(0, 29), st.integers(0, 1)),
+        min_size=5,
+        max_size=60,
+    )
+)
 def test_any_sequence_keeps_projection_equal_to_replay(registry_env, steps):
     from uuid import uuid4
 
-    admin = registry_env.as_role("admin") if not hasattr(registry_env, "_admin") else registry_env._admin
+    admin = (
+        registry_env.as_role("admin")
+        if not hasattr(registry_env, "_admin")
+        else registry_env._admin
+    )
     registry_env._admin = admin
     op = "p-" + uuid4().hex[:10]
     admin.create_operation(op, sites_=SITES)
@@ -522,15 +581,23 @@ def test_any_sequence_keeps_projection_equal_to_replay(registry_env, steps):
             elif action == "deplane":
                 admin.scan(op, creds[pid], "deplane", flight=f)
             else:
-                admin.scan(op, creds[pid], action, site="Gate A" if k == 0 else "Al Udeid",
-                           scan_id=f"{action}-{i}-{k}-{len(steps)}")
+                admin.scan(
+                    op,
+                    creds[pid],
+                    action,
+                    site="Gate A" if k == 0 else "Al Udeid",
+                    scan_id=f"{action}-{i}-{k}-{len(steps)}",
+                )
         except RegistryError:
             pass  # refusals are part of the property: they must leave nothing behind
     assert replay_equals_projection(admin, op)
     nobody_in_two_places(admin, op)
     with admin.engine.connect() as conn:
-        claims = conn.execute(select(seat_claims.c.flight_id, func.count(seat_claims.c.seat_no))
-                              .group_by(seat_claims.c.flight_id)).all()
+        claims = conn.execute(
+            select(seat_claims.c.flight_id, func.count(seat_claims.c.seat_no)).group_by(
+                seat_claims.c.flight_id
+            )
+        ).all()
     assert all(n <= 6 for _, n in claims)
     for f in flights:
         m = admin.manifest(op, f) if _has_manifest(admin, op, f) else None

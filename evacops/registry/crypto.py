@@ -132,7 +132,8 @@ class FieldCipher:
             data = self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], self._aad(where))
         except InvalidTag:
             raise RegistryError(
-                f"operation {self.operation}: a sealed field failed its integrity check ({where.split('|')[0]}); "
+                f"operation {self.operation}: a sealed field failed its integrity check "
+                f"({where.split('|')[0]}); "
                 "the database was altered outside evacops"
             ) from None
         return data.decode()

@@ -110,7 +110,8 @@ def check_schema(engine: Engine) -> None:
         raise RegistryError("database: not a registry yet; run 'evacops registry init'")
     if current != head:
         raise RegistryError(
-            f"database: schema {current} is older than {head}; run 'evacops registry init' to upgrade"
+            f"database: schema {current} is older than {head}; "
+            "run 'evacops registry init' to upgrade"
         )
 
 

@@ -4,8 +4,9 @@ Two kinds of table:
 
 - **the truth**, append-only: ``events`` (what happened to whom, where, by whom), ``audit`` (the
   hash chain of reads, exports, merges and scans), ``manifests``/``manifest_entries`` (a new version
-  is new rows), ``seat_claims`` (one row per seat taken on a flight; its unique keys are what stop two
-  gates giving away the same last seat). Database triggers refuse UPDATE and DELETE on them.
+  is new rows), ``seat_claims`` (one row per seat taken on a flight; its unique keys are what
+  stop two gates giving away the same last seat). Database triggers refuse UPDATE and DELETE
+  on them.
 - **projections**, rebuilt from the events by :func:`evacops.registry.events.rebuild`: ``persons``
   (status, site, flight and the sealed personal fields as of the last event), ``credentials``
   (revoked/used), ``flights`` (status), ``person_keys`` (blind indexes), ``dedup_candidates``.

@@ -225,7 +225,8 @@ class Registry:
             kinds = self._site_kinds(conn, op)
             if site not in kinds:
                 raise RegistryError(
-                    f"site {site!r}: not a site of operation {op}; add it with 'evacops registry site'"
+                    f"site {site!r}: not a site of operation {op}; "
+                    "add it with 'evacops registry site'"
                 )
         return kinds[site]
 
@@ -236,7 +237,8 @@ class Registry:
         row = conn.execute(q).mappings().first()
         if row is None:
             raise RegistryError(
-                f"flight {code}: not scheduled in operation {op}; add it with 'evacops registry flight'"
+                f"flight {code}: not scheduled in operation {op}; "
+                "add it with 'evacops registry flight'"
             )
         return row
 
@@ -434,7 +436,8 @@ class Registry:
             for r in rows:
                 if catmap and r.category not in catmap:
                     problems.append(
-                        f"{source}:{r.line}: category: {r.category!r} is not a category of operation {op}; use one of {', '.join(sorted(catmap))}"
+                        f"{source}:{r.line}: category: {r.category!r} is not a category of "
+                        f"operation {op}; use one of {', '.join(sorted(catmap))}"
                     )
             if problems:
                 raise RegistrationFileError(problems)
@@ -500,7 +503,8 @@ class Registry:
                     "priority": cat["priority"],
                     "rule_version": oprow["rule_version"],
                     "decided_by": self.actor.name,
-                    "reason": f"category {r.category} -> cohort {cat['cohort']} (rule {oprow['rule_version']})",
+                    "reason": f"category {r.category} -> cohort {cat['cohort']} "
+                    f"(rule {oprow['rule_version']})",
                     "source": source,
                     "line": r.line,
                     "_keys": keys,
@@ -768,7 +772,8 @@ class Registry:
         self, op: str, person_ids: Iterable[str] | None = None, *, days: int = 30
     ) -> list[dict[str, Any]]:
         """Issue a credential to each person (default: every active person without a valid
-        one). Returns payloads for printing; they hold an opaque id, the operation and the expiry."""
+        one). Returns payloads for printing; they hold an opaque id, the operation and the
+        expiry."""
         require(self.actor, Perm.register)
         now = self.clock()
         expires = now + timedelta(days=days)
@@ -885,7 +890,8 @@ class Registry:
                 ]
                 if len(matches) > 1:
                     raise CredentialError(
-                        f"credential {credential}: code matches {len(matches)} credentials; scan the QR code"
+                        f"credential {credential}: code matches {len(matches)} credentials; "
+                        "scan the QR code"
                     )
                 row = matches[0] if matches else None
         if row is None:
@@ -938,6 +944,8 @@ class Registry:
         )
         try:
             with self._write() as conn:
+                if action == ev.BOARD and flight and self._pg:  # lock first: later reads are fresh
+                    self._flight(conn, op, flight, lock=True)
                 dup = self._replayed(conn, key)
                 if dup is not None:
                     return dup
@@ -990,7 +998,8 @@ class Registry:
         pid = p["id"]
         if p["status"] == "merged":
             raise CredentialError(
-                f"credential {creds.short_code(cred['id'])}: its person was merged into {p['merged_into']}"
+                f"credential {creds.short_code(cred['id'])}: its person was merged into "
+                f"{p['merged_into']}"
             )
         data: dict[str, Any] = {}
         fid = None
@@ -1013,7 +1022,8 @@ class Registry:
                 )
             if p["flight_id"] != fid or p["status"] not in ("in-flight", "boarded"):
                 raise RegistryError(
-                    f"person {pid}: was not on flight {flight_code} ({p['status']}); report it at reconciliation"
+                    f"person {pid}: was not on flight {flight_code} ({p['status']}); "
+                    "report it at reconciliation"
                 )
         else:
             if site is None:
@@ -1106,7 +1116,8 @@ class Registry:
         if entry is None:
             if not override:
                 raise RegistryError(
-                    f"person {pid}: not on the manifest of {f['code']}; board with --override REASON (logged)"
+                    f"person {pid}: not on the manifest of {f['code']}; "
+                    "board with --override REASON (logged)"
                 )
             data.update(override=True, reason=override)
         lap = p["age_group"] == "infant"
@@ -1171,7 +1182,8 @@ class Registry:
             f = self._flight(conn, op, flight, lock=True)
             if f["status"] == "scheduled":
                 raise RegistryError(
-                    f"flight {flight}: has not departed; record its departure first ('evacops registry flight {flight} --depart')"
+                    f"flight {flight}: has not departed; "
+                    f"record its departure first ('evacops registry flight {flight} --depart')"
                 )
             if f["status"] == "departed":
                 self._event(
@@ -1410,7 +1422,8 @@ class Registry:
             )
             if v is None:
                 raise RegistryError(
-                    f"flight {flight}: no manifest yet; build one with 'evacops registry manifest --flight {flight}'"
+                    f"flight {flight}: no manifest yet; "
+                    f"build one with 'evacops registry manifest --flight {flight}'"
                 )
             head = (
                 conn.execute(select(manifests).where(M.flight_id == f["id"], M.version == v))
@@ -1512,7 +1525,8 @@ class Registry:
         mark_missing: bool = False,
     ) -> dict[str, Any]:
         """Who should be at ``site`` and is not. Each credential in ``payloads`` records a
-        roll-call event there; ``mark_missing`` records everyone expected and not seen as missing."""
+        roll-call event there; ``mark_missing`` records everyone expected and not seen as
+        missing."""
         require(self.actor, Perm.scan)
         rid = rollcall_id or self.clock().strftime("%Y%m%dT%H%M")
         seen: list[str] = []
@@ -1569,9 +1583,11 @@ class Registry:
 
     # ------------------------------------------------------------------ dedup
     def run_dedup(self, op: str, *, threshold: float = 0.8) -> dict[str, Any]:
-        """Find likely duplicates: blocking on the blind indexes, scoring on the opened fields of
-        the candidate pairs only; new pairs join the review queue."""
-        from evacops.registry.dedup import PersonRecord, pairs_from_keys, score
+        """Find likely duplicates among the operation's people (not merged): records are
+        blocked on their blind indexes (``person_keys``: HMACs of the blocking keys, so blocking
+        sees only equality) and scored on the opened fields (an audited read); pairs at or above
+        ``threshold`` that are not yet queued or decided join the review queue."""
+        from evacops.registry.dedup import PersonRecord, find_duplicates
 
         require(self.actor, Perm.dedup)
         P = persons.c
@@ -1584,65 +1600,44 @@ class Registry:
                     person_keys.c.operation_id == op, person_keys.c.person_id.in_(active)
                 )
             ):
-                keys[r.person_id].append(r.bidx)
-            ids = sorted(keys)
-            pairs = list(pairs_from_keys([keys[i] for i in ids]))
-            involved = sorted({ids[i] for p in pairs for i in p})
-            records: dict[str, PersonRecord] = {}
-            for chunk in _chunks(involved, 2000):
-                for p in conn.execute(select(persons).where(P.id.in_(chunk))).mappings():
-                    o = self._open_person(cipher, p)
-                    bd = date.fromisoformat(o["birth_date"]) if o["birth_date"] else None
-                    records[p["id"]] = PersonRecord(
-                        p["id"],
-                        o["given_name"] or "",
-                        o["family_name"] or "",
-                        bd,
-                        p["birth_precision"],
-                        p["sex"],
-                        p["nationality"],
-                        o["document"],
-                        p["household_id"],
+                keys[r.person_id].append(r.bidx.hex())
+            records: list[PersonRecord] = []
+            for p in conn.execute(
+                select(persons).where(P.operation_id == op, P.status != "merged").order_by(P.id)
+            ).mappings():
+                o = self._open_person(cipher, p)
+                bd = date.fromisoformat(o["birth_date"]) if o["birth_date"] else None
+                records.append(
+                    PersonRecord(
+                        p["id"], o["given_name"] or "", o["family_name"] or "", bd,
+                        p["birth_precision"] if bd else "unknown", p["sex"], p["nationality"],
+                        o["document"], p["household_id"],
                     )
-            existing = {
+                )  # fmt: skip
+            found = find_duplicates(
+                records, threshold, keys=[keys.get(r.person_id, []) for r in records]
+            )
+            D = dedup_candidates.c
+            known = {
                 (r.person_a, r.person_b)
-                for r in conn.execute(
-                    select(dedup_candidates.c.person_a, dedup_candidates.c.person_b).where(
-                        dedup_candidates.c.operation_id == op
-                    )
-                )
+                for r in conn.execute(select(D.person_a, D.person_b).where(D.operation_id == op))
             }
-            new = []
             now = self.clock()
-            for i, j in pairs:
-                a, b = sorted((ids[i], ids[j]))
-                if (a, b) in existing:
-                    continue
-                s, reasons = score(records[a], records[b])
-                if s >= threshold:
-                    new.append(
-                        {
-                            "operation_id": op,
-                            "person_a": a,
-                            "person_b": b,
-                            "score": float(s),
-                            "reasons": ",".join(reasons)[:200],
-                            "found_at": now,
-                        }
-                    )
-                    existing.add((a, b))
+            new = [
+                {"operation_id": op, "person_a": a, "person_b": b, "score": float(s),
+                 "reasons": reasons[:200], "found_at": now}
+                for a, b, s, reasons in found.itertuples(index=False, name=None)
+                if (a, b) not in known
+            ]  # fmt: skip
             for chunk in _chunks(new, 5000):
                 conn.execute(insert(dedup_candidates), chunk)
             self._audit(
-                conn,
-                "dedup",
-                op,
-                f"{len(records)} persons opened",
-                {"pairs_scored": len(pairs), "new_candidates": len(new)},
-            )
+                conn, "dedup", op, f"{len(records)} persons opened",
+                {"pairs_found": len(found), "new_candidates": len(new)},
+            )  # fmt: skip
         return {
-            "persons": len(ids),
-            "pairs_scored": len(pairs),
+            "persons": len(records),
+            "pairs_found": len(found),
             "new_candidates": len(new),
             "open_candidates": len(self.review_queue(op)),
         }
@@ -1682,7 +1677,8 @@ class Registry:
             d = self._person(conn, op, duplicate)
             if "merged" in (k["status"], d["status"]):
                 raise RegistryError(
-                    f"merge: person {keep if k['status'] == 'merged' else duplicate} is merged already; undo that first"
+                    f"merge: person {keep if k['status'] == 'merged' else duplicate} is merged "
+                    "already; undo that first"
                 )
             row = self._event(
                 conn,
@@ -1983,7 +1979,8 @@ def _seats_needed(members: Sequence[Any]) -> tuple[int, list[tuple[Any, bool]]]:
 
 
 def _fit_part(members: Sequence[Any], seats: int) -> list[Any]:
-    """The largest part of a household that fits ``seats`` (adults first, each infant with a lap)."""
+    """The largest part of a household that fits ``seats`` (adults first, each infant with a
+    lap)."""
     order = sorted(
         members,
         key=lambda m: ({"adult": 0, "unknown": 1, "child": 2, "infant": 3}[m.age_group], m.id),

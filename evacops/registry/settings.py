@@ -2,8 +2,9 @@
 
 - ``EVACOPS_DATABASE_URL``: ``sqlite:///reg.db`` (default ``sqlite:///evacops.db``, in the working
   folder) or ``postgresql+psycopg://user@host/db``.
-- ``EVACOPS_KEY_FILE``: the master key file (default ``~/.config/evacops/master.key``, kept away from
-  the database's folder on purpose: a copied database without its key reveals no personal field).
+- ``EVACOPS_KEY_FILE``: the master key file (default ``~/.config/evacops/master.key``, kept away
+  from the database's folder on purpose: a copied database without its key reveals no personal
+  field).
 - ``EVACOPS_USER`` / ``EVACOPS_PASSWORD``: who acts, for the command line (the password is asked
   for when not set).
 - ``EVACOPS_SQLITE_SYNCHRONOUS``: ``NORMAL`` (default: an acknowledged event survives a crash of
