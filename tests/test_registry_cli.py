@@ -78,7 +78,7 @@ def test_every_command_end_to_end(cli_env, tmp_path):
     again = run(env, "init").stdout
     assert str(key) in again and "New master key" not in again
 
-    rows = [r for r in registrations_rows(120, 31, duplicate_rate=0.1) if r["household_id"]]
+    rows = registrations_rows(120, 31, duplicate_rate=0.1)
     imp = js(env, "import", write_rows(tmp_path / "reg.csv", rows))
     assert imp["imported"] == len(rows) and imp["rejected"] == 0
 

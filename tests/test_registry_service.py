@@ -23,7 +23,7 @@ from evacops.registry.models import audit, events, persons, seat_claims
 
 
 def register(reg, n=40, seed=1, duplicate_rate=0.0, op=OPERATION):
-    rows = [r for r in registrations_rows(n, seed, duplicate_rate) if r["household_id"]]
+    rows = registrations_rows(n, seed, duplicate_rate)
     return reg.register(op, read_records(rows, source="test"), source="test").person_ids
 
 
@@ -76,7 +76,7 @@ def test_register_projection_and_audit(registry_env):
 
 def test_personal_fields_are_sealed_in_the_database(registry_env, backend, tmp_path):
     reg = registry_env.as_role("registrar")
-    rows = [r for r in registrations_rows(30, 7) if r["household_id"]]
+    rows = registrations_rows(30, 7)
     reg.register(OPERATION, read_records(rows, source="t"), source="t")
     names = {r["family_name"] for r in rows if len(r["family_name"]) >= 5}
     docs = {r["document_number"] for r in rows if r["document_number"]}
@@ -95,7 +95,7 @@ def test_import_is_all_or_nothing_and_not_twice(registry_env, tmp_path):
     import csv
 
     reg = registry_env.as_role("registrar")
-    rows = [r for r in registrations_rows(50, 3) if r["household_id"]]
+    rows = registrations_rows(50, 3)
     good = tmp_path / "good.csv"
     bad = tmp_path / "bad.csv"
     for path, broken in ((good, False), (bad, True)):
@@ -117,7 +117,7 @@ def test_import_is_all_or_nothing_and_not_twice(registry_env, tmp_path):
 
 def test_unknown_category_rejects_the_whole_file(registry_env):
     reg = registry_env.as_role("registrar")
-    rows = [r for r in registrations_rows(10, 3) if r["household_id"]]
+    rows = registrations_rows(10, 3)
     rows[3] = dict(rows[3], category="tourist")
     with pytest.raises(RegistrationFileError, match="category"):
         reg.register(OPERATION, read_records(rows, source="t"), source="t")
@@ -346,7 +346,7 @@ def test_rollcall_missing_found_and_departed_independently(registry_env):
 # ---------------------------------------------------------------------------------- dedup
 def test_dedup_queue_merge_undo_and_not_duplicate(registry_env):
     reg = registry_env.as_role("registrar")
-    rows = [r for r in registrations_rows(400, 21, duplicate_rate=0.15) if r["household_id"]]
+    rows = registrations_rows(400, 21, duplicate_rate=0.15)
     reg.register(OPERATION, read_records(rows, source="t"), source="t")
     res = reg.run_dedup(OPERATION)
     queue = reg.review_queue(OPERATION)
@@ -370,7 +370,7 @@ def test_dedup_queue_merge_undo_and_not_duplicate(registry_env):
 
 def test_document_lookup_uses_the_blind_index(registry_env):
     reg = registry_env.as_role("registrar")
-    rows = [r for r in registrations_rows(30, 4) if r["household_id"]]
+    rows = registrations_rows(30, 4)
     ids = reg.register(OPERATION, read_records(rows, source="t"), source="t").person_ids
     i, row = next((i, r) for i, r in enumerate(rows) if r["document_number"])
     assert ids[i] in reg.find_by_document(OPERATION, row["document_number"].lower())

@@ -1,0 +1,715 @@
+"""Synthetic evacuees for tests, benchmarks and demos: never real people.
+
+:func:`people` makes households of 1-9 people (parents, children, grandparents, some twins,
+some unaccompanied minors) and then re-registers some of them the way it happens at an
+evacuation: another romanisation of the name, the order of the names swapped, the birth date
+missing or replaced by the 1 January default, the document missing, a typo. It returns the
+records and the set of true duplicate pairs, so matching can be measured.
+
+Given names are common Afghan given names with their usual romanisations (a name alone names
+nobody); family names are **synthetic**, built from syllables, and a short list of well-known
+real family and tribal names is excluded. Document numbers use the reserved test prefix ``ZZ``
+and seven digits, so they can never be real. Randomness comes only from
+``numpy.random.default_rng(seed)``: the same seed gives the same people.
+
+How the generator works and why: docs/registry-dedup.md, "The generator".
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from evacops.registry.dedup import PersonRecord
+from evacops.registry.names import skeleton
+
+__all__ = [
+    "CATEGORIES",
+    "FEMALE_NAMES",
+    "IMPORT_COLUMNS",
+    "MALE_NAMES",
+    "people",
+    "registrations_rows",
+    "write_registrations_csv",
+]
+
+REFERENCE_DATE = dt.date(2021, 8, 15)
+IMPORT_COLUMNS = (
+    "household_id",
+    "given_name",
+    "family_name",
+    "sex",
+    "birth_date",
+    "nationality",
+    "document_number",
+    "category",
+)
+CATEGORIES = ("citizen", "lpr", "siv", "p1p2", "at-risk", "third-country")
+
+# Common Afghan given names: (weight, spellings). The first spelling is the most usual; the
+# others are romanisations met in registrations. Most fold to one skeleton (names.py); a few
+# deliberately do not (Fuad/Fawad, Zabiullah/Zabihullah, Syed), as in real data.
+MALE_NAMES: tuple[tuple[float, tuple[str, ...]], ...] = (
+    (14.0, ("Mohammad", "Muhammad", "Mohammed", "Mohamed", "Muhamad", "Mohamad")),
+    (5.0, ("Ahmad", "Ahmed", "Ahmet")),
+    (2.0, ("Mahmood", "Mahmud", "Mahmoud")),
+    (2.0, ("Abdul Rahman", "Abdulrahman", "Abdurrahman", "Abdul-Rahman", "Abdel Rahman")),
+    (2.0, ("Abdullah", "Abdulla", "Abdollah", "Abdallah")),
+    (1.5, ("Abdul Qadir", "Abdulqadir", "Abdul Kadir", "Abdul Qader")),
+    (1.5, ("Abdul Karim", "Abdulkarim", "Abdul Kareem")),
+    (1.5, ("Abdul Wahid", "Abdulwahid", "Abdul Waheed")),
+    (1.0, ("Abdul Hakim", "Abdulhakim", "Abdul Hakeem")),
+    (3.0, ("Ali", "Aly")),
+    (2.0, ("Hassan", "Hasan")),
+    (2.5, ("Hussain", "Husain", "Hossein", "Hussein", "Husayn")),
+    (1.5, ("Massoud", "Masood", "Masoud", "Masud")),
+    (1.5, ("Yusuf", "Yousef", "Yusef", "Yousuf")),
+    (1.5, ("Omar", "Umar")),
+    (1.0, ("Usman", "Osman", "Uthman")),
+    (1.5, ("Khalid", "Khaled", "Kalid")),
+    (1.5, ("Hamid", "Hameed", "Hamed")),
+    (1.0, ("Rashid", "Rasheed", "Rashed")),
+    (1.5, ("Farid", "Fareed")),
+    (1.0, ("Najib", "Najeeb", "Najibullah")),
+    (1.5, ("Nasir", "Naseer", "Nasser")),
+    (1.0, ("Qasim", "Kasim", "Qassem", "Qasem")),
+    (1.0, ("Karim", "Kareem")),
+    (1.0, ("Rahim", "Raheem")),
+    (1.0, ("Jawad", "Javad")),
+    (1.0, ("Fawad", "Fuad", "Fawwad")),
+    (2.0, ("Sayed", "Sayyed", "Said", "Saeed", "Syed")),
+    (1.0, ("Zabihullah", "Zabiullah", "Zabihulla")),
+    (1.5, ("Habibullah", "Habib Ullah", "Habibulla", "Habibollah")),
+    (1.0, ("Hekmatullah", "Hikmatullah", "Hekmatulla")),
+    (1.0, ("Rahmatullah", "Rahmatulla", "Rahmat Ullah")),
+    (1.0, ("Samiullah", "Samiulla", "Sami Ullah")),
+    (0.8, ("Shafiq", "Shafeeq", "Shafique")),
+    (0.8, ("Shakib", "Shakeeb")),
+    (0.8, ("Bilal", "Belal")),
+    (1.0, ("Ismail", "Esmail", "Ismael")),
+    (1.0, ("Ibrahim", "Ebrahim", "Ibraheem")),
+    (0.8, ("Idris", "Edris")),
+    (0.8, ("Yahya", "Yahia")),
+    (0.8, ("Zakaria", "Zakariya", "Zakariah")),
+    (1.0, ("Ajmal",)),
+    (1.0, ("Jamil", "Jameel")),
+    (1.0, ("Wahid", "Waheed", "Vahid")),
+    (0.8, ("Mirwais", "Mir Wais", "Mirways")),
+    (1.0, ("Ahmad Shah", "Ahmadshah")),
+    (1.0, ("Gul Ahmad", "Gulahmad", "Gul Ahmed")),
+    (1.5, ("Nur Mohammad", "Noor Mohammad", "Noor Muhammad", "Nurmohammad")),
+    (0.8, ("Sohrab", "Sohraab")),
+    (0.8, ("Farhad", "Farhaad")),
+    (0.8, ("Jamshid", "Jamsheed", "Jamshed")),
+    (0.8, ("Daud", "Dawood", "Dawud")),
+    (0.8, ("Sulaiman", "Suleiman", "Soleiman", "Sulayman")),
+    (0.8, ("Haroon", "Harun", "Haroun")),
+    (1.0, ("Mansoor", "Mansur", "Mansour")),
+    (1.0, ("Naveed", "Navid", "Nawid")),
+    (0.8, ("Tariq", "Tareq", "Tarek")),
+    (0.8, ("Emal",)),
+    (0.8, ("Zalmai", "Zalmay")),
+    (0.8, ("Hamza", "Hamzah")),
+    (0.8, ("Mustafa", "Mostafa")),
+    (0.8, ("Mujtaba", "Mojtaba")),
+    (0.8, ("Murtaza", "Mortaza", "Morteza")),
+    (1.0, ("Aziz", "Azeez")),
+    (0.8, ("Wali", "Walli")),
+    (0.8, ("Sharif", "Shareef")),
+    (0.8, ("Latif", "Lateef")),
+    (0.8, ("Naeem", "Naim", "Nayeem")),
+    (0.6, ("Qais", "Qays", "Kais")),
+    (0.8, ("Rohullah", "Ruhullah", "Rohulla")),
+    (0.8, ("Ehsan", "Ihsan", "Ehsaan")),
+    (0.8, ("Sadiq", "Sadeq", "Sadeeq")),
+    (0.8, ("Samir", "Sameer")),
+    (0.6, ("Zubair", "Zubayr", "Zobair")),
+    (0.6, ("Ilyas", "Elyas", "Elias")),
+    (0.8, ("Baryalai", "Baryalay")),
+    (0.6, ("Fardin", "Fardeen")),
+    (0.6, ("Shoaib", "Shuaib", "Shoayb")),
+    (0.6, ("Obaidullah", "Ubaidullah", "Obaidulla")),
+    (0.6, ("Asadullah", "Asadulla", "Asad Ullah")),
+    (0.6, ("Nematullah", "Nimatullah", "Nematulla")),
+    (0.6, ("Amanullah", "Amanulla", "Aman Ullah")),
+    (0.6, ("Hashmatullah", "Hashmatulla")),
+    (0.6, ("Ghulam", "Gholam", "Gulam")),
+    (0.6, ("Bashir", "Basheer")),
+    (0.6, ("Nazir", "Nazeer")),
+    (0.6, ("Munir", "Muneer")),
+    (0.6, ("Zia", "Ziya")),
+    (0.6, ("Wasim", "Waseem")),
+    (0.6, ("Javid", "Jawid", "Javed")),
+    (0.6, ("Khushal", "Khoshal")),
+    (0.6, ("Ashraf",)),
+    (0.6, ("Akbar",)),
+    (0.6, ("Anwar", "Anwer")),
+    (0.6, ("Asif", "Aseef")),
+    (0.5, ("Dost Mohammad", "Dost Muhammad")),
+    (0.5, ("Sher Ahmad", "Sher Ahmed")),
+    (0.5, ("Jan Agha", "Janagha")),
+)
+FEMALE_NAMES: tuple[tuple[float, tuple[str, ...]], ...] = (
+    (4.0, ("Fatima", "Fatema", "Fatimah")),
+    (3.0, ("Zahra", "Zahrah")),
+    (3.0, ("Maryam", "Mariam")),
+    (2.0, ("Marzia", "Marziyeh", "Marziya")),
+    (2.0, ("Zainab", "Zaynab", "Zeinab")),
+    (2.0, ("Khadija", "Khadijah", "Khadeeja")),
+    (2.0, ("Aisha", "Ayesha", "Aysha")),
+    (1.5, ("Sakina", "Sakeena")),
+    (1.5, ("Masooma", "Masuma", "Masoumeh")),
+    (1.5, ("Farzana", "Farzaneh")),
+    (1.5, ("Freshta", "Fereshta", "Fereshteh")),
+    (1.0, ("Gulalai", "Gulalay")),
+    (1.0, ("Malalai", "Malalay")),
+    (1.5, ("Shabnam",)),
+    (1.5, ("Nargis", "Narges")),
+    (1.5, ("Parwana", "Parvana")),
+    (1.5, ("Laila", "Layla", "Leila")),
+    (1.0, ("Mina", "Meena")),
+    (1.0, ("Sara", "Sarah")),
+    (1.0, ("Habiba", "Habibah")),
+    (1.0, ("Hadia", "Hadiya")),
+    (1.0, ("Hamida", "Hameeda")),
+    (1.0, ("Nadia", "Nadiya")),
+    (1.0, ("Najiba", "Najeeba")),
+    (1.0, ("Nasrin", "Nasreen")),
+    (1.0, ("Roya", "Roja")),
+    (1.0, ("Sima", "Seema")),
+    (1.0, ("Soraya", "Sorayya", "Suraya")),
+    (1.0, ("Tahmina", "Tahmineh")),
+    (1.0, ("Wahida", "Waheeda", "Vahideh")),
+    (1.0, ("Zarghona", "Zarghuna")),
+    (1.0, ("Zohra", "Zuhra")),
+    (1.0, ("Shakila", "Shakeela")),
+    (1.0, ("Samira", "Sameera")),
+    (1.0, ("Fariba",)),
+    (1.0, ("Farida", "Fareeda")),
+    (1.0, ("Latifa", "Lateefa")),
+    (1.0, ("Mahbooba", "Mahbuba")),
+    (1.0, ("Nazanin", "Nazaneen")),
+    (0.8, ("Parisa",)),
+    (1.0, ("Rabia", "Rabiya", "Rabiah")),
+    (1.0, ("Razia", "Raziya", "Raziyah")),
+    (0.8, ("Rukhsar", "Rukhsaar")),
+    (0.8, ("Sadaf",)),
+    (0.8, ("Sana", "Sanaa")),
+    (0.8, ("Somaya", "Sumaya", "Somayeh")),
+    (1.0, ("Yasmin", "Yasmeen")),
+    (0.8, ("Zakia", "Zakiya")),
+    (0.8, ("Mursal", "Morsal")),
+    (0.8, ("Muska", "Mozhgan")),
+    (0.8, ("Arezo", "Arezoo", "Arzo")),
+    (0.6, ("Bibi Gul", "Bibigul")),
+    (0.6, ("Storay", "Storai")),
+    (0.6, ("Palwasha",)),
+    (0.8, ("Madina", "Madeena")),
+    (0.8, ("Rahima", "Raheema")),
+    (0.8, ("Karima", "Kareema")),
+    (0.8, ("Nilofar", "Nilufar", "Nelofar")),
+    (0.6, ("Mahnaz",)),
+    (0.6, ("Shukria", "Shukriya")),
+    (0.6, ("Halima", "Haleema")),
+    (0.6, ("Asma", "Asmaa")),
+    (0.6, ("Hosai", "Hosay")),
+    (0.6, ("Lina", "Leena")),
+    (0.6, ("Mariam Gul",)),
+    (0.6, ("Nooria", "Nuria", "Nuriya")),
+    (0.6, ("Sediqa", "Sadiqa", "Sedigheh")),
+    (0.6, ("Tamana", "Tamanna")),
+    (0.6, ("Zarmina", "Zarmeena")),
+)
+
+# Syllables for synthetic family names and their suffixes.
+_ONSETS = ("b", "d", "f", "g", "gh", "h", "j", "k", "kh", "l", "m", "n", "p", "q", "r", "s",
+           "sh", "t", "w", "y", "z", "zh", "ch")  # fmt: skip
+_NUCLEI = ("a", "a", "a", "e", "i", "o", "u", "oo", "ee", "ai")
+_CODAS = ("", "", "", "n", "r", "l", "m", "s", "d", "k", "g", "t")
+_SUFFIXES = ("", "", "", "", "i", "i", "zai", "zai", "khel", "wal", "yar", "zada", "mal")
+# Real family and tribal names never to be produced, even by chance.
+_EXCLUDED_FAMILY = frozenset(
+    skeleton(n)
+    for n in (
+        "Karzai", "Ghani", "Barakzai", "Popalzai", "Ahmadzai", "Haqqani", "Durrani", "Dostum",
+        "Hekmatyar", "Mohseni", "Sultani", "Nabizada", "Alokozai", "Achakzai", "Noorzai",
+        "Sadozai", "Mohammadzai", "Tarin", "Wardak", "Safi", "Mangal", "Zadran", "Stanikzai",
+        "Amin", "Hakimi", "Karimi", "Rahimi", "Ahmadi", "Mohammadi", "Hussaini", "Rezai",
+        "Sharifi", "Rasuli", "Jalali", "Hamidi", "Azizi", "Nazari", "Saberi", "Yousufzai",
+        "Kakar", "Khan", "Shinwari", "Momand", "Yusufzai", "Amiri", "Nuristani", "Panjshiri",
+    )
+)  # fmt: skip
+_FOREIGN = (("USA", 40.0), ("GBR", 14.0), ("DEU", 12.0), ("CAN", 10.0), ("NLD", 5.0),
+            ("SWE", 5.0), ("NOR", 4.0), ("FRA", 4.0), ("AUS", 3.0), ("ITA", 3.0))  # fmt: skip
+_FAMILY_POOL = 6000
+
+
+@dataclass
+class _Person:
+    """A person as generated: the true identity behind one or more registrations."""
+
+    given: int  # index into the sex's name list
+    female: bool
+    family: str
+    single: bool  # registered with one name only
+    true_birth: dt.date
+    precision: str
+    default_jan1: bool
+    sex: str
+    nationality: str
+    document: str | None
+    household: int
+    category: str
+    twin_of: int | None = None
+    copies: list[int] = field(default_factory=list)
+
+
+def _weights(pairs: Sequence[tuple[float, object]]) -> np.ndarray:
+    w = np.array([p[0] for p in pairs], dtype=float)
+    return w / w.sum()
+
+
+class _Generator:
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+        self.male_p = _weights(MALE_NAMES)
+        self.female_p = _weights(FEMALE_NAMES)
+        self.family_pool = self._family_pool()
+        # Family names are frequent the way surnames are: a few common, a long tail.
+        ranks = np.arange(len(self.family_pool), dtype=float)
+        w = 1.0 / (ranks + 30.0) ** 0.9
+        self.family_p = w / w.sum()
+        self.docs_used: set[str] = set()
+        self.foreign_p = _weights([(w, c) for c, w in _FOREIGN])
+
+    # --- names ------------------------------------------------------------------------------
+    def _family_name(self) -> str:
+        rng = self.rng
+        n_syl = int(rng.choice((1, 2, 2, 2, 3)))
+        parts = []
+        for _ in range(n_syl):
+            parts.append(
+                _ONSETS[rng.integers(len(_ONSETS))]
+                + _NUCLEI[rng.integers(len(_NUCLEI))]
+                + _CODAS[rng.integers(len(_CODAS))]
+            )
+        suffix = _SUFFIXES[rng.integers(len(_SUFFIXES))]
+        if n_syl == 1 and not suffix:
+            suffix = "zai"
+        return ("".join(parts) + suffix).capitalize()
+
+    def _family_pool(self) -> list[str]:
+        pool: list[str] = []
+        seen: set[str] = set(_EXCLUDED_FAMILY)
+        while len(pool) < _FAMILY_POOL:
+            name = self._family_name()
+            key = skeleton(name)
+            if len(key) < 4 or key in seen:
+                continue
+            seen.add(key)
+            pool.append(name)
+        return pool
+
+    def given_spelling(self, p: _Person, avoid: str | None = None) -> str:
+        spellings = (FEMALE_NAMES if p.female else MALE_NAMES)[p.given][1]
+        if avoid is not None and len(spellings) > 1:
+            others = [s for s in spellings if s != avoid]
+            return others[self.rng.integers(len(others))]
+        # The first spelling is the usual one.
+        if len(spellings) == 1 or self.rng.random() < 0.6:
+            return spellings[0]
+        return spellings[1 + self.rng.integers(len(spellings) - 1)]
+
+    def pick_given(self, female: bool, avoid: Sequence[int] = ()) -> int:
+        p = self.female_p if female else self.male_p
+        while True:
+            g = int(self.rng.choice(len(p), p=p))
+            if g not in avoid:
+                return g
+
+    def family_variant(self, name: str) -> str:
+        """Another romanisation of a family name, as a different clerk would write it."""
+        rng = self.rng
+        low = name.lower()
+        options = []
+        for a, b in (("oo", "u"), ("u", "oo"), ("ee", "i"), ("i", "ee"), ("a", "e"), ("e", "a"),
+                     ("o", "u"), ("u", "o"), ("q", "k"), ("k", "q"), ("w", "v"), ("ai", "ay"),
+                     ("zai", " Zai"), ("khel", " Khel"), ("zada", " Zada"), ("ai", "ei"),
+                     ("sh", "sh")):  # fmt: skip
+            if a in low[1:]:
+                options.append((a, b))
+        if rng.random() < 0.25 or not options:
+            # Double or undouble a consonant.
+            cons = [i for i, c in enumerate(low) if i > 0 and c in "bdfjlmnprstz"]
+            if cons:
+                i = cons[rng.integers(len(cons))]
+                if i + 1 < len(low) and low[i + 1] == low[i]:
+                    low = low[:i] + low[i + 1 :]
+                else:
+                    low = low[: i + 1] + low[i:]
+                return _title(low)
+            return name
+        a, b = options[rng.integers(len(options))]
+        starts = [i for i in range(1, len(low)) if low.startswith(a, i)]
+        i = starts[rng.integers(len(starts))]
+        return _title(low[:i] + b + low[i + len(a) :])
+
+    def typo(self, name: str) -> str:
+        """One keying error: a letter replaced, dropped, doubled or swapped with the next."""
+        rng = self.rng
+        if len(name) < 4:
+            return name
+        i = int(rng.integers(1, len(name) - 1))
+        op = rng.integers(4)
+        letter = "abdefghiklmnorstuyz"[rng.integers(19)]
+        if op == 0:
+            s = name[:i] + letter + name[i + 1 :]
+        elif op == 1:
+            s = name[:i] + name[i + 1 :]
+        elif op == 2:
+            s = name[:i] + name[i] + name[i:]
+        else:
+            s = name[:i] + name[i + 1] + name[i] + name[i + 2 :]
+        return s
+
+    # --- dates and documents ----------------------------------------------------------------
+    def birth(self, age_lo: float, age_hi: float) -> dt.date:
+        age_days = self.rng.uniform(age_lo, age_hi) * 365.25
+        return REFERENCE_DATE - dt.timedelta(days=int(age_days))
+
+    def precision(self) -> tuple[str, bool]:
+        """(precision, exact-1-January default) as registered: a fifth get the 1 Jan default."""
+        u = self.rng.random()
+        if u < 0.45:
+            return "exact", False
+        if u < 0.65:
+            return "exact", True
+        if u < 0.85:
+            return "year", False
+        return "unknown", False
+
+    def document(self) -> str:
+        while True:
+            doc = f"ZZ{int(self.rng.integers(10_000_000)):07d}"
+            if doc not in self.docs_used:
+                self.docs_used.add(doc)
+                return doc
+
+    def doc_typo(self, doc: str) -> str:
+        digits = list(doc[2:])
+        i = int(self.rng.integers(len(digits) - 1))
+        if self.rng.random() < 0.5:
+            digits[i], digits[i + 1] = digits[i + 1], digits[i]
+        else:
+            digits[i] = str((int(digits[i]) + 1 + int(self.rng.integers(9))) % 10)
+        out = "ZZ" + "".join(digits)
+        return out if out != doc else self.doc_typo(doc)
+
+
+def _title(s: str) -> str:
+    return " ".join(w.capitalize() for w in s.split())
+
+
+def _households(g: _Generator, n_people: int) -> list[_Person]:
+    """Households of 1-9 people until ``n_people`` are made."""
+    rng = g.rng
+    persons: list[_Person] = []
+    hh = 0
+    while len(persons) < n_people:
+        hh += 1
+        family = g.family_pool[int(rng.choice(len(g.family_pool), p=g.family_p))]
+        no_family_names = rng.random() < 0.06  # households registered with given names only
+        afghan = rng.random() < 0.92
+        nat = "AFG" if afghan else str(rng.choice([c for c, _ in _FOREIGN], p=g.foreign_p))
+        if nat == "AFG":
+            category = str(
+                rng.choice(["siv", "p1p2", "at-risk", "lpr", "citizen", "third-country"],
+                           p=[0.30, 0.22, 0.36, 0.06, 0.05, 0.01])
+            )  # fmt: skip
+        elif nat == "USA":
+            category = "citizen"
+        else:
+            category = "third-country"
+        kind = rng.random()
+        members: list[tuple[bool, float, float, str]] = []  # (female, age lo, age hi, role)
+        if kind < 0.04:  # unaccompanied minors: one or two children, no adult
+            for _ in range(int(rng.integers(1, 3))):
+                members.append((bool(rng.random() < 0.3), 8, 18, "child"))
+        elif kind < 0.22:  # one adult alone
+            members.append((bool(rng.random() < 0.2), 18, 65, "adult"))
+        else:
+            size = int(min(9, max(2, rng.poisson(4.0) + 1)))
+            father_age = rng.uniform(24, 60)
+            members.append((False, father_age, father_age + 0.01, "head"))
+            members.append((True, father_age - 8, father_age - 1, "spouse"))
+            n_grand = int(rng.random() < 0.25) + int(rng.random() < 0.10)
+            for _ in range(min(n_grand, size - 2)):
+                members.append((bool(rng.random() < 0.6), father_age + 20, father_age + 30,
+                                "grandparent"))  # fmt: skip
+            while len(members) < size:
+                members.append((bool(rng.random() < 0.5), 0, min(father_age - 18, 25), "child"))
+        start = len(persons)
+        used_given: dict[bool, list[int]] = {True: [], False: []}
+        for female, lo, hi, role in members:
+            prev = persons[-1] if len(persons) > start else None
+            twin = (
+                role == "child" and prev is not None and prev.precision != "unknown"
+                and REFERENCE_DATE.year - prev.true_birth.year < 18 and rng.random() < 0.04
+            )  # fmt: skip
+            precision, jan1 = g.precision()
+            birth = g.birth(lo, hi)
+            if twin and prev is not None:
+                birth, precision, jan1 = prev.true_birth, prev.precision, prev.default_jan1
+            own_family = role == "spouse" and rng.random() < 0.5
+            fam = "" if no_family_names else family
+            if own_family and not no_family_names:
+                fam = g.family_pool[int(rng.choice(len(g.family_pool), p=g.family_p))]
+            given = g.pick_given(female, used_given[female])  # siblings get different names
+            used_given[female].append(given)
+            u = rng.random()
+            sex = "F" if female else "M"
+            if u < 0.01:
+                sex = "U"
+            elif u < 0.012:
+                sex = "X"
+            member_nat = nat
+            if nat != "AFG" and role in ("spouse", "grandparent") and rng.random() < 0.5:
+                member_nat = "AFG"
+            persons.append(
+                _Person(
+                    given=given,
+                    female=female,
+                    family=fam,
+                    single=not fam or rng.random() < 0.03,
+                    true_birth=birth,
+                    precision=precision,
+                    default_jan1=jan1,
+                    sex=sex,
+                    nationality=member_nat,
+                    document=g.document() if rng.random() < 0.6 else None,
+                    household=hh,
+                    category=category,
+                    twin_of=len(persons) - 1 if twin else None,
+                )
+            )
+    return persons[:n_people]
+
+
+@dataclass
+class _Registration:
+    person: int
+    given_name: str
+    family_name: str
+    birth_date: dt.date | None
+    precision: str
+    sex: str
+    nationality: str
+    document: str | None
+    household: int | None
+
+
+def _registered_birth(p: _Person, precision: str, jan1: bool) -> dt.date | None:
+    if precision == "unknown":
+        return None
+    if precision == "year" or jan1:
+        return dt.date(p.true_birth.year, 1, 1)
+    return p.true_birth
+
+
+def _first(g: _Generator, idx: int, p: _Person) -> _Registration:
+    given = g.given_spelling(p)
+    family = "" if p.single else p.family
+    return _Registration(
+        idx, given, family, _registered_birth(p, p.precision, p.default_jan1), p.precision,
+        p.sex, p.nationality, p.document, p.household,
+    )  # fmt: skip
+
+
+def _again(g: _Generator, idx: int, p: _Person, first: _Registration, hh: int | None):
+    """A re-registration of person ``p``: how the same person is written down a second time."""
+    rng = g.rng
+    given = first.given_name
+    u = rng.random()
+    if u < 0.55:
+        given = g.given_spelling(p, avoid=given)
+    elif u < 0.59:
+        given = g.typo(given)
+    family = p.family
+    u = rng.random()
+    if family and u < 0.35:
+        family = g.family_variant(family)
+    elif family and u < 0.39:
+        family = g.typo(family)
+    if family and rng.random() < 0.05:
+        family = ""  # registered this time with the given name only
+    if family and rng.random() < 0.05:
+        given, family = family, given  # order swapped
+    # Birth date: the same, missing, the 1 January default, the year only, or a slip.
+    u = rng.random()
+    true = p.true_birth
+    if u < 0.55:
+        precision = p.precision
+        birth = first.birth_date
+        if p.precision == "unknown" and rng.random() < 0.4:
+            precision, birth = "exact", true
+    elif u < 0.67:
+        precision, birth = "unknown", None
+    elif u < 0.79:
+        precision, birth = "exact", dt.date(true.year, 1, 1)
+    elif u < 0.91:
+        precision, birth = "year", dt.date(true.year, 1, 1)
+    elif u < 0.95:
+        precision, birth = "year", dt.date(true.year + int(rng.choice((-1, 1))), 1, 1)
+    else:
+        precision = "exact"
+        if true.day <= 12 and true.day != true.month:
+            birth = dt.date(true.year, true.day, true.month)  # day and month swapped
+        else:
+            birth = true + dt.timedelta(days=int(rng.choice((-1, 1))))
+    document = p.document
+    u = rng.random()
+    if document is not None:
+        if u < 0.30:
+            document = None
+        elif u < 0.35:
+            document = g.doc_typo(document)
+    elif u < 0.15:
+        document = g.document()  # issued since the first registration
+    sex = p.sex
+    if sex in "FM" and rng.random() < 0.015:
+        sex = "U"
+    nat = p.nationality
+    if rng.random() < 0.03:
+        nat = "USA" if nat == "AFG" else "AFG"  # a dual national, the other passport this time
+    return _Registration(idx, given, family, birth, precision, sex, nat, document, hh)
+
+
+def _generate(
+    n: int, seed: int, duplicate_rate: float
+) -> tuple[list[PersonRecord], set[frozenset[str]], list[str]]:
+    if n < 0:
+        raise ValueError("n must be >= 0")
+    if not 0.0 <= duplicate_rate < 1.0:
+        raise ValueError("duplicate_rate must be in [0, 1)")
+    g = _Generator(seed)
+    rng = g.rng
+    n_dup = round(n * duplicate_rate)
+    persons = _households(g, n - n_dup)
+    regs = [_first(g, i, p) for i, p in enumerate(persons)]
+    # Re-registrations: whole households again under a new household (40 %), or one person
+    # alone (60 %), some people twice.
+    n_households = persons[-1].household if persons else 0
+    by_hh: dict[int, list[int]] = {}
+    for i, p in enumerate(persons):
+        by_hh.setdefault(p.household, []).append(i)
+    next_hh = n_households + 1
+    made = 0
+    while made < n_dup and persons:
+        if rng.random() < 0.4:
+            members = by_hh[int(rng.integers(1, n_households + 1))][: n_dup - made]
+            hh: int | None = next_hh
+            next_hh += 1
+        else:
+            members = [int(rng.integers(len(persons)))]
+            u = rng.random()
+            hh = None if u < 0.4 else persons[members[0]].household if u < 0.5 else next_hh
+            if hh == next_hh:
+                next_hh += 1
+        for i in members:
+            regs.append(_again(g, i, persons[i], regs[i], hh))
+            made += 1
+    # Person and household ids in random order, so that ids say nothing about duplicates.
+    order = rng.permutation(len(regs))
+    hh_ids = rng.permutation(next_hh) + 1
+    width = max(7, len(str(len(regs))))
+    records: list[PersonRecord] = [None] * len(regs)  # type: ignore[list-item]
+    categories: list[str] = [""] * len(regs)
+    ids_of: dict[int, list[str]] = {}
+    for pos, k in enumerate(order):
+        r = regs[k]
+        pid = f"P{pos + 1:0{width}d}"
+        records[pos] = PersonRecord(
+            person_id=pid,
+            given_name=r.given_name,
+            family_name=r.family_name,
+            birth_date=r.birth_date,
+            birth_precision=r.precision,
+            sex=r.sex,
+            nationality=r.nationality,
+            document_number=r.document,
+            household_id=None if r.household is None else f"H{hh_ids[r.household - 1]:06d}",
+        )
+        categories[pos] = persons[r.person].category
+        ids_of.setdefault(r.person, []).append(pid)
+    truth = {
+        frozenset(pair)
+        for ids in ids_of.values()
+        if len(ids) > 1
+        for pair in itertools.combinations(ids, 2)
+    }
+    return records, truth, categories
+
+
+def people(
+    n: int, seed: int = 0, duplicate_rate: float = 0.1
+) -> tuple[list[PersonRecord], set[frozenset[str]]]:
+    """``n`` registrations of synthetic people, ``round(n * duplicate_rate)`` of them
+    re-registrations, and the set of true duplicate pairs (person ids).
+
+    Deterministic: the same ``(n, seed, duplicate_rate)`` gives the same records.
+    """
+    records, truth, _ = _generate(n, seed, duplicate_rate)
+    return records, truth
+
+
+def _birth_text(r: PersonRecord) -> str:
+    if r.birth_date is None or r.birth_precision == "unknown":
+        return ""
+    if r.birth_precision == "year":
+        return f"{r.birth_date.year:04d}"
+    return r.birth_date.isoformat()
+
+
+def registrations_rows(n: int, seed: int = 0, duplicate_rate: float = 0.1) -> list[dict[str, str]]:
+    """Rows of a registration import file (:data:`IMPORT_COLUMNS`), from :func:`people`.
+
+    ``birth_date`` is ``YYYY-MM-DD``, ``YYYY`` or ``""`` by precision; ``household_id`` is
+    ``S<number>`` for a person registered alone (a household of one);
+    ``document_number`` is ``""`` when absent; ``category`` is one of :data:`CATEGORIES`, by
+    household (US nationals ``citizen``, other foreigners ``third-country``, Afghans mostly
+    ``siv``, ``p1p2`` and ``at-risk``).
+    """
+    records, _, categories = _generate(n, seed, duplicate_rate)
+    return [
+        {
+            # a person registering alone is a household of one (the import needs an id)
+            "household_id": r.household_id or f"S{r.person_id[1:]}",
+            "given_name": r.given_name,
+            "family_name": r.family_name,
+            "sex": r.sex,
+            "birth_date": _birth_text(r),
+            "nationality": r.nationality,
+            "document_number": r.document_number or "",
+            "category": c,
+        }
+        for r, c in zip(records, categories, strict=True)
+    ]
+
+
+def write_registrations_csv(
+    path: str | Path, n: int, seed: int = 0, duplicate_rate: float = 0.1
+) -> Path:
+    """Write :func:`registrations_rows` as a UTF-8 CSV file with a header; returns the path."""
+    path = Path(path)
+    rows = registrations_rows(n, seed, duplicate_rate)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=IMPORT_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    return path
