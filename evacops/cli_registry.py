@@ -936,7 +936,7 @@ def credentials(
         items = reg.credential_payloads(op)
         labels = [
             creds.Label(
-                i["payload"], i["code"], f"HH {i['household_id'][-6:].upper()}", i["cohort"][:18]
+                i["payload"], i["code"], f"HH {i['household_id'][-6:].upper()}", i["category"][:18]
             )
             for i in items
         ]

@@ -833,7 +833,14 @@ class Registry:
             key = self._signing_key(conn, op)
             C = credentials.c
             q = (
-                select(C.id, C.person_id, C.expires_at, persons.c.household_id, persons.c.cohort)
+                select(
+                    C.id,
+                    C.person_id,
+                    C.expires_at,
+                    persons.c.household_id,
+                    persons.c.cohort,
+                    persons.c.category,
+                )  # fmt: skip
                 .join(persons, persons.c.id == C.person_id)
                 .where(C.operation_id == op, C.revoked_at.is_(None), C.expires_at > now)
                 .order_by(persons.c.household_id, C.person_id)
@@ -846,6 +853,7 @@ class Registry:
                 "credential_id": r.id,
                 "household_id": r.household_id,
                 "cohort": r.cohort,
+                "category": r.category,
                 "code": creds.short_code(r.id),
                 "payload": creds.encode(r.id, op, r.expires_at, key),
             }
