@@ -1,0 +1,49 @@
+"""Subprocess target of tests/test_registry_faults.py: import one registration file, saying when.
+
+    python tests/registry_drivers/import_file.py FILE
+
+Settings come from the environment (EVACOPS_DATABASE_URL, EVACOPS_KEY_FILE, EVACOPS_USER,
+EVACOPS_PASSWORD, EVACOPS_OPERATION). Printed on stdout, one line each, flushed at once:
+``start`` just before :meth:`Registry.import_file` is called, ``writing TABLE`` when the first
+INSERT into ``events``, ``persons``, ``person_keys`` or ``audit`` is about to be sent, and
+``done N`` after it returned (N people imported). Nothing personal is printed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from sqlalchemy import event
+
+from evacops.registry import open_registry
+from evacops.registry.settings import RegistrySettings
+
+WATCHED = ("events", "persons", "person_keys", "audit")
+
+
+def say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def main(path: str) -> None:
+    settings = RegistrySettings()
+    reg = open_registry(settings, settings.user, settings.password)
+    seen: set[str] = set()
+
+    @event.listens_for(reg.engine, "before_cursor_execute")
+    def _watch(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.startswith("INSERT INTO "):
+            table = statement.split()[2].strip('"')
+            if table in WATCHED and table not in seen:
+                seen.add(table)
+                say(f"writing {table}")
+
+    say("start")
+    result = reg.import_file(os.environ["EVACOPS_OPERATION"], path)
+    say(f"done {result.imported}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
