@@ -1,10 +1,15 @@
 """The audit chain: an append-only, hash-chained log of every read of protected fields, export,
 merge, scan and key destruction. It records who, what, when and which opaque ids, never a value.
 
-Each entry's hash is SHA-256 over the previous entry's hash and the entry's own content (canonical
-JSON); ``audit_head`` holds the last hash and is locked while an entry is appended, so entries form
-one chain even with several writers. :func:`verify` recomputes the chain and finds any entry that
-was changed, removed, inserted or reordered, and a head that no longer matches the last entry.
+The log is :data:`LANES` interleaved chains ("lanes"), created with the database. Each entry's
+hash is SHA-256 over the previous hash in its lane and the entry's own content (canonical JSON,
+lane included); ``audit_head`` holds each lane's last hash and sequence number and is locked
+while an entry is appended to it. On PostgreSQL a writer takes the first lane no other
+transaction holds (``FOR UPDATE SKIP LOCKED``), so gates committing at the same moment do not
+queue behind one lock; SQLite has one writer at a time and uses lane 1. :func:`verify` walks
+every lane and finds any entry that was changed, removed, inserted or moved, an entry on a lane
+that does not exist, a missing lane head, and a head that no longer matches its lane's last
+entry (entries removed at the end).
 """
 
 from __future__ import annotations
@@ -12,17 +17,20 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
+from evacops.registry.db import raw
 from evacops.registry.models import audit, audit_head
 
 GENESIS = "0" * 64
+LANES = 8
 
 
 def _digest(
     prev: str,
+    lane: int,
     at: datetime,
     actor: str,
     action: str,
@@ -31,7 +39,16 @@ def _digest(
     detail: dict,
 ) -> str:
     body = json.dumps(
-        [prev, at.isoformat(timespec="microseconds"), actor, action, operation, subject, detail],
+        [
+            prev,
+            lane,
+            at.isoformat(timespec="microseconds"),
+            actor,
+            action,
+            operation,
+            subject,
+            detail,
+        ],
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=True,
@@ -42,7 +59,9 @@ def _digest(
 
 def ensure_head(conn: Connection) -> None:
     if conn.execute(select(audit_head.c.id)).first() is None:
-        conn.execute(insert(audit_head).values(id=1, seq=0, hash=GENESIS))
+        conn.execute(
+            insert(audit_head), [{"id": k, "seq": 0, "hash": GENESIS} for k in range(1, LANES + 1)]
+        )
 
 
 def append(
@@ -57,25 +76,36 @@ def append(
 ) -> str:
     """Append one entry inside the caller's transaction; return its hash."""
     detail = detail or {}
-    head = conn.execute(
-        select(audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).scalar_one()
-    at = at.replace(microsecond=at.microsecond)  # stored as given, to the microsecond
-    digest = _digest(head, at, actor, action, operation, subject, detail)
-    seq = conn.execute(
-        insert(audit).values(
-            at=at,
-            actor=actor,
-            action=action,
-            operation_id=operation,
-            subject=subject,
-            detail=detail,
-            prev_hash=head,
-            hash=digest,
-        )
-    ).inserted_primary_key[0]
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+    at = at.astimezone(UTC)
+    r = raw(conn)
+    cur = r.run(conn, _LANE_PG if not r.sqlite else _LANE_ONE, {})
+    row = cur.fetchone()
+    if row is None:  # every lane busy: wait for lane 1
+        cur = r.run(conn, _LANE_ONE + " FOR UPDATE", {})
+        row = cur.fetchone()
+    lane, head = row
+    digest = _digest(head, lane, at, actor, action, operation, subject, detail)
+    cur = r.run(
+        conn,
+        _INSERT,
+        {"lane": lane, "at": r.dt(at), "actor": actor, "action": action,
+         "operation_id": operation, "subject": subject, "detail": r.json(detail),
+         "prev_hash": head, "hash": digest},
+    )  # fmt: skip
+    seq = cur.fetchone()[0]
+    r.run(conn, _SET_HEAD, {"lane": lane, "seq": seq, "hash": digest}).close()
     return digest
+
+
+# sent straight to the driver (see events.append)
+_LANE_PG = "SELECT id, hash FROM audit_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+_LANE_ONE = "SELECT id, hash FROM audit_head WHERE id = 1"
+_INSERT = (
+    "INSERT INTO audit (lane, at, actor, action, operation_id, subject, detail, prev_hash, hash) "
+    "VALUES ({lane}, {at}, {actor}, {action}, {operation_id}, {subject}, {detail}, {prev_hash}, "
+    "{hash}) RETURNING seq"
+)
+_SET_HEAD = "UPDATE audit_head SET seq = {seq}, hash = {hash} WHERE id = {lane}"
 
 
 @dataclass(frozen=True)
@@ -95,36 +125,37 @@ class Verification:
 
 
 def verify(conn: Connection) -> Verification:
-    prev = GENESIS
+    heads = {r.id: (r.seq, r.hash) for r in conn.execute(select(audit_head))}
+    if sorted(heads) != list(range(1, LANES + 1)):
+        return Verification(False, 0, None, "the lane heads were changed (a lane is missing)")
+    prev = dict.fromkeys(heads, GENESIS)
+    last = dict.fromkeys(heads, 0)
     n = 0
-    last_seq = 0
     for row in conn.execute(select(audit).order_by(audit.c.seq)).mappings():
         n += 1
-        if row["prev_hash"] != prev:
+        lane = row["lane"]
+        if lane not in prev:
             return Verification(
-                False,
-                n,
-                row["seq"],
-                f"entry {row['seq']}: does not follow the entry before it (removed or reordered)",
+                False, n, row["seq"], f"entry {row['seq']}: on lane {lane}, which does not exist"
             )
-        digest = _digest(
-            prev,
-            row["at"],
-            row["actor"],
-            row["action"],
-            row["operation_id"],
-            row["subject"],
-            row["detail"],
-        )
+        if row["prev_hash"] != prev[lane]:
+            return Verification(
+                False, n, row["seq"],
+                f"entry {row['seq']}: does not follow the entry before it on its lane "
+                "(removed, inserted or reordered)",
+            )  # fmt: skip
+        digest = _digest(prev[lane], lane, row["at"], row["actor"], row["action"],
+                         row["operation_id"], row["subject"], row["detail"])  # fmt: skip
         if digest != row["hash"]:
             return Verification(
                 False, n, row["seq"], f"entry {row['seq']}: content changed after it was written"
             )
-        prev = row["hash"]
-        last_seq = row["seq"]
-    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash)).first()
-    if head is None or head.hash != prev or head.seq != last_seq:
-        return Verification(
-            False, n, None, "the chain's end does not match its head (entries removed at the end?)"
-        )
+        prev[lane] = row["hash"]
+        last[lane] = row["seq"]
+    for lane, (seq, digest) in heads.items():
+        if digest != prev[lane] or seq != last[lane]:
+            return Verification(
+                False, n, None,
+                f"lane {lane}: its end does not match its head (entries removed at the end?)",
+            )  # fmt: skip
     return Verification(True, n, None, "")

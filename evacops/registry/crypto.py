@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 import stat
@@ -140,6 +139,4 @@ class FieldCipher:
 
     def blind(self, purpose: str, value: str) -> bytes:
         """Keyed blind index of a normalised value, for equality lookup without decryption."""
-        return hmac.new(self._bidx_key, f"{purpose}\x1f{value}".encode(), hashlib.sha256).digest()[
-            :16
-        ]
+        return hmac.digest(self._bidx_key, f"{purpose}\x1f{value}".encode(), "sha256")[:16]

@@ -8,6 +8,13 @@ and upgraded by the Alembic migrations in ``migrations/`` (:func:`migrate`), nev
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import re
+from collections.abc import Sequence
+from contextlib import contextmanager
+from datetime import UTC
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -58,7 +65,8 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
         return engine
     if backend == "postgresql":
         try:
-            return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            # no pre-ping (a round trip per checkout); connections are recycled instead
+            return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=20)
         except NoSuchModuleError:
             raise RegistryError(
                 "EVACOPS_DATABASE_URL: use the psycopg driver: postgresql+psycopg://..."
@@ -66,6 +74,35 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     raise RegistryError(
         f"EVACOPS_DATABASE_URL: {backend} is not supported; use sqlite:/// or postgresql+psycopg://"
     )
+
+
+@contextmanager
+def writer_turn(engine: Engine):
+    """On SQLite, wait for this process's turn to write: an exclusive ``flock`` on a file beside
+    the database, held for the whole writing transaction. Every writer of the service takes it,
+    so processes queue in the kernel and wake as soon as the lock is free, instead of polling in
+    SQLite's busy handler (which sleeps 1-100 ms between tries and starves some gates).
+    SQLite's own locking still guards anything else that writes. PostgreSQL: nothing to do."""
+    path = _writer_lock_path(engine)
+    if path is None:
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _writer_lock_path(engine: Engine) -> str | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    cached = engine.__dict__.get("_evacops_lock_path")
+    if cached is None:
+        cached = str(Path(engine.url.database).resolve()) + ".writer-lock"
+        engine.__dict__["_evacops_lock_path"] = cached
+    return cached
 
 
 def _alembic_config(connection):
@@ -117,3 +154,99 @@ def check_schema(engine: Engine) -> None:
 
 def _short(exc: Exception) -> str:
     return str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+
+
+class Raw:
+    """The few statements a scan runs, sent straight to the driver on the transaction's own
+    connection (SQLAlchemy's per-statement work cost more than the database's; see
+    benchmarks/registry_scans.py). Values are converted here exactly as the SQLAlchemy types in
+    models.py store them, so rows written either way read back the same."""
+
+    __slots__ = ("_sql", "sqlite")
+
+    def __init__(self, dialect_name: str):
+        self.sqlite = dialect_name == "sqlite"
+        self._sql: dict[str, str] = {}
+
+    def sql(self, template: str) -> str:
+        """``template`` with ``{name}`` placeholders in this driver's named style."""
+        out = self._sql.get(template)
+        if out is None:
+            names = re.findall(r"\{(\w+)\}", template)
+            style = (lambda n: f":{n}") if self.sqlite else (lambda n: f"%({n})s")
+            out = template.format(**{n: style(n) for n in names})
+            self._sql[template] = out
+        return out
+
+    def dt(self, value):
+        if value is None or not self.sqlite:
+            return value
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def json(self, value):
+        if self.sqlite:
+            return json.dumps(value)
+        from psycopg.types.json import Json
+
+        return Json(value)
+
+    def run(self, conn, template: str, params: dict):
+        cur = conn.connection.dbapi_connection.cursor()
+        cur.execute(self.sql(template), params)
+        return cur
+
+
+def bulk_insert(conn, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    """Insert many rows of plain values (converted as :class:`Raw` does) in the caller's
+    transaction: ``executemany`` on SQLite, ``COPY`` on PostgreSQL."""
+    if not rows:
+        return
+    dbapi = conn.connection.dbapi_connection
+    cols = ", ".join(columns)
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(columns))
+        dbapi.cursor().executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+        return
+    with dbapi.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def reserve_sequence(conn, table: str, column: str, n: int) -> list[int]:
+    """``n`` new values of ``table.column``'s sequence (inside the writing transaction: on
+    SQLite the write lock is held from BEGIN IMMEDIATE, so max + 1 ... max + n are ours)."""
+    if conn.dialect.name == "sqlite":
+        cur = conn.connection.dbapi_connection.cursor()
+        start = cur.execute(f"SELECT coalesce(max({column}), 0) FROM {table}").fetchone()[0]
+        return list(range(start + 1, start + n + 1))
+    cur = conn.connection.dbapi_connection.cursor()
+    cur.execute(
+        f"SELECT nextval(pg_get_serial_sequence('{table}', '{column}')) "
+        "FROM generate_series(1, %s)",
+        (n,),
+    )
+    return [r[0] for r in cur.fetchall()]
+
+
+_RAW: dict[str, Raw] = {}
+
+
+def raw(conn) -> Raw:
+    name = conn.dialect.name
+    r = _RAW.get(name)
+    if r is None:
+        r = _RAW[name] = Raw(name)
+    return r
+
+
+def _integrity_errors() -> tuple[type[Exception], ...]:
+    import sqlite3
+
+    import psycopg
+    from sqlalchemy.exc import IntegrityError
+
+    return (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+#: a unique or foreign key refused a write (through SQLAlchemy or straight from the driver)
+INTEGRITY_ERRORS = _integrity_errors()

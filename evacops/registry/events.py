@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from evacops.registry.db import raw
 from evacops.registry.models import (
     credentials,
     dedup_candidates,
@@ -98,9 +99,47 @@ SEALED_FIELDS = (
 )
 
 
+# A scan's statements go straight to the driver (evacops.registry.db.Raw): building them with
+# SQLAlchemy cost more than the database's own work (benchmarks/registry_scans.py).
+EVENT_COLUMNS = (
+    "operation_id", "type", "person_id", "household_id", "flight_id", "site", "credential_id",
+    "idempotency_key", "occurred_at", "recorded_at", "actor", "data", "sealed",
+)  # fmt: skip
+_INSERT_EVENT = (
+    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('{' + c + '}' for c in EVENT_COLUMNS)}) RETURNING seq"
+)
+PERSON_DATETIMES = frozenset({"registered_at", "first_departed_at", "last_seen_at"})
+
+
 def append(conn: Connection, row: Mapping[str, Any]) -> int:
     """Append one event (no projection); return its sequence number."""
-    return conn.execute(insert(events).values(**row)).inserted_primary_key[0]
+    r = raw(conn)
+    params = {c: row.get(c) for c in EVENT_COLUMNS}
+    params["occurred_at"] = r.dt(params["occurred_at"])
+    params["recorded_at"] = r.dt(params["recorded_at"])
+    params["data"] = r.json(params["data"] or {})
+    cur = r.run(conn, _INSERT_EVENT, params)
+    seq = cur.fetchone()[0]
+    cur.close()
+    return seq
+
+
+def _set_person(conn: Connection, pid: str, values: Mapping[str, Any]) -> None:
+    r = raw(conn)
+    cols = sorted(values)
+    template = (
+        f"UPDATE persons SET {', '.join(c + ' = {' + c + '}' for c in cols)} WHERE id = {{_pid}}"
+    )
+    params = {c: (r.dt(values[c]) if c in PERSON_DATETIMES else values[c]) for c in cols}
+    params["_pid"] = pid
+    r.run(conn, template, params).close()
+
+
+def _credential_boarded(conn: Connection, cid: str, at: datetime) -> None:
+    r = raw(conn)
+    r.run(conn, "UPDATE credentials SET boarded_at = {at} WHERE id = {cid}",
+          {"at": r.dt(at), "cid": cid}).close()  # fmt: skip
 
 
 def apply(conn: Connection, ev: Mapping[str, Any]) -> None:
@@ -123,7 +162,7 @@ def apply(conn: Connection, ev: Mapping[str, Any]) -> None:
         if "_document_bidx" in data:
             values["document_bidx"] = _hex(data["_document_bidx"])
         values["last_event"] = seq
-        conn.execute(update(persons).where(P.id == pid).values(**values))
+        _set_person(conn, pid, values)
         if "_keys" in data:
             conn.execute(delete(person_keys).where(person_keys.c.person_id == pid))
             rows = key_rows(ev)
@@ -149,26 +188,22 @@ def apply(conn: Connection, ev: Mapping[str, Any]) -> None:
             values.pop("last_seen_at")
         if status:
             values["status"] = status
-        conn.execute(update(persons).where(P.id == pid).values(**values))
+        _set_person(conn, pid, values)
         return
     if t == BOARD:
-        conn.execute(
-            update(persons)
-            .where(P.id == pid)
-            .values(
-                status="boarded",
-                flight_id=ev["flight_id"],
-                site=ev["site"],
-                last_event=seq,
-                last_seen_at=at,
-            )
+        _set_person(
+            conn,
+            pid,
+            {
+                "status": "boarded",
+                "flight_id": ev["flight_id"],
+                "site": ev["site"],
+                "last_event": seq,
+                "last_seen_at": at,
+            },
         )
         if ev["credential_id"]:
-            conn.execute(
-                update(credentials)
-                .where(credentials.c.id == ev["credential_id"])
-                .values(boarded_at=at)
-            )
+            _credential_boarded(conn, ev["credential_id"], at)
         return
     if t == DEPART:
         fid = ev["flight_id"]

@@ -263,6 +263,7 @@ audit = Table(
     "audit",
     metadata,
     Column("seq", _BigId, primary_key=True, autoincrement=True),
+    Column("lane", Integer, nullable=False),  # which of the chains (audit_head rows) it is on
     Column("at", UTCDateTime(), nullable=False),
     Column("actor", String(100), nullable=False),
     Column("action", String(40), nullable=False),
@@ -273,7 +274,7 @@ audit = Table(
     Column("hash", String(64), nullable=False),
 )
 
-audit_head = Table(  # one row: the chain's last hash; locked while an entry is appended
+audit_head = Table(  # one row per lane: its last hash; locked while an entry is appended
     "audit_head",
     metadata,
     Column("id", Integer, primary_key=True),

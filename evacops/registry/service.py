@@ -10,6 +10,7 @@ them, each read leaving an audit entry (never the value).
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import json
 import re
@@ -22,13 +23,19 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from evacops.errors import AccessDenied, CredentialError, RegistrationFileError, RegistryError
 from evacops.registry import audit as audit_log
 from evacops.registry import credentials as creds
 from evacops.registry import events as ev
 from evacops.registry.crypto import FieldCipher, new_data_key, unwrap_key, wrap_key
+from evacops.registry.db import (
+    INTEGRITY_ERRORS,
+    bulk_insert,
+    raw,
+    reserve_sequence,
+    writer_turn,
+)
 from evacops.registry.models import (
     credentials,
     dedup_candidates,
@@ -92,6 +99,35 @@ class ImportResult:
         return {"imported": self.imported, "rejected": 0, "households": self.households}
 
 
+_CRED_COLUMNS = ("id", "operation_id", "person_id", "revoked_at", "boarded_at")
+_PERSON_COLUMNS = (
+    "id", "operation_id", "household_id", "status", "site", "flight_id", "merged_into",
+    "age_group",
+)  # fmt: skip
+_SCAN_LOOKUP = (
+    "SELECT "
+    + ", ".join(f"c.{c}" for c in _CRED_COLUMNS)
+    + ", "
+    + ", ".join(f"p.{c}" for c in _PERSON_COLUMNS)
+    + ", (SELECT seq FROM events WHERE idempotency_key = {key}) "
+    "FROM credentials c JOIN persons p ON p.id = c.person_id WHERE c.id = {cid}"
+)
+
+
+def _scan_lookup(conn: Connection, cid: str, key: str) -> dict[str, Any] | None:
+    """One round trip: the credential, its person, and a previous copy of this scan."""
+    cur = raw(conn).run(conn, _SCAN_LOOKUP, {"cid": cid, "key": key})
+    row = cur.fetchone()
+    cur.close()
+    if row is None:
+        return None
+    nc = len(_CRED_COLUMNS)
+    out = {"c_" + c: v for c, v in zip(_CRED_COLUMNS, row[:nc], strict=True)}
+    out.update({"p_" + c: v for c, v in zip(_PERSON_COLUMNS, row[nc:-1], strict=True)})
+    out["dup_seq"] = row[-1]
+    return out
+
+
 class Registry:
     """The registry as one acting user sees it (``actor``)."""
 
@@ -108,7 +144,7 @@ class Registry:
     # ------------------------------------------------------------------ plumbing
     @contextmanager
     def _write(self):
-        with self.engine.begin() as conn:
+        with writer_turn(self.engine), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
@@ -424,6 +460,17 @@ class Registry:
         """Register people (rows shaped like :class:`evacops.registry.files.RegistrationRow`)
         in one transaction: all or nothing. ``source_digest`` (a file's SHA-256) makes importing
         the same file twice a clear error instead of a second copy of everyone."""
+        # Hundreds of thousands of short-lived objects: the cyclic collector would scan them
+        # again and again (it made a 100,000-row import grow faster than linearly).
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._register(op, rows, source=source, source_digest=source_digest)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _register(self, op, rows, *, source, source_digest) -> ImportResult:
         from evacops.registry.dedup import PersonRecord, blocking_keys
 
         require(self.actor, Perm.register)
@@ -531,29 +578,39 @@ class Registry:
                         "sealed": ev.pack(sealed),
                     }
                 )
+            # bulk path (driver executemany / COPY): the same rows events.apply would write
+            r = raw(conn)
+            seqs = reserve_sequence(conn, "events", "seq", len(ev_rows))
             person_rows, key_rows = [], []
-            for chunk in _chunks(ev_rows, 5000):
-                try:
-                    seqs = (
-                        conn.execute(
-                            insert(events).returning(events.c.seq, sort_by_parameter_order=True),
-                            chunk,
-                        )
-                        .scalars()
-                        .all()
-                    )
-                except IntegrityError:
-                    raise RegistryError(
-                        f"{source}: this file was imported already; nothing imported again"
-                    ) from None
-                for row, seq in zip(chunk, seqs, strict=True):
-                    row["seq"] = seq
-                    person_rows.append(ev.person_row(row, ev.sealed_fields(row)))
-                    key_rows.extend(ev.key_rows(row))
-            for chunk in _chunks(person_rows, 5000):
-                conn.execute(insert(persons), chunk)
-            for chunk in _chunks(key_rows, 20000):
-                conn.execute(insert(person_keys), chunk)
+            for row, seq in zip(ev_rows, seqs, strict=True):
+                row["seq"] = seq
+                person_rows.append(ev.person_row(row, ev.sealed_fields(row)))
+                key_rows.extend(ev.key_rows(row))
+            ev_cols = ("seq", *ev.EVENT_COLUMNS)
+            ev_tuples = [
+                tuple(
+                    r.dt(row[c]) if c in ("occurred_at", "recorded_at")
+                    else json.dumps(row[c]) if c == "data" else row[c]
+                    for c in ev_cols
+                )
+                for row in ev_rows
+            ]  # fmt: skip
+            try:
+                bulk_insert(conn, "events", ev_cols, ev_tuples)
+            except INTEGRITY_ERRORS:
+                raise RegistryError(
+                    f"{source}: this file was imported already; nothing imported again"
+                ) from None
+            p_cols = tuple(person_rows[0]) if person_rows else ()
+            bulk_insert(
+                conn, "persons", p_cols,
+                [tuple(r.dt(v) if c in ev.PERSON_DATETIMES else v for c, v in pr.items())
+                 for pr in person_rows],
+            )  # fmt: skip
+            k_cols = ("person_id", "operation_id", "bidx")
+            bulk_insert(
+                conn, "person_keys", k_cols, [tuple(k[c] for c in k_cols) for k in key_rows]
+            )
             self._assign_escorts(conn, op, [r["person_id"] for r in ev_rows])
             self._audit(
                 conn,
@@ -840,7 +897,7 @@ class Registry:
                     persons.c.household_id,
                     persons.c.cohort,
                     persons.c.category,
-                )  # fmt: skip
+                )
                 .join(persons, persons.c.id == C.person_id)
                 .where(C.operation_id == op, C.revoked_at.is_(None), C.expires_at > now)
                 .order_by(persons.c.household_id, C.person_id)
@@ -954,16 +1011,19 @@ class Registry:
             with self._write() as conn:
                 if action == ev.BOARD and flight and self._pg:  # lock first: later reads are fresh
                     self._flight(conn, op, flight, lock=True)
-                dup = self._replayed(conn, key)
-                if dup is not None:
-                    return dup
-                return self._scan(conn, op, claim, action, site, flight, key, override, at)
-        except IntegrityError:
+                found = _scan_lookup(conn, claim.credential_id, key)
+                if found is not None and found["dup_seq"] is not None:
+                    return self._replayed(conn, key)
+                return self._scan(conn, op, claim, action, site, flight, key, override, at, found)
+        except INTEGRITY_ERRORS:
             # a concurrent copy of the same scan won the race: report it
             with self._read() as conn:
                 dup = self._replayed(conn, key)
             if dup is None:
-                raise
+                # a unique key (seat, lap place, person on a flight) refused a concurrent claim
+                raise RegistryError(
+                    "scan: another gate changed this flight at the same moment; scan again"
+                ) from None
             return dup
 
     def _replayed(self, conn: Connection, key: str) -> dict[str, Any] | None:
@@ -988,12 +1048,8 @@ class Registry:
             **{k: v for k, v in row.data.items() if k in ("seat", "lap", "override")},
         }
 
-    def _scan(self, conn, op, claim, action, site, flight_code, key, override, at):
-        cred = (
-            conn.execute(select(credentials).where(credentials.c.id == claim.credential_id))
-            .mappings()
-            .first()
-        )
+    def _scan(self, conn, op, claim, action, site, flight_code, key, override, at, found):
+        cred = found and {k[2:]: found[k] for k in found if k.startswith("c_")}
         if cred is None or cred["operation_id"] != op:
             raise CredentialError(
                 f"credential {creds.short_code(claim.credential_id)}: not issued by this registry"
@@ -1002,8 +1058,12 @@ class Registry:
             raise CredentialError(
                 f"credential {creds.short_code(cred['id'])}: revoked; see a registrar"
             )
-        p = self._person(conn, op, cred["person_id"])
+        p = {k[2:]: found[k] for k in found if k.startswith("p_")}
         pid = p["id"]
+        if p["operation_id"] != op:
+            raise CredentialError(
+                f"credential {creds.short_code(cred['id'])}: for another operation"
+            )
         if p["status"] == "merged":
             raise CredentialError(
                 f"credential {creds.short_code(cred['id'])}: its person was merged into "
@@ -1617,11 +1677,17 @@ class Registry:
                 bd = date.fromisoformat(o["birth_date"]) if o["birth_date"] else None
                 records.append(
                     PersonRecord(
-                        p["id"], o["given_name"] or "", o["family_name"] or "", bd,
-                        p["birth_precision"] if bd else "unknown", p["sex"], p["nationality"],
-                        o["document"], p["household_id"],
+                        p["id"],
+                        o["given_name"] or "",
+                        o["family_name"] or "",
+                        bd,
+                        p["birth_precision"] if bd else "unknown",
+                        p["sex"],
+                        p["nationality"],
+                        o["document"],
+                        p["household_id"],
                     )
-                )  # fmt: skip
+                )
             found = find_duplicates(
                 records, threshold, keys=[keys.get(r.person_id, []) for r in records]
             )
@@ -1632,17 +1698,26 @@ class Registry:
             }
             now = self.clock()
             new = [
-                {"operation_id": op, "person_a": a, "person_b": b, "score": float(s),
-                 "reasons": reasons[:200], "found_at": now}
+                {
+                    "operation_id": op,
+                    "person_a": a,
+                    "person_b": b,
+                    "score": float(s),
+                    "reasons": reasons[:200],
+                    "found_at": now,
+                }
                 for a, b, s, reasons in found.itertuples(index=False, name=None)
                 if (a, b) not in known
-            ]  # fmt: skip
+            ]
             for chunk in _chunks(new, 5000):
                 conn.execute(insert(dedup_candidates), chunk)
             self._audit(
-                conn, "dedup", op, f"{len(records)} persons opened",
+                conn,
+                "dedup",
+                op,
+                f"{len(records)} persons opened",
                 {"pairs_found": len(found), "new_candidates": len(new)},
-            )  # fmt: skip
+            )
         return {
             "persons": len(records),
             "pairs_found": len(found),

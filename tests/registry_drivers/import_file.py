@@ -16,7 +16,7 @@ import sys
 
 from sqlalchemy import event
 
-from evacops.registry import open_registry
+from evacops.registry import db, open_registry, service
 from evacops.registry.settings import RegistrySettings
 
 WATCHED = ("events", "persons", "person_keys", "audit")
@@ -32,13 +32,32 @@ def main(path: str) -> None:
     reg = open_registry(settings, settings.user, settings.password)
     seen: set[str] = set()
 
+    def announce(table: str) -> None:
+        if table in WATCHED and table not in seen:
+            seen.add(table)
+            say(f"writing {table}")
+
     @event.listens_for(reg.engine, "before_cursor_execute")
     def _watch(conn, cursor, statement, parameters, context, executemany) -> None:
         if statement.startswith("INSERT INTO "):
-            table = statement.split()[2].strip('"')
-            if table in WATCHED and table not in seen:
-                seen.add(table)
-                say(f"writing {table}")
+            announce(statement.split()[2].strip('"'))
+
+    # the bulk path and the scan path write through the driver, not through SQLAlchemy
+    bulk = db.bulk_insert
+
+    def watched_bulk(conn, table, columns, rows):
+        announce(table)
+        return bulk(conn, table, columns, rows)
+
+    service.bulk_insert = watched_bulk
+    run = db.Raw.run
+
+    def watched_run(self, conn, template, params):
+        if template.startswith("INSERT INTO "):
+            announce(template.split()[2])
+        return run(self, conn, template, params)
+
+    db.Raw.run = watched_run
 
     say("start")
     result = reg.import_file(os.environ["EVACOPS_OPERATION"], path)
