@@ -797,15 +797,17 @@ def _write_report(r: dict[str, Any], folder: Path) -> dict[str, str]:
     st = pd.Series(r["by_status"])
     axes[0].barh(st.index, st.values, color="#4477aa")
     axes[0].set_title("People by status")
-    per_day = pd.Series(r["out_per_day"], dtype=float)
-    if len(per_day):
-        axes[1].bar(per_day.index, per_day.values, color="#228833")
-        axes[1].plot(
-            per_day.index, per_day.cumsum().values, color="#222", marker="o", label="cumulative"
-        )
+    timeline = pd.DataFrame.from_dict(r["per_day"], orient="index").sort_index()
+    if len(timeline):
+        cum = timeline.cumsum()
+        for col, colour in zip(
+            cum.columns, ("#4477aa", "#ccbb44", "#228833", "#aa3377"), strict=False
+        ):
+            axes[1].plot(pd.to_datetime(cum.index), cum[col].values, marker="o", color=colour,
+                         label=col.replace("_", " "))  # fmt: skip
         axes[1].legend()
         axes[1].tick_params(axis="x", rotation=45)
-    axes[1].set_title("People out per day (first departure)")
+    axes[1].set_title("People through each step, cumulative (first time)")
     fig.tight_layout()
     png = folder / "registry-counts.png"
     fig.savefig(png, dpi=100)
@@ -820,7 +822,7 @@ def _write_report(r: dict[str, Any], folder: Path) -> dict[str, str]:
             ("unaccompanied minors", f"{r['unaccompanied_minors']:,}"),
         ]
     )
-    rep.image(png, "Status now, and people out per day")
+    rep.image(png, "Status now, and people through each step over time")
     for title, key in (
         ("By site", "by_site"),
         ("By cohort", "by_cohort"),

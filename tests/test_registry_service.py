@@ -509,6 +509,9 @@ def test_report_counts_add_up_and_exports(registry_env, tmp_path):
     assert sum(rep["by_status"].values()) == rep["registered"] == len(ids)
     assert rep["out"] == m["persons"] == sum(rep["out_by_nationality"].values())
     assert sum(rep["by_site"].values()) == rep["registered"]
+    days = rep["per_day"].values()
+    assert sum(d["registered"] for d in days) == len(ids) == sum(d["checked_in"] for d in days)
+    assert sum(d["boarded"] for d in days) == m["persons"] and sum(d["deplaned"] for d in days) == 0
     n = mf.export_manifest(OPERATION, "R1", tmp_path / "m.csv")
     assert n == m["persons"]
     import csv
@@ -611,3 +614,23 @@ def _has_manifest(reg, op, f):
         return True
     except RegistryError:
         return False
+
+
+def test_correction_and_call_forward_are_events_and_replay(registry_env):
+    reg = registry_env.as_role("registrar")
+    ids = register(reg, 12, seed=9)
+    pid = ids[0]
+    before = reg.person(OPERATION, pid)
+    reg.correct(OPERATION, pid, reason="clerk typo", family_name="Testcorrected", category="siv")
+    after = reg.person(OPERATION, pid)
+    assert after["family_name"] == "Testcorrected" and after["category"] == "siv"
+    assert after["cohort"] == "SIV and families" and after["given_name"] == before["given_name"]
+    assert after["initials"].endswith("T.")
+    with pytest.raises(RegistryError, match="cannot correct"):
+        reg.correct(OPERATION, pid, reason="x", status="arrived")
+    assert reg.call_forward(OPERATION, ids[:5], "Assembly") == 5
+    assert reg.report(OPERATION)["by_status"]["called-forward"] == 5
+    with reg.engine.connect() as conn:
+        types = conn.execute(select(events.c.type).where(events.c.person_id == pid)).scalars().all()
+    assert types[0] == "registered" and "correction" in types and types[-1] == "call-forward"
+    assert replay_equals_projection(reg)

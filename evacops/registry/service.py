@@ -1841,8 +1841,9 @@ class Registry:
     # ------------------------------------------------------------------ reports
     def report(self, op: str, *, since: datetime | None = None) -> dict[str, Any]:
         """Counts by status, site, cohort, nationality and category; people out (first departure)
-        since ``since``, by nationality and category, per day; households split across places;
-        unaccompanied minors."""
+        since ``since``, by nationality and category, per day; per day, how many were first
+        registered, checked in, boarded and deplaned (``per_day``); households split across
+        places; unaccompanied minors."""
         require(self.actor, Perm.report)
         P = persons.c
         with self._read() as conn:
@@ -1864,6 +1865,23 @@ class Registry:
                     P.registered_at,
                 ).where(P.operation_id == op)
             ).all()
+            # over time: people reaching each step per day (first time each), from the events
+            firsts: dict[tuple[str, str], datetime] = {}
+            for t, pid, at in conn.execute(
+                select(events.c.type, events.c.person_id, events.c.occurred_at).where(
+                    events.c.operation_id == op,
+                    events.c.type.in_((ev.REGISTERED, ev.GATE_IN, ev.BOARD, ev.DEPLANE)),
+                )
+            ):
+                if (t, pid) not in firsts:
+                    firsts[(t, pid)] = at
+        merged_ids = {r.id for r in rows if r.status == "merged"}
+        steps = {ev.REGISTERED: "registered", ev.GATE_IN: "checked_in", ev.BOARD: "boarded",
+                 ev.DEPLANE: "deplaned"}  # fmt: skip
+        timeline: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(steps.values(), 0))
+        for (t, pid), at in firsts.items():
+            if pid not in merged_ids:
+                timeline[at.date().isoformat()][steps[t]] += 1
         live = [r for r in rows if r.status != "merged"]
 
         def count(attr, items=live):
@@ -1906,6 +1924,7 @@ class Registry:
             "out_by_nationality": count("nationality", out),
             "out_by_category": count("category", out),
             "out_per_day": dict(sorted(per_day.items())),
+            "per_day": {d: timeline[d] for d in sorted(timeline)},
             "households_split": len(split),
             "split_households": split,
             "unaccompanied_minors": len(minors),
