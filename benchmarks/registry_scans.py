@@ -276,14 +276,17 @@ def main(argv: list[str] | None = None) -> int:
             )
     for note in notes:
         print(note)
-    met = {
-        b: all(x["scans_per_s"] >= 1000 and x["p99_ms"] <= 20 for x in r["runs"])
-        for b, r in out.items()
-    }
-    print(
-        "goal: >= 1,000 scans/s with p99 <= 20 ms: "
-        + ", ".join(f"{b} {'met' if ok else 'missed'}" for b, ok in met.items())
-    )
+    # the goal per backend and number of gates (one gate alone waits for each of its own
+    # commits; several gates are how an airport scans)
+    verdicts = []
+    for b, r in out.items():
+        ok = [x["gates"] for x in r["runs"] if x["scans_per_s"] >= 1000 and x["p99_ms"] <= 20]
+        bad = [x["gates"] for x in r["runs"] if x["gates"] not in ok]
+        verdicts.append(
+            f"{b} met with {', '.join(map(str, ok)) or 'no'} gate(s)"
+            + (f", missed with {', '.join(map(str, bad))}" if bad else "")
+        )
+    print("goal: >= 1,000 scans/s with p99 <= 20 ms: " + "; ".join(verdicts))
     for backend, r in out.items():
         p = r["profile"]
         if not p:

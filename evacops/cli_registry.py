@@ -13,7 +13,7 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -45,7 +45,7 @@ OpOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
@@ -211,7 +211,7 @@ def _from_scenario(path: Path) -> tuple[dict[str, str], dict[str, tuple[str, flo
     from evacops.scenario import load
 
     sc = load(path)
-    sites = {s.name: s.kind for s in sc.sites}
+    sites = {s.name: str(s.kind) for s in sc.sites}
     cats = {c.name: (c.name, float(c.priority)) for c in sc.cohorts}
     return sites, cats
 
@@ -518,7 +518,7 @@ def board(
     payload: Annotated[
         list[str] | None, typer.Argument(help="scanned QR payload(s); '-' reads standard input")
     ] = None,
-    flight_: Annotated[str, typer.Option("--flight", help="the flight boarding")] = ...,
+    flight_: Annotated[str | None, typer.Option("--flight", help="the flight boarding")] = None,
     override: Annotated[
         str | None,
         typer.Option(help="board someone not on the manifest, with this reason (logged)"),
@@ -907,17 +907,18 @@ def credentials(
             _fail(f"--key {key}: cannot read it ({exc.strerror})")
         op_, pub = creds.read_public_key_text(text)
         claim = creds.verify(verify, pub, operation=op_)
-        res = {
+        verified = {
             "valid": True,
             "credential": creds.short_code(claim.credential_id),
             "operation": claim.operation,
             "expires_at": claim.expires_at.isoformat(),
         }
         _emit(
-            res,
+            verified,
             as_json,
             lines=[
-                f"Valid: {res['credential']} for {op_}, until {res['expires_at']} (revocation "
+                f"Valid: {verified['credential']} for {op_}, until {verified['expires_at']} "
+                "(revocation "
                 "is checked by the registry)"
             ],
         )

@@ -100,7 +100,7 @@ def _writer_lock_path(engine: Engine) -> str | None:
         return None
     cached = engine.__dict__.get("_evacops_lock_path")
     if cached is None:
-        cached = str(Path(engine.url.database).resolve()) + ".writer-lock"
+        cached = str(Path(engine.url.database or "").resolve()) + ".writer-lock"
         engine.__dict__["_evacops_lock_path"] = cached
     return cached
 

@@ -142,7 +142,7 @@ def _credential_boarded(conn: Connection, cid: str, at: datetime) -> None:
           {"at": r.dt(at), "cid": cid}).close()  # fmt: skip
 
 
-def apply(conn: Connection, ev: Mapping[str, Any]) -> None:
+def apply(conn: Connection, ev: Any) -> None:
     """Change the projection for one event (``ev`` is an ``events`` row with ``seq``)."""
     t = ev["type"]
     pid = ev["person_id"]

@@ -208,7 +208,7 @@ class Registry:
         ev.apply(conn, row)
         return row
 
-    def _operation(self, conn: Connection, op: str) -> Mapping[str, Any]:
+    def _operation(self, conn: Connection, op: str) -> Any:
         row = conn.execute(select(operations).where(operations.c.id == op)).mappings().first()
         if row is None:
             raise RegistryError(
@@ -278,7 +278,7 @@ class Registry:
             )
         return row
 
-    def _person(self, conn: Connection, op: str, person_id: str) -> Mapping[str, Any]:
+    def _person(self, conn: Connection, op: str, person_id: str) -> Any:
         row = (
             conn.execute(
                 select(persons).where(persons.c.id == person_id, persons.c.operation_id == op)
@@ -934,7 +934,7 @@ class Registry:
             )
             self._audit(conn, "credential-revoked", op, row["person_id"], {"credential": row["id"]})
 
-    def _credential_row(self, conn: Connection, op: str, credential: str) -> Mapping[str, Any]:
+    def _credential_row(self, conn: Connection, op: str, credential: str) -> Any:
         """By full id, or by the short code printed under the QR code."""
         C = credentials.c
         row = (
@@ -1013,7 +1013,9 @@ class Registry:
                     self._flight(conn, op, flight, lock=True)
                 found = _scan_lookup(conn, claim.credential_id, key)
                 if found is not None and found["dup_seq"] is not None:
-                    return self._replayed(conn, key)
+                    dup = self._replayed(conn, key)
+                    if dup is not None:
+                        return dup
                 return self._scan(conn, op, claim, action, site, flight, key, override, at, found)
         except INTEGRITY_ERRORS:
             # a concurrent copy of the same scan won the race: report it
@@ -1371,7 +1373,7 @@ class Registry:
                 and (r.status == "arrived" or kinds.get(r.site) in ("gate", "airport", None))
             ]
             hh_ids = {r.household_id for r in ready}
-            pending = defaultdict(int)
+            pending: dict[str, int] = defaultdict(int)
             ready_ids = {r.id for r in ready}
             for chunk in _chunks(sorted(hh_ids), 500):
                 for r in conn.execute(
@@ -1661,7 +1663,7 @@ class Registry:
         P = persons.c
         with self._write() as conn:
             cipher = self._cipher(conn, op)
-            keys: dict[str, list[bytes]] = defaultdict(list)
+            keys: dict[str, list[str]] = defaultdict(list)
             active = select(P.id).where(P.operation_id == op, P.status != "merged")
             for r in conn.execute(
                 select(person_keys.c.person_id, person_keys.c.bidx).where(
@@ -1995,11 +1997,11 @@ class Registry:
         self._ciphers.pop(op, None)
         # overwrite what the storage engine may still hold of the old row
         if self.engine.dialect.name == "sqlite":
-            raw = self.engine.raw_connection()
+            dbapi_conn = self.engine.raw_connection()
             try:
-                raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                dbapi_conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
-                raw.close()
+                dbapi_conn.close()
         else:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM operations")
