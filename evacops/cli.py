@@ -53,14 +53,29 @@ def validate(
     people = sum(c.size for c in sc.cohorts)
     aircraft = sum(f.count for f in sc.fleets)
     if as_json:
-        print(json.dumps({"valid": True, "name": sc.name, "sites": len(sc.sites),
-                          "legs": len(sc.legs), "fleets": len(sc.fleets), "aircraft": aircraft,
-                          "cohorts": len(sc.cohorts), "people": people,
-                          "events": len(sc.events)}))
+        print(
+            json.dumps(
+                {
+                    "valid": True,
+                    "name": sc.name,
+                    "sites": len(sc.sites),
+                    "legs": len(sc.legs),
+                    "fleets": len(sc.fleets),
+                    "aircraft": aircraft,
+                    "cohorts": len(sc.cohorts),
+                    "people": people,
+                    "events": len(sc.events),
+                }
+            )
+        )
         return
-    out.print(f"[green]ok[/] {scenario}: {sc.name}: {len(sc.sites)} sites, {len(sc.legs)} legs, "
-              f"{len(sc.fleets)} fleets ({aircraft} aircraft), {len(sc.cohorts)} cohorts "
-              f"({people:,} people), {len(sc.events)} events", highlight=False, soft_wrap=True)
+    out.print(
+        f"[green]ok[/] {scenario}: {sc.name}: {len(sc.sites)} sites, {len(sc.legs)} legs, "
+        f"{len(sc.fleets)} fleets ({aircraft} aircraft), {len(sc.cohorts)} cohorts "
+        f"({people:,} people), {len(sc.events)} events",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _summary_table(s: dict) -> Table:
@@ -78,15 +93,21 @@ def _summary_table(s: dict) -> Table:
         ("periods", f"{s['periods']} x {s['period_h']:g} h"),
         ("variables / constraints", f"{s['variables']:,} / {s['constraints']:,}"),
         ("build / solve", f"{s['build_s']:.1f} s / {s['solve_s']:.1f} s"),
-        ("  solve: LP / " + ("MIP" if s["mode"] == "mip" else "whole sorties"),
-         f"{s['lp_solve_s']:.1f} s / {s['after_lp_s']:.1f} s"),
+        (
+            "  solve: LP / " + ("MIP" if s["mode"] == "mip" else "whole sorties"),
+            f"{s['lp_solve_s']:.1f} s / {s['after_lp_s']:.1f} s",
+        ),
     ]
     if s.get("mip_gap") is not None:
         rows.append(("MIP gap", f"{100 * s['mip_gap']:.3f}%"))
     if "repair" in s:
         r = s["repair"]
-        rows.append(("whole sorties cost (vs LP bound)",
-                     f"{100 * r['objective_gap']:.2f}% objective, {r['evacuated_cost']:,} people"))
+        rows.append(
+            (
+                "whole sorties cost (vs LP bound)",
+                f"{100 * r['objective_gap']:.2f}% objective, {r['evacuated_cost']:,} people",
+            )
+        )
     for k, v in rows:
         t.add_row(k, v)
     return t
@@ -98,22 +119,47 @@ def _cohort_table(s: dict) -> Table:
         t.add_column(col, justify="left" if col == "cohort" else "right")
     for c in s["cohorts"]:
         comp = c["completion_h"]
-        t.add_row(c["name"], f"{c['size']:,}", f"{c['evacuated']:,}", f"{c['delivered']:,}",
-                  f"{c['left_behind']:,}", f"{comp:g} h" if comp is not None else "-")
+        t.add_row(
+            c["name"],
+            f"{c['size']:,}",
+            f"{c['evacuated']:,}",
+            f"{c['delivered']:,}",
+            f"{c['left_behind']:,}",
+            f"{comp:g} h" if comp is not None else "-",
+        )
     return t
 
 
 def _gate_table(s: dict) -> Table:
-    t = Table(title="Crowd density in front of the gates, persons/m2: plan and everyone at once",
-              title_justify="left")
-    for col in ("gate", "area m2", "plan peak", "plan h>=5", "at once peak", "h>=2", "h>=3.5",
-                "h>=5", "h>=7"):
+    t = Table(
+        title="Crowd density in front of the gates, persons/m2: plan and everyone at once",
+        title_justify="left",
+    )
+    for col in (
+        "gate",
+        "area m2",
+        "plan peak",
+        "plan h>=5",
+        "at once peak",
+        "h>=2",
+        "h>=3.5",
+        "h>=5",
+        "h>=7",
+    ):
         t.add_column(col, justify="left" if col == "gate" else "right")
     for g in s["gates"]:
         cf = g["counterfactual"]
-        t.add_row(g["name"], f"{g['area_m2']:,.0f}", f"{g['peak_density']:.2f}",
-                  f"{g['hours_ge_5']:g}", f"{cf['peak_density']:,.1f}", f"{cf['hours_ge_2']:g}",
-                  f"{cf['hours_ge_3_5']:g}", f"{cf['hours_ge_5']:g}", f"{cf['hours_ge_7']:g}")
+        t.add_row(
+            g["name"],
+            f"{g['area_m2']:,.0f}",
+            f"{g['peak_density']:.2f}",
+            f"{g['hours_ge_5']:g}",
+            f"{cf['peak_density']:,.1f}",
+            f"{cf['hours_ge_2']:g}",
+            f"{cf['hours_ge_3_5']:g}",
+            f"{cf['hours_ge_5']:g}",
+            f"{cf['hours_ge_7']:g}",
+        )
     return t
 
 
@@ -131,22 +177,36 @@ def _call_forward_table(daily) -> Table:
 @app.command()
 def plan(
     scenario: Annotated[Path, typer.Argument(help="scenario file (YAML or JSON)")],
-    period: Annotated[str | None, typer.Option(
-        help="period length, e.g. 15min or 1h (default: the scenario's time.period)")] = None,
-    integer: Annotated[bool, typer.Option(
-        "--integer", help="solve a MIP with integer sorties (reports the MIP gap); default "
-        "solves the LP and repairs it to whole sorties")] = False,
-    out_dir: Annotated[Path | None, typer.Option(
-        "--out", help="folder for tables, plots and report.html")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(help="period length, e.g. 15min or 1h (default: the scenario's time.period)"),
+    ] = None,
+    integer: Annotated[
+        bool,
+        typer.Option(
+            "--integer",
+            help="solve a MIP with integer sorties (reports the MIP gap); default "
+            "solves the LP and repairs it to whole sorties",
+        ),
+    ] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="folder for tables, plots and report.html")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table format: csv or parquet")] = "csv",
-    time_limit: Annotated[float | None, typer.Option(
-        help="seconds allowed for each solve (default: none)")] = None,
+    time_limit: Annotated[
+        float | None, typer.Option(help="seconds allowed for each solve (default: none)")
+    ] = None,
     mip_gap: Annotated[float, typer.Option(help="relative MIP gap to stop at")] = 1e-3,
-    check: Annotated[int, typer.Option(
-        help="binding constraints to verify by re-solving (0 = duals only)")] = 5,
-    check_budget: Annotated[float | None, typer.Option(
-        help="seconds each verifying re-solve may take (default: a quarter of the LP's solve "
-        "time, at least 3); once one runs out, the rest are skipped")] = None,
+    check: Annotated[
+        int, typer.Option(help="binding constraints to verify by re-solving (0 = duals only)")
+    ] = 5,
+    check_budget: Annotated[
+        float | None,
+        typer.Option(
+            help="seconds each verifying re-solve may take (default: a quarter of the LP's solve "
+            "time, at least 3); once one runs out, the rest are skipped"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Plan an evacuation: optimal time-phased flows, sorties and a per-aircraft schedule.
@@ -166,8 +226,10 @@ def plan(
         except ValueError as exc:
             fail(f"--period {period}: {exc}")
         minutes = h * 60
-        if h <= 0 or abs(minutes - round(minutes)) > 1e-9 or (
-            60 % max(1, round(minutes)) and round(minutes) % 60
+        if (
+            h <= 0
+            or abs(minutes - round(minutes)) > 1e-9
+            or (60 % max(1, round(minutes)) and round(minutes) % 60)
         ):
             fail(f"--period {period}: must divide an hour or be whole hours (15min, 30min, 1h)")
     if time_limit is not None and time_limit <= 0:
@@ -183,9 +245,16 @@ def plan(
     try:
         sc = load(scenario)
         with err.status("planning", spinner="dots") as status:
-            p = solve_plan(sc, period=period, integer=integer, time_limit=time_limit,
-                           mip_gap=mip_gap, check_binding=check, check_budget_s=check_budget,
-                           progress=lambda msg: status.update(msg))
+            p = solve_plan(
+                sc,
+                period=period,
+                integer=integer,
+                time_limit=time_limit,
+                mip_gap=mip_gap,
+                check_binding=check,
+                check_budget_s=check_budget,
+                progress=lambda msg: status.update(msg),
+            )
             summary = p.summary()
             if out_dir is not None:
                 status.update(f"writing tables, plots and report to {out_dir}")
@@ -206,12 +275,16 @@ def plan(
         if len(daily):
             out.print("Call-forward: people to call to each gate, per day", style="italic")
             out.print(_call_forward_table(daily))
-            out.print("  by assembly point, cohort and period: call_forward.csv (with --out)",
-                      style="dim")
+            out.print(
+                "  by assembly point, cohort and period: call_forward.csv (with --out)", style="dim"
+            )
         out.print(_gate_table(summary))
-        out.print(f"  safe density {summary['safe_density_per_m2']:g}; Fruin's levels: 2 "
-                  "restricted, 3.5 dense, 5 dangerous, 7 critical; h = hours", style="dim",
-                  soft_wrap=True)
+        out.print(
+            f"  safe density {summary['safe_density_per_m2']:g}; Fruin's levels: 2 "
+            "restricted, 3.5 dense, 5 dangerous, 7 critical; h = hours",
+            style="dim",
+            soft_wrap=True,
+        )
     if summary["binding"]:
         out.print("[bold]What binds[/]")
         for b in summary["binding"]:
@@ -234,8 +307,7 @@ def _route_table(s: dict) -> Table:
         ("solve time", f"{s['solve_s']:.2f} s"),
     ]
     if s["lower_bound"] is not None:
-        rows.append(("bounds on the egress", f"{s['lower_bound']} <= egress <= "
-                     f"{s['upper_bound']}"))
+        rows.append(("bounds on the egress", f"{s['lower_bound']} <= egress <= {s['upper_bound']}"))
     for k, v in rows:
         t.add_row(k, v)
     return t
@@ -244,11 +316,14 @@ def _route_table(s: dict) -> Table:
 @app.command()
 def route(
     instance: Annotated[Path, typer.Argument(help="network instance file (docs/routing.md)")],
-    method: Annotated[str, typer.Option(
-        help="exact (optimal, with a proof) or ccrp (the CCRP heuristic)")] = "exact",
+    method: Annotated[
+        str, typer.Option(help="exact (optimal, with a proof) or ccrp (the CCRP heuristic)")
+    ] = "exact",
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
-    out_file: Annotated[Path | None, typer.Option(
-        "--out", help="write the groups: CSV, or JSON if FILE ends with .json")] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="write the groups: CSV, or JSON if FILE ends with .json"),
+    ] = None,
 ) -> None:
     """Route evacuees on a network to its exits: least egress time, then least total arrival.
 
@@ -287,6 +362,7 @@ def route(
 
 def _sim_tables(s: dict, daily) -> list[Table]:
     """The terminal view of `evacops simulate`: summary, per day, gates, staging bases."""
+
     def q(prefix: str, fmt: str = "{:,.0f}") -> str:
         vals = [s.get(f"{prefix}_p{p}") for p in (10, 50, 90)]
         return " / ".join("-" if v is None else fmt.format(v) for v in vals)
@@ -300,55 +376,80 @@ def _sim_tables(s: dict, daily) -> list[Table]:
         ("runs (seed)", f"{s['runs']:,} ({s['seed']})"),
         ("aircraft", mode),
         ("randomness", "on (the scenario's uncertainty)" if s["random"] else "off"),
-        ("engine", f"{s['engine']}, {s['workers']} worker{'s' * (s['workers'] > 1)}, "
-                   f"{s['wall_s']:.1f} s"),
+        (
+            "engine",
+            f"{s['engine']}, {s['workers']} worker{'s' * (s['workers'] > 1)}, {s['wall_s']:.1f} s",
+        ),
         ("off the evacuation airport P10/P50/P90", q("evacuated")),
         ("reached a destination P10/P50/P90", q("delivered")),
         ("left behind at the deadline P10/P50/P90", q("left_behind")),
         ("everyone out after (h) P10/P50/P90", q("completion_h", "{:g}")),
         ("P(everyone out by the deadline)", f"{s['p_all_out_by_deadline']:.1%}"),
         ("sorties P50 (aborts P50)", f"{a['sorties_p50']:,.0f} ({a['aborts_p50']:,.0f})"),
-        ("load factor P50", "-" if a["load_factor_p50"] is None
-         else f"{a['load_factor_p50']:.0%}"),
+        ("load factor P50", "-" if a["load_factor_p50"] is None else f"{a['load_factor_p50']:.0%}"),
         ("aircraft holding in the air P50", f"{a['air_holding_hours_p50']:,.0f} h"),
     ]
     for k, v in rows:
         t.add_row(k, v)
     tables = [t]
-    d = Table(title="People off the evacuation airport per day (P10 / P50 / P90), flights "
-                    "that carried them (P50)", title_justify="left")
+    d = Table(
+        title="People off the evacuation airport per day (P10 / P50 / P90), flights "
+        "that carried them (P50)",
+        title_justify="left",
+    )
     for col in ("date", "P10", "P50", "P90", "flights", "total since start P50"):
         d.add_column(col, justify="left" if col == "date" else "right")
     for day, row in daily.iterrows():
-        d.add_row(f"{day:%d %b}", f"{row['out_p10']:,}", f"{row['out_p50']:,}",
-                  f"{row['out_p90']:,}", f"{row['flights_p50']:,}",
-                  f"{row['cumulative_p50']:,}")
+        d.add_row(
+            f"{day:%d %b}",
+            f"{row['out_p10']:,}",
+            f"{row['out_p50']:,}",
+            f"{row['out_p90']:,}",
+            f"{row['flights_p50']:,}",
+            f"{row['cumulative_p50']:,}",
+        )
     tables.append(d)
     if s["gates"]:
-        g = Table(title="Gates: peak crowd density (persons/m2) and person-hours at 5/m2 or "
-                        "more, P10 / P50 / P90", title_justify="left")
+        g = Table(
+            title="Gates: peak crowd density (persons/m2) and person-hours at 5/m2 or "
+            "more, P10 / P50 / P90",
+            title_justify="left",
+        )
         for col in ("gate", "area m2", "peak density", "person-hours >= 5/m2"):
             g.add_column(col, justify="left" if col == "gate" else "right")
         for row in s["gates"]:
-            g.add_row(row["name"], f"{row['area_m2']:,.0f}",
-                      " / ".join(f"{row[f'peak_density_p{p}']:.1f}" for p in (10, 50, 90)),
-                      " / ".join(f"{row[f'person_hours_ge_5_p{p}']:,.0f}"
-                                 for p in (10, 50, 90)))
+            g.add_row(
+                row["name"],
+                f"{row['area_m2']:,.0f}",
+                " / ".join(f"{row[f'peak_density_p{p}']:.1f}" for p in (10, 50, 90)),
+                " / ".join(f"{row[f'person_hours_ge_5_p{p}']:,.0f}" for p in (10, 50, 90)),
+            )
         tables.append(g)
     st = [row for row in s["staging"] if (row["peak_p50"] or 0) > 0]
     if st:
-        b = Table(title="Staging bases: hours full and flights held because of it, P10 / P50 / "
-                        "P90", title_justify="left")
-        for col in ("staging base", "capacity", "peak P50", "hours full", "flights held",
-                    "diverted P50"):
+        b = Table(
+            title="Staging bases: hours full and flights held because of it, P10 / P50 / P90",
+            title_justify="left",
+        )
+        for col in (
+            "staging base",
+            "capacity",
+            "peak P50",
+            "hours full",
+            "flights held",
+            "diverted P50",
+        ):
             b.add_column(col, justify="left" if col == "staging base" else "right")
         for row in st:
             cap = row["capacity"]
-            b.add_row(row["name"], "unlimited" if cap is None else f"{cap:,.0f}",
-                      f"{row['peak_p50']:,.0f}",
-                      " / ".join(f"{row[f'hours_full_p{p}']:,.0f}" for p in (10, 50, 90)),
-                      " / ".join(f"{row[f'flights_held_p{p}']:,.0f}" for p in (10, 50, 90)),
-                      f"{row['diverted_p50']:,.0f}")
+            b.add_row(
+                row["name"],
+                "unlimited" if cap is None else f"{cap:,.0f}",
+                f"{row['peak_p50']:,.0f}",
+                " / ".join(f"{row[f'hours_full_p{p}']:,.0f}" for p in (10, 50, 90)),
+                " / ".join(f"{row[f'flights_held_p{p}']:,.0f}" for p in (10, 50, 90)),
+                f"{row['diverted_p50']:,.0f}",
+            )
         tables.append(b)
     return tables
 
@@ -356,22 +457,38 @@ def _sim_tables(s: dict, daily) -> list[Table]:
 @app.command()
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="scenario file (YAML or JSON)")],
-    plan_dir: Annotated[Path | None, typer.Option(
-        "--plan", help="folder written by `evacops plan SCENARIO --out DIR`: aircraft and "
-        "people follow that plan (default: the dispatch policy)")] = None,
+    plan_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan",
+            help="folder written by `evacops plan SCENARIO --out DIR`: aircraft and "
+            "people follow that plan (default: the dispatch policy)",
+        ),
+    ] = None,
     runs: Annotated[int, typer.Option(help="Monte Carlo runs")] = 200,
     seed: Annotated[int, typer.Option(help="seed of the runs' random streams")] = 0,
     engine: Annotated[str, typer.Option(help="local (processes on this machine) or dask")] = (
-        "local"),
-    scheduler: Annotated[str | None, typer.Option(
-        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default with --engine dask: "
-        "a local cluster)")] = None,
-    workers: Annotated[int | None, typer.Option(
-        help="worker processes (default: one per core; 2 for a local Dask cluster)")] = None,
-    out_dir: Annotated[Path | None, typer.Option(
-        "--out", help="folder for tables, plots and report.html")] = None,
-    deterministic: Annotated[bool, typer.Option(
-        "--deterministic", help="switch every random draw off (with --plan: replay the plan)")
+        "local"
+    ),
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default with --engine dask: "
+            "a local cluster)"
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="worker processes (default: one per core; 2 for a local Dask cluster)"),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="folder for tables, plots and report.html")
+    ] = None,
+    deterministic: Annotated[
+        bool,
+        typer.Option(
+            "--deterministic", help="switch every random draw off (with --plan: replay the plan)"
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
@@ -398,10 +515,18 @@ def simulate(
     if workers is not None and workers < 1:
         fail(f"--workers {workers}: must be 1 or more worker processes")
     if scheduler and engine != "dask":
-        fail(f"--scheduler {scheduler}: a scheduler is for --engine dask; add --engine dask or "
-             "leave --scheduler out")
-    bar = Progress("[progress.description]{task.description}", BarColumn(),
-                   MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+        fail(
+            f"--scheduler {scheduler}: a scheduler is for --engine dask; add --engine dask or "
+            "leave --scheduler out"
+        )
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
     task = bar.add_task("simulating", total=runs)
 
     def progress(done: int, total: int) -> None:
@@ -415,9 +540,16 @@ def simulate(
         sc = load(scenario)
         model = prepare(sc, plan_dir, scenario)
         try:
-            res = run_simulation(model, runs=runs, seed=seed, engine=engine, workers=workers,
-                                 scheduler=scheduler, random=not deterministic,
-                                 progress=progress)
+            res = run_simulation(
+                model,
+                runs=runs,
+                seed=seed,
+                engine=engine,
+                workers=workers,
+                scheduler=scheduler,
+                random=not deterministic,
+                progress=progress,
+            )
         finally:
             if bar.live.is_started:
                 bar.stop()

@@ -15,12 +15,22 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-__all__ = ["HtmlReport", "make_folder", "plot_aircraft_use", "plot_cumulative", "plot_gate_density",
-           "plot_occupancy"]
+__all__ = [
+    "HtmlReport",
+    "make_folder",
+    "plot_aircraft_use",
+    "plot_cumulative",
+    "plot_gate_density",
+    "plot_occupancy",
+]
 
 # Fruin's levels of service for queuing areas (persons/m2): what the lines on density plots mean
-FRUIN_LINES = ((2.0, "2: restricted"), (3.5, "3.5: dense"), (5.0, "5: dangerous"),
-               (7.0, "7: critical"))
+FRUIN_LINES = (
+    (2.0, "2: restricted"),
+    (3.5, "3.5: dense"),
+    (5.0, "5: dangerous"),
+    (7.0, "7: critical"),
+)
 
 
 def make_folder(folder: str | Path) -> Path:
@@ -56,12 +66,12 @@ def plot_cumulative(cum: pd.DataFrame, path: Path, title: str, deadline=None) ->
     """Stacked cumulative people (periods x cohorts)."""
     fig, ax = plt.subplots(figsize=(9, 4.8))
     x = _naive(cum.index)
-    ax.stackplot(x, *[cum[c].to_numpy() for c in cum.columns], labels=list(cum.columns),
-                 alpha=0.85)
+    ax.stackplot(x, *[cum[c].to_numpy() for c in cum.columns], labels=list(cum.columns), alpha=0.85)
     ax.plot(x, cum.sum(axis=1).to_numpy(), color="black", lw=1, label="total")
     if deadline is not None:
-        ax.axvline(pd.Timestamp(deadline).tz_localize(None), color="red", ls="--", lw=1,
-                   label="deadline")
+        ax.axvline(
+            pd.Timestamp(deadline).tz_localize(None), color="red", ls="--", lw=1, label="deadline"
+        )
     ax.set_ylabel("people (cumulative)")
     ax.set_title(title)
     ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
@@ -84,12 +94,18 @@ def plot_occupancy(occ: pd.DataFrame, cap: pd.DataFrame, path: Path, title: str)
         ax.fill_between(x, occ[site].to_numpy(), step="post", alpha=0.6, label="people")
         c = cap[site].to_numpy()
         if np.isfinite(c).any():
-            ax.step(x, np.where(np.isfinite(c), c, np.nan), where="post", color="red", lw=1,
-                    label="capacity")
+            ax.step(
+                x,
+                np.where(np.isfinite(c), c, np.nan),
+                where="post",
+                color="red",
+                lw=1,
+                label="capacity",
+            )
         ax.set_title(site, fontsize=9)
         ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
         _time_axis(ax)
-    for ax in list(axes.flat)[len(sites):]:
+    for ax in list(axes.flat)[len(sites) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7, loc="upper left")
     fig.suptitle(title)
@@ -106,8 +122,15 @@ def plot_aircraft_use(use: pd.DataFrame, available: pd.Series, path: Path, title
     cols = [c for c in use.columns if use[c].max() > 0]
     if cols:
         ax.stackplot(x, *[use[c].to_numpy() for c in cols], labels=cols, alpha=0.85)
-    ax.step(x, available.to_numpy(), where="post", color="black", ls=":", lw=1,
-            label="aircraft available")
+    ax.step(
+        x,
+        available.to_numpy(),
+        where="post",
+        color="black",
+        ls=":",
+        lw=1,
+        label="aircraft available",
+    )
     ax.set_ylabel("aircraft airborne")
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=7, ncol=2)
@@ -118,8 +141,9 @@ def plot_aircraft_use(use: pd.DataFrame, available: pd.Series, path: Path, title
     return path
 
 
-def plot_gate_density(plan_d: pd.DataFrame, cf_d: pd.DataFrame, path: Path, title: str,
-                      safe: float) -> Path:
+def plot_gate_density(
+    plan_d: pd.DataFrame, cf_d: pd.DataFrame, path: Path, title: str, safe: float
+) -> Path:
     """Crowd density in front of each gate (columns), with the call-forward plan and with
     everyone coming at once; Fruin's levels as lines. The y axis stops at 10 persons/m2 (the
     counterfactual's peak, often far beyond what can physically stand there, is in the title)."""
@@ -131,19 +155,26 @@ def plot_gate_density(plan_d: pd.DataFrame, cf_d: pd.DataFrame, path: Path, titl
     colors = ("#f2c94c", "#f2994a", "#eb5757", "#7b1f1f")
     for ax, gate in zip(axes.flat, gates, strict=False):
         cf = cf_d[gate].to_numpy()
-        ax.step(x, np.minimum(cf, 10.0), where="post", color="grey", lw=1,
-                label="everyone at once")
-        ax.step(x, plan_d[gate].to_numpy(), where="post", color="tab:blue", lw=1.5,
-                label="call-forward plan")
+        ax.step(x, np.minimum(cf, 10.0), where="post", color="grey", lw=1, label="everyone at once")
+        ax.step(
+            x,
+            plan_d[gate].to_numpy(),
+            where="post",
+            color="tab:blue",
+            lw=1.5,
+            label="call-forward plan",
+        )
         for (level, words), col in zip(FRUIN_LINES, colors, strict=True):
             ax.axhline(level, color=col, ls="--", lw=0.8, label=words)
         ax.axhline(safe, color="tab:green", ls=":", lw=1, label=f"safe density {safe:g}")
         ax.set_ylim(0, 10.5)
-        ax.set_title(f"{gate} (peak: plan {plan_d[gate].max():.1f}, at once {cf.max():,.1f} "
-                     "persons/m²)", fontsize=9)
+        ax.set_title(
+            f"{gate} (peak: plan {plan_d[gate].max():.1f}, at once {cf.max():,.1f} persons/m²)",
+            fontsize=9,
+        )
         ax.set_ylabel("persons/m²", fontsize=8)
         _time_axis(ax)
-    for ax in list(axes.flat)[len(gates):]:
+    for ax in list(axes.flat)[len(gates) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=6, loc="upper left", ncol=2)
     fig.suptitle(title)
@@ -171,60 +202,85 @@ class HtmlReport:
         self.parts.append(f"<ul>{lis}</ul>")
 
     def figures(self, pairs: list[tuple[str, str]]) -> None:
-        cells = "".join(f"<div class='kv'><div class='v'>{html.escape(v)}</div>"
-                        f"<div class='k'>{html.escape(k)}</div></div>" for k, v in pairs)
+        cells = "".join(
+            f"<div class='kv'><div class='v'>{html.escape(v)}</div>"
+            f"<div class='k'>{html.escape(k)}</div></div>"
+            for k, v in pairs
+        )
         self.parts.append(f"<div class='kvs'>{cells}</div>")
 
     def table(self, df: pd.DataFrame, max_rows: int = 60) -> None:
         shown = df.head(max_rows)
-        self.parts.append(shown.to_html(classes="t", border=0, na_rep="–",
-                                        float_format=lambda v: f"{v:,.1f}"))
+        self.parts.append(
+            shown.to_html(classes="t", border=0, na_rep="–", float_format=lambda v: f"{v:,.1f}")
+        )
         if len(df) > max_rows:
             self.paragraph(f"(first {max_rows} of {len(df):,} rows; all rows in the CSV files)")
 
     def image(self, path: Path, caption: str) -> None:
         data = base64.b64encode(Path(path).read_bytes()).decode()
-        self.parts.append(f"<figure><img src='data:image/png;base64,{data}' "
-                          f"alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}"
-                          "</figcaption></figure>")
+        self.parts.append(
+            f"<figure><img src='data:image/png;base64,{data}' "
+            f"alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}"
+            "</figcaption></figure>"
+        )
 
     def write(self, path: Path) -> Path:
-        css = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;"
-               "color:#222} table.t{border-collapse:collapse;font-size:13px}"
-               " table.t td,table.t th{padding:3px 8px;border-bottom:1px solid #ddd;"
-               "text-align:right} figure{margin:1em 0} img{max-width:100%}"
-               " figcaption{color:#555;font-size:13px} .kvs{display:flex;flex-wrap:wrap;gap:12px}"
-               " .kv{border:1px solid #ddd;border-radius:6px;padding:8px 14px}"
-               " .v{font-size:22px;font-weight:600} .k{color:#666;font-size:12px}")
+        css = (
+            "body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;"
+            "color:#222} table.t{border-collapse:collapse;font-size:13px}"
+            " table.t td,table.t th{padding:3px 8px;border-bottom:1px solid #ddd;"
+            "text-align:right} figure{margin:1em 0} img{max-width:100%}"
+            " figcaption{color:#555;font-size:13px} .kvs{display:flex;flex-wrap:wrap;gap:12px}"
+            " .kv{border:1px solid #ddd;border-radius:6px;padding:8px 14px}"
+            " .v{font-size:22px;font-weight:600} .k{color:#666;font-size:12px}"
+        )
         body = "\n".join(self.parts)
         Path(path).write_text(
             f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}"
             f"</title><style>{css}</style></head><body><h1>{html.escape(self.title)}</h1>\n"
-            f"{body}\n</body></html>\n", encoding="utf-8")
+            f"{body}\n</body></html>\n",
+            encoding="utf-8",
+        )
         return Path(path)
 
 
 # ---- simulation (evacops simulate): spreads across Monte Carlo runs -------------------------
 
 
-def plot_fan(q: pd.DataFrame, path: Path, title: str, deadline=None,
-             plan: pd.Series | None = None) -> Path:
+def plot_fan(
+    q: pd.DataFrame, path: Path, title: str, deadline=None, plan: pd.Series | None = None
+) -> Path:
     """Fan chart of a cumulative quantity across runs: ``q`` has columns p10, p25, p50, p75,
     p90 by time; the plan's own line (if given) for comparison."""
     fig, ax = plt.subplots(figsize=(9, 4.8))
     x = _naive(q.index)
-    ax.fill_between(x, q["p10"].to_numpy(), q["p90"].to_numpy(), color="tab:blue", alpha=0.2,
-                    lw=0, label="P10-P90")
+    ax.fill_between(
+        x,
+        q["p10"].to_numpy(),
+        q["p90"].to_numpy(),
+        color="tab:blue",
+        alpha=0.2,
+        lw=0,
+        label="P10-P90",
+    )
     if "p25" in q and "p75" in q:
-        ax.fill_between(x, q["p25"].to_numpy(), q["p75"].to_numpy(), color="tab:blue",
-                        alpha=0.35, lw=0, label="P25-P75")
+        ax.fill_between(
+            x,
+            q["p25"].to_numpy(),
+            q["p75"].to_numpy(),
+            color="tab:blue",
+            alpha=0.35,
+            lw=0,
+            label="P25-P75",
+        )
     ax.plot(x, q["p50"].to_numpy(), color="tab:blue", lw=1.5, label="P50")
     if plan is not None:
-        ax.plot(_naive(plan.index), plan.to_numpy(), color="black", ls="--", lw=1,
-                label="the plan")
+        ax.plot(_naive(plan.index), plan.to_numpy(), color="black", ls="--", lw=1, label="the plan")
     if deadline is not None:
-        ax.axvline(pd.Timestamp(deadline).tz_localize(None), color="red", ls="--", lw=1,
-                   label="deadline")
+        ax.axvline(
+            pd.Timestamp(deadline).tz_localize(None), color="red", ls="--", lw=1, label="deadline"
+        )
     ax.set_ylabel("people (cumulative)")
     ax.set_title(title)
     ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
@@ -236,8 +292,7 @@ def plot_fan(q: pd.DataFrame, path: Path, title: str, deadline=None,
     return path
 
 
-def plot_density_bands(bands: dict[str, pd.DataFrame], path: Path, title: str,
-                       safe: float) -> Path:
+def plot_density_bands(bands: dict[str, pd.DataFrame], path: Path, title: str, safe: float) -> Path:
     """Crowd density in front of each gate across runs (P50 line, P10-P90 band), with Fruin's
     levels; one panel per gate (``bands[gate]`` has columns p10, p50, p90 by time)."""
     gates = list(bands)
@@ -249,11 +304,24 @@ def plot_density_bands(bands: dict[str, pd.DataFrame], path: Path, title: str,
     for ax, gate in zip(axes.flat, gates, strict=False):
         b = bands[gate]
         x = _naive(b.index)
-        ax.fill_between(x, np.minimum(b["p10"].to_numpy(), top),
-                        np.minimum(b["p90"].to_numpy(), top), step="post", color="tab:blue",
-                        alpha=0.25, lw=0, label="P10-P90")
-        ax.step(x, np.minimum(b["p50"].to_numpy(), top), where="post", color="tab:blue",
-                lw=1.2, label="P50")
+        ax.fill_between(
+            x,
+            np.minimum(b["p10"].to_numpy(), top),
+            np.minimum(b["p90"].to_numpy(), top),
+            step="post",
+            color="tab:blue",
+            alpha=0.25,
+            lw=0,
+            label="P10-P90",
+        )
+        ax.step(
+            x,
+            np.minimum(b["p50"].to_numpy(), top),
+            where="post",
+            color="tab:blue",
+            lw=1.2,
+            label="P50",
+        )
         for (level, words), col in zip(FRUIN_LINES, colors, strict=True):
             ax.axhline(level, color=col, ls="--", lw=0.8, label=words)
         ax.axhline(safe, color="tab:green", ls=":", lw=1, label=f"safe density {safe:g}")
@@ -261,7 +329,7 @@ def plot_density_bands(bands: dict[str, pd.DataFrame], path: Path, title: str,
         ax.set_title(f"{gate} (peak P90 {b['p90'].max():.1f} persons/m²)", fontsize=9)
         ax.set_ylabel("persons/m²", fontsize=8)
         _time_axis(ax)
-    for ax in list(axes.flat)[len(gates):]:
+    for ax in list(axes.flat)[len(gates) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=6, loc="upper left", ncol=2)
     fig.suptitle(title)
@@ -281,17 +349,31 @@ def plot_occupancy_bands(bands: dict[str, pd.DataFrame], path: Path, title: str)
     for ax, site in zip(axes.flat, sites, strict=False):
         b = bands[site]
         x = _naive(b.index)
-        ax.fill_between(x, b["p10"].to_numpy(), b["p90"].to_numpy(), step="post",
-                        color="tab:blue", alpha=0.25, lw=0, label="P10-P90")
+        ax.fill_between(
+            x,
+            b["p10"].to_numpy(),
+            b["p90"].to_numpy(),
+            step="post",
+            color="tab:blue",
+            alpha=0.25,
+            lw=0,
+            label="P10-P90",
+        )
         ax.step(x, b["p50"].to_numpy(), where="post", color="tab:blue", lw=1.2, label="P50")
         c = b["capacity"].to_numpy()
         if np.isfinite(c).any():
-            ax.step(x, np.where(np.isfinite(c), c, np.nan), where="post", color="red", lw=1,
-                    label="capacity")
+            ax.step(
+                x,
+                np.where(np.isfinite(c), c, np.nan),
+                where="post",
+                color="red",
+                lw=1,
+                label="capacity",
+            )
         ax.set_title(site, fontsize=9)
         ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
         _time_axis(ax)
-    for ax in list(axes.flat)[len(sites):]:
+    for ax in list(axes.flat)[len(sites) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7, loc="upper left")
     fig.suptitle(title)

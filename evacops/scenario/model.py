@@ -165,7 +165,8 @@ class Leg(_Model):
                 raise ValueError("block_time_h is for air legs; a ground leg takes travel_time_h")
             if self.travel_time_h is None:
                 raise ValueError(
-                    "a ground leg needs travel_time_h (hours), e.g. travel_time_h: 0.5")
+                    "a ground leg needs travel_time_h (hours), e.g. travel_time_h: 0.5"
+                )
         else:
             if self.block_time_h is None:
                 raise ValueError("an air leg needs block_time_h (hours, or a map by aircraft type)")
@@ -317,41 +318,65 @@ class Uncertainty(_Model):
     """
 
     surge_probability_per_h: Probability = Field(
-        default=0.02, description="chance that a surge of uncalled people starts at a gate in "
-        "an hour")
+        default=0.02,
+        description="chance that a surge of uncalled people starts at a gate in an hour",
+    )
     surge_size_h: NonNegFloat = Field(
-        default=1.0, description="mean size of a surge in hours of the gate's screening rate "
-        "(exponentially distributed)")
+        default=1.0,
+        description="mean size of a surge in hours of the gate's screening rate "
+        "(exponentially distributed)",
+    )
     screening_cv: NonNegFloat = Field(
-        default=0.2, description="coefficient of variation of a gate's screening in a period "
-        "(lognormal, mean = the processing rate)")
+        default=0.2,
+        description="coefficient of variation of a gate's screening in a period "
+        "(lognormal, mean = the processing rate)",
+    )
     incidents_per_gate_per_day: NonNegFloat = Field(
-        default=0.1, description="rate of incidents that close a gate (Poisson, per gate)")
+        default=0.1, description="rate of incidents that close a gate (Poisson, per gate)"
+    )
     incident_mean_h: NonNegFloat = Field(
-        default=2.0, description="mean duration of an incident closure (exponential)")
+        default=2.0, description="mean duration of an incident closure (exponential)"
+    )
     block_time_cv: NonNegFloat = Field(
-        default=0.05, description="coefficient of variation of a sortie's block time (lognormal)")
+        default=0.05, description="coefficient of variation of a sortie's block time (lognormal)"
+    )
     ground_time_cv: NonNegFloat = Field(
-        default=0.25, description="coefficient of variation of a ground time (lognormal)")
+        default=0.25, description="coefficient of variation of a ground time (lognormal)"
+    )
     abort_probability: Probability = Field(
-        default=0.01, description="chance that a sortie aborts at departure")
+        default=0.01, description="chance that a sortie aborts at departure"
+    )
     divert_when_staging_full: bool = Field(
-        default=False, description="a flight bound for a full staging base goes to another "
-        "staging base its fleet flies to, instead of waiting")
+        default=False,
+        description="a flight bound for a full staging base goes to another "
+        "staging base its fleet flies to, instead of waiting",
+    )
 
     @classmethod
     def off(cls) -> Uncertainty:
         """No randomness at all: a replay of the plan or of the dispatch policy."""
-        return cls(surge_probability_per_h=0, surge_size_h=0, screening_cv=0,
-                   incidents_per_gate_per_day=0, incident_mean_h=0, block_time_cv=0,
-                   ground_time_cv=0, abort_probability=0, divert_when_staging_full=False)
+        return cls(
+            surge_probability_per_h=0,
+            surge_size_h=0,
+            screening_cv=0,
+            incidents_per_gate_per_day=0,
+            incident_mean_h=0,
+            block_time_cv=0,
+            ground_time_cv=0,
+            abort_probability=0,
+            divert_when_staging_full=False,
+        )
 
     @property
     def is_off(self) -> bool:
-        return (self.surge_probability_per_h == 0 or self.surge_size_h == 0) and \
-            self.screening_cv == 0 and (self.incidents_per_gate_per_day == 0
-                                        or self.incident_mean_h == 0) and \
-            self.block_time_cv == 0 and self.ground_time_cv == 0 and self.abort_probability == 0
+        return (
+            (self.surge_probability_per_h == 0 or self.surge_size_h == 0)
+            and self.screening_cv == 0
+            and (self.incidents_per_gate_per_day == 0 or self.incident_mean_h == 0)
+            and self.block_time_cv == 0
+            and self.ground_time_cv == 0
+            and self.abort_probability == 0
+        )
 
 
 class TimeSpec(_Model):
