@@ -87,7 +87,13 @@ def writer_turn(engine: Engine):
     if path is None:
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise RegistryError(
+            f"{path}: cannot create the writers' lock file beside the database ({exc.strerror}); "
+            "make the database's folder writable"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
