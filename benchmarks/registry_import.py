@@ -36,29 +36,15 @@ from sqlalchemy import create_engine, event, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from evacops.registry import init_registry, open_registry  # noqa: E402
-from evacops.registry.generate import write_registrations_csv  # noqa: E402
+from evacops.registry.generate import (  # noqa: E402
+    EXAMPLE_CATEGORIES,
+    EXAMPLE_SITES,
+    write_registrations_csv,
+)
 from evacops.registry.settings import RegistrySettings  # noqa: E402
 
 OPERATION = "bench"
 PASSWORD = "bench-password-1"
-SITES = {
-    "Assembly": "assembly",
-    "Gate A": "gate",
-    "Gate B": "gate",
-    "Gate C": "gate",
-    "Gate D": "gate",
-    "HKIA": "airport",
-    "Al Udeid": "staging",
-    "Dulles": "destination",
-}
-CATEGORIES = {
-    "citizen": ("US citizens", 5.0),
-    "lpr": ("US citizens", 4.0),
-    "siv": ("SIV and families", 3.0),
-    "p1p2": ("P1/P2 referrals", 2.0),
-    "at-risk": ("At-risk Afghans", 2.0),
-    "third-country": ("Third-country nationals", 1.0),
-}
 
 
 def write_registrations(path: Path, n: int, seed: int) -> Path:
@@ -68,6 +54,18 @@ def write_registrations(path: Path, n: int, seed: int) -> Path:
 
 def pg_url_default() -> str | None:
     return os.environ.get("EVACOPS_BENCH_PG_URL") or os.environ.get("EVACOPS_TEST_DATABASE_URL")
+
+
+def choose_backends(args) -> tuple[list[str], list[str]]:
+    """SQLite always; PostgreSQL when a URL is given (``--pg-url``) and its server answers."""
+    backends, notes = ["sqlite"], []
+    if args.no_pg or not args.pg_url:
+        notes.append("postgresql: skipped (give --pg-url or set EVACOPS_BENCH_PG_URL)")
+    elif why := pg_reachable(args.pg_url):
+        notes.append(f"postgresql: skipped, the server does not answer ({why})")
+    else:
+        backends.append("postgresql")
+    return backends, notes
 
 
 def pg_reachable(url: str) -> str | None:
@@ -110,7 +108,9 @@ def new_registry(url: str, folder: Path):
     settings = RegistrySettings(database_url=url, key_file=folder / "keys" / "master.key")
     init_registry(settings, admin="admin", password=PASSWORD)
     admin = open_registry(settings, "admin", PASSWORD)
-    admin.create_operation(OPERATION, categories=CATEGORIES, sites_=SITES, origin_site="HKIA")
+    admin.create_operation(
+        OPERATION, categories=EXAMPLE_CATEGORIES, sites_=EXAMPLE_SITES, origin_site="HKIA"
+    )
     return settings, admin
 
 
@@ -164,14 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)
 
-    backends = ["sqlite"]
-    notes = []
-    if args.no_pg or not args.pg_url:
-        notes.append("postgresql: skipped (give --pg-url or set EVACOPS_BENCH_PG_URL)")
-    elif why := pg_reachable(args.pg_url):
-        notes.append(f"postgresql: skipped, the server does not answer ({why})")
-    else:
-        backends.append("postgresql")
+    backends, notes = choose_backends(args)
 
     out: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="evacops-bench-") as tmp:

@@ -43,9 +43,9 @@ sys.path.insert(0, str(ROOT))
 from registry_import import (  # noqa: E402
     OPERATION,
     PASSWORD,
+    choose_backends,
     fresh_database,
     new_registry,
-    pg_reachable,
     pg_url_default,
     write_registrations,
 )
@@ -233,14 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     gates_list = [int(g) for g in args.gates.split(",")]
 
-    backends = ["sqlite"]
-    notes = []
-    if args.no_pg or not args.pg_url:
-        notes.append("postgresql: skipped (give --pg-url or set EVACOPS_BENCH_PG_URL)")
-    elif why := pg_reachable(args.pg_url):
-        notes.append(f"postgresql: skipped, the server does not answer ({why})")
-    else:
-        backends.append("postgresql")
+    backends, notes = choose_backends(args)
 
     out = {}
     with tempfile.TemporaryDirectory(prefix="evacops-bench-") as tmp:

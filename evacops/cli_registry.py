@@ -13,12 +13,12 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from evacops.cli_output import err, fail, out
 from evacops.errors import RegistrationFileError, UserError
 
 app = typer.Typer(
@@ -28,8 +28,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
-out = Console()
-err = Console(stderr=True)
 
 UserOpt = Annotated[
     str | None, typer.Option("--user", envvar="EVACOPS_USER", help="who acts (or EVACOPS_USER)")
@@ -45,11 +43,6 @@ OpOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 
-def _fail(message: str) -> NoReturn:
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
 def _settings():
     from pydantic import ValidationError
 
@@ -59,14 +52,14 @@ def _settings():
         return RegistrySettings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        _fail(f"EVACOPS_{str(first['loc'][0]).upper()}: {first['msg']}")
+        fail(f"EVACOPS_{str(first['loc'][0]).upper()}: {first['msg']}")
 
 
 def _password(settings, prompt: str = "Password: ") -> str:
     if settings.password:
         return settings.password
     if not sys.stdin.isatty():
-        _fail("no password: set EVACOPS_PASSWORD or run in a terminal to be asked")
+        fail("no password: set EVACOPS_PASSWORD or run in a terminal to be asked")
     return getpass.getpass(prompt)
 
 
@@ -76,8 +69,14 @@ def _open(user: str | None):
     settings = _settings()
     user = user or settings.user
     if not user:
-        _fail("who are you? give --user NAME or set EVACOPS_USER")
+        fail("who are you? give --user NAME or set EVACOPS_USER")
     return open_registry(settings, user, _password(settings))
+
+
+def _session(user: str | None, operation: str | None):
+    """The registry as the acting user, and the operation the command acts on."""
+    reg = _open(user)
+    return reg, _op(reg, operation)
 
 
 def _op(reg, operation: str | None) -> str:
@@ -87,8 +86,8 @@ def _op(reg, operation: str | None) -> str:
     if len(ops) == 1:
         return ops[0]
     if not ops:
-        _fail("no operation yet; create one with 'evacops registry init --operation ID'")
-    _fail(
+        fail("no operation yet; create one with 'evacops registry init --operation ID'")
+    fail(
         f"{len(ops)} operations ({', '.join(ops)}); "
         "choose one with --operation or EVACOPS_OPERATION"
     )
@@ -136,7 +135,7 @@ def _guard(fn):
                     err.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except UserError as exc:
-            _fail(str(exc))
+            fail(str(exc))
 
     return wrapper
 
@@ -256,7 +255,7 @@ def user_add(
         getpass.getpass(f"Password for {name}: ") if sys.stdin.isatty() else None
     )
     if not pw:
-        _fail("no password for the new user: set EVACOPS_NEW_PASSWORD or run in a terminal")
+        fail("no password for the new user: set EVACOPS_NEW_PASSWORD or run in a terminal")
     reg.add_user(name, role, pw)
     out.print(f"User {name} ({role}) added.", highlight=False)
 
@@ -270,8 +269,7 @@ def site(
     operation: OpOpt = None,
 ) -> None:
     """Add a site to the operation."""
-    reg = _open(user)
-    op = _op(reg, operation)
+    reg, op = _session(user, operation)
     reg.add_site(op, code, kind)
     out.print(f"Site {code} ({kind}) added to {op}.", highlight=False)
 
@@ -296,14 +294,13 @@ def flight(
     """Schedule a flight (--from, --to, --seats), or record its departure (--depart)."""
     from evacops.registry.service import as_utc
 
-    reg = _open(user)
-    op = _op(reg, operation)
+    reg, op = _session(user, operation)
     if depart:
         res = reg.depart(op, code)
         _emit(res, as_json, lines=[f"Flight {code} departed with {res['boarded']} on board."])
         return
     if not (origin and destination and seats):
-        _fail("flight: give --from SITE --to SITE --seats N to schedule it, or --depart")
+        fail("flight: give --from SITE --to SITE --seats N to schedule it, or --depart")
     reg.add_flight(
         op,
         code,
@@ -330,8 +327,7 @@ def import_(
 ) -> None:
     """Import registrations: all rows or none. Columns: household_id, given_name, family_name,
     sex, birth_date, nationality, document_number, category (docs/registry-files.md)."""
-    reg = _open(user)
-    op = _op(reg, operation)
+    reg, op = _session(user, operation)
     with err.status(f"importing {file.name} ...") if not as_json else _null():
         res = reg.import_file(op, file)
     _emit(
@@ -358,13 +354,13 @@ def generate(
     from evacops.registry.generate import write_registrations_csv
 
     if n <= 0:
-        _fail(f"--n: must be > 0, got {n}")
+        fail(f"--n: must be > 0, got {n}")
     if not 0 <= duplicate_rate < 1:
-        _fail(f"--duplicate-rate: must be in [0, 1), got {duplicate_rate}")
+        fail(f"--duplicate-rate: must be in [0, 1), got {duplicate_rate}")
     try:
         write_registrations_csv(file, n, seed, duplicate_rate)
     except OSError as exc:
-        _fail(f"{file}: cannot write it ({exc.strerror}); choose a writable path")
+        fail(f"{file}: cannot write it ({exc.strerror}); choose a writable path")
     _emit(
         {"file": str(file), "rows": n, "seed": seed},
         as_json,
@@ -389,8 +385,7 @@ def register(
     shell history). Prints the new opaque person ids."""
     from evacops.registry.files import read_records
 
-    reg = _open(user)
-    op = _op(reg, operation)
+    reg, op = _session(user, operation)
     text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
     records = []
     for n, line in enumerate(text.splitlines(), start=1):
@@ -398,12 +393,12 @@ def register(
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError:
-                _fail(f"{file}:{n}: not a JSON object; give one object per line")
+                fail(f"{file}:{n}: not a JSON object; give one object per line")
             if not isinstance(obj, dict):
-                _fail(f"{file}:{n}: not a JSON object; give one object per line")
+                fail(f"{file}:{n}: not a JSON object; give one object per line")
             records.append(obj)
     if not records:
-        _fail(f"{file}: nobody to register; give one JSON object per line")
+        fail(f"{file}: nobody to register; give one JSON object per line")
     rows = read_records(records, source=file if file != "-" else "stdin")
     res = reg.register(op, rows, source="register")
     _emit(
@@ -422,8 +417,7 @@ def person(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one person as your role may see them (the read is audited)."""
-    reg = _open(user)
-    op = _op(reg, operation)
+    reg, op = _session(user, operation)
     p = reg.person(op, person_id)
     _emit(p, as_json, table=_kv_table(f"Person {person_id}", p))
 
@@ -471,8 +465,7 @@ def scan(
     """Record scans. Each scan is acknowledged (a line, or a JSON line with --json) only after it
     is committed; a scan that is refused prints its reason and the stream goes on (exit 2 at the
     end if any was refused)."""
-    reg = _open(user)
-    op = _op(reg, operation)
+    reg, op = _session(user, operation)
     refused = 0
     stream = payload in (None, ["-"])
     items = _payloads(payload or [])
@@ -558,8 +551,7 @@ def manifest(
 ) -> None:
     """Build a new manifest version from checked-in people, by priority, whole households,
     within the seats (lap infants counted, no seat). Prints the control totals."""
-    reg = _open(user)
-    op = _op(reg, operation)
+    reg, op = _session(user, operation)
     m = (
         reg.manifest(op, flight_)
         if show
@@ -593,8 +585,7 @@ def arrive(
 ) -> None:
     """Record a landing and reconcile: boarded must equal deplaned; every discrepancy is listed.
     Run it again after the deplaning scans."""
-    reg = _open(user)
-    op = _op(reg, operation)
+    reg, op = _session(user, operation)
     r = reg.arrive(op, flight_)
     lines = [f"{d['kind']}: {d['person_id']}" for d in r["discrepancies"]]
     lines.append(
@@ -634,8 +625,7 @@ def rollcall(
     as_json: JsonOpt = False,
 ) -> None:
     """Accountability check at a site: who should be here and is not."""
-    reg = _open(user)
-    op = _op(reg, operation)
+    reg, op = _session(user, operation)
     payloads: list[str] = []
     if present is not None:
         src = sys.stdin if str(present) == "-" else present.open(encoding="utf-8")
@@ -686,8 +676,7 @@ def dedup(
 ) -> None:
     """Find likely duplicate registrations and review them: the queue lists pairs by opaque id,
     score and reasons; --merge, --not-duplicate and --undo decide (each an event)."""
-    reg = _open(user)
-    op = _op(reg, operation)
+    reg, op = _session(user, operation)
     if merge or not_duplicate or undo:
         if merge:
             seq = reg.merge(op, merge[0], merge[1], reason=reason)
@@ -751,8 +740,7 @@ def report(
     households split across places; unaccompanied minors."""
     from evacops.registry.service import as_utc
 
-    reg = _open(user)
-    op = _op(reg, operation)
+    reg, op = _session(user, operation)
     r = reg.report(op, since=as_utc(since) if since else None)
     if out_dir is not None:
         r["files"] = _write_report(r, out_dir)
@@ -853,18 +841,17 @@ def export(
 ) -> None:
     """Export a flight's passenger manifest (personal data: manifest role, audited) or aggregate
     counts as HXL-tagged CSV with small cells suppressed (reporter role)."""
-    reg = _open(user)
-    op = _op(reg, operation)
+    reg, op = _session(user, operation)
     if kind == "manifest":
         if not flight_:
-            _fail("export manifest: name the flight (--flight)")
+            fail("export manifest: name the flight (--flight)")
         n = reg.export_manifest(op, flight_, out_file)
     elif kind == "counts":
         if min_cell < 1:
-            _fail("--min-cell: must be >= 1")
+            fail("--min-cell: must be >= 1")
         n = reg.export_counts(op, out_file, min_cell=min_cell)
     else:
-        _fail(f"export {kind!r}: use 'manifest' or 'counts'")
+        fail(f"export {kind!r}: use 'manifest' or 'counts'")
     _emit({"rows": n, "file": str(out_file)}, as_json, lines=[f"Wrote {n:,} rows to {out_file}."])
 
 
@@ -890,6 +877,13 @@ def credentials(
         str | None, typer.Option(help="check a payload offline against --key (no database)")
     ] = None,
     key: Annotated[Path | None, typer.Option(help="public key file, for --verify")] = None,
+    revoked: Annotated[
+        Path | None,
+        typer.Option(
+            help="with --verify: the revocation list to check against; otherwise write the "
+            "operation's revocation list there (one credential id per line)"
+        ),
+    ] = None,
     user: UserOpt = None,
     operation: OpOpt = None,
     as_json: JsonOpt = False,
@@ -900,13 +894,19 @@ def credentials(
 
     if verify is not None:
         if key is None:
-            _fail("--verify: give the operation's public key file with --key")
+            fail("--verify: give the operation's public key file with --key")
         try:
             text = key.read_text(encoding="utf-8")
         except OSError as exc:
-            _fail(f"--key {key}: cannot read it ({exc.strerror})")
+            fail(f"--key {key}: cannot read it ({exc.strerror})")
         op_, pub = creds.read_public_key_text(text)
-        claim = creds.verify(verify, pub, operation=op_)
+        revoked_ids: list[str] = []
+        if revoked is not None:
+            try:
+                revoked_ids = revoked.read_text(encoding="utf-8").split()
+            except OSError as exc:
+                fail(f"--revoked {revoked}: cannot read it ({exc.strerror})")
+        claim = creds.verify(verify, pub, operation=op_, revoked=revoked_ids)
         verified = {
             "valid": True,
             "credential": creds.short_code(claim.credential_id),
@@ -917,14 +917,12 @@ def credentials(
             verified,
             as_json,
             lines=[
-                f"Valid: {verified['credential']} for {op_}, until {verified['expires_at']} "
-                "(revocation "
-                "is checked by the registry)"
+                f"Valid: {verified['credential']} for {op_}, until {verified['expires_at']}"
+                + ("" if revoked is not None else " (give --revoked LIST to check revocation)")
             ],
         )
         return
-    reg = _open(user)
-    op = _op(reg, operation)
+    reg, op = _session(user, operation)
     if revoke:
         reg.revoke(op, revoke, reason=reason or "revoked")
         _emit({"revoked": revoke}, as_json, lines=[f"Credential {revoke} revoked."])
@@ -933,6 +931,10 @@ def credentials(
     if public_key is not None:
         public_key.write_text(creds.public_key_text(reg.public_key(op), op), encoding="utf-8")
         res["public_key"] = str(public_key)
+    if revoked is not None:
+        ids = reg.revoked(op)
+        revoked.write_text("".join(i + "\n" for i in ids), encoding="utf-8")
+        res.update(revoked=len(ids), revocation_list=str(revoked))
     if issue:
         res["issued"] = len(reg.issue_credentials(op, days=days))
     if out_file is not None:
@@ -944,7 +946,7 @@ def credentials(
             for i in items
         ]
         if not labels:
-            _fail("no valid credentials to print; issue some first")
+            fail("no valid credentials to print; issue some first")
         with err.status(f"drawing {len(labels):,} labels ...") if not as_json else _null():
             pages = creds.write_label_sheet(labels, out_file)
         res.update(labels=len(labels), pages=pages, sheet=str(out_file))
@@ -955,6 +957,8 @@ def credentials(
         lines.append(f"Wrote {res['labels']:,} labels on {res['pages']} page(s): {res['sheet']}")
     if "public_key" in res:
         lines.append(f"Public key: {res['public_key']}")
+    if "revocation_list" in res:
+        lines.append(f"Revocation list ({res['revoked']} ids): {res['revocation_list']}")
     _emit(res, as_json, lines=lines)
 
 
@@ -973,7 +977,7 @@ def shred(
     reg = _open(user)
     if not yes:
         if not sys.stdin.isatty():
-            _fail("shred: add --yes to confirm (it cannot be undone)")
+            fail("shred: add --yes to confirm (it cannot be undone)")
         typer.confirm(
             f"Destroy every personal field of operation {operation}? This cannot be undone",
             abort=True,
@@ -1020,4 +1024,4 @@ def audit(
             t.add_row(*(str(e[c]) for c in ("seq", "at", "actor", "action", "subject")))
         _emit(rows, as_json, table=t)
     else:
-        _fail(f"audit {action!r}: use 'verify' or 'list'")
+        fail(f"audit {action!r}: use 'verify' or 'list'")

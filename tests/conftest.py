@@ -12,27 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from evacops.registry.generate import EXAMPLE_CATEGORIES, EXAMPLE_SITES
+
 PG_URL = os.environ.get("EVACOPS_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
 PASSWORD = "test-password-1"
 OPERATION = "test-op"
-SITES = {
-    "Assembly": "assembly",
-    "Gate A": "gate",
-    "Gate B": "gate",
-    "HKIA": "airport",
-    "Al Udeid": "staging",
-    "Ramstein": "staging",
-    "Dulles": "destination",
-}
-CATEGORIES = {
-    "citizen": ("US citizens", 5.0),
-    "lpr": ("US citizens", 4.0),
-    "siv": ("SIV and families", 3.0),
-    "p1p2": ("P1/P2 referrals", 2.0),
-    "at-risk": ("At-risk Afghans", 2.0),
-    "third-country": ("Third-country nationals", 1.0),
-}
+SITES = EXAMPLE_SITES
+CATEGORIES = EXAMPLE_CATEGORIES
 
 
 def postgres_schema_url(url: str, schema: str) -> str:

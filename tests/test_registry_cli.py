@@ -135,6 +135,25 @@ def test_every_command_end_to_end(cli_env, tmp_path):
     reg.engine.dispose()
     offline = js(env, "credentials", "--verify", payloads[pid], "--key", tmp_path / "op.pub")
     assert offline["valid"] and offline["operation"] == "kabul-2021"
+    # a revoked credential, checked offline against the revocation list the registry wrote
+    sold = next(p for p in payloads if p != pid)
+    sold_code = js(env, "person", sold)["credential"]
+    run(env, "credentials", "--revoke", sold_code, "--reason", "pass was sold")
+    listed = js(env, "credentials", "--no-issue", "--revoked", tmp_path / "revoked.txt")
+    assert listed["revoked"] == 1
+    refused = evacops(
+        "registry",
+        "credentials",
+        "--verify",
+        payloads[sold],
+        "--key",
+        tmp_path / "op.pub",
+        "--revoked",
+        tmp_path / "revoked.txt",
+        env=env,
+    )
+    assert "revoked" in assert_user_error(refused)
+    del payloads[sold]
 
     gate_in = [
         json.loads(line)

@@ -306,7 +306,7 @@ def test_override_boarding_is_logged_and_last_seat_is_not_given_twice(registry_e
 
 
 def test_allow_split_takes_part_of_a_household(registry_env):
-    _reg, _ids, _creds = _checked_in(registry_env, 40, 13)
+    reg, _ids, _creds = _checked_in(registry_env, 40, 13)
     admin = registry_env.as_role("admin")
     admin.add_flight(OPERATION, "ODD", origin="HKIA", destination="Al Udeid", seats=1)
     mf = registry_env.as_role("manifest")
@@ -314,7 +314,17 @@ def test_allow_split_takes_part_of_a_household(registry_env):
     split = mf.build_manifest(OPERATION, "ODD", allow_split=True)
     assert split["version"] == whole["version"] + 1
     assert split["seats"] == 1 and split["persons"] >= 1
-    assert whole["split_households"] == 0
+    with reg.engine.connect() as conn:
+        members = conn.execute(select(persons.c.id, persons.c.household_id)).all()
+    size = {}
+    for _, h in members:
+        size[h] = size.get(h, 0) + 1
+    for m in (whole, split):  # split_households counts the households only partly on board
+        on = {}
+        for e in m["entries"]:
+            on[e["household_id"]] = on.get(e["household_id"], 0) + 1
+        assert m["split_households"] == sum(1 for h, n in on.items() if n < size[h])
+    assert whole["split_households"] == 0 and split["split_households"] <= 1
 
 
 # ---------------------------------------------------------------------------------- roll-call
@@ -331,10 +341,15 @@ def test_rollcall_missing_found_and_departed_independently(registry_env):
     for p in on:
         mf.scan(OPERATION, creds[p], "deplane", flight="S1")
     gate = registry_env.as_role("gate")
-    present = [creds[p] for p in on[2:]]
+    # someone still checked in at a gate turns up in the staging base's roll-call
+    stray = register(reg, 2, seed=99)[0]
+    stray_payload = credentials_of(reg)[stray]
+    gate.scan(OPERATION, stray_payload, "gate-in", site="Gate A")
+    present = [creds[p] for p in on[2:]] + [stray_payload]
     rc = gate.rollcall(OPERATION, "Al Udeid", present, rollcall_id="day1", mark_missing=True)
-    assert rc["expected"] == len(on) and rc["present"] == len(on) - 2
+    assert rc["expected"] == len(on) and rc["present"] == len(on) - 1
     assert rc["absent"] == sorted(on[:2]) and rc["marked_missing"] == 2
+    assert rc["arrived_from_elsewhere"] == [stray]
     assert registry_env.as_role("reporter").report(OPERATION)["by_status"]["missing"] == 2
     gate.scan(OPERATION, creds[on[0]], "found", site="Al Udeid")
     gate.scan(OPERATION, creds[on[2]], "departed-independently", site="Al Udeid")
@@ -633,4 +648,49 @@ def test_correction_and_call_forward_are_events_and_replay(registry_env):
     with reg.engine.connect() as conn:
         types = conn.execute(select(events.c.type).where(events.c.person_id == pid)).scalars().all()
     assert types[0] == "registered" and "correction" in types and types[-1] == "call-forward"
+    assert replay_equals_projection(reg)
+
+
+def test_unaccompanied_minors_and_their_escort(registry_env):
+    from datetime import date
+
+    reg = registry_env.as_role("registrar")
+    child = str(date.today().year - 9)
+    people = [  # generated, never real: two households of minors, one with a named escort
+        {
+            "household_id": "UM-1",
+            "given_name": "Testescort",
+            "family_name": "Testone",
+            "sex": "F",
+            "birth_date": "1980",
+            "nationality": "AFG",
+            "category": "at-risk",
+            "relationship": "escort",
+            "document_number": "",
+        },
+        {
+            "household_id": "UM-1",
+            "given_name": "Testchild",
+            "family_name": "Testtwo",
+            "sex": "M",
+            "birth_date": child,
+            "nationality": "AFG",
+            "category": "at-risk",
+            "minor_unaccompanied": "yes",
+        },
+        {
+            "household_id": "UM-2",
+            "given_name": "Testalone",
+            "family_name": "Testthree",
+            "sex": "F",
+            "birth_date": child,
+            "nationality": "AFG",
+            "category": "at-risk",
+        },
+    ]
+    ids = reg.register(OPERATION, read_records(people, source="t"), source="t").person_ids
+    r = reg.report(OPERATION)
+    assert r["unaccompanied_minors"] == 2 and r["unaccompanied_without_escort"] == 1
+    escorts = {u["person_id"]: u["escort_id"] for u in r["unaccompanied"]}
+    assert escorts == {ids[1]: ids[0], ids[2]: None}
     assert replay_equals_projection(reg)

@@ -395,12 +395,10 @@ def max_flow(net: TimeExpandedNetwork, T: int) -> int:
     return _max_flow(net, T)[0]
 
 
-def _max_flow(net: TimeExpandedNetwork, T: int, cut: bool = False) -> tuple[int, int]:
-    """(max flow by step T, last step of the source side of the minimal min cut if ``cut``)."""
+def _solved_prefix(net: TimeExpandedNetwork, T: int):
+    """OR-Tools' max flow solved on the arcs of steps 0..T of ``net``."""
     from ortools.graph.python import max_flow as mf
 
-    if T < 0:
-        return 0, 0
     m = net.prefix(T)
     solver = mf.SimpleMaxFlow()
     solver.add_arcs_with_capacity(net.tail[:m], net.head[:m], net.cap[:m])
@@ -408,6 +406,14 @@ def _max_flow(net: TimeExpandedNetwork, T: int, cut: bool = False) -> tuple[int,
     status = solver.solve(net.source, net.sink)
     if status != solver.OPTIMAL:
         raise SolverError(f"OR-Tools max flow failed at horizon {T} (status {status})")
+    return solver
+
+
+def _max_flow(net: TimeExpandedNetwork, T: int, cut: bool = False) -> tuple[int, int]:
+    """(max flow by step T, last step of the source side of the minimal min cut if ``cut``)."""
+    if T < 0:
+        return 0, 0
+    solver = _solved_prefix(net, T)
     last = -1
     if cut:
         side = np.asarray(solver.get_source_side_min_cut(), dtype=np.int64)
@@ -558,22 +564,15 @@ class _Horizons:
         return self.net
 
     def probe(self, T: int) -> int:
-        from ortools.graph.python import max_flow as mf
-
         if T in self.value:
             return self.value[T]
         if T < 0:
             return 0
         net = self.build(T)
         t0 = time.perf_counter()
-        m = net.prefix(T)
-        solver = mf.SimpleMaxFlow()
-        solver.add_arcs_with_capacity(net.tail[:m], net.head[:m], net.cap[:m])
-        solver.add_arc_with_capacity(net.source, net.sink, 0)  # both ends exist in the graph
-        status = solver.solve(net.source, net.sink)
-        if status != solver.OPTIMAL:
-            raise SolverError(f"OR-Tools max flow failed at horizon {T} (status {status})")
+        solver = _solved_prefix(net, T)
         value = int(solver.optimal_flow())
+        m = net.prefix(T)
         H = net.horizon
         # lower bounds: arrivals of this flow by each step
         flow = np.asarray(solver.flows(np.arange(m, dtype=np.int32)), dtype=np.int64)

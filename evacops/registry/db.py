@@ -12,10 +12,11 @@ import fcntl
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
@@ -168,11 +169,18 @@ class Raw:
     benchmarks/registry_scans.py). Values are converted here exactly as the SQLAlchemy types in
     models.py store them, so rows written either way read back the same."""
 
-    __slots__ = ("_sql", "sqlite")
+    __slots__ = ("_json", "_sql", "sqlite")
 
     def __init__(self, dialect_name: str):
         self.sqlite = dialect_name == "sqlite"
         self._sql: dict[str, str] = {}
+        self._json: Callable[[Any], Any]
+        if self.sqlite:
+            self._json = json.dumps
+        else:
+            from psycopg.types.json import Json
+
+            self._json = Json
 
     def sql(self, template: str) -> str:
         """``template`` with ``{name}`` placeholders in this driver's named style."""
@@ -190,11 +198,7 @@ class Raw:
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
     def json(self, value):
-        if self.sqlite:
-            return json.dumps(value)
-        from psycopg.types.json import Json
-
-        return Json(value)
+        return self._json(value)
 
     def run(self, conn, template: str, params: dict):
         cur = conn.connection.dbapi_connection.cursor()

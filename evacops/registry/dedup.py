@@ -32,6 +32,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from evacops.errors import RegistryError
+from evacops.registry import files
 from evacops.registry.names import skeleton
 
 __all__ = [
@@ -92,10 +93,12 @@ WINDOW = 50  # neighbours compared in a block still larger than MAX_BLOCK after 
 
 
 def normalise_document(doc: str | None) -> str:
-    """Upper-case letters and digits only (``zz-123 4567`` -> ``ZZ1234567``); ``""`` if none."""
+    """The stored form of a document number (:func:`evacops.registry.files.normalise_document`:
+    ``zz-123 4567`` -> ``ZZ1234567``, Persian digits as 0-9), letters and digits only; ``""`` if
+    none."""
     if not doc:
         return ""
-    return "".join(c for c in doc.upper() if c.isalnum())
+    return "".join(c for c in files.normalise_document(doc) if c.isalnum())
 
 
 def _year_level(rec: PersonRecord) -> tuple[int, int, bool]:

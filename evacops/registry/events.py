@@ -49,28 +49,6 @@ ARRIVE = "arrive"
 # Operation-level
 SHRED = "shred"
 
-TYPES = (
-    REGISTERED,
-    CALL_FORWARD,
-    GATE_IN,
-    BOARD,
-    DEPLANE,
-    ROLL_CALL,
-    MISSING,
-    FOUND,
-    DEPARTED_INDEPENDENTLY,
-    MERGE,
-    UNMERGE,
-    NOT_DUPLICATE,
-    CORRECTION,
-    CREDENTIAL_ISSUED,
-    CREDENTIAL_REVOKED,
-    FLIGHT_SCHEDULED,
-    MANIFEST,
-    DEPART,
-    ARRIVE,
-    SHRED,
-)
 
 # Statuses of a person in the projection
 STATUSES = (
@@ -341,9 +319,6 @@ def person_row(ev: Mapping[str, Any], sealed: Mapping[str, bytes | None]) -> dic
     for f in SEALED_FIELDS:
         row[f"{f}_enc"] = sealed.get(f"{f}_enc")
     return row
-
-
-PROJECTION_COLUMNS = [c.name for c in persons.c]
 
 
 def snapshot(conn: Connection, operation: str | None = None) -> dict[str, dict[str, Any]]:

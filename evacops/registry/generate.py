@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from evacops.registry.dedup import PersonRecord
+from evacops.registry.files import REQUIRED_COLUMNS
 from evacops.registry.names import skeleton
 
 __all__ = [
@@ -40,17 +41,27 @@ __all__ = [
 ]
 
 REFERENCE_DATE = dt.date(2021, 8, 15)
-IMPORT_COLUMNS = (
-    "household_id",
-    "given_name",
-    "family_name",
-    "sex",
-    "birth_date",
-    "nationality",
-    "document_number",
-    "category",
-)
+IMPORT_COLUMNS = REQUIRED_COLUMNS  # the registration file's columns (evacops.registry.files)
 CATEGORIES = ("citizen", "lpr", "siv", "p1p2", "at-risk", "third-country")
+
+# An operation to register generated people into (tests, benchmarks, training): each category
+# above mapped to (cohort, priority), and sites of every kind.
+EXAMPLE_CATEGORIES: dict[str, tuple[str, float]] = {
+    "citizen": ("US citizens", 5.0),
+    "lpr": ("US citizens", 4.0),
+    "siv": ("SIV and families", 3.0),
+    "p1p2": ("P1/P2 referrals", 2.0),
+    "at-risk": ("At-risk Afghans", 2.0),
+    "third-country": ("Third-country nationals", 1.0),
+}
+EXAMPLE_SITES: dict[str, str] = {
+    "Assembly": "assembly",
+    **{f"Gate {g}": "gate" for g in "ABCD"},
+    "HKIA": "airport",
+    "Al Udeid": "staging",
+    "Ramstein": "staging",
+    "Dulles": "destination",
+}
 
 # Common Afghan given names: (weight, spellings). The first spelling is the most usual; the
 # others are romanisations met in registrations. Most fold to one skeleton (names.py); a few

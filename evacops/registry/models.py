@@ -281,5 +281,3 @@ audit_head = Table(  # one row per lane: its last hash; locked while an entry is
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
-
-APPEND_ONLY = ("events", "audit", "manifests", "manifest_entries", "seat_claims")

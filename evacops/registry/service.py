@@ -99,6 +99,10 @@ class ImportResult:
         return {"imported": self.imported, "rejected": 0, "households": self.households}
 
 
+# the sealed fields that identify a person (compared by dedup, rewritten by a correction)
+_IDENTITY_FIELDS = ("given_name", "family_name", "birth_date", "document")
+# what a scan's answer repeats from its event's data (the same for a repeated scan)
+_SCAN_ANSWER = ("seat", "lap", "override", "expected_site")
 _CRED_COLUMNS = ("id", "operation_id", "person_id", "revoked_at", "boarded_at")
 _PERSON_COLUMNS = (
     "id", "operation_id", "household_id", "status", "site", "flight_id", "merged_into",
@@ -611,7 +615,15 @@ class Registry:
             bulk_insert(
                 conn, "person_keys", k_cols, [tuple(k[c] for c in k_cols) for k in key_rows]
             )
-            self._assign_escorts(conn, op, [r["person_id"] for r in ev_rows])
+            self._assign_escorts(
+                conn,
+                op,
+                [
+                    (r["person_id"], r["household_id"])
+                    for r in ev_rows
+                    if r["data"]["unaccompanied"]
+                ],
+            )
             self._audit(
                 conn,
                 "import" if source_digest else "register",
@@ -621,40 +633,28 @@ class Registry:
             )
         return ImportResult(len(ev_rows), len(new_hh), [r["person_id"] for r in ev_rows])
 
-    def _assign_escorts(self, conn: Connection, op: str, person_ids: list[str]) -> None:
-        """Unaccompanied minors travel with their household's escort, if it names one (a
-        ``correction`` event, so the projection stays a replay of the events)."""
+    def _assign_escorts(self, conn: Connection, op: str, minors: list[tuple[str, str]]) -> None:
+        """Newly registered unaccompanied minors (person id, household id) travel with their
+        household's escort, if it names one (a ``correction`` event, so the projection stays a
+        replay of the events)."""
         P = persons.c
-        minors = conn.execute(
-            select(P.id, P.household_id).where(
-                P.operation_id == op, P.unaccompanied.is_(True), P.escort_id.is_(None)
-            )
-        ).all()
-        if not minors:
-            return
-        wanted = set(person_ids)
-        escorts = {
-            r.household_id: r.id
+        escorts: dict[str, str] = {}
+        for chunk in _chunks(sorted({h for _, h in minors}), 500):
             for r in conn.execute(
-                select(P.id, P.household_id).where(
-                    P.operation_id == op,
-                    P.relationship == "escort",
-                    P.household_id.in_({m.household_id for m in minors}),
-                )
-            )
-        }
-        for m in minors:
-            if m.id in wanted and m.household_id in escorts:
+                select(P.id, P.household_id)
+                .where(P.household_id.in_(chunk), P.relationship == "escort")
+                .order_by(P.id)
+            ):
+                escorts.setdefault(r.household_id, r.id)
+        for pid, household in minors:
+            if household in escorts:
                 self._event(
                     conn,
                     op,
                     ev.CORRECTION,
-                    person_id=m.id,
-                    household_id=m.household_id,
-                    data={
-                        "escort_id": escorts[m.household_id],
-                        "reason": "escort named in household",
-                    },
+                    person_id=pid,
+                    household_id=household,
+                    data={"escort_id": escorts[household], "reason": "escort named in household"},
                 )
 
     def import_file(self, op: str, path) -> ImportResult:
@@ -695,7 +695,7 @@ class Registry:
                 data["cohort"], data["priority"] = cat["cohort"], cat["priority"]
             sealed = None
             if personal & set(fields):
-                current = self._open_person(cipher, p)
+                current = self._open_person(cipher, p, _IDENTITY_FIELDS)
                 current.update({k: v for k, v in fields.items() if k in personal})
                 new = {
                     "given_name": current["given_name"],
@@ -744,15 +744,22 @@ class Registry:
             self._audit(conn, "correction", op, person_id, {"fields": sorted(fields)})
 
     # ------------------------------------------------------------------ reading people
-    def _open_person(self, cipher: FieldCipher, p: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in ev.SEALED_FIELDS:
-            out[f] = cipher.open(p[f"{f}_enc"], f"persons|{p['id']}|{f}")
-        doc = json.loads(out["document"]) if out["document"] else None
-        out["document"] = doc["number"] if doc else None
-        out["document_type"] = doc["type"] if doc else None
-        out["variants"] = json.loads(out["variants"]) if out["variants"] else []
-        out["extra"] = json.loads(out["extra"]) if out["extra"] else {}
+    def _open_person(
+        self, cipher: FieldCipher, p: Any, fields: Sequence[str] = ev.SEALED_FIELDS
+    ) -> dict[str, Any]:
+        """Open a person's sealed ``fields`` (all by default); the document comes out as
+        ``document`` (its number) and ``document_type``."""
+        out: dict[str, Any] = {
+            f: cipher.open(p[f"{f}_enc"], f"persons|{p['id']}|{f}") for f in fields
+        }
+        if "document" in out:
+            doc = json.loads(out["document"]) if out["document"] else None
+            out["document"] = doc["number"] if doc else None
+            out["document_type"] = doc["type"] if doc else None
+        if "variants" in out:
+            out["variants"] = json.loads(out["variants"]) if out["variants"] else []
+        if "extra" in out:
+            out["extra"] = json.loads(out["extra"]) if out["extra"] else {}
         return out
 
     def person(self, op: str, person_id: str) -> dict[str, Any]:
@@ -1047,7 +1054,7 @@ class Registry:
             "person_id": row.person_id,
             "site": row.site,
             "duplicate": True,
-            **{k: v for k, v in row.data.items() if k in ("seat", "lap", "override")},
+            **{k: v for k, v in row.data.items() if k in _SCAN_ANSWER},
         }
 
     def _scan(self, conn, op, claim, action, site, flight_code, key, override, at, found):
@@ -1153,7 +1160,7 @@ class Registry:
             "person_id": pid,
             "site": site,
             "duplicate": False,
-            **{k: v for k, v in data.items() if k in ("seat", "lap", "override")},
+            **{k: v for k, v in data.items() if k in _SCAN_ANSWER},
         }
 
     def _board(self, conn, op, f, p, cred, override) -> dict[str, Any]:
@@ -1599,15 +1606,8 @@ class Registry:
         missing."""
         require(self.actor, Perm.scan)
         rid = rollcall_id or self.clock().strftime("%Y%m%dT%H%M")
-        seen: list[str] = []
-        moved: list[str] = []
-        for payload in payloads:
-            r = self.scan(
-                op, payload, ev.ROLL_CALL, site=site, scan_id=f"rollcall:{rid}:{payload[-24:]}"
-            )
-            seen.append(r["person_id"])
         P = persons.c
-        with self._write() as conn:
+        with self._read() as conn:  # who should be here, before anyone is scanned
             self._check_site(conn, op, site)
             expected = set(
                 conn.execute(
@@ -1618,14 +1618,16 @@ class Registry:
                     )
                 ).scalars()
             )
-            if payloads:
-                for ev_row in conn.execute(
-                    select(events.c.person_id, events.c.data).where(
-                        events.c.idempotency_key.like(f"scan:rollcall:{rid}:%")
-                    )
-                ):
-                    if ev_row.data.get("expected_site") not in (site, None):
-                        moved.append(ev_row.person_id)
+        seen: list[str] = []
+        moved: list[str] = []
+        for payload in payloads:
+            r = self.scan(
+                op, payload, ev.ROLL_CALL, site=site, scan_id=f"rollcall:{rid}:{payload[-24:]}"
+            )
+            seen.append(r["person_id"])
+            if r.get("expected_site") not in (site, None):
+                moved.append(r["person_id"])
+        with self._write() as conn:
             absent = sorted(expected - set(seen)) if payloads else sorted(expected)
             if mark_missing and payloads:
                 for pid in absent:
@@ -1675,7 +1677,7 @@ class Registry:
             for p in conn.execute(
                 select(persons).where(P.operation_id == op, P.status != "merged").order_by(P.id)
             ).mappings():
-                o = self._open_person(cipher, p)
+                o = self._open_person(cipher, p, _IDENTITY_FIELDS)
                 bd = date.fromisoformat(o["birth_date"]) if o["birth_date"] else None
                 records.append(
                     PersonRecord(

@@ -32,4 +32,3 @@ class RegistrySettings(BaseSettings):
     user: str | None = None
     password: str | None = None
     sqlite_synchronous: str = "NORMAL"
-    credential_days: int = 30

@@ -62,6 +62,25 @@ def _naive(index: pd.Index) -> pd.Index:
     return index
 
 
+def _finish_grid(fig, axes, used: int, title: str, path: Path, **legend) -> Path:
+    """Hide the unused panels of a grid of plots, add the legend and the title, save, close."""
+    for ax in list(axes.flat)[used:]:
+        ax.set_visible(False)
+    axes.flat[0].legend(**legend)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _capacity_line(ax, x, capacity: np.ndarray) -> None:
+    """A site's holding capacity over time, in red, where it is finite."""
+    if np.isfinite(capacity).any():
+        ax.step(x, np.where(np.isfinite(capacity), capacity, np.nan), where="post", color="red",
+                lw=1, label="capacity")  # fmt: skip
+
+
 def plot_cumulative(cum: pd.DataFrame, path: Path, title: str, deadline=None) -> Path:
     """Stacked cumulative people (periods x cohorts)."""
     fig, ax = plt.subplots(figsize=(9, 4.8))
@@ -92,27 +111,11 @@ def plot_occupancy(occ: pd.DataFrame, cap: pd.DataFrame, path: Path, title: str)
     x = _naive(occ.index)
     for ax, site in zip(axes.flat, sites, strict=False):
         ax.fill_between(x, occ[site].to_numpy(), step="post", alpha=0.6, label="people")
-        c = cap[site].to_numpy()
-        if np.isfinite(c).any():
-            ax.step(
-                x,
-                np.where(np.isfinite(c), c, np.nan),
-                where="post",
-                color="red",
-                lw=1,
-                label="capacity",
-            )
+        _capacity_line(ax, x, cap[site].to_numpy())
         ax.set_title(site, fontsize=9)
         ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
         _time_axis(ax)
-    for ax in list(axes.flat)[len(sites) :]:
-        ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7, loc="upper left")
-    fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _finish_grid(fig, axes, len(sites), title, path, fontsize=7, loc="upper left")
 
 
 def plot_aircraft_use(use: pd.DataFrame, available: pd.Series, path: Path, title: str) -> Path:
@@ -174,14 +177,7 @@ def plot_gate_density(
         )
         ax.set_ylabel("persons/m²", fontsize=8)
         _time_axis(ax)
-    for ax in list(axes.flat)[len(gates) :]:
-        ax.set_visible(False)
-    axes.flat[0].legend(fontsize=6, loc="upper left", ncol=2)
-    fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _finish_grid(fig, axes, len(gates), title, path, fontsize=6, loc="upper left", ncol=2)
 
 
 class HtmlReport:
@@ -329,14 +325,7 @@ def plot_density_bands(bands: dict[str, pd.DataFrame], path: Path, title: str, s
         ax.set_title(f"{gate} (peak P90 {b['p90'].max():.1f} persons/m²)", fontsize=9)
         ax.set_ylabel("persons/m²", fontsize=8)
         _time_axis(ax)
-    for ax in list(axes.flat)[len(gates) :]:
-        ax.set_visible(False)
-    axes.flat[0].legend(fontsize=6, loc="upper left", ncol=2)
-    fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _finish_grid(fig, axes, len(gates), title, path, fontsize=6, loc="upper left", ncol=2)
 
 
 def plot_occupancy_bands(bands: dict[str, pd.DataFrame], path: Path, title: str) -> Path:
@@ -360,24 +349,8 @@ def plot_occupancy_bands(bands: dict[str, pd.DataFrame], path: Path, title: str)
             label="P10-P90",
         )
         ax.step(x, b["p50"].to_numpy(), where="post", color="tab:blue", lw=1.2, label="P50")
-        c = b["capacity"].to_numpy()
-        if np.isfinite(c).any():
-            ax.step(
-                x,
-                np.where(np.isfinite(c), c, np.nan),
-                where="post",
-                color="red",
-                lw=1,
-                label="capacity",
-            )
+        _capacity_line(ax, x, b["capacity"].to_numpy())
         ax.set_title(site, fontsize=9)
         ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
         _time_axis(ax)
-    for ax in list(axes.flat)[len(sites) :]:
-        ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7, loc="upper left")
-    fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _finish_grid(fig, axes, len(sites), title, path, fontsize=7, loc="upper left")
