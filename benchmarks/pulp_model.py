@@ -2,7 +2,7 @@
 
 This is the benchmark's point of comparison for :mod:`evacops.plan.model`: the *same* model
 (same variables under the same masks, same constraint rows, same objective), read from the same
-:class:`~evacops.plan.network.Network` arrays, but written idiomatically with PuLP: dicts of
+:class:`~evacops.network.Network` arrays, but written idiomatically with PuLP: dicts of
 ``LpVariable`` keyed by index tuples, Python loops over cohorts, sites, arcs and periods, and
 ``lpSum``. It does not use linopy. Sorties are continuous, as in the LP that
 ``evacops.plan.solve_network`` solves by default (``Builder(net)``, ``integer=False``).
@@ -20,7 +20,7 @@ from typing import TypeAlias
 import numpy as np
 import pulp
 
-from evacops.plan.network import Network
+from evacops.network import Network
 
 Index: TypeAlias = tuple[int, ...]
 VarDict: TypeAlias = dict[Index, pulp.LpVariable]

@@ -10,13 +10,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from evacops.plan.network import Network, compile_network
+    from evacops.network import Network, compile_network
     from evacops.plan.plan import Plan
     from evacops.plan.solve import solve_network, solve_plan
 
 _WHERE = {
-    "Network": "evacops.plan.network",
-    "compile_network": "evacops.plan.network",
+    "Network": "evacops.network",
+    "compile_network": "evacops.network",
     "Plan": "evacops.plan.plan",
     "solve_network": "evacops.plan.solve",
     "solve_plan": "evacops.plan.solve",

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from evacops.errors import SolverError
-from evacops.plan.network import Network
+from evacops.network import Network
 
 # constraint family -> (words, network attribute, step, unit of the step)
 FAMILIES: dict[str, tuple[str, str, float, str]] = {
@@ -163,8 +163,7 @@ def row_step(net: Network, b: Binding) -> float:
 
 
 def evacuated_by_deadline(net: Network, flow: np.ndarray) -> float:
-    sc = net.scenario
-    dl = net.T if sc.deadline is None else min(net.T, max(0, net.timeline.period_ceil(sc.deadline)))
+    dl = net.deadline_period
     return float(flow[:, net.out_arcs, :dl].sum())
 
 

@@ -1,7 +1,7 @@
 """The call-forward schedule and the crowd at each gate.
 
 A gate holds at most its crowd area times the scenario's safe density (``safe_density_per_m2``,
-2 persons/m2 by default; see :func:`evacops.plan.network.compile_network`), so the plan's flows
+2 persons/m2 by default; see :func:`evacops.network.compile_network`), so the plan's flows
 on the ground legs from assembly points to gates are a **call-forward schedule**: how many people
 of each cohort each assembly point sends to which gate in each period, such that the crowd in
 front of every gate stays within the safe density while the airlift is fed as fully as it can be.

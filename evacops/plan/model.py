@@ -20,18 +20,10 @@ import linopy
 import numpy as np
 import xarray as xr
 
-from evacops.plan.network import Network
+from evacops.network import Network
+from evacops.network.keys import padded
 
 TERM = "_term"
-
-
-def _padded(groups: list, fill: int = -1) -> np.ndarray:
-    """A list of index lists as a (len(groups), max_len) array padded with ``fill``."""
-    width = max([len(g) for g in groups] + [1])
-    out = np.full((len(groups), width), fill, dtype=np.int64)
-    for i, g in enumerate(groups):
-        out[i, : len(g)] = g
-    return out
 
 
 def gather(labels: np.ndarray, idx: np.ndarray, lag: np.ndarray) -> np.ndarray:
@@ -70,11 +62,8 @@ class Builder:
             "cohort": n.cohorts,
             "site": n.sites,
             "arc": n.arc_name,
-            "move": [
-                f"{n.move_leg[i]}{'' if n.move_forward[i] else '~back'}@{n.fleets[n.move_fleet[i]]}"
-                for i in range(len(n.move_leg))
-            ],
-            "station": [f"{n.fleets[f]}@{n.sites[s]}" for f, s in n.stations],
+            "move": n.move_names,
+            "station": n.station_names,
             "period": np.arange(T),
         }
         self.integer = integer
@@ -205,8 +194,8 @@ class Builder:
         """hold[t] - hold[t-1] - arrivals[t] + departures[t] = appearing[t], per cohort and site."""
         n = self.net
         S = len(n.sites)
-        ins = _padded([list(np.flatnonzero(n.arc_to == s)) for s in range(S)])
-        outs = _padded([list(np.flatnonzero(n.arc_from == s)) for s in range(S)])
+        ins = padded([list(np.flatnonzero(n.arc_to == s)) for s in range(S)])
+        outs = padded([list(np.flatnonzero(n.arc_from == s)) for s in range(S)])
         in_lag = np.where(ins >= 0, n.arc_delay[np.maximum(ins, 0)], 0)
         me = np.arange(S)[:, None]
         parts = [
@@ -229,7 +218,7 @@ class Builder:
         """People leaving a site in a period <= its processing rate (screening, out-processing)."""
         n = self.net
         S = len(n.sites)
-        outs = _padded([list(np.flatnonzero(n.arc_from == s)) for s in range(S)])
+        outs = padded([list(np.flatnonzero(n.arc_from == s)) for s in range(S)])
         g = gather(self.L_flow, outs, np.zeros_like(outs))  # (C, S, T, K)
         lab = np.moveaxis(g, 0, -1).reshape(S, n.T, -1)
         rhs = self._per_period(n.rate)
@@ -257,8 +246,8 @@ class Builder:
         """idle[t] - idle[t-1] + departures[t] - ready arrivals[t] = aircraft supplied[t]."""
         n = self.net
         K = len(n.stations)
-        ins = _padded([list(np.flatnonzero(n.move_to_station == k)) for k in range(K)])
-        outs = _padded([list(np.flatnonzero(n.move_from_station == k)) for k in range(K)])
+        ins = padded([list(np.flatnonzero(n.move_to_station == k)) for k in range(K)])
+        outs = padded([list(np.flatnonzero(n.move_from_station == k)) for k in range(K)])
         in_lag = np.where(ins >= 0, n.move_ready[np.maximum(ins, 0)], 0)
         me = np.arange(K)[:, None]
         parts = [
@@ -298,7 +287,7 @@ class Builder:
         ):
             w, most = n.slot_windows(getattr(n, attr))
             W = int(w.max())
-            base = _padded([list(np.flatnonzero(ends == s)) for s in range(S)])
+            base = padded([list(np.flatnonzero(ends == s)) for s in range(S)])
             lag0 = (
                 np.zeros_like(base)
                 if lag_of is None
@@ -320,7 +309,7 @@ class Builder:
         n = self.net
         S = len(n.sites)
         st_site = np.array([s for _, s in n.stations])
-        idle_idx = _padded([list(np.flatnonzero(st_site == s)) for s in range(S)])
+        idle_idx = padded([list(np.flatnonzero(st_site == s)) for s in range(S)])
         groups_i, groups_l = [], []
         for s in range(S):
             ii, ll = [], []
@@ -330,7 +319,7 @@ class Builder:
                     ll.append(k)
             groups_i.append(ii)
             groups_l.append(ll)
-        gi, gl = _padded(groups_i), _padded(groups_l, 0)
+        gi, gl = padded(groups_i), padded(groups_l, 0)
         # aircraft not yet (or no longer) available are held idle at home but are not on its
         # ground: they do not count against the MOG
         away = np.zeros((S, n.T))

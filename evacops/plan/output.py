@@ -93,7 +93,7 @@ def write_plan(
         cum,
         out / "cumulative_out.png",
         f"{title}: people off the evacuation airport, by cohort",
-        deadline=plan.scenario.deadline and net.timeline.time_of(plan._deadline_period()),
+        deadline=plan.scenario.deadline and net.timeline.time_of(net.deadline_period),
     )
     occ = plan.occupancy()
     cap = pd.DataFrame(net.cap.T, index=occ.index, columns=net.sites)

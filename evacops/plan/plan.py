@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evacops.plan.network import Network
+from evacops.network import Network
 from evacops.plan.solve import Solution
 
 EPS = 1e-6
@@ -54,12 +54,6 @@ class Plan:
     def sortie_counts(self) -> np.ndarray:
         """Whole sorties (move x period)."""
         return np.round(self.final.sorties).astype(int)
-
-    def _deadline_period(self) -> int:
-        net = self.network
-        if self.scenario.deadline is None:
-            return net.T
-        return int(min(net.T, max(0, net.timeline.period_ceil(self.scenario.deadline))))
 
     @cached_property
     def out_by_period(self) -> np.ndarray:
@@ -240,7 +234,7 @@ class Plan:
         net = self.network
         size = net.appear.sum(axis=(1, 2))
         cum = np.cumsum(self.out_by_period, axis=1)
-        dl = self._deadline_period()
+        dl = self.network.deadline_period
         rows = []
         for c, name in enumerate(net.cohorts):
             done = np.flatnonzero(cum[c] >= size[c] - 0.5)

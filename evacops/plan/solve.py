@@ -30,8 +30,8 @@ import highspy
 import numpy as np
 
 from evacops.errors import InfeasibleError, SolverError
+from evacops.network import Network, compile_network
 from evacops.plan.model import Builder
-from evacops.plan.network import Network, compile_network
 from evacops.scenario import Scenario
 
 log = logging.getLogger(__name__)

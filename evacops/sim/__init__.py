@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from evacops.plan.network import compile_network
+from evacops.network import compile_network
 from evacops.scenario import Scenario
 from evacops.sim.engines import Progress, run
 from evacops.sim.model import SimModel, build_model

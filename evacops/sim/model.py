@@ -3,7 +3,7 @@
 :func:`build_model` turns a scenario (and, optionally, a plan read by
 :func:`evacops.sim.planfile.read_plan`) into a :class:`SimModel`: plain numpy arrays and a few
 numbers, small enough to send to every worker once. The period grid and every capacity come from
-:func:`evacops.plan.network.compile_network`, so the simulator and the planner round times and
+:func:`evacops.network.compile_network`, so the simulator and the planner round times and
 capacities the same way.
 """
 
@@ -15,7 +15,8 @@ from datetime import datetime
 
 import numpy as np
 
-from evacops.plan.network import Network, compile_network
+from evacops.network import Network, compile_network
+from evacops.network.keys import padded
 from evacops.scenario import Scenario
 from evacops.scenario.model import Uncertainty
 
@@ -194,14 +195,6 @@ class SimModel:
         return np.array([pos[d] for d in dates], dtype=int), days
 
 
-def _padded(rows: list[list[int]]) -> np.ndarray:
-    width = max([len(r) for r in rows] + [1])
-    out = np.full((len(rows), width), -1, dtype=np.int64)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = r
-    return out
-
-
 def _layers(net: Network) -> list[np.ndarray]:
     """Sites in topological order of the ground legs people cross within one period (delay 0):
     a gate before the airport behind it. A cycle of such legs goes in one last layer."""
@@ -248,7 +241,7 @@ def build_model(
     crowd = np.isin(kinds, ["assembly", "gate"])
     cap = np.where(crowd[:, None], np.inf, net.cap)
     gates = np.flatnonzero(kinds == "gate")
-    deadline = T if sc.deadline is None else int(min(T, max(0, tl.period_ceil(sc.deadline))))
+    deadline = net.deadline_period
 
     legs = {lg.name: lg for lg in sc.legs}
     block = np.zeros(M)
@@ -285,10 +278,10 @@ def build_model(
             ]
             row = sorted(cands, key=lambda k: (block[k], k))
         alt_rows.append(row)
-    fleet_fwd = _padded(
+    fleet_fwd = padded(
         [[m for m in range(M) if net.move_fleet[m] == f and net.move_forward[m]] for f in range(F)]
     )
-    fleet_all = _padded([[m for m in range(M) if net.move_fleet[m] == f] for f in range(F)])
+    fleet_all = padded([[m for m in range(M) if net.move_fleet[m] == f] for f in range(F)])
 
     counts = net.fleet_count.astype(int)
     ac_fleet = np.repeat(np.arange(F), counts)
@@ -354,11 +347,7 @@ def build_model(
         fleet_avail=net.fleet_avail.copy(),
         fleet_op=np.array([ops.index(f.operator) for f in sc.fleets], dtype=np.int64),
         operators=ops,
-        move_name=[
-            f"{net.move_leg[m]}{'' if net.move_forward[m] else '~back'}@"
-            f"{net.fleets[net.move_fleet[m]]}"
-            for m in range(M)
-        ],
+        move_name=net.move_names,
         move_fleet=net.move_fleet.astype(np.int64),
         move_from=net.move_from.astype(np.int64),
         move_to=net.move_to.astype(np.int64),
@@ -371,7 +360,7 @@ def build_model(
         ground_dest_h=g_dest,
         ground_origin_periods=g_orig,
         sub=sub,
-        alt=_padded(alt_rows),
+        alt=padded(alt_rows),
         fleet_fwd=fleet_fwd,
         fleet_all=fleet_all,
         home_move=home_move,

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from evacops.errors import PlanFolderError
-from evacops.plan.network import Network
+from evacops.network import Network
 from evacops.sim.model import PlanArrays
 
 NEEDED = ("flows", "people", "schedule")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evacops.network.keys import air_arc_name, move_name, station_name
 from evacops.scenario import Scenario, Timeline, allowed_sites, cohort_may_fly
 
 INF = np.inf
@@ -96,6 +97,26 @@ class Network:
     @property
     def dest_sites(self) -> np.ndarray:
         return self.site_kind == "destination"
+
+    @property
+    def deadline_period(self) -> int:
+        """The first period after the scenario's deadline (``T`` without one): people out before
+        it count as out by the deadline."""
+        dl = self.scenario.deadline
+        return self.T if dl is None else int(min(self.T, max(0, self.timeline.period_ceil(dl))))
+
+    @property
+    def move_names(self) -> list[str]:
+        """Each move's name (``leg@fleet``, ``leg~back@fleet``), as in tables and the model."""
+        return [
+            move_name(leg, bool(fwd), self.fleets[f])
+            for leg, fwd, f in zip(self.move_leg, self.move_forward, self.move_fleet, strict=True)
+        ]
+
+    @property
+    def station_names(self) -> list[str]:
+        """Each station's name (``fleet@site``)."""
+        return [station_name(self.fleets[f], self.sites[s]) for f, s in self.stations]
 
     def slot_windows(self, per_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(periods in the window, movements allowed in it) of each site's slot limit.
@@ -302,7 +323,7 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
         if not mv["fwd"][m]:
             continue
         vals = (
-            f"{mv['leg'][m]}@{fleets[mv['fleet'][m]]}",
+            air_arc_name(mv["leg"][m], fleets[mv["fleet"][m]]),
             "air",
             mv["leg"][m],
             move_from[m],
