@@ -28,6 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy evacops
+	$(BIN)/python tools/check_size.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/plan_kabul.py
