@@ -2,13 +2,35 @@
 
 A subclass of :class:`UserError` is a mistake in what the user gave us (a file, an option): the
 CLI prints its message on one line and exits with status 2. Anything else escaping is a bug.
+
+Services and solvers speak of their own parameters, never of a command's flags: an error about
+one input says which in ``field`` (the parameter's name, e.g. ``runs``) and ``value`` (what was
+given), and its message is the problem and the fix (``must be 1 or more runs``). ``str()`` reads
+``runs 0: must be 1 or more runs``; each edge words it for its user (the CLI as ``--runs 0: ...``
+through :func:`evacops.cli.output.describe`, the web service as the form field or JSON member).
 """
 
 from __future__ import annotations
 
 
 class EvacopsError(Exception):
-    """Base of every error evacops raises on purpose."""
+    """Base of every error evacops raises on purpose.
+
+    ``field``/``value``: the input the error is about, if it is about one (see the module's
+    docstring); ``problem``: the message without them.
+    """
+
+    field: str | None = None
+    value: object = None
+
+    def __init__(self, message: str = "", *, field: str | None = None, value: object = None):
+        self.problem = message
+        self.field = field
+        self.value = value
+        if field is not None:
+            shown = "" if value is None else f" {value}"
+            message = f"{field}{shown}: {message}"
+        super().__init__(message)
 
 
 class UserError(EvacopsError):
