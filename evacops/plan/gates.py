@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from evacops.report.levels import FRUIN_LEVELS
+
 if TYPE_CHECKING:
     from evacops.plan.plan import Plan
-
-FRUIN_LEVELS: tuple[float, ...] = (2.0, 3.5, 5.0, 7.0)
 
 
 def _level_key(level: float) -> str:

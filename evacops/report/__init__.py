@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from evacops.report.levels import FRUIN_LINES
+
 __all__ = [
     "HtmlReport",
     "make_folder",
@@ -23,14 +25,6 @@ __all__ = [
     "plot_gate_density",
     "plot_occupancy",
 ]
-
-# Fruin's levels of service for queuing areas (persons/m2): what the lines on density plots mean
-FRUIN_LINES = (
-    (2.0, "2: restricted"),
-    (3.5, "3.5: dense"),
-    (5.0, "5: dangerous"),
-    (7.0, "7: critical"),
-)
 
 
 def make_folder(folder: str | Path) -> Path:
