@@ -21,5 +21,5 @@ FRUIN_LINES: tuple[tuple[float, str], ...] = tuple((lv, f"{lv:g}: {word}") for l
 
 
 def fruin_text() -> str:
-    """The levels in words, for a report line: ``2 restricted, 3.5 dense, 5 dangerous, 7 critical``."""
+    """The levels in words for a report line: ``2 restricted, 3.5 dense, ..., 7 critical``."""
     return ", ".join(f"{level:g} {word}" for level, word in FRUIN)
