@@ -1,0 +1,246 @@
+"""``evacops plan``: solve the scenario's time-expanded network and print (or write) the plan."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from evacops.cli.output import err, fail, guard, out
+
+
+def _summary_table(s: dict) -> Table:
+    t = Table(title=f"Plan: {s['scenario']}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    comp = s["completion_h"]
+    rows = [
+        ("status", f"{s['status']} ({s['mode']})"),
+        ("people off the evacuation airport", f"{s['evacuated_total']:,}"),
+        ("reached a destination", f"{s['delivered_total']:,}"),
+        ("left behind at the deadline", f"{s['left_behind']:,}"),
+        ("everyone out after", f"{comp:g} h" if comp is not None else "not everyone is out"),
+        ("sorties", f"{s['sorties']:,}"),
+        ("periods", f"{s['periods']} x {s['period_h']:g} h"),
+        ("variables / constraints", f"{s['variables']:,} / {s['constraints']:,}"),
+        ("build / solve", f"{s['build_s']:.1f} s / {s['solve_s']:.1f} s"),
+        (
+            "  solve: LP / " + ("MIP" if s["mode"] == "mip" else "whole sorties"),
+            f"{s['lp_solve_s']:.1f} s / {s['after_lp_s']:.1f} s",
+        ),
+    ]
+    if s.get("mip_gap") is not None:
+        rows.append(("MIP gap", f"{100 * s['mip_gap']:.3f}%"))
+    if "repair" in s:
+        r = s["repair"]
+        rows.append(
+            (
+                "whole sorties cost (vs LP bound)",
+                f"{100 * r['objective_gap']:.2f}% objective, {r['evacuated_cost']:,} people",
+            )
+        )
+    for k, v in rows:
+        t.add_row(k, v)
+    return t
+
+
+def _cohort_table(s: dict) -> Table:
+    t = Table(title="By cohort", title_justify="left")
+    for col in ("cohort", "size", "out", "delivered", "left behind", "all out after"):
+        t.add_column(col, justify="left" if col == "cohort" else "right")
+    for c in s["cohorts"]:
+        comp = c["completion_h"]
+        t.add_row(
+            c["name"],
+            f"{c['size']:,}",
+            f"{c['evacuated']:,}",
+            f"{c['delivered']:,}",
+            f"{c['left_behind']:,}",
+            f"{comp:g} h" if comp is not None else "-",
+        )
+    return t
+
+
+def _gate_table(s: dict) -> Table:
+    t = Table(
+        title="Crowd density in front of the gates, persons/m2: plan and everyone at once",
+        title_justify="left",
+    )
+    for col in (
+        "gate",
+        "area m2",
+        "plan peak",
+        "plan h>=5",
+        "at once peak",
+        "h>=2",
+        "h>=3.5",
+        "h>=5",
+        "h>=7",
+    ):
+        t.add_column(col, justify="left" if col == "gate" else "right")
+    for g in s["gates"]:
+        cf = g["counterfactual"]
+        t.add_row(
+            g["name"],
+            f"{g['area_m2']:,.0f}",
+            f"{g['peak_density']:.2f}",
+            f"{g['hours_ge_5']:g}",
+            f"{cf['peak_density']:,.1f}",
+            f"{cf['hours_ge_2']:g}",
+            f"{cf['hours_ge_3_5']:g}",
+            f"{cf['hours_ge_5']:g}",
+            f"{cf['hours_ge_7']:g}",
+        )
+    return t
+
+
+def _call_forward_table(daily) -> Table:
+    t = Table()  # its title is printed above it: a narrow table would wrap it
+    t.add_column("date")
+    for col in daily.columns:
+        t.add_column(str(col), justify="right")
+    for day, row in daily.iterrows():
+        t.add_row(f"{day:%d %b}", *[f"{v:,}" for v in row.to_numpy()])
+    t.add_row("total", *[f"{v:,}" for v in daily.sum().to_numpy()], style="bold")
+    return t
+
+
+def _check_options(
+    period: str | None,
+    time_limit: float | None,
+    check: int,
+    check_budget: float | None,
+    mip_gap: float,
+    fmt: str,
+) -> None:
+    """Refuse bad option values before anything is solved or written."""
+    from evacops.scenario import parse_duration_h
+
+    if period is not None:
+        try:
+            h = parse_duration_h(period)
+        except ValueError as exc:
+            fail(f"--period {period}: {exc}")
+        minutes = h * 60
+        if (
+            h <= 0
+            or abs(minutes - round(minutes)) > 1e-9
+            or (60 % max(1, round(minutes)) and round(minutes) % 60)
+        ):
+            fail(f"--period {period}: must divide an hour or be whole hours (15min, 30min, 1h)")
+    if time_limit is not None and time_limit <= 0:
+        fail(f"--time-limit {time_limit:g}: must be > 0 seconds")
+    if check < 0:
+        fail(f"--check {check}: must be 0 or more binding constraints to verify")
+    if check_budget is not None and check_budget <= 0:
+        fail(f"--check-budget {check_budget:g}: must be > 0 seconds")
+    if not 0 <= mip_gap < 1:
+        fail(f"--mip-gap {mip_gap:g}: must be between 0 and 1, e.g. 0.001")
+    if fmt not in ("csv", "parquet"):
+        fail(f"--format {fmt}: must be csv or parquet")
+
+
+def _print_plan(p: Any, summary: dict[str, Any]) -> None:
+    """The terminal view of a plan: summary, cohorts, call-forward, gates, what binds."""
+    from evacops.report.levels import fruin_text
+
+    out.print(_summary_table(summary))
+    out.print(_cohort_table(summary))
+    if summary["gates"]:
+        from evacops.plan.gates import call_forward_daily
+
+        daily = call_forward_daily(p, by="gate")
+        if len(daily):
+            out.print("Call-forward: people to call to each gate, per day", style="italic")
+            out.print(_call_forward_table(daily))
+            out.print(
+                "  by assembly point, cohort and period: call_forward.csv (with --out)", style="dim"
+            )
+        out.print(_gate_table(summary))
+        out.print(
+            f"  safe density {summary['safe_density_per_m2']:g}; Fruin's levels: "
+            f"{fruin_text()}; h = hours",
+            style="dim",
+            soft_wrap=True,
+        )
+    if summary["binding"]:
+        out.print("[bold]What binds[/]")
+        for b in summary["binding"]:
+            out.print(f" - {b['text']}", highlight=False, soft_wrap=True)
+
+
+@guard
+def plan(
+    scenario: Annotated[Path, typer.Argument(help="scenario file (YAML or JSON)")],
+    period: Annotated[
+        str | None,
+        typer.Option(help="period length, e.g. 15min or 1h (default: the scenario's time.period)"),
+    ] = None,
+    integer: Annotated[
+        bool,
+        typer.Option(
+            "--integer",
+            help="solve a MIP with integer sorties (reports the MIP gap); default "
+            "solves the LP and repairs it to whole sorties",
+        ),
+    ] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="folder for tables, plots and report.html")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table format: csv or parquet")] = "csv",
+    time_limit: Annotated[
+        float | None, typer.Option(help="seconds allowed for each solve (default: none)")
+    ] = None,
+    mip_gap: Annotated[float, typer.Option(help="relative MIP gap to stop at")] = 1e-3,
+    check: Annotated[
+        int, typer.Option(help="binding constraints to verify by re-solving (0 = duals only)")
+    ] = 5,
+    check_budget: Annotated[
+        float | None,
+        typer.Option(
+            help="seconds each verifying re-solve may take (default: a quarter of the LP's solve "
+            "time, at least 3); once one runs out, the rest are skipped"
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Plan an evacuation: optimal time-phased flows, sorties and a per-aircraft schedule.
+
+    Solves the time-expanded network with HiGHS (through linopy): people off the evacuation
+    airport as early as possible (weighted by cohort priority), then onward to destinations,
+    then fewer sorties. Prints a summary; with --out writes CSV/Parquet tables, PNG plots and an
+    HTML report.
+    """
+    from evacops.plan import solve_plan
+    from evacops.plan.output import write_plan
+    from evacops.scenario import load
+
+    _check_options(period, time_limit, check, check_budget, mip_gap, fmt)
+    sc = load(scenario)
+    with err.status("planning", spinner="dots") as status:
+        p = solve_plan(
+            sc,
+            period=period,
+            integer=integer,
+            time_limit=time_limit,
+            mip_gap=mip_gap,
+            check_binding=check,
+            check_budget_s=check_budget,
+            progress=lambda msg: status.update(msg),
+        )
+        summary = p.summary()
+        if out_dir is not None:
+            status.update(f"writing tables, plots and report to {out_dir}")
+            digest = hashlib.sha256(Path(scenario).read_bytes()).hexdigest()
+            files = write_plan(p, out_dir, fmt=fmt, scenario_digest=digest)
+            summary["files"] = files
+    if as_json:
+        print(json.dumps(summary, default=str))
+        return
+    _print_plan(p, summary)
+    if out_dir is not None:
+        out.print(f"Report: {summary['files']['report']}", highlight=False)
