@@ -8,6 +8,7 @@ by which people must be out (the deadline), and for padding ragged index lists i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ def station_name(fleet: str, site: str) -> str:
     return f"{fleet}@{site}"
 
 
-def padded(groups: Sequence[Sequence[int]], fill: int = -1) -> np.ndarray:
+def padded(groups: Sequence[Sequence[Any]], fill: int = -1) -> np.ndarray:
     """A list of index lists as a ``(len(groups), longest)`` int64 array padded with ``fill``."""
     width = max([len(g) for g in groups] + [1])
     out = np.full((len(groups), width), fill, dtype=np.int64)
