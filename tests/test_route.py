@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from evacops.errors import InfeasibleError, InstanceError, UserError
-from evacops.plan.instances import (
+from evacops.route.instance import (
     NetworkInstance,
     format_instance,
     grid_instance,
@@ -29,7 +29,7 @@ from evacops.plan.instances import (
     read_instance,
     write_instance,
 )
-from evacops.plan.routing import (
+from evacops.route.exact import (
     RouteGroup,
     build_network,
     ccrp,

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from evacops.errors import InfeasibleError, SolverError, UserError
-from evacops.plan.instances import NetworkInstance, exit_distance, source_distance
+from evacops.route.instance import NetworkInstance, exit_distance, source_distance
 
 _BIG = np.iinfo(np.int64).max
 

@@ -1,0 +1,1 @@
+"""Exact evacuation routing on node/edge networks, and the CCRP baseline."""
