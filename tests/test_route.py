@@ -257,6 +257,25 @@ def test_grid_instance_round_trip_and_solve(tmp_path):
     assert (lp.egress, lp.total_arrival) == (a.egress, a.total_arrival)
 
 
+def test_grid_instance_refuses_a_grid_of_exits():
+    with pytest.raises(InstanceError) as info:
+        grid_instance(2, seed=1)
+    assert (info.value.field, info.value.value) == ("k", 2)
+    assert str(info.value) == "k 2: must be >= 3 (a 2 x 2 grid is all exits)"
+
+
+def test_routing_does_not_load_the_planner():
+    # evacops.route shares nothing with the planner: `evacops route` pays for neither
+    code = (
+        "import sys, evacops.route; "
+        "print(sorted(m for m in ('evacops.plan', 'evacops.network', 'linopy', 'xarray') "
+        "if m in sys.modules))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
 # --- infeasible and trivial ------------------------------------------------------------------
 
 
