@@ -19,7 +19,7 @@ fails or if exact and HiGHS disagree.
                                        [--time-limit 300] [--no-lp] [--json]
 
 The module also holds the LP reference (:func:`lp_optimum`) that tests/test_route.py imports:
-it is written here from the problem statement, independently of evacops.plan.routing.
+it is written here from the problem statement, independently of evacops.route.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from evacops.plan.instances import NetworkInstance, grid_instance
+from evacops.route import NetworkInstance, grid_instance
 
 TOL = 1e-6
 
@@ -245,7 +245,7 @@ class Row:
 
 
 def run_one(k: int, seed: int, time_limit: float, with_lp: bool) -> Row:
-    from evacops.plan.routing import ccrp, lower_bound, route_exact, validate_routes
+    from evacops.route import ccrp, lower_bound, route_exact, validate_routes
 
     inst = grid_instance(k, seed)
     ex = route_exact(inst)

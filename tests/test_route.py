@@ -21,22 +21,20 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from evacops.errors import InfeasibleError, InstanceError, UserError
-from evacops.plan.instances import (
+from evacops.route import (
     NetworkInstance,
+    RouteGroup,
+    ccrp,
+    expand_instance,
     format_instance,
     grid_instance,
-    parse_instance,
-    read_instance,
-    write_instance,
-)
-from evacops.plan.routing import (
-    RouteGroup,
-    build_network,
-    ccrp,
     lower_bound,
     max_flow,
+    parse_instance,
+    read_instance,
     route_exact,
     validate_routes,
+    write_instance,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,8 +97,8 @@ def test_sample_exact_optimum(solved, name):
     assert_valid(inst, res)
     # the proof: fewer than everyone by egress - 1, recomputed on a fresh network
     assert res.proof is not None and res.proof < people
-    assert max_flow(build_network(inst, egress), egress - 1) == res.proof
-    assert max_flow(build_network(inst, egress), egress) == people
+    assert max_flow(expand_instance(inst, egress), egress - 1) == res.proof
+    assert max_flow(expand_instance(inst, egress), egress) == people
     assert res.lower_bound <= egress <= res.upper_bound
     assert f"at most {res.proof} of {people}" in res.proof_text
 
@@ -257,6 +255,25 @@ def test_grid_instance_round_trip_and_solve(tmp_path):
     assert (a.egress, a.total_arrival) == (b.egress, b.total_arrival)
     lp = REF.lp_optimum(inst, lower=lower_bound(inst), upper=ccrp(inst).egress)
     assert (lp.egress, lp.total_arrival) == (a.egress, a.total_arrival)
+
+
+def test_grid_instance_refuses_a_grid_of_exits():
+    with pytest.raises(InstanceError) as info:
+        grid_instance(2, seed=1)
+    assert (info.value.field, info.value.value) == ("k", 2)
+    assert str(info.value) == "k 2: must be >= 3 (a 2 x 2 grid is all exits)"
+
+
+def test_routing_does_not_load_the_planner():
+    # evacops.route shares nothing with the planner: `evacops route` pays for neither
+    code = (
+        "import sys, evacops.route; "
+        "print(sorted(m for m in ('evacops.plan', 'evacops.network', 'linopy', 'xarray') "
+        "if m in sys.modules))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
 
 
 # --- infeasible and trivial ------------------------------------------------------------------

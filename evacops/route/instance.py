@@ -1,6 +1,6 @@
 """Evacuation network instances (the CCRP / EVACNET problem): read, check, generate, write.
 
-The text format (``shared/network-instances/FORMAT.md``, summarised in docs/routing.md)::
+The text format (scenarios/networks/FORMAT.md, summarised in docs/routing.md)::
 
     nodes N
     node <id> <holding_capacity|inf> <evacuees> [exit]
@@ -15,6 +15,8 @@ The checks that need the whole network (an exit exists; every node with evacuees
 exit; the evacuees of a node can wait or leave at step 0) live in :class:`NetworkInstance` itself,
 so an instance built in code is checked the same way. :func:`grid_instance` makes k x k grids like
 the shared samples; :func:`write_instance` writes the same format back.
+:func:`exit_distance` and :func:`source_distance` are the shortest travel times the checks, the
+bounds (evacops.route.bounds) and the step network (evacops.route.expand) start from.
 """
 
 from __future__ import annotations
@@ -103,6 +105,18 @@ class NetworkInstance:
 
     # -- checks ------------------------------------------------------------------------------
     def _check(self) -> None:
+        self._check_shapes()
+        self._check_nodes()
+        self._check_edges()
+        if not self.is_exit.any():
+            raise InstanceError(
+                f"{self._where(self.header_line)}no node is marked exit; end "
+                "at least one node line with 'exit'"
+            )
+        self._check_reach()
+        self._check_step0()
+
+    def _check_shapes(self) -> None:
         n, m = self.n_nodes, self.n_edges
         if n == 0:
             raise InstanceError(
@@ -118,6 +132,8 @@ class NetworkInstance:
                 raise InstanceError(
                     f"{self._where(0)}{name} has shape {getattr(self, name).shape}, expected ({m},)"
                 )
+
+    def _check_nodes(self) -> None:
         for v in np.flatnonzero(~((self.holding >= 0) & ~np.isnan(self.holding))):
             raise InstanceError(
                 f"{self.where_node(v)}node {v} holding capacity must be >= 0 "
@@ -133,6 +149,9 @@ class NetworkInstance:
             raise InstanceError(
                 f"{self.where_node(v)}node {v} evacuees must be >= 0, got {self.evacuees[v]}"
             )
+
+    def _check_edges(self) -> None:
+        n = self.n_nodes
         for e in np.flatnonzero(
             (self.edge_from < 0) | (self.edge_from >= n) | (self.edge_to < 0) | (self.edge_to >= n)
         ):
@@ -152,13 +171,6 @@ class NetworkInstance:
                 f"{self.edge_travel[e]}; give a whole number of steps of at "
                 "least 1"
             )
-        if not self.is_exit.any():
-            raise InstanceError(
-                f"{self._where(self.header_line)}no node is marked exit; end "
-                "at least one node line with 'exit'"
-            )
-        self._check_reach()
-        self._check_step0()
 
     def usable_edges(self) -> np.ndarray:
         """Indices of the edges a plan may use: capacity > 0 and not leaving an exit."""
@@ -259,121 +271,145 @@ def _int(tok: str, what: str, at: str, hint: str) -> int:
         raise InstanceError(f"{at}{what} must be a whole number, got {tok!r}; {hint}") from None
 
 
+_NODE_FORM = "'node <id> <holding_capacity|inf> <evacuees> [exit]'"
+_EDGE_FORM = "'edge <from> <to> <capacity_per_step> <travel_steps>'"
+
+
 def parse_instance(text: str, source: str = "<text>", name: str | None = None) -> NetworkInstance:
     """Parse the text of a network instance; ``source`` names it in error messages."""
-    n: int | None = None
-    header = 0
-    holding: list[float] = []
-    evac: list[int] = []
-    is_exit: list[bool] = []
-    node_line: list[int] = []
-    edges: list[tuple[int, int, int, int, int]] = []
-    node_form = "'node <id> <holding_capacity|inf> <evacuees> [exit]'"
-    edge_form = "'edge <from> <to> <capacity_per_step> <travel_steps>'"
+    draft = _Draft(source)
     for lineno, raw in enumerate(text.splitlines(), start=1):
         toks = raw.split("#", 1)[0].split()
-        if not toks:
-            continue
-        at = f"{source}:{lineno}: "
+        if toks:
+            draft.read(toks, lineno)
+    return draft.instance(name or source)
+
+
+@dataclass
+class _Draft:
+    """What the lines of an instance file read so far say; :meth:`instance` checks it is whole."""
+
+    source: str
+    n: int | None = None
+    header: int = 0  # line of 'nodes N'
+    holding: list[float] = field(default_factory=list)
+    evac: list[int] = field(default_factory=list)
+    is_exit: list[bool] = field(default_factory=list)
+    node_line: list[int] = field(default_factory=list)
+    edges: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+
+    def read(self, toks: list[str], lineno: int) -> None:
+        """Read one line, split into words (comments gone, not empty)."""
+        at = f"{self.source}:{lineno}: "
         kw = toks[0]
         if kw == "nodes":
-            if n is not None:
-                raise InstanceError(
-                    f"{at}a second 'nodes' line (the first is line {header}); keep one"
-                )
-            if len(toks) != 2:
-                raise InstanceError(f"{at}malformed line; write 'nodes N'")
-            n = _int(toks[1], "nodes N", at, "write 'nodes N' with the number of nodes")
-            if n < 1:
-                raise InstanceError(f"{at}nodes N must be >= 1, got {n}")
-            header = lineno
-            holding = [-1.0] * n
-            evac = [0] * n
-            is_exit = [False] * n
-            node_line = [0] * n
+            self._nodes(toks, at, lineno)
         elif kw in ("node", "edge"):
-            if n is None:
+            if self.n is None:
                 raise InstanceError(
                     f"{at}'{kw}' before the 'nodes N' line; start the file with 'nodes N'"
                 )
             if kw == "node":
-                if len(toks) not in (4, 5) or (len(toks) == 5 and toks[4] != "exit"):
-                    raise InstanceError(f"{at}malformed node line; write {node_form}")
-                v = _int(toks[1], "node id", at, f"ids are 0..{n - 1}")
-                if not 0 <= v < n:
-                    raise InstanceError(
-                        f"{at}unknown node id {v}; ids are 0..{n - 1} ('nodes {n}')"
-                    )
-                if node_line[v]:
-                    raise InstanceError(
-                        f"{at}node {v} already has a line (line {node_line[v]}); keep one"
-                    )
-                if toks[2] == "inf":
-                    h = INF
-                else:
-                    h = _int(toks[2], "node holding_capacity", at, "give people or inf")
-                    if h < 0:
-                        raise InstanceError(
-                            f"{at}node holding_capacity must be >= 0 or inf, got {h}"
-                        )
-                people = _int(toks[3], "node evacuees", at, "give a number of people")
-                if people < 0:
-                    raise InstanceError(f"{at}node evacuees must be >= 0, got {people}")
-                holding[v], evac[v], is_exit[v], node_line[v] = h, people, len(toks) == 5, lineno
+                self._node(toks, at, lineno, self.n)
             else:
-                if len(toks) != 5:
-                    raise InstanceError(f"{at}malformed edge line; write {edge_form}")
-                a = _int(toks[1], "edge from", at, f"ids are 0..{n - 1}")
-                b = _int(toks[2], "edge to", at, f"ids are 0..{n - 1}")
-                for end in (a, b):
-                    if not 0 <= end < n:
-                        raise InstanceError(
-                            f"{at}unknown node id {end}; ids are 0..{n - 1} ('nodes {n}')"
-                        )
-                cap = _int(toks[3], "edge capacity_per_step", at, "give people per step")
-                if cap < 0:
-                    raise InstanceError(
-                        f"{at}edge capacity_per_step must be >= 0, got {cap}; "
-                        "give the people who may enter the road per step"
-                    )
-                travel = _int(toks[4], "edge travel_steps", at, "give steps >= 1")
-                if travel < 1:
-                    raise InstanceError(
-                        f"{at}edge travel_steps must be >= 1, got {travel}; "
-                        "give a whole number of steps of at least 1"
-                    )
-                edges.append((a, b, cap, travel, lineno))
+                self._edge(toks, at, lineno, self.n)
         else:
             raise InstanceError(
                 f"{at}malformed line: unknown keyword {kw!r}; lines are "
-                f"'nodes N', {node_form} or {edge_form}"
+                f"'nodes N', {_NODE_FORM} or {_EDGE_FORM}"
             )
-    if n is None:
-        raise InstanceError(
-            f"{source}: no 'nodes N' line; start the file with 'nodes N' (see docs/routing.md)"
+
+    def _nodes(self, toks: list[str], at: str, lineno: int) -> None:
+        if self.n is not None:
+            raise InstanceError(
+                f"{at}a second 'nodes' line (the first is line {self.header}); keep one"
+            )
+        if len(toks) != 2:
+            raise InstanceError(f"{at}malformed line; write 'nodes N'")
+        n = _int(toks[1], "nodes N", at, "write 'nodes N' with the number of nodes")
+        if n < 1:
+            raise InstanceError(f"{at}nodes N must be >= 1, got {n}")
+        self.n = n
+        self.header = lineno
+        self.holding = [-1.0] * n
+        self.evac = [0] * n
+        self.is_exit = [False] * n
+        self.node_line = [0] * n
+
+    def _node(self, toks: list[str], at: str, lineno: int, n: int) -> None:
+        if len(toks) not in (4, 5) or (len(toks) == 5 and toks[4] != "exit"):
+            raise InstanceError(f"{at}malformed node line; write {_NODE_FORM}")
+        v = _int(toks[1], "node id", at, f"ids are 0..{n - 1}")
+        if not 0 <= v < n:
+            raise InstanceError(f"{at}unknown node id {v}; ids are 0..{n - 1} ('nodes {n}')")
+        if self.node_line[v]:
+            raise InstanceError(
+                f"{at}node {v} already has a line (line {self.node_line[v]}); keep one"
+            )
+        h: float
+        if toks[2] == "inf":
+            h = INF
+        else:
+            h = _int(toks[2], "node holding_capacity", at, "give people or inf")
+            if h < 0:
+                raise InstanceError(f"{at}node holding_capacity must be >= 0 or inf, got {h}")
+        people = _int(toks[3], "node evacuees", at, "give a number of people")
+        if people < 0:
+            raise InstanceError(f"{at}node evacuees must be >= 0, got {people}")
+        self.holding[v], self.evac[v], self.is_exit[v] = h, people, len(toks) == 5
+        self.node_line[v] = lineno
+
+    def _edge(self, toks: list[str], at: str, lineno: int, n: int) -> None:
+        if len(toks) != 5:
+            raise InstanceError(f"{at}malformed edge line; write {_EDGE_FORM}")
+        a = _int(toks[1], "edge from", at, f"ids are 0..{n - 1}")
+        b = _int(toks[2], "edge to", at, f"ids are 0..{n - 1}")
+        for end in (a, b):
+            if not 0 <= end < n:
+                raise InstanceError(f"{at}unknown node id {end}; ids are 0..{n - 1} ('nodes {n}')")
+        cap = _int(toks[3], "edge capacity_per_step", at, "give people per step")
+        if cap < 0:
+            raise InstanceError(
+                f"{at}edge capacity_per_step must be >= 0, got {cap}; "
+                "give the people who may enter the road per step"
+            )
+        travel = _int(toks[4], "edge travel_steps", at, "give steps >= 1")
+        if travel < 1:
+            raise InstanceError(
+                f"{at}edge travel_steps must be >= 1, got {travel}; "
+                "give a whole number of steps of at least 1"
+            )
+        self.edges.append((a, b, cap, travel, lineno))
+
+    def instance(self, name: str) -> NetworkInstance:
+        """The instance the lines describe, once every node has its line."""
+        n, source = self.n, self.source
+        if n is None:
+            raise InstanceError(
+                f"{source}: no 'nodes N' line; start the file with 'nodes N' (see docs/routing.md)"
+            )
+        missing = [v for v in range(n) if not self.node_line[v]]
+        if missing:
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            raise InstanceError(
+                f"{source}:{self.header}: node {missing[0]} has no 'node' line{more}; "
+                f"every node 0..{n - 1} needs one: {_NODE_FORM}"
+            )
+        e = np.array(self.edges, dtype=np.int64).reshape(-1, 5)
+        return NetworkInstance(
+            holding=np.array(self.holding),
+            evacuees=np.array(self.evac),
+            is_exit=np.array(self.is_exit),
+            edge_from=e[:, 0],
+            edge_to=e[:, 1],
+            edge_capacity=e[:, 2],
+            edge_travel=e[:, 3],
+            name=name,
+            source=source,
+            node_line=np.array(self.node_line),
+            edge_line=e[:, 4].copy(),
+            header_line=self.header,
         )
-    missing = [v for v in range(n) if not node_line[v]]
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise InstanceError(
-            f"{source}:{header}: node {missing[0]} has no 'node' line{more}; "
-            f"every node 0..{n - 1} needs one: {node_form}"
-        )
-    e = np.array(edges, dtype=np.int64).reshape(-1, 5)
-    return NetworkInstance(
-        holding=np.array(holding),
-        evacuees=np.array(evac),
-        is_exit=np.array(is_exit),
-        edge_from=e[:, 0],
-        edge_to=e[:, 1],
-        edge_capacity=e[:, 2],
-        edge_travel=e[:, 3],
-        name=name or source,
-        source=source,
-        node_line=np.array(node_line),
-        edge_line=e[:, 4].copy(),
-        header_line=header,
-    )
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -412,7 +448,7 @@ def grid_instance(k: int, seed: int, *, share_with_evacuees: float = 0.15) -> Ne
     only from ``numpy.random.default_rng(seed)``.
     """
     if k < 3:
-        raise InstanceError(f"grid k must be >= 3, got {k} (a 2 x 2 grid is all exits)")
+        raise InstanceError("must be >= 3 (a 2 x 2 grid is all exits)", field="k", value=k)
     rng = np.random.default_rng(seed)
     n = k * k
     corners = np.array([0, k - 1, n - k, n - 1])
