@@ -50,8 +50,7 @@ def route(
     capacity per step and travel steps). `exact` solves the time-expanded network with OR-Tools
     max flows and proves that no plan ends a step earlier; `ccrp` runs the CCRP heuristic.
     """
-    from evacops.plan.instances import read_instance
-    from evacops.plan.routing import ccrp, route_exact, write_groups
+    from evacops.route import ccrp, read_instance, route_exact, write_groups
 
     if method not in ("exact", "ccrp"):
         fail(f"--method {method}: must be exact or ccrp")
