@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -123,6 +124,19 @@ class Network:
     def station_names(self) -> list[str]:
         """Each station's name (``fleet@site``)."""
         return [station_name(self.fleets[f], self.sites[s]) for f, s in self.stations]
+
+    @cached_property
+    def axes(self) -> dict[str, list | np.ndarray]:
+        """The labels of each axis by its name (cohort, site, arc, move, station, period), as in
+        tables and models; computed once, so every array of a model shares the same ones."""
+        return {
+            "cohort": self.cohorts,
+            "site": self.sites,
+            "arc": self.arc_name,
+            "move": self.move_names,
+            "station": self.station_names,
+            "period": np.arange(self.T),
+        }
 
     def slot_windows(self, per_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(periods in the window, movements allowed in it) of each site's slot limit.
@@ -329,8 +343,8 @@ def fleet_moves(sc: Scenario, tl: Timeline, open_x: np.ndarray, fleet_avail: np.
             o, d = sidx[lg.origin], sidx[lg.destination]
             for fwd, a, b in ((True, o, d), (False, d, o)):
                 ground = sc.sites[b].airfield.ground_time_for(f.type)  # type: ignore[union-attr]
-                land = max(1, tl.periods(block))
-                rows.append((fi, name, fwd, a, b, land, max(land, tl.periods(block + ground))))
+                lands = max(1, tl.periods(block))
+                rows.append((fi, name, fwd, a, b, lands, max(lands, tl.periods(block + ground))))
                 station(fi, a)
                 station(fi, b)
     cols = list(zip(*rows, strict=True)) if rows else [()] * 7
