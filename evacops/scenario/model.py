@@ -380,7 +380,7 @@ class TimeSpec(_Model):
         try:
             return check_period(v)
         except UserError as exc:
-            raise ValueError(exc.problem) from None
+            raise ValueError(f"{exc.problem}, got {v!r}") from None
 
 
 class Scenario(_Model):

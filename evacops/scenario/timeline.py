@@ -27,6 +27,7 @@ _UNIT_H = {"h": 1.0, "min": 1 / 60, "m": 1 / 60, "d": 24.0}
 TimeRef = datetime | str
 """A timezone-aware datetime, or ``"+12h"`` / ``"+30min"`` / ``"+2d"`` after ``time.start``."""
 
+DURATION_RULE = "must be a duration like '1h', '15min' or '2d'"
 PERIOD_RULE = "must divide an hour or be whole hours (e.g. '15min', '1h', '2h')"
 
 
@@ -36,7 +37,7 @@ def parse_duration_h(text: str | float | int) -> float:
         return float(text)
     m = _DURATION.match(str(text))
     if not m:
-        raise ValueError(f"must be a duration like '1h', '15min' or '2d', got {text!r}")
+        raise ValueError(f"{DURATION_RULE}, got {text!r}")
     return float(m.group(1)) * _UNIT_H[m.group(2)]
 
 
@@ -47,16 +48,16 @@ def offset_h(text: str) -> float | None:
 
 
 def check_period(text: str) -> str:
-    """``text`` if it is a valid period length (a duration that divides an hour or is whole
-    hours); else raise :class:`~evacops.errors.UserError` with ``field="period"``, whose problem
-    ends with what was given (the scenario loader reports the problem alone)."""
+    """``text`` if it is a valid period length: a duration that divides an hour or is whole
+    hours. Else raise :class:`~evacops.errors.UserError` with ``field="period"`` and
+    ``value=text``; its ``problem`` is :data:`DURATION_RULE` or :data:`PERIOD_RULE`."""
     try:
         minutes = parse_duration_h(text) * 60
-    except ValueError as exc:
-        raise UserError(str(exc), field="period", value=text) from None
+    except ValueError:
+        raise UserError(DURATION_RULE, field="period", value=text) from None
     whole = abs(minutes - round(minutes)) < 1e-9 and minutes >= 1
     if not whole or (60 % round(minutes) != 0 and round(minutes) % 60 != 0):
-        raise UserError(f"{PERIOD_RULE}, got {text!r}", field="period", value=text)
+        raise UserError(PERIOD_RULE, field="period", value=text)
     return text
 
 
