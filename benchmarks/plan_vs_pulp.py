@@ -33,7 +33,8 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from evacops.errors import EvacopsError
-from evacops.plan import compile_network, solve_network
+from evacops.network import compile_network
+from evacops.plan import solve_network
 from evacops.scenario import Scenario, load
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +76,8 @@ def quiet_stdout() -> Iterator[None]:
 
 def run_evacops(sc: Scenario, period: str | None, progress: Progress) -> Result:
     """evacops' own entry point for one LP: compile the network, then ``solve_network``, which
-    builds the linopy model (:class:`evacops.plan.model.Builder`) and solves it with HiGHS."""
+    builds the linopy model (:func:`evacops.plan.assemble.assemble_plan`) and solves it with
+    HiGHS."""
     task = progress.add_task(
         "evacops: compile network, build linopy model, solve with HiGHS", total=None
     )

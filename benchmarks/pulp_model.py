@@ -1,11 +1,12 @@
 """The evacops planning LP written the way most operations-research users would write it: PuLP.
 
-This is the benchmark's point of comparison for :mod:`evacops.plan.model`: the *same* model
+This is the benchmark's point of comparison for the planner's model (:mod:`evacops.plan.variables`,
+:mod:`~evacops.plan.constraints`, :mod:`~evacops.plan.objective`): the *same* model
 (same variables under the same masks, same constraint rows, same objective), read from the same
 :class:`~evacops.network.Network` arrays, but written idiomatically with PuLP: dicts of
 ``LpVariable`` keyed by index tuples, Python loops over cohorts, sites, arcs and periods, and
 ``lpSum``. It does not use linopy. Sorties are continuous, as in the LP that
-``evacops.plan.solve_network`` solves by default (``Builder(net)``, ``integer=False``).
+``evacops.plan.solve_network`` solves by default (``assemble_plan(net)``, ``integer=False``).
 
 Indices are positions in the Network's lists: ``c`` cohort, ``s`` site, ``a`` arc (people),
 ``m`` move (aircraft), ``k`` station (fleet at an airfield), ``f`` fleet, ``t`` period.

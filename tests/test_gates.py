@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from helpers import scenario_from, shuttle_dict
 
-from evacops.plan import compile_network, solve_plan
+from evacops.network import compile_network
+from evacops.plan import solve_plan
 from evacops.plan.gates import call_forward, call_forward_daily, gate_crowds
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from evacops.plan import solve_plan
 from evacops.plan.gates import call_forward, gate_crowds
-from evacops.plan.plan import largest_remainder
+from evacops.plan.result import largest_remainder
 from tests.helpers import scenario_from
 
 TOL = 1e-5

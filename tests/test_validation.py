@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from evacops.errors import ScenarioError, UserError
-from evacops.scenario import Scenario, load, parse_text
+from evacops.scenario import Scenario, check_period, load, parse_text
 from tests.helpers import ROOT, shuttle_dict
 
 SMALL = ROOT / "scenarios" / "small-airlift.yaml"
@@ -225,6 +225,37 @@ def test_bad_period(tmp_path):
         tmp_path,
         "time.period: must divide an hour or be whole hours (e.g. '15min', '1h', '2h'), got '7min'",
         "period: 7min",
+    )
+
+
+# The one rule for period lengths (scenario.timeline.check_period), written out independently: a
+# whole number of minutes, at least 1, that divides 60 or is a multiple of 60.
+PERIODS = {
+    "15min": True, "30min": True, "1h": True, "2h": True, "20min": True, "5m": True, "1d": True,
+    "24h": True, "7min": False, "45min": False, "90min": False, "1.5h": False, "0min": False,
+    "0.5min": False, "soon": False, "15": False,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("text, valid", PERIODS.items(), ids=list(PERIODS))
+def test_check_period_is_the_rule_the_scenario_uses(text, valid, tmp_path):
+    d = shuttle_dict()
+    d["time"]["period"] = text
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(d, sort_keys=False))
+    if valid:
+        assert check_period(text) == text
+        assert load(path).time.period == text
+        return
+    with pytest.raises(UserError) as info:
+        check_period(text)
+    assert (info.value.field, info.value.value) == ("period", text)
+    assert str(info.value) == f"period {text}: {info.value.problem}"
+    assert "got" not in info.value.problem  # the edge shows the value, the problem does not
+    with pytest.raises(ScenarioError) as scenario_info:
+        load(path)
+    assert scenario_info.value.problems[0].endswith(
+        f"time.period: {info.value.problem}, got {text!r}"
     )
 
 

@@ -3,7 +3,7 @@
 Nothing here builds an optimisation model: :class:`Network` is plain numpy, indexed by period,
 site, cohort, arc (a way people move: a ground leg, or an air leg flown by one fleet) and move (a
 way aircraft move: a fleet flying an air leg outbound, with people, or back, empty). The linopy
-model (:mod:`evacops.plan.model`) and the simulator read the same arrays.
+model (:mod:`evacops.plan.assemble`) and the simulator read the same arrays.
 
 Rounding to periods (period length Δ):
 - a ground leg takes ``round(travel_time_h / Δ)`` periods (0 means people arrive in the period
@@ -12,12 +12,19 @@ Rounding to periods (period length Δ):
   ``ceil((block_time_h + ground_time_h) / Δ)`` periods after it left, so the two roundings are not
   added twice;
 - a closure blocks every period it overlaps; a site that opens at time x is closed before it.
+
+:func:`compile_network` puts together one function per component: sites (:func:`site_capacity`,
+:func:`site_openness`, :func:`site_rates`: holding capacity and crowd area, openness, processing
+rates, slots and MOG), cohorts (:func:`cohort_appearance`), fleets and their moves
+(:func:`fleet_availability`, :func:`fleet_moves`: aircraft, stations, sorties' timing) and people
+arcs (:func:`people_arcs`: ground legs and air legs).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -118,6 +125,19 @@ class Network:
         """Each station's name (``fleet@site``)."""
         return [station_name(self.fleets[f], self.sites[s]) for f, s in self.stations]
 
+    @cached_property
+    def axes(self) -> dict[str, list | np.ndarray]:
+        """The labels of each axis by its name (cohort, site, arc, move, station, period), as in
+        tables and models; computed once, so every array of a model shares the same ones."""
+        return {
+            "cohort": self.cohorts,
+            "site": self.sites,
+            "arc": self.arc_name,
+            "move": self.move_names,
+            "station": self.station_names,
+            "period": np.arange(self.T),
+        }
+
     def slot_windows(self, per_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(periods in the window, movements allowed in it) of each site's slot limit.
 
@@ -146,21 +166,18 @@ class Network:
 SLOT_WINDOWS_H: tuple[float, ...] = (1, 2, 3, 4, 6, 8, 12, 24)
 
 
+# ---- compiling, one component at a time -------------------------------------------------------
+
+
 def _blocked(tl: Timeline, start, end, n: int) -> tuple[int, int]:
     a = max(0, tl.period_of(start))
     b = min(n, tl.period_ceil(end))
     return a, b
 
 
-def compile_network(sc: Scenario, period: str | None = None) -> Network:
-    """Turn a validated scenario into the arrays of its time-expanded network."""
-    tl = sc.timeline(period)
-    T, dt = tl.n, tl.period_h
-    sites = [s.name for s in sc.sites]
-    sidx = {n: i for i, n in enumerate(sites)}
-    S = len(sites)
-
-    # openness is computed past the horizon too, for people and aircraft arriving after it
+def _extended_periods(sc: Scenario, tl: Timeline) -> int:
+    """Periods over which openness is computed: past the horizon by the longest leg, for people
+    and aircraft arriving after it."""
     longest = max(
         [tl.periods(lg.travel_time_h or 0.0) for lg in sc.legs if lg.kind == "ground"]
         + [
@@ -175,39 +192,24 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
         ]
         + [0]
     )
-    TX = T + longest + 1
-    cap = np.full((S, T), INF)
-    rate = np.full(S, INF)
-    open_x = np.ones((S, TX), dtype=bool)
-    dep_slots = np.full(S, INF)
-    arr_slots = np.full(S, INF)
-    mog = np.full(S, INF)
+    return tl.n + longest + 1
+
+
+def site_capacity(sc: Scenario, tl: Timeline) -> tuple[np.ndarray, np.ndarray]:
+    """(holding capacity (S, T), crowd area (S,)) of each site: its capacity, its capacity
+    changes and capacity events in turn; a gate holds no more than its crowd area at the safe
+    density, whatever else is said."""
+    sidx = {s.name: i for i, s in enumerate(sc.sites)}
+    cap = np.full((len(sc.sites), tl.n), INF)
     for i, s in enumerate(sc.sites):
         if s.holding_capacity is not None:
             cap[i, :] = s.holding_capacity
         for ch in s.capacity_changes:
             cap[i, max(0, tl.period_ceil(ch.at)) :] = ch.holding_capacity
-        if s.processing_rate_per_h is not None:
-            rate[i] = s.processing_rate_per_h * dt
-        if s.opens is not None:
-            open_x[i, : max(0, min(TX, tl.period_ceil(s.opens)))] = False
-        for w in s.closures:
-            a, b = _blocked(tl, w.start, w.end, TX)
-            open_x[i, a:b] = False
-        if s.airfield is not None:
-            af = s.airfield
-            dep_slots[i] = af.departure_slots_per_h if af.departure_slots_per_h else INF
-            arr_slots[i] = af.arrival_slots_per_h if af.arrival_slots_per_h else INF
-            mog[i] = af.mog if af.mog else INF
     for e in sc.events:
-        if e.kind == "closure":
-            assert e.site is not None and e.start is not None  # the model's validator saw to it
-            a, b = _blocked(tl, e.start, e.end, TX)
-            open_x[sidx[e.site], a:b] = False
-        elif e.kind == "capacity":
-            assert e.site is not None and e.at is not None
+        if e.kind == "capacity":
+            assert e.site is not None and e.at is not None  # the model's validator saw to it
             cap[sidx[e.site], max(0, tl.period_ceil(e.at)) :] = e.holding_capacity
-    # a gate holds no more than its crowd area at the safe density, whatever else is said
     crowd_area = np.array(
         [np.nan if s.crowd_area_m2 is None else s.crowd_area_m2 for s in sc.sites]
     )
@@ -215,10 +217,49 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
     cap[has_area] = np.minimum(
         cap[has_area], (crowd_area[has_area] * sc.safe_density_per_m2)[:, None]
     )
+    return cap, crowd_area
 
-    cohorts = [c.name for c in sc.cohorts]
-    C = len(cohorts)
-    appear = np.zeros((C, S, T))
+
+def site_openness(sc: Scenario, tl: Timeline, TX: int) -> np.ndarray:
+    """(S, TX) bool: a site is closed before it opens, in its closures and in closure events."""
+    sidx = {s.name: i for i, s in enumerate(sc.sites)}
+    open_x = np.ones((len(sc.sites), TX), dtype=bool)
+    for i, s in enumerate(sc.sites):
+        if s.opens is not None:
+            open_x[i, : max(0, min(TX, tl.period_ceil(s.opens)))] = False
+        for w in s.closures:
+            a, b = _blocked(tl, w.start, w.end, TX)
+            open_x[i, a:b] = False
+    for e in sc.events:
+        if e.kind == "closure":
+            assert e.site is not None and e.start is not None  # the model's validator saw to it
+            a, b = _blocked(tl, e.start, e.end, TX)
+            open_x[sidx[e.site], a:b] = False
+    return open_x
+
+
+def site_rates(sc: Scenario, tl: Timeline) -> dict[str, np.ndarray]:
+    """Per site (inf = unlimited): people who may leave per period (``rate``), departure and
+    arrival slots per hour (``dep_slots``, ``arr_slots``) and aircraft on the ground (``mog``)."""
+    S = len(sc.sites)
+    out = {k: np.full(S, INF) for k in ("rate", "dep_slots", "arr_slots", "mog")}
+    for i, s in enumerate(sc.sites):
+        if s.processing_rate_per_h is not None:
+            out["rate"][i] = s.processing_rate_per_h * tl.period_h
+        if s.airfield is not None:
+            af = s.airfield
+            out["dep_slots"][i] = af.departure_slots_per_h if af.departure_slots_per_h else INF
+            out["arr_slots"][i] = af.arrival_slots_per_h if af.arrival_slots_per_h else INF
+            out["mog"][i] = af.mog if af.mog else INF
+    return out
+
+
+def cohort_appearance(sc: Scenario, tl: Timeline) -> np.ndarray:
+    """(C, S, T) people of each cohort appearing at its origin: all at once, uniformly over a
+    window (whole people, spread as evenly as whole numbers allow), or by a table."""
+    T = tl.n
+    sidx = {s.name: i for i, s in enumerate(sc.sites)}
+    appear = np.zeros((len(sc.cohorts), len(sc.sites), T))
     for ci, c in enumerate(sc.cohorts):
         o = sidx[c.origin]
         ap = c.appear
@@ -229,49 +270,71 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
             assert ap.start is not None and ap.end is not None
             a = min(T - 1, max(0, tl.period_of(ap.start)))
             b = min(T, max(a + 1, tl.period_ceil(ap.end)))
-            # whole people, spread as evenly as whole numbers allow
             edges = np.floor(np.linspace(0, c.size, b - a + 1) + 1e-9)
             appear[ci, o, a:b] = np.diff(edges)
         else:
             for p in ap.table:
                 appear[ci, o, min(T - 1, max(0, tl.period_of(p.at)))] += p.count
-    priority = np.array([c.priority for c in sc.cohorts], dtype=float)
+    return appear
 
-    # fleets and their stations (fleet, airfield site)
-    types = {t.name: t for t in sc.aircraft_types}
-    legs = {lg.name: lg for lg in sc.legs}
+
+def fleet_availability(sc: Scenario, tl: Timeline) -> tuple[np.ndarray, np.ndarray]:
+    """(aircraft that exist (F,), aircraft available to fly (F, T)): the fleet's count within
+    its window, changed by fleet events; a fleet has as many aircraft as it ever has."""
+    T = tl.n
     fleets = [f.name for f in sc.fleets]
-    F = len(fleets)
-    fleet_load = np.array([types[f.type].planning_load for f in sc.fleets], dtype=float)
-    fleet_count = np.array([f.count for f in sc.fleets], dtype=float)
-    window = np.zeros((F, T), dtype=bool)
+    count = np.array([f.count for f in sc.fleets], dtype=float)
+    window = np.zeros((len(fleets), T), dtype=bool)
     for fi, f in enumerate(sc.fleets):
         a = 0 if f.available_from is None else max(0, min(T, tl.period_ceil(f.available_from)))
         b = T if f.available_until is None else max(0, min(T, tl.period_of(f.available_until)))
         window[fi, a:b] = True
-    fleet_avail = np.where(window, fleet_count[:, None], 0.0)
+    avail = np.where(window, count[:, None], 0.0)
     changes = [
         (tl.period_ceil(e.at), fleets.index(e.fleet), int(e.count))  # type: ignore[arg-type]
         for e in sc.events
         if e.kind == "fleet"
     ]
-    for t_at, fi, count in sorted(changes):
+    for t_at, fi, n in sorted(changes):
         t0 = max(0, min(T, t_at))
-        fleet_avail[fi, t0:] = np.where(window[fi, t0:], count, 0.0)
-        fleet_count[fi] = max(fleet_count[fi], count)
+        avail[fi, t0:] = np.where(window[fi, t0:], n, 0.0)
+        count[fi] = max(count[fi], n)
+    return count, avail
 
-    stations: list[tuple[int, int]] = []
+
+@dataclass
+class _Moves:
+    """Aircraft moves (each fleet's air legs, outbound and back) and stations, as in Network."""
+
+    stations: list[tuple[int, int]]
+    home_station: np.ndarray
+    fleet: np.ndarray
+    leg: list[str]
+    forward: np.ndarray
+    frm: np.ndarray
+    to: np.ndarray
+    from_station: np.ndarray
+    to_station: np.ndarray
+    land: np.ndarray
+    ready: np.ndarray
+    open_: np.ndarray
+
+
+def fleet_moves(sc: Scenario, tl: Timeline, open_x: np.ndarray, fleet_avail: np.ndarray) -> _Moves:
+    """Each fleet's moves: every air leg it flies, outbound then back, landing
+    ``ceil(block / Δ)`` periods after it leaves and ready ``ceil((block + ground) / Δ)`` after;
+    a move may depart when its origin is open, its destination is open when it lands, and its
+    fleet ever has aircraft. Stations (fleet, site) are numbered as they are first met: each
+    fleet's home first, then the ends of its moves."""
+    sidx = {s.name: i for i, s in enumerate(sc.sites)}
+    legs = {lg.name: lg for lg in sc.legs}
     st_idx: dict[tuple[int, int], int] = {}
 
     def station(fi: int, si: int) -> int:
-        key = (fi, si)
-        if key not in st_idx:
-            st_idx[key] = len(stations)
-            stations.append(key)
-        return st_idx[key]
+        return st_idx.setdefault((fi, si), len(st_idx))
 
-    home_station = np.array([station(fi, sidx[f.home]) for fi, f in enumerate(sc.fleets)])
-    mv: dict[str, list] = {k: [] for k in ("fleet", "leg", "fwd", "frm", "to", "land", "ready")}
+    home = np.array([station(fi, sidx[f.home]) for fi, f in enumerate(sc.fleets)])
+    rows: list[tuple[int, str, bool, int, int, int, int]] = []
     for fi, f in enumerate(sc.fleets):
         for name in f.legs:
             lg = legs[name]
@@ -280,126 +343,162 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
             o, d = sidx[lg.origin], sidx[lg.destination]
             for fwd, a, b in ((True, o, d), (False, d, o)):
                 ground = sc.sites[b].airfield.ground_time_for(f.type)  # type: ignore[union-attr]
-                land = max(1, tl.periods(block))
-                ready = max(land, tl.periods(block + ground))
-                for k, v in zip(mv, (fi, name, fwd, a, b, land, ready), strict=True):
-                    mv[k].append(v)
+                lands = max(1, tl.periods(block))
+                rows.append((fi, name, fwd, a, b, lands, max(lands, tl.periods(block + ground))))
                 station(fi, a)
                 station(fi, b)
-    M = len(mv["fleet"])
-    move_fleet = np.array(mv["fleet"], dtype=int)
-    move_from = np.array(mv["frm"], dtype=int)
-    move_to = np.array(mv["to"], dtype=int)
-    move_land = np.array(mv["land"], dtype=int)
-    move_ready = np.array(mv["ready"], dtype=int)
-    open_ = open_x[:, :T]
-    tt = np.arange(T)
-    move_open = np.zeros((M, T), dtype=bool)
-    for m in range(M):
-        ok_land = open_x[move_to[m], tt + move_land[m]]
-        move_open[m] = open_[move_from[m]] & ok_land & (fleet_avail[move_fleet[m]].max() > 0)
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 7
+    fleet, frm, to, land, ready = (np.array(cols[k], dtype=int) for k in (0, 3, 4, 5, 6))
+    T, tt = tl.n, np.arange(tl.n)
+    move_open = np.zeros((len(rows), T), dtype=bool)
+    for m in range(len(rows)):
+        ok_land = open_x[to[m], tt + land[m]]
+        move_open[m] = open_x[frm[m], :T] & ok_land & (fleet_avail[fleet[m]].max() > 0)
+    return _Moves(
+        stations=list(st_idx),
+        home_station=home,
+        fleet=fleet,
+        leg=list(cols[1]),
+        forward=np.array(cols[2], dtype=bool),
+        frm=frm,
+        to=to,
+        from_station=np.array([st_idx[(fleet[m], frm[m])] for m in range(len(rows))], dtype=int),
+        to_station=np.array([st_idx[(fleet[m], to[m])] for m in range(len(rows))], dtype=int),
+        land=land,
+        ready=ready,
+        open_=move_open,
+    )
 
-    # people arcs: ground legs, then the outbound air moves
-    arc: dict[str, list] = {
-        k: [] for k in ("name", "kind", "leg", "frm", "to", "delay", "cap", "move")
-    }
+
+@dataclass
+class _Arcs:
+    """People arcs (ground legs, then outbound air moves), as in Network."""
+
+    name: list[str]
+    kind: np.ndarray
+    leg: list[str]
+    frm: np.ndarray
+    to: np.ndarray
+    delay: np.ndarray
+    cap: np.ndarray
+    move: np.ndarray
+    open_: np.ndarray
+    allowed: np.ndarray
+
+
+def _arc_rows(sc: Scenario, tl: Timeline, mv: _Moves) -> list[tuple]:
+    """(name, kind, leg, from, to, delay, capacity per period, move) of each people arc: a
+    ground leg takes ``round(travel_time_h / Δ)`` periods; an air arc is an outbound move."""
+    sidx = {s.name: i for i, s in enumerate(sc.sites)}
+    dt = tl.period_h
+    rows: list[tuple] = []
     for lg in sc.legs:
         if lg.kind != "ground":
             continue
         cap_pp = INF if lg.capacity_per_h is None else lg.capacity_per_h * dt
-        vals = (
-            lg.name,
-            "ground",
-            lg.name,
-            sidx[lg.origin],
-            sidx[lg.destination],
-            math.floor((lg.travel_time_h or 0.0) / dt + 0.5 + 1e-9),
-            cap_pp,
-            -1,
+        delay = math.floor((lg.travel_time_h or 0.0) / dt + 0.5 + 1e-9)
+        rows.append(
+            (lg.name, "ground", lg.name, sidx[lg.origin], sidx[lg.destination], delay, cap_pp, -1)
         )
-        for k, v in zip(arc, vals, strict=True):
-            arc[k].append(v)
-    for m in range(M):
-        if not mv["fwd"][m]:
-            continue
-        vals = (
-            air_arc_name(mv["leg"][m], fleets[mv["fleet"][m]]),
-            "air",
-            mv["leg"][m],
-            move_from[m],
-            move_to[m],
-            move_land[m],
-            INF,
-            m,
-        )
-        for k, v in zip(arc, vals, strict=True):
-            arc[k].append(v)
-    A = len(arc["name"])
-    arc_from = np.array(arc["frm"], dtype=int)
-    arc_to = np.array(arc["to"], dtype=int)
-    arc_delay = np.array(arc["delay"], dtype=int)
-    arc_move = np.array(arc["move"], dtype=int)
+    fleets = [f.name for f in sc.fleets]
+    for m in np.flatnonzero(mv.forward):
+        name = air_arc_name(mv.leg[m], fleets[mv.fleet[m]])
+        rows.append((name, "air", mv.leg[m], mv.frm[m], mv.to[m], mv.land[m], INF, int(m)))
+    return rows
+
+
+def people_arcs(sc: Scenario, tl: Timeline, open_x: np.ndarray, mv: _Moves) -> _Arcs:
+    """The people arcs, when people may set off on each (an air arc when its move may depart; a
+    ground arc when its origin is open and its destination open on arrival) and which cohorts
+    may use each (both ends allowed to the cohort, and a fleet it may fly)."""
+    rows = _arc_rows(sc, tl, mv)
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 8
+    frm, to, delay, move = (np.array(cols[k], dtype=int) for k in (3, 4, 5, 7))
+    T, tt = tl.n, np.arange(tl.n)
+    A = len(rows)
     arc_open = np.zeros((A, T), dtype=bool)
     for a in range(A):
-        if arc_move[a] >= 0:
-            arc_open[a] = move_open[arc_move[a]]
+        if move[a] >= 0:
+            arc_open[a] = mv.open_[move[a]]
         else:
-            arc_open[a] = open_[arc_from[a]] & open_x[arc_to[a], tt + arc_delay[a]]
-    arc_allowed = np.zeros((C, A), dtype=bool)
-    for ci, cname in enumerate(cohorts):
-        ok_sites = allowed_sites(sc, cname)
+            arc_open[a] = open_x[frm[a], :T] & open_x[to[a], tt + delay[a]]
+    sites = [s.name for s in sc.sites]
+    fleets = [f.name for f in sc.fleets]
+    allowed = np.zeros((len(sc.cohorts), A), dtype=bool)
+    for ci, c in enumerate(sc.cohorts):
+        ok_sites = allowed_sites(sc, c.name)
         for a in range(A):
-            if sites[arc_to[a]] not in ok_sites or sites[arc_from[a]] not in ok_sites:
+            if sites[to[a]] not in ok_sites or sites[frm[a]] not in ok_sites:
                 continue
-            if arc_move[a] >= 0 and not cohort_may_fly(sc, cname, fleets[move_fleet[arc_move[a]]]):
+            if move[a] >= 0 and not cohort_may_fly(sc, c.name, fleets[mv.fleet[move[a]]]):
                 continue
-            arc_allowed[ci, a] = True
+            allowed[ci, a] = True
+    return _Arcs(
+        name=list(cols[0]),
+        kind=np.array(cols[1]),
+        leg=list(cols[2]),
+        frm=frm,
+        to=to,
+        delay=delay,
+        cap=np.array(cols[6], dtype=float),
+        move=move,
+        open_=arc_open,
+        allowed=allowed,
+    )
 
+
+def compile_network(sc: Scenario, period: str | None = None) -> Network:
+    """Turn a validated scenario into the arrays of its time-expanded network."""
+    tl = sc.timeline(period)
+    sites = [s.name for s in sc.sites]
+    cap, crowd_area = site_capacity(sc, tl)
+    open_x = site_openness(sc, tl, _extended_periods(sc, tl))
+    limits = site_rates(sc, tl)
+    fleet_count, fleet_avail = fleet_availability(sc, tl)
+    mv = fleet_moves(sc, tl, open_x, fleet_avail)
+    arcs = people_arcs(sc, tl, open_x, mv)
+    types = {t.name: t for t in sc.aircraft_types}
     return Network(
         scenario=sc,
         timeline=tl,
         sites=sites,
         site_kind=np.array([s.kind for s in sc.sites]),
-        evac=sidx[sc.evacuation_airport],
+        evac={n: i for i, n in enumerate(sites)}[sc.evacuation_airport],
         cap=cap,
         crowd_area=crowd_area,
-        rate=rate,
-        open_=open_,
-        cohorts=cohorts,
-        priority=priority,
-        appear=appear,
-        arc_name=arc["name"],
-        arc_kind=np.array(arc["kind"]),
-        arc_leg=arc["leg"],
-        arc_from=arc_from,
-        arc_to=arc_to,
-        arc_delay=arc_delay,
-        arc_cap=np.array(arc["cap"], dtype=float),
-        arc_move=arc_move,
-        arc_allowed=arc_allowed,
-        arc_open=arc_open,
-        fleets=fleets,
+        rate=limits["rate"],
+        open_=open_x[:, : tl.n],
+        cohorts=[c.name for c in sc.cohorts],
+        priority=np.array([c.priority for c in sc.cohorts], dtype=float),
+        appear=cohort_appearance(sc, tl),
+        arc_name=arcs.name,
+        arc_kind=arcs.kind,
+        arc_leg=arcs.leg,
+        arc_from=arcs.frm,
+        arc_to=arcs.to,
+        arc_delay=arcs.delay,
+        arc_cap=arcs.cap,
+        arc_move=arcs.move,
+        arc_allowed=arcs.allowed,
+        arc_open=arcs.open_,
+        fleets=[f.name for f in sc.fleets],
         fleet_type=[f.type for f in sc.fleets],
-        fleet_load=fleet_load,
+        fleet_load=np.array([types[f.type].planning_load for f in sc.fleets], dtype=float),
         fleet_count=fleet_count,
         fleet_avail=fleet_avail,
-        fleet_home_station=home_station,
-        stations=stations,
-        move_fleet=move_fleet,
-        move_leg=mv["leg"],
-        move_forward=np.array(mv["fwd"], dtype=bool),
-        move_from=move_from,
-        move_to=move_to,
-        move_from_station=np.array(
-            [st_idx[(mv["fleet"][m], move_from[m])] for m in range(M)], dtype=int
-        ),
-        move_to_station=np.array(
-            [st_idx[(mv["fleet"][m], move_to[m])] for m in range(M)], dtype=int
-        ),
-        move_land=move_land,
-        move_ready=move_ready,
-        move_open=move_open,
-        dep_slots=dep_slots,
-        arr_slots=arr_slots,
-        mog=mog,
+        fleet_home_station=mv.home_station,
+        stations=mv.stations,
+        move_fleet=mv.fleet,
+        move_leg=mv.leg,
+        move_forward=mv.forward,
+        move_from=mv.frm,
+        move_to=mv.to,
+        move_from_station=mv.from_station,
+        move_to_station=mv.to_station,
+        move_land=mv.land,
+        move_ready=mv.ready,
+        move_open=mv.open_,
+        dep_slots=limits["dep_slots"],
+        arr_slots=limits["arr_slots"],
+        mog=limits["mog"],
     )

@@ -1,31 +1,22 @@
-"""Time-expanded network, solvers, schedules and bottleneck reports.
+"""The planner: an optimal schedule of people and sorties on the time-expanded network.
 
-The names below load on first use, so that ``evacops route`` (which needs only
-:mod:`evacops.plan.routing`) does not pay for importing linopy and xarray.
+A newcomer reads the modules in this order:
+
+- :mod:`~evacops.plan.variables`: the variables (``Move-sorties``, ``Station-idle``,
+  ``Site-hold``, ``Arc-flow``), indexed like :class:`evacops.network.Network`'s arrays;
+- :mod:`~evacops.plan.constraints`: the constraint families, one ``define_*`` function each
+  (rows gathered with :mod:`~evacops.plan.rows`);
+- :mod:`~evacops.plan.objective`: what is minimised, as pure functions;
+- :mod:`~evacops.plan.assemble`: the plan model and the aircraft-only repair model, each put
+  together explicitly;
+- :mod:`~evacops.plan.highs`: a model handed to HiGHS and kept for warm re-solves;
+- :mod:`~evacops.plan.solve`: LP + repair, or MIP (:func:`solve_plan`);
+- :mod:`~evacops.plan.binding`: what binds, from the duals, checked by re-solves;
+- :mod:`~evacops.plan.result`: :class:`Plan`, the tables a planner uses;
+- :mod:`~evacops.plan.gates`: the call-forward schedule and the crowd at each gate.
 """
 
-from __future__ import annotations
+from evacops.plan.result import Plan
+from evacops.plan.solve import solve_network, solve_plan
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from evacops.network import Network, compile_network
-    from evacops.plan.plan import Plan
-    from evacops.plan.solve import solve_network, solve_plan
-
-_WHERE = {
-    "Network": "evacops.network",
-    "compile_network": "evacops.network",
-    "Plan": "evacops.plan.plan",
-    "solve_network": "evacops.plan.solve",
-    "solve_plan": "evacops.plan.solve",
-}
-
-__all__ = ["Network", "Plan", "compile_network", "solve_network", "solve_plan"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'evacops.plan' has no attribute {name!r}")
+__all__ = ["Plan", "solve_network", "solve_plan"]

@@ -171,7 +171,7 @@ def find_binding(
     net: Network, run, lp, checks: int = 5, top: int = 8, progress=None, budget_s: float = 10.0
 ) -> list[Binding]:
     """The ``top`` most valuable binding runs; the first ``checks`` verified by re-solving the
-    LP (``run``, a solved :class:`~evacops.plan.solve.HighsRun`) from its basis with the
+    LP (``run``, a solved :class:`~evacops.plan.highs.HighsRun`) from its basis with the
     capacity raised over the run, then lowered back."""
     found = candidates(net, lp.duals, lp.tight)[:top]
     base = evacuated_by_deadline(net, lp.flow)
@@ -195,7 +195,8 @@ def find_binding(
         try:
             status = run.run(solver="simplex", budget_s=budget_s)
             if status == "optimal":  # read before the right-hand side is restored
-                b.checked_extra_out = evacuated_by_deadline(net, run.values(run.b.L_flow)) - base
+                flow = run.values(run.model.people.flow)
+                b.checked_extra_out = evacuated_by_deadline(net, flow) - base
                 b.checked_gain = lp.objective - run.objective()
         except SolverError:
             status = "stopped"

@@ -25,7 +25,7 @@ import pandas as pd
 from evacops.report.levels import FRUIN_LEVELS
 
 if TYPE_CHECKING:
-    from evacops.plan.plan import Plan
+    from evacops.plan.result import Plan
 
 
 def _level_key(level: float) -> str:

@@ -1,14 +1,15 @@
-"""Solve the time-expanded model with HiGHS and turn the result into a :class:`Plan`.
+"""Solve the plan model with HiGHS and turn the result into a :class:`~evacops.plan.result.Plan`.
 
 Two modes:
 
 - default (LP + repair): the LP relaxation is solved with HiGHS's interior-point method and
   crossover (a basis, so duals and fast warm re-solves). Its objective bounds every schedule.
-  The *repair* then makes sorties whole with a small aircraft-only MIP: each sortie variable may
-  only take the floor or the ceiling of its LP value, subject to every aircraft constraint (fleet
-  balance, availability, slots, MOG), and it must seat the people the LP put on each arc; seats it
-  cannot give are priced at those people's value. If every person keeps a seat, the LP's flows
-  stand; otherwise the LP is re-solved from its basis with the whole sorties fixed.
+  The *repair* then makes sorties whole with a small aircraft-only MIP
+  (:func:`evacops.plan.assemble.assemble_repair`): each sortie variable may only take the floor
+  or the ceiling of its LP value, subject to every aircraft constraint (fleet balance,
+  availability, slots, MOG), and it must seat the people the LP put on each arc; seats it cannot
+  give are priced at those people's value. If every person keeps a seat, the LP's flows stand;
+  otherwise the LP is re-solved from its basis with the whole sorties fixed.
 - ``integer=True``: the LP relaxation first (bound and duals), then the full MIP with integer
   sorties, started from the repaired schedule; HiGHS's MIP gap is reported.
 
@@ -18,20 +19,21 @@ the LP with more capacity (:mod:`evacops.plan.binding`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
 
 import highspy
 import numpy as np
 
 from evacops.errors import InfeasibleError, SolverError
 from evacops.network import Network, compile_network
-from evacops.plan.model import Builder
+from evacops.plan.assemble import PlanModel, assemble_plan, assemble_repair
+from evacops.plan.binding import FAMILIES, Binding, find_binding
+from evacops.plan.highs import HighsRun, Solution
+from evacops.plan.objective import seat_value
+from evacops.plan.result import Plan
 from evacops.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -39,171 +41,23 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence what the solver library prints on the process's stdout (its banner), so that
-    ``--json`` output stays one JSON object."""
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # captured streams in tests
-        yield
-        return
-    sys.stdout.flush()
-    saved = os.dup(fd)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), fd)
-            yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-
-
-class HighsRun:
-    """One linopy model handed to a ``highspy.Highs`` object, kept for warm re-solves."""
-
-    def __init__(self, builder: Builder):
-        t0 = time.perf_counter()
-        self.b = builder
-        self.m = builder.build()
-        with _quiet_stdout():
-            self.h = self.m.to_highspy()
-        self.h.setOptionValue("output_flag", False)
-        M = self.m.matrices
-        self.vpos = np.full(int(self.m._xCounter) + 1, -1, dtype=np.int64)
-        self.vpos[M.vlabels] = np.arange(len(M.vlabels))
-        self.cpos = np.full(int(self.m._cCounter) + 1, -1, dtype=np.int64)
-        self.cpos[M.clabels] = np.arange(len(M.clabels))
-        self.build_s = time.perf_counter() - t0
-        self.solve_s = 0.0
-        self.status = "unsolved"
-
-    @property
-    def variables(self) -> int:
-        return int(self.h.getNumCol())
-
-    @property
-    def constraints(self) -> int:
-        return int(self.h.getNumRow())
-
-    def run(self, budget_s: float | None = None, **options) -> str:
-        """Run HiGHS with ``options``; ``budget_s`` limits this run alone (HiGHS's own
-        ``time_limit`` counts the object's whole life, every earlier run included)."""
-        for k, v in options.items():
-            self.h.setOptionValue(k, v)
-        if budget_s is not None:
-            self.h.setOptionValue("time_limit", float(self.h.getRunTime()) + budget_s)
-        t0 = time.perf_counter()
-        try:
-            with _quiet_stdout():
-                self.h.run()
-        finally:
-            if budget_s is not None:
-                self.h.setOptionValue("time_limit", float("inf"))
-        self.solve_s += time.perf_counter() - t0
-        status = self.h.modelStatusToString(self.h.getModelStatus()).lower()
-        self.status = status
-        if "infeasible" in status:
-            raise InfeasibleError("infeasible")
-        if status != "optimal":
-            has_solution = self.h.getInfo().primal_solution_status == 2
-            if not (("time limit" in status or "iteration" in status) and has_solution):
-                raise SolverError(
-                    f"HiGHS stopped: {status}; try a longer --time-limit or a coarser --period"
-                )
-        return status
-
-    def values(self, labels: np.ndarray) -> np.ndarray:
-        col = np.asarray(self.h.getSolution().col_value)
-        pos = np.where(labels >= 0, self.vpos[np.maximum(labels, 0)], -1)
-        return np.where(pos >= 0, col[np.maximum(pos, 0)], 0.0)
-
-    def rows(self, name: str) -> np.ndarray:
-        lab = self.m.constraints[name].labels.values
-        return np.where(lab >= 0, self.cpos[np.maximum(lab, 0)], -1)
-
-    def row_arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """(duals, tight) of a constraint family, shaped like its rows; zeros where absent."""
-        sol = self.h.getSolution()
-        dual = np.asarray(sol.row_dual)
-        act = np.asarray(sol.row_value)
-        pos = self.rows(name)
-        ok = pos >= 0
-        p = np.maximum(pos, 0)
-        rhs = self.m.constraints[name].rhs.values
-        d = np.where(ok, dual[p], 0.0)
-        tight = ok & (np.abs(act[p] - rhs) <= 1e-6 * (1 + np.abs(rhs)))
-        return d, tight
-
-    def objective(self) -> float:
-        return float(self.h.getInfo().objective_function_value)
-
-    def change_rhs(self, name: str, index: tuple, delta: float) -> None:
-        """Raise the limit of ``<=`` rows of a family (an index into its row array) by delta."""
-        pos = np.atleast_1d(self.rows(name)[index])
-        pos = pos[pos >= 0].astype(np.int32)
-        if not len(pos):
-            return
-        lp = self.h.getLp()
-        upper = np.asarray(lp.row_upper_)[pos] + delta
-        lower = np.asarray(lp.row_lower_)[pos]
-        self.h.changeRowsBounds(len(pos), pos, lower, upper)  # type: ignore[attr-defined]
-
-    def fix_columns(self, labels: np.ndarray, values: np.ndarray) -> None:
-        keep = labels >= 0
-        pos = self.vpos[labels[keep]].astype(np.int32)
-        v = values[keep].astype(float)
-        self.h.changeColsBounds(len(pos), pos, v, v)
-
-
-@dataclass
-class Solution:
-    """Arrays of one solved model (zeros where a variable does not exist)."""
-
-    status: str
-    objective: float
-    hold: np.ndarray
-    flow: np.ndarray
-    sorties: np.ndarray
-    idle: np.ndarray
-    duals: dict[str, np.ndarray]
-    tight: dict[str, np.ndarray]
-    variables: int
-    constraints: int
-    build_s: float
-    solve_s: float
-    mip_gap: float | None = None
-
-    @property
-    def termination(self) -> str:
-        return self.status
-
-
-BINDING_FAMILIES = (
-    "Site-holding",
-    "Site-processing",
-    "Arc-capacity",
-    "Airfield-departures",
-    "Airfield-arrivals",
-    "Airfield-mog",
-)
-
-
-def _solution(run: HighsRun, duals: bool, mip_gap: float | None = None) -> Solution:
-    b = run.b
+def _solution(run: HighsRun[PlanModel], duals: bool, mip_gap: float | None = None) -> Solution:
+    """The arrays of a solved plan model; duals and tightness of the capacity families that
+    :mod:`evacops.plan.binding` reads, if ``duals``."""
+    v = run.model
     d: dict[str, np.ndarray] = {}
     tight: dict[str, np.ndarray] = {}
     if duals:
-        for name in BINDING_FAMILIES:
+        for name in FAMILIES:
             if name in run.m.constraints:
                 d[name], tight[name] = run.row_arrays(name)
     return Solution(
         status=run.status,
         objective=run.objective(),
-        hold=run.values(b.L_hold),
-        flow=run.values(b.L_flow),
-        sorties=run.values(b.L_sortie),
-        idle=run.values(b.L_idle),
+        hold=run.values(v.people.hold),
+        flow=run.values(v.people.flow),
+        sorties=run.values(v.aircraft.sortie),
+        idle=run.values(v.aircraft.idle),
         duals=d,
         tight=tight,
         variables=run.variables,
@@ -223,9 +77,17 @@ def _options(time_limit: float | None, threads: int | None) -> dict:
     return opts
 
 
-def lp_run(net: Network, time_limit: float | None = None, threads: int | None = None) -> HighsRun:
+def plan_run(net: Network, integer: bool = False) -> HighsRun[PlanModel]:
+    """The plan model of ``net`` assembled and handed to HiGHS, not yet solved."""
+    started = time.perf_counter()
+    return HighsRun(assemble_plan(net, integer=integer), started)
+
+
+def lp_run(
+    net: Network, time_limit: float | None = None, threads: int | None = None
+) -> HighsRun[PlanModel]:
     """Build and solve the LP relaxation (interior point + crossover); keep it for re-solves."""
-    run = HighsRun(Builder(net))
+    run = plan_run(net)
     run.run(solver="ipm", run_crossover="on", **_options(time_limit, threads))
     return run
 
@@ -241,16 +103,13 @@ def solve_network(
     """Build and solve one model of ``net``; raise InfeasibleError if none exists."""
     if not integer:
         return _solution(lp_run(net, time_limit, threads), duals)
-    run = HighsRun(Builder(net, integer=True))
+    run = plan_run(net, integer=True)
     run.run(mip_rel_gap=mip_gap, **_options(time_limit, threads))
     return _solution(run, duals=False, mip_gap=float(run.h.getInfo().mip_gap))
 
 
 def repair_sorties(
-    net: Network,
-    run: HighsRun,
-    lp: Solution,
-    budget_s: float | None = None,
+    net: Network, lp: Solution, budget_s: float | None = None
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Whole sorties near the LP's: the aircraft-only MIP described in the module docs.
 
@@ -261,21 +120,14 @@ def repair_sorties(
     an arc wait for a seat on the whole sorties).
     """
     demand = lp.flow.sum(axis=0)  # (arc, period)
-    value = np.abs(run.b.flow_coef).max(axis=0)  # value per person on the arc, per period
+    value = np.maximum(seat_value(net), 1.0)  # value per person on the arc, per period
     lo = np.floor(lp.sorties + 1e-6)
     hi = np.ceil(lp.sorties - 1e-6)
     gap = 1e-3 * max(abs(lp.objective), 1.0)
     for widen in (False, True):
         bounds = (lo, hi) if not widen else (np.zeros_like(lo), hi + 1)
-        rep = HighsRun(
-            Builder(
-                net,
-                integer=True,
-                sortie_bounds=bounds,
-                seat_demand=demand,
-                shortfall_value=np.maximum(value, 1.0),
-            )
-        )
+        started = time.perf_counter()
+        rep = HighsRun(assemble_repair(net, demand, value, bounds), started)
         try:
             rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4, budget_s=budget_s)
         except InfeasibleError:
@@ -285,11 +137,13 @@ def repair_sorties(
                 raise
             # nothing found within the budget: look on until the first whole schedule
             rep.run(mip_abs_gap=gap, mip_max_improving_sols=1)
-        y = np.round(rep.values(rep.b.L_sortie))
-        idle = np.round(rep.values(rep.b.L_idle))
-        waiting = float(rep.values(rep.b.L_short).sum())
+        y = np.round(rep.values(rep.model.aircraft.sortie))
+        idle = np.round(rep.values(rep.model.aircraft.idle))
+        waiting = float(rep.values(rep.model.backlog).sum())
         return y, idle, waiting
-    raise SolverError("no whole-sortie schedule found near the LP optimum; try --integer")
+    raise SolverError(
+        "no whole-sortie schedule found near the LP optimum; solve the MIP with integer sorties"
+    )
 
 
 def explain_infeasible(net: Network) -> str:
@@ -322,6 +176,87 @@ def explain_infeasible(net: Network) -> str:
     )
 
 
+def _what_binds(
+    net: Network,
+    run: HighsRun[PlanModel],
+    lp: Solution,
+    checks: int,
+    budget_s: float | None,
+    say: Progress,
+) -> list[Binding]:
+    """The binding constraints from the LP's duals, the first ``checks`` verified by warm
+    re-solves of ``budget_s`` each (default: a quarter of the LP's solve time, at least 3 s)."""
+    say("reading the binding constraints from the duals")
+    # each check is a warm re-solve; a quarter of the LP's own time is enough for most
+    # (a few dual simplex pivots), and a check that needs more is reported unverified
+    if budget_s is None:
+        budget_s = max(3.0, 0.25 * run.solve_s)
+    return find_binding(net, run, lp, checks=checks, progress=say, budget_s=budget_s)
+
+
+def _whole_sorties(
+    net: Network,
+    run: HighsRun[PlanModel],
+    lp: Solution,
+    time_limit: float | None,
+    say: Progress,
+) -> tuple[Solution, dict[str, Any]]:
+    """The LP's plan on whole sorties (the repair), and what the repair did."""
+    frac = np.abs(lp.sorties - np.round(lp.sorties)) > 1e-6
+    say(f"repairing {int(frac.sum())} fractional sortie variables to whole sorties")
+    t1 = time.perf_counter()
+    budget = time_limit if time_limit is not None else max(10.0, run.solve_s)
+    y, idle, short = repair_sorties(net, lp, budget)
+    repair = {
+        "fractional_sorties": int(frac.sum()),
+        "seat_wait_person_periods": round(short, 3),
+    }
+    if short > 1e-6:
+        say("re-solving the people flows on the whole sorties")
+        run.fix_columns(run.model.aircraft.sortie, y)
+        run.run(solver="simplex")
+        final = _solution(run, duals=False)
+    else:
+        # every person keeps a seat: the LP's flows stand with the whole sorties
+        sortie_weight = net.scenario.objective.sortie
+        obj = lp.objective + sortie_weight * float(y.sum() - lp.sorties.sum())
+        final = Solution(
+            **{
+                **lp.__dict__,
+                "sorties": y,
+                "idle": idle,
+                "objective": obj,
+                "duals": {},
+                "tight": {},
+            }
+        )
+    final.build_s, final.solve_s = 0.0, time.perf_counter() - t1
+    final.status = "optimal" if short <= 1e-6 else run.status
+    return final, repair
+
+
+def _solve_mip(
+    net: Network, start_from: Solution, mip_gap: float, time_limit: float | None
+) -> Solution:
+    """The full MIP with integer sorties, started from ``start_from`` (the repaired plan)."""
+    mip = plan_run(net, integer=True)
+    start = highspy.HighsSolution()
+    col = np.zeros(mip.variables)
+    v = mip.model
+    for lab, vals in (
+        (v.people.hold, start_from.hold),
+        (v.people.flow, start_from.flow),
+        (v.aircraft.sortie, start_from.sorties),
+        (v.aircraft.idle, start_from.idle),
+    ):
+        keep = lab >= 0
+        col[mip.vpos[lab[keep]]] = vals[keep]
+    start.col_value = list(col)
+    mip.h.setSolution(start)
+    mip.run(mip_rel_gap=mip_gap, **_options(time_limit, None))
+    return _solution(mip, duals=False, mip_gap=float(mip.h.getInfo().mip_gap))
+
+
 def solve_plan(
     scenario: Scenario,
     period: str | None = None,
@@ -331,14 +266,11 @@ def solve_plan(
     check_binding: int = 5,
     progress: Progress | None = None,
     check_budget_s: float | None = None,
-):
+) -> Plan:
     """Plan ``scenario``: compile, solve (LP + repair, or MIP), explain what binds.
 
     ``check_budget_s`` is the time each binding check's re-solve may take (default: a quarter of
     the LP's solve time, at least 3 s)."""
-    from evacops.plan.binding import find_binding
-    from evacops.plan.plan import Plan
-
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     say("compiling the time-expanded network")
@@ -351,63 +283,14 @@ def solve_plan(
     lp = _solution(run, duals=True)
     binding = []
     if check_binding >= 0:
-        say("reading the binding constraints from the duals")
-        # each check is a warm re-solve; a quarter of the LP's own time is enough for most
-        # (a few dual simplex pivots), and a check that needs more is reported unverified
-        if check_budget_s is None:
-            check_budget_s = max(3.0, 0.25 * run.solve_s)
-        binding = find_binding(
-            net, run, lp, checks=check_binding, progress=say, budget_s=check_budget_s
-        )
+        binding = _what_binds(net, run, lp, check_binding, check_budget_s, say)
     final, repair = lp, None
     frac = np.abs(lp.sorties - np.round(lp.sorties)) > 1e-6
     if frac.any() or integer:
-        say(f"repairing {int(frac.sum())} fractional sortie variables to whole sorties")
-        t1 = time.perf_counter()
-        budget = time_limit if time_limit is not None else max(10.0, run.solve_s)
-        y, idle, short = repair_sorties(net, run, lp, budget)
-        repair = {
-            "fractional_sorties": int(frac.sum()),
-            "seat_wait_person_periods": round(short, 3),
-        }
-        if short > 1e-6:
-            say("re-solving the people flows on the whole sorties")
-            run.fix_columns(run.b.L_sortie, y)
-            run.run(solver="simplex")
-            final = _solution(run, duals=False)
-        else:
-            # every person keeps a seat: the LP's flows stand with the whole sorties
-            obj = lp.objective + scenario.objective.sortie * float(y.sum() - lp.sorties.sum())
-            final = Solution(
-                **{
-                    **lp.__dict__,
-                    "sorties": y,
-                    "idle": idle,
-                    "objective": obj,
-                    "duals": {},
-                    "tight": {},
-                }
-            )
-        final.build_s, final.solve_s = 0.0, time.perf_counter() - t1
-        final.status = "optimal" if short <= 1e-6 else run.status
+        final, repair = _whole_sorties(net, run, lp, time_limit, say)
     if integer:
         say("solving the MIP with integer sorties")
-        mip = HighsRun(Builder(net, integer=True))
-        start = highspy.HighsSolution()
-        col = np.zeros(mip.variables)
-        for lab, vals in (
-            (mip.b.L_hold, final.hold),
-            (mip.b.L_flow, final.flow),
-            (mip.b.L_sortie, final.sorties),
-            (mip.b.L_idle, final.idle),
-        ):
-            keep = lab >= 0
-            col[mip.vpos[lab[keep]]] = vals[keep]
-        start.col_value = list(col)
-        mip.h.setSolution(start)
-        mip.run(mip_rel_gap=mip_gap, **_options(time_limit, None))
-        final = _solution(mip, duals=False, mip_gap=float(mip.h.getInfo().mip_gap))
-        repair = None
+        final, repair = _solve_mip(net, final, mip_gap, time_limit), None
     plan = Plan(network=net, lp=lp, final=final, integer=integer, repair=repair)
     plan.binding = binding
     plan.wall_s = time.perf_counter() - t0

@@ -1,13 +1,17 @@
-"""Typed model of an evacuation and its loader; imports nothing of ours but evacops.errors."""
+"""Typed model of an evacuation, its loader and checks; imports nothing of ours but evacops.errors.
 
-from evacops.scenario.load import (
-    allowed_sites,
-    cohort_may_fly,
-    cross_check,
-    load,
-    parse_text,
-    reachable_destinations,
-)
+- :mod:`~evacops.scenario.model`: the components (sites, legs, aircraft types, fleets, cohorts,
+  events, objective, uncertainty) as pydantic models;
+- :mod:`~evacops.scenario.timeline`: durations, offsets, the rule for period lengths, and
+  :class:`Timeline` (times to integer periods);
+- :mod:`~evacops.scenario.load`: a YAML/JSON file to a :class:`Scenario`, every problem on one
+  line naming its place;
+- :mod:`~evacops.scenario.checks`: the checks across components, one function per component;
+- :mod:`~evacops.scenario.routes`: where a cohort may go.
+"""
+
+from evacops.scenario.checks import cross_check
+from evacops.scenario.load import load, parse_text
 from evacops.scenario.model import (
     AircraftType,
     Airfield,
@@ -19,9 +23,9 @@ from evacops.scenario.model import (
     Objective,
     Scenario,
     Site,
-    Timeline,
-    parse_duration_h,
 )
+from evacops.scenario.routes import allowed_sites, cohort_may_fly, reachable_destinations
+from evacops.scenario.timeline import Timeline, check_period, parse_duration_h
 
 __all__ = [
     "AircraftType",
@@ -36,6 +40,7 @@ __all__ = [
     "Site",
     "Timeline",
     "allowed_sites",
+    "check_period",
     "cohort_may_fly",
     "cross_check",
     "load",

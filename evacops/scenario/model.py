@@ -3,15 +3,15 @@
 Every component is declared once here, with units in the attribute names and defaults; the loader
 (:mod:`evacops.scenario.load`) turns a YAML or JSON file into a :class:`Scenario` and every error
 into a line that names the place in the file. Times are timezone-aware datetimes, or offsets from
-the scenario start written as ``"+36h"`` / ``"+90min"``; :class:`Timeline` turns them into integer
-periods for the planner and the simulator.
+the scenario start written as ``"+36h"`` / ``"+90min"``;
+:class:`~evacops.scenario.timeline.Timeline` turns them into integer periods for the planner and
+the simulator. Checks across components (unknown names, routes) are in
+:mod:`evacops.scenario.checks`.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -24,27 +24,12 @@ from pydantic import (
     model_validator,
 )
 
+from evacops.errors import UserError
+from evacops.scenario.timeline import OFFSET, Timeline, TimeRef, check_period
+
 SiteKind = Literal["assembly", "gate", "airport", "staging", "destination"]
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
-
-_OFFSET = re.compile(r"^\s*\+\s*(\d+(?:\.\d+)?)\s*(h|min|d)\s*$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(h|min|m|d)\s*$")
-_UNIT_H = {"h": 1.0, "min": 1 / 60, "m": 1 / 60, "d": 24.0}
-
-
-def parse_duration_h(text: str | float | int) -> float:
-    """'15min' -> 0.25, '1h' -> 1.0, '2d' -> 48.0; a bare number is hours."""
-    if isinstance(text, int | float):
-        return float(text)
-    m = _DURATION.match(str(text))
-    if not m:
-        raise ValueError(f"must be a duration like '1h', '15min' or '2d', got {text!r}")
-    return float(m.group(1)) * _UNIT_H[m.group(2)]
-
-
-TimeRef = datetime | str
-"""A timezone-aware datetime, or ``"+12h"`` / ``"+30min"`` / ``"+2d"`` after ``time.start``."""
 
 
 def _check_timeref(value: TimeRef) -> TimeRef:
@@ -55,7 +40,7 @@ def _check_timeref(value: TimeRef) -> TimeRef:
             )
         return value
     if isinstance(value, str):
-        if _OFFSET.match(value):
+        if OFFSET.match(value):
             return value
         try:
             parsed = datetime.fromisoformat(value)
@@ -392,13 +377,10 @@ class TimeSpec(_Model):
     @field_validator("period")
     @classmethod
     def _period(cls, v: str) -> str:
-        minutes = parse_duration_h(v) * 60
-        whole = abs(minutes - round(minutes)) < 1e-9 and minutes >= 1
-        if not whole or (60 % round(minutes) != 0 and round(minutes) % 60 != 0):
-            raise ValueError(
-                f"must divide an hour or be whole hours (e.g. '15min', '1h', '2h'), got {v!r}"
-            )
-        return v
+        try:
+            return check_period(v)
+        except UserError as exc:
+            raise ValueError(f"{exc.problem}, got {v!r}") from None
 
 
 class Scenario(_Model):
@@ -430,44 +412,3 @@ class Scenario(_Model):
 
     def timeline(self, period: str | None = None) -> Timeline:
         return Timeline(self.time.start, self.time.horizon_h, period or self.time.period)
-
-
-class Timeline:
-    """Integer periods of a stated length over the horizon, and the conversions to them."""
-
-    def __init__(self, start: datetime, horizon_h: float, period: str | float):
-        self.start = start
-        self.period_h = parse_duration_h(period)
-        if self.period_h <= 0:
-            raise ValueError("period must be positive")
-        self.horizon_h = horizon_h
-        self.n = math.ceil(horizon_h / self.period_h - 1e-9)
-
-    def hours(self, ref: TimeRef) -> float:
-        """Hours from the start to ``ref``."""
-        if isinstance(ref, str):
-            m = _OFFSET.match(ref)
-            if m:
-                return float(m.group(1)) * _UNIT_H[m.group(2)]
-            ref = datetime.fromisoformat(ref)
-        return (ref - self.start).total_seconds() / 3600.0
-
-    def period_of(self, ref: TimeRef) -> int:
-        """The period containing ``ref`` (may be < 0 or >= n when outside the horizon)."""
-        return math.floor(self.hours(ref) / self.period_h + 1e-9)
-
-    def period_ceil(self, ref: TimeRef) -> int:
-        """The first period that starts at or after ``ref``."""
-        return math.ceil(self.hours(ref) / self.period_h - 1e-9)
-
-    def periods(self, hours: float) -> int:
-        """A duration in whole periods, rounded up."""
-        return math.ceil(hours / self.period_h - 1e-9)
-
-    def time_of(self, period: int) -> datetime:
-        return self.start + timedelta(hours=period * self.period_h)
-
-    def index(self):  # -> pandas.DatetimeIndex
-        import pandas as pd
-
-        return pd.DatetimeIndex([self.time_of(t) for t in range(self.n)], name="time")

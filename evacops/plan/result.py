@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from evacops.network import Network
-from evacops.plan.solve import Solution
+from evacops.plan.gates import gate_densities
+from evacops.plan.highs import Solution
 
 EPS = 1e-6
 
@@ -308,8 +309,6 @@ class Plan:
                 "lp_evacuated_total": lp_out,
                 "evacuated_cost": lp_out - out["evacuated_total"],
             }
-        from evacops.plan.gates import gate_densities
-
         out["safe_density_per_m2"] = self.scenario.safe_density_per_m2
         out["gates"] = gate_densities(self)
         out["binding"] = [b.as_dict() for b in self.binding]

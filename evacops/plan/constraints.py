@@ -1,0 +1,208 @@
+"""The planner's constraint families: one free function each, over all components and periods.
+
+Each ``define_*`` adds one family, named ``Component-attr`` like the variables
+(:mod:`evacops.plan.variables`), to a linopy model; rows are gathered with numpy
+(:mod:`evacops.plan.rows`). People: balance, holding limits, processing rates, ground leg
+capacity, seats. Aircraft: balance, availability, slots, MOG. The repair model
+(:func:`evacops.plan.assemble.assemble_repair`) adds the seat cover instead of the people
+families.
+"""
+
+from __future__ import annotations
+
+import linopy
+import numpy as np
+
+from evacops.network import Network
+from evacops.network.keys import padded
+from evacops.plan.rows import add_rows, gather, per_period, window
+from evacops.plan.variables import AircraftVars, PeopleVars
+
+
+def _by(keys: np.ndarray, n: int) -> np.ndarray:
+    """For each of ``n`` entities, the positions of ``keys`` equal to it, padded with -1."""
+    return padded([list(np.flatnonzero(keys == k)) for k in range(n)])
+
+
+# ---- people --------------------------------------------------------------------------------------
+
+
+def define_people_balance(m: linopy.Model, net: Network, people: PeopleVars) -> None:
+    """hold[t] - hold[t-1] - arrivals[t] + departures[t] = appearing[t], per cohort and site."""
+    S = len(net.sites)
+    ins, outs = _by(net.arc_to, S), _by(net.arc_from, S)
+    in_lag = np.where(ins >= 0, net.arc_delay[np.maximum(ins, 0)], 0)
+    me = np.arange(S)[:, None]
+    parts = [
+        (gather(people.hold, me, np.zeros_like(me)), 1.0),
+        (gather(people.hold, me, np.ones_like(me)), -1.0),
+        (gather(people.flow, ins, in_lag), -1.0),
+        (gather(people.flow, outs, np.zeros_like(outs)), 1.0),
+    ]
+    # a site a cohort may not be at has no hold variable: its rows must still hold 0 = 0
+    mask = people.hold >= 0
+    dims = ["cohort", "site", "period"]
+    add_rows(m, net, "Site-balance", parts, dims, "=", net.appear, mask)
+
+
+def define_holding_limits(m: linopy.Model, net: Network, people: PeopleVars) -> None:
+    """Sum over cohorts of people waiting at a site <= its holding capacity, every period."""
+    lab = np.moveaxis(people.hold, 0, -1)  # (S, T, C)
+    add_rows(m, net, "Site-holding", [(lab, 1.0)], ["site", "period"], "<=", net.cap)
+
+
+def define_processing_rates(m: linopy.Model, net: Network, people: PeopleVars) -> None:
+    """People leaving a site in a period <= its processing rate (screening, out-processing)."""
+    S = len(net.sites)
+    outs = _by(net.arc_from, S)
+    g = gather(people.flow, outs, np.zeros_like(outs))  # (C, S, T, K)
+    lab = np.moveaxis(g, 0, -1).reshape(S, net.T, -1)
+    rhs = per_period(net, net.rate)
+    add_rows(m, net, "Site-processing", [(lab, 1.0)], ["site", "period"], "<=", rhs)
+
+
+def define_ground_capacity(m: linopy.Model, net: Network, people: PeopleVars) -> None:
+    """People setting off on a ground leg in a period <= its capacity."""
+    lab = np.moveaxis(people.flow, 0, -1)  # (A, T, C)
+    rhs = per_period(net, net.arc_cap)
+    add_rows(m, net, "Arc-capacity", [(lab, 1.0)], ["arc", "period"], "<=", rhs)
+
+
+def _arc_sorties(net: Network, aircraft: AircraftVars) -> tuple[np.ndarray, np.ndarray]:
+    """(sortie labels (A, T, 1) of each air arc's move, -1 for ground arcs; seats per sortie
+    (A, 1, 1))."""
+    air = net.arc_move >= 0
+    mv = np.where(air, net.arc_move, 0)
+    sl = np.where(air[:, None], aircraft.sortie[mv], -1)[..., None]
+    load = net.fleet_load[net.move_fleet[mv]][:, None, None]
+    return sl, load
+
+
+def define_seat_capacity(
+    m: linopy.Model, net: Network, people: PeopleVars, aircraft: AircraftVars
+) -> None:
+    """People on a fleet's sorties on an air leg <= planning load x sorties."""
+    air = net.arc_move >= 0
+    lab = np.moveaxis(people.flow, 0, -1)  # (A, T, C)
+    sl, load = _arc_sorties(net, aircraft)
+    rhs = np.where(air[:, None], 0.0, np.inf) * np.ones((1, net.T))
+    add_rows(m, net, "Arc-seats", [(lab, 1.0), (sl, -load)], ["arc", "period"], "<=", rhs)
+
+
+# ---- aircraft ------------------------------------------------------------------------------------
+
+
+def define_aircraft_balance(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
+    """idle[t] - idle[t-1] + departures[t] - ready arrivals[t] = aircraft supplied[t]."""
+    K = len(net.stations)
+    ins, outs = _by(net.move_to_station, K), _by(net.move_from_station, K)
+    in_lag = np.where(ins >= 0, net.move_ready[np.maximum(ins, 0)], 0)
+    me = np.arange(K)[:, None]
+    parts = [
+        (gather(aircraft.idle, me, np.zeros_like(me)), 1.0),
+        (gather(aircraft.idle, me, np.ones_like(me)), -1.0),
+        (gather(aircraft.sortie, outs, np.zeros_like(outs)), 1.0),
+        (gather(aircraft.sortie, ins, in_lag), -1.0),
+    ]
+    supply = np.zeros((K, net.T))
+    supply[net.fleet_home_station, 0] = net.fleet_count
+    add_rows(m, net, "Station-balance", parts, ["station", "period"], "=", supply)
+
+
+def define_fleet_availability(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
+    """Aircraft idle at home >= aircraft that exist - aircraft available, every period."""
+    K = len(net.stations)
+    need = np.full((K, net.T), -np.inf)
+    short = net.fleet_count[:, None] - net.fleet_avail  # (F, T)
+    need[net.fleet_home_station] = np.where(short > 0, short, -np.inf)
+    lab = aircraft.idle[:, :, None]
+    add_rows(m, net, "Station-availability", [(lab, 1.0)], ["station", "period"], ">=", need)
+
+
+def define_slots(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
+    """Departures (arrivals) at an airfield within any slot window <= the slots it allows
+    (see :meth:`Network.slot_windows`)."""
+    S = len(net.sites)
+    for name, ends, per_h, lag_of in (
+        ("Airfield-departures", net.move_from, net.dep_slots, None),
+        ("Airfield-arrivals", net.move_to, net.arr_slots, net.move_land),
+    ):
+        w, most = net.slot_windows(per_h)
+        W = int(w.max())
+        base = _by(ends, S)
+        lag0 = (
+            np.zeros_like(base)
+            if lag_of is None
+            else np.where(base >= 0, lag_of[np.maximum(base, 0)], 0)
+        )
+        idx, lag = window(base, lag0, W)
+        offset = np.tile(np.arange(W), base.shape[1])[None, :]
+        idx = np.where(offset < w[:, None], idx, -1)  # each site its own window
+        parts = [(gather(aircraft.sortie, idx, lag), 1.0)]
+        add_rows(m, net, name, parts, ["site", "period"], "<=", per_period(net, most))
+
+
+def _on_ground(net: Network) -> tuple[np.ndarray, np.ndarray]:
+    """(moves, lags) padded per site: a move landed there ``lag`` periods ago and still in its
+    ground time (from landing until ready)."""
+    groups_i: list[list[int]] = []
+    groups_l: list[list[int]] = []
+    for s in range(len(net.sites)):
+        ii, ll = [], []
+        for mv in np.flatnonzero(net.move_to == s):
+            for k in range(net.move_land[mv], net.move_ready[mv]):
+                ii.append(int(mv))
+                ll.append(k)
+        groups_i.append(ii)
+        groups_l.append(ll)
+    return padded(groups_i), padded(groups_l, 0)
+
+
+def define_mog(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
+    """Aircraft on the ground at an airfield (idle, or in their ground time) <= its MOG."""
+    S = len(net.sites)
+    st_site = np.array([s for _, s in net.stations])
+    idle_idx = _by(st_site, S)
+    gi, gl = _on_ground(net)
+    # aircraft not yet (or no longer) available are held idle at home but are not on its
+    # ground: they do not count against the MOG
+    away = np.zeros((S, net.T))
+    home_site = st_site[net.fleet_home_station]
+    np.add.at(away, home_site, np.maximum(net.fleet_count[:, None] - net.fleet_avail, 0.0))
+    rhs = per_period(net, net.mog) + away
+    parts = [
+        (gather(aircraft.idle, idle_idx, np.zeros_like(idle_idx)), 1.0),
+        (gather(aircraft.sortie, gi, gl), 1.0),
+    ]
+    add_rows(m, net, "Airfield-mog", parts, ["site", "period"], "<=", rhs)
+
+
+# ---- repair --------------------------------------------------------------------------------------
+
+
+def define_seat_cover(
+    m: linopy.Model,
+    net: Network,
+    aircraft: AircraftVars,
+    backlog: np.ndarray,
+    seat_demand: np.ndarray,
+) -> None:
+    """Repair model: a backlog of people on each air arc that whole sorties must work off.
+
+    backlog[t] >= backlog[t-1] + people the LP put on the arc in t - load x sorties[t]
+    (seats not used in a period are lost, never carried forward).
+    """
+    air = net.arc_move >= 0
+    sl, load = _arc_sorties(net, aircraft)
+    prev = np.concatenate([np.full((backlog.shape[0], 1), -1), backlog[:, :-1]], axis=1)
+    demand = np.where(air[:, None], seat_demand, 0.0)
+    add_rows(
+        m,
+        net,
+        "Arc-seat-cover",
+        [(backlog[..., None], 1.0), (prev[..., None], -1.0), (sl, load)],
+        ["arc", "period"],
+        ">=",
+        np.where(backlog >= 0, demand, -np.inf),
+        mask=backlog >= 0,
+    )
