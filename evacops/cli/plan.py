@@ -10,7 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from evacops.cli.output import err, fail, guard, out
+from evacops.cli.output import err, fail, fail_on, guard, out
+from evacops.errors import UserError
 
 
 def _summary_table(s: dict) -> Table:
@@ -118,20 +119,13 @@ def _check_options(
     fmt: str,
 ) -> None:
     """Refuse bad option values before anything is solved or written."""
-    from evacops.scenario import parse_duration_h
+    from evacops.scenario import check_period
 
     if period is not None:
         try:
-            h = parse_duration_h(period)
-        except ValueError as exc:
-            fail(f"--period {period}: {exc}")
-        minutes = h * 60
-        if (
-            h <= 0
-            or abs(minutes - round(minutes)) > 1e-9
-            or (60 % max(1, round(minutes)) and round(minutes) % 60)
-        ):
-            fail(f"--period {period}: must divide an hour or be whole hours (15min, 30min, 1h)")
+            check_period(period)
+        except UserError as exc:
+            fail_on(exc)
     if time_limit is not None and time_limit <= 0:
         fail(f"--time-limit {time_limit:g}: must be > 0 seconds")
     if check < 0:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from evacops.errors import UserError
 from evacops.plan.gates import call_forward, call_forward_daily, density_frame
-from evacops.plan.plan import Plan
+from evacops.plan import Plan
 from evacops.report import (
     HtmlReport,
     make_folder,
