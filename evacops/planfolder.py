@@ -30,7 +30,6 @@ import pandas as pd
 
 from evacops.errors import PlanFolderError, UserError
 from evacops.network.keys import air_arc_name
-from evacops.report.folders import make_folder
 
 if TYPE_CHECKING:
     from evacops.network import Network
@@ -94,6 +93,8 @@ def write_plan(
     written by name (each table, then ``summary``)."""
     if fmt not in FORMATS:  # before anything is written
         raise UserError("must be csv or parquet", field="format", value=fmt)
+    from evacops.report.folders import make_folder  # (evacops.report loads matplotlib)
+
     out = make_folder(folder)
     summary = plan.summary()
     if scenario_path is not None:
