@@ -154,8 +154,10 @@ class SimModel:
     notes: list[str] = field(default_factory=list)
     ix: Indices = field(init=False)  # the static indices of the stepping
     follow: PlanFollow | None = field(init=False)  # the plan's numbers, with a plan
+    T: int = field(init=False)  # periods (the network's, as a number: the steps read it often)
 
     def __post_init__(self) -> None:
+        self.T = self.net.T
         self.ix = build_indices(self)
         self.follow = (
             None if self.plan is None else PlanFollow.of(self.plan, self.net, self.move_arc)
@@ -172,10 +174,6 @@ class SimModel:
     @property
     def period_h(self) -> float:
         return self.net.period_h
-
-    @property
-    def T(self) -> int:
-        return self.net.T
 
     @property
     def deadline_period(self) -> int:
