@@ -60,6 +60,8 @@ class Pairs:
 
 @dataclass
 class Indices:
+    """Every static index of the stepping (see the module's docstring)."""
+
     fwd_arcs: np.ndarray  # outbound air arcs
     dep_limited: np.ndarray  # sites with departure slots
     capped: np.ndarray  # sites with a finite holding capacity the simulator enforces

@@ -21,6 +21,8 @@ from evacops.sim.model import SimModel
 
 @dataclass
 class People:
+    """People as counts by cohort: at sites, on the way by ground, landing."""
+
     H: np.ndarray  # (R, S, C) people at each site at the end of the last period
     ring: np.ndarray  # (D, R, S, C) people arriving by ground, by period (a ring)
     inbound: np.ndarray  # (R, S, C) people on the way by ground
@@ -41,6 +43,8 @@ class People:
 
 @dataclass
 class Aircraft:
+    """Each aircraft of each run, and the slot counts of their departures and arrivals."""
+
     loc: np.ndarray  # (R, N) site, or -1 in the air
     dest: np.ndarray  # (R, N) where it flies to, -1 on the ground
     mv: np.ndarray  # (R, N) its last move
@@ -82,8 +86,9 @@ class Aircraft:
             arr_ring=np.zeros((W, R, S), dtype=np.int64),
         )
 
-    def count(self, site: np.ndarray, mask: np.ndarray, S: int) -> np.ndarray:
-        """(R, S) aircraft counts by site, of those in ``mask``."""
+    @staticmethod
+    def count(site: np.ndarray, mask: np.ndarray, S: int) -> np.ndarray:
+        """(R, S) aircraft counts by site (``site``: (R, N)), of those in ``mask``."""
         R = site.shape[0]
         code = (np.arange(R)[:, None] * S + site)[mask]
         return np.bincount(code, minlength=R * S).reshape(R, S)
@@ -99,6 +104,8 @@ class Aircraft:
 
 @dataclass
 class Gates:
+    """Incidents at the gates (they last over periods)."""
+
     inc_left: np.ndarray  # (R, G) periods left of an incident at each gate
 
 
