@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evacops.plan import solve_plan  # noqa: E402
-from evacops.plan.output import write_plan  # noqa: E402
+from evacops.planfolder import scenario_digest, write_plan  # noqa: E402
 from evacops.scenario import load  # noqa: E402
-from evacops.sim import prepare, scenario_digest, simulate  # noqa: E402
+from evacops.sim import prepare, simulate  # noqa: E402
 
 KABUL = ROOT / "scenarios" / "kabul-2021.yaml"
 PLAN_DIR = ROOT / "out" / "bench" / "kabul-plan"
@@ -40,7 +40,7 @@ def kabul_plan(folder: Path = PLAN_DIR) -> Path:
         return folder
     print(f"solving the Kabul plan into {folder} (minutes; once)", file=sys.stderr)
     p = solve_plan(load(KABUL), check_binding=0)
-    write_plan(p, folder, scenario_digest=digest)
+    write_plan(p, folder, scenario_path=KABUL)
     return folder
 
 

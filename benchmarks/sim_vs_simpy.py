@@ -81,7 +81,7 @@ class SimpyRun:
         self.aboard: dict[int, list[float]] = {}
         self.incident = [0] * md.G
         self.out = [0.0] * md.T
-        self.rate = list(md.rate)
+        self.rate = list(md.net.rate)
         for i in range(md.N):
             self.env.process(self.aircraft(i))
         self.env.process(self.periods())
@@ -95,10 +95,10 @@ class SimpyRun:
 
     def _full(self, m: int, t: int) -> bool:
         md = self.md
-        to = int(md.move_to[m])
-        L = min(t + int(md.move_land[m]), md.T - 1)
-        cap = md.cap[to, L]
-        if not md.move_fwd[m] or not math.isfinite(cap):
+        to = int(md.net.move_to[m])
+        L = min(t + int(md.net.move_land[m]), md.T - 1)
+        cap = md.hold_cap[to, L]
+        if not md.net.move_forward[m] or not math.isfinite(cap):
             return False
         there = sum(self.H[to])
         for i, loads in self.aboard.items():
@@ -114,7 +114,7 @@ class SimpyRun:
         ready = 0
         for k in range(int(plan.n_sched[i])):
             m, tp = int(plan.sched_move[i, k]), int(plan.sched_dep[i, k])
-            if md.move_from[m] != loc:
+            if md.net.move_from[m] != loc:
                 m = int(md.sub[m, loc])
                 if m < 0:
                     continue
@@ -127,8 +127,8 @@ class SimpyRun:
                 if t >= md.T:
                     return
                 if (
-                    md.move_open[t, m]
-                    and md.fleet_avail[md.ac_fleet[i], t] > 0
+                    md.move_open_tm[t, m]
+                    and md.net.fleet_avail[md.ac_fleet[i], t] > 0
                     and self._slot(self.deps, md.dep_w, md.dep_rhs, loc, t)
                     and not self._full(m, t)
                 ):
@@ -147,7 +147,7 @@ class SimpyRun:
             gv = md.ground_dest_h[m] * _lognormal(rng, rnd.ground_cv)
             land = max(1, math.ceil(bv / md.period_h - 1e-9))
             gnd = max(land, math.ceil((bv + gv) / md.period_h - 1e-9)) - land
-            dest = int(md.move_to[m])
+            dest = int(md.net.move_to[m])
             self.dest_of[i] = dest
             yield env.timeout(land)
             while True:  # hold in the air for an arrival slot and the MOG
@@ -155,7 +155,7 @@ class SimpyRun:
                 if t >= md.T:
                     return
                 if (
-                    md.open_[dest, t]
+                    md.net.open_[dest, t]
                     and self._slot(self.arrs, md.arr_w, md.arr_rhs, dest, t)
                     and self.on_ground[dest] < md.mog_eff[dest, t] - 1e-9
                 ):
@@ -182,14 +182,14 @@ class SimpyRun:
             H = self.H
             for c in range(C):  # appearing
                 for s in range(md.S):
-                    x = md.appear[t, s, c]
+                    x = md.appear_tsc[t, s, c]
                     if x:
                         H[s][c] += x
             for s, people in self.pipe.pop(t, []):
                 for c in range(C):
                     H[s][c] += people[c]
-            open_ = [bool(md.open_[s, t]) for s in range(md.S)]
-            rate = list(md.rate)
+            open_ = [bool(md.net.open_[s, t]) for s in range(md.S)]
+            rate = list(md.net.rate)
             for g, s in enumerate(md.gates):  # incidents and screening
                 self.incident[g] = max(0, self.incident[g] - 1)
                 if self.incident[g] == 0 and rng.random() < rnd.incident_p:
@@ -205,7 +205,7 @@ class SimpyRun:
                 n_leaving[m] += 1
                 a = int(md.move_arc[m])
                 if a >= 0:
-                    seats[a] += md.fleet_load[md.move_fleet[m]]
+                    seats[a] += md.net.fleet_load[md.net.move_fleet[m]]
             room_site = [r if open_[s] else 0.0 for s, r in enumerate(rate)]
             flow = [[0.0] * C for _ in range(md.A)]
             for layer in md.layers:
@@ -216,7 +216,9 @@ class SimpyRun:
                 if a >= 0 and n_leaving[m]:
                     self.aboard[i] = [x / n_leaving[m] for x in flow[a]]
             self.leaving = []
-            self.out[t] = sum(sum(flow[a]) for a in range(md.A) if md.arc_from[a] == md.evac)
+            self.out[t] = sum(
+                sum(flow[a]) for a in range(md.A) if md.net.arc_from[a] == md.net.evac
+            )
             yield env.timeout(1)
 
     def _surges(self, t: int, rate: list[float]) -> None:
@@ -231,10 +233,10 @@ class SimpyRun:
             feeds = [
                 a
                 for a in range(md.A)
-                if md.arc_to[a] == gate and md.site_kind[md.arc_from[a]] == "assembly"
+                if md.net.arc_to[a] == gate and md.net.site_kind[md.net.arc_from[a]] == "assembly"
             ]
             waiting = [
-                sum(self.H[md.arc_from[a]][c] for c in range(md.C) if md.arc_allowed[a, c])
+                sum(self.H[md.net.arc_from[a]][c] for c in range(md.C) if md.arc_allowed_ac[a, c])
                 for a in feeds
             ]
             total = sum(waiting)
@@ -242,15 +244,15 @@ class SimpyRun:
                 if total <= 0 or w <= 0:
                     continue
                 part = min(size * w / total, w)
-                s = int(md.arc_from[a])
+                s = int(md.net.arc_from[a])
                 take = [
-                    self.H[s][c] * part / w if md.arc_allowed[a, c] else 0.0 for c in range(md.C)
+                    self.H[s][c] * part / w if md.arc_allowed_ac[a, c] else 0.0 for c in range(md.C)
                 ]
                 self._send(t, a, take, [[0.0] * md.C for _ in range(md.A)], True)
 
     def _send(self, t: int, a: int, take: list[float], flow, planned: bool) -> None:
         md = self.md
-        src, dst, d = int(md.arc_from[a]), int(md.arc_to[a]), int(md.arc_delay[a])
+        src, dst, d = int(md.net.arc_from[a]), int(md.net.arc_to[a]), int(md.net.arc_delay[a])
         for c, x in enumerate(take):
             if x <= 0:
                 continue
@@ -258,22 +260,22 @@ class SimpyRun:
             flow[a][c] += x
             if planned:
                 self.X[a][c] += x
-            if md.arc_move[a] >= 0:
+            if md.net.arc_move[a] >= 0:
                 continue
             if d == 0:
                 self.H[dst][c] += x
-        if md.arc_move[a] < 0 and d > 0:
+        if md.net.arc_move[a] < 0 and d > 0:
             self.pipe.setdefault(t + d, []).append((dst, list(take)))
 
     def _site(self, t, s, open_, seats, room_site, flow, order) -> None:
         md = self.md
-        arcs = [a for a in range(md.A) if md.arc_from[a] == s]
+        arcs = [a for a in range(md.A) if md.net.arc_from[a] == s]
         if not arcs:
             return
         # the plan's flows, caught up
         for a in arcs:
-            if md.arc_move[a] < 0:
-                room = md.arc_cap[a] if (md.arc_open[t, a] and open_[s]) else 0.0
+            if md.net.arc_move[a] < 0:
+                room = md.net.arc_cap[a] if (md.arc_open_ta[t, a] and open_[s]) else 0.0
             else:
                 room = seats[a]
             room = min(room, room_site[s]) - sum(flow[a])
@@ -285,17 +287,17 @@ class SimpyRun:
             take = [min(w * k, max(self.H[s][c], 0.0)) for c, w in enumerate(want)]
             room_site[s] -= sum(take)
             self._send(t, a, take, flow, True)
-        if md.site_kind[s] == "assembly":
+        if md.net.site_kind[s] == "assembly":
             return
         # everyone above the plan's numbers, where there is room, higher priority first
         surplus = [max(0.0, self.H[s][c] - self.hold_plan[t][s][c]) for c in range(md.C)]
         for a in arcs:
             if sum(surplus) <= EPS:
                 break
-            if md.arc_move[a] < 0:
-                room = md.arc_cap[a] if (md.arc_open[t, a] and open_[s]) else 0.0
-                dst = int(md.arc_to[a])
-                cap = md.cap[dst, t]
+            if md.net.arc_move[a] < 0:
+                room = md.net.arc_cap[a] if (md.arc_open_ta[t, a] and open_[s]) else 0.0
+                dst = int(md.net.arc_to[a])
+                cap = md.hold_cap[dst, t]
                 if math.isfinite(cap):
                     room = min(room, max(0.0, cap - sum(self.H[dst])))
             else:
@@ -305,7 +307,7 @@ class SimpyRun:
             for c in order:
                 if room <= EPS:
                     break
-                if md.arc_allowed[a, c] and surplus[c] > EPS:
+                if md.arc_allowed_ac[a, c] and surplus[c] > EPS:
                     x = min(surplus[c], room)
                     take[c] = x
                     surplus[c] -= x

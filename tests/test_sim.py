@@ -19,15 +19,14 @@ from helpers import assert_user_error, evacops
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evacops.errors import ScenarioError
+from evacops.errors import PlanFolderError, ScenarioError, UserError
 from evacops.plan import solve_plan
-from evacops.plan.output import write_plan
+from evacops.planfolder import write_plan
 from evacops.scenario import load, parse_text
 from evacops.scenario.model import Uncertainty
 from evacops.sim import prepare, simulate
 from evacops.sim.core import run_batch
 from evacops.sim.model import SimModel, build_model
-from evacops.sim.planfile import scenario_digest
 
 try:
     from tests.helpers import ROOT, scenario_from, shuttle_dict
@@ -53,7 +52,7 @@ STRESS = Uncertainty(
 
 def write_plan_of(path: Path, out: Path, **kw) -> Path:
     p = solve_plan(load(path), check_binding=0, **kw)
-    write_plan(p, out, scenario_digest=scenario_digest(path))
+    write_plan(p, out, scenario_path=path)
     return out
 
 
@@ -83,8 +82,8 @@ def replay_matches(model: SimModel, folder: Path, tol: float = 1e-6) -> None:
         flows["leg"],
         flows["leg"] + "@" + flows["fleet"].fillna("").astype(str),
     )
-    a = pd.Series(arc).map({n: i for i, n in enumerate(model.arc_name)}).to_numpy()
-    c = flows["cohort"].map({n: i for i, n in enumerate(model.cohorts)}).to_numpy()
+    a = pd.Series(arc).map({n: i for i, n in enumerate(model.net.arc_name)}).to_numpy()
+    c = flows["cohort"].map({n: i for i, n in enumerate(model.net.cohorts)}).to_numpy()
     np.add.at(want, (flows["period"].to_numpy(), a, c), flows["people"].to_numpy())
     scale = max(1.0, float(np.abs(want).max()))
     assert np.abs(sim - want).max() <= tol * scale, np.unravel_index(
@@ -98,7 +97,7 @@ def replay_matches(model: SimModel, folder: Path, tol: float = 1e-6) -> None:
         + "@"
         + sorties["fleet"]
     )
-    m = name.map({n: i for i, n in enumerate(model.move_name)}).to_numpy()
+    m = name.map({n: i for i, n in enumerate(model.net.move_names)}).to_numpy()
     np.add.at(want_s, (sorties["period"].to_numpy(), m), sorties["sorties"].to_numpy())
     assert np.array_equal(got_s, want_s)
 
@@ -106,13 +105,13 @@ def replay_matches(model: SimModel, folder: Path, tol: float = 1e-6) -> None:
 def check_invariants(md: SimModel, rec: dict[str, np.ndarray], random: bool) -> None:
     """Nobody created or lost; no capacity exceeded in any period of any run."""
     tol = 1e-6 * max(1.0, md.total_people)
-    appeared = np.cumsum(md.appear.sum(axis=(1, 2)))
+    appeared = np.cumsum(md.appear_tsc.sum(axis=(1, 2)))
     assert np.abs(rec["in_system"] - appeared[None]).max() <= tol
     flows, hold = rec["flows"], rec["hold"]  # (R, T, A, C), (R, T, S)
     assert flows.min() >= -tol and hold.min() >= -tol
     # holding capacity (the simulator enforces it beyond crowds in front of gates): a site over
     # its capacity (a capacity cut) takes no one more in
-    cap = md.cap.T[None]  # (1, T, S)
+    cap = md.hold_cap.T[None]  # (1, T, S)
     prev = np.concatenate([np.zeros_like(hold[:, :1]), hold[:, :-1]], axis=1)
     assert (hold <= np.maximum(cap, prev) + tol).all()
     # MOG at the end of every period
@@ -126,19 +125,22 @@ def check_invariants(md: SimModel, rec: dict[str, np.ndarray], random: bool) -> 
         for s in np.flatnonzero(np.isfinite(rhs)):
             c = np.cumsum(counts[:, :, s], axis=1)
             window = c - np.concatenate([np.zeros((c.shape[0], w[s])), c[:, : -w[s]]], axis=1)
-            assert (window <= rhs[s] + 1e-9).all(), md.sites[s]
+            assert (window <= rhs[s] + 1e-9).all(), md.net.sites[s]
     # ground legs' capacity, seats of the sorties that left, processing rates
     tot = flows.sum(axis=3)  # (R, T, A)
-    ground = md.arc_move < 0
-    assert (tot[:, :, ground] <= md.arc_cap[ground][None, None] + tol).all()
+    ground = md.net.arc_move < 0
+    assert (tot[:, :, ground] <= md.net.arc_cap[ground][None, None] + tol).all()
     air = np.flatnonzero(~ground)
-    seats = rec["sorties"][:, :, md.arc_move[air]] * md.fleet_load[md.move_fleet[md.arc_move[air]]]
+    net = md.net
+    seats = (
+        rec["sorties"][:, :, net.arc_move[air]] * net.fleet_load[net.move_fleet[net.arc_move[air]]]
+    )
     assert (tot[:, :, air] <= seats + tol).all()
     for s in range(md.S):
-        if md.site_kind[s] == "gate" and random:
+        if md.net.site_kind[s] == "gate" and random:
             continue  # a gate's screening is random in each period
-        out = tot[:, :, md.arc_from == s].sum(axis=2)
-        assert (out <= md.rate[s] + tol).all(), md.sites[s]
+        out = tot[:, :, md.net.arc_from == s].sum(axis=2)
+        assert (out <= md.net.rate[s] + tol).all(), md.net.sites[s]
 
 
 # ---- replaying a plan ----------------------------------------------------------------------
@@ -333,17 +335,44 @@ def test_cli_terminal_policy():
 
 def test_cli_unknown_plan_folder(tmp_path):
     line = assert_user_error(evacops("simulate", SHUTTLE, "--plan", tmp_path / "nope"))
-    assert "no such folder" in line and "evacops plan" in line
+    assert line.startswith(f"error: --plan {tmp_path / 'nope'}: no such folder"), line
+    assert "evacops plan" in line
 
 
 def test_cli_folder_is_not_a_plan(tmp_path):
     line = assert_user_error(evacops("simulate", SHUTTLE, "--plan", tmp_path))
-    assert "not a plan" in line
+    assert line.startswith(f"error: --plan {tmp_path}: ") and "not a plan" in line, line
 
 
 def test_cli_plan_for_another_scenario(shuttle_plan):
     line = assert_user_error(evacops("simulate", SMALL, "--plan", shuttle_plan))
+    assert line.startswith(f"error: --plan {shuttle_plan}: "), line
     assert "another scenario" in line and "re-plan" in line
+
+
+@pytest.mark.parametrize(
+    "kw, field, value, problem",
+    [
+        ({"runs": 0}, "runs", 0, "must be 1 or more runs"),
+        ({"workers": 0}, "workers", 0, "must be 1 or more worker processes"),
+        ({"engine": "spark"}, "engine", "spark", "must be local or dask"),
+        ({"scheduler": "tcp://127.0.0.1:1"}, "scheduler", "tcp://127.0.0.1:1", "a scheduler is"),
+    ],
+)
+def test_simulate_errors_name_the_parameter_not_the_flag(kw, field, value, problem):
+    """The simulator words the problem and names its parameter; the CLI adds the flag."""
+    md = build_model(load(SHUTTLE))
+    with pytest.raises(UserError) as exc:
+        simulate(md, **{"runs": 1, **kw})
+    assert (exc.value.field, exc.value.value) == (field, value)
+    assert exc.value.problem.startswith(problem) and not exc.value.problem.startswith("--")
+
+
+def test_plan_folder_errors_name_the_parameter(tmp_path):
+    with pytest.raises(PlanFolderError) as exc:
+        prepare(load(SHUTTLE), tmp_path / "nope")
+    assert (exc.value.field, exc.value.value) == ("plan", tmp_path / "nope")
+    assert exc.value.problem.startswith("no such folder; ")
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -210,7 +209,8 @@ def plan(
     HTML report.
     """
     from evacops.plan import solve_plan
-    from evacops.plan.output import write_plan
+    from evacops.planfolder import write_plan
+    from evacops.report.plan import write_plan_report
     from evacops.scenario import load
 
     _check_options(period, time_limit, check, check_budget, mip_gap, fmt)
@@ -229,8 +229,8 @@ def plan(
         summary = p.summary()
         if out_dir is not None:
             status.update(f"writing tables, plots and report to {out_dir}")
-            digest = hashlib.sha256(Path(scenario).read_bytes()).hexdigest()
-            files = write_plan(p, out_dir, fmt=fmt, scenario_digest=digest)
+            files = write_plan(p, out_dir, fmt=fmt, scenario_path=scenario)
+            files |= write_plan_report(p, out_dir, summary)
             summary["files"] = files
     if as_json:
         print(json.dumps(summary, default=str))

@@ -233,7 +233,7 @@ def simulate(
         )
     summary = res.summary()
     if out_dir is not None:
-        from evacops.sim.output import write_simulation
+        from evacops.report.sim import write_simulation
 
         with err.status(f"writing tables, plots and report to {out_dir}", spinner="dots"):
             summary["files"] = write_simulation(res, out_dir, summary)

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 from evacops.network import compile_network
+from evacops.planfolder import open_plan, read_plan, scenario_digest
 from evacops.scenario import Scenario
 from evacops.sim.engines import Progress, run
 from evacops.sim.model import SimModel, build_model
-from evacops.sim.planfile import open_plan, read_plan, scenario_digest
 from evacops.sim.results import SimResult
 
 __all__ = ["SimModel", "SimResult", "build_model", "prepare", "scenario_digest", "simulate"]

@@ -144,9 +144,11 @@ def run_dask(
                 client = Client(scheduler, timeout="3s")
             except (OSError, TimeoutError, ValueError) as exc:
                 raise SchedulerError(
-                    f"--scheduler {scheduler}: cannot reach a Dask scheduler there "
-                    f"({type(exc).__name__}); start one with `dask scheduler` and workers with "
-                    "`dask worker ADDRESS`, or leave --scheduler out for a local cluster"
+                    f"cannot reach a Dask scheduler there ({type(exc).__name__}); start one "
+                    "with `dask scheduler` and workers with `dask worker ADDRESS`, or leave "
+                    "--scheduler out for a local cluster",
+                    field="scheduler",
+                    value=scheduler,
                 ) from None
         else:
             cluster = local_cluster(workers)
@@ -204,15 +206,16 @@ def run(
 ) -> dict[str, np.ndarray]:
     """``runs`` replications of ``model`` from ``seed``; records by run (first axis)."""
     if runs < 1:
-        raise UserError(f"--runs {runs}: must be 1 or more runs")
+        raise UserError("must be 1 or more runs", field="runs", value=runs)
     if workers is not None and workers < 1:
-        raise UserError(f"--workers {workers}: must be 1 or more worker processes")
+        raise UserError("must be 1 or more worker processes", field="workers", value=workers)
     if engine not in ("local", "dask"):
-        raise UserError(f"--engine {engine}: must be local or dask")
+        raise UserError("must be local or dask", field="engine", value=engine)
     if scheduler and engine != "dask":
         raise UserError(
-            f"--scheduler {scheduler}: a scheduler is for --engine dask; add "
-            "--engine dask or leave --scheduler out"
+            "a scheduler is for --engine dask; add --engine dask or leave --scheduler out",
+            field="scheduler",
+            value=scheduler,
         )
     seeds = np.random.SeedSequence(seed).spawn(runs)
     if engine == "dask":

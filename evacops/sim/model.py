@@ -1,8 +1,11 @@
 """The static arrays the simulator steps over: a compiled network, its uncertainty, and a plan.
 
 :func:`build_model` turns a scenario (and, optionally, a plan read by
-:func:`evacops.sim.planfile.read_plan`) into a :class:`SimModel`: plain numpy arrays and a few
-numbers, small enough to send to every worker once. The period grid and every capacity come from
+:func:`evacops.planfolder.read_plan`) into a :class:`SimModel`: the compiled
+:class:`~evacops.network.Network` itself, read as it is, and what the simulator adds to it (a few
+of its arrays laid out period first, the aircraft as individuals, the dispatch policy's lookups,
+the uncertainty per period, the plan's numbers and the static indices of the stepping), computed
+once and small enough to send to every worker once. The period grid and every capacity come from
 :func:`evacops.network.compile_network`, so the simulator and the planner round times and
 capacities the same way.
 """
@@ -17,13 +20,21 @@ import numpy as np
 
 from evacops.network import Network, compile_network
 from evacops.network.keys import padded
+from evacops.planfolder import PlanArrays
 from evacops.scenario import Scenario
 from evacops.scenario.model import Uncertainty
+from evacops.sim.indices import MAX_WAIT_H, Indices, build_indices
 
-#: an aircraft that is ready but not full, at an airfield without departure slots, leaves after
-#: waiting this long with people to carry; one with nobody to carry and nowhere to go flies home
-#: after waiting this long (the dispatch policy, docs/simulation.md)
-MAX_WAIT_H = 2.0
+__all__ = [
+    "LIFT_LOADS",
+    "MAX_WAIT_H",
+    "PlanArrays",
+    "PlanFollow",
+    "Randomness",
+    "SimModel",
+    "build_model",
+]
+
 #: without a plan, the evacuation airport admits (and the call-forward calls) a cohort only while
 #: fewer of its people wait there than this many loads of the aircraft that may carry it
 LIFT_LOADS = 2.0
@@ -70,66 +81,58 @@ class Randomness:
 
 
 @dataclass
-class PlanArrays:
-    """A plan as the simulator follows it (dense arrays over the network of the plan)."""
+class PlanFollow:
+    """The plan's numbers as the stepping reads them, computed once with the model."""
 
-    flow: np.ndarray  # (T, A, C) people setting off on each arc in each period
-    hold: np.ndarray  # (T, S, C) people waiting at the end of each period
-    sched_move: np.ndarray  # (N, K) each aircraft's sorties in order: move index, -1 padding
-    sched_dep: np.ndarray  # (N, K) their planned departure periods (huge for padding)
-    n_sched: np.ndarray  # (N,)
-    sorties: np.ndarray  # (T, M) sorties leaving
+    flow_cum: np.ndarray  # (T, A, C) people the plan has sent on each arc by each period
+    out_cum: np.ndarray  # (T, S) people the plan has sent from each site by each period
+    share: np.ndarray  # (T, M) people the plan puts on each sortie of a move in each period
 
-    @property
-    def flow_cum(self) -> np.ndarray:
-        return np.cumsum(self.flow, axis=0)
+    @classmethod
+    def of(cls, plan: PlanArrays, net: Network, move_arc: np.ndarray) -> PlanFollow:
+        T, S, M = net.T, len(net.sites), len(net.move_fleet)
+        tot = plan.flow.sum(axis=2)  # (T, A)
+        out_site = np.zeros((T, S))
+        np.add.at(out_site.T, net.arc_from.astype(np.int64), tot.T)
+        arcflow = np.zeros((T, M))
+        fwd = move_arc >= 0
+        arcflow[:, fwd] = tot[:, move_arc[fwd]]
+        sortie = plan.sorties
+        return cls(
+            flow_cum=plan.flow_cum,
+            out_cum=np.cumsum(out_site, axis=0),
+            share=np.where(sortie > 0, arcflow / np.maximum(sortie, 1), 0.0),
+        )
 
 
 @dataclass
 class SimModel:
-    """Everything a batch of runs needs, as numpy arrays (indexed like :class:`Network`)."""
+    """Everything a batch of runs needs: the compiled network (:class:`Network`, read as it is)
+    and what the simulator adds to it, as numpy arrays: a few of the network's arrays laid out
+    period first or cohort last for the vectorised core (named by their axes, ``appear_tsc``),
+    the aircraft as individuals, the dispatch policy's lookups, the uncertainty, the plan to
+    follow, and the static indices of the stepping (:class:`Indices`)."""
 
-    name: str
-    start: datetime
-    period_h: float
-    T: int
-    deadline_period: int
-    sites: list[str]
-    site_kind: np.ndarray
-    evac: int
-    cohorts: list[str]
-    priority: np.ndarray
+    net: Network
+    # the network's arrays in the layout the core reads
+    appear_tsc: np.ndarray  # (T, S, C) people appearing
+    arc_allowed_ac: np.ndarray  # (A, C) may the cohort use the arc
+    arc_open_ta: np.ndarray  # (T, A) may people depart on the arc
+    move_open_tm: np.ndarray  # (T, M) may the move depart
+    hold_cap: np.ndarray  # (S, T) holding capacity the simulator enforces (inf at crowds)
     prio_order: np.ndarray  # cohorts, highest priority first (stable)
-    appear: np.ndarray  # (T, S, C)
-    cap: np.ndarray  # (S, T) holding capacity the simulator enforces (inf at assembly, gates)
-    cap_site: np.ndarray  # (S, T) the scenario's holding capacity (for "full")
-    rate: np.ndarray  # (S,) people per period
-    open_: np.ndarray  # (S, T)
     gates: np.ndarray  # (G,) site index of each gate
     gate_area: np.ndarray  # (G,) m2, nan without a crowd area
     gate_rate_h: np.ndarray  # (G,) people per hour (inf = unlimited)
-    arc_name: list[str]
-    arc_from: np.ndarray
-    arc_to: np.ndarray
-    arc_delay: np.ndarray
-    arc_cap: np.ndarray  # (A,) per period
-    arc_move: np.ndarray  # (A,) -1 for ground
-    arc_allowed: np.ndarray  # (A, C)
-    arc_open: np.ndarray  # (T, A)
-    fleets: list[str]
-    fleet_load: np.ndarray  # (F,)
-    fleet_count: np.ndarray  # (F,) int
-    fleet_avail: np.ndarray  # (F, T)
+    staging: np.ndarray  # (B,) staging bases
+    layers: list[np.ndarray]  # sites in the order people move through them within a period
+    # aircraft
+    fleet_count: np.ndarray  # (F,) aircraft of each fleet, int
     fleet_op: np.ndarray  # (F,) operator index
     operators: list[str]
-    move_name: list[str]
-    move_fleet: np.ndarray
-    move_from: np.ndarray
-    move_to: np.ndarray
-    move_fwd: np.ndarray
-    move_land: np.ndarray
-    move_ready: np.ndarray
-    move_open: np.ndarray  # (T, M)
+    ac_fleet: np.ndarray  # (N,) aircraft -> fleet (aircraft of a fleet are contiguous)
+    ac_j: np.ndarray  # (N,) index of the aircraft within its fleet
+    ac_home: np.ndarray  # (N,)
     move_arc: np.ndarray  # (M,) the people arc of an outbound move, -1 for back
     block_h: np.ndarray  # (M,)
     ground_dest_h: np.ndarray  # (M,) ground time at the destination
@@ -140,30 +143,53 @@ class SimModel:
     fleet_all: np.ndarray  # (F, K) all moves of each fleet, -1 padding
     home_move: np.ndarray  # (F, S) the fleet's move from a site to its home, or -1
     lift_quota: np.ndarray  # (T, C) people of a cohort the evacuation airport admits at once
-    ac_fleet: np.ndarray  # (N,) aircraft -> fleet (aircraft of a fleet are contiguous)
-    ac_j: np.ndarray  # (N,) index of the aircraft within its fleet
-    ac_home: np.ndarray  # (N,)
     dep_w: np.ndarray  # (S,) periods of the departure slot window
     dep_rhs: np.ndarray  # (S,) departures allowed in it (inf = unlimited)
     arr_w: np.ndarray
     arr_rhs: np.ndarray
     mog_eff: np.ndarray  # (S, T) MOG plus aircraft not yet (or no longer) available held at home
-    layers: list[np.ndarray]  # sites in the order people move through them within a period
-    staging: np.ndarray  # (B,) staging bases
-    dest_sites: np.ndarray  # (S,) bool
     rnd: Randomness
     plan: PlanArrays | None = None
-    safe_density_per_m2: float = 2.0
     chunk: int = 24  # periods of random draws taken at a time (fixed: results do not depend on it)
     notes: list[str] = field(default_factory=list)
+    ix: Indices = field(init=False)  # the static indices of the stepping
+    follow: PlanFollow | None = field(init=False)  # the plan's numbers, with a plan
+    T: int = field(init=False)  # periods (the network's, as a number: the steps read it often)
+
+    def __post_init__(self) -> None:
+        self.T = self.net.T
+        self.ix = build_indices(self)
+        self.follow = (
+            None if self.plan is None else PlanFollow.of(self.plan, self.net, self.move_arc)
+        )
+
+    @property
+    def name(self) -> str:
+        return self.net.scenario.name
+
+    @property
+    def start(self) -> datetime:
+        return self.net.timeline.start
+
+    @property
+    def period_h(self) -> float:
+        return self.net.period_h
+
+    @property
+    def deadline_period(self) -> int:
+        return self.net.deadline_period
+
+    @property
+    def safe_density_per_m2(self) -> float:
+        return self.net.scenario.safe_density_per_m2
 
     @property
     def S(self) -> int:
-        return len(self.sites)
+        return len(self.net.sites)
 
     @property
     def C(self) -> int:
-        return len(self.cohorts)
+        return len(self.net.cohorts)
 
     @property
     def N(self) -> int:
@@ -171,11 +197,11 @@ class SimModel:
 
     @property
     def M(self) -> int:
-        return len(self.move_fleet)
+        return len(self.net.move_fleet)
 
     @property
     def A(self) -> int:
-        return len(self.arc_from)
+        return len(self.net.arc_from)
 
     @property
     def G(self) -> int:
@@ -183,7 +209,7 @@ class SimModel:
 
     @property
     def total_people(self) -> float:
-        return float(self.appear.sum())
+        return float(self.appear_tsc.sum())
 
     def day_index(self) -> tuple[np.ndarray, list]:
         """(day number of each period, the local dates): days in the scenario's UTC offset."""
@@ -223,26 +249,10 @@ def _layers(net: Network) -> list[np.ndarray]:
     return layers
 
 
-def build_model(
-    sc: Scenario,
-    period: str | None = None,
-    plan: PlanArrays | None = None,
-    net: Network | None = None,
-    uncertainty: Uncertainty | None = None,
-) -> SimModel:
-    """Compile ``sc`` for the simulator; with ``plan``, aircraft and people follow it."""
-    net = net or compile_network(sc, period)
-    T, dt = net.T, net.period_h
-    S, C = len(net.sites), len(net.cohorts)
+def _move_times(sc: Scenario, net: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each move's block time (h), ground time at its destination (h) and the periods an abort
+    keeps the aircraft on the ground at its origin."""
     M = len(net.move_fleet)
-    F = len(net.fleets)
-    tl = net.timeline
-    kinds = net.site_kind
-    crowd = np.isin(kinds, ["assembly", "gate"])
-    cap = np.where(crowd[:, None], np.inf, net.cap)
-    gates = np.flatnonzero(kinds == "gate")
-    deadline = net.deadline_period
-
     legs = {lg.name: lg for lg in sc.legs}
     block = np.zeros(M)
     g_dest = np.zeros(M)
@@ -253,8 +263,18 @@ def build_model(
         dest_af = sc.sites[net.move_to[m]].airfield
         orig_af = sc.sites[net.move_from[m]].airfield
         g_dest[m] = dest_af.ground_time_for(f.type) if dest_af else 1.0
-        g_orig[m] = max(1, tl.periods(orig_af.ground_time_for(f.type) if orig_af else 1.0))
+        g_orig[m] = max(
+            1, net.timeline.periods(orig_af.ground_time_for(f.type) if orig_af else 1.0)
+        )
+    return block, g_dest, g_orig
 
+
+def _substitutes(net: Network, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sub, alt): for each move, the move of its fleet from each site to the same destination
+    (or -1), and the other outbound moves of its fleet from its origin to a staging base,
+    nearest first (-1 padding)."""
+    M, S = len(net.move_fleet), len(net.sites)
+    kinds = net.site_kind
     sub = np.full((M, S), -1, dtype=np.int64)
     for m in range(M):
         for m2 in range(M):
@@ -278,105 +298,106 @@ def build_model(
             ]
             row = sorted(cands, key=lambda k: (block[k], k))
         alt_rows.append(row)
-    fleet_fwd = padded(
-        [[m for m in range(M) if net.move_fleet[m] == f and net.move_forward[m]] for f in range(F)]
-    )
-    fleet_all = padded([[m for m in range(M) if net.move_fleet[m] == f] for f in range(F)])
+    return sub, padded(alt_rows)
 
-    counts = net.fleet_count.astype(int)
-    ac_fleet = np.repeat(np.arange(F), counts)
-    ac_j = np.concatenate([np.arange(c) for c in counts]) if counts.sum() else np.zeros(0, int)
-    home_site = np.array([net.stations[net.fleet_home_station[f]][1] for f in range(F)], dtype=int)
 
-    dep_w, dep_rhs = net.slot_windows(net.dep_slots)
-    arr_w, arr_rhs = net.slot_windows(net.arr_slots)
-    away = np.zeros((S, T))
-    np.add.at(away, home_site, np.maximum(net.fleet_count[:, None] - net.fleet_avail, 0.0))
-    mog_eff = net.mog[:, None] + away
-
+def _home_moves(net: Network, home_site: np.ndarray) -> np.ndarray:
+    """(F, S) each fleet's move from a site to its home, or -1."""
+    F, S = len(net.fleets), len(net.sites)
     home_move = np.full((F, S), -1, dtype=np.int64)
-    for m in range(M):
+    for m in range(len(net.move_fleet)):
         f = int(net.move_fleet[m])
         if net.move_to[m] == home_site[f] and home_move[f, net.move_from[m]] < 0:
             home_move[f, net.move_from[m]] = m
+    return home_move
+
+
+def _lift_quota(net: Network) -> np.ndarray:
+    """(T, C) people of each cohort the evacuation airport admits at once without a plan:
+    LIFT_LOADS loads of the aircraft available that may carry the cohort."""
+    F, C = len(net.fleets), len(net.cohorts)
     carry = np.zeros((F, C), dtype=bool)  # the fleet may carry the cohort out of the airport
     for a, m in enumerate(net.arc_move):
         if m >= 0 and net.arc_from[a] == net.evac:
             carry[net.move_fleet[m]] |= net.arc_allowed[:, a]
-    lift = np.zeros((T, C))
+    lift = np.zeros((net.T, C))
     for f in range(F):
         lift += LIFT_LOADS * net.fleet_avail[f][:, None] * net.fleet_load[f] * carry[f][None, :]
+    return lift
 
+
+def _mog_eff(net: Network, home_site: np.ndarray) -> np.ndarray:
+    """(S, T) MOG plus the aircraft not yet (or no longer) available, held at their home."""
+    away = np.zeros((len(net.sites), net.T))
+    np.add.at(away, home_site, np.maximum(net.fleet_count[:, None] - net.fleet_avail, 0.0))
+    return net.mog[:, None] + away
+
+
+def build_model(
+    sc: Scenario,
+    period: str | None = None,
+    plan: PlanArrays | None = None,
+    net: Network | None = None,
+    uncertainty: Uncertainty | None = None,
+) -> SimModel:
+    """Compile ``sc`` for the simulator; with ``plan``, aircraft and people follow it."""
+    net = net or compile_network(sc, period)
+    M, F = len(net.move_fleet), len(net.fleets)
+    kinds = net.site_kind
+    crowd = np.isin(kinds, ["assembly", "gate"])
+    gates = np.flatnonzero(kinds == "gate")
+    block, g_dest, g_orig = _move_times(sc, net)
+    sub, alt = _substitutes(net, block)
+    counts = net.fleet_count.astype(int)
+    ac_fleet = np.repeat(np.arange(F), counts)
+    ac_j = np.concatenate([np.arange(c) for c in counts]) if counts.sum() else np.zeros(0, int)
+    home_site = np.array([net.stations[net.fleet_home_station[f]][1] for f in range(F)], dtype=int)
+    dep_w, dep_rhs = net.slot_windows(net.dep_slots)
+    arr_w, arr_rhs = net.slot_windows(net.arr_slots)
     ops = sorted({f.operator for f in sc.fleets})
     move_arc = np.full(M, -1, dtype=np.int64)
     for a, m in enumerate(net.arc_move):
         if m >= 0:
             move_arc[m] = a
-
     return SimModel(
-        name=sc.name,
-        start=tl.start,
-        period_h=dt,
-        T=T,
-        deadline_period=deadline,
-        sites=list(net.sites),
-        site_kind=np.asarray(kinds),
-        evac=int(net.evac),
-        cohorts=list(net.cohorts),
-        priority=net.priority.copy(),
+        net=net,
+        appear_tsc=np.ascontiguousarray(np.transpose(net.appear, (2, 1, 0))),
+        arc_allowed_ac=np.ascontiguousarray(net.arc_allowed.T),
+        arc_open_ta=np.ascontiguousarray(net.arc_open.T),
+        move_open_tm=np.ascontiguousarray(net.move_open.T),
+        hold_cap=np.where(crowd[:, None], np.inf, net.cap),
         prio_order=np.argsort(-net.priority, kind="stable"),
-        appear=np.ascontiguousarray(np.transpose(net.appear, (2, 1, 0))),
-        cap=cap,
-        cap_site=net.cap.copy(),
-        rate=net.rate.copy(),
-        open_=net.open_.copy(),
         gates=gates,
         gate_area=net.crowd_area[gates].copy(),
-        gate_rate_h=net.rate[gates] / dt,
-        arc_name=list(net.arc_name),
-        arc_from=net.arc_from.astype(np.int64),
-        arc_to=net.arc_to.astype(np.int64),
-        arc_delay=net.arc_delay.astype(np.int64),
-        arc_cap=net.arc_cap.copy(),
-        arc_move=net.arc_move.astype(np.int64),
-        arc_allowed=np.ascontiguousarray(net.arc_allowed.T),
-        arc_open=np.ascontiguousarray(net.arc_open.T),
-        fleets=list(net.fleets),
-        fleet_load=net.fleet_load.copy(),
+        gate_rate_h=net.rate[gates] / net.period_h,
+        staging=np.flatnonzero(kinds == "staging"),
+        layers=_layers(net),
         fleet_count=counts,
-        fleet_avail=net.fleet_avail.copy(),
         fleet_op=np.array([ops.index(f.operator) for f in sc.fleets], dtype=np.int64),
         operators=ops,
-        move_name=net.move_names,
-        move_fleet=net.move_fleet.astype(np.int64),
-        move_from=net.move_from.astype(np.int64),
-        move_to=net.move_to.astype(np.int64),
-        move_fwd=net.move_forward.copy(),
-        move_land=net.move_land.astype(np.int64),
-        move_ready=net.move_ready.astype(np.int64),
-        move_open=np.ascontiguousarray(net.move_open.T),
+        ac_fleet=ac_fleet.astype(np.int64),
+        ac_j=ac_j.astype(np.int64),
+        ac_home=home_site[ac_fleet].astype(np.int64),
         move_arc=move_arc,
         block_h=block,
         ground_dest_h=g_dest,
         ground_origin_periods=g_orig,
         sub=sub,
-        alt=padded(alt_rows),
-        fleet_fwd=fleet_fwd,
-        fleet_all=fleet_all,
-        home_move=home_move,
-        lift_quota=lift,
-        ac_fleet=ac_fleet.astype(np.int64),
-        ac_j=ac_j.astype(np.int64),
-        ac_home=home_site[ac_fleet].astype(np.int64),
+        alt=alt,
+        fleet_fwd=padded(
+            [
+                [m for m in range(M) if net.move_fleet[m] == f and net.move_forward[m]]
+                for f in range(F)
+            ]
+        ),
+        fleet_all=padded([[m for m in range(M) if net.move_fleet[m] == f] for f in range(F)]),
+        home_move=_home_moves(net, home_site),
+        lift_quota=_lift_quota(net),
         dep_w=dep_w.astype(np.int64),
         dep_rhs=dep_rhs,
         arr_w=arr_w.astype(np.int64),
         arr_rhs=arr_rhs,
-        mog_eff=mog_eff,
-        layers=_layers(net),
-        staging=np.flatnonzero(kinds == "staging"),
-        dest_sites=kinds == "destination",
-        rnd=Randomness.of(uncertainty or sc.uncertainty, dt),
+        mog_eff=_mog_eff(net, home_site),
+        rnd=Randomness.of(uncertainty or sc.uncertainty, net.period_h),
         plan=plan,
-        safe_density_per_m2=sc.safe_density_per_m2,
     )

@@ -161,7 +161,7 @@ class SimResult:
             qp, qh = _q(peak), _q(ph)
             rows.append(
                 {
-                    "gate": md.sites[site],
+                    "gate": md.net.sites[site],
                     "area_m2": area,
                     "peak_density_p10": qp[0],
                     "peak_density_p50": qp[1],
@@ -190,7 +190,7 @@ class SimResult:
         r = self.rec
         rows = []
         for b, site in enumerate(md.staging):
-            cap = md.cap_site[site]
+            cap = md.net.cap[site]
             full = r["stage_full_periods"][:, b] * md.period_h
             held = r["held_flights"][:, b]
             held_h = r["held_aircraft_periods"][:, b] * md.period_h
@@ -199,7 +199,7 @@ class SimResult:
             qf, qh, qa, qd, qp = _q(full), _q(held), _q(held_h), _q(div), _q(peak)
             rows.append(
                 {
-                    "staging": md.sites[site],
+                    "staging": md.net.sites[site],
                     "capacity": float(np.nanmax(np.where(np.isfinite(cap), cap, np.nan)))
                     if np.isfinite(cap).any()
                     else np.inf,
@@ -225,7 +225,7 @@ class SimResult:
         seats = r["seats_flown"]
         lf = np.where(seats > 0, r["people_flown"] / np.where(seats > 0, seats, 1.0), np.nan)
         rows = []
-        for f, name in enumerate(md.fleets):
+        for f, name in enumerate(md.net.fleets):
             qo = _q(r["sorties_out"][:, f])
             lf_f = lf[:, f]
             rows.append(
@@ -258,7 +258,7 @@ class SimResult:
         md = self.model
         if md.plan is None:
             return None
-        out = md.plan.flow[:, md.arc_from == md.evac, :].sum(axis=(1, 2))
+        out = md.plan.flow[:, md.net.arc_from == md.net.evac, :].sum(axis=(1, 2))
         idx = self.times + pd.Timedelta(hours=md.period_h)
         return pd.Series(np.cumsum(out), index=idx, name="plan")
 
@@ -270,7 +270,7 @@ class SimResult:
         for g, site in enumerate(md.gates):
             if np.isfinite(md.gate_area[g]):
                 q = _q(dens[:, g])
-                out[md.sites[site]] = pd.DataFrame(
+                out[md.net.sites[site]] = pd.DataFrame(
                     q.T, index=self.times, columns=["p10", "p50", "p90"]
                 )
         return out
@@ -285,8 +285,8 @@ class SimResult:
                 continue
             q = _q(hold[:, b])
             df = pd.DataFrame(q.T, index=self.times, columns=["p10", "p50", "p90"])
-            df["capacity"] = md.cap_site[site]
-            out[md.sites[site]] = df
+            df["capacity"] = md.net.cap[site]
+            out[md.net.sites[site]] = df
         return out
 
     # ---- the --json object ---------------------------------------------------------------------

@@ -1,20 +1,21 @@
-"""Write a simulation to a folder: tables (CSV), PNG plots and an HTML report."""
+"""A simulation written to a folder (``evacops simulate --out DIR``): tables (CSV),
+``summary.json``, PNG plots of the spreads across runs and ``report.html``."""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evacops.report import (
-    HtmlReport,
-    make_folder,
-    plot_density_bands,
-    plot_fan,
-    plot_occupancy_bands,
-)
-from evacops.sim.results import SimResult
+import pandas as pd
+
+from evacops.report.folders import make_folder
+from evacops.report.html import HtmlReport
+from evacops.report.plots import plot_density_bands, plot_fan, plot_occupancy_bands
+
+if TYPE_CHECKING:
+    from evacops.sim.results import SimResult
 
 
 def write_simulation(
@@ -22,7 +23,6 @@ def write_simulation(
 ) -> dict[str, Any]:
     """Write every output of ``res`` into ``folder``; return the paths written."""
     out = make_folder(folder)
-    md = res.model
     summary = summary if summary is not None else res.summary()
     files: dict[str, Any] = {}
     tables = {
@@ -39,45 +39,52 @@ def write_simulation(
         files[name] = str(path)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     files["summary"] = str(out / "summary.json")
+    plots = _plots(res, out, summary)
+    files["plots"] = [str(p) for p in plots.values()]
+    rep = _report(res, summary, tables, plots)
+    files["report"] = str(rep.write(out / "report.html"))
+    return files
 
+
+def _plots(res: SimResult, out: Path, summary: dict[str, Any]) -> dict[str, Path]:
+    """The simulation's PNG plots by name, in order (``density`` only with a gate crowd area,
+    ``staging`` only where anyone reaches a staging base)."""
+    md = res.model
     title = md.name
     deadline = (
         md.start + timedelta(hours=md.deadline_period * md.period_h)
         if md.deadline_period < md.T
         else None
     )
-    p1 = plot_fan(
-        res.cumulative_quantiles(),
-        out / "sim_cumulative_out.png",
-        f"{title}: people off the evacuation airport across {res.runs_n:,} runs",
-        deadline=deadline,
-        plan=res.plan_cumulative(),
-    )
-    files["plots"] = [str(p1)]
+    plots = {
+        "fan": plot_fan(
+            res.cumulative_quantiles(),
+            out / "sim_cumulative_out.png",
+            f"{title}: people off the evacuation airport across {res.runs_n:,} runs",
+            deadline=deadline,
+            plan=res.plan_cumulative(),
+        )
+    }
     dens = res.density_quantiles()
-    p2 = None
     if dens:
         safe = float(summary.get("safe_density_per_m2", 2.0))
-        p2 = plot_density_bands(
+        plots["density"] = plot_density_bands(
             dens,
             out / "sim_gate_density.png",
             f"{title}: crowd density in front of each gate",
             safe,
         )
-        files["plots"].append(str(p2))
     occ = res.staging_quantiles()
-    p3 = None
     if occ:
-        p3 = plot_occupancy_bands(
+        plots["staging"] = plot_occupancy_bands(
             occ,
             out / "sim_staging.png",
             f"{title}: people at each staging base against its capacity",
         )
-        files["plots"].append(str(p3))
+    return plots
 
-    rep = HtmlReport(f"evacops simulate: {title}")
-    s = summary
 
+def _key_figures(rep: HtmlReport, res: SimResult, s: dict[str, Any]) -> None:
     def q(key: str, fmt: str = "{:,.0f}") -> str:
         vals = [s.get(f"{key}_p{p}") for p in (10, 50, 90)]
         return " / ".join("-" if v is None else fmt.format(v) for v in vals)
@@ -102,9 +109,20 @@ def write_simulation(
             ("sorties P50", f"{s['aircraft']['sorties_p50']:,.0f}"),
         ]
     )
+
+
+def _report(
+    res: SimResult,
+    summary: dict[str, Any],
+    tables: dict[str, pd.DataFrame],
+    plots: dict[str, Path],
+) -> HtmlReport:
+    """The simulation's report page: key figures, per day, gates, staging bases, aircraft."""
+    rep = HtmlReport(f"evacops simulate: {res.model.name}")
+    _key_figures(rep, res, summary)
     rep.heading("People off the evacuation airport")
     rep.image(
-        p1,
+        plots["fan"],
         "Cumulative people off the evacuation airport: P50 (line), P25-P75 and "
         "P10-P90 (bands)" + ("; the plan dashed" if res.mode == "plan" else ""),
     )
@@ -115,7 +133,7 @@ def write_simulation(
     )
     rep.table(tables["daily"])
     rep.heading("Gates: crowd density")
-    if p2 is None:
+    if "density" not in plots:
         rep.paragraph("No gate has a crowd area (crowd_area_m2), so no density is shown.")
     else:
         rep.paragraph(
@@ -124,12 +142,20 @@ def write_simulation(
         )
         rep.table(tables["gates"])
         rep.image(
-            p2,
+            plots["density"],
             "Crowd density in front of each gate: P50 and P10-P90 across runs (cut "
             "at 10 persons/m2)",
         )
+    _staging_section(rep, tables["staging"], plots.get("staging"))
+    rep.heading("Aircraft")
+    rep.table(tables["aircraft"])
+    rep.heading("Runs")
+    rep.table(tables["runs"], max_rows=20)
+    return rep
+
+
+def _staging_section(rep: HtmlReport, st: pd.DataFrame, plot: Path | None) -> None:
     rep.heading("Staging bases")
-    st = tables["staging"]
     if len(st):
         rep.paragraph(
             "Hours each staging base was full, flights held at their origin because "
@@ -137,15 +163,9 @@ def write_simulation(
             "it."
         )
         rep.table(st)
-    if p3 is not None:
+    if plot is not None:
         rep.image(
-            p3,
+            plot,
             "People at each staging base: P50 and P10-P90 across runs, against its "
             "holding capacity (red)",
         )
-    rep.heading("Aircraft")
-    rep.table(tables["aircraft"])
-    rep.heading("Runs")
-    rep.table(tables["runs"], max_rows=20)
-    files["report"] = str(rep.write(out / "report.html"))
-    return files

@@ -1,0 +1,191 @@
+"""The plots and ``report.html`` of a plan folder (the tables and summary.json beside them are
+written by :func:`evacops.planfolder.write_plan`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from evacops.plan.gates import call_forward_daily, density_frame
+from evacops.planfolder import daily_out
+from evacops.report.folders import make_folder
+from evacops.report.html import HtmlReport
+from evacops.report.plots import (
+    plot_aircraft_use,
+    plot_cumulative,
+    plot_gate_density,
+    plot_occupancy,
+)
+
+if TYPE_CHECKING:
+    from evacops.plan import Plan
+
+
+def _gate_table(gates: list[dict[str, Any]]) -> pd.DataFrame:
+    """Gate densities as a table: plan and everyone-at-once side by side."""
+    rows = []
+    for g in gates:
+        cf = g["counterfactual"]
+        rows.append(
+            {
+                "gate": g["name"],
+                "area m2": g["area_m2"],
+                "peak /m2 (plan)": g["peak_density"],
+                "h >= 5 (plan)": g["hours_ge_5"],
+                "peak /m2 (at once)": cf["peak_density"],
+                "h >= 2 (at once)": cf["hours_ge_2"],
+                "h >= 3.5 (at once)": cf["hours_ge_3_5"],
+                "h >= 5 (at once)": cf["hours_ge_5"],
+                "h >= 7 (at once)": cf["hours_ge_7"],
+            }
+        )
+    return pd.DataFrame(rows).set_index("gate")
+
+
+def write_plan_report(
+    plan: Plan, folder: str | Path, summary: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Draw the plan's plots and write ``report.html`` into ``folder`` (``summary``: the plan's
+    summary, if already at hand); return the paths written (``plots``, ``report``)."""
+    out = make_folder(folder)
+    summary = summary if summary is not None else plan.summary()
+    files: dict[str, Any] = {}
+    plots = _plots(plan, out)
+    files["plots"] = [str(p) for p in plots.values()]
+    files["report"] = str(_report(plan, summary, plots).write(out / "report.html"))
+    return files
+
+
+def _plots(plan: Plan, out: Path) -> dict[str, Path]:
+    """The plan's PNG plots by name, in order (no ``gate_density`` without a gate crowd area)."""
+    net = plan.network
+    title = plan.scenario.name
+    plots: dict[str, Path] = {}
+    plots["cumulative"] = plot_cumulative(
+        plan.out_cumulative(),
+        out / "cumulative_out.png",
+        f"{title}: people off the evacuation airport, by cohort",
+        deadline=plan.scenario.deadline and net.timeline.time_of(net.deadline_period),
+    )
+    occ = plan.occupancy()
+    cap = pd.DataFrame(net.cap.T, index=occ.index, columns=net.sites)
+    shown = [
+        s for i, s in enumerate(net.sites) if net.site_kind[i] != "assembly" and occ[s].max() > 0
+    ]
+    plots["occupancy"] = plot_occupancy(
+        occ[shown],
+        cap[shown],
+        out / "occupancy.png",
+        f"{title}: people waiting at each site against its holding capacity",
+    )
+    plots["aircraft"] = plot_aircraft_use(
+        plan.aircraft_use(),
+        pd.Series(net.fleet_avail.sum(axis=0), index=plan.times),
+        out / "aircraft_use.png",
+        f"{title}: aircraft airborne by fleet",
+    )
+    dens_plan, dens_cf = density_frame(plan)
+    if len(dens_plan.columns):
+        plots["gate_density"] = plot_gate_density(
+            dens_plan,
+            dens_cf,
+            out / "gate_density.png",
+            f"{title}: crowd density in front of each gate",
+            plan.scenario.safe_density_per_m2,
+        )
+    return plots
+
+
+def _solve_line(plan: Plan, summary: dict[str, Any]) -> str:
+    """How the plan was solved, in one paragraph."""
+    net = plan.network
+    line = (
+        f"{net.T} periods of {net.period_h:g} h; {summary['variables']:,} variables, "
+        f"{summary['constraints']:,} constraints; built in {summary['build_s']:.1f} s, "
+        f"solved by HiGHS in {summary['solve_s']:.1f} s (the LP in "
+        f"{summary['lp_solve_s']:.1f} s, then "
+        f"{'the MIP' if summary['mode'] == 'mip' else 'whole sorties'} in "
+        f"{summary['after_lp_s']:.1f} s)."
+    )
+    if "repair" in summary:
+        r = summary["repair"]
+        line += (
+            f" Whole sorties cost {100 * r['objective_gap']:.2f}% of the objective "
+            f"against the LP bound ({r['evacuated_cost']:,} people out within the "
+            "horizon)."
+        )
+    if summary.get("mip_gap") is not None:
+        line += f" MIP gap {100 * summary['mip_gap']:.2f}%."
+    return line
+
+
+def _gates_section(rep: HtmlReport, plan: Plan, summary: dict[str, Any], plot: Path | None) -> None:
+    rep.heading("Gates: call-forward and crowd density")
+    if plot is None:
+        rep.paragraph("No gate has a crowd area (crowd_area_m2), so no crowd density is shown.")
+        return
+    safe = plan.scenario.safe_density_per_m2
+    rep.paragraph(
+        f"Assembly points call people forward so that the crowd in front of each gate stays "
+        f"within {safe:g} persons/m2 (its crowd area times the safe density). The "
+        "counterfactual sends everyone to the gates the moment they appear, with the gates "
+        "letting people through as in the plan. Hours at or above Fruin's levels: 2 "
+        "restricted, 3.5 dense, 5 dangerous, 7 critical."
+    )
+    rep.table(_gate_table(summary["gates"]))
+    rep.image(
+        plot,
+        "Crowd density in front of each gate: the call-forward plan (blue) and "
+        "everyone at once (grey, cut at 10 persons/m2)",
+    )
+    daily = call_forward_daily(plan)
+    if len(daily):
+        rep.paragraph(
+            "People called forward per day, from each assembly point to each gate "
+            "(per period and cohort in call_forward.csv):"
+        )
+        rep.table(daily)
+
+
+def _report(plan: Plan, summary: dict[str, Any], plots: dict[str, Path]) -> HtmlReport:
+    """The plan's report page: key figures, how it was solved, what binds, the plots."""
+    rep = HtmlReport(f"evacops plan: {plan.scenario.name}")
+    if plan.scenario.description:
+        rep.paragraph(plan.scenario.description)
+    comp_h = summary["completion_h"]
+    rep.figures(
+        [
+            ("people off the evacuation airport", f"{summary['evacuated_total']:,}"),
+            ("reached a destination", f"{summary['delivered_total']:,}"),
+            ("left behind at the deadline", f"{summary['left_behind']:,}"),
+            ("everyone out after", f"{comp_h:g} h" if comp_h is not None else "not everyone out"),
+            ("sorties", f"{summary['sorties']:,}"),
+            ("status", f"{summary['status']} ({summary['mode']})"),
+        ]
+    )
+    rep.paragraph(_solve_line(plan, summary))
+    rep.heading("What binds")
+    if plan.binding:
+        rep.bullets([b.sentence() for b in plan.binding])
+    else:
+        rep.paragraph("No capacity constraint binds: demand, not capacity, limits the plan.")
+    rep.heading("People off the evacuation airport")
+    rep.image(plots["cumulative"], "Cumulative people off the evacuation airport, by cohort")
+    rep.heading("Per cohort")
+    rep.table(plan.completion().drop(columns=["completion_time"]))
+    rep.heading("Per day")
+    rep.table(daily_out(plan))
+    _gates_section(rep, plan, summary, plots.get("gate_density"))
+    rep.heading("Sites")
+    rep.image(
+        plots["occupancy"], "People waiting at each site (blue) against its holding capacity (red)"
+    )
+    rep.heading("Aircraft")
+    rep.image(plots["aircraft"], "Aircraft airborne by fleet")
+    sched = plan.schedule()
+    if len(sched):
+        rep.heading("Per-aircraft schedule")
+        rep.table(sched.drop(columns=["dep_period", "arr_period", "ready_period"]), max_rows=40)
+    return rep

@@ -1,0 +1,118 @@
+"""Gates and the crowds in front of them: incidents and random screening rates, the
+call-forward that keeps each gate's crowd within its safe number (without a plan), and surges of
+uncalled people from the assembly points."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from evacops.sim.arrays import rsum, take_by_priority
+from evacops.sim.transfer import EPS, send, send_one
+
+if TYPE_CHECKING:
+    from evacops.sim.core import Batch
+
+
+def open_gates(b: Batch, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """(open, rate) of each site in period ``t`` (R, S): incidents start or go on at gates and
+    close them; screening rates are drawn."""
+    md, R, rnd, gs = b.md, b.R, b.md.rnd, b.gates
+    net = md.net
+    open_ = np.broadcast_to(net.open_[:, t], (R, md.S)).copy()
+    rate = np.broadcast_to(net.rate, (R, md.S)).copy()
+    if b.random and md.G:
+        gs.inc_left = np.maximum(gs.inc_left - 1, 0)
+        if rnd.incident_p > 0 and rnd.incident_mean_h > 0:
+            start = (gs.inc_left == 0) & (b.d("inc_u", t) < rnd.incident_p)
+            dur = np.maximum(1, np.ceil(b.d("inc_h", t) / md.period_h - 1e-9))
+            gs.inc_left = np.where(start, dur.astype(np.int64), gs.inc_left)
+        open_[:, md.gates] &= ~(gs.inc_left > 0)
+        rate[:, md.gates] = rate[:, md.gates] * b.d("screen", t)
+    rate[~open_] = 0.0
+    return open_, rate
+
+
+def call_forward(b: Batch, t: int, s: int, out: np.ndarray) -> None:
+    """Call people to the gates so that the crowd in front of each stays within its safe
+    number (crowd area x safe density, or its holding capacity), allowing for the people
+    it screens until they arrive; higher priority first, and no more of a cohort than the
+    aircraft that may carry it can take soon."""
+    md, now, pp = b.md, b.now, b.people
+    net, ix = md.net, md.ix
+    for a in out:
+        g = int(net.arc_to[a])
+        gp = ix.gate_pos[g]
+        delay = int(net.arc_delay[a])
+        budget = np.full(b.R, np.inf)
+        if gp >= 0:
+            cap = ix.gate_cap[gp, min(t + delay, md.T - 1)]
+            if np.isfinite(cap):
+                screened = net.rate[g] * delay if np.isfinite(net.rate[g]) else 0.0
+                crowd = now.A[:, g].sum(axis=1) + pp.inbound[:, g].sum(axis=1)
+                budget = np.where(now.site_open[:, g], cap + screened - crowd, 0.0)
+        room = np.maximum(np.minimum(budget, now.arc_room[:, a]), 0.0)
+        if not (room > EPS).any():
+            continue
+        avail = np.maximum(now.A[:, s], 0.0) * md.arc_allowed_ac[a][None, :]
+        gates = md.gates
+        pipeline = now.A[:, net.evac] + rsum(now.A[:, gates], 1) + rsum(pp.inbound[:, gates], 1)
+        quota = md.lift_quota[min(t + delay, md.T - 1)][None, :] - pipeline
+        avail = np.minimum(avail, np.maximum(quota, 0.0))
+        take = take_by_priority(avail, room, md.prio_order)
+        take = np.where(take > EPS, take, 0.0)
+        if take.any():
+            send_one(b, t, int(a), take, False)
+
+
+def _waiting_for_calls(b: Batch) -> None:
+    """Who waits for each call arc, and for each gate from every assembly point, before anyone
+    surges this period."""
+    md, now = b.md, b.now
+    net, ix = md.net, md.ix
+    calls = ix.call_arcs
+    now.surge_waiting = (
+        np.maximum(now.A[:, net.arc_from[calls]], 0.0) * md.arc_allowed_ac[calls][None]
+    ).sum(axis=2)  # (R, calls)
+    now.surge_all = np.zeros((b.R, md.G))
+    for j, a in enumerate(calls):
+        gp = ix.gate_pos[net.arc_to[a]]
+        if gp >= 0:
+            now.surge_all[:, gp] += now.surge_waiting[:, j]
+
+
+def surges(b: Batch, t: int, s: int, out: np.ndarray) -> None:
+    """Uncalled people come to a gate from the assembly points that feed it, in proportion
+    to who waits there; with a plan, they count as called (the plan calls fewer later)."""
+    md, now = b.md, b.now
+    net, ix = md.net, md.ix
+    hit = b.d("surge_u", t) < md.rnd.surge_p  # (R, G)
+    if not hit.any():
+        return
+    if now.surge_all is None:
+        _waiting_for_calls(b)
+    assert now.surge_all is not None
+    mine = out[ix.gate_pos[net.arc_to[out]] >= 0]
+    if mine.size == 0:
+        return
+    gp = ix.gate_pos[net.arc_to[mine]]
+    go = hit[:, gp]  # (R, arcs)
+    if not go.any():
+        return
+    avail = np.maximum(now.A[:, s], 0.0)[:, None, :] * md.arc_allowed_ac[mine][None]
+    here = avail.sum(axis=2)  # (R, arcs)
+    allf = now.surge_all[:, gp]
+    share = np.where(allf > 0, here / np.where(allf > 0, allf, 1.0), 0.0)
+    size = np.where(go, b.d("surge_n", t)[:, gp] * share, 0.0)
+    size = np.maximum(np.minimum(size, now.arc_room[:, mine]), 0.0)
+    frac = np.where(here > 0, np.minimum(size, here) / np.where(here > 0, here, 1.0), 0.0)
+    take = avail * frac[:, :, None]  # (R, arcs, C)
+    # the arcs draw on the same people: no more than are there, cohort by cohort
+    tot = take.sum(axis=1)
+    have = np.maximum(now.A[:, s], 0.0)
+    cut = np.where(tot > have, have / np.where(tot > 0, tot, 1.0), 1.0)
+    take = take * cut[:, None, :]
+    take = np.where(take > EPS, take, 0.0)
+    if take.any():
+        send(b, t, mine, take, md.plan is not None)

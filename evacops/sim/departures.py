@@ -1,0 +1,135 @@
+"""Aircraft leaving: the candidates (the plan's schedule here, or the dispatch policy of
+:mod:`evacops.sim.dispatch`), then departure slots, aborts and random block and ground times."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from evacops.sim.arrays import rank
+from evacops.sim.dispatch import policy_candidates, ready_list
+from evacops.sim.staging import divert, full, note_held
+
+if TYPE_CHECKING:
+    from evacops.sim.core import Batch
+
+BIG = np.iinfo(np.int64).max // 4
+Only = tuple[np.ndarray, np.ndarray] | None  # (runs, aircraft) to consider, or all ready
+
+
+def departures(b: Batch, t: int, only: Only) -> None:
+    """Aircraft that leave in period ``t`` (of ``only``, or of all that are ready)."""
+    md = b.md
+    follows = md.plan is not None
+    got = _plan_candidates(b, t, only) if follows else policy_candidates(b, t, only)
+    if got is None:
+        return
+    rows, cols, m, key = got
+    if rows.size == 0:
+        return
+    origin = b.air.loc[rows, cols]
+    keep = _within_slots(b, t, rows, origin, key)
+    rows, cols, m, origin = rows[keep], cols[keep], m[keep], origin[keep]
+    if rows.size == 0:
+        return
+    np.add.at(b.air.dep_ring[t % md.ix.slot_ring], (rows, origin), 1)
+    rnd = md.rnd
+    if b.random and rnd.abort_p > 0:  # the sortie does not leave; its slot is lost
+        ab = b.d("abort", t)[rows, cols] < rnd.abort_p
+        if ab.any():
+            ar, ac = rows[ab], cols[ab]
+            b.air.ready[ar, ac] = t + md.ground_origin_periods[m[ab]]
+            np.add.at(b.rec["aborts"], (ar, md.ac_fleet[ac]), 1)
+            rows, cols, m = rows[~ab], cols[~ab], m[~ab]
+    if rows.size == 0:
+        return
+    _take_off(b, t, rows, cols, m)
+
+
+def _within_slots(
+    b: Batch, t: int, rows: np.ndarray, origin: np.ndarray, key: np.ndarray
+) -> np.ndarray:
+    """Entries that find a departure slot at their origin, in the order of ``key``."""
+    md, W = b.md, b.md.ix.slot_ring
+    keep = np.ones(rows.size, dtype=bool)
+    for s in md.ix.dep_limited:
+        here = origin == s
+        if not here.any():
+            continue
+        w = int(md.dep_w[s])
+        used = sum(b.air.dep_ring[(t - k) % W][:, s] for k in range(w))  # (R,)
+        room = np.floor(md.dep_rhs[s] - used + 1e-9)
+        hr = rows[here]
+        keep[here] = rank(hr, np.zeros_like(hr), key[here]) < room[hr]
+    return keep
+
+
+def _take_off(b: Batch, t: int, rows: np.ndarray, cols: np.ndarray, m: np.ndarray) -> None:
+    """The aircraft leave on moves ``m``: in the air until they land (block time, random with
+    the uncertainty), then on the ground for their ground time."""
+    md, ac = b.md, b.air
+    net = md.net
+    if b.random:
+        bv = md.block_h[m] * b.d("block", t)[rows, cols]
+        gv = md.ground_dest_h[m] * b.d("ground", t)[rows, cols]
+        land = np.maximum(1, np.ceil(bv / md.period_h - 1e-9)).astype(np.int64)
+        tot = np.maximum(land, np.ceil((bv + gv) / md.period_h - 1e-9).astype(np.int64))
+    else:
+        land, tot = net.move_land[m], net.move_ready[m]
+    ac.loc[rows, cols] = -1
+    ac.mv[rows, cols] = m
+    ac.dest[rows, cols] = net.move_to[m]
+    ac.eta[rows, cols] = t + land
+    ac.gnd_off[rows, cols] = tot - land
+    ac.wait[rows, cols] = 0
+    ac.held[rows, cols] = False
+    if md.plan is not None:
+        advance(b, rows, cols)
+    np.add.at(b.now.nd_move, (rows, m), 1)
+    b.now.gone.append((rows, cols, m))
+
+
+def advance(b: Batch, rows: np.ndarray, cols: np.ndarray) -> None:
+    """Move on to each aircraft's next planned sortie."""
+    plan, ac = b.md.plan, b.air
+    assert plan is not None
+    ac.ptr[rows, cols] += 1
+    k = np.minimum(ac.ptr[rows, cols], plan.sched_move.shape[1] - 1)
+    nxt = plan.sched_dep[cols, k]
+    ac.next_tp[rows, cols] = np.where(ac.ptr[rows, cols] < plan.n_sched[cols], nxt, BIG)
+
+
+def _plan_candidates(b: Batch, t: int, only: Only):
+    """Aircraft whose next planned sortie is due, from where they are (the same flight from
+    another airfield if the aircraft is not where the plan has it), unless its staging base
+    is full (then held, or diverted)."""
+    md, ac = b.md, b.air
+    plan, net = md.plan, md.net
+    assert plan is not None and md.follow is not None
+    if only is None:
+        rows, cols = ready_list(b, t, None, ac.next_tp <= t)
+    else:
+        rows, cols = only
+        sel = ac.next_tp[rows, cols] <= t
+        rows, cols = rows[sel], cols[sel]
+    if rows.size == 0:
+        return None
+    k = np.minimum(ac.ptr[rows, cols], plan.sched_move.shape[1] - 1)
+    mp = plan.sched_move[cols, k]
+    tp = plan.sched_dep[cols, k]
+    loc = ac.loc[rows, cols]
+    m = np.where(net.move_from[mp] == loc, mp, md.sub[mp, loc])
+    skip = m < 0
+    if skip.any():  # no move of its fleet from where it is: the sortie is dropped
+        advance(b, rows[skip], cols[skip])
+        rows, cols, m, tp = rows[~skip], cols[~skip], m[~skip], tp[~skip]
+    ok = md.move_open_tm[t, m] & (net.fleet_avail[md.ac_fleet[cols], t] > 0)
+    rows, cols, m, tp = rows[ok], cols[ok], m[ok], tp[ok]
+    share = md.follow.share[t, m]
+    held = full(b, t, rows, m, share)
+    if held.any() and md.rnd.divert:
+        m, held = divert(b, t, rows, m, held, share)
+    note_held(b, rows, cols, m, held)
+    go = ~held
+    return rows[go], cols[go], m[go], tp[go] * md.N + cols[go]
