@@ -80,7 +80,7 @@ class RegistryEnv:
         if not fresh and role in self._views:
             return self._views[role]
         if self._engine is None:
-            from evacops.registry.db import make_engine
+            from evacops.registry.store.db import make_engine
 
             self._engine = make_engine(self.url)
         if role != "admin" and role not in self._users:

@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from evacops.errors import RegistryError
 from evacops.registry import events as ev
-from evacops.registry.models import (
+from evacops.registry.store.tables import (
     audit,
     credentials,
     events,

@@ -19,7 +19,7 @@ from evacops.errors import AccessDenied, CredentialError, RegistrationFileError,
 from evacops.registry import events as ev
 from evacops.registry.files import read_records
 from evacops.registry.generate import registrations_rows
-from evacops.registry.models import audit, events, persons, seat_claims
+from evacops.registry.store.tables import audit, events, persons, seat_claims
 
 
 def register(reg, n=40, seed=1, duplicate_rate=0.0, op=OPERATION):
@@ -409,8 +409,8 @@ def test_shred_makes_personal_fields_unreadable_and_keeps_counts(registry_env):
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from evacops.registry.crypto import load_master_key
-    from evacops.registry.models import operations
+    from evacops.registry.store.crypto import load_master_key
+    from evacops.registry.store.tables import operations
 
     with reg.engine.connect() as conn:
         sealed = conn.execute(

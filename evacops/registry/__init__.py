@@ -20,9 +20,9 @@ def init_registry(
 ) -> dict:
     """Create or upgrade the database; create the master key file if there is none; create the
     first admin. Returns what was done (the key file's path, whether it is new, the revision)."""
-    from evacops.registry import crypto
-    from evacops.registry.db import make_engine, migrate
     from evacops.registry.service import Registry
+    from evacops.registry.store import crypto
+    from evacops.registry.store.db import make_engine, migrate
 
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     key_path = Path(settings.key_file).expanduser()
@@ -43,7 +43,7 @@ def init_registry(
             )
         admin_created = Registry.bootstrap_admin(engine, admin, password)
     else:
-        from evacops.registry import audit
+        from evacops.registry.store import audit
 
         with engine.begin() as conn:
             audit.ensure_head(conn)
@@ -60,9 +60,9 @@ def init_registry(
 def open_registry(settings: RegistrySettings, user: str, password: str, *, engine=None) -> Registry:
     """The registry as ``user`` (authenticated with ``password``); ``engine`` shares a
     connection pool between several users' views (a service does this)."""
-    from evacops.registry import crypto
-    from evacops.registry.db import check_schema, make_engine
     from evacops.registry.service import Registry
+    from evacops.registry.store import crypto
+    from evacops.registry.store.db import check_schema, make_engine
 
     if engine is None:
         engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)

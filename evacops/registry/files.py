@@ -110,7 +110,7 @@ _YES = frozenset({"yes", "y", "true", "1"})
 _NO = frozenset({"", "no", "n", "false", "0"})
 
 MIN_BIRTH_YEAR = 1900
-MAX_HOUSEHOLD_ID_CHARS = 100  # persons/households tables in evacops.registry.models
+MAX_HOUSEHOLD_ID_CHARS = 100  # persons/households tables in evacops.registry.store.tables
 MAX_CATEGORY_CHARS = 60
 MAX_DOCUMENT_CHARS = 30
 
