@@ -18,8 +18,8 @@ from sqlalchemy import event
 
 from evacops.registry import open_registry
 from evacops.registry.services import registration
-from evacops.registry.store import db
 from evacops.registry.settings import RegistrySettings
+from evacops.registry.store import db
 
 WATCHED = ("events", "persons", "person_keys", "audit")
 
