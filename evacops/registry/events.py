@@ -123,7 +123,7 @@ def append(conn: Connection, row: Mapping[str, Any]) -> int:
     return seq
 
 
-def apply(conn: Connection, row: Mapping[str, Any]) -> None:
+def apply(conn: Connection, row: Mapping[Any, Any]) -> None:
     """Change the projection for one event (``row`` is an ``events`` row with ``seq``)."""
     kind = EVENT_TYPES.get(row["type"])
     if kind is None:
@@ -179,7 +179,7 @@ class Event:
     sealed: bytes | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Event:
+    def from_row(cls, row: Mapping[Any, Any]) -> Event:
         return cls(
             row["seq"],
             row["operation_id"],

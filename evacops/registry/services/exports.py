@@ -37,7 +37,7 @@ def export_manifest(ctx: Context, op: str, flight: str, path: str | Path) -> int
                 )
             ).scalar()
             rows.append(_manifest_row(flight, f, e, p, o, cred))
-        n = write_manifest_csv(rows, path)
+        n = write_manifest_csv(rows, Path(path))
         ctx.audit(conn, "export-manifest", op, flight, {"rows": n, "version": m["version"]})
     return n
 
@@ -91,7 +91,7 @@ def export_counts(ctx: Context, op: str, path: str | Path, *, min_cell: int = 5)
 
     require(ctx.actor, Perm.export_counts)
     df = counts_frame(ctx, op)
-    n = write_counts_hxl(df, path, min_cell=min_cell)
+    n = write_counts_hxl(df, Path(path), min_cell=min_cell)
     with ctx.write() as conn:
         ctx.audit(
             conn,

@@ -106,11 +106,11 @@ def _ready_households(
     pending: dict[str, int] = defaultdict(int)
     ready_ids = {r.id for r in ready}
     for chunk in chunks(sorted({r.household_id for r in ready}), 500):
-        for r in conn.execute(
+        for w in conn.execute(
             select(P.id, P.household_id).where(P.household_id.in_(chunk), P.status.in_(_WAITING))
         ):
-            if r.id not in ready_ids:
-                pending[r.household_id] += 1
+            if w.id not in ready_ids:
+                pending[w.household_id] += 1
     units: dict[str, list[Any]] = defaultdict(list)
     for r in ready:
         units[r.household_id].append(r)

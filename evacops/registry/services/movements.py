@@ -161,11 +161,11 @@ def _replayed(conn: Connection, key: str) -> dict[str, Any] | None:
 
 def _holder(claim: Any, found: dict[str, Any] | None, op: str) -> tuple[dict, dict]:
     """The credential and its person, if the credential may be used in ``op``."""
-    cred = found and {k[2:]: found[k] for k in found if k.startswith("c_")}
-    if cred is None or cred["operation_id"] != op:
+    if found is None or found["c_operation_id"] != op:
         raise CredentialError(
             f"credential {creds.short_code(claim.credential_id)}: not issued by this registry"
         )
+    cred = {k[2:]: found[k] for k in found if k.startswith("c_")}
     if cred["revoked_at"] is not None:
         raise CredentialError(
             f"credential {creds.short_code(cred['id'])}: revoked; see a registrar"

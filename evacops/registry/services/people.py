@@ -227,6 +227,7 @@ def unmerge(ctx: Context, op: str, duplicate: str, *, reason: str = "") -> int:
             .where(events.c.person_id == duplicate, events.c.type == ev.MERGE)
             .order_by(events.c.seq.desc())
         ).first()
+        assert m is not None  # a merged person has a merge event
         row = ctx.event(
             conn,
             op,

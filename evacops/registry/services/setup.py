@@ -169,7 +169,7 @@ def add_flight(
             select(flights.c.id).where(flights.c.operation_id == op, flights.c.code == code)
         ).first():
             raise RegistryError(f"flight {code}: exists already in operation {op}")
-        fid = conn.execute(
+        inserted = conn.execute(
             insert(flights).values(
                 operation_id=op,
                 code=code,
@@ -179,7 +179,9 @@ def add_flight(
                 departs_at=departs_at,
                 status="scheduled",
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert inserted is not None
+        fid = inserted[0]
         ctx.event(
             conn,
             op,
