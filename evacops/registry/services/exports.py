@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def export_manifest(ctx: Context, op: str, flight: str, path: str | Path) -> int:
     """The passenger manifest as CSV (personal data: role-checked, audited)."""
-    from evacops.registry.files import write_manifest_csv
+    from evacops.registry.writers import write_manifest_csv
 
     require(ctx.actor, Perm.export_manifest)
     m = manifest(ctx, op, flight)
@@ -87,7 +87,7 @@ def counts_frame(ctx: Context, op: str) -> pd.DataFrame:
 
 def export_counts(ctx: Context, op: str, path: str | Path, *, min_cell: int = 5) -> int:
     """The counts as HXL CSV, cells under ``min_cell`` suppressed; returns the rows written."""
-    from evacops.registry.files import write_counts_hxl
+    from evacops.registry.writers import write_counts_hxl
 
     require(ctx.actor, Perm.export_counts)
     df = counts_frame(ctx, op)
