@@ -248,8 +248,50 @@ def test_unknown_site_and_action_are_one_line_errors(registry_env):
     with pytest.raises(RegistryError, match="not a site") as e:
         gate.scan(OPERATION, payload, "gate-in", site="Nowhere")
     assert "\n" not in str(e.value)
-    with pytest.raises(RegistryError, match="not a scan"):
+    with pytest.raises(RegistryError, match="not a scan") as e:
         gate.scan(OPERATION, payload, "teleport", site="Gate A")
+    assert (e.value.field, e.value.value) == ("action", "teleport")
+    assert e.value.problem.startswith("not a scan; use one of gate-in, board,")
+
+
+def test_errors_about_an_input_name_it_not_a_flag(registry_env):
+    """A service's error about one input carries its name and value; the message is the problem
+    alone (the CLI adds its flag: ``--seats 0: must be > 0``)."""
+    reg = registry_env.as_role("registrar")
+    pid = register(reg, 3)[0]
+    payload = credentials_of(reg)[pid]
+    admin = registry_env.as_role("admin")
+
+    def refused(call):
+        with pytest.raises(RegistryError) as e:
+            call()
+        assert "--" not in str(e.value)
+        return e.value.field, e.value.value, e.value.problem
+
+    assert refused(
+        lambda: admin.add_flight(OPERATION, "F0", origin="HKIA", destination="Al Udeid", seats=0)
+    ) == ("seats", 0, "must be > 0")
+    assert refused(lambda: admin.add_user("u1", "king", "long-enough-1")) == (
+        "role", "king", "not a role; use one of admin, registrar, gate, manifest, planner, reporter"
+    )  # fmt: skip
+    assert refused(lambda: admin.create_operation("Bad Op")) == (
+        "operation", "Bad Op", "not an id; use lower-case letters, digits and '-'"
+    )  # fmt: skip
+    assert refused(lambda: admin.scan(OPERATION, payload, "board")) == (
+        "flight", None, "needed for board"
+    )  # fmt: skip
+    assert refused(lambda: admin.scan(OPERATION, payload, "deplane")) == (
+        "flight", None, "needed for deplane"
+    )  # fmt: skip
+    assert refused(lambda: admin.scan(OPERATION, payload, "gate-in")) == (
+        "site", None, "needed for gate-in"
+    )  # fmt: skip
+    admin.add_flight(OPERATION, "F1", origin="HKIA", destination="Al Udeid", seats=5)
+    admin.scan(OPERATION, payload, "gate-in", site="Gate A")
+    assert refused(lambda: admin.scan(OPERATION, payload, "board", flight="F1")) == (
+        "override", None,
+        f"person {pid} is not on the manifest of F1; give a reason to board them anyway (logged)",
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- manifests

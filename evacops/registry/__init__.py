@@ -2,7 +2,10 @@
 flown and received, with sealed personal fields, signed credentials, roles and an audit chain.
 
 Entry points: :func:`open_registry` (settings -> :class:`~evacops.registry.service.Registry`),
-:func:`init_registry` (database, key file, first admin). See docs/registry.md.
+:func:`init_registry` (database, key file, first admin). ``Registry`` is a facade over the
+services (:mod:`.services`, one per job, over one shared context); events and their projection
+are :mod:`.events`; persistence, keys and the audit chain are :mod:`.store`. See
+docs/registry.md, "Where the code lives".
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def init_registry(
             from evacops.errors import RegistryError
 
             raise RegistryError(
-                "init --admin: give the password in EVACOPS_PASSWORD or at the prompt"
+                "give the password in EVACOPS_PASSWORD or at the prompt", field="admin", value=admin
             )
         admin_created = Registry.bootstrap_admin(engine, admin, password)
     else:
