@@ -125,8 +125,8 @@ def time_import(url: str, folder: Path, path: Path, rows: int) -> dict:
         if not first_insert and statement.startswith("INSERT INTO events"):
             first_insert.append(time.perf_counter())
 
-    # the events are written in bulk straight through the driver (evacops.registry.db)
-    import evacops.registry.service as service
+    # the events are written in bulk straight through the driver (evacops.registry.store.db)
+    import evacops.registry.services.registration as service
 
     bulk = service.bulk_insert
 

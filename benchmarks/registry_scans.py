@@ -144,10 +144,10 @@ def run_gates(url, key_file, payloads, gates, duration, run_no) -> dict:
 # where a scan's time goes: cProfile cumulative time of these functions, per scan
 PROFILE_PARTS = [
     ("signature check (credentials.verify)", "registry/credentials.py", "verify"),
-    ("idempotency lookup (service._replayed)", "registry/service.py", "_replayed"),
-    ("the scan's checks and writes (service._scan)", "registry/service.py", "_scan"),
-    ("  event + projection (service._event)", "registry/service.py", "_event"),
-    ("  audit entry (audit.append)", "registry/audit.py", "append"),
+    ("idempotency lookup (movements._replayed)", "registry/services/movements.py", "_replayed"),
+    ("the scan's checks and writes (movements._scan)", "registry/services/movements.py", "_scan"),
+    ("  event + projection (Context.event)", "registry/services/context.py", "event"),
+    ("  audit entry (audit.append)", "registry/store/audit.py", "append"),
     ("SQL sent and waited for (dialect.do_execute)", "engine/default.py", "do_execute"),
     ("commit (dialect.do_commit)", "engine/default.py", "do_commit"),
 ]

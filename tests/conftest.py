@@ -80,7 +80,7 @@ class RegistryEnv:
         if not fresh and role in self._views:
             return self._views[role]
         if self._engine is None:
-            from evacops.registry.db import make_engine
+            from evacops.registry.store.db import make_engine
 
             self._engine = make_engine(self.url)
         if role != "admin" and role not in self._users:
@@ -123,3 +123,154 @@ def registry_env(database_url, tmp_path) -> RegistryEnv:
 @pytest.fixture
 def admin(registry_env):
     return registry_env.as_role("admin")
+
+
+# ------------------------------------------------------------------ the reference projection
+# An independent oracle for the projection (docs/registry.md, Events): what the log says about
+# each person, credential, flight and candidate pair, worked out here in plain Python from the
+# event rows, without evacops.registry.events. The live projection must equal it.
+PERSON_FIELDS = (
+    "status", "site", "flight_id", "merged_into", "first_departed_at", "last_seen_at",
+    "last_event", "household_id", "category", "cohort", "priority", "escort_id", "age_group",
+    "sex", "nationality", "birth_precision", "relationship", "unaccompanied",
+)  # fmt: skip
+SEEN = {  # an event at a site: the status it gives (None: the status stays)
+    "call-forward": "called-forward",
+    "gate-in": "checked-in",
+    "roll-call": None,
+    "departed-independently": "departed-independently",
+    "deplane": "arrived",
+}
+PLAIN_CORRECTIONS = PERSON_FIELDS[7:]  # category ... unaccompanied
+
+
+def reference_projection(log, candidates=frozenset()) -> dict[str, dict]:
+    """persons, credentials (revoked_at, boarded_at), flights (status), pairs (decision, for the
+    ``candidates`` pairs that dedup queued) and seats ((flight, person) -> boarding event), from
+    ``log`` (event rows in order)."""
+    people: dict[str, dict] = {}
+    creds: dict[str, dict] = {}
+    flights: dict[int, str] = {}
+    pairs: dict[tuple, str | None] = {}
+    seats: dict[tuple, int] = {}
+    for e in log:
+        t, pid, at, d = e["type"], e["person_id"], e["occurred_at"], e["data"] or {}
+        p = people.get(pid)
+        if t == "registered":
+            people[pid] = dict.fromkeys(PERSON_FIELDS)
+            people[pid].update(
+                status="registered", last_seen_at=at, last_event=e["seq"],
+                household_id=e["household_id"], category=d["category"], cohort=d["cohort"],
+                priority=d["priority"], age_group=d["age_group"], escort_id=d.get("escort_id"),
+                sex=d["sex"], nationality=d["nationality"], birth_precision=d["birth_precision"],
+                relationship=d.get("relationship", ""), unaccompanied=d.get("unaccompanied", False),
+            )  # fmt: skip
+        elif t in SEEN or t == "found":
+            p.update(site=e["site"], last_seen_at=at, last_event=e["seq"])
+            status = d["status"] if t == "found" else SEEN[t]
+            if status:
+                p["status"] = status
+            if t == "deplane":
+                p["flight_id"] = None
+        elif t == "missing":
+            p.update(status="missing", last_event=e["seq"])
+        elif t == "board":
+            p.update(status="boarded", flight_id=e["flight_id"], site=e["site"], last_seen_at=at,
+                     last_event=e["seq"])  # fmt: skip
+            creds[e["credential_id"]]["boarded_at"] = at
+            seats[(e["flight_id"], pid)] = e["seq"]
+            flights.setdefault(e["flight_id"], "scheduled")
+        elif t == "depart":
+            flights[e["flight_id"]] = "departed"
+            for q in people.values():
+                if q["flight_id"] == e["flight_id"]:
+                    if q["status"] == "boarded":
+                        q.update(status="in-flight", site=None, last_event=e["seq"])
+                    if q["first_departed_at"] is None:
+                        q["first_departed_at"] = at
+        elif t == "arrive":
+            flights[e["flight_id"]] = "arrived"
+        elif t == "flight-scheduled":
+            flights[e["flight_id"]] = "scheduled"
+        elif t == "correction":
+            p.update({k: d[k] for k in PLAIN_CORRECTIONS if k in d})
+            p["last_event"] = e["seq"]
+        elif t in ("merge", "unmerge", "not-duplicate"):
+            pair = tuple(sorted((pid, d["other"])))
+            if pair in candidates:
+                pairs[pair] = {"merge": "merged", "unmerge": None, "not-duplicate": "distinct"}[t]
+            if t == "merge":
+                p.update(status="merged", merged_into=d["into"], last_event=e["seq"])
+            elif t == "unmerge":
+                p.update(status=d["status"], site=d["site"], merged_into=None, last_event=e["seq"])
+        elif t == "credential-issued":
+            creds[e["credential_id"]] = {"person_id": pid, "revoked_at": None, "boarded_at": None}
+        elif t == "credential-revoked":
+            creds[e["credential_id"]]["revoked_at"] = at
+    return {"persons": people, "credentials": creds, "flights": flights, "pairs": pairs,
+            "seats": seats}  # fmt: skip
+
+
+def live_projection(conn, operation: str | None = None) -> dict[str, dict]:
+    """The same view of the live projection tables."""
+    from sqlalchemy import select
+
+    from evacops.registry.store.tables import (
+        credentials,
+        dedup_candidates,
+        flights,
+        persons,
+        seat_claims,
+    )
+
+    def mine(table):
+        return table.c.operation_id == operation if operation else True
+
+    people = {
+        r["id"]: {f: r[f] for f in PERSON_FIELDS}
+        for r in conn.execute(select(persons).where(mine(persons))).mappings()
+    }
+    creds = {
+        r["id"]: {"person_id": r["person_id"], "revoked_at": r["revoked_at"],
+                  "boarded_at": r["boarded_at"]}
+        for r in conn.execute(select(credentials).where(mine(credentials))).mappings()
+    }  # fmt: skip
+    fl = dict(conn.execute(select(flights.c.id, flights.c.status).where(mine(flights))).all())
+    pairs = {
+        (r.person_a, r.person_b): r.decision
+        for r in conn.execute(select(dedup_candidates).where(mine(dedup_candidates)))
+        if r.decision is not None
+    }
+    seats = {
+        (r.flight_id, r.person_id): r.event_seq
+        for r in conn.execute(select(seat_claims).where(seat_claims.c.flight_id.in_(fl)))
+    }
+    return {"persons": people, "credentials": creds, "flights": fl, "pairs": pairs,
+            "seats": seats}  # fmt: skip
+
+
+def assert_projection_is_the_log(conn, operation: str | None = None) -> None:
+    """The live projection equals the reference worked out from the log, table by table."""
+    from sqlalchemy import select
+
+    from evacops.registry.store.tables import dedup_candidates, events
+
+    q = select(events).order_by(events.c.seq)
+    D = dedup_candidates.c
+    c = select(D.person_a, D.person_b)
+    if operation:
+        q = q.where(events.c.operation_id == operation)
+        c = c.where(D.operation_id == operation)
+    candidates = {tuple(r) for r in conn.execute(c)}
+    want = reference_projection(conn.execute(q).mappings(), candidates)
+    want["pairs"] = {k: v for k, v in want["pairs"].items() if v is not None}
+    got = live_projection(conn, operation)
+    for table, expected in want.items():
+        live = got[table]
+        bad = [k for k in expected.keys() | live.keys() if expected.get(k) != live.get(k)]
+        if bad:
+            k = min(bad, key=str)
+            raise AssertionError(
+                f"{table}: {len(bad)} rows differ from the log, e.g. {k}: "
+                f"live {live.get(k)} != reference {expected.get(k)}"
+            )

@@ -261,7 +261,8 @@ def test_user_errors_are_one_line(cli_env, tmp_path):
     os.chmod(key, 0o644)
     assert "chmod 600" in assert_user_error(evacops("registry", "report", env=env))
     os.chmod(key, 0o600)
-    assert "not a role" in assert_user_error(
+    # the service names the input (field, value); the CLI words it with its flag
+    assert "--role king: not a role; use one of" in assert_user_error(
         evacops(
             "registry",
             "user",
@@ -287,8 +288,11 @@ def test_user_errors_are_one_line(cli_env, tmp_path):
     assert "--yes" in assert_user_error(
         evacops("registry", "shred", "--operation", "op-a", env=env, input="")
     )
-    assert "not a scan" in assert_user_error(
+    assert "--action fly: not a scan; use one of" in assert_user_error(
         evacops("registry", "scan", "EVC1:XYZ", "--action", "fly", "--site", "x", env=env)
+    )
+    assert "--seats -1: must be > 0" in assert_user_error(
+        evacops("registry", "flight", "F9", "--from", "a", "--to", "b", "--seats", "-1", env=env)
     )
     assert "unknown file type" in assert_user_error(
         evacops("registry", "import", tmp_path / "reg.txt", env=env)

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select, text
 from test_registry_faults import Driver, assert_sound, count, write_registrations
 
-from evacops.registry.models import events, flights, persons, seat_claims
+from evacops.registry.store.tables import events, flights, persons, seat_claims
 
 OP = "test-op"
 GATES = 4

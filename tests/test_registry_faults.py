@@ -25,11 +25,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import assert_projection_is_the_log
 from sqlalchemy import func, select
 
 from evacops.errors import RegistryError
 from evacops.registry import events as ev
-from evacops.registry.models import (
+from evacops.registry.store.tables import (
     audit,
     credentials,
     events,
@@ -140,11 +141,12 @@ def projection(conn) -> dict[str, object]:
 
 
 def assert_projection_is_replay(engine) -> None:
-    """The projection equals a replay of every event from nothing (in a transaction that is
-    rolled back, so the database is left as it was)."""
+    """The projection equals the reference worked out from the log, and a replay of every event
+    from nothing (in a transaction that is rolled back, so the database is left as it was)."""
     with engine.connect() as conn:
         tx = conn.begin()
         try:
+            assert_projection_is_the_log(conn)  # an independent reference (conftest)
             now = projection(conn)
             ev.rebuild(conn)
             replayed = projection(conn)

@@ -1,4 +1,4 @@
-"""Registration files in, manifests and HXL counts out (evacops/registry/files.py).
+"""Registration files in, manifests and HXL counts out (evacops/registry/files.py, writers.py).
 
 Every value here is made up (Testgiven01, ZZ1234567, ...). A bad file is written with known bad
 cells at known lines; each problem must name that line and column and must never hold the value.
@@ -20,13 +20,11 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from evacops.errors import RegistrationFileError, UserError
-from evacops.registry.files import (
+from evacops.registry.files import RegistrationRow, normalise_document, read_registrations
+from evacops.registry.writers import (
     COUNT_DIMENSIONS,
     COUNT_HASHTAG,
     MANIFEST_COLUMNS,
-    RegistrationRow,
-    normalise_document,
-    read_registrations,
     write_counts_hxl,
     write_manifest_csv,
 )

@@ -2,7 +2,10 @@
 flown and received, with sealed personal fields, signed credentials, roles and an audit chain.
 
 Entry points: :func:`open_registry` (settings -> :class:`~evacops.registry.service.Registry`),
-:func:`init_registry` (database, key file, first admin). See docs/registry.md.
+:func:`init_registry` (database, key file, first admin). ``Registry`` is a facade over the
+services (:mod:`.services`, one per job, over one shared context); events and their projection
+are :mod:`.events`; persistence, keys and the audit chain are :mod:`.store`. See
+docs/registry.md, "Where the code lives".
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ def init_registry(
 ) -> dict:
     """Create or upgrade the database; create the master key file if there is none; create the
     first admin. Returns what was done (the key file's path, whether it is new, the revision)."""
-    from evacops.registry import crypto
-    from evacops.registry.db import make_engine, migrate
     from evacops.registry.service import Registry
+    from evacops.registry.store import crypto
+    from evacops.registry.store.db import make_engine, migrate
 
     engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     key_path = Path(settings.key_file).expanduser()
@@ -39,11 +42,11 @@ def init_registry(
             from evacops.errors import RegistryError
 
             raise RegistryError(
-                "init --admin: give the password in EVACOPS_PASSWORD or at the prompt"
+                "give the password in EVACOPS_PASSWORD or at the prompt", field="admin", value=admin
             )
         admin_created = Registry.bootstrap_admin(engine, admin, password)
     else:
-        from evacops.registry import audit
+        from evacops.registry.store import audit
 
         with engine.begin() as conn:
             audit.ensure_head(conn)
@@ -60,9 +63,9 @@ def init_registry(
 def open_registry(settings: RegistrySettings, user: str, password: str, *, engine=None) -> Registry:
     """The registry as ``user`` (authenticated with ``password``); ``engine`` shares a
     connection pool between several users' views (a service does this)."""
-    from evacops.registry import crypto
-    from evacops.registry.db import check_schema, make_engine
     from evacops.registry.service import Registry
+    from evacops.registry.store import crypto
+    from evacops.registry.store.db import check_schema, make_engine
 
     if engine is None:
         engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)

@@ -1,22 +1,27 @@
 """Events are the truth: their types, how one is appended, and the projection they rebuild.
 
-An event is one row of ``events`` (append-only). Where a person is and their status is the
-projection in ``persons``/``credentials``/``flights``/``dedup_candidates``, changed only by
-:func:`apply` (in the same transaction as the append) and rebuilt from nothing by :func:`rebuild`;
-the property tests check that the two agree.
+An event is one row of ``events`` (append-only). Each type of event is a small frozen class
+(:class:`Registered`, :class:`GateIn`, :class:`Board`, ...) built from its row, whose
+:meth:`~Event.project` is the one place that says how it changes the projection
+(``persons``/``credentials``/``flights``/``person_keys``/``dedup_candidates``). The services
+append an event and apply it in the same transaction (:func:`append`, :func:`apply`);
+:func:`rebuild` throws the projection away and replays the log through the same classes. The
+tests compare the live projection with an independent reference written for them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from evacops.registry.db import raw
-from evacops.registry.models import (
+from evacops.registry.store.db import raw
+from evacops.registry.store.tables import (
     credentials,
     dedup_candidates,
     events,
@@ -76,9 +81,24 @@ SEALED_FIELDS = (
     "extra",
 )
 
+# What a correction may change without sealing (the sealed fields come in ``events.sealed``)
+CORRECTABLE = (
+    "category",
+    "cohort",
+    "priority",
+    "sex",
+    "nationality",
+    "birth_precision",
+    "age_group",
+    "household_id",
+    "relationship",
+    "unaccompanied",
+    "escort_id",
+)
 
-# A scan's statements go straight to the driver (evacops.registry.db.Raw): building them with
-# SQLAlchemy cost more than the database's own work (benchmarks/registry_scans.py).
+
+# A scan's statements go straight to the driver (evacops.registry.store.db.Raw): building them
+# with SQLAlchemy cost more than the database's own work (benchmarks/registry_scans.py).
 EVENT_COLUMNS = (
     "operation_id", "type", "person_id", "household_id", "flight_id", "site", "credential_id",
     "idempotency_key", "occurred_at", "recorded_at", "actor", "data", "sealed",
@@ -103,7 +123,331 @@ def append(conn: Connection, row: Mapping[str, Any]) -> int:
     return seq
 
 
-def _set_person(conn: Connection, pid: str, values: Mapping[str, Any]) -> None:
+def apply(conn: Connection, row: Mapping[Any, Any]) -> None:
+    """Change the projection for one event (``row`` is an ``events`` row with ``seq``)."""
+    kind = EVENT_TYPES.get(row["type"])
+    if kind is None:
+        raise ValueError(f"unknown event type {row['type']}")
+    kind.from_row(row).project(conn)
+
+
+def rebuild(conn: Connection, operation: str | None = None) -> int:
+    """Throw the projections away and replay every event in order; return events replayed."""
+
+    def scoped(table):
+        return table.c.operation_id == operation if operation else True
+
+    conn.execute(delete(person_keys).where(scoped(person_keys)))
+    conn.execute(update(dedup_candidates).where(scoped(dedup_candidates)).values(decision=None))
+    conn.execute(delete(credentials).where(scoped(credentials)))
+    conn.execute(delete(persons).where(scoped(persons)))
+    conn.execute(update(flights).where(scoped(flights)).values(status="scheduled"))
+    n = 0
+    q = select(events).order_by(events.c.seq)
+    if operation:
+        q = q.where(events.c.operation_id == operation)
+    for row in conn.execute(q).mappings():
+        apply(conn, row)
+        n += 1
+    return n
+
+
+def snapshot(conn: Connection, operation: str | None = None) -> dict[str, dict[str, Any]]:
+    """The persons projection as plain dicts (sealed bytes compared as they are)."""
+    q = select(persons).order_by(persons.c.id)
+    if operation:
+        q = q.where(persons.c.operation_id == operation)
+    return {r["id"]: dict(r) for r in conn.execute(q).mappings()}
+
+
+# ---------------------------------------------------------------------------- the event types
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event of the log as its projection needs it. A subclass per type sets ``kind`` (its
+    name in ``events.type``) and :meth:`project`."""
+
+    kind: ClassVar[str] = ""
+    seq: int
+    operation_id: str
+    person_id: str | None
+    household_id: str | None
+    flight_id: int | None
+    site: str | None
+    credential_id: str | None
+    occurred_at: datetime
+    data: Mapping[str, Any]
+    sealed: bytes | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> Event:
+        return cls(
+            row["seq"],
+            row["operation_id"],
+            row["person_id"],
+            row["household_id"],
+            row["flight_id"],
+            row["site"],
+            row["credential_id"],
+            row["occurred_at"],
+            row["data"] or {},
+            row.get("sealed"),
+        )
+
+    def as_row(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def project(self, conn: Connection) -> None:
+        raise NotImplementedError
+
+
+class Registered(Event):
+    """A person enters the registry: their ``persons`` row and blind indexes."""
+
+    kind = REGISTERED
+
+    def project(self, conn: Connection) -> None:
+        row = self.as_row()
+        conn.execute(insert(persons).values(**person_row(row, sealed_fields(row))))
+        keys = key_rows(row)
+        if keys:
+            conn.execute(insert(person_keys), keys)
+
+
+class Correction(Event):
+    """Fields of a person's record corrected (plain ones in ``data``, sealed ones in
+    ``sealed``; new blind indexes when an identifying field changed)."""
+
+    kind = CORRECTION
+
+    def project(self, conn: Connection) -> None:
+        row, data, pid = self.as_row(), self.data, self.person_id
+        values: dict[str, Any] = {k: data[k] for k in CORRECTABLE if k in data}
+        values.update(sealed_fields(row))
+        if "_document_bidx" in data:
+            values["document_bidx"] = _hex(data["_document_bidx"])
+        values["last_event"] = self.seq
+        _set_person(conn, pid, values)
+        if "_keys" in data:
+            conn.execute(delete(person_keys).where(person_keys.c.person_id == pid))
+            keys = key_rows(row)
+            if keys:
+                conn.execute(insert(person_keys), keys)
+
+
+class Seen(Event):
+    """A person seen at a site: it becomes their site (and status, if ``becomes``)."""
+
+    becomes: ClassVar[str | None] = None
+
+    def values(self) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "last_event": self.seq,
+            "last_seen_at": self.occurred_at,
+            "site": self.site,
+        }
+        if self.becomes:
+            values["status"] = self.becomes
+        return values
+
+    def project(self, conn: Connection) -> None:
+        _set_person(conn, self.person_id, self.values())
+
+
+class CallForward(Seen):
+    kind, becomes = CALL_FORWARD, "called-forward"
+
+
+class GateIn(Seen):
+    kind, becomes = GATE_IN, "checked-in"
+
+
+class RollCall(Seen):
+    """Seen at a roll-call: the site changes, not the status."""
+
+    kind = ROLL_CALL
+
+
+class DepartedIndependently(Seen):
+    kind, becomes = DEPARTED_INDEPENDENTLY, "departed-independently"
+
+
+class Found(Seen):
+    """A missing person found: checked-in, or arrived at a staging base or destination (the
+    service decides which and puts it in ``data["status"]``)."""
+
+    kind = FOUND
+
+    def values(self) -> dict[str, Any]:
+        values = super().values()
+        if self.data.get("status"):
+            values["status"] = self.data["status"]
+        return values
+
+
+class Deplane(Seen):
+    """Off the flight at its destination: arrived there."""
+
+    kind, becomes = DEPLANE, "arrived"
+
+    def values(self) -> dict[str, Any]:
+        return {**super().values(), "flight_id": None}
+
+
+class Missing(Event):
+    """Not found at a roll-call (or reported missing): site and last sighting stay."""
+
+    kind = MISSING
+
+    def project(self, conn: Connection) -> None:
+        _set_person(conn, self.person_id, {"last_event": self.seq, "status": "missing"})
+
+
+class Board(Event):
+    """On board a flight (before departure); the credential is used up."""
+
+    kind = BOARD
+
+    def project(self, conn: Connection) -> None:
+        values = {
+            "status": "boarded",
+            "flight_id": self.flight_id,
+            "site": self.site,
+            "last_event": self.seq,
+            "last_seen_at": self.occurred_at,
+        }
+        _set_person(conn, self.person_id, values)
+        if self.credential_id:
+            r = raw(conn)
+            r.run(conn, "UPDATE credentials SET boarded_at = {at} WHERE id = {cid}",
+                  {"at": r.dt(self.occurred_at), "cid": self.credential_id}).close()  # fmt: skip
+
+
+class Depart(Event):
+    """The flight leaves: who boarded is in flight (and out, the first time)."""
+
+    kind = DEPART
+
+    def project(self, conn: Connection) -> None:
+        P, fid = persons.c, self.flight_id
+        conn.execute(update(flights).where(flights.c.id == fid).values(status="departed"))
+        conn.execute(
+            update(persons)
+            .where(P.flight_id == fid, P.status == "boarded")
+            .values(status="in-flight", last_event=self.seq, site=None)
+        )
+        conn.execute(
+            update(persons)
+            .where(P.flight_id == fid, P.first_departed_at.is_(None))
+            .values(first_departed_at=self.occurred_at)
+        )
+
+
+class Arrive(Event):
+    kind = ARRIVE
+
+    def project(self, conn: Connection) -> None:
+        conn.execute(update(flights).where(flights.c.id == self.flight_id).values(status="arrived"))
+
+
+class Merge(Event):
+    """The person is a duplicate of ``data["into"]``; their candidate pair is decided."""
+
+    kind = MERGE
+
+    def project(self, conn: Connection) -> None:
+        conn.execute(
+            update(persons)
+            .where(persons.c.id == self.person_id)
+            .values(status="merged", merged_into=self.data["into"], last_event=self.seq)
+        )
+        _decide(conn, self, "merged")
+
+
+class Unmerge(Event):
+    """A merge undone: status and site as before it; the pair is open again."""
+
+    kind = UNMERGE
+
+    def project(self, conn: Connection) -> None:
+        conn.execute(
+            update(persons)
+            .where(persons.c.id == self.person_id)
+            .values(
+                status=self.data["status"],
+                site=self.data.get("site"),
+                merged_into=None,
+                last_event=self.seq,
+            )
+        )
+        _decide(conn, self, None)
+
+
+class NotDuplicate(Event):
+    kind = NOT_DUPLICATE
+
+    def project(self, conn: Connection) -> None:
+        _decide(conn, self, "distinct")
+
+
+class CredentialIssued(Event):
+    kind = CREDENTIAL_ISSUED
+
+    def project(self, conn: Connection) -> None:
+        conn.execute(
+            insert(credentials).values(
+                id=self.credential_id,
+                operation_id=self.operation_id,
+                person_id=self.person_id,
+                issued_at=self.occurred_at,
+                expires_at=datetime.fromisoformat(self.data["expires_at"]),
+            )
+        )
+
+
+class CredentialRevoked(Event):
+    kind = CREDENTIAL_REVOKED
+
+    def project(self, conn: Connection) -> None:
+        conn.execute(
+            update(credentials)
+            .where(credentials.c.id == self.credential_id)
+            .values(revoked_at=self.occurred_at)
+        )
+
+
+class Recorded(Event):
+    """Events whose rows (flights, manifests, the shredded keys) are written beside them: no
+    projection to change."""
+
+    def project(self, conn: Connection) -> None:
+        return None
+
+
+class FlightScheduled(Recorded):
+    kind = FLIGHT_SCHEDULED
+
+
+class Manifest(Recorded):
+    kind = MANIFEST
+
+
+class Shred(Recorded):
+    kind = SHRED
+
+
+#: every event type by its name in the log
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        Registered, Correction, CallForward, GateIn, RollCall, DepartedIndependently, Found,
+        Deplane, Missing, Board, Depart, Arrive, Merge, Unmerge, NotDuplicate, CredentialIssued,
+        CredentialRevoked, FlightScheduled, Manifest, Shred,
+    )
+}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- projection rows
+def _set_person(conn: Connection, pid: str | None, values: Mapping[str, Any]) -> None:
     r = raw(conn)
     cols = sorted(values)
     template = (
@@ -112,149 +456,6 @@ def _set_person(conn: Connection, pid: str, values: Mapping[str, Any]) -> None:
     params = {c: (r.dt(values[c]) if c in PERSON_DATETIMES else values[c]) for c in cols}
     params["_pid"] = pid
     r.run(conn, template, params).close()
-
-
-def _credential_boarded(conn: Connection, cid: str, at: datetime) -> None:
-    r = raw(conn)
-    r.run(conn, "UPDATE credentials SET boarded_at = {at} WHERE id = {cid}",
-          {"at": r.dt(at), "cid": cid}).close()  # fmt: skip
-
-
-def apply(conn: Connection, ev: Any) -> None:
-    """Change the projection for one event (``ev`` is an ``events`` row with ``seq``)."""
-    t = ev["type"]
-    pid = ev["person_id"]
-    data = ev["data"] or {}
-    seq = ev["seq"]
-    at = ev["occurred_at"]
-    P = persons.c
-    if t == REGISTERED:
-        conn.execute(insert(persons).values(**person_row(ev, sealed_fields(ev))))
-        rows = key_rows(ev)
-        if rows:
-            conn.execute(insert(person_keys), rows)
-        return
-    if t == CORRECTION:
-        values: dict[str, Any] = {k: data[k] for k in CORRECTABLE if k in data}
-        values.update(sealed_fields(ev))
-        if "_document_bidx" in data:
-            values["document_bidx"] = _hex(data["_document_bidx"])
-        values["last_event"] = seq
-        _set_person(conn, pid, values)
-        if "_keys" in data:
-            conn.execute(delete(person_keys).where(person_keys.c.person_id == pid))
-            rows = key_rows(ev)
-            if rows:
-                conn.execute(insert(person_keys), rows)
-        return
-    if t in (CALL_FORWARD, GATE_IN, ROLL_CALL, MISSING, FOUND, DEPARTED_INDEPENDENTLY, DEPLANE):
-        status = {
-            CALL_FORWARD: "called-forward",
-            GATE_IN: "checked-in",
-            DEPLANE: "arrived",
-            MISSING: "missing",
-            DEPARTED_INDEPENDENTLY: "departed-independently",
-        }.get(t)
-        values = {"last_event": seq, "last_seen_at": at}
-        if t != MISSING:
-            values["site"] = ev["site"]
-        if t == FOUND:
-            status = data.get("status")
-        if t == DEPLANE:
-            values["flight_id"] = None
-        if t == MISSING:
-            values.pop("last_seen_at")
-        if status:
-            values["status"] = status
-        _set_person(conn, pid, values)
-        return
-    if t == BOARD:
-        _set_person(
-            conn,
-            pid,
-            {
-                "status": "boarded",
-                "flight_id": ev["flight_id"],
-                "site": ev["site"],
-                "last_event": seq,
-                "last_seen_at": at,
-            },
-        )
-        if ev["credential_id"]:
-            _credential_boarded(conn, ev["credential_id"], at)
-        return
-    if t == DEPART:
-        fid = ev["flight_id"]
-        conn.execute(update(flights).where(flights.c.id == fid).values(status="departed"))
-        conn.execute(
-            update(persons)
-            .where(P.flight_id == fid, P.status == "boarded")
-            .values(status="in-flight", last_event=seq, site=None)
-        )
-        conn.execute(
-            update(persons)
-            .where(P.flight_id == fid, P.first_departed_at.is_(None))
-            .values(first_departed_at=at)
-        )
-        return
-    if t == ARRIVE:
-        conn.execute(
-            update(flights).where(flights.c.id == ev["flight_id"]).values(status="arrived")
-        )
-        return
-    if t == MERGE:
-        conn.execute(
-            update(persons)
-            .where(P.id == pid)
-            .values(status="merged", merged_into=data["into"], last_event=seq)
-        )
-        _decide(conn, ev, "merged")
-        return
-    if t == UNMERGE:
-        conn.execute(
-            update(persons)
-            .where(P.id == pid)
-            .values(status=data["status"], site=data.get("site"), merged_into=None, last_event=seq)
-        )
-        _decide(conn, ev, None)
-        return
-    if t == NOT_DUPLICATE:
-        _decide(conn, ev, "distinct")
-        return
-    if t == CREDENTIAL_ISSUED:
-        conn.execute(
-            insert(credentials).values(
-                id=ev["credential_id"],
-                operation_id=ev["operation_id"],
-                person_id=pid,
-                issued_at=at,
-                expires_at=datetime.fromisoformat(data["expires_at"]),
-            )
-        )
-        return
-    if t == CREDENTIAL_REVOKED:
-        conn.execute(
-            update(credentials).where(credentials.c.id == ev["credential_id"]).values(revoked_at=at)
-        )
-        return
-    if t in (FLIGHT_SCHEDULED, MANIFEST, SHRED):
-        return  # flights and manifests rows are written beside these events
-    raise ValueError(f"unknown event type {t}")
-
-
-CORRECTABLE = (
-    "category",
-    "cohort",
-    "priority",
-    "sex",
-    "nationality",
-    "birth_precision",
-    "age_group",
-    "household_id",
-    "relationship",
-    "unaccompanied",
-    "escort_id",
-)
 
 
 def _hex(v: str | None) -> bytes | None:
@@ -276,12 +477,12 @@ def key_rows(ev: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _decide(conn: Connection, ev: Mapping[str, Any], decision: str | None) -> None:
-    a, b = sorted((ev["person_id"], ev["data"]["other"]))
+def _decide(conn: Connection, ev: Event, decision: str | None) -> None:
+    a, b = sorted((ev.person_id or "", ev.data["other"]))
     conn.execute(
         update(dedup_candidates)
         .where(
-            dedup_candidates.c.operation_id == ev["operation_id"],
+            dedup_candidates.c.operation_id == ev.operation_id,
             dedup_candidates.c.person_a == a,
             dedup_candidates.c.person_b == b,
         )
@@ -319,35 +520,6 @@ def person_row(ev: Mapping[str, Any], sealed: Mapping[str, bytes | None]) -> dic
     for f in SEALED_FIELDS:
         row[f"{f}_enc"] = sealed.get(f"{f}_enc")
     return row
-
-
-def snapshot(conn: Connection, operation: str | None = None) -> dict[str, dict[str, Any]]:
-    """The persons projection as plain dicts (sealed bytes compared as they are)."""
-    q = select(persons).order_by(persons.c.id)
-    if operation:
-        q = q.where(persons.c.operation_id == operation)
-    return {r["id"]: dict(r) for r in conn.execute(q).mappings()}
-
-
-def rebuild(conn: Connection, operation: str | None = None) -> int:
-    """Throw the projections away and replay every event in order; return events replayed."""
-
-    def scoped(table):
-        return table.c.operation_id == operation if operation else True
-
-    conn.execute(delete(person_keys).where(scoped(person_keys)))
-    conn.execute(update(dedup_candidates).where(scoped(dedup_candidates)).values(decision=None))
-    conn.execute(delete(credentials).where(scoped(credentials)))
-    conn.execute(delete(persons).where(scoped(persons)))
-    conn.execute(update(flights).where(scoped(flights)).values(status="scheduled"))
-    n = 0
-    q = select(events).order_by(events.c.seq)
-    if operation:
-        q = q.where(events.c.operation_id == operation)
-    for ev in conn.execute(q).mappings():
-        apply(conn, ev)
-        n += 1
-    return n
 
 
 def pack(fields: Mapping[str, bytes | None]) -> bytes:

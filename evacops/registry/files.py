@@ -1,10 +1,9 @@
-"""Registration files in; flight manifests and aggregate counts out (docs/registry-files.md).
+"""Registration files in (docs/registry-files.md); manifests and counts out are
+:mod:`evacops.registry.writers`.
 
 A pure module: no database, no network. :func:`read_registrations` validates a CSV or XLSX file
 of people once, at the boundary, and returns typed :class:`RegistrationRow` objects, or raises
-:class:`~evacops.errors.RegistrationFileError` listing every problem in the file. The writers
-produce a passenger manifest CSV (:func:`write_manifest_csv`) and an HXL-tagged table of counts
-with small cells suppressed (:func:`write_counts_hxl`); both write atomically, mode 0600.
+:class:`~evacops.errors.RegistrationFileError` listing every problem in the file.
 
 Privacy: the cells hold personal data, so no message raised here ever quotes a cell's value; a
 message names the file, the line a spreadsheet user sees, the column and the fix.
@@ -12,33 +11,25 @@ message names the file, the line a spreadsheet user sees, the column and the fix
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import itertools
-import math
-import os
 import re
-import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TextIO
 from xml.etree.ElementTree import ParseError
 
-import pandas as pd
 import pycountry
 
-from evacops.errors import RegistrationFileError, UserError
+from evacops.errors import RegistrationFileError
 
 __all__ = [
-    "COUNT_DIMENSIONS",
-    "COUNT_HASHTAG",
     "DOCUMENT_TYPES",
     "ICAO_NATIONALITY_CODES",
-    "MANIFEST_COLUMNS",
     "OPTIONAL_COLUMNS",
     "RELATIONSHIPS",
     "REQUIRED_COLUMNS",
@@ -46,8 +37,6 @@ __all__ = [
     "RegistrationRow",
     "normalise_document",
     "read_registrations",
-    "write_counts_hxl",
-    "write_manifest_csv",
 ]
 
 # --- the registration file, declared once -------------------------------------------------------
@@ -74,27 +63,12 @@ KNOWN_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 SEXES: tuple[str, ...] = ("F", "M", "X", "U")
 _SEX_WORDS = {
-    "": "U",
-    "f": "F",
-    "female": "F",
-    "m": "M",
-    "male": "M",
-    "x": "X",
-    "u": "U",
-    "unknown": "U",
-}
+    "": "U", "f": "F", "female": "F", "m": "M", "male": "M", "x": "X", "u": "U", "unknown": "U",
+}  # fmt: skip
 RELATIONSHIPS: tuple[str, ...] = (
-    "head",
-    "spouse",
-    "child",
-    "parent",
-    "sibling",
-    "grandparent",
-    "grandchild",
-    "other-relative",
-    "escort",
-    "none",
-)
+    "head", "spouse", "child", "parent", "sibling", "grandparent", "grandchild", "other-relative",
+    "escort", "none",
+)  # fmt: skip
 DOCUMENT_TYPES: tuple[str, ...] = ("passport", "tazkira", "visa", "other")
 #: Nationality codes of ICAO Doc 9303 that are not ISO 3166-1 countries, accepted as nationality.
 ICAO_NATIONALITY_CODES: Mapping[str, str] = {
@@ -110,7 +84,7 @@ _YES = frozenset({"yes", "y", "true", "1"})
 _NO = frozenset({"", "no", "n", "false", "0"})
 
 MIN_BIRTH_YEAR = 1900
-MAX_HOUSEHOLD_ID_CHARS = 100  # persons/households tables in evacops.registry.models
+MAX_HOUSEHOLD_ID_CHARS = 100  # persons/households tables in evacops.registry.store.tables
 MAX_CATEGORY_CHARS = 60
 MAX_DOCUMENT_CHARS = 30
 
@@ -392,6 +366,9 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+Bad = Callable[[str, str, str], None]  # bad(column, problem, fix): record a row's problem
+
+
 def _parse_row(
     values: list[str],
     line: int,
@@ -400,101 +377,26 @@ def _parse_row(
     today: date,
     problems: list[str],
 ) -> RegistrationRow | None:
-    """Validate one row of stripped cells; append its problems, return the row if it has none."""
-    width = layout.width
-    n = len(values)
+    """Validate one row of stripped cells; append its problems, return the row if it has none.
+    The problems come in the order of the columns below."""
     bad_before = len(problems)
 
     def bad(column: str, problem: str, fix: str) -> None:
         problems.append(f"{src}:{line}: {column}: {problem}; {fix}")
 
-    if n > width and any(values[width:]):
-        bad(
-            f"column {_column_letter(width)}",
-            f"the row has more cells than the header has columns ({width})",
-            "add a header for the column or clear the cells",
-        )
-    for i in layout.unnamed:
-        if i < n and values[i]:
-            bad(
-                f"column {_column_letter(i)}",
-                "a value in a column without a header",
-                "add a header for the column or clear the cell",
-            )
-    if n < width:
-        values.extend([""] * (width - n))
-    values.append("")  # index -1: the cell of a column the file does not have
+    _check_width(values, layout, bad)
     ix = layout.index
-
-    household_id = values[ix["household_id"]]
-    if not household_id:
-        bad("household_id", "empty", "give every person a household id (a person alone gets one)")
-    elif len(household_id) > MAX_HOUSEHOLD_ID_CHARS:
-        bad("household_id", f"longer than {MAX_HOUSEHOLD_ID_CHARS} characters", "shorten it")
-
-    given_name = _nfc(values[ix["given_name"]])
-    family_name = _nfc(values[ix["family_name"]])
-    if not given_name and not family_name:
-        bad(
-            "given_name/family_name",
-            "both empty",
-            "fill in at least one (a person with a single name needs only one)",
-        )
-
-    sex_text = values[ix["sex"]]
-    sex = sex_text if sex_text in SEXES else _SEX_WORDS.get(sex_text.lower())
-    if sex is None:
-        bad("sex", "not a recognised sex", "use F, M, X or U (female/male accepted; empty means U)")
-
+    household_id = _household_id(values[ix["household_id"]], bad)
+    given_name, family_name = _names(values[ix["given_name"]], values[ix["family_name"]], bad)
+    sex = _sex(values[ix["sex"]], bad)
     birth_date, birth_precision = _birth_date(values[ix["birth_date"]], today, bad)
-
-    nationality = values[ix["nationality"]].upper()
-    if not nationality:
-        bad("nationality", "empty", "use an ISO 3166-1 alpha-3 code such as AFG, or XXX if unknown")
-    elif nationality not in _NATIONALITIES:
-        bad(
-            "nationality",
-            "not an ISO 3166-1 alpha-3 country code",
-            "use three letters such as AFG, or XXA (stateless), XXB/XXC (refugee), XXX (unknown)",
-        )
-
-    document_number = normalise_document(values[ix["document_number"]]) or None
-    if document_number is not None:
-        if not _DOCUMENT.fullmatch(document_number):
-            bad(
-                "document_number",
-                "holds characters other than letters A-Z, digits and '/'",
-                "type the number as printed on the document (spaces and hyphens are removed)",
-            )
-        elif len(document_number) > MAX_DOCUMENT_CHARS:
-            bad(
-                "document_number",
-                f"longer than {MAX_DOCUMENT_CHARS} characters",
-                "put one document number per row",
-            )
-    document_type: str | None = values[ix["document_type"]].lower() or None
-    if document_type is None:
-        document_type = "passport" if document_number else None
-    elif document_type not in DOCUMENT_TYPES:
-        bad("document_type", "not a known document type", "use passport, tazkira, visa or other")
-
-    category = values[ix["category"]]
-    if not category:
-        bad("category", "empty", "fill in the person's category (it decides the cohort)")
-    elif len(category) > MAX_CATEGORY_CHARS:
-        bad("category", f"longer than {MAX_CATEGORY_CHARS} characters", "use its short name")
-
-    relationship = values[ix["relationship"]]
-    if relationship and relationship not in RELATIONSHIPS:
-        relationship = re.sub(r"[\s_]+", "-", relationship.lower())
-        if relationship not in RELATIONSHIPS:
-            bad("relationship", "not a known relationship", "use " + ", ".join(RELATIONSHIPS))
-
-    unaccompanied_text = values[ix["minor_unaccompanied"]].lower()
-    minor_unaccompanied = unaccompanied_text in _YES
-    if not minor_unaccompanied and unaccompanied_text not in _NO:
-        bad("minor_unaccompanied", "not yes or no", "use yes or no (empty means no)")
-
+    nationality = _nationality(values[ix["nationality"]], bad)
+    document_number, document_type = _document(
+        values[ix["document_number"]], values[ix["document_type"]], bad
+    )
+    category = _category(values[ix["category"]], bad)
+    relationship = _relationship(values[ix["relationship"]], bad)
+    minor_unaccompanied = _unaccompanied(values[ix["minor_unaccompanied"]], bad)
     if len(problems) > bad_before:
         return None
     variants_text = values[ix["name_variants"]]
@@ -520,6 +422,117 @@ def _parse_row(
     )
 
 
+def _check_width(values: list[str], layout: _Layout, bad: Bad) -> None:
+    """Cells beyond the header or under a column without a header are problems; the row is
+    then padded to the header's width, plus one empty cell (index -1: a column the file does
+    not have)."""
+    width = layout.width
+    n = len(values)
+    if n > width and any(values[width:]):
+        bad(
+            f"column {_column_letter(width)}",
+            f"the row has more cells than the header has columns ({width})",
+            "add a header for the column or clear the cells",
+        )
+    for i in layout.unnamed:
+        if i < n and values[i]:
+            bad(
+                f"column {_column_letter(i)}",
+                "a value in a column without a header",
+                "add a header for the column or clear the cell",
+            )
+    if n < width:
+        values.extend([""] * (width - n))
+    values.append("")
+
+
+def _household_id(text: str, bad: Bad) -> str:
+    if not text:
+        bad("household_id", "empty", "give every person a household id (a person alone gets one)")
+    elif len(text) > MAX_HOUSEHOLD_ID_CHARS:
+        bad("household_id", f"longer than {MAX_HOUSEHOLD_ID_CHARS} characters", "shorten it")
+    return text
+
+
+def _names(given: str, family: str, bad: Bad) -> tuple[str, str]:
+    given_name, family_name = _nfc(given), _nfc(family)
+    if not given_name and not family_name:
+        bad(
+            "given_name/family_name",
+            "both empty",
+            "fill in at least one (a person with a single name needs only one)",
+        )
+    return given_name, family_name
+
+
+def _sex(text: str, bad: Bad) -> str | None:
+    sex = text if text in SEXES else _SEX_WORDS.get(text.lower())
+    if sex is None:
+        bad("sex", "not a recognised sex", "use F, M, X or U (female/male accepted; empty means U)")
+    return sex
+
+
+def _nationality(text: str, bad: Bad) -> str:
+    nationality = text.upper()
+    if not nationality:
+        bad("nationality", "empty", "use an ISO 3166-1 alpha-3 code such as AFG, or XXX if unknown")
+    elif nationality not in _NATIONALITIES:
+        bad(
+            "nationality",
+            "not an ISO 3166-1 alpha-3 country code",
+            "use three letters such as AFG, or XXA (stateless), XXB/XXC (refugee), XXX (unknown)",
+        )
+    return nationality
+
+
+def _document(number_text: str, type_text: str, bad: Bad) -> tuple[str | None, str | None]:
+    """The document number (normalised) and type (passport if a number has none)."""
+    document_number = normalise_document(number_text) or None
+    if document_number is not None:
+        if not _DOCUMENT.fullmatch(document_number):
+            bad(
+                "document_number",
+                "holds characters other than letters A-Z, digits and '/'",
+                "type the number as printed on the document (spaces and hyphens are removed)",
+            )
+        elif len(document_number) > MAX_DOCUMENT_CHARS:
+            bad(
+                "document_number",
+                f"longer than {MAX_DOCUMENT_CHARS} characters",
+                "put one document number per row",
+            )
+    document_type: str | None = type_text.lower() or None
+    if document_type is None:
+        document_type = "passport" if document_number else None
+    elif document_type not in DOCUMENT_TYPES:
+        bad("document_type", "not a known document type", "use passport, tazkira, visa or other")
+    return document_number, document_type
+
+
+def _category(text: str, bad: Bad) -> str:
+    if not text:
+        bad("category", "empty", "fill in the person's category (it decides the cohort)")
+    elif len(text) > MAX_CATEGORY_CHARS:
+        bad("category", f"longer than {MAX_CATEGORY_CHARS} characters", "use its short name")
+    return text
+
+
+def _relationship(text: str, bad: Bad) -> str:
+    relationship = text
+    if relationship and relationship not in RELATIONSHIPS:
+        relationship = re.sub(r"[\s_]+", "-", relationship.lower())
+        if relationship not in RELATIONSHIPS:
+            bad("relationship", "not a known relationship", "use " + ", ".join(RELATIONSHIPS))
+    return relationship
+
+
+def _unaccompanied(text: str, bad: Bad) -> bool:
+    answer = text.lower()
+    if answer not in _YES and answer not in _NO:
+        bad("minor_unaccompanied", "not yes or no", "use yes or no (empty means no)")
+    return answer in _YES
+
+
 def normalise_document(number: str) -> str:
     """A document number as stored: spaces, hyphens and dashes removed, Arabic-Indic and Persian
     digits as 0-9, letters upper case (``"zz 123-4567"`` -> ``"ZZ1234567"``). Not validated, so
@@ -530,9 +543,7 @@ def normalise_document(number: str) -> str:
     return text.upper()
 
 
-def _birth_date(
-    text: str, today: date, bad: Callable[[str, str, str], None]
-) -> tuple[date | None, str]:
+def _birth_date(text: str, today: date, bad: Bad) -> tuple[date | None, str]:
     """``YYYY-MM-DD`` -> exact, ``YYYY`` -> year (1 January), empty -> unknown."""
     if not text:
         return None, "unknown"
@@ -563,217 +574,6 @@ def _birth_date(
     else:
         bad("birth_date", "not a date", _DATE_FIX)
     return None, "unknown"
-
-
-# --- writing ------------------------------------------------------------------------------------
-
-#: Passenger manifest columns, in file order (docs/registry-files.md, "Flight manifest").
-MANIFEST_COLUMNS: tuple[str, ...] = (
-    "flight",
-    "flight_date",
-    "origin",
-    "destination",
-    "seq",
-    "family_name",
-    "given_name",
-    "sex",
-    "birth_date",
-    "nationality",
-    "document_type",
-    "document_number",
-    "document_country",
-    "household_id",
-    "lap_infant",
-    "seat_required",
-    "unaccompanied_minor",
-    "category",
-    "credential_code",
-)
-_MANIFEST_KEYS = frozenset(MANIFEST_COLUMNS) | {"birth_precision"}
-
-# Cells a spreadsheet would run as a formula (OWASP "CSV injection")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_text(value: object) -> str:
-    """A value as CSV cell text: None -> '', bool -> yes/no, dates ISO 8601."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    text = str(value)
-    if text.startswith(_FORMULA_START) and not isinstance(value, int | float):
-        return "'" + text
-    return text
-
-
-def _manifest_birth_date(row: Mapping[str, object]) -> str:
-    """``birth_date`` (a date or ISO text) as its precision allows: YYYY-MM-DD, YYYY or empty."""
-    value = row.get("birth_date")
-    precision = row.get("birth_precision", "exact")
-    if value is None or value == "" or precision == "unknown":
-        return ""
-    if precision == "year":
-        if isinstance(value, date):
-            return f"{value.year:04d}"
-        if isinstance(value, str) and value[:4].isdigit():
-            return value[:4]
-    return _csv_text(value)
-
-
-def write_manifest_csv(rows: Iterable[Mapping[str, object]], path: Path) -> int:
-    """Write a passenger manifest CSV with a header of :data:`MANIFEST_COLUMNS`.
-
-    Each row maps column names to values; a missing column is written empty. ``birth_precision``
-    (``exact``/``year``/``unknown``, not a column) may accompany ``birth_date``: a year-precision
-    date is written as ``YYYY`` and an unknown one as empty, never as a made-up day. Any other
-    key is a ``ValueError`` (a typo would otherwise drop a column). The file is UTF-8 without
-    BOM, RFC 4180 (CRLF), mode 0600, and appears whole or not at all. Returns the rows written.
-    """
-
-    def fill(writer) -> int:
-        writer.writerow(MANIFEST_COLUMNS)
-        n = 0
-        for row in rows:
-            unknown = set(row) - _MANIFEST_KEYS
-            if unknown:
-                raise ValueError(
-                    f"manifest row {n + 1}: unknown field(s) {', '.join(sorted(unknown))}; "
-                    f"use the names in MANIFEST_COLUMNS"
-                )
-            writer.writerow(
-                [
-                    _manifest_birth_date(row) if col == "birth_date" else _csv_text(row.get(col))
-                    for col in MANIFEST_COLUMNS
-                ]
-            )
-            n += 1
-        return n
-
-    return _atomic_csv(Path(path), fill)
-
-
-#: Dimension columns of a counts table -> HXL hashtag, in output order.
-COUNT_DIMENSIONS: Mapping[str, str] = {
-    "date": "#date",
-    "site": "#loc+name",
-    "status": "#status",
-    "cohort": "#beneficiary+cohort",
-    "nationality": "#country+code+nationality",
-    "sex": "#beneficiary+sex",
-    "age_group": "#beneficiary+age_group",
-}
-#: HXL hashtag of the count column: number of individuals.
-COUNT_HASHTAG = "#affected+ind"
-
-
-def write_counts_hxl(df: pd.DataFrame, path: Path, *, min_cell: int = 5) -> int:
-    """Write tidy counts as an HXL-tagged CSV: a header row, a hashtag row, one row per cell.
-
-    ``df`` has dimension columns among :data:`COUNT_DIMENSIONS` and a ``count`` column of
-    non-negative integers, one row per combination of dimensions. A count from 1 to
-    ``min_cell - 1`` is written as the text ``<{min_cell}`` (e.g. ``<5``); zero and counts of at
-    least ``min_cell`` are written as they are. No total or other derived value is written, so
-    nothing in the file recovers a suppressed cell. Atomic, mode 0600. Returns the rows written.
-    """
-    if isinstance(min_cell, bool) or not isinstance(min_cell, int) or min_cell < 1:
-        raise ValueError(f"min_cell must be an integer >= 1, got {min_cell!r}")
-    if "count" not in df.columns:
-        raise ValueError("counts table has no 'count' column")
-    unknown = [str(c) for c in df.columns if c != "count" and c not in COUNT_DIMENSIONS]
-    if unknown:
-        raise ValueError(
-            f"counts table has unknown column(s) {', '.join(unknown)}; "
-            f"use {', '.join(COUNT_DIMENSIONS)} and count"
-        )
-    dims = [c for c in COUNT_DIMENSIONS if c in df.columns]
-    if df.duplicated(subset=dims).any() if dims else len(df) > 1:
-        raise ValueError(
-            "counts table has several rows for the same dimensions; sum them first "
-            "(df.groupby(dims, as_index=False)['count'].sum())"
-        )
-    counts = [_count_value(v) for v in df["count"].tolist()]
-    marker = f"<{min_cell}"
-    columns = [*dims, "count"]
-    tags = [*(COUNT_DIMENSIONS[d] for d in dims), COUNT_HASHTAG]
-    dim_values = [df[d].tolist() for d in dims]
-
-    def fill(writer) -> int:
-        writer.writerow(columns)
-        writer.writerow(tags)
-        for i, count in enumerate(counts):
-            shown: object = marker if 0 < count < min_cell else count
-            writer.writerow([*(_dimension_text(vals[i]) for vals in dim_values), shown])
-        return len(counts)
-
-    return _atomic_csv(Path(path), fill)
-
-
-def _count_value(value: object) -> int:
-    """A count cell as int; NaN, negative or fractional counts are a bug in the caller."""
-    if isinstance(value, bool):
-        raise ValueError("counts table: 'count' must hold integers, got a boolean")
-    if isinstance(value, float):
-        if math.isnan(value) or not value.is_integer():
-            raise ValueError("counts table: 'count' must hold whole numbers (no NaN, no fractions)")
-        value = int(value)
-    if not isinstance(value, int) and hasattr(value, "__index__"):  # numpy integers
-        value = int(value)  # type: ignore[call-overload]
-    if not isinstance(value, int) or value < 0:
-        raise ValueError("counts table: 'count' must hold integers >= 0")
-    return value
-
-
-def _dimension_text(value: object) -> str:
-    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat() if value == value.normalize() else value.isoformat()
-    return _csv_text(value)
-
-
-def _atomic_csv(path: Path, fill: Callable[..., int]) -> int:
-    """Write a CSV beside ``path`` in a temporary file (mode 0600), then rename it into place.
-
-    If ``fill`` raises, the temporary file is removed and ``path`` is left as it was.
-    """
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise UserError(
-            f"{path}: cannot write ({exc.strerror}); check the folder exists and is writable"
-        ) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            n = fill(csv.writer(f))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise UserError(
-                f"{path}: cannot write ({exc.strerror}); check the disk and the folder"
-            ) from None
-        raise
-    _fsync_dir(path.parent)
-    return n
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable where the platform allows it."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def read_records(

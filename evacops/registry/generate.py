@@ -6,13 +6,12 @@ evacuation: another romanisation of the name, the order of the names swapped, th
 missing or replaced by the 1 January default, the document missing, a typo. It returns the
 records and the set of true duplicate pairs, so matching can be measured.
 
-Given names are common Afghan given names with their usual romanisations (a name alone names
-nobody); family names are **synthetic**, built from syllables, and a short list of well-known
+Given names are common Afghan given names with their usual romanisations (:mod:`.given_names`);
+family names are **synthetic**, built from syllables, and a short list of well-known
 real family and tribal names is excluded. Document numbers use the reserved test prefix ``ZZ``
 and seven digits, so they can never be real. Randomness comes only from
-``numpy.random.default_rng(seed)``: the same seed gives the same people.
-
-How the generator works and why: docs/registry-dedup.md, "The generator".
+``numpy.random.default_rng(seed)``: the same seed gives the same people. How the generator
+works and why: docs/registry-dedup.md, "The generator".
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ import numpy as np
 
 from evacops.registry.dedup import PersonRecord
 from evacops.registry.files import REQUIRED_COLUMNS
+from evacops.registry.given_names import FEMALE_NAMES, MALE_NAMES
 from evacops.registry.names import skeleton
 
 __all__ = [
@@ -62,181 +62,6 @@ EXAMPLE_SITES: dict[str, str] = {
     "Ramstein": "staging",
     "Dulles": "destination",
 }
-
-# Common Afghan given names: (weight, spellings). The first spelling is the most usual; the
-# others are romanisations met in registrations. Most fold to one skeleton (names.py); a few
-# deliberately do not (Fuad/Fawad, Zabiullah/Zabihullah, Syed), as in real data.
-MALE_NAMES: tuple[tuple[float, tuple[str, ...]], ...] = (
-    (14.0, ("Mohammad", "Muhammad", "Mohammed", "Mohamed", "Muhamad", "Mohamad")),
-    (5.0, ("Ahmad", "Ahmed", "Ahmet")),
-    (2.0, ("Mahmood", "Mahmud", "Mahmoud")),
-    (2.0, ("Abdul Rahman", "Abdulrahman", "Abdurrahman", "Abdul-Rahman", "Abdel Rahman")),
-    (2.0, ("Abdullah", "Abdulla", "Abdollah", "Abdallah")),
-    (1.5, ("Abdul Qadir", "Abdulqadir", "Abdul Kadir", "Abdul Qader")),
-    (1.5, ("Abdul Karim", "Abdulkarim", "Abdul Kareem")),
-    (1.5, ("Abdul Wahid", "Abdulwahid", "Abdul Waheed")),
-    (1.0, ("Abdul Hakim", "Abdulhakim", "Abdul Hakeem")),
-    (3.0, ("Ali", "Aly")),
-    (2.0, ("Hassan", "Hasan")),
-    (2.5, ("Hussain", "Husain", "Hossein", "Hussein", "Husayn")),
-    (1.5, ("Massoud", "Masood", "Masoud", "Masud")),
-    (1.5, ("Yusuf", "Yousef", "Yusef", "Yousuf")),
-    (1.5, ("Omar", "Umar")),
-    (1.0, ("Usman", "Osman", "Uthman")),
-    (1.5, ("Khalid", "Khaled", "Kalid")),
-    (1.5, ("Hamid", "Hameed", "Hamed")),
-    (1.0, ("Rashid", "Rasheed", "Rashed")),
-    (1.5, ("Farid", "Fareed")),
-    (1.0, ("Najib", "Najeeb", "Najibullah")),
-    (1.5, ("Nasir", "Naseer", "Nasser")),
-    (1.0, ("Qasim", "Kasim", "Qassem", "Qasem")),
-    (1.0, ("Karim", "Kareem")),
-    (1.0, ("Rahim", "Raheem")),
-    (1.0, ("Jawad", "Javad")),
-    (1.0, ("Fawad", "Fuad", "Fawwad")),
-    (2.0, ("Sayed", "Sayyed", "Said", "Saeed", "Syed")),
-    (1.0, ("Zabihullah", "Zabiullah", "Zabihulla")),
-    (1.5, ("Habibullah", "Habib Ullah", "Habibulla", "Habibollah")),
-    (1.0, ("Hekmatullah", "Hikmatullah", "Hekmatulla")),
-    (1.0, ("Rahmatullah", "Rahmatulla", "Rahmat Ullah")),
-    (1.0, ("Samiullah", "Samiulla", "Sami Ullah")),
-    (0.8, ("Shafiq", "Shafeeq", "Shafique")),
-    (0.8, ("Shakib", "Shakeeb")),
-    (0.8, ("Bilal", "Belal")),
-    (1.0, ("Ismail", "Esmail", "Ismael")),
-    (1.0, ("Ibrahim", "Ebrahim", "Ibraheem")),
-    (0.8, ("Idris", "Edris")),
-    (0.8, ("Yahya", "Yahia")),
-    (0.8, ("Zakaria", "Zakariya", "Zakariah")),
-    (1.0, ("Ajmal",)),
-    (1.0, ("Jamil", "Jameel")),
-    (1.0, ("Wahid", "Waheed", "Vahid")),
-    (0.8, ("Mirwais", "Mir Wais", "Mirways")),
-    (1.0, ("Ahmad Shah", "Ahmadshah")),
-    (1.0, ("Gul Ahmad", "Gulahmad", "Gul Ahmed")),
-    (1.5, ("Nur Mohammad", "Noor Mohammad", "Noor Muhammad", "Nurmohammad")),
-    (0.8, ("Sohrab", "Sohraab")),
-    (0.8, ("Farhad", "Farhaad")),
-    (0.8, ("Jamshid", "Jamsheed", "Jamshed")),
-    (0.8, ("Daud", "Dawood", "Dawud")),
-    (0.8, ("Sulaiman", "Suleiman", "Soleiman", "Sulayman")),
-    (0.8, ("Haroon", "Harun", "Haroun")),
-    (1.0, ("Mansoor", "Mansur", "Mansour")),
-    (1.0, ("Naveed", "Navid", "Nawid")),
-    (0.8, ("Tariq", "Tareq", "Tarek")),
-    (0.8, ("Emal",)),
-    (0.8, ("Zalmai", "Zalmay")),
-    (0.8, ("Hamza", "Hamzah")),
-    (0.8, ("Mustafa", "Mostafa")),
-    (0.8, ("Mujtaba", "Mojtaba")),
-    (0.8, ("Murtaza", "Mortaza", "Morteza")),
-    (1.0, ("Aziz", "Azeez")),
-    (0.8, ("Wali", "Walli")),
-    (0.8, ("Sharif", "Shareef")),
-    (0.8, ("Latif", "Lateef")),
-    (0.8, ("Naeem", "Naim", "Nayeem")),
-    (0.6, ("Qais", "Qays", "Kais")),
-    (0.8, ("Rohullah", "Ruhullah", "Rohulla")),
-    (0.8, ("Ehsan", "Ihsan", "Ehsaan")),
-    (0.8, ("Sadiq", "Sadeq", "Sadeeq")),
-    (0.8, ("Samir", "Sameer")),
-    (0.6, ("Zubair", "Zubayr", "Zobair")),
-    (0.6, ("Ilyas", "Elyas", "Elias")),
-    (0.8, ("Baryalai", "Baryalay")),
-    (0.6, ("Fardin", "Fardeen")),
-    (0.6, ("Shoaib", "Shuaib", "Shoayb")),
-    (0.6, ("Obaidullah", "Ubaidullah", "Obaidulla")),
-    (0.6, ("Asadullah", "Asadulla", "Asad Ullah")),
-    (0.6, ("Nematullah", "Nimatullah", "Nematulla")),
-    (0.6, ("Amanullah", "Amanulla", "Aman Ullah")),
-    (0.6, ("Hashmatullah", "Hashmatulla")),
-    (0.6, ("Ghulam", "Gholam", "Gulam")),
-    (0.6, ("Bashir", "Basheer")),
-    (0.6, ("Nazir", "Nazeer")),
-    (0.6, ("Munir", "Muneer")),
-    (0.6, ("Zia", "Ziya")),
-    (0.6, ("Wasim", "Waseem")),
-    (0.6, ("Javid", "Jawid", "Javed")),
-    (0.6, ("Khushal", "Khoshal")),
-    (0.6, ("Ashraf",)),
-    (0.6, ("Akbar",)),
-    (0.6, ("Anwar", "Anwer")),
-    (0.6, ("Asif", "Aseef")),
-    (0.5, ("Dost Mohammad", "Dost Muhammad")),
-    (0.5, ("Sher Ahmad", "Sher Ahmed")),
-    (0.5, ("Jan Agha", "Janagha")),
-)
-FEMALE_NAMES: tuple[tuple[float, tuple[str, ...]], ...] = (
-    (4.0, ("Fatima", "Fatema", "Fatimah")),
-    (3.0, ("Zahra", "Zahrah")),
-    (3.0, ("Maryam", "Mariam")),
-    (2.0, ("Marzia", "Marziyeh", "Marziya")),
-    (2.0, ("Zainab", "Zaynab", "Zeinab")),
-    (2.0, ("Khadija", "Khadijah", "Khadeeja")),
-    (2.0, ("Aisha", "Ayesha", "Aysha")),
-    (1.5, ("Sakina", "Sakeena")),
-    (1.5, ("Masooma", "Masuma", "Masoumeh")),
-    (1.5, ("Farzana", "Farzaneh")),
-    (1.5, ("Freshta", "Fereshta", "Fereshteh")),
-    (1.0, ("Gulalai", "Gulalay")),
-    (1.0, ("Malalai", "Malalay")),
-    (1.5, ("Shabnam",)),
-    (1.5, ("Nargis", "Narges")),
-    (1.5, ("Parwana", "Parvana")),
-    (1.5, ("Laila", "Layla", "Leila")),
-    (1.0, ("Mina", "Meena")),
-    (1.0, ("Sara", "Sarah")),
-    (1.0, ("Habiba", "Habibah")),
-    (1.0, ("Hadia", "Hadiya")),
-    (1.0, ("Hamida", "Hameeda")),
-    (1.0, ("Nadia", "Nadiya")),
-    (1.0, ("Najiba", "Najeeba")),
-    (1.0, ("Nasrin", "Nasreen")),
-    (1.0, ("Roya", "Roja")),
-    (1.0, ("Sima", "Seema")),
-    (1.0, ("Soraya", "Sorayya", "Suraya")),
-    (1.0, ("Tahmina", "Tahmineh")),
-    (1.0, ("Wahida", "Waheeda", "Vahideh")),
-    (1.0, ("Zarghona", "Zarghuna")),
-    (1.0, ("Zohra", "Zuhra")),
-    (1.0, ("Shakila", "Shakeela")),
-    (1.0, ("Samira", "Sameera")),
-    (1.0, ("Fariba",)),
-    (1.0, ("Farida", "Fareeda")),
-    (1.0, ("Latifa", "Lateefa")),
-    (1.0, ("Mahbooba", "Mahbuba")),
-    (1.0, ("Nazanin", "Nazaneen")),
-    (0.8, ("Parisa",)),
-    (1.0, ("Rabia", "Rabiya", "Rabiah")),
-    (1.0, ("Razia", "Raziya", "Raziyah")),
-    (0.8, ("Rukhsar", "Rukhsaar")),
-    (0.8, ("Sadaf",)),
-    (0.8, ("Sana", "Sanaa")),
-    (0.8, ("Somaya", "Sumaya", "Somayeh")),
-    (1.0, ("Yasmin", "Yasmeen")),
-    (0.8, ("Zakia", "Zakiya")),
-    (0.8, ("Mursal", "Morsal")),
-    (0.8, ("Muska", "Mozhgan")),
-    (0.8, ("Arezo", "Arezoo", "Arzo")),
-    (0.6, ("Bibi Gul", "Bibigul")),
-    (0.6, ("Storay", "Storai")),
-    (0.6, ("Palwasha",)),
-    (0.8, ("Madina", "Madeena")),
-    (0.8, ("Rahima", "Raheema")),
-    (0.8, ("Karima", "Kareema")),
-    (0.8, ("Nilofar", "Nilufar", "Nelofar")),
-    (0.6, ("Mahnaz",)),
-    (0.6, ("Shukria", "Shukriya")),
-    (0.6, ("Halima", "Haleema")),
-    (0.6, ("Asma", "Asmaa")),
-    (0.6, ("Hosai", "Hosay")),
-    (0.6, ("Lina", "Leena")),
-    (0.6, ("Mariam Gul",)),
-    (0.6, ("Nooria", "Nuria", "Nuriya")),
-    (0.6, ("Sediqa", "Sadiqa", "Sedigheh")),
-    (0.6, ("Tamana", "Tamanna")),
-    (0.6, ("Zarmina", "Zarmeena")),
-)
 
 # Syllables for synthetic family names and their suffixes.
 _ONSETS = ("b", "d", "f", "g", "gh", "h", "j", "k", "kh", "l", "m", "n", "p", "q", "r", "s",
@@ -429,87 +254,122 @@ def _title(s: str) -> str:
 
 def _households(g: _Generator, n_people: int) -> list[_Person]:
     """Households of 1-9 people until ``n_people`` are made."""
-    rng = g.rng
     persons: list[_Person] = []
     hh = 0
     while len(persons) < n_people:
         hh += 1
-        family = g.family_pool[int(rng.choice(len(g.family_pool), p=g.family_p))]
-        no_family_names = rng.random() < 0.06  # households registered with given names only
-        afghan = rng.random() < 0.92
-        nat = "AFG" if afghan else str(rng.choice([c for c, _ in _FOREIGN], p=g.foreign_p))
-        if nat == "AFG":
-            category = str(
-                rng.choice(["siv", "p1p2", "at-risk", "lpr", "citizen", "third-country"],
-                           p=[0.30, 0.22, 0.36, 0.06, 0.05, 0.01])
-            )  # fmt: skip
-        elif nat == "USA":
-            category = "citizen"
-        else:
-            category = "third-country"
-        kind = rng.random()
-        members: list[tuple[bool, float, float, str]] = []  # (female, age lo, age hi, role)
-        if kind < 0.04:  # unaccompanied minors: one or two children, no adult
-            for _ in range(int(rng.integers(1, 3))):
-                members.append((bool(rng.random() < 0.3), 8, 18, "child"))
-        elif kind < 0.22:  # one adult alone
-            members.append((bool(rng.random() < 0.2), 18, 65, "adult"))
-        else:
-            size = int(min(9, max(2, rng.poisson(4.0) + 1)))
-            father_age = rng.uniform(24, 60)
-            members.append((False, father_age, father_age + 0.01, "head"))
-            members.append((True, father_age - 8, father_age - 1, "spouse"))
-            n_grand = int(rng.random() < 0.25) + int(rng.random() < 0.10)
-            for _ in range(min(n_grand, size - 2)):
-                members.append((bool(rng.random() < 0.6), father_age + 20, father_age + 30,
-                                "grandparent"))  # fmt: skip
-            while len(members) < size:
-                members.append((bool(rng.random() < 0.5), 0, min(father_age - 18, 25), "child"))
+        home = _household(g)
+        members = _household_members(g)
         start = len(persons)
         used_given: dict[bool, list[int]] = {True: [], False: []}
-        for female, lo, hi, role in members:
+        for member in members:
             prev = persons[-1] if len(persons) > start else None
-            twin = (
-                role == "child" and prev is not None and prev.precision != "unknown"
-                and REFERENCE_DATE.year - prev.true_birth.year < 18 and rng.random() < 0.04
-            )  # fmt: skip
-            precision, jan1 = g.precision()
-            birth = g.birth(lo, hi)
-            if twin and prev is not None:
-                birth, precision, jan1 = prev.true_birth, prev.precision, prev.default_jan1
-            own_family = role == "spouse" and rng.random() < 0.5
-            fam = "" if no_family_names else family
-            if own_family and not no_family_names:
-                fam = g.family_pool[int(rng.choice(len(g.family_pool), p=g.family_p))]
-            given = g.pick_given(female, used_given[female])  # siblings get different names
-            used_given[female].append(given)
-            u = rng.random()
-            sex = "F" if female else "M"
-            if u < 0.01:
-                sex = "U"
-            elif u < 0.012:
-                sex = "X"
-            member_nat = nat
-            if nat != "AFG" and role in ("spouse", "grandparent") and rng.random() < 0.5:
-                member_nat = "AFG"
-            persons.append(
-                _Person(
-                    given=given,
-                    female=female,
-                    family=fam,
-                    single=not fam or rng.random() < 0.03,
-                    true_birth=birth,
-                    precision=precision,
-                    default_jan1=jan1,
-                    sex=sex,
-                    nationality=member_nat,
-                    document=g.document() if rng.random() < 0.6 else None,
-                    household=hh,
-                    category=category,
-                    twin_of=len(persons) - 1 if twin else None,
-                )
-            )
+            persons.append(_member(g, hh, home, member, prev, used_given, len(persons)))
     return persons[:n_people]
+
+
+@dataclass
+class _Home:
+    """What a household's members share: family name, nationality, category."""
+
+    family: str
+    no_family_names: bool  # registered with given names only
+    nationality: str
+    category: str
+
+
+def _household(g: _Generator) -> _Home:
+    rng = g.rng
+    family = g.family_pool[int(rng.choice(len(g.family_pool), p=g.family_p))]
+    no_family_names = rng.random() < 0.06  # households registered with given names only
+    afghan = rng.random() < 0.92
+    nat = "AFG" if afghan else str(rng.choice([c for c, _ in _FOREIGN], p=g.foreign_p))
+    if nat == "AFG":
+        category = str(
+            rng.choice(["siv", "p1p2", "at-risk", "lpr", "citizen", "third-country"],
+                       p=[0.30, 0.22, 0.36, 0.06, 0.05, 0.01])
+        )  # fmt: skip
+    elif nat == "USA":
+        category = "citizen"
+    else:
+        category = "third-country"
+    return _Home(family, no_family_names, nat, category)
+
+
+def _household_members(g: _Generator) -> list[tuple[bool, float, float, str]]:
+    """(female, age lo, age hi, role) of each member of a new household."""
+    rng = g.rng
+    kind = rng.random()
+    members: list[tuple[bool, float, float, str]] = []
+    if kind < 0.04:  # unaccompanied minors: one or two children, no adult
+        for _ in range(int(rng.integers(1, 3))):
+            members.append((bool(rng.random() < 0.3), 8, 18, "child"))
+    elif kind < 0.22:  # one adult alone
+        members.append((bool(rng.random() < 0.2), 18, 65, "adult"))
+    else:
+        size = int(min(9, max(2, rng.poisson(4.0) + 1)))
+        father_age = rng.uniform(24, 60)
+        members.append((False, father_age, father_age + 0.01, "head"))
+        members.append((True, father_age - 8, father_age - 1, "spouse"))
+        n_grand = int(rng.random() < 0.25) + int(rng.random() < 0.10)
+        for _ in range(min(n_grand, size - 2)):
+            members.append((bool(rng.random() < 0.6), father_age + 20, father_age + 30,
+                            "grandparent"))  # fmt: skip
+        while len(members) < size:
+            members.append((bool(rng.random() < 0.5), 0, min(father_age - 18, 25), "child"))
+    return members
+
+
+def _member(
+    g: _Generator,
+    hh: int,
+    home: _Home,
+    member: tuple[bool, float, float, str],
+    prev: _Person | None,
+    used_given: dict[bool, list[int]],
+    index: int,
+) -> _Person:
+    """One member of household ``hh`` (``prev``: the member made before, for twins)."""
+    rng = g.rng
+    female, lo, hi, role = member
+    twin = (
+        role == "child" and prev is not None and prev.precision != "unknown"
+        and REFERENCE_DATE.year - prev.true_birth.year < 18 and rng.random() < 0.04
+    )  # fmt: skip
+    precision, jan1 = g.precision()
+    birth = g.birth(lo, hi)
+    if twin and prev is not None:
+        birth, precision, jan1 = prev.true_birth, prev.precision, prev.default_jan1
+    own_family = role == "spouse" and rng.random() < 0.5
+    fam = "" if home.no_family_names else home.family
+    if own_family and not home.no_family_names:
+        fam = g.family_pool[int(rng.choice(len(g.family_pool), p=g.family_p))]
+    given = g.pick_given(female, used_given[female])  # siblings get different names
+    used_given[female].append(given)
+    u = rng.random()
+    sex = "F" if female else "M"
+    if u < 0.01:
+        sex = "U"
+    elif u < 0.012:
+        sex = "X"
+    member_nat = home.nationality
+    if home.nationality != "AFG" and role in ("spouse", "grandparent") and rng.random() < 0.5:
+        member_nat = "AFG"
+    return _Person(
+        given=given,
+        female=female,
+        family=fam,
+        single=not fam or rng.random() < 0.03,
+        true_birth=birth,
+        precision=precision,
+        default_jan1=jan1,
+        sex=sex,
+        nationality=member_nat,
+        document=g.document() if rng.random() < 0.6 else None,
+        household=hh,
+        category=home.category,
+        twin_of=index - 1 if twin else None,
+    )
 
 
 @dataclass
@@ -544,6 +404,29 @@ def _first(g: _Generator, idx: int, p: _Person) -> _Registration:
 
 def _again(g: _Generator, idx: int, p: _Person, first: _Registration, hh: int | None):
     """A re-registration of person ``p``: how the same person is written down a second time."""
+    given, family = _again_names(g, p, first)
+    precision, birth = _again_birth(g, p, first)
+    rng = g.rng
+    document = p.document
+    u = rng.random()
+    if document is not None:
+        if u < 0.30:
+            document = None
+        elif u < 0.35:
+            document = g.doc_typo(document)
+    elif u < 0.15:
+        document = g.document()  # issued since the first registration
+    sex = p.sex
+    if sex in "FM" and rng.random() < 0.015:
+        sex = "U"
+    nat = p.nationality
+    if rng.random() < 0.03:
+        nat = "USA" if nat == "AFG" else "AFG"  # a dual national, the other passport this time
+    return _Registration(idx, given, family, birth, precision, sex, nat, document, hh)
+
+
+def _again_names(g: _Generator, p: _Person, first: _Registration) -> tuple[str, str]:
+    """Given and family name the second time: another spelling, a typo, one left out, swapped."""
     rng = g.rng
     given = first.given_name
     u = rng.random()
@@ -561,7 +444,13 @@ def _again(g: _Generator, idx: int, p: _Person, first: _Registration, hh: int | 
         family = ""  # registered this time with the given name only
     if family and rng.random() < 0.05:
         given, family = family, given  # order swapped
-    # Birth date: the same, missing, the 1 January default, the year only, or a slip.
+    return given, family
+
+
+def _again_birth(g: _Generator, p: _Person, first: _Registration) -> tuple[str, dt.date | None]:
+    """Birth date the second time: the same, missing, the 1 January default, the year only, or
+    a slip."""
+    rng = g.rng
     u = rng.random()
     true = p.true_birth
     if u < 0.55:
@@ -583,22 +472,7 @@ def _again(g: _Generator, idx: int, p: _Person, first: _Registration, hh: int | 
             birth = dt.date(true.year, true.day, true.month)  # day and month swapped
         else:
             birth = true + dt.timedelta(days=int(rng.choice((-1, 1))))
-    document = p.document
-    u = rng.random()
-    if document is not None:
-        if u < 0.30:
-            document = None
-        elif u < 0.35:
-            document = g.doc_typo(document)
-    elif u < 0.15:
-        document = g.document()  # issued since the first registration
-    sex = p.sex
-    if sex in "FM" and rng.random() < 0.015:
-        sex = "U"
-    nat = p.nationality
-    if rng.random() < 0.03:
-        nat = "USA" if nat == "AFG" else "AFG"  # a dual national, the other passport this time
-    return _Registration(idx, given, family, birth, precision, sex, nat, document, hh)
+    return precision, birth
 
 
 def _generate(

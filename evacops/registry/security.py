@@ -1,7 +1,7 @@
 """Users, roles and what each role may do; Argon2 password hashing.
 
-Roles are enforced in the service layer (:class:`evacops.registry.service.Registry`): every
-service method names the permission it needs and :func:`require` refuses the others. The matrix
+Roles are enforced in the services (:mod:`evacops.registry.services`): every service function
+names the permission it needs and :func:`require` refuses the others. The matrix
 is documented in docs/registry.md (Roles).
 """
 

@@ -16,8 +16,10 @@ import sys
 
 from sqlalchemy import event
 
-from evacops.registry import db, open_registry, service
+from evacops.registry import open_registry
+from evacops.registry.services import registration
 from evacops.registry.settings import RegistrySettings
+from evacops.registry.store import db
 
 WATCHED = ("events", "persons", "person_keys", "audit")
 
@@ -49,7 +51,7 @@ def main(path: str) -> None:
         announce(table)
         return bulk(conn, table, columns, rows)
 
-    service.bulk_insert = watched_bulk
+    registration.bulk_insert = watched_bulk
     run = db.Raw.run
 
     def watched_run(self, conn, template, params):

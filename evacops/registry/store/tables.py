@@ -11,7 +11,7 @@ Two kinds of table:
   (status, site, flight and the sealed personal fields as of the last event), ``credentials``
   (revoked/used), ``flights`` (status), ``person_keys`` (blind indexes), ``dedup_candidates``.
 
-Personal fields are stored only sealed (``*_enc``, :mod:`evacops.registry.crypto`).
+Personal fields are stored only sealed (``*_enc``, :mod:`evacops.registry.store.crypto`).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""Alembic environment of the registry: run by :func:`evacops.registry.db.migrate` with an open
-connection (``config.attributes["connection"]``), or by the ``alembic`` command with a URL."""
+"""Alembic environment of the registry: run by :func:`evacops.registry.store.db.migrate` with an
+open connection (``config.attributes["connection"]``), or by the ``alembic`` command with a URL."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from evacops.registry.models import metadata
+from evacops.registry.store.tables import metadata
 
 config = context.config
 connection = config.attributes.get("connection")

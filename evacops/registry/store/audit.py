@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, insert, select
 
-from evacops.registry.db import raw
-from evacops.registry.models import audit, audit_head
+from evacops.registry.store.db import raw
+from evacops.registry.store.tables import audit, audit_head
 
 GENESIS = "0" * 64
 LANES = 8

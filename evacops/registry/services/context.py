@@ -1,0 +1,241 @@
+"""The one context every registry service works over: who acts, the database, the keys.
+
+A :class:`Context` holds the engine, the acting user (``actor``), the clock, the master key and
+the caches that go with them (opened data keys, public keys, site kinds). It is the ONE place
+where transactions begin (:meth:`Context.write`, :meth:`Context.read`), where an event is
+appended and applied to the projection (:meth:`Context.event`, :mod:`evacops.registry.events`)
+and where an audit entry is written (:meth:`Context.audit`), so a service's writes, events and
+audit entry commit together or not at all. It also holds the look-ups every service shares
+(operation, person, flight, site) and opens sealed fields.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from evacops.errors import RegistryError
+from evacops.registry import events as ev
+from evacops.registry.security import Actor
+from evacops.registry.store import audit as audit_log
+from evacops.registry.store.crypto import FieldCipher, unwrap_key
+from evacops.registry.store.db import writer_turn
+from evacops.registry.store.tables import flights, operations, persons, sites, utcnow
+
+# the sealed fields that identify a person (compared by dedup, rewritten by a correction)
+IDENTITY_FIELDS = ("given_name", "family_name", "birth_date", "document")
+
+
+def token(prefix: str, nbytes: int = 10) -> str:
+    """A new opaque id: ``prefix`` and random base32."""
+    return prefix + base64.b32encode(secrets.token_bytes(nbytes)).decode().rstrip("=").lower()
+
+
+def chunks(items: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of at most ``n`` (for ``IN (...)`` lists and batched inserts)."""
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+class Context:
+    """The registry as one acting user sees it: engine, actor, clock, keys and caches."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        master_key: bytes | None,
+        actor: Actor,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.engine = engine
+        self.master = master_key
+        self.actor = actor
+        self.clock = clock
+        self.ciphers: dict[str, tuple[bytes, FieldCipher]] = {}
+        self.public: dict[str, bytes] = {}
+        self.sites: dict[str, dict[str, str]] = {}
+        self.pg = engine.dialect.name == "postgresql"
+
+    # ------------------------------------------------------------------ transactions
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A writing transaction (on SQLite, after this process's turn to write)."""
+        with writer_turn(self.engine), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (does not block writers)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(evacops_read=True)
+            with conn.begin():
+                yield conn
+
+    def audit(
+        self,
+        conn: Connection,
+        action: str,
+        operation: str | None,
+        subject: str,
+        detail: dict | None = None,
+    ) -> None:
+        """Append an audit entry by the acting user (in ``conn``'s transaction)."""
+        audit_log.append(
+            conn,
+            at=self.clock(),
+            actor=self.actor.name,
+            action=action,
+            operation=operation,
+            subject=subject,
+            detail=detail,
+        )
+
+    def event(
+        self,
+        conn: Connection,
+        operation: str,
+        type_: str,
+        *,
+        person_id=None,
+        household_id=None,
+        flight_id=None,
+        site=None,
+        credential_id=None,
+        idempotency_key=None,
+        data=None,
+        sealed=None,
+        at=None,
+    ) -> dict[str, Any]:
+        """Append an event and apply it to the projection; return its row (with ``seq``)."""
+        now = self.clock()
+        row = {
+            "operation_id": operation,
+            "type": type_,
+            "person_id": person_id,
+            "household_id": household_id,
+            "flight_id": flight_id,
+            "site": site,
+            "credential_id": credential_id,
+            "idempotency_key": idempotency_key,
+            "occurred_at": at or now,
+            "recorded_at": now,
+            "actor": self.actor.name,
+            "data": data or {},
+            "sealed": sealed,
+        }
+        row["seq"] = ev.append(conn, row)
+        ev.apply(conn, row)
+        return row
+
+    # ------------------------------------------------------------------ keys
+    def need_master(self) -> bytes:
+        if self.master is None:
+            raise RegistryError("no master key loaded; set EVACOPS_KEY_FILE")
+        return self.master
+
+    def cipher(self, conn: Connection, op: str) -> FieldCipher:
+        """The operation's field cipher. The wrapped key is looked up every time (a primary-key
+        read), so a shred done by anyone, in any process, stops this process reading at once."""
+        row = self.operation(conn, op)
+        if row["wrapped_data_key"] is None:
+            self.ciphers.pop(op, None)
+            raise RegistryError(f"operation {op}: shredded; its personal fields no longer exist")
+        cached = self.ciphers.get(op)
+        if cached is not None and cached[0] == row["wrapped_data_key"]:
+            return cached[1]
+        cipher = FieldCipher(unwrap_key(self.need_master(), row["wrapped_data_key"], op), op)
+        self.ciphers[op] = (row["wrapped_data_key"], cipher)
+        return cipher
+
+    def signing_key(self, conn: Connection, op: str) -> bytes:
+        row = self.operation(conn, op)
+        if row["wrapped_signing_key"] is None:
+            raise RegistryError(f"operation {op}: shredded; no credentials can be issued")
+        return unwrap_key(self.need_master(), row["wrapped_signing_key"], op, "signing")
+
+    def public_key(self, op: str) -> bytes:
+        if op not in self.public:
+            with self.read() as conn:
+                self.public[op] = self.operation(conn, op)["public_key"]
+        return self.public[op]
+
+    def open_person(
+        self, cipher: FieldCipher, p: Any, fields: Sequence[str] = ev.SEALED_FIELDS
+    ) -> dict[str, Any]:
+        """Open a person's sealed ``fields`` (all by default); the document comes out as
+        ``document`` (its number) and ``document_type``."""
+        out: dict[str, Any] = {
+            f: cipher.open(p[f"{f}_enc"], f"persons|{p['id']}|{f}") for f in fields
+        }
+        if "document" in out:
+            doc = json.loads(out["document"]) if out["document"] else None
+            out["document"] = doc["number"] if doc else None
+            out["document_type"] = doc["type"] if doc else None
+        if "variants" in out:
+            out["variants"] = json.loads(out["variants"]) if out["variants"] else []
+        if "extra" in out:
+            out["extra"] = json.loads(out["extra"]) if out["extra"] else {}
+        return out
+
+    # ------------------------------------------------------------------ look-ups
+    def operation(self, conn: Connection, op: str) -> Any:
+        row = conn.execute(select(operations).where(operations.c.id == op)).mappings().first()
+        if row is None:
+            raise RegistryError(
+                f"operation {op}: not in this registry; see 'evacops registry init --operation'"
+            )
+        return row
+
+    def site_kinds(self, conn: Connection, op: str) -> dict[str, str]:
+        if op not in self.sites:
+            rows = conn.execute(
+                select(sites.c.code, sites.c.kind).where(sites.c.operation_id == op)
+            )
+            self.sites[op] = {r.code: r.kind for r in rows}
+        return self.sites[op]
+
+    def check_site(self, conn: Connection, op: str, site: str) -> str:
+        """The kind of ``site``; an error if the operation has no such site."""
+        kinds = self.site_kinds(conn, op)
+        if site not in kinds:
+            self.sites.pop(op, None)
+            kinds = self.site_kinds(conn, op)
+            if site not in kinds:
+                raise RegistryError(
+                    f"site {site!r}: not a site of operation {op}; "
+                    "add it with 'evacops registry site'"
+                )
+        return kinds[site]
+
+    def flight(self, conn: Connection, op: str, code: str, *, lock: bool = False) -> Any:
+        """The flight's row; ``lock`` holds it until the transaction ends (PostgreSQL)."""
+        q = select(flights).where(flights.c.operation_id == op, flights.c.code == code)
+        if lock and self.pg:
+            q = q.with_for_update()
+        row = conn.execute(q).mappings().first()
+        if row is None:
+            raise RegistryError(
+                f"flight {code}: not scheduled in operation {op}; "
+                "add it with 'evacops registry flight'"
+            )
+        return row
+
+    def person(self, conn: Connection, op: str, person_id: str) -> Any:
+        row = (
+            conn.execute(
+                select(persons).where(persons.c.id == person_id, persons.c.operation_id == op)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise RegistryError(f"person {person_id}: not registered in operation {op}")
+        return row

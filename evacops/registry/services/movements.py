@@ -1,0 +1,435 @@
+"""Movements: scans of a credential (gate-in, board, deplane, roll-call, missing, found,
+departed-independently, call-forward), call-forward of people, a flight's departure and landing,
+and its reconciliation (manifested, boarded, deplaned).
+
+A scan is idempotent: the same scan received twice (same scan id, or the same payload, action,
+site and flight) is one event. Boarding claims a seat (or a lap place) in ``seat_claims``, whose
+unique keys stop two gates giving away the same last seat. The hot path reads the credential,
+its person and a previous copy of the scan in one round trip (:func:`_scan_lookup`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from evacops.errors import CredentialError, RegistryError
+from evacops.registry import credentials as creds
+from evacops.registry import events as ev
+from evacops.registry.security import Perm, require
+from evacops.registry.services.context import Context
+from evacops.registry.store.db import INTEGRITY_ERRORS, raw
+from evacops.registry.store.tables import (
+    events,
+    manifest_entries,
+    manifests,
+    seat_claims,
+)
+
+SCAN_ACTIONS = (
+    ev.GATE_IN,
+    ev.BOARD,
+    ev.DEPLANE,
+    ev.ROLL_CALL,
+    ev.MISSING,
+    ev.FOUND,
+    ev.DEPARTED_INDEPENDENTLY,
+    ev.CALL_FORWARD,
+)
+# what a scan's answer repeats from its event's data (the same for a repeated scan)
+_SCAN_ANSWER = ("seat", "lap", "override", "expected_site")
+_CRED_COLUMNS = ("id", "operation_id", "person_id", "revoked_at", "boarded_at")
+_PERSON_COLUMNS = (
+    "id", "operation_id", "household_id", "status", "site", "flight_id", "merged_into",
+    "age_group",
+)  # fmt: skip
+_SCAN_LOOKUP = (
+    "SELECT "
+    + ", ".join(f"c.{c}" for c in _CRED_COLUMNS)
+    + ", "
+    + ", ".join(f"p.{c}" for c in _PERSON_COLUMNS)
+    + ", (SELECT seq FROM events WHERE idempotency_key = {key}) "
+    "FROM credentials c JOIN persons p ON p.id = c.person_id WHERE c.id = {cid}"
+)
+
+
+def _scan_lookup(conn: Connection, cid: str, key: str) -> dict[str, Any] | None:
+    """One round trip: the credential, its person, and a previous copy of this scan."""
+    cur = raw(conn).run(conn, _SCAN_LOOKUP, {"cid": cid, "key": key})
+    row = cur.fetchone()
+    cur.close()
+    if row is None:
+        return None
+    nc = len(_CRED_COLUMNS)
+    out = {"c_" + c: v for c, v in zip(_CRED_COLUMNS, row[:nc], strict=True)}
+    out.update({"p_" + c: v for c, v in zip(_PERSON_COLUMNS, row[nc:-1], strict=True)})
+    out["dup_seq"] = row[-1]
+    return out
+
+
+def scan(
+    ctx: Context,
+    op: str,
+    payload: str,
+    action: str,
+    *,
+    site: str | None = None,
+    flight: str | None = None,
+    scan_id: str | None = None,
+    override: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Record a scanned credential: gate-in, board, deplane, roll-call, missing, found,
+    departed-independently or call-forward. The same scan received twice (same ``scan_id``,
+    or the same payload, action, site and flight) is one event: the second returns the first
+    with ``duplicate: true``."""
+    if action not in SCAN_ACTIONS:
+        raise RegistryError(
+            f"not a scan; use one of {', '.join(SCAN_ACTIONS)}", field="action", value=action
+        )
+    require(ctx.actor, Perm.scan)
+    if override is not None:
+        require(ctx.actor, Perm.manifest)
+    if action == ev.CALL_FORWARD:
+        require(ctx.actor, Perm.register)
+    claim = creds.verify(payload, ctx.public_key(op), operation=op, now=ctx.clock())
+    key = "scan:" + (
+        scan_id
+        if scan_id
+        else hashlib.sha256(f"{payload}|{action}|{site}|{flight}".encode()).hexdigest()[:48]
+    )
+    try:
+        with ctx.write() as conn:
+            if action == ev.BOARD and flight and ctx.pg:  # lock first: later reads are fresh
+                ctx.flight(conn, op, flight, lock=True)
+            found = _scan_lookup(conn, claim.credential_id, key)
+            if found is not None and found["dup_seq"] is not None:
+                dup = _replayed(conn, key)
+                if dup is not None:
+                    return dup
+            cred, p = _holder(claim, found, op)
+            request = _Scan(action, site, flight, key, override, at)
+            return _scan(ctx, conn, op, request, cred, p)
+    except INTEGRITY_ERRORS:
+        # a concurrent copy of the same scan won the race: report it
+        with ctx.read() as conn:
+            dup = _replayed(conn, key)
+        if dup is None:
+            # a unique key (seat, lap place, person on a flight) refused a concurrent claim
+            raise RegistryError(
+                "scan: another gate changed this flight at the same moment; scan again"
+            ) from None
+        return dup
+
+
+class _Scan:
+    """What was asked of one scan."""
+
+    __slots__ = ("action", "at", "flight", "key", "override", "site")
+
+    def __init__(self, action, site, flight, key, override, at):
+        self.action, self.site, self.flight = action, site, flight
+        self.key, self.override, self.at = key, override, at
+
+
+def _replayed(conn: Connection, key: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(
+            events.c.seq,
+            events.c.type,
+            events.c.person_id,
+            events.c.site,
+            events.c.flight_id,
+            events.c.data,
+        ).where(events.c.idempotency_key == key)
+    ).first()
+    if row is None:
+        return None
+    return {
+        "event": row.seq,
+        "action": row.type,
+        "person_id": row.person_id,
+        "site": row.site,
+        "duplicate": True,
+        **{k: v for k, v in row.data.items() if k in _SCAN_ANSWER},
+    }
+
+
+def _holder(claim: Any, found: dict[str, Any] | None, op: str) -> tuple[dict, dict]:
+    """The credential and its person, if the credential may be used in ``op``."""
+    if found is None or found["c_operation_id"] != op:
+        raise CredentialError(
+            f"credential {creds.short_code(claim.credential_id)}: not issued by this registry"
+        )
+    cred = {k[2:]: found[k] for k in found if k.startswith("c_")}
+    if cred["revoked_at"] is not None:
+        raise CredentialError(
+            f"credential {creds.short_code(cred['id'])}: revoked; see a registrar"
+        )
+    p = {k[2:]: found[k] for k in found if k.startswith("p_")}
+    if p["operation_id"] != op:
+        raise CredentialError(f"credential {creds.short_code(cred['id'])}: for another operation")
+    if p["status"] == "merged":
+        raise CredentialError(
+            f"credential {creds.short_code(cred['id'])}: its person was merged into "
+            f"{p['merged_into']}"
+        )
+    return cred, p
+
+
+def _scan(ctx: Context, conn: Connection, op: str, s: _Scan, cred: dict, p: dict) -> dict:
+    pid = p["id"]
+    data: dict[str, Any] = {}
+    fid = None
+    site = s.site
+    if s.action == ev.BOARD:
+        if not s.flight:
+            raise RegistryError("needed for board", field="flight")
+        f = ctx.flight(conn, op, s.flight, lock=True)
+        fid, site = f["id"], site or f["origin"]
+        data = _board(conn, f, p, cred, s.override)
+    elif s.action == ev.DEPLANE:
+        if not s.flight:
+            raise RegistryError("needed for deplane", field="flight")
+        f = ctx.flight(conn, op, s.flight)
+        fid, site = f["id"], site or f["destination"]
+        _check_deplane(f, p)
+    else:
+        data = _at_site(ctx, conn, op, s.action, site, p)
+    if site is not None:
+        ctx.check_site(conn, op, site)
+    row = ctx.event(
+        conn,
+        op,
+        s.action,
+        person_id=pid,
+        household_id=p["household_id"],
+        flight_id=fid,
+        site=site,
+        credential_id=cred["id"],
+        idempotency_key=s.key,
+        data=data,
+        at=s.at,
+    )
+    if s.action == ev.BOARD:
+        conn.execute(
+            insert(seat_claims).values(
+                flight_id=fid,
+                seat_no=data.get("seat"),
+                lap_no=data.get("lap"),
+                person_id=pid,
+                event_seq=row["seq"],
+            )
+        )
+    detail = {"action": s.action, "credential": cred["id"], "site": site, "flight": s.flight}
+    ctx.audit(conn, "scan", op, pid, {**detail, **({"override": True} if s.override else {})})
+    return {
+        "event": row["seq"],
+        "action": s.action,
+        "person_id": pid,
+        "site": site,
+        "duplicate": False,
+        **{k: v for k, v in data.items() if k in _SCAN_ANSWER},
+    }
+
+
+def _check_deplane(f: Any, p: dict) -> None:
+    if f["status"] == "scheduled":
+        raise RegistryError(f"flight {f['code']}: has not departed; record its departure first")
+    if p["flight_id"] != f["id"] or p["status"] not in ("in-flight", "boarded"):
+        raise RegistryError(
+            f"person {p['id']}: was not on flight {f['code']} ({p['status']}); "
+            "report it at reconciliation"
+        )
+
+
+def _at_site(
+    ctx: Context, conn: Connection, op: str, action: str, site: str | None, p: dict
+) -> dict[str, Any]:
+    """Checks and event data of a scan at a site (every scan but board and deplane)."""
+    pid = p["id"]
+    data: dict[str, Any] = {}
+    if site is None:
+        raise RegistryError(f"needed for {action}", field="site")
+    if p["status"] in ("boarded", "in-flight") and action != ev.MISSING:
+        raise RegistryError(f"person {pid}: is {p['status']} on a flight; deplane first")
+    if action == ev.FOUND:
+        if p["status"] != "missing":
+            raise RegistryError(f"person {pid}: is not missing ({p['status']})")
+        kind = ctx.check_site(conn, op, site)
+        data["status"] = "arrived" if kind in ("staging", "destination") else "checked-in"
+    if action == ev.ROLL_CALL:
+        data["expected_site"] = p["site"]
+    if p["status"] == "departed-independently" and action != ev.FOUND:
+        raise RegistryError(f"person {pid}: left on their own; record 'found' first")
+    return data
+
+
+def _board(conn: Connection, f: Any, p: dict, cred: dict, override: str | None) -> dict:
+    """Checks of a boarding and its event data: the seat (or lap place) it takes."""
+    pid = p["id"]
+    if f["status"] != "scheduled":
+        raise RegistryError(f"flight {f['code']}: has {f['status']}; no more boarding")
+    if cred["boarded_at"] is not None:
+        raise CredentialError(
+            f"credential {creds.short_code(cred['id'])}: used for boarding already (single use)"
+        )
+    if p["status"] not in ("checked-in", "arrived") or (
+        p["status"] == "arrived" and p["site"] != f["origin"]
+    ):
+        raise RegistryError(
+            f"person {pid}: is {p['status']} at {p['site']}; check in at {f['origin']} first"
+        )
+    version = conn.execute(
+        select(func.max(manifests.c.version)).where(manifests.c.flight_id == f["id"])
+    ).scalar()
+    entry = None
+    if version is not None:
+        entry = conn.execute(
+            select(manifest_entries.c.lap_infant).where(
+                manifest_entries.c.flight_id == f["id"],
+                manifest_entries.c.version == version,
+                manifest_entries.c.person_id == pid,
+            )
+        ).first()
+    data: dict[str, Any] = {"flight": f["code"]}
+    if entry is None:
+        if not override:
+            raise RegistryError(
+                f"person {pid} is not on the manifest of {f['code']}; "
+                "give a reason to board them anyway (logged)",
+                field="override",
+            )
+        data.update(override=True, reason=override)
+    lap = p["age_group"] == "infant"
+    C = seat_claims.c
+    col = C.lap_no if lap else C.seat_no
+    taken = conn.execute(select(func.count(col)).where(C.flight_id == f["id"])).scalar_one()
+    if taken >= f["seats"]:
+        what = "lap places" if lap else "seats"
+        raise RegistryError(f"flight {f['code']}: all {f['seats']} {what} are taken")
+    data["lap" if lap else "seat"] = taken + 1
+    return data
+
+
+# ---------------------------------------------------------------------------- people and flights
+def call_forward(ctx: Context, op: str, person_ids: Iterable[str], site: str) -> int:
+    """Tell people to come to ``site`` (the planner's call-forward, per household)."""
+    require(ctx.actor, Perm.register)
+    n = 0
+    with ctx.write() as conn:
+        ctx.check_site(conn, op, site)
+        for pid in person_ids:
+            p = ctx.person(conn, op, pid)
+            if p["status"] not in ("registered", "called-forward"):
+                continue
+            ctx.event(
+                conn, op, ev.CALL_FORWARD, person_id=pid, household_id=p["household_id"], site=site
+            )
+            n += 1
+        ctx.audit(conn, "call-forward", op, site, {"persons": n})
+    return n
+
+
+def depart(ctx: Context, op: str, flight: str) -> dict[str, Any]:
+    """Record that the flight has left: who boarded is in flight."""
+    require(ctx.actor, Perm.manifest)
+    with ctx.write() as conn:
+        f = ctx.flight(conn, op, flight, lock=True)
+        if f["status"] != "scheduled":
+            raise RegistryError(f"flight {flight}: has {f['status']} already")
+        boarded = conn.execute(
+            select(func.count()).select_from(seat_claims).where(seat_claims.c.flight_id == f["id"])
+        ).scalar_one()
+        ctx.event(
+            conn,
+            op,
+            ev.DEPART,
+            flight_id=f["id"],
+            site=f["origin"],
+            data={"boarded": boarded},
+            idempotency_key=f"depart:{f['id']}",
+        )
+        ctx.audit(conn, "depart", op, flight, {"boarded": boarded})
+    return {"flight": flight, "boarded": boarded}
+
+
+def arrive(ctx: Context, op: str, flight: str) -> dict[str, Any]:
+    """Record the landing (once) and reconcile: boarded must equal deplaned."""
+    require(ctx.actor, Perm.manifest)
+    with ctx.write() as conn:
+        f = ctx.flight(conn, op, flight, lock=True)
+        if f["status"] == "scheduled":
+            raise RegistryError(
+                f"flight {flight}: has not departed; "
+                f"record its departure first ('evacops registry flight {flight} --depart')"
+            )
+        if f["status"] == "departed":
+            ctx.event(
+                conn,
+                op,
+                ev.ARRIVE,
+                flight_id=f["id"],
+                site=f["destination"],
+                idempotency_key=f"arrive:{f['id']}",
+            )
+            ctx.audit(conn, "arrive", op, flight, {})
+    return reconcile(ctx, op, flight)
+
+
+def reconcile(ctx: Context, op: str, flight: str) -> dict[str, Any]:
+    """Manifest, boarded and deplaned for one flight, and every discrepancy between them."""
+    require(ctx.actor, Perm.report)
+    with ctx.read() as conn:
+        f = ctx.flight(conn, op, flight)
+        version = conn.execute(
+            select(func.max(manifests.c.version)).where(manifests.c.flight_id == f["id"])
+        ).scalar()
+        manifested = (
+            set()
+            if version is None
+            else set(
+                conn.execute(
+                    select(manifest_entries.c.person_id).where(
+                        manifest_entries.c.flight_id == f["id"],
+                        manifest_entries.c.version == version,
+                    )
+                ).scalars()
+            )
+        )
+        claims = conn.execute(
+            select(seat_claims.c.person_id, seat_claims.c.lap_no).where(
+                seat_claims.c.flight_id == f["id"]
+            )
+        ).all()
+        boarded = {c.person_id for c in claims}
+        deplaned = set(
+            conn.execute(
+                select(events.c.person_id).where(
+                    events.c.flight_id == f["id"], events.c.type == ev.DEPLANE
+                )
+            ).scalars()
+        )
+    pairs = (
+        ("boarded-not-deplaned", boarded - deplaned),
+        ("deplaned-not-boarded", deplaned - boarded),
+        ("manifested-not-boarded", manifested - boarded),
+        ("boarded-not-manifested", boarded - manifested),
+    )
+    return {
+        "flight": flight,
+        "status": f["status"],
+        "manifest_version": version,
+        "manifested": len(manifested),
+        "boarded": len(boarded),
+        "lap_infants": sum(1 for c in claims if c.lap_no is not None),
+        "deplaned": len(deplaned),
+        "reconciled": boarded == deplaned,
+        "discrepancies": [
+            {"kind": kind, "person_id": x} for kind, ids in pairs for x in sorted(ids)
+        ],
+    }
