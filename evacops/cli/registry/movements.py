@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from evacops.cli.output import err, guard
+from evacops.cli.output import describe, err, guard
 from evacops.cli.registry.common import (
     JsonOpt,
     OpOpt,
@@ -83,8 +83,8 @@ def scan(
             if not stream and len(items) == 1:
                 raise
             refused += 1
-            res = {"error": str(exc)}
-            err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            res = {"error": describe(exc)}
+            err.print(f"error: {describe(exc)}", markup=False, highlight=False, soft_wrap=True)
             if as_json:
                 print(json.dumps(res), flush=True)
             continue

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,7 +44,9 @@ def report(
     reg, op = session(user, operation)
     r = reg.report(op, since=as_utc(since) if since else None)
     if out_dir is not None:
-        r["files"] = _write_report(r, out_dir)
+        from evacops.report.registry import write_registry_report
+
+        r["files"] = {k: str(p) for k, p in write_registry_report(r, out_dir).items()}
     if as_json:
         emit(r, True)
         return
@@ -70,62 +71,6 @@ def report(
         out.print(kv_table(title, r[key]))
     if out_dir is not None:
         out.print(f"Report: {r['files']['report']}", highlight=False)
-
-
-def _write_report(r: dict[str, Any], folder: Path) -> dict[str, str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    from evacops.report import HtmlReport, make_folder
-
-    folder = make_folder(folder)
-    files = {}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    st = pd.Series(r["by_status"])
-    axes[0].barh(st.index, st.values, color="#4477aa")
-    axes[0].set_title("People by status")
-    timeline = pd.DataFrame.from_dict(r["per_day"], orient="index").sort_index()
-    if len(timeline):
-        cum = timeline.cumsum()
-        for col, colour in zip(
-            cum.columns, ("#4477aa", "#ccbb44", "#228833", "#aa3377"), strict=False
-        ):
-            axes[1].plot(pd.to_datetime(cum.index), cum[col].values, marker="o", color=colour,
-                         label=col.replace("_", " "))  # fmt: skip
-        axes[1].legend()
-        axes[1].tick_params(axis="x", rotation=45)
-    axes[1].set_title("People through each step, cumulative (first time)")
-    fig.tight_layout()
-    png = folder / "registry-counts.png"
-    fig.savefig(png, dpi=100)
-    plt.close(fig)
-    files["counts_png"] = str(png)
-    rep = HtmlReport(f"Registry: {r['operation']}")
-    rep.figures(
-        [
-            ("registered", f"{r['registered']:,}"),
-            ("out", f"{r['out']:,}"),
-            ("households split", f"{r['households_split']:,}"),
-            ("unaccompanied minors", f"{r['unaccompanied_minors']:,}"),
-        ]
-    )
-    rep.image(png, "Status now, and people through each step over time")
-    for title, key in (
-        ("By site", "by_site"),
-        ("By cohort", "by_cohort"),
-        ("By nationality", "by_nationality"),
-        ("Out by nationality", "out_by_nationality"),
-    ):
-        rep.heading(title)
-        rep.table(pd.DataFrame({"people": pd.Series(r[key], dtype=int)}))
-    path = rep.write(folder / "report.html")
-    files["report"] = str(path)
-    (folder / "report.json").write_text(json.dumps(r, default=str, indent=1))
-    files["json"] = str(folder / "report.json")
-    return files
 
 
 @app.command()
