@@ -43,6 +43,10 @@ def test_staging_capacity_limits_people_out_and_is_reported_as_binding():
     assert s["evacuated_total"] == 250
     assert s["left_behind"] == 50
     assert s["completion_h"] is None
+    out = p.out_by_period.sum(axis=0)
+    assert {t: round(v) for t, v in enumerate(out) if v > 1e-6} == {0: 100, 4: 50, 11: 100}
+    last = p.schedule().query("direction == 'outbound' and dep_period == 11")
+    assert (last["arr_period"] >= p.network.T).all()  # lands after the horizon
     top = p.binding[0]
     assert (top.family, top.name) == ("Site-holding", "STAGE")
     # 1,000 more places while it binds fill the sorties at hours 4 and 8: 50 more people out
@@ -56,6 +60,8 @@ def test_fifteen_minute_periods_give_the_same_hand_answer():
     assert s["evacuated_total"] == 300
     # departures at 0, 4 and 8 h again: the last leaves in the period 8:00-8:15
     assert s["completion_h"] == pytest.approx(8.25)
+    deps = p.schedule().query("direction == 'outbound'")["dep_period"].tolist()
+    assert [d * p.network.period_h for d in deps] == [0.0, 4.0, 8.0]
 
 
 def test_closure_of_the_evacuation_airport_delays_departures():

@@ -55,12 +55,8 @@ def _capacity_line(ax, x, capacity: np.ndarray) -> None:
                 lw=1, label="capacity")  # fmt: skip
 
 
-def plot_cumulative(cum: pd.DataFrame, path: Path, title: str, deadline=None) -> Path:
-    """Stacked cumulative people (periods x cohorts)."""
-    fig, ax = plt.subplots(figsize=(9, 4.8))
-    x = _naive(cum.index)
-    ax.stackplot(x, *[cum[c].to_numpy() for c in cum.columns], labels=list(cum.columns), alpha=0.85)
-    ax.plot(x, cum.sum(axis=1).to_numpy(), color="black", lw=1, label="total")
+def _finish_cumulative(fig, ax, deadline, title: str, path: Path) -> Path:
+    """The finish of a cumulative people plot: the deadline line, labels, legend, saved PNG."""
     if deadline is not None:
         ax.axvline(
             pd.Timestamp(deadline).tz_localize(None), color="red", ls="--", lw=1, label="deadline"
@@ -74,6 +70,15 @@ def plot_cumulative(cum: pd.DataFrame, path: Path, title: str, deadline=None) ->
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_cumulative(cum: pd.DataFrame, path: Path, title: str, deadline=None) -> Path:
+    """Stacked cumulative people (periods x cohorts)."""
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    x = _naive(cum.index)
+    ax.stackplot(x, *[cum[c].to_numpy() for c in cum.columns], labels=list(cum.columns), alpha=0.85)
+    ax.plot(x, cum.sum(axis=1).to_numpy(), color="black", lw=1, label="total")
+    return _finish_cumulative(fig, ax, deadline, title, path)
 
 
 def plot_occupancy(occ: pd.DataFrame, cap: pd.DataFrame, path: Path, title: str) -> Path:
@@ -186,19 +191,7 @@ def plot_fan(
     ax.plot(x, q["p50"].to_numpy(), color="tab:blue", lw=1.5, label="P50")
     if plan is not None:
         ax.plot(_naive(plan.index), plan.to_numpy(), color="black", ls="--", lw=1, label="the plan")
-    if deadline is not None:
-        ax.axvline(
-            pd.Timestamp(deadline).tz_localize(None), color="red", ls="--", lw=1, label="deadline"
-        )
-    ax.set_ylabel("people (cumulative)")
-    ax.set_title(title)
-    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
-    ax.legend(loc="upper left", fontsize=8)
-    _time_axis(ax)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _finish_cumulative(fig, ax, deadline, title, path)
 
 
 def plot_density_bands(bands: dict[str, pd.DataFrame], path: Path, title: str, safe: float) -> Path:
