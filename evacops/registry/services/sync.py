@@ -201,6 +201,7 @@ def _record(ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan) 
             answer = {**base, "outcome": "recorded", "event": done["event"],
                       "person_id": p["id"]}  # fmt: skip
             if two_gates:
+                answer["outcome"] = "conflict"
                 answer.update(_queue(ctx, conn, op, "two-gates", p, None, [done["event"]],
                                      {"sites": [p["site"], site]}))  # fmt: skip
             return answer
@@ -209,12 +210,20 @@ def _record(ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan) 
 
 def _stale(cred: dict, s: OfflineScan, expired: bool) -> tuple[str | None, str]:
     """A conflict the credential itself brings: revoked before the scan, or expired."""
-    revoked = cred["revoked_at"]
+    revoked = _as_dt(cred["revoked_at"])
     if revoked is not None and revoked <= s.at:
         return "revoked-while-stale", "revoked before the scan"
     if expired:
         return "expired", "expired before the scan"
     return None, ""
+
+
+def _as_dt(v: Any) -> datetime | None:
+    """A datetime read straight from the driver (SQLite gives text, naive UTC)."""
+    if v is None:
+        return None
+    d = datetime.fromisoformat(v) if isinstance(v, str) else v
+    return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
 
 
 def _refusal_kind(s: OfflineScan, cred: dict, p: dict, exc: Exception) -> str:
