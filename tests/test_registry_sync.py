@@ -23,9 +23,9 @@ from evacops.registry.store.tables import (
     persons,
     scan_conflicts,
     seat_claims,
+    utcnow,
 )
 from evacops.registry.store.tables import flights as flights_t
-from evacops.registry.store.tables import utcnow
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_concurrent_retries_of_one_batch_make_each_scan_once(world):
     def run():
         try:
             answers.append(sync(world, "a", batch))
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(3)]
