@@ -31,9 +31,9 @@ def init_registry(
     key_path = Path(settings.key_file).expanduser()
     key_created = False
     if key_path.exists():
-        crypto.load_master_key(key_path)
+        master = crypto.load_master_key(key_path)
     else:
-        crypto.create_master_key(key_path)
+        master = crypto.create_master_key(key_path)
         key_created = True
     revision = migrate(engine)
     admin_created = False
@@ -44,7 +44,7 @@ def init_registry(
             raise RegistryError(
                 "give the password in EVACOPS_PASSWORD or at the prompt", field="admin", value=admin
             )
-        admin_created = Registry.bootstrap_admin(engine, admin, password)
+        admin_created = Registry.bootstrap_admin(engine, master, admin, password)
     else:
         from evacops.registry.store import audit
 

@@ -104,9 +104,9 @@ class Registry:
         return setup.authenticate(engine, name, password)
 
     @staticmethod
-    def bootstrap_admin(engine: Engine, name: str, password: str) -> bool:
+    def bootstrap_admin(engine: Engine, master_key: bytes, name: str, password: str) -> bool:
         """Create the first admin if the registry has no user yet; True if created."""
-        return setup.bootstrap_admin(engine, name, password)
+        return setup.bootstrap_admin(engine, master_key, name, password)
 
     def add_user(
         self, name: str, role: str, password: str, *, operations: list[str] | None = None

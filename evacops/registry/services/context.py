@@ -63,6 +63,7 @@ class Context:
         self.public: dict[str, bytes] = {}
         self.sites: dict[str, dict[str, str]] = {}
         self.pg = engine.dialect.name == "postgresql"
+        self._audit_key: bytes | None = None
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
@@ -90,6 +91,7 @@ class Context:
         """Append an audit entry by the acting user (in ``conn``'s transaction)."""
         audit_log.append(
             conn,
+            key=self.audit_key(),
             at=self.clock(),
             actor=self.actor.name,
             action=action,
@@ -136,6 +138,11 @@ class Context:
         return row
 
     # ------------------------------------------------------------------ keys
+    def audit_key(self) -> bytes:
+        if self._audit_key is None:
+            self._audit_key = audit_log.audit_key(self.need_master())
+        return self._audit_key
+
     def need_master(self) -> bytes:
         if self.master is None:
             raise RegistryError("no master key loaded; set EVACOPS_KEY_FILE")

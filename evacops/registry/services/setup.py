@@ -53,7 +53,7 @@ def authenticate(engine: Engine, name: str, password: str) -> Actor:
     return actor
 
 
-def bootstrap_admin(engine: Engine, name: str, password: str) -> bool:
+def bootstrap_admin(engine: Engine, master: bytes, name: str, password: str) -> bool:
     """Create the first admin if the registry has no user yet; True if created."""
     with engine.begin() as conn:
         audit_log.ensure_head(conn)
@@ -62,6 +62,7 @@ def bootstrap_admin(engine: Engine, name: str, password: str) -> bool:
         _add_user(conn, name, Role.admin, password)
         audit_log.append(
             conn,
+            key=audit_log.audit_key(master),
             at=utcnow(),
             actor=name,
             action="user-added",
