@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 
+import pytest
 from conftest import OPERATION
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
+from evacops.errors import RegistryError
 from evacops.registry.files import read_records
 from evacops.registry.generate import registrations_rows
-from evacops.registry.store.tables import audit, audit_head
+from evacops.registry.store.crypto import load_master_key, unwrap_key
+from evacops.registry.store.tables import audit, audit_head, operations
 
 
 def register(reg, n=5, seed=1):
@@ -74,3 +78,56 @@ def test_an_audit_rewrite_with_recomputed_hashes_is_detected(registry_env, backe
         assert conn.execute(select(audit_head.c.hash)).first()
     v = admin.audit_verify()
     assert not v.ok and v.first_bad == target["seq"], v
+
+
+# ---------------------------------------------------------------------------------- shred
+def test_a_database_copy_taken_before_the_shred_cannot_be_opened_after_it(registry_env, admin):
+    """The copy: the operation's row as it was before the shred (its wrapped keys), written back
+    after it, as someone restoring a backup or reading an old WAL page would have it."""
+    reg = registry_env.as_role("registrar")
+    ids = register(reg, 4)
+    assert reg.person(OPERATION, ids[0])["family_name"]
+    with admin.engine.connect() as conn:
+        copy = dict(conn.execute(select(operations).where(operations.c.id == OPERATION))
+                    .mappings().one())  # fmt: skip
+    admin.shred(OPERATION)
+    with admin.engine.begin() as conn:
+        conn.execute(
+            update(operations).where(operations.c.id == OPERATION).values(
+                wrapped_data_key=copy["wrapped_data_key"],
+                wrapped_signing_key=copy["wrapped_signing_key"], shredded_at=None,
+            )
+        )  # fmt: skip
+    for who in (registry_env.as_role("registrar", fresh=True), admin):
+        who.ctx.ciphers.clear()
+        with pytest.raises(RegistryError, match="key-encryption key"):
+            who.person(OPERATION, ids[0])
+    # and the master key alone does not unwrap the copy's data key
+    master = load_master_key(registry_env.key_file)
+    with pytest.raises(RegistryError):
+        unwrap_key(master, copy["wrapped_data_key"], OPERATION)
+
+
+def test_the_key_folder_and_its_files_are_private(registry_env):
+    folder = registry_env.settings.operation_keys_dir
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    files = list(folder.iterdir())
+    assert [f.name for f in files] == [f"{OPERATION}.kek"]
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+
+
+def test_the_shred_reports_whether_the_sqlite_wal_was_cleared(registry_env, backend, admin):
+    if backend != "sqlite":
+        pytest.skip("SQLite's write-ahead log; PostgreSQL's is documented in docs/registry.md")
+    register(registry_env.as_role("registrar"), 3)
+    admin.create_operation("second-op", categories={}, sites_={"HKIA": "airport"})
+    # a reader holding an old snapshot keeps the WAL from being checkpointed
+    reader = admin.engine.connect().execution_options(evacops_read=True)
+    reader.exec_driver_sql("SELECT count(*) FROM persons").all()
+    try:
+        done = admin.shred(OPERATION)
+    finally:
+        reader.rollback()
+        reader.close()
+    assert done["wal_cleared"] is False
+    assert admin.shred("second-op")["wal_cleared"] is True

@@ -35,6 +35,9 @@ def init_registry(
     else:
         master = crypto.create_master_key(key_path)
         key_created = True
+    folder = settings.operation_keys_dir
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
     revision = migrate(engine)
     admin_created = False
     if admin:
@@ -71,4 +74,5 @@ def open_registry(settings: RegistrySettings, user: str, password: str, *, engin
         engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     check_schema(engine)
     actor = Registry.authenticate(engine, user, password)
-    return Registry(engine, crypto.load_master_key(settings.key_file), actor)
+    keys = crypto.KeyFolder(settings.operation_keys_dir)
+    return Registry(engine, crypto.load_master_key(settings.key_file), actor, keys=keys)

@@ -27,6 +27,7 @@ from evacops.registry.service import Registry
 from evacops.registry.services import accounts as acc
 from evacops.registry.services import devices as dev
 from evacops.registry.settings import RegistrySettings
+from evacops.registry.store.crypto import KeyFolder
 
 
 class Accounts:
@@ -74,4 +75,5 @@ class Accounts:
     def registry(self, actor: Actor) -> Registry:
         """The registry as ``actor`` (from :meth:`login`, :meth:`session_actor` or
         :meth:`device_actor`)."""
-        return Registry.for_actor(self.engine, self.master, actor)
+        keys = KeyFolder(self.settings.operation_keys_dir)
+        return Registry.for_actor(self.engine, self.master, actor, keys)
