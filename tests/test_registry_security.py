@@ -13,6 +13,7 @@ from conftest import OPERATION
 from sqlalchemy import select, text, update
 
 from evacops.errors import RegistryError
+from evacops.registry.credentials import decode_unverified
 from evacops.registry.files import read_records
 from evacops.registry.generate import registrations_rows
 from evacops.registry.store.crypto import load_master_key, unwrap_key
@@ -131,3 +132,56 @@ def test_the_shred_reports_whether_the_sqlite_wal_was_cleared(registry_env, back
         reader.close()
     assert done["wal_cleared"] is False
     assert admin.shred("second-op")["wal_cleared"] is True
+
+
+# ---------------------------------------------------------------------------------- sealing
+def _everything_stored(engine) -> str:
+    """Every row of every table, as text: what a database holder reads without the keys."""
+    from evacops.registry.store.tables import metadata
+
+    out = []
+    with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            out.extend(repr(tuple(r)) for r in conn.execute(select(table)))
+    return "\n".join(out)
+
+
+def test_free_text_reasons_household_ids_and_file_names_are_sealed(registry_env, admin, tmp_path):
+    import csv
+
+    from evacops.registry.generate import IMPORT_COLUMNS
+
+    rows = registrations_rows(12, 4, 0.0)
+    for r in rows:
+        r["household_id"] = f"HHZQ-{r['household_id']}-QZ"
+    path = tmp_path / "kandahar-FILENAMEZQ-list.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=IMPORT_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    reg = registry_env.as_role("registrar")
+    ids = reg.import_file(OPERATION, path).person_ids
+    payload = {c["person_id"]: c["payload"] for c in reg.issue_credentials(OPERATION)}
+    reg.correct(OPERATION, ids[0], reason="REASONZQ-correction", sex="F")
+    reg.merge(OPERATION, ids[1], ids[2], reason="REASONZQ-merge")
+    reg.unmerge(OPERATION, ids[2], reason="REASONZQ-unmerge")
+    reg.not_duplicate(OPERATION, ids[3], ids[4], reason="REASONZQ-distinct")
+    reg.revoke(OPERATION, decode_unverified(payload[ids[5]]).credential_id,
+               reason="REASONZQ-revoke")  # fmt: skip
+    admin.add_flight(OPERATION, "F1", origin="HKIA", destination="Al Udeid", seats=5)
+    reg.scan(OPERATION, payload[ids[6]], "gate-in", site="Gate A")
+    admin.scan(OPERATION, payload[ids[6]], "board", flight="F1", override="REASONZQ-override")
+    stored = _everything_stored(admin.engine)
+    assert "FILENAMEZQ" not in stored
+    assert "HHZQ-" not in stored
+    assert "REASONZQ" not in stored
+    # the household link still works: a second import of the same household joins it
+    again = [dict(rows[0], given_name="Zed")]
+    with (tmp_path / "second.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=IMPORT_COLUMNS)
+        w.writeheader()
+        w.writerows(again)
+    [new] = reg.import_file(OPERATION, tmp_path / "second.csv").person_ids
+    assert (
+        reg.person(OPERATION, new)["household_id"] == reg.person(OPERATION, ids[0])["household_id"]
+    )

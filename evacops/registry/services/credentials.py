@@ -129,7 +129,7 @@ def revoke(ctx: Context, op: str, credential: str, *, reason: str) -> None:
             ev.CREDENTIAL_REVOKED,
             person_id=row["person_id"],
             credential_id=row["id"],
-            data={"reason": reason},
+            data={"reason_sealed": ctx.seal_text(conn, op, reason, f"revoke|{row['id']}")},
         )
         ctx.audit(conn, "credential-revoked", op, row["person_id"], {"credential": row["id"]})
 

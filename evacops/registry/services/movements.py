@@ -206,6 +206,9 @@ def _scan(ctx: Context, conn: Connection, op: str, s: _Scan, cred: dict, p: dict
         f = ctx.flight(conn, op, s.flight, lock=True)
         fid, site = f["id"], site or f["origin"]
         data = _board(conn, f, p, cred, s.override)
+        if "reason" in data:  # the override's words: free text, sealed
+            note = data.pop("reason")
+            data["reason_sealed"] = ctx.seal_text(conn, op, note, f"override|{cred['id']}")
     elif s.action == ev.DEPLANE:
         if not s.flight:
             raise RegistryError("needed for deplane", field="flight")
