@@ -167,7 +167,7 @@ def _households(
             )
         ):
             hh[h.external_id] = h.id
-    new_hh = [
+    new_hh: list[dict[str, Any]] = [
         {"id": token("h", 8), "operation_id": op, "external_id": e, "created_at": now}
         for e in ext_ids
         if e not in hh
