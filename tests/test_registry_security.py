@@ -9,10 +9,10 @@ import json
 import stat
 
 import pytest
-from conftest import OPERATION
+from conftest import CATEGORIES, OPERATION
 from sqlalchemy import select, text, update
 
-from evacops.errors import RegistryError
+from evacops.errors import CredentialError, RegistryError
 from evacops.registry.credentials import decode_unverified
 from evacops.registry.files import read_records
 from evacops.registry.generate import registrations_rows
@@ -185,3 +185,45 @@ def test_free_text_reasons_household_ids_and_file_names_are_sealed(registry_env,
     assert (
         reg.person(OPERATION, new)["household_id"] == reg.person(OPERATION, ids[0])["household_id"]
     )
+
+
+# ---------------------------------------------------------------------------------- credentials
+def test_wristband_labels_show_no_eligibility_category(registry_env):
+    reg = registry_env.as_role("registrar")
+    ids = register(reg, 12, 6)
+    reg.issue_credentials(OPERATION)
+    labels = reg.credential_labels(OPERATION)
+    assert len(labels) == len(ids)
+    words = {c for c in CATEGORIES} | {cohort for cohort, _ in CATEGORIES.values()}
+    for label in labels:
+        shown = f"{label.line1} {label.line2}".lower()
+        assert not any(w.lower() in shown for w in words), shown
+        assert label.line1.startswith("HH ")
+        assert label.line2.endswith("in household")
+
+
+def test_reissue_revokes_the_old_credential_validity_is_capped_reprints_audited(
+    registry_env, admin
+):
+    reg = registry_env.as_role("registrar")
+    ids = register(reg, 3, 2)
+    first = {c["person_id"]: c["payload"] for c in reg.issue_credentials(OPERATION)}
+    second = {c["person_id"]: c["payload"] for c in reg.issue_credentials(OPERATION, [ids[0]])}
+    with pytest.raises(CredentialError, match="revoked"):
+        reg.scan(OPERATION, first[ids[0]], "gate-in", site="Gate A")
+    assert reg.scan(OPERATION, second[ids[0]], "gate-in", site="Gate A")["person_id"] == ids[0]
+    assert set(reg.revoked(OPERATION)) == {decode_unverified(first[ids[0]]).credential_id}
+    with pytest.raises(RegistryError) as e:
+        reg.issue_credentials(OPERATION, [ids[1]], days=400)
+    assert e.value.field == "days"
+    with pytest.raises(RegistryError):
+        reg.issue_credentials(OPERATION, [ids[1]], days=0)
+    reg.credential_payloads(OPERATION)
+    reg.credential_labels(OPERATION, [ids[1]])
+    with admin.engine.connect() as conn:
+        reprints = (
+            conn.execute(select(audit.c.detail).where(audit.c.action == "credentials-reprinted"))
+            .scalars()
+            .all()
+        )
+    assert [d["count"] for d in reprints] == [3, 1]
