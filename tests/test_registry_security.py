@@ -227,3 +227,38 @@ def test_reissue_revokes_the_old_credential_validity_is_capped_reprints_audited(
             .all()
         )
     assert [d["count"] for d in reprints] == [3, 1]
+
+
+# ---------------------------------------------------------------------------------- scans
+def test_scan_idempotency_is_keyed_on_credential_action_and_time_and_compared(registry_env):
+    from datetime import timedelta
+
+    from evacops.registry.store.tables import events, utcnow
+
+    reg = registry_env.as_role("registrar")
+    ids = register(reg, 4, 9)
+    pay = {c["person_id"]: c["payload"] for c in reg.issue_credentials(OPERATION)}
+    gate = registry_env.as_role("gate")
+    first = gate.scan(OPERATION, pay[ids[0]], "gate-in", site="Gate A", scan_id="dev1-0001")
+    # the same scan id sent again for the same scan: the first answer
+    again = gate.scan(OPERATION, pay[ids[0]], "gate-in", site="Gate A", scan_id="dev1-0001")
+    assert again["duplicate"] and again["event"] == first["event"]
+    # the same scan id for another person's credential is not that scan: refused
+    with pytest.raises(RegistryError) as e:
+        gate.scan(OPERATION, pay[ids[1]], "gate-in", site="Gate A", scan_id="dev1-0001")
+    assert e.value.field == "scan_id"
+    with pytest.raises(RegistryError):
+        gate.scan(OPERATION, pay[ids[0]], "roll-call", site="Gate A", scan_id="dev1-0001")
+    # a roll-call the next day is a new roll-call, not a repeat of yesterday's
+    t = utcnow() - timedelta(days=1)
+    a = gate.scan(OPERATION, pay[ids[0]], "roll-call", site="Gate A", at=t)
+    b = gate.scan(OPERATION, pay[ids[0]], "roll-call", site="Gate A", at=t + timedelta(days=1))
+    assert not b["duplicate"] and a["event"] != b["event"]
+    # and the same one sent twice is one
+    c = gate.scan(OPERATION, pay[ids[0]], "roll-call", site="Gate A", at=t + timedelta(days=1))
+    assert c["duplicate"] and c["event"] == b["event"]
+    with reg.engine.connect() as conn:
+        n = conn.execute(
+            select(events.c.seq).where(events.c.type == "roll-call", events.c.person_id == ids[0])
+        ).all()
+    assert len(n) == 2
