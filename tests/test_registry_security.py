@@ -262,3 +262,27 @@ def test_scan_idempotency_is_keyed_on_credential_action_and_time_and_compared(re
             select(events.c.seq).where(events.c.type == "roll-call", events.c.person_id == ids[0])
         ).all()
     assert len(n) == 2
+
+
+def test_rollcall_rechecks_each_person_inside_the_write(registry_env, monkeypatch):
+    from evacops.registry.services import rollcall as rc
+
+    reg = registry_env.as_role("registrar")
+    ids = register(reg, 3, 12)
+    pay = {c["person_id"]: c["payload"] for c in reg.issue_credentials(OPERATION)}
+    gate = registry_env.as_role("gate")
+    for p in ids:
+        gate.scan(OPERATION, pay[p], "gate-in", site="Gate A")
+    other_gate = registry_env.as_role("gate", fresh=True)
+    real_scan = rc.scan
+
+    def scan_while_someone_moves(ctx, op, payload, action, **kw):
+        # while the roll-call runs, person 1 is checked in at another gate
+        other_gate.scan(OPERATION, pay[ids[1]], "gate-in", site="Gate B")
+        return real_scan(ctx, op, payload, action, **kw)
+
+    monkeypatch.setattr(rc, "scan", scan_while_someone_moves)
+    done = gate.rollcall(OPERATION, "Gate A", [pay[ids[0]]], mark_missing=True)
+    seen = {p: reg.person(OPERATION, p)["status"] for p in ids}
+    assert seen == {ids[0]: "checked-in", ids[1]: "checked-in", ids[2]: "missing"}
+    assert done["absent"] == [ids[2]] and done["marked_missing"] == 1
