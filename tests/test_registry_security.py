@@ -286,3 +286,63 @@ def test_rollcall_rechecks_each_person_inside_the_write(registry_env, monkeypatc
     seen = {p: reg.person(OPERATION, p)["status"] for p in ids}
     assert seen == {ids[0]: "checked-in", ids[1]: "checked-in", ids[2]: "missing"}
     assert done["absent"] == [ids[2]] and done["marked_missing"] == 1
+
+
+# ---------------------------------------------------------------------------------- imports
+def _workbook(path, rows):
+    from openpyxl import Workbook
+
+    from evacops.registry.generate import IMPORT_COLUMNS
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(list(IMPORT_COLUMNS))
+    for r in rows:
+        ws.append([r[c] for c in IMPORT_COLUMNS])
+    wb.save(path)
+    return path
+
+
+def test_an_xlsx_zip_bomb_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
+    import zipfile
+
+    from evacops.errors import RegistrationFileError
+    from evacops.registry.files import read_registrations
+
+    small = _workbook(tmp_path / "small.xlsx", registrations_rows(3, 2, 0.0))
+    bomb = tmp_path / "bomb.xlsx"
+    pad = b" " * (1 << 20)
+    with zipfile.ZipFile(small) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename != "xl/worksheets/sheet1.xml":
+                dst.writestr(item, data)
+                continue
+            head, tail = data.rsplit(b"</worksheet>", 1)
+            with dst.open(item.filename, "w", force_zip64=True) as out:
+                out.write(head)
+                for _ in range(210):  # 210 MB of whitespace: valid XML, ~200 KB compressed
+                    out.write(pad)
+                out.write(b"</worksheet>" + tail)
+    assert bomb.stat().st_size < 2 * 1024 * 1024
+    parsed = []
+    monkeypatch.setattr("openpyxl.load_workbook", lambda *a, **k: parsed.append(1) or 1 / 0)
+    with pytest.raises(RegistrationFileError, match="uncompressed"):
+        read_registrations(bomb)
+    assert parsed == []  # refused from the zip's directory, before the parser opened it
+
+
+def test_oversized_and_overlong_files_are_refused_before_parsing(tmp_path, monkeypatch):
+    from evacops.errors import RegistrationFileError
+    from evacops.registry import limits
+    from evacops.registry.files import read_registrations
+    from evacops.registry.generate import write_registrations_csv
+
+    path = write_registrations_csv(tmp_path / "people.csv", 30, 3, 0.0)
+    assert len(read_registrations(path)) == 30
+    monkeypatch.setattr(limits, "MAX_ROWS", 20)
+    with pytest.raises(RegistrationFileError, match="more than 20 rows"):
+        read_registrations(path)
+    monkeypatch.setattr(limits, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(RegistrationFileError, match="over the"):
+        read_registrations(path)
