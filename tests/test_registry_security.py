@@ -383,3 +383,21 @@ def test_each_blind_index_purpose_has_a_key_of_its_own():
     assert doc != household and len(doc) == 32
     assert cipher.blind("document", "X1") == hmac_.digest(doc, b"X1", "sha256")[:16]
     assert cipher.blind("household", "X1") != cipher.blind("document", "X1")
+
+
+def test_strings_longer_than_their_column_are_refused_by_name(registry_env, admin):
+    long = "x" * 150
+    calls = {
+        "code": lambda: admin.add_site(OPERATION, long, "gate"),
+        "name": lambda: admin.create_operation("long-name", name="n" * 250, sites_={}),
+        "flight": lambda: admin.add_flight(
+            OPERATION, "F" * 50, origin="HKIA", destination="Al Udeid", seats=3
+        ),
+        "site": lambda: admin.create_operation("long-site", sites_={long: "gate"}),
+        "rollcall": lambda: admin.rollcall(OPERATION, "Gate A", rollcall_id=long),
+    }
+    for field, call in calls.items():
+        with pytest.raises(RegistryError) as e:
+            call()
+        assert e.value.field == field, (field, str(e.value))
+    assert "long-name" not in {o["id"] for o in admin.operations()}
