@@ -70,9 +70,11 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     if backend == "postgresql":
         try:
             # no pre-ping (a round trip per checkout); connections are recycled instead
-            return create_engine(
+            engine = create_engine(
                 url, pool_recycle=1800, pool_size=10, max_overflow=20, hide_parameters=True
             )
+            event.listen(engine, "handle_error", _without_values)
+            return engine
         except NoSuchModuleError:
             raise RegistryError(
                 "EVACOPS_DATABASE_URL: use the psycopg driver: postgresql+psycopg://..."
@@ -80,6 +82,25 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     raise RegistryError(
         f"EVACOPS_DATABASE_URL: {backend} is not supported; use sqlite:/// or postgresql+psycopg://"
     )
+
+
+def _without_values(context) -> Exception | None:
+    """PostgreSQL's errors say which row failed with its values (``DETAIL: Failing row contains
+    (...)``): the error raised instead keeps its class and primary message only, so no value
+    reaches an error or a log."""
+    orig = context.original_exception
+    diag = getattr(orig, "diag", None)
+    wrapped = context.sqlalchemy_exception
+    if diag is None or not diag.message_detail or wrapped is None:
+        return None
+    try:
+        plain = type(orig)(diag.message_primary or "database error")
+    except Exception:  # an error class we cannot build: keep the original
+        return None
+    return type(wrapped)(
+        context.statement, None, plain, hide_parameters=True,
+        connection_invalidated=context.is_disconnect,
+    )  # fmt: skip
 
 
 def _private(db_file: str) -> None:
