@@ -166,19 +166,19 @@ def reference_projection(log, candidates=frozenset()) -> dict[str, dict]:
                 relationship=d.get("relationship", ""), unaccompanied=d.get("unaccompanied", False),
             )  # fmt: skip
         elif t in SEEN or t == "found":
-            p.update(site=e["site"], last_seen_at=at, last_event=e["seq"])
+            # seen at a site: on no flight
+            p.update(site=e["site"], last_seen_at=at, last_event=e["seq"], flight_id=None)
             status = d["status"] if t == "found" else SEEN[t]
             if status:
                 p["status"] = status
-            if t == "deplane":
-                p["flight_id"] = None
         elif t == "missing":
             p.update(status="missing", last_event=e["seq"])
         elif t == "board":
             p.update(status="boarded", flight_id=e["flight_id"], site=e["site"], last_seen_at=at,
                      last_event=e["seq"])  # fmt: skip
             creds[e["credential_id"]]["boarded_at"] = at
-            seats[(e["flight_id"], pid)] = e["seq"]
+            if "seat" in d or "lap" in d:  # an offline boarding over the seats holds none
+                seats[(e["flight_id"], pid)] = e["seq"]
             flights.setdefault(e["flight_id"], "scheduled")
         elif t == "depart":
             flights[e["flight_id"]] = "departed"

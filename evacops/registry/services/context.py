@@ -25,7 +25,7 @@ from evacops.errors import RegistryError
 from evacops.registry import events as ev
 from evacops.registry.security import Actor
 from evacops.registry.store import audit as audit_log
-from evacops.registry.store.crypto import FieldCipher, unwrap_key
+from evacops.registry.store.crypto import FieldCipher, KeyFolder, unwrap_key
 from evacops.registry.store.db import writer_turn
 from evacops.registry.store.tables import flights, operations, persons, sites, utcnow
 
@@ -36,6 +36,12 @@ IDENTITY_FIELDS = ("given_name", "family_name", "birth_date", "document")
 def token(prefix: str, nbytes: int = 10) -> str:
     """A new opaque id: ``prefix`` and random base32."""
     return prefix + base64.b32encode(secrets.token_bytes(nbytes)).decode().rstrip("=").lower()
+
+
+def check_length(field: str, value: str | None, limit: int) -> None:
+    """Refuse text longer than its column (SQLite would keep it, PostgreSQL fail obscurely)."""
+    if value is not None and len(value) > limit:
+        raise RegistryError(f"at most {limit} characters (got {len(value)})", field=field)
 
 
 def chunks(items: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
@@ -54,8 +60,10 @@ class Context:
         actor: Actor,
         *,
         clock: Callable[[], datetime] = utcnow,
+        keys: KeyFolder | None = None,
     ):
         self.engine = engine
+        self.keys = keys
         self.master = master_key
         self.actor = actor
         self.clock = clock
@@ -63,6 +71,7 @@ class Context:
         self.public: dict[str, bytes] = {}
         self.sites: dict[str, dict[str, str]] = {}
         self.pg = engine.dialect.name == "postgresql"
+        self._audit_key: bytes | None = None
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
@@ -90,6 +99,7 @@ class Context:
         """Append an audit entry by the acting user (in ``conn``'s transaction)."""
         audit_log.append(
             conn,
+            key=self.audit_key(),
             at=self.clock(),
             actor=self.actor.name,
             action=action,
@@ -136,6 +146,11 @@ class Context:
         return row
 
     # ------------------------------------------------------------------ keys
+    def audit_key(self) -> bytes:
+        if self._audit_key is None:
+            self._audit_key = audit_log.audit_key(self.need_master())
+        return self._audit_key
+
     def need_master(self) -> bytes:
         if self.master is None:
             raise RegistryError("no master key loaded; set EVACOPS_KEY_FILE")
@@ -151,7 +166,8 @@ class Context:
         cached = self.ciphers.get(op)
         if cached is not None and cached[0] == row["wrapped_data_key"]:
             return cached[1]
-        cipher = FieldCipher(unwrap_key(self.need_master(), row["wrapped_data_key"], op), op)
+        data_key = unwrap_key(self.need_master(), row["wrapped_data_key"], op, kek=self.kek(op))
+        cipher = FieldCipher(data_key, op)
         self.ciphers[op] = (row["wrapped_data_key"], cipher)
         return cipher
 
@@ -159,13 +175,34 @@ class Context:
         row = self.operation(conn, op)
         if row["wrapped_signing_key"] is None:
             raise RegistryError(f"operation {op}: shredded; no credentials can be issued")
-        return unwrap_key(self.need_master(), row["wrapped_signing_key"], op, "signing")
+        return unwrap_key(
+            self.need_master(), row["wrapped_signing_key"], op, "signing", kek=self.kek(op)
+        )
+
+    def kek(self, op: str) -> bytes | None:
+        """The operation's key-encryption key from the key folder (None: none there)."""
+        return self.keys.load(op) if self.keys is not None else None
 
     def public_key(self, op: str) -> bytes:
         if op not in self.public:
             with self.read() as conn:
                 self.public[op] = self.operation(conn, op)["public_key"]
         return self.public[op]
+
+    def seal_text(self, conn: Connection, op: str, text: str | None, where: str) -> str | None:
+        """Free text (a reason, a file name) sealed under the operation's data key, as hex for an
+        event's ``data``; ``where`` binds it to its place (opened with :meth:`open_text`)."""
+        if not text:
+            return None
+        sealed = self.cipher(conn, op).seal(text, where)
+        return sealed.hex() if sealed is not None else None
+
+    def open_text(
+        self, conn: Connection, op: str, sealed_hex: str | None, where: str
+    ) -> str | None:
+        if not sealed_hex:
+            return None
+        return self.cipher(conn, op).open(bytes.fromhex(sealed_hex), where)
 
     def open_person(
         self, cipher: FieldCipher, p: Any, fields: Sequence[str] = ev.SEALED_FIELDS

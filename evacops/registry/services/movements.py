@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from evacops.errors import CredentialError, RegistryError
+from evacops.errors import AccessDenied, CredentialError, RegistryError
 from evacops.registry import credentials as creds
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
@@ -40,6 +40,7 @@ SCAN_ACTIONS = (
     ev.DEPARTED_INDEPENDENTLY,
     ev.CALL_FORWARD,
 )
+SCAN_ID_MAX = 90  # events.idempotency_key is 100 characters, "scan:" included
 # what a scan's answer repeats from its event's data (the same for a repeated scan)
 _SCAN_ANSWER = ("seat", "lap", "override", "expected_site")
 _CRED_COLUMNS = ("id", "operation_id", "person_id", "revoked_at", "boarded_at")
@@ -91,24 +92,21 @@ def scan(
         raise RegistryError(
             f"not a scan; use one of {', '.join(SCAN_ACTIONS)}", field="action", value=action
         )
-    require(ctx.actor, Perm.scan)
+    require(ctx.actor, Perm.scan, op)
     if override is not None:
-        require(ctx.actor, Perm.manifest)
+        require(ctx.actor, Perm.manifest, op)
     if action == ev.CALL_FORWARD:
-        require(ctx.actor, Perm.register)
+        require(ctx.actor, Perm.register, op)
+    site = device_site(ctx, site)
     claim = creds.verify(payload, ctx.public_key(op), operation=op, now=ctx.clock())
-    key = "scan:" + (
-        scan_id
-        if scan_id
-        else hashlib.sha256(f"{payload}|{action}|{site}|{flight}".encode()).hexdigest()[:48]
-    )
+    key = scan_key(ctx, payload, action, site, flight, scan_id, at)
     try:
         with ctx.write() as conn:
             if action == ev.BOARD and flight and ctx.pg:  # lock first: later reads are fresh
                 ctx.flight(conn, op, flight, lock=True)
             found = _scan_lookup(conn, claim.credential_id, key)
             if found is not None and found["dup_seq"] is not None:
-                dup = _replayed(conn, key)
+                dup = _replayed(conn, key, claim.credential_id, action, scan_id)
                 if dup is not None:
                     return dup
             cred, p = _holder(claim, found, op)
@@ -117,13 +115,26 @@ def scan(
     except INTEGRITY_ERRORS:
         # a concurrent copy of the same scan won the race: report it
         with ctx.read() as conn:
-            dup = _replayed(conn, key)
+            dup = _replayed(conn, key, claim.credential_id, action, scan_id)
         if dup is None:
             # a unique key (seat, lap place, person on a flight) refused a concurrent claim
             raise RegistryError(
                 "scan: another gate changed this flight at the same moment; scan again"
             ) from None
         return dup
+
+
+def device_site(ctx: Context, site: str | None) -> str | None:
+    """The site of a scan: a device scans only at the site it is bound to (its site when none
+    is given)."""
+    bound = ctx.actor.site
+    if bound is None:
+        return site
+    if site is not None and site != bound:
+        raise AccessDenied(
+            f"device {ctx.actor.device} is enrolled at {bound}, not {site}", field="site"
+        )
+    return bound
 
 
 class _Scan:
@@ -136,7 +147,33 @@ class _Scan:
         self.key, self.override, self.at = key, override, at
 
 
-def _replayed(conn: Connection, key: str) -> dict[str, Any] | None:
+def scan_key(
+    ctx: Context,
+    payload: str,
+    action: str,
+    site: str | None,
+    flight: str | None,
+    scan_id: str | None,
+    at: datetime | None,
+) -> str:
+    """The idempotency key of a scan: the client's ``scan_id`` (compared with the scan on a
+    replay), or a digest of the credential, action, place and time (``at``; when the client
+    gives no time, the server's UTC day: a retry that day is one scan, a roll-call the next
+    day is a new one; clients that scan offline send ``at`` or a scan id)."""
+    if scan_id:
+        if len(scan_id) > SCAN_ID_MAX:
+            raise RegistryError(f"at most {SCAN_ID_MAX} characters", field="scan_id")
+        return "scan:" + scan_id
+    stamp = at.isoformat() if at else ctx.clock().strftime("%Y-%m-%d")
+    body = f"{payload}|{action}|{site}|{flight}|{stamp}"
+    return "scan:" + hashlib.sha256(body.encode()).hexdigest()[:48]
+
+
+def _replayed(
+    conn: Connection, key: str, credential: str, action: str, scan_id: str | None
+) -> dict[str, Any] | None:
+    """The answer of the scan already recorded under ``key``, if it is this scan (the same
+    credential and action); a scan id used for another scan is refused."""
     row = conn.execute(
         select(
             events.c.seq,
@@ -144,11 +181,18 @@ def _replayed(conn: Connection, key: str) -> dict[str, Any] | None:
             events.c.person_id,
             events.c.site,
             events.c.flight_id,
+            events.c.credential_id,
             events.c.data,
         ).where(events.c.idempotency_key == key)
     ).first()
     if row is None:
         return None
+    if row.credential_id != credential or row.type != action:
+        raise RegistryError(
+            "used already for another scan; give each scan its own id",
+            field="scan_id",
+            value=scan_id,
+        )
     return {
         "event": row.seq,
         "action": row.type,
@@ -192,6 +236,9 @@ def _scan(ctx: Context, conn: Connection, op: str, s: _Scan, cred: dict, p: dict
         f = ctx.flight(conn, op, s.flight, lock=True)
         fid, site = f["id"], site or f["origin"]
         data = _board(conn, f, p, cred, s.override)
+        if "reason" in data:  # the override's words: free text, sealed
+            note = data.pop("reason")
+            data["reason_sealed"] = ctx.seal_text(conn, op, note, f"override|{cred['id']}")
     elif s.action == ev.DEPLANE:
         if not s.flight:
             raise RegistryError("needed for deplane", field="flight")
@@ -319,7 +366,7 @@ def _board(conn: Connection, f: Any, p: dict, cred: dict, override: str | None) 
 # ---------------------------------------------------------------------------- people and flights
 def call_forward(ctx: Context, op: str, person_ids: Iterable[str], site: str) -> int:
     """Tell people to come to ``site`` (the planner's call-forward, per household)."""
-    require(ctx.actor, Perm.register)
+    require(ctx.actor, Perm.register, op)
     n = 0
     with ctx.write() as conn:
         ctx.check_site(conn, op, site)
@@ -337,7 +384,7 @@ def call_forward(ctx: Context, op: str, person_ids: Iterable[str], site: str) ->
 
 def depart(ctx: Context, op: str, flight: str) -> dict[str, Any]:
     """Record that the flight has left: who boarded is in flight."""
-    require(ctx.actor, Perm.manifest)
+    require(ctx.actor, Perm.manifest, op)
     with ctx.write() as conn:
         f = ctx.flight(conn, op, flight, lock=True)
         if f["status"] != "scheduled":
@@ -360,7 +407,7 @@ def depart(ctx: Context, op: str, flight: str) -> dict[str, Any]:
 
 def arrive(ctx: Context, op: str, flight: str) -> dict[str, Any]:
     """Record the landing (once) and reconcile: boarded must equal deplaned."""
-    require(ctx.actor, Perm.manifest)
+    require(ctx.actor, Perm.manifest, op)
     with ctx.write() as conn:
         f = ctx.flight(conn, op, flight, lock=True)
         if f["status"] == "scheduled":
@@ -383,7 +430,7 @@ def arrive(ctx: Context, op: str, flight: str) -> dict[str, Any]:
 
 def reconcile(ctx: Context, op: str, flight: str) -> dict[str, Any]:
     """Manifest, boarded and deplaned for one flight, and every discrepancy between them."""
-    require(ctx.actor, Perm.report)
+    require(ctx.actor, Perm.report, op)
     with ctx.read() as conn:
         f = ctx.flight(conn, op, flight)
         version = conn.execute(

@@ -14,9 +14,11 @@ from sqlalchemy import select
 
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
-from evacops.registry.services.context import Context
+from evacops.registry.services.context import Context, check_length
 from evacops.registry.services.movements import scan
 from evacops.registry.store.tables import persons
+
+_HERE = ("checked-in", "arrived")  # the statuses of someone expected at a site
 
 
 def rollcall(
@@ -31,7 +33,8 @@ def rollcall(
     """Who should be at ``site`` and is not. Each credential in ``payloads`` records a
     roll-call event there; ``mark_missing`` records everyone expected and not seen as
     missing."""
-    require(ctx.actor, Perm.scan)
+    require(ctx.actor, Perm.scan, op)
+    check_length("rollcall", rollcall_id, 40)  # it goes into idempotency keys
     rid = rollcall_id or ctx.clock().strftime("%Y%m%dT%H%M")
     P = persons.c
     with ctx.read() as conn:  # who should be here, before anyone is scanned
@@ -41,7 +44,7 @@ def rollcall(
                 select(P.id).where(
                     P.operation_id == op,
                     P.site == site,
-                    P.status.in_(("checked-in", "arrived")),
+                    P.status.in_(_HERE),
                 )
             ).scalars()
         )
@@ -55,10 +58,15 @@ def rollcall(
         if r.get("expected_site") not in (site, None):
             moved.append(r["person_id"])
     with ctx.write() as conn:
-        absent = sorted(expected - set(seen)) if payloads else sorted(expected)
-        if mark_missing and payloads:
-            for pid in absent:
-                p = ctx.person(conn, op, pid)
+        # re-checked inside the write: someone who moved, boarded or was marked since the
+        # list was read is not absent from here any more
+        absent = []
+        for pid in sorted(expected - set(seen)) if payloads else sorted(expected):
+            p = ctx.person(conn, op, pid)
+            if p["site"] != site or p["status"] not in _HERE:
+                continue
+            absent.append(pid)
+            if mark_missing and payloads:
                 ctx.event(
                     conn,
                     op,
