@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -29,7 +28,7 @@ HERE = Path(__file__).parent
 
 def create_app(settings: WebSettings | None = None, *, accounts: Accounts | None = None) -> FastAPI:
     """The service over the registry of ``settings`` (``accounts``: an open one, for tests)."""
-    from evacops.web.routers import ROUTERS
+    from evacops.web.routers import ROUTERS, api_routes
 
     settings = settings or WebSettings()
     app = FastAPI(
@@ -50,9 +49,7 @@ def create_app(settings: WebSettings | None = None, *, accounts: Accounts | None
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     problems.install(app)
     _install_page_errors(app)
-    undeclared = [
-        r.name for r in app.routes if isinstance(r, APIRoute) and r.name not in sec.PERMISSIONS
-    ]
+    undeclared = [r.name for r in api_routes() if r.name not in sec.PERMISSIONS]
     if undeclared:
         raise RuntimeError(f"routes missing from the permission matrix: {undeclared}")
     return app

@@ -98,7 +98,9 @@ async def authorize(request: Request) -> Caller | None:
         if not caller.actor.can(Perm(need), op):
             role = caller.actor.role_in(op)
             where = f"operation {op}" if op else "this server"
-            raise AccessDenied(f"role {role or 'none'} in {where} may not {need}")
+            raise AccessDenied(
+                f"your role in {where} may not {need}", field="role", value=str(role or "none")
+            )
     return caller
 
 
