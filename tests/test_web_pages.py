@@ -100,8 +100,12 @@ def test_logout_ends_the_session(world: World):
 
 @pytest.mark.parametrize(
     "role, pages",
-    [("gate", ["Gate"]), ("planner", ["Operation picture"]), ("reporter", ["Operation picture"]),
-     ("admin", ["Operation picture", "Gate", "Admin"])],
+    [("gate", ["Gate", "Arrival"]), ("planner", ["Operation picture"]),
+     ("reporter", ["Operation picture"]),
+     ("registrar", ["Operation picture", "Registration", "Duplicates", "Gate", "Arrival"]),
+     ("manifest", ["Operation picture", "Gate", "Ramp", "Arrival"]),
+     ("admin", ["Operation picture", "Registration", "Duplicates", "Gate", "Ramp", "Arrival",
+                "Admin"])],
 )  # fmt: skip
 def test_navigation_shows_only_the_roles_pages(world: World, role, pages):
     c = world.page_login(role)

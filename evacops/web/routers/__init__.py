@@ -9,6 +9,7 @@ from evacops.web.routers import (
     pages,
     people,
     scans,
+    work,
 )
 
 ROUTERS = [
@@ -21,6 +22,7 @@ ROUTERS = [
     admin.router,
     auth.pages,
     pages.router,
+    work.router,
     pages.sw,
 ]
 

@@ -41,7 +41,9 @@ def _sites(c: Caller, op: str, kinds: tuple[str, ...]) -> list[str]:
         return [c.actor.site]
     with c.registry.ctx.read() as conn:
         found = c.registry.ctx.site_kinds(conn, op)
-    return sorted(s for s, k in found.items() if k in kinds)
+    return sorted(
+        (s for s, k in found.items() if k in kinds), key=lambda s: (kinds.index(found[s]), s)
+    )
 
 
 @router.get("/gate", name="page_gate")
