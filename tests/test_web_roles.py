@@ -10,7 +10,7 @@ import re
 
 import pytest
 from conftest import OPERATION
-from test_web_support import ROLES, World, csrf_of
+from test_web_support import OTHER_OP, ROLES, World, csrf_of
 
 from evacops.registry.security import ROLE_PERMS, Perm
 from evacops.web import security as sec
@@ -45,6 +45,31 @@ def _expected(role: str | None, need, path: str) -> str:
     if role == "admin" or (in_op and Perm(need) in ROLE_PERMS[role]):
         return "allowed"
     return "refused"
+
+
+def test_a_gate_device_token_reaches_the_api_as_its_role_in_its_operation_only(world: World):
+    """Every API route with an enrolled gate device's bearer token answers as the matrix says
+    for the gate role (admin-only and other-operation routes refused); its gate page offers
+    its own site only."""
+    device, token = world.admin.enrol_device(OPERATION, "Gate A", "gate", "matrix tablet")
+    head = {"Authorization": f"Bearer {token}"}
+    for method, route in _routes(world.app):
+        if not route.path.startswith("/api/") or route.name == "api_logout":
+            continue
+        url = _url(route.path, world).replace("dev_none", device)
+        r = world.client().request(method, url, headers=head)
+        want = _expected("gate", sec.PERMISSIONS[route.name], route.path)
+        what = f"{method} {url} as device: {r.status_code} {r.text[:200]}"
+        if want == "refused":
+            assert r.status_code == 403 and r.json()["field"] == "role", what
+        elif want == "allowed":
+            assert r.status_code not in (401, 500), what
+            assert not (r.status_code == 403 and r.json().get("field") == "role"), what
+    other = f"/api/v1/operations/{OTHER_OP}/people/{world.other_ids[0]}"
+    assert world.client().get(other, headers=head).status_code == 403
+    page = world.client().get(f"/o/{OPERATION}/gate", headers=head, follow_redirects=False)
+    assert page.status_code == 200
+    assert re.findall(r"<option>([^<]+)</option>", page.text) == ["Gate A"]
 
 
 def test_every_route_is_in_the_matrix(world: World):
