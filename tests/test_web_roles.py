@@ -165,3 +165,14 @@ def test_the_crawl_would_find_a_sealed_value_a_registrar_may_read(world: World):
     bodies = _crawl(world, "registrar")
     sealed = _sealed_values(world)
     assert any(v in text for text in bodies.values() for v in sealed)
+
+
+def test_refusals_are_in_the_audit_log(world: World):
+    head = world.auth("gate")  # log in first (its own entries)
+    before = len(world.admin.audit_entries(10_000))
+    r = world.client().get(f"/api/v1/operations/{OPERATION}/devices", headers=head)
+    assert r.status_code == 403
+    entries = world.admin.audit_entries(10_000)
+    assert len(entries) == before + 1
+    last = entries[-1]
+    assert (last["actor"], last["action"], last["subject"]) == ("gate", "refused", "api_devices")
