@@ -179,3 +179,23 @@ def test_gate_page_is_small_gzipped_and_registers_its_service_worker(world: Worl
         for u in (f"{OPAGE}/gate", "/static/style.css", "/static/gate.js")
     )
     assert total < 150_000
+
+
+def test_picture_against_the_scenario_draws_every_site_and_leg(world: World):
+    from pathlib import Path
+
+    from evacops.scenario import load
+
+    sc = load(Path(__file__).resolve().parent.parent / "scenarios" / "kabul-2021.yaml")
+    world.app.state.scenario = sc
+    api = world.client().get(f"/api/v1/operations/{OPERATION}/picture",
+                             headers=world.auth("planner")).json()  # fmt: skip
+    assert {n["name"] for n in api["map"]["nodes"]} == {s.name for s in sc.sites}
+    assert len(api["map"]["edges"]) == len(sc.legs)
+    assert {g["site"] for g in api["gates"]} == {s.name for s in sc.sites if s.kind == "gate"}
+    safe = {g["site"]: g["safe"] for g in api["gates"]}
+    for s in sc.sites:
+        if s.kind == "gate" and s.crowd_area_m2:
+            assert safe[s.name] == int(s.crowd_area_m2 * sc.safe_density_per_m2)
+    page = world.page_login("planner").get(f"{OPAGE}/picture").text
+    assert page.count("<circle") == len(sc.sites) and page.count("<line") == len(sc.legs)
