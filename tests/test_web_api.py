@@ -244,3 +244,13 @@ def test_registration_with_an_idempotency_key_registers_nobody_twice(world: Worl
     assert again.status_code in (409, 422), again.text
     assert again.headers["content-type"] == "application/problem+json"
     assert world.admin.report(OPERATION)["registered"] == after
+
+
+def test_openapi_describes_every_api_route(world: World):
+    from evacops.web.routers import api_routes
+
+    spec = world.client().get("/api/v1/openapi.json").json()
+    paths = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    wanted = {(m, r.path) for r in api_routes() if r.path.startswith("/api/") for m in r.methods}
+    assert wanted <= paths
+    assert world.client().get("/docs").status_code == 200
