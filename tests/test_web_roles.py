@@ -24,7 +24,7 @@ def world(registry_env, admin) -> World:
 
 def _url(path: str, world: World) -> str:
     subs = {"op": OPERATION, "person_id": world.ids[0], "flight": "NO-SUCH", "device": "dev_none",
-            "user": "nobody", "code": "fa"}  # fmt: skip
+            "user": "nobody", "code": "fa", "conflict": "999999"}  # fmt: skip
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: subs[m.group(1)], path)
 
 
