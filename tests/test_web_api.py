@@ -147,8 +147,11 @@ def test_device_sync_is_idempotent_and_a_stale_revocation_is_kept_as_a_conflict(
     queue = world.client().get(f"{OP}/conflicts", headers=world.auth("manifest")).json()
     assert queue["total"] >= 1
     cid = queue["items"][0]["id"]
-    r = world.client().post(f"{OP}/conflicts/{cid}", headers=world.auth("manifest"),
-                            json={"resolution": "confirmed", "reason": "seen by the team"})  # fmt: skip
+    r = world.client().post(
+        f"{OP}/conflicts/{cid}",
+        headers=world.auth("manifest"),
+        json={"resolution": "confirmed", "reason": "seen by the team"},
+    )
     assert r.status_code == 200, r.text
     still = world.client().get(f"{OP}/conflicts", headers=world.auth("manifest")).json()
     assert cid not in [c["id"] for c in still["items"]]

@@ -25,8 +25,9 @@ def test_login_form_sets_strict_httponly_cookies_and_redirects_by_role(world: Wo
     c = world.client()
     r = c.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
-    r = c.post("/login", data={"name": "gate", "password": PASSWORD, "csrf": csrf},
-               follow_redirects=False)  # fmt: skip
+    r = c.post(
+        "/login", data={"name": "gate", "password": PASSWORD, "csrf": csrf}, follow_redirects=False
+    )
     assert r.status_code == 303
     cookies = r.headers.get_list("set-cookie")
     session = next(h for h in cookies if h.startswith("evacops_session="))
@@ -42,8 +43,9 @@ def test_secure_cookie_under_tls_setting(world: World):
     c = TestClient(world.app, base_url="https://testserver")
     r = c.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
-    r = c.post("/login", data={"name": "gate", "password": PASSWORD, "csrf": csrf},
-               follow_redirects=False)  # fmt: skip
+    r = c.post(
+        "/login", data={"name": "gate", "password": PASSWORD, "csrf": csrf}, follow_redirects=False
+    )
     session = next(h for h in r.headers.get_list("set-cookie") if h.startswith("evacops_session="))
     assert "Secure" in session
 
@@ -51,8 +53,11 @@ def test_secure_cookie_under_tls_setting(world: World):
 def test_login_form_without_its_token_is_refused(world: World):
     c = world.client()
     c.get("/login")
-    r = c.post("/login", data={"name": "gate", "password": PASSWORD, "csrf": "forged"},
-               follow_redirects=False)  # fmt: skip
+    r = c.post(
+        "/login",
+        data={"name": "gate", "password": PASSWORD, "csrf": "forged"},
+        follow_redirects=False,
+    )
     assert r.status_code == 403
     assert "evacops_session" not in r.headers.get("set-cookie", "")
 
@@ -65,8 +70,11 @@ def test_session_id_changes_at_login_and_a_planted_session_is_ended(world: World
     victim.cookies.set("evacops_session", planted)
     r = victim.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
-    r = victim.post("/login", data={"name": "registrar", "password": PASSWORD, "csrf": csrf},
-                    follow_redirects=False)  # fmt: skip
+    r = victim.post(
+        "/login",
+        data={"name": "registrar", "password": PASSWORD, "csrf": csrf},
+        follow_redirects=False,
+    )
     new = re.search(r"evacops_session=([^;]+)", r.headers["set-cookie"]).group(1)
     assert new != planted
     # the planted session is over: whoever held it is logged out
@@ -100,13 +108,18 @@ def test_logout_ends_the_session(world: World):
 
 @pytest.mark.parametrize(
     "role, pages",
-    [("gate", ["Gate", "Arrival"]), ("planner", ["Operation picture"]),
-     ("reporter", ["Operation picture"]),
-     ("registrar", ["Operation picture", "Registration", "Duplicates", "Gate", "Arrival"]),
-     ("manifest", ["Operation picture", "Gate", "Ramp", "Arrival"]),
-     ("admin", ["Operation picture", "Registration", "Duplicates", "Gate", "Ramp", "Arrival",
-                "Admin"])],
-)  # fmt: skip
+    [
+        ("gate", ["Gate", "Arrival"]),
+        ("planner", ["Operation picture"]),
+        ("reporter", ["Operation picture"]),
+        ("registrar", ["Operation picture", "Registration", "Duplicates", "Gate", "Arrival"]),
+        ("manifest", ["Operation picture", "Gate", "Ramp", "Arrival"]),
+        (
+            "admin",
+            ["Operation picture", "Registration", "Duplicates", "Gate", "Ramp", "Arrival", "Admin"],
+        ),
+    ],
+)
 def test_navigation_shows_only_the_roles_pages(world: World, role, pages):
     c = world.page_login(role)
     path = {"Gate": "gate", "Operation picture": "picture"}[pages[0]]
@@ -150,12 +163,16 @@ def test_every_gate_registration_arrival_message_is_translated(world: World):
 def test_picture_shows_the_apis_numbers(world: World):
     pid = world.ids[0]
     world.as_scan = world.client().post(
-        f"/api/v1/operations/{OPERATION}/scans", headers=world.auth("gate"),
+        f"/api/v1/operations/{OPERATION}/scans",
+        headers=world.auth("gate"),
         json={"payload": world.payload[pid], "site": "Gate A"},
-    )  # fmt: skip
+    )
     c = world.page_login("reporter")
-    api = world.client().get(f"/api/v1/operations/{OPERATION}/picture",
-                             headers=world.auth("reporter")).json()  # fmt: skip
+    api = (
+        world.client()
+        .get(f"/api/v1/operations/{OPERATION}/picture", headers=world.auth("reporter"))
+        .json()
+    )
     page = c.get(f"{OPAGE}/picture").text
     assert re.search(r'data-k="registered">(\d+)<', page).group(1) == str(api["registered"])
     for status, n in api["by_status"].items():
@@ -188,8 +205,11 @@ def test_picture_against_the_scenario_draws_every_site_and_leg(world: World):
 
     sc = load(Path(__file__).resolve().parent.parent / "scenarios" / "kabul-2021.yaml")
     world.app.state.scenario = sc
-    api = world.client().get(f"/api/v1/operations/{OPERATION}/picture",
-                             headers=world.auth("planner")).json()  # fmt: skip
+    api = (
+        world.client()
+        .get(f"/api/v1/operations/{OPERATION}/picture", headers=world.auth("planner"))
+        .json()
+    )
     assert {n["name"] for n in api["map"]["nodes"]} == {s.name for s in sc.sites}
     assert len(api["map"]["edges"]) == len(sc.legs)
     assert {g["site"] for g in api["gates"]} == {s.name for s in sc.sites if s.kind == "gate"}

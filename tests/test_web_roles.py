@@ -23,8 +23,15 @@ def world(registry_env, admin) -> World:
 
 
 def _url(path: str, world: World) -> str:
-    subs = {"op": OPERATION, "person_id": world.ids[0], "flight": "NO-SUCH", "device": "dev_none",
-            "user": "nobody", "code": "fa", "conflict": "999999"}  # fmt: skip
+    subs = {
+        "op": OPERATION,
+        "person_id": world.ids[0],
+        "flight": "NO-SUCH",
+        "device": "dev_none",
+        "user": "nobody",
+        "code": "fa",
+        "conflict": "999999",
+    }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: subs[m.group(1)], path)
 
 
@@ -134,8 +141,11 @@ def _crawl(world: World, role: str) -> dict[str, str]:
         bodies[url] = r.text
         todo += [h for h in re.findall(r'href="(/[^"]*)"', r.text) if "logout" not in h]
     pid = world.ids[3]
-    r = c.post(f"/api/v1/operations/{OPERATION}/scans", headers={"X-CSRF-Token": csrf_of(c)},
-               json={"payload": world.payload[pid], "site": "Gate A"})  # fmt: skip
+    r = c.post(
+        f"/api/v1/operations/{OPERATION}/scans",
+        headers={"X-CSRF-Token": csrf_of(c)},
+        json={"payload": world.payload[pid], "site": "Gate A"},
+    )
     bodies["scan"] = r.text
     return bodies
 
@@ -153,8 +163,11 @@ def test_a_gate_or_reporter_never_receives_a_sealed_value(world: World, role):
         if re.search(r"(?<![\w-])" + re.escape(v) + r"(?![\w-])", text)
     ]
     assert leaks == []
-    own = {"gate": f"/o/{OPERATION}/gate", "reporter": f"/o/{OPERATION}/picture",
-           "planner": f"/o/{OPERATION}/picture"}[role]  # fmt: skip
+    own = {
+        "gate": f"/o/{OPERATION}/gate",
+        "reporter": f"/o/{OPERATION}/picture",
+        "planner": f"/o/{OPERATION}/picture",
+    }[role]
     assert "<html" in bodies[own] and "Log in" not in bodies[own]  # the crawl got in
     if role == "gate":  # and reached the gate's own answers
         assert '"let_in":true' in bodies["scan"].replace(" ", "")
