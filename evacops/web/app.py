@@ -1,0 +1,110 @@
+"""The application: :func:`create_app` builds the FastAPI app of ``evacops serve``.
+
+This is the one process that opens the master key (through
+:class:`evacops.registry.accounts.Accounts`); no other role needs the key file. Routes are
+thin (routers/), every one checked against :data:`evacops.web.security.PERMISSIONS`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from evacops.errors import EvacopsError
+from evacops.registry.accounts import Accounts
+from evacops.web import problems
+from evacops.web import security as sec
+from evacops.web.config import WebSettings
+from evacops.web.deps import authorize
+
+HERE = Path(__file__).parent
+
+
+def create_app(settings: WebSettings | None = None, *, accounts: Accounts | None = None) -> FastAPI:
+    """The service over the registry of ``settings`` (``accounts``: an open one, for tests)."""
+    from evacops.web.routers import ROUTERS, api_routes
+
+    settings = settings or WebSettings()
+    app = FastAPI(
+        title="evacops",
+        version="1",
+        summary="Run an evacuation operation: registry, gates, ramps, arrivals, picture.",
+        docs_url="/docs",
+        openapi_url="/api/v1/openapi.json",
+        dependencies=[Depends(authorize)],
+    )
+    app.state.settings = settings
+    app.state.accounts = accounts or Accounts.from_settings(settings.registry_settings())
+    app.state.scenario = _scenario(settings)
+    app.state.templates = templates()
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.middleware("http")(_security_headers)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    problems.install(app)
+    _install_page_errors(app)
+    undeclared = [r.name for r in api_routes() if r.name not in sec.PERMISSIONS]
+    if undeclared:
+        raise RuntimeError(f"routes missing from the permission matrix: {undeclared}")
+    return app
+
+
+#: pages load scripts, styles and images from this server only (the API docs at /docs use the
+#: CDN FastAPI's Swagger UI comes from, so they are left out)
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+async def _security_headers(request: Request, call_next):
+    response = await call_next(request)
+    h = response.headers
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "same-origin")
+    if not request.url.path.startswith("/docs"):
+        h.setdefault("Content-Security-Policy", CSP)
+    if request.url.path.startswith(("/api/", "/o/", "/login")):
+        h.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _scenario(settings: WebSettings) -> Any:
+    if settings.scenario is None:
+        return None
+    from evacops.scenario import load
+
+    return load(settings.scenario)
+
+
+def templates() -> Jinja2Templates:
+    t = Jinja2Templates(directory=HERE / "templates")
+    t.env.autoescape = True
+    return t
+
+
+def _install_page_errors(app: FastAPI) -> None:
+    @app.exception_handler(problems.NotSignedIn)
+    async def _not_signed_in(request: Request, exc: problems.NotSignedIn):
+        if request.url.path.startswith("/api/"):
+            return problems.problem(401, "Unauthorized", "log in first (POST /api/v1/login)")
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(EvacopsError)
+    async def _error(request: Request, exc: EvacopsError):
+        if request.url.path.startswith("/api/"):
+            return problems.from_error(exc)
+        from evacops.web.pages import render_error
+
+        return render_error(request, problems.status_of(exc), exc.problem or str(exc))
+
+
+def page_response(html: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status)

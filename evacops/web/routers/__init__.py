@@ -1,0 +1,35 @@
+"""The routers: one module per resource under ``/api/v1``, and the pages."""
+
+from evacops.web.routers import (
+    admin,
+    auth,
+    dedup,
+    flights,
+    operations,
+    pages,
+    people,
+    scans,
+    work,
+)
+
+ROUTERS = [
+    auth.router,
+    operations.router,
+    people.router,
+    scans.router,
+    flights.router,
+    dedup.router,
+    admin.router,
+    auth.pages,
+    pages.router,
+    work.router,
+    pages.sw,
+]
+
+
+def api_routes() -> list:
+    """Every route of the service (each an ``APIRoute`` with its full path and name): the route
+    table the permission matrix is checked against."""
+    from fastapi.routing import APIRoute
+
+    return [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
