@@ -1,0 +1,300 @@
+"""A demo operation: the Kabul scenario's sites and cohorts in a registry, generated people (never
+real ones), one user per role, credentials, gate scans and a few flights flown.
+
+:func:`build_demo` is what ``make demo`` serves and what the browser tests run against. Every step
+goes through the registry's facade (:class:`~evacops.registry.service.Registry`) as the role that
+would do it in an operation: the admin sets up, the registrar imports and issues credentials, the
+gate scans people in, the manifest team builds manifests, boards, departs and receives flights.
+Events are spread over the last days (registration two days ago, gate scans yesterday, flights
+since), so the per-day views have something to show; credentials stay valid for weeks.
+
+    python -m evacops.demo [--people 2000] [--database-url URL] [--key-file F]
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evacops.registry.store.tables import utcnow
+
+if TYPE_CHECKING:
+    from evacops.registry.service import Registry
+    from evacops.registry.settings import RegistrySettings
+
+__all__ = ["DEFAULT_SCENARIO", "OPERATION", "Demo", "DemoFlight", "build_demo", "demo_logins"]
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCENARIO = ROOT / "scenarios" / "kabul-2021.yaml"
+OPERATION = "kabul-2021"
+# the generator's categories (evacops.registry.generate.CATEGORIES) mapped to the Kabul
+# scenario's cohorts, with a priority each (as in the README's registry tour)
+KABUL_CATEGORIES: dict[str, tuple[str, float]] = {
+    "citizen": ("US citizens", 5.0),
+    "lpr": ("US citizens", 4.0),
+    "siv": ("SIV and families", 3.0),
+    "p1p2": ("Other at-risk Afghans", 1.0),
+    "at-risk": ("Other at-risk Afghans", 1.0),
+    "third-country": ("Other coalition nationals and staff", 4.0),
+}
+ORIGIN = "HKIA"
+# (flight, destination, what happens to it): flown and received, in the air, boarding,
+# manifested only
+FLIGHTS: tuple[tuple[str, str, str], ...] = (
+    ("RCH871", "Al Udeid", "arrived"),
+    ("RCH825", "Ramstein", "arrived"),
+    ("RCH402", "Al Udeid", "departed"),
+    ("RCH117", "Ali Al Salem", "manifested"),
+)
+CHECKED_IN_SHARE = 0.6  # of households, scanned in at a gate
+
+
+@dataclass(frozen=True)
+class DemoFlight:
+    code: str
+    destination: str
+    status: str  # arrived, departed, manifested
+    seats: int
+    manifested: int
+    boarded: int
+    deplaned: int
+
+
+@dataclass
+class Demo:
+    """What :func:`build_demo` made: where it is, who may log in, and what happened."""
+
+    settings: RegistrySettings
+    operation: str
+    logins: dict[str, tuple[str, str]]  # role -> (user, password)
+    people: int
+    households: int
+    credentials: int
+    checked_in: int
+    flights: list[DemoFlight] = field(default_factory=list)
+    # payloads of credentials whose person is still only registered (not scanned anywhere):
+    # for trying the gate page
+    fresh_payloads: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def login_lines(self) -> list[str]:
+        return demo_logins(self.logins)
+
+
+def demo_logins(logins: dict[str, tuple[str, str]]) -> list[str]:
+    """One line per role: ``role  user / password``."""
+    width = max(len(r) for r in logins)
+    return [f"  {role:<{width}}  {user} / {pw}" for role, (user, pw) in logins.items()]
+
+
+def _roles() -> list[str]:
+    from evacops.registry.security import Role
+
+    return [str(r) for r in Role]
+
+
+def _scenario_sites(scenario: Path) -> dict[str, str]:
+    from evacops.scenario import load
+
+    return {s.name: str(s.kind) for s in load(scenario).sites}
+
+
+def build_demo(
+    database_url: str | None = None,
+    key_file: str | Path | None = None,
+    *,
+    people: int = 2000,
+    seed: int = 7,
+    scenario: str | Path = DEFAULT_SCENARIO,
+    passwords: dict[str, str] | None = None,
+    dedup: bool = True,
+    now: datetime | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Demo:
+    """Build a demo operation in a new registry.
+
+    ``database_url`` and ``key_file`` default to a new temporary folder (the caller removes it);
+    the database must be empty. ``passwords`` (role -> password) default to random ones, printed
+    by the caller. ``now`` is the moment the demo ends (default: now); the events lie in the two
+    days before it."""
+    import time
+
+    from evacops.registry import init_registry, open_registry
+    from evacops.registry.settings import RegistrySettings
+
+    t0 = time.perf_counter()
+    say = progress or (lambda _msg: None)
+    if database_url is None or key_file is None:
+        folder = Path(tempfile.mkdtemp(prefix="evacops-demo-"))
+        database_url = database_url or f"sqlite:///{folder / 'demo.db'}"
+        key_file = key_file or folder / "keys" / "master.key"
+    settings = RegistrySettings(database_url=database_url, key_file=Path(key_file))
+    roles = _roles()
+    pw = {r: (passwords or {}).get(r) or secrets.token_urlsafe(9) for r in roles}
+    logins = {r: (r, pw[r]) for r in roles}
+    end = now or utcnow()
+
+    say("registry and operation")
+    init_registry(settings, admin="admin", password=pw["admin"])
+    admin = open_registry(settings, "admin", pw["admin"])
+    engine = admin.engine
+    _at(admin, end - timedelta(days=2, hours=6))
+    admin.create_operation(
+        OPERATION,
+        name="Kabul 2021 (demo)",
+        categories=KABUL_CATEGORIES,
+        sites_=_scenario_sites(Path(scenario)),
+        origin_site=ORIGIN,
+    )
+    for r in roles:
+        if r != "admin":
+            admin.add_user(r, r, pw[r])
+    view = {r: open_registry(settings, r, pw[r], engine=engine) for r in roles}
+
+    say(f"{people:,} generated people")
+    reg = view["registrar"]
+    _at(reg, end - timedelta(days=2))
+    imported = _import(reg, people, seed)
+    if dedup:
+        reg.run_dedup(OPERATION)
+    issued = reg.issue_credentials(OPERATION)
+
+    say("gate scans")
+    gate = view["gate"]
+    _at(gate, end - timedelta(days=1, hours=12))
+    checked = _gate_in(gate, issued)
+
+    say("flights")
+    flights = _fly(admin, view["manifest"], issued, checked, end)
+    fresh_ids = {c["person_id"] for c in issued} - set(checked)
+    fresh = [c for c in issued if c["person_id"] in fresh_ids][:50]
+    engine.dispose()
+    return Demo(
+        settings=settings,
+        operation=OPERATION,
+        logins=logins,
+        people=imported.imported,
+        households=imported.households,
+        credentials=len(issued),
+        checked_in=len(checked),
+        flights=flights,
+        fresh_payloads=fresh,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _at(reg: Registry, start: datetime, step: timedelta = timedelta(seconds=2)) -> None:
+    """Give ``reg`` a clock that starts at ``start`` and moves ``step`` per reading."""
+    state = {"t": start}
+
+    def clock() -> datetime:
+        state["t"] += step
+        return state["t"]
+
+    reg.clock = clock
+
+
+def _import(reg: Registry, n: int, seed: int) -> Any:
+    from evacops.registry.generate import write_registrations_csv
+
+    with tempfile.TemporaryDirectory(prefix="evacops-demo-") as tmp:
+        path = write_registrations_csv(Path(tmp) / "demo-registrations.csv", n, seed)
+        return reg.import_file(OPERATION, path)
+
+
+def _households(issued: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    by_hh: dict[str, list[dict[str, Any]]] = {}
+    for c in issued:
+        by_hh.setdefault(c["household_id"] or c["person_id"], []).append(c)
+    return by_hh
+
+
+def _gate_in(gate: Registry, issued: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Scan whole households in at the Kabul gates: person -> payload of those checked in."""
+    gates = ["Abbey Gate", "East Gate", "North Gate", "South Gate"]
+    by_hh = _households(issued)
+    keep = sorted(by_hh)[: round(len(by_hh) * CHECKED_IN_SHARE)]
+    checked: dict[str, str] = {}
+    for i, hh in enumerate(keep):
+        for c in by_hh[hh]:
+            gate.scan(OPERATION, c["payload"], "gate-in", site=gates[i % len(gates)])
+            checked[c["person_id"]] = c["payload"]
+    return checked
+
+
+def _fly(
+    admin: Registry,
+    mf: Registry,
+    issued: Sequence[dict[str, Any]],
+    checked: dict[str, str],
+    end: datetime,
+) -> list[DemoFlight]:
+    """Schedule the demo flights, manifest each from the people checked in, and take each as far
+    as its status in :data:`FLIGHTS`."""
+    seats = max(8, len(checked) // (len(FLIGHTS) + 1))
+    out = []
+    for i, (code, dest, status) in enumerate(FLIGHTS):
+        start = end - timedelta(hours=30 - 8 * i)
+        _at(admin, start)
+        _at(mf, start + timedelta(minutes=5))
+        admin.add_flight(
+            OPERATION,
+            code,
+            origin=ORIGIN,
+            destination=dest,
+            seats=seats,
+            departs_at=start + timedelta(hours=3),
+        )
+        m = mf.build_manifest(OPERATION, code)
+        on = [e["person_id"] for e in m["entries"]]
+        boarded = deplaned = 0
+        if status in ("arrived", "departed"):
+            for pid in on:
+                mf.scan(OPERATION, checked[pid], "board", flight=code)
+            boarded = len(on)
+            mf.depart(OPERATION, code)
+        if status == "arrived":
+            _at(mf, start + timedelta(hours=7))
+            for pid in on:
+                mf.scan(OPERATION, checked[pid], "deplane", flight=code)
+            deplaned = len(on)
+            mf.arrive(OPERATION, code)
+        out.append(DemoFlight(code, dest, status, seats, len(on), boarded, deplaned))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Build a demo operation and print where it is and the logins (no server)."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m evacops.demo", description=main.__doc__)
+    p.add_argument("--people", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--database-url")
+    p.add_argument("--key-file")
+    a = p.parse_args(argv)
+    demo = build_demo(a.database_url, a.key_file, people=a.people, seed=a.seed, progress=print)
+    print(describe(demo))
+
+
+def describe(demo: Demo) -> str:
+    """What a person starting the demo needs: the database, the key file, the logins."""
+    lines = [
+        f"Demo operation {demo.operation}: {demo.people:,} generated people in "
+        f"{demo.households:,} households, {demo.checked_in:,} checked in, "
+        f"{len(demo.flights)} flights (built in {demo.seconds:.0f} s)",
+        f"  EVACOPS_DATABASE_URL={demo.settings.database_url}",
+        f"  EVACOPS_KEY_FILE={demo.settings.key_file}",
+        "Demo logins (one per role):",
+        *demo.login_lines(),
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The demo operation (evacops.demo): built through the registry's facade, its counts as the
+registry's report gives them, one working login per role; on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from evacops.demo import FLIGHTS, OPERATION, build_demo, describe
+from evacops.registry import open_registry
+from evacops.registry.security import Role
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def demo(database_url, tmp_path):
+    return build_demo(database_url, tmp_path / "keys" / "master.key", people=200, now=NOW)
+
+
+def test_demo_counts_match_the_registry_report(demo):
+    reporter = open_registry(demo.settings, *demo.logins["reporter"])
+    try:
+        r = reporter.report(OPERATION)
+    finally:
+        reporter.engine.dispose()
+    assert demo.people == 200 and r["registered"] == 200 and r["merged"] == 0
+    assert demo.credentials == 200
+    st = r["by_status"]
+    fl = {f.code: f for f in demo.flights}
+    assert [f.status for f in demo.flights] == [s for _, _, s in FLIGHTS]
+    arrived = sum(f.deplaned for f in demo.flights if f.status == "arrived")
+    in_air = sum(f.boarded for f in demo.flights if f.status == "departed")
+    assert arrived > 0 and in_air > 0
+    assert st["arrived"] == arrived
+    assert st["in-flight"] == in_air
+    assert r["out"] == arrived + in_air
+    # everyone scanned in and not flown is still checked in (the manifested flight included)
+    assert st["checked-in"] == demo.checked_in - arrived - in_air
+    assert st["registered"] == 200 - demo.checked_in
+    assert sum(st.values()) == 200
+    for f in fl.values():
+        assert 0 < f.manifested <= f.seats + f.manifested  # lap infants ride free
+        if f.status == "manifested":
+            assert f.boarded == 0
+        else:
+            assert f.boarded == f.manifested
+    # the events lie in the two days before the demo's end
+    last_days = {(NOW - timedelta(days=k)).date().isoformat() for k in range(3)}
+    assert len(r["per_day"]) >= 2 and set(r["per_day"]) <= last_days
+    assert sum(d["registered"] for d in r["per_day"].values()) == 200
+    assert r["out_per_day"] and set(r["out_per_day"]) <= last_days
+
+
+def test_demo_has_one_login_per_role_and_fresh_credentials(demo):
+    assert set(demo.logins) == {str(r) for r in Role}
+    for role, (user, password) in demo.logins.items():
+        view = open_registry(demo.settings, user, password)
+        assert view.actor.role == role
+        view.engine.dispose()
+    # the fresh payloads are of people not yet scanned anywhere: a gate may let them in
+    assert demo.fresh_payloads
+    gate = open_registry(demo.settings, *demo.logins["gate"])
+    gate.clock = lambda: NOW  # the demo's credentials are valid for 30 days from its start
+    try:
+        first = gate.scan(OPERATION, demo.fresh_payloads[0]["payload"], "gate-in", site="Abbey Gate")
+    finally:
+        gate.engine.dispose()
+    assert not first["duplicate"]
+    text = describe(demo)
+    for role, (user, password) in demo.logins.items():
+        assert f"{user} / {password}" in text
