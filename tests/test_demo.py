@@ -64,10 +64,11 @@ def test_demo_has_one_login_per_role_and_fresh_credentials(demo):
     gate = open_registry(demo.settings, *demo.logins["gate"])
     gate.clock = lambda: NOW  # the demo's credentials are valid for 30 days from its start
     try:
-        first = gate.scan(OPERATION, demo.fresh_payloads[0]["payload"], "gate-in", site="Abbey Gate")
+        payload = demo.fresh_payloads[0]["payload"]
+        first = gate.scan(OPERATION, payload, "gate-in", site="Abbey Gate")
     finally:
         gate.engine.dispose()
     assert not first["duplicate"]
     text = describe(demo)
-    for role, (user, password) in demo.logins.items():
+    for user, password in demo.logins.values():
         assert f"{user} / {password}" in text
