@@ -124,7 +124,6 @@ def build_demo(
     days before it."""
     import time
 
-    from evacops.registry import init_registry, open_registry
     from evacops.registry.settings import RegistrySettings
 
     t0 = time.perf_counter()
@@ -140,21 +139,8 @@ def build_demo(
     end = now or utcnow()
 
     say("registry and operation")
-    init_registry(settings, admin="admin", password=pw["admin"])
-    admin = open_registry(settings, "admin", pw["admin"])
-    engine = admin.engine
-    _at(admin, end - timedelta(days=2, hours=6))
-    admin.create_operation(
-        OPERATION,
-        name="Kabul 2021 (demo)",
-        categories=KABUL_CATEGORIES,
-        sites_=_scenario_sites(Path(scenario)),
-        origin_site=ORIGIN,
-    )
-    for r in roles:
-        if r != "admin":
-            admin.add_user(r, r, pw[r])
-    view = {r: open_registry(settings, r, pw[r], engine=engine) for r in roles}
+    view = _set_up(settings, pw, Path(scenario), end - timedelta(days=2, hours=6))
+    admin, engine = view["admin"], view["admin"].engine
 
     say(f"{people:,} generated people")
     reg = view["registrar"]
@@ -186,6 +172,31 @@ def build_demo(
         fresh_payloads=fresh,
         seconds=time.perf_counter() - t0,
     )
+
+
+def _set_up(
+    settings: RegistrySettings, pw: dict[str, str], scenario: Path, start: datetime
+) -> dict[str, Registry]:
+    """The registry, the operation with the scenario's sites, a user per role: role -> view."""
+    from evacops.registry import init_registry, open_registry
+
+    init_registry(settings, admin="admin", password=pw["admin"])
+    admin = open_registry(settings, "admin", pw["admin"])
+    _at(admin, start)
+    admin.create_operation(
+        OPERATION,
+        name="Kabul 2021 (demo)",
+        categories=KABUL_CATEGORIES,
+        sites_=_scenario_sites(scenario),
+        origin_site=ORIGIN,
+    )
+    for r in pw:
+        if r != "admin":
+            admin.add_user(r, r, pw[r])
+    return {
+        r: admin if r == "admin" else open_registry(settings, r, pw[r], engine=admin.engine)
+        for r in pw
+    }
 
 
 def _at(reg: Registry, start: datetime, step: timedelta = timedelta(seconds=2)) -> None:
