@@ -8,7 +8,8 @@ gate scans people in, the manifest team builds manifests, boards, departs and re
 Events are spread over the last days (registration two days ago, gate scans yesterday, flights
 since), so the per-day views have something to show; credentials stay valid for weeks.
 
-    python -m evacops.demo [--people 2000] [--database-url URL] [--key-file F]
+    python -m evacops.demo [--people 2000] [--folder out/demo | --database-url URL --key-file F]
+                           [--serve [--host 127.0.0.1] [--port 8000]]
 """
 
 from __future__ import annotations
@@ -280,17 +281,55 @@ def _fly(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Build a demo operation and print where it is and the logins (no server)."""
+    """Build a demo operation, print where it is and the logins; with --serve, serve it."""
     import argparse
 
     p = argparse.ArgumentParser(prog="python -m evacops.demo", description=main.__doc__)
     p.add_argument("--people", type=int, default=2000)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--database-url")
+    p.add_argument("--folder", help="build in this folder (its demo database and key replaced)")
+    p.add_argument("--database-url", help="an empty database (default: a SQLite file)")
     p.add_argument("--key-file")
+    p.add_argument("--serve", action="store_true", help="then run `evacops serve` on it")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
     a = p.parse_args(argv)
-    demo = build_demo(a.database_url, a.key_file, people=a.people, seed=a.seed, progress=print)
-    print(describe(demo))
+    url, key = a.database_url, a.key_file
+    if a.folder:
+        url, key = _fresh_folder(Path(a.folder), url, key)
+    demo = build_demo(
+        url, key, people=a.people, seed=a.seed, progress=lambda m: print(f"demo: {m}")
+    )
+    print(describe(demo), flush=True)
+    if a.serve:
+        serve(demo, a.host, a.port)
+
+
+def _fresh_folder(folder: Path, url: str | None, key: str | None) -> tuple[str, str]:
+    """The demo's database and key in ``folder`` (mode 0700), any earlier demo's removed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for old in [*folder.glob("demo.db*"), folder / "keys" / "master.key"]:
+        old.unlink(missing_ok=True)
+    return url or f"sqlite:///{folder.resolve() / 'demo.db'}", key or str(
+        folder.resolve() / "keys" / "master.key"
+    )
+
+
+def serve(demo: Demo, host: str, port: int) -> None:
+    """Replace this process by ``evacops serve`` over the demo's database and key (Ctrl-C stops
+    it)."""
+    import os
+    import sys
+
+    print(f"\nServing the demo on http://{host}:{port}  (Ctrl-C stops it)", flush=True)
+    env = {
+        **os.environ,
+        "EVACOPS_DATABASE_URL": demo.settings.database_url,
+        "EVACOPS_KEY_FILE": str(demo.settings.key_file),
+    }
+    cmd = [sys.executable, "-m", "evacops.cli", "serve", "--host", host, "--port", str(port)]
+    os.execve(sys.executable, cmd, env)
 
 
 def describe(demo: Demo) -> str:

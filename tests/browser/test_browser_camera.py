@@ -65,7 +65,7 @@ window.grab = async () => {
 
 
 class _Page(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (the handler's name)
+    def do_GET(self):
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.end_headers()
