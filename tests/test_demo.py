@@ -72,3 +72,26 @@ def test_demo_has_one_login_per_role_and_fresh_credentials(demo):
     text = describe(demo)
     for user, password in demo.logins.values():
         assert f"{user} / {password}" in text
+
+
+def test_demo_folder_is_rebuilt_and_private(tmp_path, capsys):
+    from evacops.demo import main
+
+    folder = tmp_path / "demo"
+    for _ in range(2):  # a second run replaces the first demo (the database must start empty)
+        main(["--people", "40", "--folder", str(folder)])
+    printed = capsys.readouterr().out
+    assert printed.count("Demo logins (one per role):") == 2
+    assert (folder.stat().st_mode & 0o777) == 0o700
+    assert (folder / "keys" / "master.key").stat().st_mode & 0o077 == 0
+    # the second run's logins are the ones that work
+    last = printed.rsplit("Demo logins (one per role):", 1)[1]
+    user, password = last.splitlines()[1].split()[1::2]
+    from evacops.registry.settings import RegistrySettings
+
+    settings = RegistrySettings(
+        database_url=f"sqlite:///{folder / 'demo.db'}", key_file=folder / "keys" / "master.key"
+    )
+    view = open_registry(settings, user, password)
+    assert view.report(OPERATION)["registered"] == 40
+    view.engine.dispose()
