@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import secrets
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,17 @@ if TYPE_CHECKING:
     from evacops.registry.service import Registry
     from evacops.registry.settings import RegistrySettings
 
-__all__ = ["DEFAULT_SCENARIO", "OPERATION", "Demo", "DemoFlight", "build_demo", "demo_logins"]
+__all__ = [
+    "DEFAULT_SCENARIO",
+    "OPERATION",
+    "Demo",
+    "DemoFlight",
+    "build_demo",
+    "demo_logins",
+    "free_port",
+    "served",
+    "wait_for_http",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIO = ROOT / "scenarios" / "kabul-2021.yaml"
@@ -314,6 +325,79 @@ def _fresh_folder(folder: Path, url: str | None, key: str | None) -> tuple[str, 
     return url or f"sqlite:///{folder.resolve() / 'demo.db'}", key or str(
         folder.resolve() / "keys" / "master.key"
     )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_http(url: str, proc: Any = None, timeout_s: float = 60.0) -> None:
+    """Wait until ``url`` answers with any HTTP status; RuntimeError if ``proc`` (a Popen) ends
+    first or nothing answers within ``timeout_s``."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode}) before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url}: no answer within {timeout_s:.0f} s")
+
+
+@contextmanager
+def served(
+    demo: Demo,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    log: str | Path | None = None,
+    extra_args: Sequence[str] = (),
+    timeout_s: float = 90.0,
+) -> Iterator[str]:
+    """Run ``evacops serve`` over ``demo`` in a child process until the block ends; yields its
+    base URL once it answers. Its output goes to ``log`` (default: discarded)."""
+    import os
+    import subprocess
+    import sys
+
+    port = port or free_port(host)
+    env = {
+        **os.environ,
+        "EVACOPS_DATABASE_URL": demo.settings.database_url,
+        "EVACOPS_KEY_FILE": str(demo.settings.key_file),
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+        ),
+    }
+    cmd = [sys.executable, "-m", "evacops.cli", "serve", "--host", host, "--port", str(port)]
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen([*cmd, *extra_args], cwd=ROOT, env=env, stdout=out, stderr=out)
+    url = f"http://{host}:{port}"
+    try:
+        wait_for_http(url + "/", proc, timeout_s)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log:
+            out.close()
 
 
 def serve(demo: Demo, host: str, port: int) -> None:

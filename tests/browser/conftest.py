@@ -16,12 +16,6 @@ Fixtures:
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,33 +93,10 @@ def shot():
     return take
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_http(url: str, proc: subprocess.Popen | None, timeout_s: float) -> None:
-    """Wait until ``url`` answers with any HTTP status; fail if ``proc`` ends first."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the server exited ({proc.returncode}) before answering {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url}: no answer within {timeout_s:.0f} s")
-
-
 @dataclass
 class DemoServer:
     url: str
     demo: Any  # evacops.demo.Demo
-    proc: subprocess.Popen
     log: Path
 
     def login(self, page, role: str) -> None:
@@ -145,37 +116,15 @@ def demo_server(tmp_path_factory):
         import evacops.web  # noqa: F401
     except ImportError:
         unavailable("evacops.web (the web service) is not in this tree")
-    from evacops.demo import build_demo
+    from evacops.demo import build_demo, served
 
     folder = tmp_path_factory.mktemp("demo")
     demo = build_demo(
         f"sqlite:///{folder / 'demo.db'}", folder / "keys" / "master.key", people=DEMO_PEOPLE
     )
-    port = free_port()
-    env = {
-        **os.environ,
-        "EVACOPS_DATABASE_URL": demo.settings.database_url,
-        "EVACOPS_KEY_FILE": str(demo.settings.key_file),
-        "PYTHONPATH": str(ROOT),
-    }
     log = folder / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "evacops.cli", "serve", "--host", "127.0.0.1", "--port",
-             str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(url + "/", proc, SERVER_START_S)
+        with served(demo, log=log, timeout_s=SERVER_START_S) as url:
+            yield DemoServer(url, demo, log)
     except RuntimeError as exc:
-        proc.kill()
-        proc.wait()
         pytest.fail(f"{exc}\n{log.read_text(errors='replace')[-3000:]}", pytrace=False)
-    yield DemoServer(url, demo, proc, log)
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
