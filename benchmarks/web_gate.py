@@ -178,8 +178,9 @@ def main() -> None:
           f"{fast['requests']} requests (goal <= 150 KB)")  # fmt: skip
     for kind, n in sorted(fast["by_type"].items(), key=lambda kv: -kv[1]):
         print(f"  {kind:<12} {n / 1024:7.1f} KB")
-    print(f"per scan: median {scans['bytes_median'] / 1024:.2f} KB, max "
-          f"{scans['bytes_max'] / 1024:.2f} KB over {scans['scans']} scans (goal <= 5 KB)")  # fmt: skip
+    med, top = scans["bytes_median"] / 1024, scans["bytes_max"] / 1024
+    print(f"per scan: median {med:.2f} KB, max {top:.2f} KB over {scans['scans']} scans "
+          "(goal <= 5 KB)")  # fmt: skip
     us = result["slow3g_usable_s"]
     print(f"slow 3G: usable after {statistics.median(us):.2f} s (median of {len(us)}; "
           f"{', '.join(f'{x:.2f}' for x in us)}), DOMContentLoaded "
