@@ -178,7 +178,8 @@ def reference_projection(log, candidates=frozenset()) -> dict[str, dict]:
             p.update(status="boarded", flight_id=e["flight_id"], site=e["site"], last_seen_at=at,
                      last_event=e["seq"])  # fmt: skip
             creds[e["credential_id"]]["boarded_at"] = at
-            seats[(e["flight_id"], pid)] = e["seq"]
+            if "seat" in d or "lap" in d:  # an offline boarding over the seats holds none
+                seats[(e["flight_id"], pid)] = e["seq"]
             flights.setdefault(e["flight_id"], "scheduled")
         elif t == "depart":
             flights[e["flight_id"]] = "departed"

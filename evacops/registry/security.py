@@ -1,13 +1,19 @@
-"""Users, roles and what each role may do; Argon2 password hashing.
+"""Users, roles and what each role may do; Argon2 password hashing; token hashing.
 
 Roles are enforced in the services (:mod:`evacops.registry.services`): every service function
-names the permission it needs and :func:`require` refuses the others. The matrix
-is documented in docs/registry.md (Roles).
+names the permission it needs and the operation it acts on, and :func:`require` refuses the
+others. ``admin`` is the one global role (the server's administrator: every operation); every
+other role is held **per operation** (the ``memberships`` table): a user with no role in an
+operation can do nothing in it, not even read it. The matrix is documented in docs/registry.md
+(Roles; Accounts, sessions and devices).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from argon2 import PasswordHasher
@@ -72,18 +78,71 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a user name and a role (authenticated by :func:`authenticate`)."""
+    """Who acts: a user (or an enrolled device) and the role it holds in each operation.
+
+    ``role`` is the global role: :attr:`Role.admin` for a server admin (every operation). For
+    anyone else the roles are ``roles`` (operation -> role), loaded from ``memberships`` when the
+    user logs in or a session or device token is checked. ``roles=None`` means ``role`` holds in
+    every operation: only for in-process tools and tests that build an Actor by hand; every
+    actor the registry itself authenticates carries ``roles``. A device actor also carries its
+    ``device`` id and the ``site`` it is bound to.
+    """
 
     name: str
     role: Role
+    roles: Mapping[str, Role] | None = None
+    device: str | None = None
+    site: str | None = None
+    user_id: str | None = field(default=None, compare=False)
 
-    def can(self, perm: Perm) -> bool:
-        return perm in ROLE_PERMS[self.role]
+    @property
+    def admin(self) -> bool:
+        return self.role == Role.admin
+
+    def role_in(self, op: str | None) -> Role | None:
+        """The role this actor holds in operation ``op`` (None: none); ``op=None`` asks for the
+        global role (admin only)."""
+        if self.role == Role.admin:
+            return Role.admin
+        if self.roles is None:
+            return self.role
+        if op is None:
+            return None
+        return self.roles.get(op)
+
+    def can(self, perm: Perm, op: str | None = None) -> bool:
+        role = self.role_in(op)
+        return role is not None and perm in ROLE_PERMS[role]
+
+    def operations(self) -> list[str] | None:
+        """The operations this actor has a role in (None: every one)."""
+        if self.role == Role.admin or self.roles is None:
+            return None
+        return sorted(self.roles)
 
 
-def require(actor: Actor, perm: Perm) -> None:
-    if not actor.can(perm):
-        raise AccessDenied(f"user {actor.name} (role {actor.role}) may not {perm}; ask an admin")
+def require(actor: Actor, perm: Perm, op: str | None = None) -> None:
+    """Refuse unless ``actor`` holds a role with ``perm`` in operation ``op`` (``op=None``:
+    a server-wide action, for admins)."""
+    if actor.can(perm, op):
+        return
+    role = actor.role_in(op)
+    who = f"device {actor.device}" if actor.device else f"user {actor.name}"
+    if role is None:
+        where = f"operation {op}" if op else "this server (admin only)"
+        raise AccessDenied(f"{who} has no role in {where}; ask an admin")
+    raise AccessDenied(f"{who} (role {role} in {op}) may not {perm}; ask an admin")
+
+
+def token_hash(token: str) -> str:
+    """How a bearer secret (session, CSRF or device token) is stored: SHA-256, hex. The tokens
+    are 256-bit random, so a plain hash is enough (no salt, no slow hash needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def same_secret(a: str, b: str) -> bool:
+    """Constant-time comparison of two secrets (or their hashes)."""
+    return hmac.compare_digest(a.encode(), b.encode())
 
 
 # Argon2id with the library's defaults (RFC 9106 low-memory profile).
@@ -92,6 +151,10 @@ _hasher = PasswordHasher()
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+#: verified against when the user is unknown, so an unknown name costs the same as a wrong password
+DUMMY_HASH = _hasher.hash("evacops: no such user; this hash only spends the same time")
 
 
 def check_password(stored_hash: str, password: str) -> bool:

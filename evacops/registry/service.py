@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from evacops.errors import RegistryError
 from evacops.registry.security import Actor
 from evacops.registry.services import (
+    accounts,
     credentials,
     dedup,
     exports,
@@ -33,7 +34,9 @@ from evacops.registry.services import (
     rollcall,
     setup,
     shred,
+    sync,
 )
+from evacops.registry.services import devices as devices_
 from evacops.registry.services.context import Context
 from evacops.registry.services.movements import SCAN_ACTIONS
 from evacops.registry.services.registration import ImportResult, age_group, initials
@@ -70,6 +73,12 @@ class Registry:
     ):
         self.ctx = Context(engine, master_key, actor, clock=clock)
 
+    @classmethod
+    def for_actor(cls, engine: Engine, master_key: bytes | None, actor: Actor) -> Registry:
+        """The registry as an actor the server has authenticated already (a session's user or an
+        enrolled device: :class:`evacops.registry.accounts.Accounts`)."""
+        return cls(engine, master_key, actor)
+
     @property
     def engine(self) -> Engine:
         return self.ctx.engine
@@ -99,8 +108,44 @@ class Registry:
         """Create the first admin if the registry has no user yet; True if created."""
         return setup.bootstrap_admin(engine, name, password)
 
-    def add_user(self, name: str, role: str, password: str) -> None:
-        setup.add_user(self.ctx, name, role, password)
+    def add_user(
+        self, name: str, role: str, password: str, *, operations: list[str] | None = None
+    ) -> None:
+        """A new user; a role other than admin is held in ``operations`` (default: every
+        operation there is now)."""
+        setup.add_user(self.ctx, name, role, password, operations=operations)
+
+    # ------------------------------------------------------------------ roles and devices
+    def grant(self, op: str, user: str, role: str) -> None:
+        """``user`` holds ``role`` in ``op`` (replacing the role they had there)."""
+        accounts.grant(self.ctx, op, user, role)
+
+    def revoke_role(self, op: str, user: str) -> bool:
+        return accounts.revoke_role(self.ctx, op, user)
+
+    def members(self, op: str) -> list[dict[str, Any]]:
+        return accounts.members(self.ctx, op)
+
+    def enrol_device(self, op: str, site: str, role: str, label: str) -> tuple[str, str]:
+        """A new device; returns (device id, token). The token is shown once."""
+        return devices_.enrol_device(self.ctx, op, site, role, label)
+
+    def revoke_device(self, op: str, device_id: str) -> bool:
+        return devices_.revoke_device(self.ctx, op, device_id)
+
+    def devices(self, op: str) -> list[dict[str, Any]]:
+        return devices_.list_devices(self.ctx, op)
+
+    def sync_scans(self, op: str, device_id: str, scans: list[Any]) -> list[dict[str, Any]]:
+        """A device's offline scans: idempotent per (device, seq), never refused
+        (:mod:`.services.sync`)."""
+        return sync.sync_scans(self.ctx, op, device_id, scans)
+
+    def conflicts(self, op: str, *, status: str | None = "open") -> list[dict[str, Any]]:
+        return sync.conflicts(self.ctx, op, status=status)
+
+    def resolve_conflict(self, op: str, conflict_id: int, resolution: str, reason: str) -> None:
+        sync.resolve_conflict(self.ctx, op, conflict_id, resolution, reason)
 
     def create_operation(
         self,

@@ -7,6 +7,10 @@
   field).
 - ``EVACOPS_USER`` / ``EVACOPS_PASSWORD``: who acts, for the command line (the password is asked
   for when not set).
+- Log-in and sessions (docs/registry.md, Accounts): ``EVACOPS_LOGIN_MAX_FAILURES`` (5) failed
+  log-ins within ``EVACOPS_LOGIN_WINDOW_MIN`` (15) minutes lock the name for
+  ``EVACOPS_LOGIN_LOCK_MIN`` (15) minutes; a session lasts at most ``EVACOPS_SESSION_HOURS`` (12)
+  and ends after ``EVACOPS_SESSION_IDLE_MIN`` (60) minutes unused.
 - ``EVACOPS_SQLITE_SYNCHRONOUS``: ``NORMAL`` (default: an acknowledged event survives a crash of
   the process; see docs/registry.md) or ``FULL`` (also survives power loss, slower).
 """
@@ -32,3 +36,8 @@ class RegistrySettings(BaseSettings):
     user: str | None = None
     password: str | None = None
     sqlite_synchronous: str = "NORMAL"
+    login_max_failures: int = 5
+    login_window_min: float = 15
+    login_lock_min: float = 15
+    session_hours: float = 12
+    session_idle_min: float = 60

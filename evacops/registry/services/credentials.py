@@ -27,7 +27,7 @@ def issue_credentials(
     """Issue a credential to each person (default: every active person without a valid
     one). Returns payloads for printing; they hold an opaque id, the operation and the
     expiry."""
-    require(ctx.actor, Perm.register)
+    require(ctx.actor, Perm.register, op)
     now = ctx.clock()
     expires = now + timedelta(days=days)
     out = []
@@ -81,7 +81,7 @@ def credential_payloads(
 ) -> list[dict[str, Any]]:
     """The payloads of valid credentials again (Ed25519 signatures are deterministic), for
     reprinting labels."""
-    require(ctx.actor, Perm.register)
+    require(ctx.actor, Perm.register, op)
     now = ctx.clock()
     with ctx.read() as conn:
         key = ctx.signing_key(conn, op)
@@ -118,7 +118,7 @@ def credential_payloads(
 
 def revoke(ctx: Context, op: str, credential: str, *, reason: str) -> None:
     """Revoke a credential (by id or printed short code): a ``credential-revoked`` event."""
-    require(ctx.actor, Perm.register)
+    require(ctx.actor, Perm.register, op)
     with ctx.write() as conn:
         row = credential_row(conn, op, credential)
         if row["revoked_at"] is not None:
@@ -165,7 +165,7 @@ def credential_row(conn: Connection, op: str, credential: str) -> Any:
 
 def revoked(ctx: Context, op: str) -> list[str]:
     """Revoked credential ids (for an offline verifier's list)."""
-    require(ctx.actor, Perm.scan)
+    require(ctx.actor, Perm.scan, op)
     with ctx.read() as conn:
         return list(
             conn.execute(

@@ -23,7 +23,7 @@ def run_dedup(ctx: Context, op: str, *, threshold: float = 0.8) -> dict[str, Any
     ``threshold`` that are not yet queued or decided join the review queue."""
     from evacops.registry.dedup import find_duplicates
 
-    require(ctx.actor, Perm.dedup)
+    require(ctx.actor, Perm.dedup, op)
     with ctx.write() as conn:
         records, keys = _records(ctx, conn, op)
         found = find_duplicates(
@@ -102,7 +102,7 @@ def _records(ctx: Context, conn, op: str) -> tuple[list[Any], dict[str, list[str
 
 def review_queue(ctx: Context, op: str) -> list[dict[str, Any]]:
     """The open candidate pairs, best score first."""
-    require(ctx.actor, Perm.dedup)
+    require(ctx.actor, Perm.dedup, op)
     D = dedup_candidates.c
     with ctx.read() as conn:
         rows = (

@@ -22,7 +22,7 @@ def export_manifest(ctx: Context, op: str, flight: str, path: str | Path) -> int
     """The passenger manifest as CSV (personal data: role-checked, audited)."""
     from evacops.registry.writers import write_manifest_csv
 
-    require(ctx.actor, Perm.export_manifest)
+    require(ctx.actor, Perm.export_manifest, op)
     m = manifest(ctx, op, flight)
     with ctx.write() as conn:
         f = ctx.flight(conn, op, flight)
@@ -71,7 +71,7 @@ def counts_frame(ctx: Context, op: str) -> pd.DataFrame:
     """Tidy counts (site, status, cohort, nationality, count) for the HXL export."""
     import pandas as pd
 
-    require(ctx.actor, Perm.report)
+    require(ctx.actor, Perm.report, op)
     P = persons.c
     with ctx.read() as conn:
         rows = conn.execute(
@@ -89,7 +89,7 @@ def export_counts(ctx: Context, op: str, path: str | Path, *, min_cell: int = 5)
     """The counts as HXL CSV, cells under ``min_cell`` suppressed; returns the rows written."""
     from evacops.registry.writers import write_counts_hxl
 
-    require(ctx.actor, Perm.export_counts)
+    require(ctx.actor, Perm.export_counts, op)
     df = counts_frame(ctx, op)
     n = write_counts_hxl(df, Path(path), min_cell=min_cell)
     with ctx.write() as conn:

@@ -34,7 +34,7 @@ def build_manifest(
     """A new manifest version for ``flight`` from checked-in people, by priority, whole
     households only (unless ``allow_split``), within the seats (lap infants take none: one per
     seated adult of their household)."""
-    require(ctx.actor, Perm.manifest)
+    require(ctx.actor, Perm.manifest, op)
     with ctx.write() as conn:
         f = ctx.flight(conn, op, flight, lock=True)
         if f["status"] != "scheduled":
@@ -217,7 +217,7 @@ def _write_manifest(
 
 def manifest(ctx: Context, op: str, flight: str, version: int | None = None) -> dict[str, Any]:
     """A manifest version (default: the newest), with its control totals checked."""
-    require(ctx.actor, Perm.report)
+    require(ctx.actor, Perm.report, op)
     with ctx.read() as conn:
         f = ctx.flight(conn, op, flight)
         M = manifests.c

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from evacops.errors import CredentialError, RegistryError
+from evacops.errors import AccessDenied, CredentialError, RegistryError
 from evacops.registry import credentials as creds
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
@@ -91,11 +91,12 @@ def scan(
         raise RegistryError(
             f"not a scan; use one of {', '.join(SCAN_ACTIONS)}", field="action", value=action
         )
-    require(ctx.actor, Perm.scan)
+    require(ctx.actor, Perm.scan, op)
     if override is not None:
-        require(ctx.actor, Perm.manifest)
+        require(ctx.actor, Perm.manifest, op)
     if action == ev.CALL_FORWARD:
-        require(ctx.actor, Perm.register)
+        require(ctx.actor, Perm.register, op)
+    site = device_site(ctx, site)
     claim = creds.verify(payload, ctx.public_key(op), operation=op, now=ctx.clock())
     key = "scan:" + (
         scan_id
@@ -124,6 +125,19 @@ def scan(
                 "scan: another gate changed this flight at the same moment; scan again"
             ) from None
         return dup
+
+
+def device_site(ctx: Context, site: str | None) -> str | None:
+    """The site of a scan: a device scans only at the site it is bound to (its site when none
+    is given)."""
+    bound = ctx.actor.site
+    if bound is None:
+        return site
+    if site is not None and site != bound:
+        raise AccessDenied(
+            f"device {ctx.actor.device} is enrolled at {bound}, not {site}", field="site"
+        )
+    return bound
 
 
 class _Scan:
@@ -319,7 +333,7 @@ def _board(conn: Connection, f: Any, p: dict, cred: dict, override: str | None) 
 # ---------------------------------------------------------------------------- people and flights
 def call_forward(ctx: Context, op: str, person_ids: Iterable[str], site: str) -> int:
     """Tell people to come to ``site`` (the planner's call-forward, per household)."""
-    require(ctx.actor, Perm.register)
+    require(ctx.actor, Perm.register, op)
     n = 0
     with ctx.write() as conn:
         ctx.check_site(conn, op, site)
@@ -337,7 +351,7 @@ def call_forward(ctx: Context, op: str, person_ids: Iterable[str], site: str) ->
 
 def depart(ctx: Context, op: str, flight: str) -> dict[str, Any]:
     """Record that the flight has left: who boarded is in flight."""
-    require(ctx.actor, Perm.manifest)
+    require(ctx.actor, Perm.manifest, op)
     with ctx.write() as conn:
         f = ctx.flight(conn, op, flight, lock=True)
         if f["status"] != "scheduled":
@@ -360,7 +374,7 @@ def depart(ctx: Context, op: str, flight: str) -> dict[str, Any]:
 
 def arrive(ctx: Context, op: str, flight: str) -> dict[str, Any]:
     """Record the landing (once) and reconcile: boarded must equal deplaned."""
-    require(ctx.actor, Perm.manifest)
+    require(ctx.actor, Perm.manifest, op)
     with ctx.write() as conn:
         f = ctx.flight(conn, op, flight, lock=True)
         if f["status"] == "scheduled":
@@ -383,7 +397,7 @@ def arrive(ctx: Context, op: str, flight: str) -> dict[str, Any]:
 
 def reconcile(ctx: Context, op: str, flight: str) -> dict[str, Any]:
     """Manifest, boarded and deplaned for one flight, and every discrepancy between them."""
-    require(ctx.actor, Perm.report)
+    require(ctx.actor, Perm.report, op)
     with ctx.read() as conn:
         f = ctx.flight(conn, op, flight)
         version = conn.execute(

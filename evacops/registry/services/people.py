@@ -32,8 +32,8 @@ def person(ctx: Context, op: str, person_id: str) -> dict[str, Any]:
     eligibility; registrar/manifest: names and birth date; documents only to roles that may
     read documents). Every read of a protected field is audited."""
     actor = ctx.actor
-    if not (actor.can(Perm.read_gate_view) or actor.can(Perm.read_personal)):
-        require(actor, Perm.read_personal)
+    if not (actor.can(Perm.read_gate_view, op) or actor.can(Perm.read_personal, op)):
+        require(actor, Perm.read_personal, op)
     with ctx.write() as conn:
         p = ctx.person(conn, op, person_id)
         cipher = ctx.cipher(conn, op)
@@ -54,14 +54,14 @@ def person(ctx: Context, op: str, person_id: str) -> dict[str, Any]:
             "initials": cipher.open(p["initials_enc"], f"persons|{person_id}|initials"),
         }
         fields = ["initials"]
-        if actor.can(Perm.read_personal):
+        if actor.can(Perm.read_personal, op):
             opened = ctx.open_person(cipher, p)
             out.update({k: opened[k] for k in _NAMES})
             out.update(
                 sex=p["sex"], nationality=p["nationality"], birth_precision=p["birth_precision"]
             )
             fields += list(_NAMES)
-            if actor.can(Perm.read_documents):
+            if actor.can(Perm.read_documents, op):
                 out["document"] = opened["document"]
                 out["document_type"] = opened["document_type"]
                 fields.append("document")
@@ -73,7 +73,7 @@ def find_by_document(ctx: Context, op: str, number: str) -> list[str]:
     """Opaque ids of people registered with this document number (blind index lookup)."""
     from evacops.registry.files import normalise_document
 
-    require(ctx.actor, Perm.read_documents)
+    require(ctx.actor, Perm.read_documents, op)
     with ctx.write() as conn:
         cipher = ctx.cipher(conn, op)
         b = cipher.blind("document", normalise_document(number))
@@ -91,7 +91,7 @@ def find_by_document(ctx: Context, op: str, number: str) -> list[str]:
 # ---------------------------------------------------------------------------- corrections
 def correct(ctx: Context, op: str, person_id: str, *, reason: str, **fields: Any) -> None:
     """Correct a person's record: a ``correction`` event (the old values stay in the log)."""
-    require(ctx.actor, Perm.register)
+    require(ctx.actor, Perm.register, op)
     unknown = set(fields) - _PERSONAL - _PLAIN_OK
     if unknown:
         raise RegistryError(f"correction: cannot correct {', '.join(sorted(unknown))}")
@@ -169,7 +169,7 @@ def _reseal(
 def merge(ctx: Context, op: str, keep: str, duplicate: str, *, reason: str = "") -> int:
     """``duplicate`` is the same person as ``keep``: a ``merge`` event (undo with
     :func:`unmerge`); the duplicate's credentials are revoked."""
-    require(ctx.actor, Perm.dedup)
+    require(ctx.actor, Perm.dedup, op)
     if keep == duplicate:
         raise RegistryError("merge: a person cannot be merged into themself")
     with ctx.write() as conn:
@@ -217,7 +217,7 @@ def merge(ctx: Context, op: str, keep: str, duplicate: str, *, reason: str = "")
 
 def unmerge(ctx: Context, op: str, duplicate: str, *, reason: str = "") -> int:
     """Undo the last merge of ``duplicate``: status and site as before it."""
-    require(ctx.actor, Perm.dedup)
+    require(ctx.actor, Perm.dedup, op)
     with ctx.write() as conn:
         d = ctx.person(conn, op, duplicate)
         if d["status"] != "merged":
@@ -248,7 +248,7 @@ def unmerge(ctx: Context, op: str, duplicate: str, *, reason: str = "") -> int:
 
 def not_duplicate(ctx: Context, op: str, a: str, b: str, *, reason: str = "") -> int:
     """``a`` and ``b`` are different people: their candidate pair is closed."""
-    require(ctx.actor, Perm.dedup)
+    require(ctx.actor, Perm.dedup, op)
     with ctx.write() as conn:
         ctx.person(conn, op, a)
         ctx.person(conn, op, b)

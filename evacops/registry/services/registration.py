@@ -92,7 +92,7 @@ def import_file(ctx: Context, op: str, path: str | Path) -> ImportResult:
     """Register everyone in a registration file (CSV/XLSX); the same file twice is refused."""
     from evacops.registry.files import read_registrations
 
-    require(ctx.actor, Perm.register)
+    require(ctx.actor, Perm.register, op)
     path = Path(path)
     rows = read_registrations(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -100,7 +100,7 @@ def import_file(ctx: Context, op: str, path: str | Path) -> ImportResult:
 
 
 def _register(ctx: Context, op, rows, *, source, source_digest) -> ImportResult:
-    require(ctx.actor, Perm.register)
+    require(ctx.actor, Perm.register, op)
     now = ctx.clock()
     with ctx.write() as conn:
         oprow = ctx.operation(conn, op)

@@ -30,7 +30,7 @@ def report(ctx: Context, op: str, *, since: datetime | None = None) -> dict[str,
     since ``since``, by nationality and category, per day; per day, how many were first
     registered, checked in, boarded and deplaned (``per_day``); households split across
     places; unaccompanied minors."""
-    require(ctx.actor, Perm.report)
+    require(ctx.actor, Perm.report, op)
     P = persons.c
     with ctx.read() as conn:
         ctx.operation(conn, op)

@@ -31,7 +31,7 @@ def rollcall(
     """Who should be at ``site`` and is not. Each credential in ``payloads`` records a
     roll-call event there; ``mark_missing`` records everyone expected and not seen as
     missing."""
-    require(ctx.actor, Perm.scan)
+    require(ctx.actor, Perm.scan, op)
     rid = rollcall_id or ctx.clock().strftime("%Y%m%dT%H%M")
     P = persons.c
     with ctx.read() as conn:  # who should be here, before anyone is scanned

@@ -17,7 +17,15 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from evacops.errors import AccessDenied, RegistryError
 from evacops.registry import credentials as creds
 from evacops.registry import events as ev
-from evacops.registry.security import Actor, Perm, Role, check_password, hash_password, require
+from evacops.registry.security import (
+    DUMMY_HASH,
+    Actor,
+    Perm,
+    Role,
+    check_password,
+    hash_password,
+    require,
+)
 from evacops.registry.services.context import Context
 from evacops.registry.store import audit as audit_log
 from evacops.registry.store.crypto import new_data_key, wrap_key
@@ -30,12 +38,19 @@ SITE_KINDS: tuple[str, ...] = get_args(SiteKind)
 
 
 def authenticate(engine: Engine, name: str, password: str) -> Actor:
-    """The user ``name`` if ``password`` is theirs."""
+    """The user ``name`` (with their roles per operation) if ``password`` is theirs. No lockout
+    and no audit: :func:`evacops.registry.services.accounts.login` is the log-in of a person;
+    this is for a process that holds the master key already."""
+    from evacops.registry.services.accounts import load_actor
+
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.name == name)).mappings().first()
-    if row is None or not check_password(row["password_hash"], password):
-        raise AccessDenied(f"user {name}: unknown user or wrong password")
-    return Actor(name, Role(row["role"]))
+        ok = check_password(row["password_hash"] if row else DUMMY_HASH, password)
+        if row is None or not ok:
+            raise AccessDenied(f"user {name}: unknown user or wrong password")
+        actor = load_actor(conn, name, row)
+    assert actor is not None
+    return actor
 
 
 def bootstrap_admin(engine: Engine, name: str, password: str) -> bool:
@@ -57,7 +72,14 @@ def bootstrap_admin(engine: Engine, name: str, password: str) -> bool:
         return True
 
 
-def add_user(ctx: Context, name: str, role: str, password: str) -> None:
+def add_user(
+    ctx: Context, name: str, role: str, password: str, *, operations: list[str] | None = None
+) -> None:
+    """A new user. ``admin`` is global; any other role is held in ``operations`` (default: every
+    operation that exists now, as migration 0002 did for the users before it; later
+    operations are granted with :func:`evacops.registry.services.accounts.grant`)."""
+    from evacops.registry.services.accounts import all_operations, grant_in
+
     require(ctx.actor, Perm.manage)
     try:
         role_ = Role(role)
@@ -69,7 +91,13 @@ def add_user(ctx: Context, name: str, role: str, password: str) -> None:
         if conn.execute(select(users.c.name).where(users.c.name == name)).first():
             raise RegistryError(f"user {name}: exists already")
         _add_user(conn, name, role_, password)
-        ctx.audit(conn, "user-added", None, name, {"role": role_.value})
+        ops: list[str] = []
+        if role_ != Role.admin:
+            ops = all_operations(conn) if operations is None else list(operations)
+            for o in ops:
+                ctx.operation(conn, o)
+            grant_in(conn, ops, name, role_, ctx.actor.name, ctx.clock())
+        ctx.audit(conn, "user-added", None, name, {"role": role_.value, "operations": ops})
 
 
 def create_operation(
@@ -122,18 +150,21 @@ def create_operation(
 
 
 def list_operations(ctx: Context) -> list[dict[str, Any]]:
-    """Every operation: id, name, and whether it is shredded."""
+    """The operations the acting user has a role in (an admin: every one): id, name, and
+    whether it is shredded."""
+    mine = ctx.actor.operations()
     with ctx.read() as conn:
         return [
             dict(id=r.id, name=r.name, shredded=r.shredded_at is not None)
             for r in conn.execute(
                 select(operations.c.id, operations.c.name, operations.c.shredded_at)
             )
+            if mine is None or r.id in mine
         ]
 
 
 def add_site(ctx: Context, op: str, code: str, kind: str) -> None:
-    require(ctx.actor, Perm.manage)
+    require(ctx.actor, Perm.manage, op)
     check_kind(kind)
     with ctx.write() as conn:
         ctx.operation(conn, op)
@@ -157,8 +188,8 @@ def add_flight(
     departs_at: datetime | None = None,
 ) -> int:
     """Schedule a flight (a ``flight-scheduled`` event beside its ``flights`` row)."""
-    if not (ctx.actor.can(Perm.manage) or ctx.actor.can(Perm.manifest)):
-        require(ctx.actor, Perm.manifest)
+    if not (ctx.actor.can(Perm.manage, op) or ctx.actor.can(Perm.manifest, op)):
+        require(ctx.actor, Perm.manifest, op)
     if seats <= 0:
         raise RegistryError("must be > 0", field="seats", value=seats)
     with ctx.write() as conn:

@@ -18,7 +18,7 @@ from evacops.registry.store.tables import operations
 def shred(ctx: Context, op: str) -> dict[str, Any]:
     """Destroy the operation's data and signing keys: every personal field (and blind index)
     of the operation becomes unreadable at once; counts and movements remain."""
-    require(ctx.actor, Perm.manage)
+    require(ctx.actor, Perm.manage, op)
     engine = ctx.engine
     with ctx.write() as conn:
         row = ctx.operation(conn, op)

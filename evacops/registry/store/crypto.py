@@ -75,6 +75,17 @@ def load_master_key(path: Path) -> bytes:
     return key
 
 
+def derive_key(master: bytes, purpose: str) -> bytes:
+    """A key of its own for ``purpose`` (``audit``, ``login-name``, ...), derived from the master
+    key with HKDF: it lives nowhere but in the process that holds the master key."""
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=KEY_BYTES,
+        salt=None,
+        info=f"evacops {purpose} v1".encode(),
+    ).derive(master)
+
+
 def _seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
     return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)

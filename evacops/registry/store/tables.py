@@ -281,3 +281,83 @@ audit_head = Table(  # one row per lane: its last hash; locked while an entry is
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+
+# ---------------------------------------------------------------------- accounts (migration 0002)
+memberships = Table(  # the role a user holds in one operation (admins hold every operation)
+    "memberships",
+    metadata,
+    Column("user_name", String(100), ForeignKey("users.name"), primary_key=True),
+    Column("operation_id", String(64), ForeignKey("operations.id"), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("granted_at", UTCDateTime(), nullable=False),
+    Column("granted_by", String(100), nullable=False),
+)
+
+web_sessions = Table(  # a log-in; the id is the SHA-256 of the session token (never the token)
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_name", String(100), ForeignKey("users.name"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("csrf_hash", String(64), nullable=False),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    Index("ix_web_sessions_user", "user_name"),
+)
+
+login_attempts = Table(  # the name only as an HMAC under a key derived from the master key
+    "login_attempts",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("name_mac", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Index("ix_login_attempts_name", "name_mac", "at"),
+)
+
+devices = Table(  # a gate or ramp device: bound to one operation, site and role
+    "devices",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("operation_id", String(64), ForeignKey("operations.id"), nullable=False),
+    Column("site", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("label", String(100), nullable=False),
+    Column("enrolled_by", String(100), nullable=False),
+    Column("enrolled_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+device_scans = Table(  # append-only: each (device, seq) a device synced, and what it became
+    "device_scans",
+    metadata,
+    Column("device_id", String(40), ForeignKey("devices.id"), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("body_hash", String(64), nullable=False),
+    Column("event_seq", BigInteger, nullable=True),
+    Column("outcome", String(30), nullable=False),
+    Column("answer", JSON, nullable=False),  # what the device is told (the same on a retry)
+    Column("received_at", UTCDateTime(), nullable=False),
+)
+
+scan_conflicts = Table(  # offline scans that disagree: kept, queued for review
+    "scan_conflicts",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("operation_id", String(64), ForeignKey("operations.id"), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("person_id", String(40), nullable=True),
+    Column("flight_id", BigInteger, nullable=True),
+    Column("events", JSON, nullable=False),  # event seqs involved, earliest device time first
+    Column("detail", JSON, nullable=False),  # winner/loser, devices, sites (never personal data)
+    Column("status", String(10), nullable=False),  # open, resolved
+    Column("resolution", String(30), nullable=True),
+    Column("reason_enc", LargeBinary, nullable=True),  # sealed under the operation's data key
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=True),
+    Column("resolved_by", String(100), nullable=True),
+    Index("ix_scan_conflicts_op", "operation_id", "status"),
+)

@@ -1,0 +1,77 @@
+"""The accounts facade the web service calls: log-in, sessions, CSRF and device tokens, and the
+registry as an already-authenticated actor.
+
+:class:`Accounts` holds the engine, the master key and the settings of one server process::
+
+    accounts = Accounts.from_settings(RegistrySettings())
+    actor = accounts.login(name, password)              # AccessDenied when refused or locked
+    session, csrf = accounts.start_session(actor)       # cookie value, form/header value
+    actor = accounts.session_actor(session)             # None: log in again
+    accounts.check_csrf(session, csrf_from_form)        # bool, constant time
+    device = accounts.device_actor(bearer_token)        # AccessDenied when unknown or revoked
+    registry = accounts.registry(actor)                 # Registry.for_actor(...)
+
+Everything that changes the registry (roles, devices, sync, conflicts) is a :class:`Registry`
+method, checked against the actor's role in the operation it names. The services are in
+:mod:`evacops.registry.services.accounts` and :mod:`evacops.registry.services.devices`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from evacops.registry.security import Actor
+from evacops.registry.service import Registry
+from evacops.registry.services import accounts as acc
+from evacops.registry.services import devices as dev
+from evacops.registry.settings import RegistrySettings
+
+
+class Accounts:
+    """Log-in, sessions and device tokens over one engine and master key."""
+
+    def __init__(self, engine: Engine, master_key: bytes, settings: RegistrySettings | None = None):
+        self.engine = engine
+        self.master = master_key
+        self.settings = settings or RegistrySettings()
+
+    @classmethod
+    def from_settings(cls, settings: RegistrySettings, *, engine: Engine | None = None) -> Accounts:
+        """The server's accounts: the database of ``settings`` (checked to be a registry at the
+        newest schema) and its master key."""
+        from evacops.registry.store import crypto
+        from evacops.registry.store.db import check_schema, make_engine
+
+        if engine is None:
+            engine = make_engine(
+                settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+            )
+        check_schema(engine)
+        return cls(engine, crypto.load_master_key(settings.key_file), settings)
+
+    def login(self, name: str, password: str, *, now: datetime | None = None) -> Actor:
+        return acc.login(self.engine, self.master, name, password, settings=self.settings, now=now)
+
+    def start_session(self, actor: Actor, *, now: datetime | None = None) -> tuple[str, str]:
+        return acc.start_session(self.engine, actor, settings=self.settings, now=now)
+
+    def session_actor(self, token: str, *, now: datetime | None = None) -> Actor | None:
+        return acc.session_actor(self.engine, token, settings=self.settings, now=now)
+
+    def end_session(self, token: str, *, now: datetime | None = None) -> bool:
+        return acc.end_session(self.engine, token, now=now)
+
+    def check_csrf(
+        self, session_token: str, csrf: str | None, *, now: datetime | None = None
+    ) -> bool:
+        return acc.check_csrf(self.engine, session_token, csrf, settings=self.settings, now=now)
+
+    def device_actor(self, token: str) -> Actor:
+        return dev.device_actor(self.engine, token)
+
+    def registry(self, actor: Actor) -> Registry:
+        """The registry as ``actor`` (from :meth:`login`, :meth:`session_actor` or
+        :meth:`device_actor`)."""
+        return Registry.for_actor(self.engine, self.master, actor)

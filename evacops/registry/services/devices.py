@@ -1,0 +1,107 @@
+"""Enrolled devices: gate and ramp phones or tablets, each bound to one operation, site and role.
+
+An admin enrols a device (:func:`enrol_device`) and is shown its token once; only the token's
+SHA-256 is stored. :func:`device_actor` turns a token into an :class:`Actor` that holds the
+device's role in its operation only and scans only at its site
+(:func:`evacops.registry.services.movements.scan` checks the site). A revoked device's token is
+refused at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from evacops.errors import AccessDenied, RegistryError
+from evacops.registry.security import Actor, Perm, Role, require, token_hash
+from evacops.registry.services.context import Context, token
+from evacops.registry.store.tables import devices
+
+#: the roles a device may hold
+DEVICE_ROLES = (Role.gate, Role.manifest)
+LABEL_MAX = 100
+
+
+def enrol_device(ctx: Context, op: str, site: str, role: str, label: str) -> tuple[str, str]:
+    """A new device of ``op`` at ``site`` with ``role``; returns (device id, token). The token
+    is shown this once: only its hash is kept."""
+    require(ctx.actor, Perm.manage, op)
+    if role not in DEVICE_ROLES:
+        raise RegistryError(
+            f"not a device role; use one of {', '.join(DEVICE_ROLES)}", field="role", value=role
+        )
+    label = (label or "").strip()
+    if not label or len(label) > LABEL_MAX:
+        raise RegistryError(f"give a label of 1 to {LABEL_MAX} characters", field="label")
+    device_id = token("dev", 10)
+    secret = "evd_" + secrets.token_urlsafe(32)
+    with ctx.write() as conn:
+        ctx.operation(conn, op)
+        ctx.check_site(conn, op, site)
+        conn.execute(
+            insert(devices).values(
+                id=device_id, operation_id=op, site=site, role=role,
+                token_hash=token_hash(secret), label=label, enrolled_by=ctx.actor.name,
+                enrolled_at=ctx.clock(),
+            )
+        )  # fmt: skip
+        ctx.audit(conn, "device-enrolled", op, device_id, {"site": site, "role": role})
+    return device_id, secret
+
+
+def device_actor(engine: Engine, secret: str) -> Actor:
+    """The device whose token is ``secret``, as an actor bound to its operation, site and role;
+    :class:`AccessDenied` for an unknown or revoked token."""
+    if not secret or len(secret) > 200:
+        raise AccessDenied("not a device token")
+    with engine.connect() as conn:
+        row = (
+            conn.execute(select(devices).where(devices.c.token_hash == token_hash(secret)))
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise AccessDenied("not a device token")
+    if row["revoked_at"] is not None:
+        raise AccessDenied(f"device {row['id']}: revoked; ask an admin to enrol it again")
+    role = Role(row["role"])
+    return Actor(
+        f"device:{row['id']}",
+        role,
+        roles={row["operation_id"]: role},
+        device=row["id"],
+        site=row["site"],
+    )
+
+
+def revoke_device(ctx: Context, op: str, device_id: str) -> bool:
+    """Revoke a device: its token is refused from now on. True if it was live."""
+    require(ctx.actor, Perm.manage, op)
+    with ctx.write() as conn:
+        n = conn.execute(
+            update(devices)
+            .where(
+                devices.c.id == device_id,
+                devices.c.operation_id == op,
+                devices.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=ctx.clock())
+        ).rowcount
+        if n:
+            ctx.audit(conn, "device-revoked", op, device_id, {})
+    return bool(n)
+
+
+def list_devices(ctx: Context, op: str) -> list[dict[str, Any]]:
+    """The devices of ``op`` (never their tokens)."""
+    require(ctx.actor, Perm.manage, op)
+    D = devices.c
+    with ctx.read() as conn:
+        rows = conn.execute(
+            select(D.id, D.site, D.role, D.label, D.enrolled_by, D.enrolled_at, D.revoked_at)
+            .where(D.operation_id == op)
+            .order_by(D.enrolled_at)
+        ).mappings()
+        return [dict(r) for r in rows]

@@ -1,0 +1,375 @@
+"""Offline sync: the scans a gate or ramp device made while its link was down, and the conflicts
+they bring.
+
+A device numbers its scans (``seq``, 1, 2, ... per device) and sends them when the link returns
+(:func:`sync_scans`). Each ``(device, seq)`` is kept once in ``device_scans`` with the answer it
+got, in the same transaction as its event: a retry gets the same answer and makes no new event;
+a different scan sent under a ``(device, seq)`` already used is refused.
+
+**An offline scan is never refused at sync**: it happened. Each is first tried as an online scan
+(:func:`evacops.registry.services.movements.scan`'s checks); what those checks would refuse is
+recorded anyway as the event of what happened, marked ``offline_conflict`` in its data, and a
+conflict is queued in ``scan_conflicts`` for review (:func:`conflicts`,
+:func:`resolve_conflict`):
+
+- ``two-gates``: one credential checked in at two gates, or boarded twice;
+- ``revoked-while-stale``: a credential revoked before the scan, which the device's list did not
+  know yet (a credential revoked after the scan is no conflict);
+- ``expired``: a credential past its expiry at the scan's time;
+- ``over-seats``: more boarded than seats. **The earlier scan (device time) wins the seat**: the
+  conflict names the winner and the loser; when the scan that arrived late is the earlier
+  one, the seat holder recorded first is the loser and is to be offloaded;
+- ``refused-online``: any other check an online scan would have failed (the check's words kept).
+
+A payload that is not a credential of the operation (malformed, forged, another operation's)
+makes no event: its answer is ``invalid``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from evacops.errors import AccessDenied, CredentialError, RegistryError
+from evacops.registry import credentials as creds
+from evacops.registry import events as ev
+from evacops.registry.security import Perm, require
+from evacops.registry.services import movements
+from evacops.registry.services.context import Context
+from evacops.registry.store.db import INTEGRITY_ERRORS
+from evacops.registry.store.tables import (
+    device_scans,
+    devices,
+    events,
+    scan_conflicts,
+    seat_claims,
+)
+
+#: what a device may record offline
+SYNC_ACTIONS = tuple(a for a in movements.SCAN_ACTIONS if a != ev.CALL_FORWARD)
+MAX_BATCH = 500
+PAYLOAD_MAX = 400
+CONFLICT_KINDS = ("two-gates", "revoked-while-stale", "expired", "over-seats", "refused-online")
+RESOLUTIONS = ("confirmed", "offloaded", "corrected", "dismissed")
+REASON_MAX = 500
+
+
+@dataclass(frozen=True)
+class OfflineScan:
+    seq: int
+    payload: str
+    action: str
+    site: str | None
+    flight: str | None
+    at: datetime
+    body_hash: str
+
+
+def parse_scan(raw: Any) -> OfflineScan:
+    """One scan as a device sent it (``seq``, ``payload``, ``action``, ``at``, optional
+    ``site`` and ``flight``), checked; :class:`RegistryError` naming the member otherwise."""
+    if not isinstance(raw, dict):
+        raise RegistryError("each scan is an object", field="scans")
+    seq = raw.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < 2**62:
+        raise RegistryError("a whole number from 1", field="seq", value=seq)
+    payload, action = raw.get("payload"), raw.get("action")
+    if not isinstance(payload, str) or not 0 < len(payload) <= PAYLOAD_MAX:
+        raise RegistryError(f"a credential payload of 1 to {PAYLOAD_MAX} characters",
+                            field="payload")  # fmt: skip
+    if action not in SYNC_ACTIONS:
+        raise RegistryError(f"use one of {', '.join(SYNC_ACTIONS)}", field="action", value=action)
+    site, flight = raw.get("site"), raw.get("flight")
+    for name, v in (("site", site), ("flight", flight)):
+        if v is not None and (not isinstance(v, str) or not 0 < len(v) <= 100):
+            raise RegistryError("text of 1 to 100 characters", field=name)
+    at = raw.get("at")
+    try:
+        at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+    except ValueError:
+        raise RegistryError("an ISO date and time with its zone", field="at") from None
+    if at.tzinfo is None:
+        raise RegistryError("give the zone (e.g. Z or +04:30)", field="at")
+    at = at.astimezone(UTC)
+    body = json.dumps([payload, action, site, flight, at.isoformat()], separators=(",", ":"))
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    return OfflineScan(seq, payload, action, site, flight, at, digest)
+
+
+def sync_scans(ctx: Context, op: str, device_id: str, scans: list[Any]) -> list[dict[str, Any]]:
+    """Record a device's offline scans; one answer per scan, in order (see the module)."""
+    require(ctx.actor, Perm.scan, op)
+    if ctx.actor.device != device_id and not ctx.actor.admin:
+        raise AccessDenied(f"only device {device_id} (or an admin) may sync its scans")
+    if len(scans) > MAX_BATCH:
+        raise RegistryError(f"at most {MAX_BATCH} scans at a time", field="scans")
+    with ctx.read() as conn:
+        dev = (
+            conn.execute(
+                select(devices).where(devices.c.id == device_id, devices.c.operation_id == op)
+            )
+            .mappings()
+            .first()
+        )
+    if dev is None:
+        raise RegistryError(f"not a device of operation {op}", field="device", value=device_id)
+    out = []
+    for raw in scans:
+        try:
+            s = parse_scan(raw)
+        except RegistryError as exc:
+            seq = raw.get("seq") if isinstance(raw, dict) else None
+            out.append({"seq": seq, "outcome": "refused", "problem": str(exc)})
+            continue
+        out.append(_sync_one(ctx, op, dict(dev), s))
+    return out
+
+
+def _sync_one(ctx: Context, op: str, dev: dict, s: OfflineScan) -> dict[str, Any]:
+    try:
+        with ctx.write() as conn:
+            prior = _prior(conn, dev["id"], s.seq)
+            if prior is not None:
+                return _replay(prior, s)
+            answer = _record(ctx, conn, op, dev, s)
+            conn.execute(
+                insert(device_scans).values(
+                    device_id=dev["id"], seq=s.seq, body_hash=s.body_hash,
+                    event_seq=answer.get("event"), outcome=answer["outcome"], answer=answer,
+                    received_at=ctx.clock(),
+                )
+            )  # fmt: skip
+            return {**answer, "duplicate": False}
+    except INTEGRITY_ERRORS:
+        # the same (device, seq) sent twice at once: the other copy won; give its answer
+        with ctx.read() as conn:
+            prior = _prior(conn, dev["id"], s.seq)
+        if prior is None:
+            raise
+        return _replay(prior, s)
+
+
+def _prior(conn: Connection, device_id: str, seq: int) -> Any:
+    D = device_scans.c
+    return conn.execute(
+        select(D.body_hash, D.answer).where(D.device_id == device_id, D.seq == seq)
+    ).first()
+
+
+def _replay(prior: Any, s: OfflineScan) -> dict[str, Any]:
+    if prior.body_hash != s.body_hash:
+        return {
+            "seq": s.seq,
+            "outcome": "refused",
+            "problem": f"seq {s.seq}: a different scan was synced under this number already",
+        }
+    return {**prior.answer, "duplicate": True}
+
+
+def _record(ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan) -> dict:
+    """The event of one offline scan (and its conflict, if any); the answer to the device."""
+    base: dict[str, Any] = {"seq": s.seq, "action": s.action}
+    try:
+        claim = creds.verify(s.payload, ctx.public_key(op), operation=op, now=s.at)
+        expired = False
+    except creds.InvalidCredential as exc:
+        if exc.reason != creds.Reason.EXPIRED:
+            return {**base, "outcome": "invalid", "problem": exc.reason.value}
+        claim, expired = creds.decode_unverified(s.payload), True
+    found = movements._scan_lookup(conn, claim.credential_id, "-")
+    if found is None or found["c_operation_id"] != op or found["p_operation_id"] != op:
+        return {**base, "outcome": "invalid", "problem": "unknown-credential"}
+    cred = {k[2:]: found[k] for k in found if k.startswith("c_")}
+    p = {k[2:]: found[k] for k in found if k.startswith("p_")}
+    site = dev["site"]  # a device scans where it is enrolled
+    req = movements._Scan(s.action, site, s.flight, f"dev:{dev['id']}:{s.seq}", None, s.at)
+    kind, problem = _stale(cred, s, expired)
+    if kind is None:
+        two_gates = s.action == ev.GATE_IN and p["status"] == "checked-in" and p["site"] != site
+        try:
+            done = movements._scan(ctx, conn, op, req, cred, p)
+        except AccessDenied:
+            raise
+        except (RegistryError, CredentialError) as exc:
+            kind, problem = _refusal_kind(s, cred, p, exc), str(exc)
+        else:
+            answer = {**base, "outcome": "recorded", "event": done["event"],
+                      "person_id": p["id"]}  # fmt: skip
+            if two_gates:
+                answer["outcome"] = "conflict"
+                answer.update(_queue(ctx, conn, op, "two-gates", p, None, [done["event"]],
+                                     {"sites": [p["site"], site]}))  # fmt: skip
+            return answer
+    return {**_record_anyway(ctx, conn, op, req, cred, p, kind, problem), **base}
+
+
+def _stale(cred: dict, s: OfflineScan, expired: bool) -> tuple[str | None, str]:
+    """A conflict the credential itself brings: revoked before the scan, or expired."""
+    revoked = _as_dt(cred["revoked_at"])
+    if revoked is not None and revoked <= s.at:
+        return "revoked-while-stale", "revoked before the scan"
+    if expired:
+        return "expired", "expired before the scan"
+    return None, ""
+
+
+def _as_dt(v: Any) -> datetime | None:
+    """A datetime read straight from the driver (SQLite gives text, naive UTC)."""
+    if v is None:
+        return None
+    d = datetime.fromisoformat(v) if isinstance(v, str) else v
+    return d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
+
+
+def _refusal_kind(s: OfflineScan, cred: dict, p: dict, exc: Exception) -> str:
+    if s.action == ev.BOARD and (cred["boarded_at"] is not None or p["status"] == "boarded"):
+        return "two-gates"
+    if s.action == ev.BOARD and "are taken" in str(exc):
+        return "over-seats"
+    return "refused-online"
+
+
+def _record_anyway(
+    ctx: Context, conn: Connection, op: str, req: Any, cred: dict, p: dict, kind: str,
+    problem: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Record what happened though an online scan would have been refused; queue the conflict."""
+    fid = None
+    site = req.site
+    data: dict[str, Any] = {"offline_conflict": kind}
+    flight = None
+    if req.action in (ev.BOARD, ev.DEPLANE) and req.flight:
+        try:
+            flight = ctx.flight(conn, op, req.flight, lock=req.action == ev.BOARD)
+        except RegistryError:
+            flight = None
+        if flight is not None:
+            fid = flight["id"]
+            data["flight"] = flight["code"]
+    seat = _free_seat(conn, flight, p) if req.action == ev.BOARD and flight else None
+    if req.action == ev.BOARD and flight is not None and seat is None and kind != "two-gates":
+        kind = data["offline_conflict"] = "over-seats"
+    if seat is not None:
+        data.update(seat)
+    row = ctx.event(
+        conn, op, req.action, person_id=p["id"], household_id=p["household_id"], flight_id=fid,
+        site=site, credential_id=cred["id"], idempotency_key=req.key, data=data, at=req.at,
+    )  # fmt: skip
+    if seat is not None:
+        conn.execute(
+            insert(seat_claims).values(
+                flight_id=fid, seat_no=seat.get("seat"), lap_no=seat.get("lap"),
+                person_id=p["id"], event_seq=row["seq"],
+            )
+        )  # fmt: skip
+    ctx.audit(
+        conn,
+        "scan-offline",
+        op,
+        p["id"],
+        {"action": req.action, "credential": cred["id"], "site": site, "conflict": kind},
+    )
+    detail: dict[str, Any] = {"problem": problem[:200]}
+    involved = [row["seq"]]
+    if kind == "over-seats" and flight is not None:
+        detail.update(_seat_verdict(conn, flight["id"], row["seq"], req.at))
+        involved = sorted({row["seq"], detail["winner_event"], detail["loser_event"]})
+    answer = {"outcome": "conflict", "event": row["seq"], "person_id": p["id"]}
+    answer.update(_queue(ctx, conn, op, kind, p, fid, involved, detail))
+    return answer
+
+
+def _free_seat(conn: Connection, flight: Any, p: dict) -> dict[str, int] | None:
+    """The next free seat (or lap place) of ``flight`` for ``p``, if there is one and ``p`` has
+    none on it yet."""
+    C = seat_claims.c
+    if conn.execute(
+        select(C.person_id).where(C.flight_id == flight["id"], C.person_id == p["id"])
+    ).first():
+        return None
+    lap = p["age_group"] == "infant"
+    col = C.lap_no if lap else C.seat_no
+    taken = conn.execute(select(func.count(col)).where(C.flight_id == flight["id"])).scalar_one()
+    if taken >= flight["seats"]:
+        return None
+    return {"lap" if lap else "seat": taken + 1}
+
+
+def _seat_verdict(conn: Connection, fid: int, seq: int, at: datetime) -> dict[str, Any]:
+    """Over seats: the earlier scan (device time) wins the seat. The latest-scanned seat
+    holder loses it if this scan was made before it; otherwise this scan loses."""
+    C, E = seat_claims.c, events.c
+    latest = conn.execute(
+        select(C.event_seq, E.occurred_at)
+        .join(events, E.seq == C.event_seq)
+        .where(C.flight_id == fid)
+        .order_by(E.occurred_at.desc(), C.event_seq.desc())
+        .limit(1)
+    ).first()
+    if latest is not None and latest.occurred_at > at:
+        return {"winner_event": seq, "loser_event": latest.event_seq, "seat_moves": True}
+    holder = latest.event_seq if latest is not None else seq
+    return {"winner_event": holder, "loser_event": seq, "seat_moves": False}
+
+
+def _queue(
+    ctx: Context, conn: Connection, op: str, kind: str, p: dict, fid: int | None,
+    involved: list[int], detail: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    cid = conn.execute(
+        insert(scan_conflicts).values(
+            operation_id=op, kind=kind, person_id=p["id"], flight_id=fid, events=involved,
+            detail=detail, status="open", created_at=ctx.clock(),
+        )
+    ).inserted_primary_key  # fmt: skip
+    assert cid is not None
+    return {"conflict": kind, "conflict_id": cid[0]}
+
+
+# ---------------------------------------------------------------------------- the review queue
+def conflicts(ctx: Context, op: str, *, status: str | None = "open") -> list[dict[str, Any]]:
+    """The conflicts of ``op`` (open ones by default), oldest first; reasons are not shown."""
+    require(ctx.actor, Perm.manifest, op)
+    K = scan_conflicts.c
+    q = select(
+        K.id, K.kind, K.person_id, K.flight_id, K.events, K.detail, K.status, K.resolution,
+        K.created_at, K.resolved_at, K.resolved_by,
+    ).where(K.operation_id == op)  # fmt: skip
+    if status is not None:
+        q = q.where(K.status == status)
+    with ctx.read() as conn:
+        return [dict(r) for r in conn.execute(q.order_by(K.id)).mappings()]
+
+
+def resolve_conflict(ctx: Context, op: str, conflict_id: int, resolution: str, reason: str) -> None:
+    """Close a conflict with ``resolution`` and a reason (sealed: free text may name people)."""
+    require(ctx.actor, Perm.manifest, op)
+    if resolution not in RESOLUTIONS:
+        raise RegistryError(f"use one of {', '.join(RESOLUTIONS)}", field="resolution",
+                            value=resolution)  # fmt: skip
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REASON_MAX:
+        raise RegistryError(f"give a reason of 1 to {REASON_MAX} characters", field="reason")
+    K = scan_conflicts.c
+    with ctx.write() as conn:
+        row = conn.execute(
+            select(K.status).where(K.id == conflict_id, K.operation_id == op)
+        ).first()
+        if row is None:
+            raise RegistryError(f"not a conflict of operation {op}", field="conflict",
+                                value=conflict_id)  # fmt: skip
+        if row.status != "open":
+            raise RegistryError("resolved already", field="conflict", value=conflict_id)
+        sealed = ctx.cipher(conn, op).seal(reason, f"scan_conflicts|{conflict_id}|reason")
+        conn.execute(
+            update(scan_conflicts).where(K.id == conflict_id).values(
+                status="resolved", resolution=resolution, reason_enc=sealed,
+                resolved_at=ctx.clock(), resolved_by=ctx.actor.name,
+            )
+        )  # fmt: skip
+        ctx.audit(conn, "conflict-resolved", op, str(conflict_id), {"resolution": resolution})
