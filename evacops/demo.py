@@ -63,6 +63,7 @@ FLIGHTS: tuple[tuple[str, str, str], ...] = (
     ("RCH402", "Al Udeid", "departed"),
     ("RCH117", "Ali Al Salem", "manifested"),
 )
+GATES = ("Abbey Gate", "East Gate", "North Gate", "South Gate")  # where the demo scans people in
 CHECKED_IN_SHARE = 0.6  # of households, scanned in at a gate
 
 
@@ -92,6 +93,8 @@ class Demo:
     # payloads of credentials whose person is still only registered (not scanned anywhere):
     # for trying the gate page
     fresh_payloads: list[dict[str, Any]] = field(default_factory=list)
+    # enrolled devices: {"id", "token", "site", "role", "label"} (tokens shown this once)
+    devices: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def login_lines(self) -> list[str]:
@@ -169,6 +172,7 @@ def build_demo(
 
     say("flights")
     flights = _fly(admin, view["manifest"], issued, checked, end)
+    devices = _enrol_devices(admin)
     fresh_ids = {c["person_id"] for c in issued} - set(checked)
     fresh = [c for c in issued if c["person_id"] in fresh_ids][:50]
     engine.dispose()
@@ -182,6 +186,7 @@ def build_demo(
         checked_in=len(checked),
         flights=flights,
         fresh_payloads=fresh,
+        devices=devices,
         seconds=time.perf_counter() - t0,
     )
 
@@ -209,6 +214,18 @@ def _set_up(
         r: admin if r == "admin" else open_registry(settings, r, pw[r], engine=admin.engine)
         for r in pw
     }
+
+
+def _enrol_devices(admin: Registry) -> list[dict[str, str]]:
+    """A gate phone at each of the gates the demo scans at, and a ramp tablet at the airport."""
+    out = []
+    for site, role, label in [
+        *((g, "gate", f"{g} phone") for g in GATES),
+        (ORIGIN, "manifest", f"{ORIGIN} ramp tablet"),
+    ]:
+        dev, token = admin.enrol_device(OPERATION, site, role, label)
+        out.append({"id": dev, "token": token, "site": site, "role": role, "label": label})
+    return out
 
 
 def _at(reg: Registry, start: datetime, step: timedelta = timedelta(seconds=2)) -> None:
@@ -239,7 +256,7 @@ def _households(issued: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, An
 
 def _gate_in(gate: Registry, issued: Sequence[dict[str, Any]]) -> dict[str, str]:
     """Scan whole households in at the Kabul gates: person -> payload of those checked in."""
-    gates = ["Abbey Gate", "East Gate", "North Gate", "South Gate"]
+    gates = GATES
     by_hh = _households(issued)
     keep = sorted(by_hh)[: round(len(by_hh) * CHECKED_IN_SHARE)]
     checked: dict[str, str] = {}
@@ -427,6 +444,9 @@ def describe(demo: Demo) -> str:
         "Demo logins (one per role):",
         *demo.login_lines(),
     ]
+    if demo.devices:
+        lines.append("Device tokens (for the API; shown this once):")
+        lines += [f"  {d['label']:<20} {d['role']:<8} {d['token']}" for d in demo.devices]
     return "\n".join(lines)
 
 

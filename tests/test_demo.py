@@ -95,3 +95,33 @@ def test_demo_folder_is_rebuilt_and_private(tmp_path, capsys):
     view = open_registry(settings, user, password)
     assert view.report(OPERATION)["registered"] == 40
     view.engine.dispose()
+
+
+def test_demo_devices_sync_an_offline_scan(demo):
+    from evacops.registry.accounts import Accounts
+
+    assert [(d["site"], d["role"]) for d in demo.devices] == [
+        ("Abbey Gate", "gate"), ("East Gate", "gate"), ("North Gate", "gate"),
+        ("South Gate", "gate"), ("HKIA", "manifest"),
+    ]  # fmt: skip
+    accounts = Accounts.from_settings(demo.settings)
+    try:
+        phone = demo.devices[0]
+        actor = accounts.device_actor(phone["token"])
+        assert (actor.device, actor.site) == (phone["id"], "Abbey Gate")
+        reg = accounts.registry(actor)
+        reg.clock = lambda: NOW
+        scan = {
+            "seq": 1, "payload": demo.fresh_payloads[1]["payload"], "action": "gate-in",
+            "site": "Abbey Gate", "at": (NOW - timedelta(minutes=5)).isoformat(),
+        }  # fmt: skip
+        first = reg.sync_scans(OPERATION, phone["id"], [scan])
+        again = reg.sync_scans(OPERATION, phone["id"], [scan])  # a retry: the same answer
+        assert first[0]["outcome"] == again[0]["outcome"] and not first[0]["duplicate"]
+        assert again[0]["duplicate"]
+        reporter = accounts.registry(accounts.login(*demo.logins["reporter"]))
+        assert reporter.report(OPERATION)["by_status"]["checked-in"] == (
+            demo.checked_in - sum(f.boarded for f in demo.flights) + 1  # the synced scan, once
+        )
+    finally:
+        accounts.engine.dispose()
