@@ -37,6 +37,7 @@ __all__ = [
     "build_demo",
     "demo_logins",
     "free_port",
+    "run_demo",
     "served",
     "wait_for_http",
 ]
@@ -195,9 +196,14 @@ def _set_up(
     settings: RegistrySettings, pw: dict[str, str], scenario: Path, start: datetime
 ) -> dict[str, Registry]:
     """The registry, the operation with the scenario's sites, a user per role: role -> view."""
+    from evacops.errors import UserError
     from evacops.registry import init_registry, open_registry
 
-    init_registry(settings, admin="admin", password=pw["admin"])
+    if not init_registry(settings, admin="admin", password=pw["admin"])["admin_created"]:
+        raise UserError(
+            f"{settings.database_url.split('@')[-1]}: has users already; the demo needs an "
+            "empty database (or a folder of its own)"
+        )
     admin = open_registry(settings, "admin", pw["admin"])
     _at(admin, start)
     admin.create_operation(
@@ -308,6 +314,28 @@ def _fly(
     return out
 
 
+def run_demo(
+    *,
+    people: int = 2000,
+    seed: int = 7,
+    folder: str | Path | None = None,
+    database_url: str | None = None,
+    key_file: str | Path | None = None,
+    serve_on: tuple[str, int] | None = None,
+    echo: Callable[[str], None] = print,
+) -> Demo:
+    """Build a demo (in ``folder``, its earlier demo replaced, or in the database given), print
+    where it is and the logins; with ``serve_on=(host, port)``, then become ``evacops serve``."""
+    url, key = database_url, key_file
+    if folder is not None:
+        url, key = _fresh_folder(Path(folder), url, key)
+    demo = build_demo(url, key, people=people, seed=seed, progress=lambda m: echo(f"demo: {m}"))
+    echo(describe(demo))
+    if serve_on:
+        serve(demo, *serve_on, echo=echo)
+    return demo
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Build a demo operation, print where it is and the logins; with --serve, serve it."""
     import argparse
@@ -322,15 +350,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     a = p.parse_args(argv)
-    url, key = a.database_url, a.key_file
-    if a.folder:
-        url, key = _fresh_folder(Path(a.folder), url, key)
-    demo = build_demo(
-        url, key, people=a.people, seed=a.seed, progress=lambda m: print(f"demo: {m}")
+    run_demo(
+        people=a.people,
+        seed=a.seed,
+        folder=a.folder,
+        database_url=a.database_url,
+        key_file=a.key_file,
+        serve_on=(a.host, a.port) if a.serve else None,
+        echo=lambda line: print(line, flush=True),
     )
-    print(describe(demo), flush=True)
-    if a.serve:
-        serve(demo, a.host, a.port)
 
 
 def _fresh_folder(folder: Path, url: str | None, key: str | None) -> tuple[str, str]:
@@ -386,19 +414,11 @@ def served(
 ) -> Iterator[str]:
     """Run ``evacops serve`` over ``demo`` in a child process until the block ends; yields its
     base URL once it answers. Its output goes to ``log`` (default: discarded)."""
-    import os
     import subprocess
     import sys
 
     port = port or free_port(host)
-    env = {
-        **os.environ,
-        "EVACOPS_DATABASE_URL": demo.settings.database_url,
-        "EVACOPS_KEY_FILE": str(demo.settings.key_file),
-        "PYTHONPATH": os.pathsep.join(
-            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
-        ),
-    }
+    env = _server_env(demo)
     cmd = [sys.executable, "-m", "evacops.cli", "serve", "--host", host, "--port", str(port)]
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 (closed below)
     proc = subprocess.Popen([*cmd, *extra_args], cwd=ROOT, env=env, stdout=out, stderr=out)
@@ -417,20 +437,51 @@ def served(
             out.close()
 
 
-def serve(demo: Demo, host: str, port: int) -> None:
-    """Replace this process by ``evacops serve`` over the demo's database and key (Ctrl-C stops
-    it)."""
-    import os
+def serve(demo: Demo, host: str, port: int, echo: Callable[[str], None] = print) -> None:
+    """Run ``evacops serve`` over the demo's database and key until Ctrl-C; print the URL and
+    the logins once it answers."""
+    import signal
+    import subprocess
     import sys
 
-    print(f"\nServing the demo on http://{host}:{port}  (Ctrl-C stops it)", flush=True)
-    env = {
+    from evacops.errors import UserError
+
+    try:
+        import evacops.web  # noqa: F401
+    except ImportError:
+        raise UserError("evacops serve (evacops.web) is not in this installation") from None
+    url = f"http://{host}:{port}"
+    cmd = [sys.executable, "-m", "evacops.cli", "serve", "--host", host, "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=_server_env(demo))
+    try:
+        wait_for_http(url + "/", proc, 120)
+        echo(f"\nThe demo is served on {url}  (Ctrl-C stops it). Log in as:")
+        echo("\n".join(demo.login_lines()))
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+    except RuntimeError as exc:
+        raise UserError(f"evacops serve: {exc}") from None
+    finally:
+        if proc.poll() is None:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _server_env(demo: Demo) -> dict[str, str]:
+    import os
+
+    return {
         **os.environ,
         "EVACOPS_DATABASE_URL": demo.settings.database_url,
         "EVACOPS_KEY_FILE": str(demo.settings.key_file),
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+        ),
     }
-    cmd = [sys.executable, "-m", "evacops.cli", "serve", "--host", host, "--port", str(port)]
-    os.execve(sys.executable, cmd, env)
 
 
 def describe(demo: Demo) -> str:

@@ -125,3 +125,13 @@ def test_demo_devices_sync_an_offline_scan(demo):
         )
     finally:
         accounts.engine.dispose()
+
+
+def test_evacops_demo_command_builds_without_serving(tmp_path):
+    from tests.helpers import evacops
+
+    r = evacops("demo", "--people", "20", "--folder", tmp_path / "demo", "--no-serve")
+    assert r.returncode == 0, r.stderr
+    assert "Demo operation kabul-2021: 20 generated people" in r.stdout
+    assert len([ln for ln in r.stdout.splitlines() if " / " in ln]) == len(Role)
+    assert (tmp_path / "demo" / "demo.db").exists()
