@@ -128,3 +128,21 @@ def demo_server(tmp_path_factory):
             yield DemoServer(url, demo, log)
     except RuntimeError as exc:
         pytest.fail(f"{exc}\n{log.read_text(errors='replace')[-3000:]}", pytrace=False)
+
+
+def _abort(route) -> None:
+    route.abort("internetdisconnected")
+
+
+def go_offline(ctx) -> None:
+    """Take a browser context offline for real: ``set_offline`` (the page sees no network,
+    ``navigator.onLine`` is false) and every request the context makes aborted, a service
+    worker's own fetches included, which ``set_offline`` alone lets through in Chromium
+    (microsoft/playwright#2311; tests/browser/test_browser_offline.py shows it)."""
+    ctx.set_offline(True)
+    ctx.route("**/*", _abort)
+
+
+def go_online(ctx) -> None:
+    ctx.unroute("**/*", _abort)
+    ctx.set_offline(False)

@@ -21,7 +21,7 @@ import re
 import pytest
 
 from evacops.demo import KABUL_CATEGORIES, OPERATION
-from tests.browser.conftest import fake_camera_args
+from tests.browser.conftest import fake_camera_args, go_offline, go_online
 from tests.browser.qrvideo import write_qr_y4m
 
 OP = OPERATION
@@ -142,7 +142,7 @@ def test_gate_offline_scans_reload_and_sync_exactly_once(browser, demo_server, s
     page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
     page.reload()  # now under the service worker's control
     assert page.evaluate("() => !!navigator.serviceWorker.controller")
-    ctx.set_offline(True)
+    go_offline(ctx)
     for c in creds_:
         page.fill(CODE_INPUT, c["code"])
         page.press(CODE_INPUT, "Enter")
@@ -158,7 +158,7 @@ def test_gate_offline_scans_reload_and_sync_exactly_once(browser, demo_server, s
     assert _gate_in_count(demo_server, [c["payload"] for c in creds_]) == {
         c["credential_id"]: 0 for c in creds_
     }
-    ctx.set_offline(False)
+    go_online(ctx)
     page.wait_for_function(
         f"() => document.querySelector('{WAITING}')?.textContent.trim().startsWith('0')",
         timeout=30_000,
