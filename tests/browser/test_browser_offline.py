@@ -38,12 +38,13 @@ self.addEventListener('fetch', e => {
 
 
 class Counting(http.server.ThreadingHTTPServer):
-    hits: list[str]
+    hits: list[str]  # paths requested (the browser's own favicon requests left out)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        self.server.hits.append(self.path)
+        if self.path != "/favicon.ico":
+            self.server.hits.append(self.path)
         body, kind = (SW, "text/javascript") if self.path == "/sw.js" else (PAGE, "text/html")
         self.send_response(200)
         self.send_header("Content-Type", kind)
@@ -90,6 +91,6 @@ def test_offline_reaches_no_server_and_the_service_worker_serves_the_page(browse
     assert counting_server.hits[before:] == []
     go_online(ctx)
     page.reload()
-    assert counting_server.hits[-1:] == ["/"]
+    assert "/" in counting_server.hits[before:]  # online again: the page comes from the server
     ctx.close()
     assert leaked == []
