@@ -527,7 +527,8 @@ def test_shredded_fields_cannot_be_read(shredded, person, role, field):
         return
     master = load_master_key(env.key_file)
     # the key that was destroyed opens it: the sealed value really is the generated value
-    old = FieldCipher(unwrap_key(master, before["wrapped"], OPERATION), OPERATION)
+    old_key = unwrap_key(master, before["wrapped"], OPERATION, kek=before["kek"])
+    old = FieldCipher(old_key, OPERATION)
     assert _plain(field, old.open(sealed, where)) == expected
     # the database now (any operation's key, unwrapped with the key file) does not open it
     assert dict(wrapped)[OPERATION] is None
@@ -568,6 +569,8 @@ def shredded(registry_env):
         wrapped = conn.execute(
             select(operations.c.wrapped_data_key).where(operations.c.id == OPERATION)
         ).scalar()
+    kek = reg.ctx.keys.load(OPERATION)  # the key-encryption key the shred destroys
+    assert kek is not None
     for pid, row in zip(ids, rows, strict=True):
         seen = reg.person(OPERATION, pid)
         assert (seen["given_name"], seen["family_name"]) == (row["given_name"], row["family_name"])
@@ -575,7 +578,8 @@ def shredded(registry_env):
         assert seen["initials"] == f"{row['given_name'][0]}.{row['family_name'][0]}.".upper()
         values[pid] = {f: seen[f] for f in fields}
     registry_env.as_role("admin").shred(OPERATION)
-    return registry_env, ids, {"values": values, "sealed": sealed, "wrapped": wrapped}
+    assert reg.ctx.keys.load(OPERATION) is None
+    return registry_env, ids, {"values": values, "sealed": sealed, "wrapped": wrapped, "kek": kek}
 
 
 def test_audit_chain_detects_tampering(registry_env, backend):

@@ -31,10 +31,13 @@ def init_registry(
     key_path = Path(settings.key_file).expanduser()
     key_created = False
     if key_path.exists():
-        crypto.load_master_key(key_path)
+        master = crypto.load_master_key(key_path)
     else:
-        crypto.create_master_key(key_path)
+        master = crypto.create_master_key(key_path)
         key_created = True
+    folder = settings.operation_keys_dir
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
     revision = migrate(engine)
     admin_created = False
     if admin:
@@ -44,7 +47,7 @@ def init_registry(
             raise RegistryError(
                 "give the password in EVACOPS_PASSWORD or at the prompt", field="admin", value=admin
             )
-        admin_created = Registry.bootstrap_admin(engine, admin, password)
+        admin_created = Registry.bootstrap_admin(engine, master, admin, password)
     else:
         from evacops.registry.store import audit
 
@@ -71,4 +74,5 @@ def open_registry(settings: RegistrySettings, user: str, password: str, *, engin
         engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     check_schema(engine)
     actor = Registry.authenticate(engine, user, password)
-    return Registry(engine, crypto.load_master_key(settings.key_file), actor)
+    keys = crypto.KeyFolder(settings.operation_keys_dir)
+    return Registry(engine, crypto.load_master_key(settings.key_file), actor, keys=keys)

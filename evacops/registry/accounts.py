@@ -27,6 +27,7 @@ from evacops.registry.service import Registry
 from evacops.registry.services import accounts as acc
 from evacops.registry.services import devices as dev
 from evacops.registry.settings import RegistrySettings
+from evacops.registry.store.crypto import KeyFolder
 
 
 class Accounts:
@@ -55,13 +56,13 @@ class Accounts:
         return acc.login(self.engine, self.master, name, password, settings=self.settings, now=now)
 
     def start_session(self, actor: Actor, *, now: datetime | None = None) -> tuple[str, str]:
-        return acc.start_session(self.engine, actor, settings=self.settings, now=now)
+        return acc.start_session(self.engine, self.master, actor, settings=self.settings, now=now)
 
     def session_actor(self, token: str, *, now: datetime | None = None) -> Actor | None:
         return acc.session_actor(self.engine, token, settings=self.settings, now=now)
 
     def end_session(self, token: str, *, now: datetime | None = None) -> bool:
-        return acc.end_session(self.engine, token, now=now)
+        return acc.end_session(self.engine, self.master, token, now=now)
 
     def check_csrf(
         self, session_token: str, csrf: str | None, *, now: datetime | None = None
@@ -74,4 +75,5 @@ class Accounts:
     def registry(self, actor: Actor) -> Registry:
         """The registry as ``actor`` (from :meth:`login`, :meth:`session_actor` or
         :meth:`device_actor`)."""
-        return Registry.for_actor(self.engine, self.master, actor)
+        keys = KeyFolder(self.settings.operation_keys_dir)
+        return Registry.for_actor(self.engine, self.master, actor, keys)

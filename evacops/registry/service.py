@@ -41,6 +41,7 @@ from evacops.registry.services.context import Context
 from evacops.registry.services.movements import SCAN_ACTIONS
 from evacops.registry.services.registration import ImportResult, age_group, initials
 from evacops.registry.services.setup import OPERATION_ID, SITE_KINDS
+from evacops.registry.store.crypto import KeyFolder
 from evacops.registry.store.tables import utcnow
 
 if TYPE_CHECKING:
@@ -70,14 +71,18 @@ class Registry:
         actor: Actor,
         *,
         clock: Callable[[], datetime] = utcnow,
+        keys: KeyFolder | None = None,
     ):
-        self.ctx = Context(engine, master_key, actor, clock=clock)
+        self.ctx = Context(engine, master_key, actor, clock=clock, keys=keys)
 
     @classmethod
-    def for_actor(cls, engine: Engine, master_key: bytes | None, actor: Actor) -> Registry:
+    def for_actor(
+        cls, engine: Engine, master_key: bytes | None, actor: Actor, keys: KeyFolder | None = None
+    ) -> Registry:
         """The registry as an actor the server has authenticated already (a session's user or an
-        enrolled device: :class:`evacops.registry.accounts.Accounts`)."""
-        return cls(engine, master_key, actor)
+        enrolled device: :class:`evacops.registry.accounts.Accounts`); ``keys``: the folder of
+        the operations' key-encryption keys (``RegistrySettings.operation_keys_dir``)."""
+        return cls(engine, master_key, actor, keys=keys)
 
     @property
     def engine(self) -> Engine:
@@ -104,9 +109,9 @@ class Registry:
         return setup.authenticate(engine, name, password)
 
     @staticmethod
-    def bootstrap_admin(engine: Engine, name: str, password: str) -> bool:
+    def bootstrap_admin(engine: Engine, master_key: bytes, name: str, password: str) -> bool:
         """Create the first admin if the registry has no user yet; True if created."""
-        return setup.bootstrap_admin(engine, name, password)
+        return setup.bootstrap_admin(engine, master_key, name, password)
 
     def add_user(
         self, name: str, role: str, password: str, *, operations: list[str] | None = None

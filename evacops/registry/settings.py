@@ -5,6 +5,10 @@
 - ``EVACOPS_KEY_FILE``: the master key file (default ``~/.config/evacops/master.key``, kept away
   from the database's folder on purpose: a copied database without its key reveals no personal
   field).
+- ``EVACOPS_OPERATION_KEYS``: the folder of the operations' key-encryption keys (default
+  ``operation-keys/`` beside the master key; mode 0700). Each operation's data and signing keys
+  are wrapped under the master key *and* its key-encryption key; the shred destroys the latter,
+  so a copy of the database taken before the shred cannot be opened after it.
 - ``EVACOPS_USER`` / ``EVACOPS_PASSWORD``: who acts, for the command line (the password is asked
   for when not set).
 - Log-in and sessions (docs/registry.md, Accounts): ``EVACOPS_LOGIN_MAX_FAILURES`` (5) failed
@@ -33,6 +37,7 @@ class RegistrySettings(BaseSettings):
 
     database_url: str = "sqlite:///evacops.db"
     key_file: Path = _default_key_file()
+    operation_keys: Path | None = None
     user: str | None = None
     password: str | None = None
     sqlite_synchronous: str = "NORMAL"
@@ -41,3 +46,10 @@ class RegistrySettings(BaseSettings):
     login_lock_min: float = 15
     session_hours: float = 12
     session_idle_min: float = 60
+
+    @property
+    def operation_keys_dir(self) -> Path:
+        """The folder of the operations' key-encryption keys."""
+        if self.operation_keys is not None:
+            return Path(self.operation_keys).expanduser()
+        return Path(self.key_file).expanduser().parent / "operation-keys"

@@ -94,8 +94,7 @@ def login(
         locked_until = _locked_until(conn, mac, now, settings)
     if locked_until is not None:
         with engine.begin() as conn:
-            audit_log.append(conn, at=now, actor="-", action="login-locked-out", operation=None,
-                             subject=subject, detail={})  # fmt: skip
+            _audit(conn, master, now, "-", "login-locked-out", subject, {})
         minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
         raise AccessDenied(f"too many failed log-ins for this name; try again in {minutes} minutes")
     # the same Argon2 work whether or not the user exists
@@ -103,17 +102,23 @@ def login(
     with engine.begin() as conn:
         conn.execute(insert(login_attempts).values(name_mac=mac, at=now, ok=ok))
         if ok:
-            audit_log.append(conn, at=now, actor=name, action="login", operation=None,
-                             subject=name, detail={})  # fmt: skip
+            _audit(conn, master, now, name, "login", name, {})
             actor = load_actor(conn, name, row)
         else:
             locks = _locked_until(conn, mac, now, settings) is not None
-            audit_log.append(conn, at=now, actor="-", action="login-failed", operation=None,
-                             subject=subject, detail={"locked": locks})  # fmt: skip
+            _audit(conn, master, now, "-", "login-failed", subject, {"locked": locks})
     if not ok:
         raise AccessDenied("unknown user or wrong password")
     assert actor is not None
     return actor
+
+
+def _audit(
+    conn: Connection, master: bytes, now: datetime, actor: str, action: str, subject: str,
+    detail: dict,
+) -> None:  # fmt: skip
+    audit_log.append(conn, key=audit_log.audit_key(master), at=now, actor=actor, action=action,
+                     operation=None, subject=subject, detail=detail)  # fmt: skip
 
 
 def _locked_until(
@@ -147,7 +152,12 @@ def _locked_until(
 
 # ---------------------------------------------------------------------------- sessions
 def start_session(
-    engine: Engine, actor: Actor, *, settings: RegistrySettings, now: datetime | None = None
+    engine: Engine,
+    master: bytes,
+    actor: Actor,
+    *,
+    settings: RegistrySettings,
+    now: datetime | None = None,
 ) -> tuple[str, str]:
     """A new session for ``actor`` (always a new token: no session fixation); returns the
     session token and its CSRF token. Only their hashes are stored."""
@@ -167,15 +177,7 @@ def start_session(
                 csrf_hash=token_hash(csrf),
             )
         )
-        audit_log.append(
-            conn,
-            at=now,
-            actor=actor.name,
-            action="session-started",
-            operation=None,
-            subject=actor.name,
-            detail={"session": sid[:12]},
-        )
+        _audit(conn, master, now, actor.name, "session-started", actor.name, {"session": sid[:12]})
     return token, csrf
 
 
@@ -213,7 +215,7 @@ def session_actor(
     return actor
 
 
-def end_session(engine: Engine, token: str, *, now: datetime | None = None) -> bool:
+def end_session(engine: Engine, master: bytes, token: str, *, now: datetime | None = None) -> bool:
     """End a session (log-out); True if it was live."""
     now = now or utcnow()
     sid = token_hash(token)
@@ -226,15 +228,8 @@ def end_session(engine: Engine, token: str, *, now: datetime | None = None) -> b
         if row is None:
             return False
         conn.execute(update(web_sessions).where(web_sessions.c.id == sid).values(ended_at=now))
-        audit_log.append(
-            conn,
-            at=now,
-            actor=row.user_name,
-            action="session-ended",
-            operation=None,
-            subject=row.user_name,
-            detail={"session": sid[:12]},
-        )
+        who = row.user_name
+        _audit(conn, master, now, who, "session-ended", who, {"session": sid[:12]})
     return True
 
 

@@ -25,7 +25,7 @@ from evacops.errors import RegistryError
 from evacops.registry import events as ev
 from evacops.registry.security import Actor
 from evacops.registry.store import audit as audit_log
-from evacops.registry.store.crypto import FieldCipher, unwrap_key
+from evacops.registry.store.crypto import FieldCipher, KeyFolder, unwrap_key
 from evacops.registry.store.db import writer_turn
 from evacops.registry.store.tables import flights, operations, persons, sites, utcnow
 
@@ -54,8 +54,10 @@ class Context:
         actor: Actor,
         *,
         clock: Callable[[], datetime] = utcnow,
+        keys: KeyFolder | None = None,
     ):
         self.engine = engine
+        self.keys = keys
         self.master = master_key
         self.actor = actor
         self.clock = clock
@@ -63,6 +65,7 @@ class Context:
         self.public: dict[str, bytes] = {}
         self.sites: dict[str, dict[str, str]] = {}
         self.pg = engine.dialect.name == "postgresql"
+        self._audit_key: bytes | None = None
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
@@ -90,6 +93,7 @@ class Context:
         """Append an audit entry by the acting user (in ``conn``'s transaction)."""
         audit_log.append(
             conn,
+            key=self.audit_key(),
             at=self.clock(),
             actor=self.actor.name,
             action=action,
@@ -136,6 +140,11 @@ class Context:
         return row
 
     # ------------------------------------------------------------------ keys
+    def audit_key(self) -> bytes:
+        if self._audit_key is None:
+            self._audit_key = audit_log.audit_key(self.need_master())
+        return self._audit_key
+
     def need_master(self) -> bytes:
         if self.master is None:
             raise RegistryError("no master key loaded; set EVACOPS_KEY_FILE")
@@ -151,7 +160,8 @@ class Context:
         cached = self.ciphers.get(op)
         if cached is not None and cached[0] == row["wrapped_data_key"]:
             return cached[1]
-        cipher = FieldCipher(unwrap_key(self.need_master(), row["wrapped_data_key"], op), op)
+        data_key = unwrap_key(self.need_master(), row["wrapped_data_key"], op, kek=self.kek(op))
+        cipher = FieldCipher(data_key, op)
         self.ciphers[op] = (row["wrapped_data_key"], cipher)
         return cipher
 
@@ -159,7 +169,13 @@ class Context:
         row = self.operation(conn, op)
         if row["wrapped_signing_key"] is None:
             raise RegistryError(f"operation {op}: shredded; no credentials can be issued")
-        return unwrap_key(self.need_master(), row["wrapped_signing_key"], op, "signing")
+        return unwrap_key(
+            self.need_master(), row["wrapped_signing_key"], op, "signing", kek=self.kek(op)
+        )
+
+    def kek(self, op: str) -> bytes | None:
+        """The operation's key-encryption key from the key folder (None: none there)."""
+        return self.keys.load(op) if self.keys is not None else None
 
     def public_key(self, op: str) -> bytes:
         if op not in self.public:

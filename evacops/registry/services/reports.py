@@ -132,7 +132,7 @@ def audit_verify(ctx: Context) -> audit_log.Verification:
     """Walk the audit chain: is every entry as it was written?"""
     require(ctx.actor, Perm.audit)
     with ctx.read() as conn:
-        return audit_log.verify(conn)
+        return audit_log.verify(conn, ctx.audit_key())
 
 
 def audit_entries(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:

@@ -53,7 +53,7 @@ def authenticate(engine: Engine, name: str, password: str) -> Actor:
     return actor
 
 
-def bootstrap_admin(engine: Engine, name: str, password: str) -> bool:
+def bootstrap_admin(engine: Engine, master: bytes, name: str, password: str) -> bool:
     """Create the first admin if the registry has no user yet; True if created."""
     with engine.begin() as conn:
         audit_log.ensure_head(conn)
@@ -62,6 +62,7 @@ def bootstrap_admin(engine: Engine, name: str, password: str) -> bool:
         _add_user(conn, name, Role.admin, password)
         audit_log.append(
             conn,
+            key=audit_log.audit_key(master),
             at=utcnow(),
             actor=name,
             action="user-added",
@@ -121,32 +122,38 @@ def create_operation(
     master = ctx.need_master()
     priv, pub = creds.new_signing_key()
     catmap = {k: {"cohort": c, "priority": float(p)} for k, (c, p) in (categories or {}).items()}
+    if ctx.keys is None:
+        raise RegistryError("no key folder for the operation's key-encryption key; give one")
     with ctx.write() as conn:
         if conn.execute(select(operations.c.id).where(operations.c.id == op)).first():
             raise RegistryError(f"operation {op}: exists already")
-        conn.execute(
-            insert(operations).values(
-                id=op,
-                name=name or op,
-                created_at=ctx.clock(),
-                wrapped_data_key=wrap_key(master, new_data_key(), op),
-                wrapped_signing_key=wrap_key(master, priv, op, "signing"),
-                public_key=pub,
-                category_map=catmap,
-                rule_version=rule_version,
-                origin_site=origin_site,
-            )
+        kek = ctx.keys.create(op)
+        row = dict(
+            id=op,
+            name=name or op,
+            created_at=ctx.clock(),
+            wrapped_data_key=wrap_key(master, new_data_key(), op, kek=kek),
+            wrapped_signing_key=wrap_key(master, priv, op, "signing", kek=kek),
+            public_key=pub,
+            category_map=catmap,
+            rule_version=rule_version,
+            origin_site=origin_site,
         )
-        for code, kind in (sites_ or {}).items():
-            check_kind(kind)
-            conn.execute(insert(sites).values(operation_id=op, code=code, kind=kind))
-        ctx.audit(
-            conn,
-            "operation-created",
-            op,
-            op,
-            {"sites": len(sites_ or {}), "categories": sorted(catmap)},
-        )
+        try:
+            _insert_operation(ctx, conn, row, sites_ or {})
+        except BaseException:
+            ctx.keys.destroy(op)  # no operation, no key
+            raise
+
+
+def _insert_operation(ctx: Context, conn: Connection, row: dict, sites_: Mapping[str, str]):
+    op = row["id"]
+    conn.execute(insert(operations).values(**row))
+    for code, kind in sites_.items():
+        check_kind(kind)
+        conn.execute(insert(sites).values(operation_id=op, code=code, kind=kind))
+    details = {"sites": len(sites_), "categories": sorted(row["category_map"])}
+    ctx.audit(conn, "operation-created", op, op, details)
 
 
 def list_operations(ctx: Context) -> list[dict[str, Any]]:

@@ -1,12 +1,15 @@
-"""Shred: the end of an operation's personal data. Its data and signing keys are destroyed, so
-every sealed field and blind index of the operation becomes unreadable at once, in every
-process; counts and movements remain."""
+"""Shred: the end of an operation's personal data. Its key-encryption key (a file in the key
+folder, outside the database) and its wrapped data and signing keys are destroyed, so every
+sealed field and blind index of the operation becomes unreadable at once, in every process, and
+in every copy of the database taken before (the wrapped keys there open only with the destroyed
+key-encryption key); counts and movements remain."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 
 from evacops.errors import RegistryError
 from evacops.registry import events as ev
@@ -32,16 +35,31 @@ def shred(ctx: Context, op: str) -> dict[str, Any]:
             .values(wrapped_data_key=None, wrapped_signing_key=None, shredded_at=ctx.clock())
         )
         ctx.event(conn, op, ev.SHRED, data={})
-        ctx.audit(conn, "shred", op, op, {})
+        kek = ctx.keys.destroy(op) if ctx.keys is not None else False
+        ctx.audit(conn, "shred", op, op, {"kek_destroyed": kek})
     ctx.ciphers.pop(op, None)
     # overwrite what the storage engine may still hold of the old row
-    if engine.dialect.name == "sqlite":
-        dbapi_conn = engine.raw_connection()
-        try:
-            dbapi_conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            dbapi_conn.close()
-    else:
+    wal_cleared = _checkpoint(engine) if engine.dialect.name == "sqlite" else None
+    if engine.dialect.name != "sqlite":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM operations")
-    return {"operation": op, "shredded": True}
+    return {"operation": op, "shredded": True, "kek_destroyed": kek, "wal_cleared": wal_cleared}
+
+
+def _checkpoint(engine: Engine, tries: int = 3) -> bool:
+    """Copy the WAL into the database file and truncate it, so the old page with the wrapped
+    keys leaves the WAL; True when SQLite says it did (``busy`` 0). A reader holding an old
+    snapshot stops it: the shred reports it (and the key-encryption key is gone anyway)."""
+    dbapi_conn = engine.raw_connection()
+    try:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=1000")
+        for _ in range(tries):
+            busy, _log, _done = cur.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy == 0:
+                return True
+            time.sleep(0.2)
+        return False
+    finally:
+        dbapi_conn.cursor().execute("PRAGMA busy_timeout=30000")
+        dbapi_conn.close()

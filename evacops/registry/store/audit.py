@@ -2,25 +2,30 @@
 merge, scan and key destruction. It records who, what, when and which opaque ids, never a value.
 
 The log is :data:`LANES` interleaved chains ("lanes"), created with the database. Each entry's
-hash is SHA-256 over the previous hash in its lane and the entry's own content (canonical JSON,
-lane included); ``audit_head`` holds each lane's last hash and sequence number and is locked
-while an entry is appended to it. On PostgreSQL a writer takes the first lane no other
-transaction holds (``FOR UPDATE SKIP LOCKED``), so gates committing at the same moment do not
-queue behind one lock; SQLite has one writer at a time and uses lane 1. :func:`verify` walks
-every lane and finds any entry that was changed, removed, inserted or moved, an entry on a lane
-that does not exist, a missing lane head, and a head that no longer matches its lane's last
-entry (entries removed at the end).
+hash is HMAC-SHA256 over the previous hash in its lane and the entry's own content (canonical
+JSON, lane included), under the **audit key**: a key derived from the master key
+(:func:`audit_key`), which is never in the database. Someone holding only the database file can
+therefore not rewrite an entry and recompute the hashes after it: ``verify`` (which needs the
+key) finds the first entry they touched. ``audit_head`` holds each lane's last hash and sequence
+number and is locked while an entry is appended to it. On PostgreSQL a writer takes the first
+lane no other transaction holds (``FOR UPDATE SKIP LOCKED``), so gates committing at the same
+moment do not queue behind one lock; SQLite has one writer at a time and uses lane 1.
+:func:`verify` walks every lane and finds any entry that was changed, removed, inserted or
+moved, an entry on a lane that does not exist, a missing lane head, and a head that no longer
+matches its lane's last entry (entries removed at the end).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, insert, select
 
+from evacops.registry.store.crypto import derive_key
 from evacops.registry.store.db import raw
 from evacops.registry.store.tables import audit, audit_head
 
@@ -28,7 +33,13 @@ GENESIS = "0" * 64
 LANES = 8
 
 
+def audit_key(master: bytes) -> bytes:
+    """The key the chain's entries are keyed with (derived from the master key)."""
+    return derive_key(master, "audit chain")
+
+
 def _digest(
+    key: bytes,
     prev: str,
     lane: int,
     at: datetime,
@@ -54,7 +65,7 @@ def _digest(
         ensure_ascii=True,
         default=str,
     )
-    return hashlib.sha256(body.encode()).hexdigest()
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
 
 
 def ensure_head(conn: Connection) -> None:
@@ -67,6 +78,7 @@ def ensure_head(conn: Connection) -> None:
 def append(
     conn: Connection,
     *,
+    key: bytes,
     at: datetime,
     actor: str,
     action: str,
@@ -84,7 +96,7 @@ def append(
         cur = r.run(conn, _LANE_ONE + " FOR UPDATE", {})
         row = cur.fetchone()
     lane, head = row
-    digest = _digest(head, lane, at, actor, action, operation, subject, detail)
+    digest = _digest(key, head, lane, at, actor, action, operation, subject, detail)
     cur = r.run(
         conn,
         _INSERT,
@@ -124,7 +136,8 @@ class Verification:
         }
 
 
-def verify(conn: Connection) -> Verification:
+def verify(conn: Connection, key: bytes) -> Verification:
+    """Walk every lane with the audit ``key`` (:func:`audit_key`)."""
     heads = {r.id: (r.seq, r.hash) for r in conn.execute(select(audit_head))}
     if sorted(heads) != list(range(1, LANES + 1)):
         return Verification(False, 0, None, "the lane heads were changed (a lane is missing)")
@@ -144,7 +157,7 @@ def verify(conn: Connection) -> Verification:
                 f"entry {row['seq']}: does not follow the entry before it on its lane "
                 "(removed, inserted or reordered)",
             )  # fmt: skip
-        digest = _digest(prev[lane], lane, row["at"], row["actor"], row["action"],
+        digest = _digest(key, prev[lane], lane, row["at"], row["actor"], row["action"],
                          row["operation_id"], row["subject"], row["detail"])  # fmt: skip
         if digest != row["hash"]:
             return Verification(

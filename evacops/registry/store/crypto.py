@@ -1,9 +1,12 @@
 """Keys and field encryption of the registry.
 
 - A **master key** (32 random bytes) lives in a file of its own (``EVACOPS_KEY_FILE``, mode 0600).
-- Each operation has a **data key** (32 random bytes) stored only wrapped: AES-256-GCM under the
-  master key, with the operation id as associated data. Destroying the wrapped data key
-  (``evacops registry shred``) makes every personal field of the operation unreadable at once.
+- Each operation has a **key-encryption key** (KEK, 32 random bytes) in a file of its own in the
+  key folder (:class:`KeyFolder`, beside the master key, never in the database), and a **data
+  key** (32 random bytes) stored in the database only wrapped: AES-256-GCM under a key derived
+  from the master key and the operation's KEK together, with the operation id as associated
+  data. The shred destroys the KEK file (and the wrapped key): a copy of the database taken
+  before it (a backup, a WAL page) then holds a wrapped key that nothing opens.
 - A personal field is sealed with AES-256-GCM under the data key: ``nonce(12) || ciphertext+tag``,
   with ``operation|table|row|field`` as associated data, so a sealed value copied into another row
   or field does not open.
@@ -99,18 +102,116 @@ def new_data_key() -> bytes:
     return os.urandom(KEY_BYTES)
 
 
-def wrap_key(master: bytes, key: bytes, operation: str, purpose: str = "data") -> bytes:
-    return _seal(master, key, f"evacops|{purpose}-key|{operation}".encode())
+def _wrapping_key(master: bytes, kek: bytes | None, operation: str) -> bytes:
+    if kek is None:  # an operation made before key-encryption keys: the master key alone
+        return master
+    return HKDF(
+        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=kek,
+        info=f"evacops operation kek|{operation}".encode(),
+    ).derive(master)  # fmt: skip
 
 
-def unwrap_key(master: bytes, wrapped: bytes, operation: str, purpose: str = "data") -> bytes:
+def wrap_key(
+    master: bytes, key: bytes, operation: str, purpose: str = "data", *, kek: bytes | None = None
+) -> bytes:
+    """``key`` sealed under the master key and the operation's ``kek``."""
+    wrapping = _wrapping_key(master, kek, operation)
+    return _seal(wrapping, key, f"evacops|{purpose}-key|{operation}".encode())
+
+
+def unwrap_key(
+    master: bytes,
+    wrapped: bytes,
+    operation: str,
+    purpose: str = "data",
+    *,
+    kek: bytes | None = None,
+) -> bytes:
     try:
-        return _open(master, wrapped, f"evacops|{purpose}-key|{operation}".encode())
+        wrapping = _wrapping_key(master, kek, operation)
+        return _open(wrapping, wrapped, f"evacops|{purpose}-key|{operation}".encode())
     except InvalidTag:
+        if kek is None:
+            raise RegistryError(
+                f"operation {operation}: its {purpose} key does not open: its key-encryption "
+                "key is not in the key folder (destroyed by a shred, or check "
+                "EVACOPS_OPERATION_KEYS and EVACOPS_KEY_FILE)"
+            ) from None
         raise RegistryError(
-            f"operation {operation}: its {purpose} key does not open with this master key; "
-            "check EVACOPS_KEY_FILE"
+            f"operation {operation}: its {purpose} key does not open with this master key and "
+            "key-encryption key; check EVACOPS_KEY_FILE and EVACOPS_OPERATION_KEYS"
         ) from None
+
+
+class KeyFolder:
+    """The operations' key-encryption keys: one file per operation (``<op>.kek``, mode 0600) in a
+    folder of mode 0700 beside the master key, never in the database."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path).expanduser()
+
+    def _file(self, operation: str) -> Path:
+        if "/" in operation or operation.startswith("."):
+            raise RegistryError("not an operation id", field="operation", value=operation)
+        return self.path / f"{operation}.kek"
+
+    def create(self, operation: str) -> bytes:
+        """A new KEK for ``operation`` (never overwriting one)."""
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.path, 0o700)
+        kek = os.urandom(KEY_BYTES)
+        try:
+            fd = os.open(self._file(operation), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise RegistryError(
+                f"{self._file(operation)}: a key-encryption key exists already; an operation "
+                "of this id was made before (move the file away if it is stale)"
+            ) from None
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(kek)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _fsync_dir(self.path)
+        return kek
+
+    def load(self, operation: str) -> bytes | None:
+        """The operation's KEK; None if it has none (destroyed, or made before KEKs)."""
+        path = self._file(operation)
+        try:
+            mode = path.stat().st_mode
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise RegistryError(f"{path}: readable by others; run 'chmod 600 {path}'")
+        if len(data) != KEY_BYTES:
+            raise RegistryError(f"{path}: damaged key-encryption key")
+        return data
+
+    def destroy(self, operation: str) -> bool:
+        """Overwrite the KEK's file, remove it and flush the folder; True if there was one. (On
+        a copy-on-write or journalling file system the old blocks may survive the overwrite:
+        keep the key folder on storage that is itself encrypted; docs/registry.md, Shred.)"""
+        path = self._file(operation)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return False
+        with open(path, "r+b") as fh:
+            fh.write(os.urandom(max(size, KEY_BYTES)))
+            fh.flush()
+            os.fsync(fh.fileno())
+        path.unlink()
+        _fsync_dir(self.path)
+        return True
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class FieldCipher:
