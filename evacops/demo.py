@@ -96,6 +96,7 @@ class Demo:
     fresh_payloads: list[dict[str, Any]] = field(default_factory=list)
     # enrolled devices: {"id", "token", "site", "role", "label"} (tokens shown this once)
     devices: list[dict[str, str]] = field(default_factory=list)
+    scenario: Path = DEFAULT_SCENARIO  # drawn on the operation picture (EVACOPS_SCENARIO)
     seconds: float = 0.0
 
     def login_lines(self) -> list[str]:
@@ -188,6 +189,7 @@ def build_demo(
         flights=flights,
         fresh_payloads=fresh,
         devices=devices,
+        scenario=Path(scenario).resolve(),
         seconds=time.perf_counter() - t0,
     )
 
@@ -365,8 +367,12 @@ def _fresh_folder(folder: Path, url: str | None, key: str | None) -> tuple[str, 
     """The demo's database and key in ``folder`` (mode 0700), any earlier demo's removed."""
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o700)
-    for old in [*folder.glob("demo.db*"), folder / "keys" / "master.key"]:
-        old.unlink(missing_ok=True)
+    import shutil
+
+    for old in folder.glob("demo.db*"):
+        old.unlink()
+    # the master key and the operations' key-encryption keys beside it
+    shutil.rmtree(folder / "keys", ignore_errors=True)
     return url or f"sqlite:///{folder.resolve() / 'demo.db'}", key or str(
         folder.resolve() / "keys" / "master.key"
     )
@@ -478,6 +484,7 @@ def _server_env(demo: Demo) -> dict[str, str]:
         **os.environ,
         "EVACOPS_DATABASE_URL": demo.settings.database_url,
         "EVACOPS_KEY_FILE": str(demo.settings.key_file),
+        "EVACOPS_SCENARIO": str(demo.scenario),
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
         ),
