@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from evacops.cli import demo, plan, route, simulate, validate
+from evacops.cli import demo, plan, route, serve, simulate, validate
 from evacops.cli.output import err
 from evacops.cli.registry import app as registry_app
 
@@ -28,6 +28,7 @@ app.command()(validate.validate)
 app.command()(plan.plan)
 app.command()(route.route)
 app.command()(simulate.simulate)
+app.command()(serve.serve)
 app.command()(demo.demo)
 app.add_typer(registry_app, name="registry")
 

@@ -1,0 +1,94 @@
+"""The application: :func:`create_app` builds the FastAPI app of ``evacops serve``.
+
+This is the one process that opens the master key (through
+:class:`evacops.registry.accounts.Accounts`); no other role needs the key file. Routes are
+thin (routers/), every one checked against :data:`evacops.web.security.PERMISSIONS`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from evacops.errors import EvacopsError
+from evacops.registry.accounts import Accounts
+from evacops.web import problems
+from evacops.web import security as sec
+from evacops.web.config import WebSettings
+from evacops.web.deps import authorize
+
+HERE = Path(__file__).parent
+
+
+def create_app(settings: WebSettings | None = None, *, accounts: Accounts | None = None) -> FastAPI:
+    """The service over the registry of ``settings`` (``accounts``: an open one, for tests)."""
+    from evacops.web.routers import ROUTERS
+
+    settings = settings or WebSettings()
+    app = FastAPI(
+        title="evacops",
+        version="1",
+        summary="Run an evacuation operation: registry, gates, ramps, arrivals, picture.",
+        docs_url="/docs",
+        openapi_url="/api/v1/openapi.json",
+        dependencies=[Depends(authorize)],
+    )
+    app.state.settings = settings
+    app.state.accounts = accounts or Accounts.from_settings(settings.registry_settings())
+    app.state.scenario = _scenario(settings)
+    app.state.templates = templates()
+    app.add_middleware(GZipMiddleware, minimum_size=500)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    problems.install(app)
+    _install_page_errors(app)
+    undeclared = [
+        r.name for r in app.routes if isinstance(r, APIRoute) and r.name not in sec.PERMISSIONS
+    ]
+    if undeclared:
+        raise RuntimeError(f"routes missing from the permission matrix: {undeclared}")
+    return app
+
+
+def _scenario(settings: WebSettings) -> Any:
+    if settings.scenario is None:
+        return None
+    from evacops.scenario import load
+
+    return load(settings.scenario)
+
+
+def templates() -> Jinja2Templates:
+    t = Jinja2Templates(directory=HERE / "templates")
+    t.env.autoescape = True
+    return t
+
+
+def _install_page_errors(app: FastAPI) -> None:
+    api_handler = app.exception_handlers[EvacopsError]
+
+    @app.exception_handler(problems.NotSignedIn)
+    async def _not_signed_in(request: Request, exc: problems.NotSignedIn):
+        if request.url.path.startswith("/api/"):
+            return problems.problem(401, "Unauthorized", "log in first (POST /api/v1/login)")
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(EvacopsError)
+    async def _error(request: Request, exc: EvacopsError):
+        if request.url.path.startswith("/api/"):
+            return await api_handler(request, exc)
+        from evacops.web.pages import render_error
+
+        return render_error(request, problems.status_of(exc), exc.problem or str(exc))
+
+
+def page_response(html: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status)

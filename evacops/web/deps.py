@@ -1,0 +1,112 @@
+"""Shared dependencies: who calls (a session cookie for pages, ``Authorization: Bearer`` for the
+API: a device token ``evd_...`` or a session token from ``POST /api/v1/login``), the registry as
+them, and the one check of :data:`evacops.web.security.PERMISSIONS` on every route.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from evacops.errors import AccessDenied
+from evacops.registry.accounts import Accounts
+from evacops.registry.security import Actor, Perm
+from evacops.registry.service import Registry
+from evacops.web import security as sec
+from evacops.web.problems import NotSignedIn
+
+
+@dataclass
+class Caller:
+    """The acting user or device of one request."""
+
+    actor: Actor
+    registry: Registry
+    via: str  # "cookie" or "bearer"
+    session: str | None = None  # the session token (cookie or bearer), for log-out
+
+    @property
+    def is_device(self) -> bool:
+        return self.actor.device is not None
+
+
+def accounts(request: Request) -> Accounts:
+    return request.app.state.accounts
+
+
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _resolve(acc: Accounts, request: Request) -> Caller | None:
+    """The caller, or None when no live session or token comes with the request."""
+    token = _bearer(request)
+    if token is not None:
+        if token.startswith("evd_"):
+            try:
+                actor = acc.device_actor(token)
+            except AccessDenied:
+                return None
+            return Caller(actor, acc.registry(actor), "bearer")
+        actor = acc.session_actor(token)
+        return Caller(actor, acc.registry(actor), "bearer", token) if actor else None
+    cookie = request.cookies.get(sec.SESSION_COOKIE)
+    if cookie:
+        actor = acc.session_actor(cookie)
+        if actor is not None:
+            return Caller(actor, acc.registry(actor), "cookie", cookie)
+    return None
+
+
+async def _csrf_token(request: Request) -> str | None:
+    header = request.headers.get(sec.CSRF_HEADER)
+    if header:
+        return header
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get(sec.CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def authorize(request: Request) -> Caller | None:
+    """Enforce the route's entry in :data:`~evacops.web.security.PERMISSIONS`: the caller (None
+    on a public route without one), CSRF on unsafe methods sent with the cookie, and the
+    permission in the path's operation."""
+    route = request.scope.get("route")
+    need = sec.PERMISSIONS[route.name]
+    acc = accounts(request)
+    caller = await run_in_threadpool(_resolve, acc, request)
+    if need == sec.PUBLIC:
+        return caller
+    if caller is None:
+        raise NotSignedIn()
+    if request.method in sec.UNSAFE_METHODS and caller.via == "cookie":
+        token = await _csrf_token(request)
+        ok = await run_in_threadpool(acc.check_csrf, caller.session or "", token)
+        if not ok:
+            raise AccessDenied(
+                "the form's CSRF token is missing or stale; reload the page", field="csrf"
+            )
+    if need != sec.SIGNED_IN:
+        op = request.path_params.get("op")
+        if not caller.actor.can(Perm(need), op):
+            role = caller.actor.role_in(op)
+            where = f"operation {op}" if op else "this server"
+            raise AccessDenied(f"role {role or 'none'} in {where} may not {need}")
+    return caller
+
+
+def caller(c: Caller | None = Depends(authorize)) -> Caller:
+    """The signed-in caller of a non-public route (authorize has checked it)."""
+    assert c is not None
+    return c
+
+
+def registry(c: Caller = Depends(caller)) -> Registry:
+    return c.registry

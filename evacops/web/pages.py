@@ -1,0 +1,68 @@
+"""Rendering a page: the template's context (language, direction, gettext, the CSRF token, the
+navigation built from the caller's role in the operation).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from evacops.registry.security import Perm
+from evacops.web import i18n
+from evacops.web import security as sec
+from evacops.web.deps import Caller
+
+#: the pages of an operation: (key, path under /o/{op}, permission, label)
+NAV: tuple[tuple[str, str, Perm, str], ...] = (
+    ("picture", "picture", Perm.report, "Operation picture"),
+    ("gate", "gate", Perm.scan, "Gate"),
+    ("admin", "admin", Perm.manage, "Admin"),
+)
+
+
+def nav(caller: Caller | None, op: str | None) -> list[dict[str, str]]:
+    """The pages the caller may open in ``op`` (none without a caller or an operation)."""
+    if caller is None or op is None:
+        return []
+    return [
+        {"key": key, "href": f"/o/{op}/{path}", "label": label}
+        for key, path, perm, label in NAV
+        if caller.actor.can(perm, op)
+    ]
+
+
+def csrf_of(request: Request) -> str:
+    return request.cookies.get(sec.CSRF_COOKIE, "")
+
+
+def render(
+    request: Request,
+    name: str,
+    caller: Caller | None = None,
+    op: str | None = None,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    lang = i18n.language(request)
+    tr = i18n.translations(lang)
+    ctx = {
+        "request": request,
+        "lang": lang,
+        "dir": i18n.direction(lang),
+        "languages": i18n.LANGUAGES,
+        "_": tr.gettext,
+        "ngettext": tr.ngettext,
+        "csrf": csrf_of(request),
+        "caller": caller,
+        "op": op,
+        "nav": nav(caller, op),
+        **context,
+    }
+    templates = request.app.state.templates
+    return templates.TemplateResponse(request, name, ctx, status_code=status)
+
+
+def render_error(request: Request, status: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", status=status, message=message)

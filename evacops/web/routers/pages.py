@@ -1,0 +1,122 @@
+"""The pages of an operation (``/o/{op}/...``): the picture (refreshed by htmx), the gate
+(offline with its service worker), admin. Thin: each calls the same services as the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+
+from evacops.errors import EvacopsError, UserError
+from evacops.registry.services.accounts import OPERATION_ROLES
+from evacops.web import views
+from evacops.web.deps import Caller, caller
+from evacops.web.pages import render
+
+router = APIRouter(prefix="/o/{op}", include_in_schema=False)
+STATIC = Path(__file__).parent.parent / "static"
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%H:%M:%S UTC")
+
+
+@router.get("/picture", name="page_picture")
+def page_picture(op: str, request: Request, c: Caller = Depends(caller)):
+    pic = views.picture(c.registry, op, request.app.state.scenario)
+    return render(request, "picture.html", c, op, page="picture", pic=pic, now=_now())
+
+
+@router.get("/picture/live", name="page_picture_live")
+def page_picture_live(op: str, request: Request, c: Caller = Depends(caller)):
+    pic = views.picture(c.registry, op, request.app.state.scenario)
+    return render(request, "_picture_live.html", c, op, pic=pic, now=_now())
+
+
+def _sites(c: Caller, op: str, kinds: tuple[str, ...]) -> list[str]:
+    if c.actor.site:
+        return [c.actor.site]
+    with c.registry.ctx.read() as conn:
+        found = c.registry.ctx.site_kinds(conn, op)
+    return sorted(s for s, k in found.items() if k in kinds)
+
+
+@router.get("/gate", name="page_gate")
+def page_gate(op: str, request: Request, c: Caller = Depends(caller)):
+    sites = _sites(c, op, ("gate", "assembly", "airport"))
+    return render(request, "gate.html", c, op, page="gate", sites=sites)
+
+
+def _admin(request: Request, c: Caller, op: str, status: int = 200, **extra):
+    reg = c.registry
+    return render(
+        request,
+        "admin.html",
+        c,
+        op,
+        status=status,
+        page="admin",
+        members=reg.members(op),
+        devices=reg.devices(op),
+        roles=[str(r) for r in OPERATION_ROLES],
+        **extra,
+    )
+
+
+@router.get("/admin", name="page_admin")
+def page_admin(op: str, request: Request, c: Caller = Depends(caller)):
+    return _admin(request, c, op)
+
+
+@router.post("/admin", name="page_admin_post")
+async def page_admin_post(op: str, request: Request, c: Caller = Depends(caller)):
+    form = await request.form()
+    f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    try:
+        extra = await run_in_threadpool(_admin_action, c, op, f)
+    except EvacopsError as exc:
+        return _admin(request, c, op, status=422, message=exc.problem or str(exc))
+    return _admin(request, c, op, **extra)
+
+
+def _admin_action(c: Caller, op: str, f: dict[str, str]) -> dict[str, str]:
+    reg, do = c.registry, f.get("do")
+    if do == "enrol":
+        device_id, token = reg.enrol_device(
+            op, f.get("site", ""), f.get("role", "gate"), f.get("label", "")
+        )
+        return {"message": f"device {device_id} enrolled", "new_token": token}
+    if do == "revoke-device":
+        reg.revoke_device(op, f.get("device", ""))
+        return {"message": "device revoked"}
+    if do == "add-user":
+        reg.add_user(f.get("user", ""), f.get("role", ""), f.get("password", ""), operations=[op])
+        return {"message": "user added"}
+    if do == "grant":
+        reg.grant(op, f.get("user", ""), f.get("role", ""))
+        return {"message": "role given"}
+    if do == "revoke-role":
+        reg.revoke_role(op, f.get("user", ""))
+        return {"message": "role removed"}
+    if do == "shred":
+        if f.get("confirm") != op:
+            raise UserError("type the operation's id exactly to confirm", field="confirm")
+        reg.shred(op)
+        return {"message": "operation shredded"}
+    raise UserError("unknown action", field="do")
+
+
+sw = APIRouter(include_in_schema=False)
+
+
+@sw.get("/sw.js", name="service_worker")
+def service_worker():
+    """The gate's service worker, served from the root so that it may control every page."""
+    return FileResponse(
+        STATIC / "sw.js",
+        media_type="text/javascript",
+        headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"},
+    )

@@ -1,0 +1,103 @@
+"""Scans: one online scan (``Idempotency-Key`` is its scan id: a retry is the same event), a
+device's offline batch (idempotent per ``(device, seq)``, never refused), the conflicts those
+bring, and roll-call."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header
+from pydantic import BaseModel, Field
+
+from evacops.errors import CredentialError
+from evacops.registry.service import Registry
+from evacops.web import views
+from evacops.web.deps import Caller, caller, registry
+from evacops.web.routers.common import OP, Page
+
+router = APIRouter(prefix=OP, tags=["scans"])
+
+
+class Scan(BaseModel):
+    payload: str = Field(min_length=1, max_length=400)
+    action: str = Field(default="gate-in", max_length=40)
+    site: str | None = Field(default=None, max_length=100)
+    flight: str | None = Field(default=None, max_length=40)
+    override: str | None = Field(default=None, max_length=500)
+
+
+class Batch(BaseModel):
+    """A device's scans: each ``{seq, payload, action, at, site?, flight?}`` (seq 1, 2, ... per
+    device; ``at`` the device's time with its zone)."""
+
+    scans: list[dict[str, Any]] = Field(max_length=500)
+
+
+class Rollcall(BaseModel):
+    site: str = Field(max_length=100)
+    payloads: list[str] = Field(default_factory=list, max_length=5000)
+    mark_missing: bool = False
+
+
+@router.post("/scans", name="api_scan")
+def api_scan(
+    op: str,
+    body: Scan,
+    c: Caller = Depends(caller),
+    idempotency_key: str | None = Header(default=None, max_length=100),
+) -> dict[str, Any]:
+    """Record a scan; the answer a gate sees (let in, initials, household size). A refused
+    scan is a 409 problem saying why (revoked, used, another operation)."""
+    reg = c.registry
+    answer = reg.scan(
+        op,
+        body.payload,
+        body.action,
+        site=body.site,
+        flight=body.flight,
+        scan_id=idempotency_key,
+        override=body.override,
+    )
+    return {**views.gate_answer(reg, op, answer), "event": answer.get("event")}
+
+
+@router.post("/devices/{device}/scans", name="api_device_sync")
+def api_device_sync(
+    op: str, device: str, body: Batch, reg: Registry = Depends(registry)
+) -> dict[str, Any]:
+    """A device's offline scans, one answer per scan in order. Retries are harmless: a
+    ``(device, seq)`` seen before answers as it did (``duplicate: true``)."""
+    answers = reg.sync_scans(op, device, body.scans)
+    shown = []
+    for a in answers:
+        item = {
+            k: a.get(k)
+            for k in ("seq", "outcome", "problem", "duplicate", "conflict")
+            if a.get(k) is not None
+        }
+        if a.get("person_id") and a.get("outcome") == "recorded":
+            with contextlib.suppress(CredentialError):
+                item.update(views.gate_answer(reg, op, a))
+        shown.append(item)
+    return {"device": device, "answers": shown}
+
+
+@router.get("/conflicts", name="api_conflicts")
+def api_conflicts(
+    op: str, status: str | None = "open", page: Page = Depends(), reg: Registry = Depends(registry)
+) -> dict[str, Any]:
+    """The review queue of offline conflicts (two gates, revoked while stale, over seats)."""
+    return page.of(reg.conflicts(op, status=status))
+
+
+@router.post("/rollcalls", name="api_rollcall")
+def api_rollcall(
+    op: str,
+    body: Rollcall,
+    reg: Registry = Depends(registry),
+    idempotency_key: str | None = Header(default=None, max_length=100),
+) -> dict[str, Any]:
+    return reg.rollcall(
+        op, body.site, body.payloads, rollcall_id=idempotency_key, mark_missing=body.mark_missing
+    )

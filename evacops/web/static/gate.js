@@ -1,0 +1,231 @@
+/* evacops gate: scan (camera via BarcodeDetector or the vendored jsQR, a keyboard-wedge scanner,
+   or typing), show LET IN / STOP with initials and household size only.
+   An enrolled device (its token from the admin) puts every scan into an IndexedDB outbox with
+   the device id and a per-device sequence number, then syncs it to
+   POST /api/v1/operations/{op}/devices/{device}/scans; retries are harmless (the server keeps
+   (device, seq) unique). Without a device token, scans go online with the session. */
+(() => {
+  "use strict";
+  const root = document.getElementById("gate");
+  const op = root.dataset.op;
+  const t = (k) => root.dataset["t" + k[0].toUpperCase() + k.slice(1)] || k;
+  const csrf = document.querySelector('meta[name="csrf"]').content;
+  const $ = (id) => document.getElementById(id);
+  const DEVICE_KEY = "evacops-device:" + op;
+  let device = JSON.parse(localStorage.getItem(DEVICE_KEY) || "null");
+  let syncing = false;
+
+  // ------------------------------------------------------------------ IndexedDB outbox
+  const dbReady = new Promise((resolve, reject) => {
+    const open = indexedDB.open("evacops-gate-" + op, 1);
+    open.onupgradeneeded = () => {
+      open.result.createObjectStore("outbox", { keyPath: ["device", "seq"] });
+      open.result.createObjectStore("meta");
+    };
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+  const done = (tx) => new Promise((ok, no) => { tx.oncomplete = ok; tx.onerror = () => no(tx.error); });
+  const req = (r) => new Promise((ok, no) => { r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error); });
+
+  async function enqueue(payload) {
+    const db = await dbReady;
+    const tx = db.transaction(["outbox", "meta"], "readwrite");
+    const meta = tx.objectStore("meta");
+    const key = "seq:" + device.id;
+    const seq = ((await req(meta.get(key))) || 0) + 1;
+    meta.put(seq, key);
+    const scan = { device: device.id, seq, payload, action: "gate-in", at: new Date().toISOString() };
+    tx.objectStore("outbox").put(scan);
+    await done(tx);
+    return scan;
+  }
+  async function waiting() {
+    const db = await dbReady;
+    const all = await req(db.transaction("outbox").objectStore("outbox").getAll());
+    return device ? all.filter((s) => s.device === device.id) : all;
+  }
+  async function forget(seqs) {
+    const db = await dbReady;
+    const tx = db.transaction("outbox", "readwrite");
+    for (const seq of seqs) tx.objectStore("outbox").delete([device.id, seq]);
+    await done(tx);
+  }
+  async function setMeta(key, value) {
+    const db = await dbReady;
+    const tx = db.transaction("meta", "readwrite");
+    tx.objectStore("meta").put(value, key);
+    await done(tx);
+  }
+  async function getMeta(key) {
+    const db = await dbReady;
+    return req(db.transaction("meta").objectStore("meta").get(key));
+  }
+
+  // ------------------------------------------------------------------ sync
+  async function sync() {
+    if (!device || syncing) return {};
+    syncing = true;
+    const answers = {};
+    try {
+      let batch = (await waiting()).sort((a, b) => a.seq - b.seq);
+      while (batch.length) {
+        const part = batch.slice(0, 200);
+        const body = { scans: part.map(({ seq, payload, action, at }) => ({ seq, payload, action, at })) };
+        const res = await fetch(`/api/v1/operations/${encodeURIComponent(op)}/devices/${encodeURIComponent(device.id)}/scans`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Authorization: "Bearer " + device.token },
+          body: JSON.stringify(body),
+        });
+        if (!res.ok) break; // kept in the outbox; tried again later
+        const out = await res.json();
+        for (const a of out.answers) answers[a.seq] = a;
+        await forget(out.answers.map((a) => a.seq));
+        await setMeta("last-sync", new Date().toISOString());
+        batch = batch.slice(200);
+      }
+    } catch (e) {
+      /* offline: the outbox keeps the scans */
+    } finally {
+      syncing = false;
+      status();
+    }
+    return answers;
+  }
+
+  async function status() {
+    $("net").textContent = navigator.onLine ? t("online") : t("offline");
+    $("waiting").textContent = String((await waiting()).length);
+    const last = await getMeta("last-sync");
+    $("last").textContent = last ? new Date(last).toTimeString().slice(0, 5) : t("never");
+    $("device-label").textContent = device ? `${device.id} · ${device.site}` : $("device-label").textContent;
+  }
+
+  // ------------------------------------------------------------------ the answer
+  function show(kind, big, who) {
+    const box = $("answer");
+    box.className = "answer " + kind;
+    box.querySelector(".big").textContent = big;
+    box.querySelector(".who").textContent = who || "";
+    if (navigator.vibrate) navigator.vibrate(kind === "go" ? 80 : [200, 100, 200]);
+  }
+  function letIn(a) {
+    const who = [a.initials, a.household_size ? `${t("household")} ${a.household_size}` : ""]
+      .filter(Boolean).join(" · ");
+    show("go", t("letin"), who + (a.duplicate ? ` (${t("again")})` : ""));
+  }
+
+  async function check(payload) {
+    payload = payload.trim();
+    if (!payload) return;
+    if (device) {
+      const scan = await enqueue(payload);
+      show("saved", t("saved"), "");
+      const answers = await sync();
+      const a = answers[scan.seq];
+      if (!a) return;
+      if (a.outcome === "recorded" && !a.conflict) letIn(a);
+      else show("stop", t("stop"), a.problem || a.conflict || a.outcome);
+      return;
+    }
+    try {
+      const res = await fetch(`/api/v1/operations/${encodeURIComponent(op)}/scans`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+        body: JSON.stringify({ payload, action: "gate-in", site: $("site").value || null }),
+      });
+      const body = await res.json();
+      if (res.ok) letIn(body);
+      else show("stop", t("stop"), body.detail || body.title);
+    } catch (e) {
+      show("stop", t("offline"), "");
+    }
+  }
+
+  // ------------------------------------------------------------------ inputs
+  $("scan-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const v = $("payload").value;
+    $("payload").value = "";
+    check(v);
+    $("payload").focus();
+  });
+
+  $("device-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const token = $("device-token").value.trim();
+    try {
+      const res = await fetch("/api/v1/me", { headers: { Authorization: "Bearer " + token } });
+      if (!res.ok) throw new Error("refused");
+      const me = await res.json();
+      if (!me.device) throw new Error("not a device token");
+      device = { id: me.device, site: me.site, token };
+      localStorage.setItem(DEVICE_KEY, JSON.stringify(device));
+      $("device-token").value = "";
+      status();
+    } catch (err) {
+      show("stop", t("stop"), String(err.message || err));
+    }
+  });
+
+  $("export").addEventListener("click", async () => {
+    const blob = new Blob([JSON.stringify(await waiting(), null, 1)], { type: "application/json" });
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = `evacops-outbox-${op}-${new Date().toISOString().slice(0, 16)}.json`;
+    a.click();
+  });
+  $("sync-now").addEventListener("click", () => sync());
+
+  let stream = null;
+  $("camera").addEventListener("click", async () => {
+    if (stream) { stream.getTracks().forEach((tr) => tr.stop()); stream = null; $("video").hidden = true; return; }
+    if (!navigator.mediaDevices) { show("stop", t("stop"), t("nocamera")); return; }
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    const video = $("video");
+    video.srcObject = stream;
+    video.hidden = false;
+    await video.play();
+    let detect;
+    if ("BarcodeDetector" in window) {
+      const bd = new BarcodeDetector({ formats: ["qr_code"] });
+      detect = async () => ((await bd.detect(video))[0] || {}).rawValue;
+    } else {
+      await new Promise((ok, no) => {
+        const s = document.createElement("script");
+        s.src = "/static/vendor/jsQR.js"; s.onload = ok; s.onerror = no;
+        document.head.appendChild(s);
+      });
+      const canvas = document.createElement("canvas");
+      const ctx = canvas.getContext("2d", { willReadFrequently: true });
+      detect = async () => {
+        canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+        if (!canvas.width) return null;
+        ctx.drawImage(video, 0, 0);
+        const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
+        const code = window.jsQR(img.data, img.width, img.height);
+        return code && code.data;
+      };
+    }
+    let last = "", lastAt = 0;
+    const loop = async () => {
+      if (!stream) return;
+      const text = await detect().catch(() => null);
+      if (text && (text !== last || Date.now() - lastAt > 5000)) {
+        last = text; lastAt = Date.now();
+        await check(text);
+      }
+      setTimeout(loop, 250);
+    };
+    loop();
+  });
+
+  window.addEventListener("online", () => { status(); sync(); });
+  window.addEventListener("offline", status);
+  setInterval(sync, 15000);
+  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", { scope: "/" });
+  status();
+  sync();
+  // for tests and the demo: the outbox, inspectable
+  window.evacopsGate = { waiting, sync, device: () => device };
+})();

@@ -1,0 +1,217 @@
+"""The HTTP API against the real app (SQLite, and PostgreSQL when EVACOPS_TEST_DATABASE_URL is
+set): log-in per role, scans and the gate's answer, device sync, problem+json, pagination, one
+operation's user kept out of another's people. Generated people only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import OPERATION, PASSWORD
+from test_web_support import OTHER_OP, ROLES, World
+
+OP = f"/api/v1/operations/{OPERATION}"
+
+
+@pytest.fixture
+def world(registry_env, admin) -> World:
+    return World(registry_env, admin)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_login_per_role_gives_a_token_that_names_the_role(world: World, role):
+    me = world.client().get("/api/v1/me", headers=world.auth(role)).json()
+    assert me["name"] == role
+    if role == "admin":
+        assert me["admin"] is True
+    else:
+        assert me["roles"] == {OPERATION: role}
+
+
+def test_wrong_password_and_unknown_user_get_the_same_problem(world: World):
+    c = world.client()
+    a = c.post("/api/v1/login", json={"name": "gate", "password": "wrong-password"})
+    b = c.post("/api/v1/login", json={"name": "nobody-here", "password": "wrong-password"})
+    assert a.status_code == b.status_code == 403
+    assert a.headers["content-type"] == "application/problem+json"
+    assert a.json()["detail"] == b.json()["detail"]
+
+
+def test_lockout_refuses_even_the_right_password(world: World):
+    c = world.client()
+    for _ in range(world.env.settings.login_max_failures):
+        c.post("/api/v1/login", json={"name": "planner", "password": "not-the-password"})
+    r = c.post("/api/v1/login", json={"name": "planner", "password": PASSWORD})
+    assert r.status_code == 403
+    assert "too many failed" in r.json()["detail"]
+
+
+def test_no_token_is_401_problem_json(world: World):
+    r = world.client().get(f"{OP}/report")
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == 401 and body["title"] == "Unauthorized"
+
+
+def test_gate_scan_answers_initials_and_household_size_only(world: World):
+    pid = world.ids[0]
+    c = world.client()
+    r = c.post(
+        f"{OP}/scans",
+        headers={**world.auth("gate"), "Idempotency-Key": "k-1"},
+        json={"payload": world.payload[pid], "action": "gate-in", "site": "Gate A"},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["let_in"] is True
+    assert set(body) <= {"let_in", "duplicate", "action", "initials", "household_size", "event"}
+    assert body["initials"] and body["household_size"] >= 1
+    again = c.post(
+        f"{OP}/scans",
+        headers={**world.auth("gate"), "Idempotency-Key": "k-1"},
+        json={"payload": world.payload[pid], "action": "gate-in", "site": "Gate A"},
+    )
+    assert again.json()["duplicate"] is True and again.json()["event"] == body["event"]
+
+
+def test_revoked_credential_is_a_409_problem_without_personal_data(world: World):
+    pid = world.ids[1]
+    cred = world.admin.person(OPERATION, pid)["credential"]
+    world.admin.revoke(OPERATION, cred, reason="lost")
+    r = world.client().post(
+        f"{OP}/scans",
+        headers=world.auth("gate"),
+        json={"payload": world.payload[pid], "site": "Gate A"},
+    )
+    assert r.status_code == 409
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "revoked" in r.json()["detail"]
+
+
+def test_device_sync_is_idempotent_and_a_stale_revocation_is_kept_as_a_conflict(world: World):
+    enrol = world.client().post(
+        f"{OP}/devices",
+        headers=world.auth("admin"),
+        json={"site": "Gate B", "role": "gate", "label": "tablet 1"},
+    )
+    assert enrol.status_code == 200, enrol.text
+    device, token = enrol.json()["device"], enrol.json()["token"]
+    head = {"Authorization": f"Bearer {token}"}
+    at = datetime.now(UTC) - timedelta(minutes=10)
+    scans = [
+        {
+            "seq": i + 1,
+            "payload": world.payload[p],
+            "action": "gate-in",
+            "at": (at + timedelta(seconds=i)).isoformat(),
+        }
+        for i, p in enumerate(world.ids[2:6])
+    ]
+    url = f"{OP}/devices/{device}/scans"
+    first = world.client().post(url, headers=head, json={"scans": scans})
+    assert first.status_code == 200, first.text
+    answers = first.json()["answers"]
+    assert [a["outcome"] for a in answers] == ["recorded"] * 4
+    assert all(a["let_in"] and a["initials"] for a in answers)
+    retry = world.client().post(url, headers=head, json={"scans": scans}).json()["answers"]
+    assert all(a["duplicate"] for a in retry)
+    # another device may not sync under this device's id
+    other = (
+        world.client()
+        .post(
+            f"{OP}/devices",
+            headers=world.auth("admin"),
+            json={"site": "Gate A", "role": "gate", "label": "tablet 2"},
+        )
+        .json()
+    )
+    r = world.client().post(
+        url, headers={"Authorization": f"Bearer {other['token']}"}, json={"scans": scans}
+    )
+    assert r.status_code == 403
+    # a credential revoked after the device went offline, scanned before: recorded, no conflict;
+    # one scanned after the revocation: recorded and queued as a conflict
+    pid = world.ids[6]
+    world.admin.revoke(OPERATION, world.admin.person(OPERATION, pid)["credential"], reason="x")
+    late = [
+        {
+            "seq": 5,
+            "payload": world.payload[pid],
+            "action": "gate-in",
+            "at": datetime.now(UTC).isoformat(),
+        }
+    ]
+    a = world.client().post(url, headers=head, json={"scans": late}).json()["answers"][0]
+    assert a["outcome"] != "refused"
+    queue = world.client().get(f"{OP}/conflicts", headers=world.auth("admin")).json()
+    assert queue["total"] >= 1
+
+
+def test_revoked_device_token_is_refused(world: World):
+    enrol = (
+        world.client()
+        .post(
+            f"{OP}/devices",
+            headers=world.auth("admin"),
+            json={"site": "Gate B", "role": "gate", "label": "t"},
+        )
+        .json()
+    )
+    head = {"Authorization": f"Bearer {enrol['token']}"}
+    assert world.client().get("/api/v1/me", headers=head).status_code == 200
+    world.client().delete(f"{OP}/devices/{enrol['device']}", headers=world.auth("admin"))
+    assert world.client().get("/api/v1/me", headers=head).status_code == 401
+
+
+def test_one_operations_user_cannot_read_anothers_people(world: World):
+    c = world.client()
+    for role in ("registrar", "gate", "manifest"):
+        r = c.get(
+            f"/api/v1/operations/{OTHER_OP}/people/{world.other_ids[0]}", headers=world.auth(role)
+        )
+        assert r.status_code == 403, (role, r.text)
+        # nor through its own operation's path
+        r = c.get(f"{OP}/people/{world.other_ids[0]}", headers=world.auth(role))
+        assert r.status_code in (403, 422), (role, r.text)
+        assert "given_name" not in r.text
+    ops = c.get("/api/v1/operations", headers=world.auth("gate")).json()
+    assert [o["id"] for o in ops] == [OPERATION]
+
+
+def test_validation_problem_names_the_member_never_the_value(world: World):
+    secret = "X" * 500
+    r = world.client().post(
+        f"{OP}/scans", headers=world.auth("gate"), json={"payload": secret, "site": "Gate A"}
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    assert secret not in r.text
+    assert r.json()["errors"][0]["field"] == "payload"
+
+
+def test_registration_json_and_file_with_per_row_errors(world: World):
+    rows = [dict(r) for r in world.rows[:2]]
+    for i, r in enumerate(rows):
+        r["household_id"] = f"web-h{i}"
+    ok = world.client().post(
+        f"{OP}/registrations", headers=world.auth("registrar"), json={"rows": rows}
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["registered"] == 2
+    csv = "given_name,family_name\nA,\n"
+    bad = world.client().post(
+        f"{OP}/registrations/file",
+        headers=world.auth("registrar"),
+        files={"file": ("people.csv", csv.encode(), "text/csv")},
+    )
+    assert bad.status_code == 422
+    assert bad.json()["problems"], bad.text
+
+
+def test_pagination_walks_the_audit_log_with_a_cursor(world: World):
+    c, head = world.client(), world.auth("admin")
+    first = c.get("/api/v1/audit?limit=3", headers=head).json()
+    assert len(first["items"]) == 3 and first["next_cursor"]
+    second = c.get(f"/api/v1/audit?limit=3&cursor={first['next_cursor']}", headers=head).json()
+    assert second["items"] and second["items"][0] != first["items"][0]
