@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 
@@ -103,10 +104,11 @@ class DemoServer:
         """Log ``page`` in as the demo user of ``role`` through the login form."""
         user, password = self.demo.logins[role]
         page.goto(self.url + "/login")
-        page.fill("input[name=username]", user)
+        page.fill("input[name=name]", user)
         page.fill("input[name=password]", password)
-        page.click("button[type=submit], input[type=submit]")
-        page.wait_for_load_state("networkidle")
+        with page.expect_navigation():
+            page.click("form[action='/login'] button")
+        assert urlparse(page.url).path != "/login", f"log-in as {role} refused"
 
 
 @pytest.fixture(scope="session")
