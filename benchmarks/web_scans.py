@@ -220,28 +220,36 @@ def main() -> None:
     p.add_argument("--no-pg", action="store_true")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
+    header = (
+        f"{'backend':<11} {'devices':>7} {'scans':>7} {'scans/s':>8} {'p50 ms':>7} "
+        f"{'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}"
+    )
     results = []
     with tempfile.TemporaryDirectory(prefix="evacops-bench-") as tmp:
-        results.append(
-            bench_backend("sqlite", f"sqlite:///{tmp}/bench.db", Path(tmp) / "sqlite.key", a)
-        )
+        runs = [("sqlite", f"sqlite:///{tmp}/bench.db", None)]
         if not a.no_pg and pg_reachable(a.pg_url):
-            url, drop = pg_schema(a.pg_url)
-            try:
-                results.append(bench_backend("postgresql", url, Path(tmp) / "pg.key", a))
+            runs.append(("postgresql", None, a.pg_url))
+        if not a.json:
+            print(header, flush=True)
+        for name, url, pg in runs:
+            drop = None
+            if pg:
+                url, drop = pg_schema(pg)
+            try:  # each backend its own key folder (an operation's key-encryption key is per id)
+                r = bench_backend(name, url, Path(tmp) / name / "master.key", a)
             finally:
-                drop()
+                if drop:
+                    drop()
+            results.append(r)
+            if not a.json:
+                print(
+                    f"{r['backend']:<11} {r['devices']:>7} {r['scans']:>7} "
+                    f"{r['scans_per_s']:>8.0f} {r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} "
+                    f"{r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['errors']:>6}",
+                    flush=True,
+                )
     if a.json:
         print(json.dumps(results, indent=2))
-        return
-    print(f"{'backend':<11} {'devices':>7} {'scans':>7} {'scans/s':>8} {'p50 ms':>7} "
-          f"{'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}")  # fmt: skip
-    for r in results:
-        print(
-            f"{r['backend']:<11} {r['devices']:>7} {r['scans']:>7} {r['scans_per_s']:>8.0f} "
-            f"{r['p50_ms']:>7.1f} {r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} "
-            f"{r['errors']:>6}"
-        )
 
 
 if __name__ == "__main__":
