@@ -172,6 +172,11 @@ def test_gate_offline_scans_reload_and_sync_exactly_once(browser, demo_server, s
     assert "offline" in page.inner_text("#net").lower()
     shot(page, "gate-offline-reloaded")
     assert _gate_in_count(demo_server, ids) == dict.fromkeys(ids, 0)
+    outbox = page.evaluate(
+        "() => window.evacopsGate.waiting().then(all => all.map("
+        "s => ({seq: s.seq, payload: s.payload, action: s.action, at: s.at})))"
+    )
+    assert sorted(s["seq"] for s in outbox) == [1, 2, 3]
 
     go_online(ctx)
     page.evaluate("() => window.dispatchEvent(new Event('online'))")
@@ -180,19 +185,19 @@ def test_gate_offline_scans_reload_and_sync_exactly_once(browser, demo_server, s
     )
     shot(page, "gate-synced")
     assert _gate_in_count(demo_server, ids) == dict.fromkeys(ids, 1)
-    # the same outbox sent again (a retry after a lost answer) adds nothing
+    # the same outbox sent again (a retry after a lost answer): the same answers, no new event
     again = page.evaluate(
-        """async ([op, dev, token, payloads]) => {
-             const scans = payloads.map((p, i) => ({seq: i + 1, payload: p, action: 'gate-in',
-                                                     at: new Date().toISOString()}));
+        """async ([op, dev, token, scans]) => {
              const r = await fetch(`/api/v1/operations/${op}/devices/${dev}/scans`, {
                method: 'POST', body: JSON.stringify({scans}),
                headers: {'Content-Type': 'application/json', Authorization: 'Bearer ' + token}});
-             return (await r.json()).answers.map(a => a.duplicate); }""",
-        [OP, phone["id"], phone["token"], [c["payload"] for c in creds]],
+             return (await r.json()).answers; }""",
+        [OP, phone["id"], phone["token"], outbox],
     )
+    assert [(a["seq"], a["outcome"], a["duplicate"]) for a in again] == [
+        (s["seq"], "recorded", True) for s in outbox
+    ]
     assert _gate_in_count(demo_server, ids) == dict.fromkeys(ids, 1)
-    assert len(again) == 3
     ctx.close()
 
 
