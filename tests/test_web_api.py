@@ -215,3 +215,18 @@ def test_pagination_walks_the_audit_log_with_a_cursor(world: World):
     assert len(first["items"]) == 3 and first["next_cursor"]
     second = c.get(f"/api/v1/audit?limit=3&cursor={first['next_cursor']}", headers=head).json()
     assert second["items"] and second["items"][0] != first["items"][0]
+
+
+def test_a_gate_reads_a_person_without_category_or_names(world: World):
+    pid = world.ids[0]
+    gate = world.client().get(f"{OP}/people/{pid}", headers=world.auth("gate")).json()
+    assert gate["initials"] and "category" not in gate and "given_name" not in gate
+    reg = world.client().get(f"{OP}/people/{pid}", headers=world.auth("registrar")).json()
+    assert reg["category"] and reg["given_name"]
+
+
+def test_security_headers_on_pages_and_api(world: World):
+    r = world.client().get("/login")
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert world.client().get(f"{OP}/report").headers["cache-control"] == "no-store"

@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -29,7 +28,7 @@ HERE = Path(__file__).parent
 
 def create_app(settings: WebSettings | None = None, *, accounts: Accounts | None = None) -> FastAPI:
     """The service over the registry of ``settings`` (``accounts``: an open one, for tests)."""
-    from evacops.web.routers import ROUTERS
+    from evacops.web.routers import ROUTERS, api_routes
 
     settings = settings or WebSettings()
     app = FastAPI(
@@ -45,17 +44,36 @@ def create_app(settings: WebSettings | None = None, *, accounts: Accounts | None
     app.state.scenario = _scenario(settings)
     app.state.templates = templates()
     app.add_middleware(GZipMiddleware, minimum_size=500)
+    app.middleware("http")(_security_headers)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     problems.install(app)
     _install_page_errors(app)
-    undeclared = [
-        r.name for r in app.routes if isinstance(r, APIRoute) and r.name not in sec.PERMISSIONS
-    ]
+    undeclared = [r.name for r in api_routes() if r.name not in sec.PERMISSIONS]
     if undeclared:
         raise RuntimeError(f"routes missing from the permission matrix: {undeclared}")
     return app
+
+
+#: pages load scripts, styles and images from this server only (the API docs at /docs use the
+#: CDN FastAPI's Swagger UI comes from, so they are left out)
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+async def _security_headers(request: Request, call_next):
+    response = await call_next(request)
+    h = response.headers
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "same-origin")
+    if not request.url.path.startswith("/docs"):
+        h.setdefault("Content-Security-Policy", CSP)
+    if request.url.path.startswith(("/api/", "/o/", "/login")):
+        h.setdefault("Cache-Control", "no-store")
+    return response
 
 
 def _scenario(settings: WebSettings) -> Any:
@@ -73,8 +91,6 @@ def templates() -> Jinja2Templates:
 
 
 def _install_page_errors(app: FastAPI) -> None:
-    api_handler = app.exception_handlers[EvacopsError]
-
     @app.exception_handler(problems.NotSignedIn)
     async def _not_signed_in(request: Request, exc: problems.NotSignedIn):
         if request.url.path.startswith("/api/"):
@@ -84,7 +100,7 @@ def _install_page_errors(app: FastAPI) -> None:
     @app.exception_handler(EvacopsError)
     async def _error(request: Request, exc: EvacopsError):
         if request.url.path.startswith("/api/"):
-            return await api_handler(request, exc)
+            return problems.from_error(exc)
         from evacops.web.pages import render_error
 
         return render_error(request, problems.status_of(exc), exc.problem or str(exc))

@@ -48,17 +48,17 @@ def _resolve(acc: Accounts, request: Request) -> Caller | None:
     if token is not None:
         if token.startswith("evd_"):
             try:
-                actor = acc.device_actor(token)
+                device = acc.device_actor(token)
             except AccessDenied:
                 return None
-            return Caller(actor, acc.registry(actor), "bearer")
-        actor = acc.session_actor(token)
-        return Caller(actor, acc.registry(actor), "bearer", token) if actor else None
+            return Caller(device, acc.registry(device), "bearer")
+        user = acc.session_actor(token)
+        return Caller(user, acc.registry(user), "bearer", token) if user else None
     cookie = request.cookies.get(sec.SESSION_COOKIE)
     if cookie:
-        actor = acc.session_actor(cookie)
-        if actor is not None:
-            return Caller(actor, acc.registry(actor), "cookie", cookie)
+        user = acc.session_actor(cookie)
+        if user is not None:
+            return Caller(user, acc.registry(user), "cookie", cookie)
     return None
 
 
@@ -78,7 +78,7 @@ async def authorize(request: Request) -> Caller | None:
     """Enforce the route's entry in :data:`~evacops.web.security.PERMISSIONS`: the caller (None
     on a public route without one), CSRF on unsafe methods sent with the cookie, and the
     permission in the path's operation."""
-    route = request.scope.get("route")
+    route = request.scope["route"]
     need = sec.PERMISSIONS[route.name]
     acc = accounts(request)
     caller = await run_in_threadpool(_resolve, acc, request)
@@ -98,7 +98,9 @@ async def authorize(request: Request) -> Caller | None:
         if not caller.actor.can(Perm(need), op):
             role = caller.actor.role_in(op)
             where = f"operation {op}" if op else "this server"
-            raise AccessDenied(f"role {role or 'none'} in {where} may not {need}")
+            raise AccessDenied(
+                f"your role in {where} may not {need}", field="role", value=str(role or "none")
+            )
     return caller
 
 

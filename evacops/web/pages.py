@@ -17,7 +17,11 @@ from evacops.web.deps import Caller
 #: the pages of an operation: (key, path under /o/{op}, permission, label)
 NAV: tuple[tuple[str, str, Perm, str], ...] = (
     ("picture", "picture", Perm.report, "Operation picture"),
+    ("register", "register", Perm.register, "Registration"),
+    ("dedup", "dedup", Perm.dedup, "Duplicates"),
     ("gate", "gate", Perm.scan, "Gate"),
+    ("ramp", "ramp", Perm.manifest, "Ramp"),
+    ("arrival", "arrival", Perm.scan, "Arrival"),
     ("admin", "admin", Perm.manage, "Admin"),
 )
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from evacops.registry.security import Perm
 from evacops.registry.service import Registry
 from evacops.registry.store.tables import flights, persons
 
@@ -37,6 +38,17 @@ def gate_answer(reg: Registry, op: str, answer: dict[str, Any]) -> dict[str, Any
     return out
 
 
+def person_view(reg: Registry, op: str, person_id: str) -> dict[str, Any]:
+    """One person as the caller may see them (:meth:`Registry.person`), without the eligibility
+    category and cohort for a role that may not read personal fields (a gate: the category
+    marks the wearer)."""
+    seen = reg.person(op, person_id)
+    if not reg.actor.can(Perm.read_personal, op):
+        for key in ("category", "cohort"):
+            seen.pop(key, None)
+    return seen
+
+
 def household_size(reg: Registry, op: str, household_id: str | None) -> int:
     if household_id is None:
         return 1
@@ -54,7 +66,7 @@ def picture(reg: Registry, op: str, scenario: Any = None) -> dict[str, Any]:
     rep = reg.report(op)
     F = flights.c
     with reg.engine.connect() as conn:
-        by_status = dict(
+        by_status: dict[str, int] = dict(
             conn.execute(
                 select(F.status, func.count()).where(F.operation_id == op).group_by(F.status)
             ).all()

@@ -9,6 +9,7 @@ from evacops.web.routers import (
     pages,
     people,
     scans,
+    work,
 )
 
 ROUTERS = [
@@ -21,5 +22,14 @@ ROUTERS = [
     admin.router,
     auth.pages,
     pages.router,
+    work.router,
     pages.sw,
 ]
+
+
+def api_routes() -> list:
+    """Every route of the service (each an ``APIRoute`` with its full path and name): the route
+    table the permission matrix is checked against."""
+    from fastapi.routing import APIRoute
+
+    return [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]

@@ -102,11 +102,11 @@ async def page_login_post(
     token, csrf_token = await run_in_threadpool(acc.start_session, actor)
     settings = request.app.state.settings
     age = int(settings.session_hours * 3600)
-    resp = RedirectResponse("/", status_code=303)
-    sec.set_session_cookie(resp, token, secure=settings.cookie_secure, max_age_s=age)
-    sec.set_csrf_cookie(resp, csrf_token, secure=settings.cookie_secure, max_age_s=age)
-    resp.delete_cookie(sec.PRELOGIN_COOKIE)
-    return resp
+    done = RedirectResponse("/", status_code=303)
+    sec.set_session_cookie(done, token, secure=settings.cookie_secure, max_age_s=age)
+    sec.set_csrf_cookie(done, csrf_token, secure=settings.cookie_secure, max_age_s=age)
+    done.delete_cookie(sec.PRELOGIN_COOKIE)
+    return done
 
 
 @pages.post("/logout", name="page_logout")

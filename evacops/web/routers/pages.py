@@ -41,7 +41,9 @@ def _sites(c: Caller, op: str, kinds: tuple[str, ...]) -> list[str]:
         return [c.actor.site]
     with c.registry.ctx.read() as conn:
         found = c.registry.ctx.site_kinds(conn, op)
-    return sorted(s for s, k in found.items() if k in kinds)
+    return sorted(
+        (s for s, k in found.items() if k in kinds), key=lambda s: (kinds.index(found[s]), s)
+    )
 
 
 @router.get("/gate", name="page_gate")
@@ -50,7 +52,7 @@ def page_gate(op: str, request: Request, c: Caller = Depends(caller)):
     return render(request, "gate.html", c, op, page="gate", sites=sites)
 
 
-def _admin(request: Request, c: Caller, op: str, status: int = 200, **extra):
+def _admin(request: Request, c: Caller, op: str, status: int = 200, **extra: str):
     reg = c.registry
     return render(
         request,
@@ -79,7 +81,7 @@ async def page_admin_post(op: str, request: Request, c: Caller = Depends(caller)
         extra = await run_in_threadpool(_admin_action, c, op, f)
     except EvacopsError as exc:
         return _admin(request, c, op, status=422, message=exc.problem or str(exc))
-    return _admin(request, c, op, **extra)
+    return _admin(request, c, op, 200, **extra)
 
 
 def _admin_action(c: Caller, op: str, f: dict[str, str]) -> dict[str, str]:

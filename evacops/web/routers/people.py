@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from evacops.errors import UserError
 from evacops.registry.files import read_records
 from evacops.registry.service import Registry
+from evacops.web import views
 from evacops.web.deps import registry
 from evacops.web.routers.common import OP
 
@@ -38,8 +39,8 @@ def _result(res: Any) -> dict[str, Any]:
 @router.get("/people/{person_id}", name="api_person")
 def api_person(op: str, person_id: str, reg: Registry = Depends(registry)) -> dict[str, Any]:
     """One person as the caller's role may see them (a gate role: credential, initials and
-    status; every read of a protected field audited)."""
-    return reg.person(op, person_id)
+    status, no category; every read of a protected field audited)."""
+    return views.person_view(reg, op, person_id)
 
 
 @router.post("/registrations", name="api_register")

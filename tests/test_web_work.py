@@ -1,0 +1,119 @@
+"""The working pages through their forms, as a browser sends them (cookie + CSRF field):
+registration of a household and a file with its per-row errors, the duplicates queue, the ramp
+(manifest, board by scan with the seat count, a logged override, depart) and arrival (landed,
+deplane by scan, reconciliation, roll-call). Generated people only."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import OPERATION
+from test_web_support import World, csrf_of
+
+from evacops.registry.generate import registrations_rows
+
+OPAGE = f"/o/{OPERATION}"
+
+
+@pytest.fixture
+def world(registry_env, admin) -> World:
+    return World(registry_env, admin)
+
+
+def test_register_a_household_through_the_form(world: World):
+    c = world.page_login("registrar")
+    rows = registrations_rows(3, 77, 0.0)
+    hid = rows[0]["household_id"]
+    members = [r for r in rows if r["household_id"] == hid]
+    form = {"csrf": csrf_of(c), "household_id": "form-" + hid}
+    for i, r in enumerate(members):
+        form.update({f"{k}_{i}": str(r[k]) for k in r if k != "household_id"})
+    before = world.admin.report(OPERATION)["registered"]
+    r = c.post(f"{OPAGE}/register", data=form)
+    assert r.status_code == 200, r.text
+    assert world.admin.report(OPERATION)["registered"] == before + len(members)
+    # the page answers with counts, never the names it was sent
+    assert members[0]["given_name"] not in r.text.split("<form")[0]
+
+
+def test_upload_with_bad_rows_shows_one_problem_per_row_and_registers_nothing(world: World):
+    c = world.page_login("registrar")
+    rows = registrations_rows(3, 78, 0.0)
+    cols = list(rows[0])
+    lines = [",".join(cols)] + [",".join(str(r[k]) for k in cols) for r in rows]
+    lines[1] = lines[1].replace(str(rows[0]["birth_date"]), "not-a-date")
+    lines[2] = lines[2].replace(str(rows[1]["sex"]), "Q", 1) if rows[1]["sex"] else lines[2]
+    before = world.admin.report(OPERATION)["registered"]
+    r = c.post(f"{OPAGE}/register/upload", data={"csrf": csrf_of(c)},
+               files={"file": ("people.csv", "\n".join(lines).encode(), "text/csv")})  # fmt: skip
+    assert r.status_code == 422
+    problems = re.findall(r"<li>(.*?)</li>", r.text.split('class="problems"')[1].split("</ol>")[0])
+    assert len(problems) >= 1 and all("people.csv" in p or ":" in p for p in problems)
+    assert "not-a-date" not in r.text
+    assert world.admin.report(OPERATION)["registered"] == before
+
+
+def test_dedup_page_runs_the_search_and_lists_the_queue(world: World):
+    c = world.page_login("registrar")
+    r = c.post(f"{OPAGE}/dedup", data={"csrf": csrf_of(c), "do": "run"})
+    assert r.status_code == 200 and 'id="queue"' in r.text
+    queue = world.admin.review_queue(OPERATION)
+    table = r.text.split('id="queue"')[1].split("</table>")[0]
+    assert table.count("<tr>") == max(len(queue[:100]), 1)
+    assert "result" in r.text  # the search's counts were shown
+
+
+def _flight(world: World, code: str, seats: int) -> None:
+    r = world.client().post(f"/api/v1/operations/{OPERATION}/flights", headers=world.auth("admin"),
+                            json={"code": code, "origin": "HKIA", "destination": "Al Udeid",
+                                  "seats": seats})  # fmt: skip
+    assert r.status_code == 200, r.text
+
+
+def test_ramp_boards_by_scan_with_the_seat_count_and_departs(world: World):
+    pid = world.ids[0]
+    world.admin.scan(OPERATION, world.payload[pid], "gate-in", site="HKIA")
+    _flight(world, "EV1", 50)
+    c = world.page_login("manifest")
+    r = c.post(f"{OPAGE}/ramp", data={"csrf": csrf_of(c), "flight": "EV1", "do": "build"})
+    assert r.status_code == 200, r.text
+    board = {"csrf": csrf_of(c), "flight": "EV1", "do": "board", "payload": world.payload[pid]}
+    r = c.post(f"{OPAGE}/ramp", data=board)
+    if r.status_code == 422:  # not on the manifest: stop, and say the override is possible
+        assert "answer stop" in r.text and "override" in r.text
+        board["override"] = "escort of a manifested child"
+        r = c.post(f"{OPAGE}/ramp", data=board)
+    assert r.status_code == 200, r.text
+    assert "answer go" in r.text
+    assert re.search(r"boarded\s*<strong>1</strong>\s*/\s*50", r.text)
+    r = c.post(f"{OPAGE}/ramp", data=board)
+    assert "already scanned" in r.text  # the same scan again is one boarding
+    r = c.post(f"{OPAGE}/ramp", data={"csrf": csrf_of(c), "flight": "EV1", "do": "depart"})
+    assert r.status_code == 200
+    assert world.admin.reconcile(OPERATION, "EV1")["status"] == "departed"
+
+
+def test_arrival_deplanes_by_scan_and_reconciles(world: World):
+    pid = world.ids[1]
+    world.admin.scan(OPERATION, world.payload[pid], "gate-in", site="HKIA")
+    _flight(world, "EV2", 10)
+    world.admin.scan(OPERATION, world.payload[pid], "board", flight="EV2", override="test")
+    world.admin.depart(OPERATION, "EV2")
+    c = world.page_login("admin")
+    r = c.post(f"{OPAGE}/arrival", data={"csrf": csrf_of(c), "flight": "EV2", "do": "arrive"})
+    assert r.status_code == 200, r.text
+    r = c.post(f"{OPAGE}/arrival", data={"csrf": csrf_of(c), "flight": "EV2", "do": "deplane",
+                                         "payload": world.payload[pid]})  # fmt: skip
+    assert r.status_code == 200 and "answer go" in r.text, r.text
+    recon = world.admin.reconcile(OPERATION, "EV2")
+    assert recon["deplaned"] == 1 and recon["reconciled"] is True
+    assert re.search(r"<th>reconciled</th><td>True</td>", r.text)
+
+
+def test_a_gate_cannot_open_the_ramp_or_registration(world: World):
+    c = world.page_login("gate")
+    assert c.get(f"{OPAGE}/ramp").status_code == 403
+    assert c.get(f"{OPAGE}/register").status_code == 403
+    r = c.post(f"{OPAGE}/register", data={"csrf": csrf_of(c), "given_name_0": "x"})
+    assert r.status_code == 403
