@@ -71,6 +71,7 @@ def test_each_role_sees_only_its_pages(role, browser, demo_server, shot):
         resp = page.goto(demo_server.url + path)
         if role in roles:
             assert resp.status == 200, (role, name, resp.status)
+            shot(page, f"page-{name}-as-{role}")
             # the navigation offers exactly this role's pages
             hrefs = page.eval_on_selector_all("nav a[href]", "els => els.map(e => e.pathname)")
             assert {n for n, (p, _) in pages.items() if p in hrefs} == mine
