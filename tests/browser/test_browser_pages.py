@@ -243,3 +243,36 @@ def test_operation_picture_shows_the_api_numbers(browser, demo_server, shot):
     assert int(re.sub(r"\D", "", cards["out"])) == report["out"]
     assert report["registered"] == demo_server.demo.people
     ctx.close()
+
+
+def test_ramp_boards_by_scan_against_the_manifest(browser, demo_server, shot):
+    from evacops.registry import open_registry
+
+    demo = demo_server.demo
+    flight = next(f for f in demo.flights if f.status == "manifested")
+    mf = open_registry(demo.settings, *demo.logins["manifest"])
+    reg = open_registry(demo.settings, *demo.logins["registrar"], engine=mf.engine)
+    try:
+        on = {e["person_id"] for e in mf.manifest(OP, flight.code)["entries"]}
+        creds = reg.credential_payloads(OP)
+    finally:
+        mf.engine.dispose()
+    aboard = next(c for c in creds if c["person_id"] in on)
+    fresh = demo.fresh_payloads[20]  # registered only: on no manifest
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    demo_server.login(page, "manifest")
+    page.goto(f"{demo_server.url}/o/{OP}/ramp?flight={flight.code}")
+    assert re.search(rf"\b0\s*/\s*{flight.seats}\b", page.inner_text("#seats"))
+    for cred, kind in ((fresh, "stop"), (aboard, "go")):
+        page.fill("input[name=payload]", cred["payload"])
+        with page.expect_navigation():
+            page.press("input[name=payload]", "Enter")
+        assert page.locator(f".answer.{kind}").count() == 1, page.inner_text("main")
+    shot(page, "ramp-boarded-one")
+    assert re.search(rf"\b1\s*/\s*{flight.seats}\b", page.inner_text("#seats"))
+    r = page.request.get(
+        f"{demo_server.url}/api/v1/operations/{OP}/flights/{flight.code}/reconciliation"
+    )
+    assert r.ok and r.json()["boarded"] == 1
+    ctx.close()
