@@ -166,12 +166,11 @@ def reference_projection(log, candidates=frozenset()) -> dict[str, dict]:
                 relationship=d.get("relationship", ""), unaccompanied=d.get("unaccompanied", False),
             )  # fmt: skip
         elif t in SEEN or t == "found":
-            p.update(site=e["site"], last_seen_at=at, last_event=e["seq"])
+            # seen at a site: on no flight
+            p.update(site=e["site"], last_seen_at=at, last_event=e["seq"], flight_id=None)
             status = d["status"] if t == "found" else SEEN[t]
             if status:
                 p["status"] = status
-            if t == "deplane":
-                p["flight_id"] = None
         elif t == "missing":
             p.update(status="missing", last_event=e["seq"])
         elif t == "board":

@@ -230,3 +230,17 @@ def test_security_headers_on_pages_and_api(world: World):
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
     assert world.client().get(f"{OP}/report").headers["cache-control"] == "no-store"
+
+
+def test_registration_with_an_idempotency_key_registers_nobody_twice(world: World):
+    from evacops.registry.generate import registrations_rows
+
+    rows = registrations_rows(2, 31, 0.0)
+    head = {**world.auth("registrar"), "Idempotency-Key": "reg-batch-1"}
+    first = world.client().post(f"{OP}/registrations", headers=head, json={"rows": rows})
+    assert first.status_code == 200, first.text
+    after = world.admin.report(OPERATION)["registered"]
+    again = world.client().post(f"{OP}/registrations", headers=head, json={"rows": rows})
+    assert again.status_code in (409, 422), again.text
+    assert again.headers["content-type"] == "application/problem+json"
+    assert world.admin.report(OPERATION)["registered"] == after

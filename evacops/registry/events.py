@@ -235,7 +235,9 @@ class Correction(Event):
 
 
 class Seen(Event):
-    """A person seen at a site: it becomes their site (and status, if ``becomes``)."""
+    """A person seen at a site: it becomes their site (and status, if ``becomes``); someone
+    seen at a site is on no flight (a boarded person reported missing and then found at a
+    gate, or an offline scan recorded at sync)."""
 
     becomes: ClassVar[str | None] = None
 
@@ -244,6 +246,7 @@ class Seen(Event):
             "last_event": self.seq,
             "last_seen_at": self.occurred_at,
             "site": self.site,
+            "flight_id": None,
         }
         if self.becomes:
             values["status"] = self.becomes
@@ -288,9 +291,6 @@ class Deplane(Seen):
     """Off the flight at its destination: arrived there."""
 
     kind, becomes = DEPLANE, "arrived"
-
-    def values(self) -> dict[str, Any]:
-        return {**super().values(), "flight_id": None}
 
 
 class Missing(Event):

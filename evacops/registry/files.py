@@ -26,6 +26,7 @@ from xml.etree.ElementTree import ParseError
 import pycountry
 
 from evacops.errors import RegistrationFileError
+from evacops.registry.limits import check_file, limit_rows
 
 __all__ = [
     "DOCUMENT_TYPES",
@@ -147,6 +148,7 @@ def read_registrations(
     src = str(path) if source is None else source
     today = date.today() if today is None else today
     suffix = path.suffix.lower()
+    check_file(path, src)  # size and uncompressed size, before any parser reads it
     if suffix == ".csv":
         rows = _csv_rows(path, src)
     elif suffix in (".xlsx", ".xlsm"):
@@ -161,7 +163,7 @@ def read_registrations(
             [f"{src}: unknown file type ({shown}); use a .csv (UTF-8) or .xlsx file"]
         )
     try:
-        return _validate(rows, src, today)
+        return _validate(limit_rows(rows, src), src, today)
     except UnicodeDecodeError:
         raise RegistrationFileError(
             [f"{src}: not UTF-8 text; save it as 'CSV UTF-8' (or as .xlsx)"]

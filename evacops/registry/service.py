@@ -238,6 +238,11 @@ class Registry:
     ) -> list[dict[str, Any]]:
         return credentials.credential_payloads(self.ctx, op, person_ids)
 
+    def credential_labels(self, op: str, person_ids: Iterable[str] | None = None) -> list[Any]:
+        """Wristband labels (:class:`evacops.registry.credentials.Label`) of the valid
+        credentials: no name, no eligibility category; audited as a reprint."""
+        return credentials.credential_labels(self.ctx, op, person_ids)
+
     def revoke(self, op: str, credential: str, *, reason: str) -> None:
         credentials.revoke(self.ctx, op, credential, reason=reason)
 

@@ -183,6 +183,21 @@ class Context:
                 self.public[op] = self.operation(conn, op)["public_key"]
         return self.public[op]
 
+    def seal_text(self, conn: Connection, op: str, text: str | None, where: str) -> str | None:
+        """Free text (a reason, a file name) sealed under the operation's data key, as hex for an
+        event's ``data``; ``where`` binds it to its place (opened with :meth:`open_text`)."""
+        if not text:
+            return None
+        sealed = self.cipher(conn, op).seal(text, where)
+        return sealed.hex() if sealed is not None else None
+
+    def open_text(
+        self, conn: Connection, op: str, sealed_hex: str | None, where: str
+    ) -> str | None:
+        if not sealed_hex:
+            return None
+        return self.cipher(conn, op).open(bytes.fromhex(sealed_hex), where)
+
     def open_person(
         self, cipher: FieldCipher, p: Any, fields: Sequence[str] = ev.SEALED_FIELDS
     ) -> dict[str, Any]:

@@ -11,23 +11,32 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from evacops.errors import CredentialError, RegistryError
 from evacops.registry import credentials as creds
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
-from evacops.registry.services.context import Context
+from evacops.registry.services.context import Context, chunks
 from evacops.registry.store.tables import credentials, persons
+
+#: the longest a credential may be valid (days): a lost wristband stops working by then
+MAX_VALIDITY_DAYS = 90
 
 
 def issue_credentials(
     ctx: Context, op: str, person_ids: Iterable[str] | None = None, *, days: int = 30
 ) -> list[dict[str, Any]]:
     """Issue a credential to each person (default: every active person without a valid
-    one). Returns payloads for printing; they hold an opaque id, the operation and the
-    expiry."""
+    one). A person who holds a valid credential already gets a new one and the old one is
+    revoked (a re-issue: one valid credential per person). Returns payloads for printing;
+    they hold an opaque id, the operation and the expiry (at most
+    :data:`MAX_VALIDITY_DAYS` days)."""
     require(ctx.actor, Perm.register, op)
+    if not isinstance(days, int) or not 1 <= days <= MAX_VALIDITY_DAYS:
+        raise RegistryError(
+            f"a credential is valid 1 to {MAX_VALIDITY_DAYS} days", field="days", value=days
+        )
     now = ctx.clock()
     expires = now + timedelta(days=days)
     out = []
@@ -52,6 +61,7 @@ def issue_credentials(
             for pid in ids:
                 ctx.person(conn, op, pid)
         hh = dict(conn.execute(select(P.id, P.household_id).where(P.operation_id == op)).all())
+        reissued = _revoke_valid(ctx, conn, op, ids, now) if person_ids is not None else 0
         for pid in ids:
             cid = creds.new_credential_id()
             ctx.event(
@@ -72,8 +82,67 @@ def issue_credentials(
                     "payload": creds.encode(cid, op, expires, key),
                 }
             )
-        ctx.audit(conn, "credentials-issued", op, f"{len(ids)} persons", {"count": len(ids)})
+        ctx.audit(
+            conn,
+            "credentials-issued",
+            op,
+            f"{len(ids)} persons",
+            {"count": len(ids), "reissued": reissued},
+        )
     return out
+
+
+def _revoke_valid(ctx: Context, conn: Connection, op: str, person_ids: list[str], now: Any) -> int:
+    """Revoke the valid credentials of ``person_ids`` (they are being issued new ones)."""
+    C = credentials.c
+    n = 0
+    for chunk in chunks(person_ids, 500):
+        rows = conn.execute(
+            select(C.id, C.person_id).where(
+                C.operation_id == op,
+                C.person_id.in_(chunk),
+                C.revoked_at.is_(None),
+                C.expires_at > now,
+            )
+        ).all()
+        for r in rows:
+            ctx.event(
+                conn,
+                op,
+                ev.CREDENTIAL_REVOKED,
+                person_id=r.person_id,
+                credential_id=r.id,
+                data={"reason": "reissued"},
+            )
+            n += 1
+    return n
+
+
+def credential_labels(
+    ctx: Context, op: str, person_ids: Iterable[str] | None = None
+) -> list[creds.Label]:
+    """Wristband labels of the valid credentials: the QR, its short code, the household's code
+    and size. Never a name, and never the eligibility category or cohort (a wristband that
+    says who is eligible marks its wearer as a target). Audited as a reprint."""
+    items = credential_payloads(ctx, op, person_ids)
+    size: dict[str, int] = {}
+    with ctx.read() as conn:
+        P = persons.c
+        for h, n in conn.execute(
+            select(P.household_id, func.count())
+            .where(P.operation_id == op, P.status != "merged")
+            .group_by(P.household_id)
+        ):
+            size[h] = n
+    return [
+        creds.Label(
+            i["payload"],
+            i["code"],
+            f"HH {(i['household_id'] or '')[-6:].upper()}",
+            f"{size.get(i['household_id'], 1)} in household",
+        )
+        for i in items
+    ]
 
 
 def credential_payloads(
@@ -83,7 +152,8 @@ def credential_payloads(
     reprinting labels."""
     require(ctx.actor, Perm.register, op)
     now = ctx.clock()
-    with ctx.read() as conn:
+    wanted = set(person_ids) if person_ids is not None else None
+    with ctx.write() as conn:
         key = ctx.signing_key(conn, op)
         C = credentials.c
         q = (
@@ -99,8 +169,8 @@ def credential_payloads(
             .where(C.operation_id == op, C.revoked_at.is_(None), C.expires_at > now)
             .order_by(persons.c.household_id, C.person_id)
         )
-        rows = conn.execute(q).all()
-    wanted = set(person_ids) if person_ids is not None else None
+        rows = [r for r in conn.execute(q) if wanted is None or r.person_id in wanted]
+        ctx.audit(conn, "credentials-reprinted", op, f"{len(rows)} persons", {"count": len(rows)})
     return [
         {
             "person_id": r.person_id,
@@ -112,7 +182,6 @@ def credential_payloads(
             "payload": creds.encode(r.id, op, r.expires_at, key),
         }
         for r in rows
-        if wanted is None or r.person_id in wanted
     ]
 
 
@@ -129,7 +198,7 @@ def revoke(ctx: Context, op: str, credential: str, *, reason: str) -> None:
             ev.CREDENTIAL_REVOKED,
             person_id=row["person_id"],
             credential_id=row["id"],
-            data={"reason": reason},
+            data={"reason_sealed": ctx.seal_text(conn, op, reason, f"revoke|{row['id']}")},
         )
         ctx.audit(conn, "credential-revoked", op, row["person_id"], {"credential": row["id"]})
 

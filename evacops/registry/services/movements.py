@@ -40,6 +40,7 @@ SCAN_ACTIONS = (
     ev.DEPARTED_INDEPENDENTLY,
     ev.CALL_FORWARD,
 )
+SCAN_ID_MAX = 90  # events.idempotency_key is 100 characters, "scan:" included
 # what a scan's answer repeats from its event's data (the same for a repeated scan)
 _SCAN_ANSWER = ("seat", "lap", "override", "expected_site")
 _CRED_COLUMNS = ("id", "operation_id", "person_id", "revoked_at", "boarded_at")
@@ -98,18 +99,14 @@ def scan(
         require(ctx.actor, Perm.register, op)
     site = device_site(ctx, site)
     claim = creds.verify(payload, ctx.public_key(op), operation=op, now=ctx.clock())
-    key = "scan:" + (
-        scan_id
-        if scan_id
-        else hashlib.sha256(f"{payload}|{action}|{site}|{flight}".encode()).hexdigest()[:48]
-    )
+    key = scan_key(ctx, payload, action, site, flight, scan_id, at)
     try:
         with ctx.write() as conn:
             if action == ev.BOARD and flight and ctx.pg:  # lock first: later reads are fresh
                 ctx.flight(conn, op, flight, lock=True)
             found = _scan_lookup(conn, claim.credential_id, key)
             if found is not None and found["dup_seq"] is not None:
-                dup = _replayed(conn, key)
+                dup = _replayed(conn, key, claim.credential_id, action, scan_id)
                 if dup is not None:
                     return dup
             cred, p = _holder(claim, found, op)
@@ -118,7 +115,7 @@ def scan(
     except INTEGRITY_ERRORS:
         # a concurrent copy of the same scan won the race: report it
         with ctx.read() as conn:
-            dup = _replayed(conn, key)
+            dup = _replayed(conn, key, claim.credential_id, action, scan_id)
         if dup is None:
             # a unique key (seat, lap place, person on a flight) refused a concurrent claim
             raise RegistryError(
@@ -150,7 +147,33 @@ class _Scan:
         self.key, self.override, self.at = key, override, at
 
 
-def _replayed(conn: Connection, key: str) -> dict[str, Any] | None:
+def scan_key(
+    ctx: Context,
+    payload: str,
+    action: str,
+    site: str | None,
+    flight: str | None,
+    scan_id: str | None,
+    at: datetime | None,
+) -> str:
+    """The idempotency key of a scan: the client's ``scan_id`` (compared with the scan on a
+    replay), or a digest of the credential, action, place and time (``at``; when the client
+    gives no time, the server's UTC day: a retry that day is one scan, a roll-call the next
+    day is a new one; clients that scan offline send ``at`` or a scan id)."""
+    if scan_id:
+        if len(scan_id) > SCAN_ID_MAX:
+            raise RegistryError(f"at most {SCAN_ID_MAX} characters", field="scan_id")
+        return "scan:" + scan_id
+    stamp = at.isoformat() if at else ctx.clock().strftime("%Y-%m-%d")
+    body = f"{payload}|{action}|{site}|{flight}|{stamp}"
+    return "scan:" + hashlib.sha256(body.encode()).hexdigest()[:48]
+
+
+def _replayed(
+    conn: Connection, key: str, credential: str, action: str, scan_id: str | None
+) -> dict[str, Any] | None:
+    """The answer of the scan already recorded under ``key``, if it is this scan (the same
+    credential and action); a scan id used for another scan is refused."""
     row = conn.execute(
         select(
             events.c.seq,
@@ -158,11 +181,18 @@ def _replayed(conn: Connection, key: str) -> dict[str, Any] | None:
             events.c.person_id,
             events.c.site,
             events.c.flight_id,
+            events.c.credential_id,
             events.c.data,
         ).where(events.c.idempotency_key == key)
     ).first()
     if row is None:
         return None
+    if row.credential_id != credential or row.type != action:
+        raise RegistryError(
+            "used already for another scan; give each scan its own id",
+            field="scan_id",
+            value=scan_id,
+        )
     return {
         "event": row.seq,
         "action": row.type,
@@ -206,6 +236,9 @@ def _scan(ctx: Context, conn: Connection, op: str, s: _Scan, cred: dict, p: dict
         f = ctx.flight(conn, op, s.flight, lock=True)
         fid, site = f["id"], site or f["origin"]
         data = _board(conn, f, p, cred, s.override)
+        if "reason" in data:  # the override's words: free text, sealed
+            note = data.pop("reason")
+            data["reason_sealed"] = ctx.seal_text(conn, op, note, f"override|{cred['id']}")
     elif s.action == ev.DEPLANE:
         if not s.flight:
             raise RegistryError("needed for deplane", field="flight")

@@ -98,7 +98,10 @@ def correct(ctx: Context, op: str, person_id: str, *, reason: str, **fields: Any
     with ctx.write() as conn:
         p = ctx.person(conn, op, person_id)
         cipher = ctx.cipher(conn, op)
-        data: dict[str, Any] = {"reason": reason, "fields": sorted(fields)}
+        data: dict[str, Any] = {
+            "reason_sealed": ctx.seal_text(conn, op, reason, f"correction|{person_id}"),
+            "fields": sorted(fields),
+        }
         for k in _PLAIN_OK & set(fields):
             data[k] = fields[k]
         if "category" in fields:
@@ -191,7 +194,7 @@ def merge(ctx: Context, op: str, keep: str, duplicate: str, *, reason: str = "")
                 "other": keep,
                 "status": d["status"],
                 "site": d["site"],
-                "reason": reason,
+                "reason_sealed": ctx.seal_text(conn, op, reason, f"merge|{duplicate}"),
             },
         )
         for cid in (
@@ -239,7 +242,7 @@ def unmerge(ctx: Context, op: str, duplicate: str, *, reason: str = "") -> int:
                 "site": m.data["site"],
                 "other": m.data["into"],
                 "merge_event": m.seq,
-                "reason": reason,
+                "reason_sealed": ctx.seal_text(conn, op, reason, f"unmerge|{duplicate}"),
             },
         )
         ctx.audit(conn, "unmerge", op, f"{duplicate}->{m.data['into']}", {"event": row["seq"]})
@@ -252,8 +255,9 @@ def not_duplicate(ctx: Context, op: str, a: str, b: str, *, reason: str = "") ->
     with ctx.write() as conn:
         ctx.person(conn, op, a)
         ctx.person(conn, op, b)
+        note = ctx.seal_text(conn, op, reason, f"not-duplicate|{a}|{b}")
         row = ctx.event(
-            conn, op, ev.NOT_DUPLICATE, person_id=a, data={"other": b, "reason": reason}
+            conn, op, ev.NOT_DUPLICATE, person_id=a, data={"other": b, "reason_sealed": note}
         )
         ctx.audit(conn, "not-duplicate", op, f"{a}|{b}", {"event": row["seq"]})
         return row["seq"]

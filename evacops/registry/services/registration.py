@@ -106,7 +106,8 @@ def _register(ctx: Context, op, rows, *, source, source_digest) -> ImportResult:
         oprow = ctx.operation(conn, op)
         cipher = ctx.cipher(conn, op)
         _check_categories(rows, oprow["category_map"], op, source)
-        hh, new_hh = _households(conn, op, rows, now)
+        hh, new_hh = _households(conn, op, cipher, rows, now)
+        source_sealed = ctx.seal_text(conn, op, source, f"source|{op}")
         groups = _household_roles(rows, now.date())
         ev_rows = [
             _registered_event(
@@ -117,7 +118,7 @@ def _register(ctx: Context, op, rows, *, source, source_digest) -> ImportResult:
                 hh[r.household_id],
                 groups[id(r)],
                 now=now,
-                source=source,
+                source=source_sealed,
                 key=f"import:{source_digest[:40]}:{r.line}" if source_digest else None,
             )
             for r in rows
@@ -133,7 +134,7 @@ def _register(ctx: Context, op, rows, *, source, source_digest) -> ImportResult:
             conn,
             "import" if source_digest else "register",
             op,
-            source,
+            f"file:{source_digest[:16]}" if source_digest else "rows",
             {"persons": len(ev_rows), "households": len(new_hh)},
         )
     return ImportResult(len(ev_rows), len(new_hh), [r["person_id"] for r in ev_rows])
@@ -151,11 +152,13 @@ def _check_categories(rows: Sequence[Any], catmap: Mapping, op: str, source: str
 
 
 def _households(
-    conn: Connection, op: str, rows: Sequence[Any], now: datetime
+    conn: Connection, op: str, cipher: FieldCipher, rows: Sequence[Any], now: datetime
 ) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """Household id by external id (those already registered under it reused) and the new
-    households' rows (inserted)."""
-    ext_ids = sorted({r.household_id for r in rows})
+    """Household id by the import file's household id (those already registered under it
+    reused) and the new households' rows (inserted). The file's id is kept only as a blind
+    index (``households.external_id``): it links later imports, and names nobody."""
+    blind = {r.household_id: cipher.blind("household", r.household_id).hex() for r in rows}
+    ext_ids = sorted(set(blind.values()))
     hh: dict[str, str] = {}
     for chunk in chunks(ext_ids, 500):
         for h in conn.execute(
@@ -164,7 +167,7 @@ def _households(
             )
         ):
             hh[h.external_id] = h.id
-    new_hh = [
+    new_hh: list[dict[str, Any]] = [
         {"id": token("h", 8), "operation_id": op, "external_id": e, "created_at": now}
         for e in ext_ids
         if e not in hh
@@ -172,7 +175,7 @@ def _households(
     if new_hh:
         conn.execute(insert(households), new_hh)
         hh.update({h["external_id"]: h["id"] for h in new_hh})
-    return hh, new_hh
+    return {ext: hh[b] for ext, b in blind.items()}, new_hh
 
 
 def _sealed_fields(cipher: FieldCipher, pid: str, r: Any) -> dict[str, bytes | None]:
@@ -201,7 +204,7 @@ def _registered_event(
     roles: tuple[str, bool],
     *,
     now: datetime,
-    source: str,
+    source: str | None,
     key: str | None,
 ) -> dict[str, Any]:
     """The ``registered`` event row of one registration row ``r`` (idempotency key ``key``)."""
@@ -235,7 +238,7 @@ def _registered_event(
         "rule_version": rule,
         "decided_by": ctx.actor.name,
         "reason": f"category {r.category} -> cohort {cat['cohort']} (rule {rule})",
-        "source": source,
+        "source_sealed": source,
         "line": r.line,
         "_keys": blind_keys(cipher, rec),
         "_document_bidx": cipher.blind("document", r.document_number).hex()

@@ -18,6 +18,8 @@ from evacops.registry.services.context import Context
 from evacops.registry.services.movements import scan
 from evacops.registry.store.tables import persons
 
+_HERE = ("checked-in", "arrived")  # the statuses of someone expected at a site
+
 
 def rollcall(
     ctx: Context,
@@ -41,7 +43,7 @@ def rollcall(
                 select(P.id).where(
                     P.operation_id == op,
                     P.site == site,
-                    P.status.in_(("checked-in", "arrived")),
+                    P.status.in_(_HERE),
                 )
             ).scalars()
         )
@@ -55,10 +57,15 @@ def rollcall(
         if r.get("expected_site") not in (site, None):
             moved.append(r["person_id"])
     with ctx.write() as conn:
-        absent = sorted(expected - set(seen)) if payloads else sorted(expected)
-        if mark_missing and payloads:
-            for pid in absent:
-                p = ctx.person(conn, op, pid)
+        # re-checked inside the write: someone who moved, boarded or was marked since the
+        # list was read is not absent from here any more
+        absent = []
+        for pid in sorted(expected - set(seen)) if payloads else sorted(expected):
+            p = ctx.person(conn, op, pid)
+            if p["site"] != site or p["status"] not in _HERE:
+                continue
+            absent.append(pid)
+            if mark_missing and payloads:
                 ctx.event(
                     conn,
                     op,

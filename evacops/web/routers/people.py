@@ -3,11 +3,12 @@ with the per-row error report) and credentials."""
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Header, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from evacops.errors import UserError
@@ -44,11 +45,20 @@ def api_person(op: str, person_id: str, reg: Registry = Depends(registry)) -> di
 
 
 @router.post("/registrations", name="api_register")
-def api_register(op: str, body: Rows, reg: Registry = Depends(registry)) -> dict[str, Any]:
+def api_register(
+    op: str,
+    body: Rows,
+    reg: Registry = Depends(registry),
+    idempotency_key: str | None = Header(default=None, max_length=100),
+) -> dict[str, Any]:
     """Register rows in one transaction (all or none; a bad row: 422 with one problem per row,
-    never a cell's value)."""
+    never a cell's value). With an ``Idempotency-Key``, the same request sent again registers
+    nobody twice: it is refused, saying it was done."""
     records = read_records(body.rows, source="api")
-    return _result(reg.register(op, records, source="api"))
+    digest = None
+    if idempotency_key:
+        digest = hashlib.sha256(f"api|{op}|{idempotency_key}".encode()).hexdigest()
+    return _result(reg.register(op, records, source="api", source_digest=digest))
 
 
 @router.post("/registrations/file", name="api_register_file")
