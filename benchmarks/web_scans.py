@@ -2,7 +2,8 @@
 when reachable): scans/s sustained and the latency of one scan request, p50/p95/p99.
 
     .venv/bin/python benchmarks/web_scans.py [--people 20000] [--devices 8] [--duration 10]
-                                             [--workers 1] [--pg-url URL | --no-pg] [--json]
+                                             [--workers 1] [--pg-url URL | --no-pg]
+                                             [--no-sqlite] [--json]
 
 Set-up (not timed): a demo operation (evacops.demo, generated people) with ``--people`` people,
 one enrolled gate device per simulated phone (each bound to a gate of the operation), served by
@@ -218,6 +219,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--pg-url", default=os.environ.get("EVACOPS_TEST_DATABASE_URL", PG_DEFAULT))
     p.add_argument("--no-pg", action="store_true")
+    p.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only (e.g. --workers 2)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     header = (
@@ -226,7 +228,7 @@ def main() -> None:
     )
     results = []
     with tempfile.TemporaryDirectory(prefix="evacops-bench-") as tmp:
-        runs = [("sqlite", f"sqlite:///{tmp}/bench.db", None)]
+        runs = [] if a.no_sqlite else [("sqlite", f"sqlite:///{tmp}/bench.db", None)]
         if not a.no_pg and pg_reachable(a.pg_url):
             runs.append(("postgresql", None, a.pg_url))
         if not a.json:
