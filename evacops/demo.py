@@ -363,12 +363,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
 
 
-def _fresh_folder(folder: Path, url: str | None, key: str | None) -> tuple[str, str]:
-    """The demo's database and key in ``folder`` (mode 0700), any earlier demo's removed."""
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o700)
+def _fresh_folder(folder: Path, url: str | None, key: str | Path | None) -> tuple[str, str | Path]:
+    """The demo's database and key in ``folder`` (mode 0700), any earlier demo's removed. A
+    folder that holds anything else and was not made by a demo is refused (nothing removed)."""
     import shutil
 
+    from evacops.errors import UserError
+
+    marker = folder / ".evacops-demo"
+    if folder.is_dir() and any(folder.iterdir()) and not marker.exists():
+        raise UserError(
+            f"{folder}: not empty and not a demo folder; give a new or empty folder",
+            field="folder",
+            value=str(folder),
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    marker.touch()
     for old in folder.glob("demo.db*"):
         old.unlink()
     # the master key and the operations' key-encryption keys beside it
@@ -426,7 +437,8 @@ def served(
     port = port or free_port(host)
     env = _server_env(demo)
     cmd = [sys.executable, "-m", "evacops.cli", "serve", "--host", host, "--port", str(port)]
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 (closed below)
+    logfile = open(log, "wb") if log else None  # noqa: SIM115 (closed below)
+    out = logfile if logfile is not None else subprocess.DEVNULL
     proc = subprocess.Popen([*cmd, *extra_args], cwd=ROOT, env=env, stdout=out, stderr=out)
     url = f"http://{host}:{port}"
     try:
@@ -439,8 +451,8 @@ def served(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if log:
-            out.close()
+        if logfile is not None:
+            logfile.close()
 
 
 def serve(demo: Demo, host: str, port: int, echo: Callable[[str], None] = print) -> None:

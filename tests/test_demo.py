@@ -135,3 +135,15 @@ def test_evacops_demo_command_builds_without_serving(tmp_path):
     assert "Demo operation kabul-2021: 20 generated people" in r.stdout
     assert len([ln for ln in r.stdout.splitlines() if " / " in ln]) == len(Role)
     assert (tmp_path / "demo" / "demo.db").exists()
+
+
+def test_demo_refuses_a_folder_that_is_not_its_own(tmp_path):
+    from evacops.demo import main
+    from evacops.errors import UserError
+
+    folder = tmp_path / "mine"
+    (folder / "keys").mkdir(parents=True)
+    (folder / "keys" / "precious.key").write_bytes(b"x")
+    with pytest.raises(UserError, match="not empty and not a demo folder"):
+        main(["--people", "20", "--folder", str(folder)])
+    assert (folder / "keys" / "precious.key").read_bytes() == b"x"
