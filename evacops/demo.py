@@ -373,7 +373,7 @@ def _fresh_folder(folder: Path, url: str | None, key: str | Path | None) -> tupl
     marker = folder / ".evacops-demo"
     if folder.is_dir() and any(folder.iterdir()) and not marker.exists():
         raise UserError(
-            f"{folder}: not empty and not a demo folder; give a new or empty folder",
+            "not empty and not a demo folder; give a new or empty folder",
             field="folder",
             value=str(folder),
         )
