@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import stat
 
 import pytest
@@ -346,3 +347,57 @@ def test_oversized_and_overlong_files_are_refused_before_parsing(tmp_path, monke
     monkeypatch.setattr(limits, "MAX_FILE_BYTES", 1000)
     with pytest.raises(RegistrationFileError, match="over the"):
         read_registrations(path)
+
+
+# ---------------------------------------------------------------------------------- storage
+def test_errors_from_the_database_hold_no_parameter_values(registry_env, admin):
+    with pytest.raises(Exception) as e, admin.engine.begin() as conn:
+        conn.execute(text("INSERT INTO users (name) VALUES (:n)"), {"n": "SECRETZQ-name"})
+    assert "SECRETZQ" not in str(e.value)
+
+
+def test_database_and_written_files_are_private(registry_env, tmp_path):
+    from evacops.registry.credentials import write_label_sheet
+
+    if registry_env.url.startswith("sqlite:///"):
+        db = registry_env.url.removeprefix("sqlite:///")
+        for p in (db, db + "-wal", db + "-shm"):
+            if os.path.exists(p):
+                assert stat.S_IMODE(os.stat(p).st_mode) == 0o600, p
+    assert stat.S_IMODE(registry_env.key_file.stat().st_mode) == 0o600
+    reg = registry_env.as_role("registrar")
+    register(reg, 3, 5)
+    reg.issue_credentials(OPERATION)
+    for name in ("labels.pdf", "labels.png"):
+        write_label_sheet(reg.credential_labels(OPERATION), tmp_path / name)
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+
+
+def test_each_blind_index_purpose_has_a_key_of_its_own():
+    import hmac as hmac_
+
+    from evacops.registry.store.crypto import FieldCipher
+
+    cipher = FieldCipher(b"k" * 32, "op")
+    doc, household = cipher.purpose_key("document"), cipher.purpose_key("household")
+    assert doc != household and len(doc) == 32
+    assert cipher.blind("document", "X1") == hmac_.digest(doc, b"X1", "sha256")[:16]
+    assert cipher.blind("household", "X1") != cipher.blind("document", "X1")
+
+
+def test_strings_longer_than_their_column_are_refused_by_name(registry_env, admin):
+    long = "x" * 150
+    calls = {
+        "code": lambda: admin.add_site(OPERATION, long, "gate"),
+        "name": lambda: admin.create_operation("long-name", name="n" * 250, sites_={}),
+        "flight": lambda: admin.add_flight(
+            OPERATION, "F" * 50, origin="HKIA", destination="Al Udeid", seats=3
+        ),
+        "site": lambda: admin.create_operation("long-site", sites_={long: "gate"}),
+        "rollcall": lambda: admin.rollcall(OPERATION, "Gate A", rollcall_id=long),
+    }
+    for field, call in calls.items():
+        with pytest.raises(RegistryError) as e:
+            call()
+        assert e.value.field == field, (field, str(e.value))
+    assert "long-name" not in {o["id"] for o in admin.operations()}

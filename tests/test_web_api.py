@@ -144,8 +144,17 @@ def test_device_sync_is_idempotent_and_a_stale_revocation_is_kept_as_a_conflict(
     ]
     a = world.client().post(url, headers=head, json={"scans": late}).json()["answers"][0]
     assert a["outcome"] != "refused"
-    queue = world.client().get(f"{OP}/conflicts", headers=world.auth("admin")).json()
+    queue = world.client().get(f"{OP}/conflicts", headers=world.auth("manifest")).json()
     assert queue["total"] >= 1
+    cid = queue["items"][0]["id"]
+    r = world.client().post(
+        f"{OP}/conflicts/{cid}",
+        headers=world.auth("manifest"),
+        json={"resolution": "confirmed", "reason": "seen by the team"},
+    )
+    assert r.status_code == 200, r.text
+    still = world.client().get(f"{OP}/conflicts", headers=world.auth("manifest")).json()
+    assert cid not in [c["id"] for c in still["items"]]
 
 
 def test_revoked_device_token_is_refused(world: World):
@@ -244,3 +253,13 @@ def test_registration_with_an_idempotency_key_registers_nobody_twice(world: Worl
     assert again.status_code in (409, 422), again.text
     assert again.headers["content-type"] == "application/problem+json"
     assert world.admin.report(OPERATION)["registered"] == after
+
+
+def test_openapi_describes_every_api_route(world: World):
+    from evacops.web.routers import api_routes
+
+    spec = world.client().get("/api/v1/openapi.json").json()
+    paths = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    wanted = {(m, r.path) for r in api_routes() if r.path.startswith("/api/") for m in r.methods}
+    assert wanted <= paths
+    assert world.client().get("/docs").status_code == 200

@@ -25,8 +25,9 @@ def test_login_form_sets_strict_httponly_cookies_and_redirects_by_role(world: Wo
     c = world.client()
     r = c.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
-    r = c.post("/login", data={"name": "gate", "password": PASSWORD, "csrf": csrf},
-               follow_redirects=False)  # fmt: skip
+    r = c.post(
+        "/login", data={"name": "gate", "password": PASSWORD, "csrf": csrf}, follow_redirects=False
+    )
     assert r.status_code == 303
     cookies = r.headers.get_list("set-cookie")
     session = next(h for h in cookies if h.startswith("evacops_session="))
@@ -42,8 +43,9 @@ def test_secure_cookie_under_tls_setting(world: World):
     c = TestClient(world.app, base_url="https://testserver")
     r = c.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
-    r = c.post("/login", data={"name": "gate", "password": PASSWORD, "csrf": csrf},
-               follow_redirects=False)  # fmt: skip
+    r = c.post(
+        "/login", data={"name": "gate", "password": PASSWORD, "csrf": csrf}, follow_redirects=False
+    )
     session = next(h for h in r.headers.get_list("set-cookie") if h.startswith("evacops_session="))
     assert "Secure" in session
 
@@ -51,8 +53,11 @@ def test_secure_cookie_under_tls_setting(world: World):
 def test_login_form_without_its_token_is_refused(world: World):
     c = world.client()
     c.get("/login")
-    r = c.post("/login", data={"name": "gate", "password": PASSWORD, "csrf": "forged"},
-               follow_redirects=False)  # fmt: skip
+    r = c.post(
+        "/login",
+        data={"name": "gate", "password": PASSWORD, "csrf": "forged"},
+        follow_redirects=False,
+    )
     assert r.status_code == 403
     assert "evacops_session" not in r.headers.get("set-cookie", "")
 
@@ -65,8 +70,11 @@ def test_session_id_changes_at_login_and_a_planted_session_is_ended(world: World
     victim.cookies.set("evacops_session", planted)
     r = victim.get("/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
-    r = victim.post("/login", data={"name": "registrar", "password": PASSWORD, "csrf": csrf},
-                    follow_redirects=False)  # fmt: skip
+    r = victim.post(
+        "/login",
+        data={"name": "registrar", "password": PASSWORD, "csrf": csrf},
+        follow_redirects=False,
+    )
     new = re.search(r"evacops_session=([^;]+)", r.headers["set-cookie"]).group(1)
     assert new != planted
     # the planted session is over: whoever held it is logged out
@@ -100,13 +108,18 @@ def test_logout_ends_the_session(world: World):
 
 @pytest.mark.parametrize(
     "role, pages",
-    [("gate", ["Gate", "Arrival"]), ("planner", ["Operation picture"]),
-     ("reporter", ["Operation picture"]),
-     ("registrar", ["Operation picture", "Registration", "Duplicates", "Gate", "Arrival"]),
-     ("manifest", ["Operation picture", "Gate", "Ramp", "Arrival"]),
-     ("admin", ["Operation picture", "Registration", "Duplicates", "Gate", "Ramp", "Arrival",
-                "Admin"])],
-)  # fmt: skip
+    [
+        ("gate", ["Gate", "Arrival"]),
+        ("planner", ["Operation picture"]),
+        ("reporter", ["Operation picture"]),
+        ("registrar", ["Operation picture", "Registration", "Duplicates", "Gate", "Arrival"]),
+        ("manifest", ["Operation picture", "Gate", "Ramp", "Arrival"]),
+        (
+            "admin",
+            ["Operation picture", "Registration", "Duplicates", "Gate", "Ramp", "Arrival", "Admin"],
+        ),
+    ],
+)
 def test_navigation_shows_only_the_roles_pages(world: World, role, pages):
     c = world.page_login(role)
     path = {"Gate": "gate", "Operation picture": "picture"}[pages[0]]
@@ -150,17 +163,25 @@ def test_every_gate_registration_arrival_message_is_translated(world: World):
 def test_picture_shows_the_apis_numbers(world: World):
     pid = world.ids[0]
     world.as_scan = world.client().post(
-        f"/api/v1/operations/{OPERATION}/scans", headers=world.auth("gate"),
+        f"/api/v1/operations/{OPERATION}/scans",
+        headers=world.auth("gate"),
         json={"payload": world.payload[pid], "site": "Gate A"},
-    )  # fmt: skip
+    )
     c = world.page_login("reporter")
-    api = world.client().get(f"/api/v1/operations/{OPERATION}/picture",
-                             headers=world.auth("reporter")).json()  # fmt: skip
+    api = (
+        world.client()
+        .get(f"/api/v1/operations/{OPERATION}/picture", headers=world.auth("reporter"))
+        .json()
+    )
     page = c.get(f"{OPAGE}/picture").text
     assert re.search(r'data-k="registered">(\d+)<', page).group(1) == str(api["registered"])
     for status, n in api["by_status"].items():
         assert f'<td data-status="{status}">{n}</td>' in page
     assert api["by_status"]["checked-in"] == 1
+    today = max(api["per_day"])
+    assert api["per_day"][today]["checked_in"] == 1
+    row = re.search(rf"<tr><th>{today}</th>(.*?)</tr>", page).group(1)
+    assert re.findall(r"<td>(\d+)</td>", row)[1] == "1"
     live = c.get(f"{OPAGE}/picture/live")
     assert live.status_code == 200 and "<html" not in live.text and "hx-get" not in live.text
 
@@ -179,3 +200,26 @@ def test_gate_page_is_small_gzipped_and_registers_its_service_worker(world: Worl
         for u in (f"{OPAGE}/gate", "/static/style.css", "/static/gate.js")
     )
     assert total < 150_000
+
+
+def test_picture_against_the_scenario_draws_every_site_and_leg(world: World):
+    from pathlib import Path
+
+    from evacops.scenario import load
+
+    sc = load(Path(__file__).resolve().parent.parent / "scenarios" / "kabul-2021.yaml")
+    world.app.state.scenario = sc
+    api = (
+        world.client()
+        .get(f"/api/v1/operations/{OPERATION}/picture", headers=world.auth("planner"))
+        .json()
+    )
+    assert {n["name"] for n in api["map"]["nodes"]} == {s.name for s in sc.sites}
+    assert len(api["map"]["edges"]) == len(sc.legs)
+    assert {g["site"] for g in api["gates"]} == {s.name for s in sc.sites if s.kind == "gate"}
+    safe = {g["site"]: g["safe"] for g in api["gates"]}
+    for s in sc.sites:
+        if s.kind == "gate" and s.crowd_area_m2:
+            assert safe[s.name] == int(s.crowd_area_m2 * sc.safe_density_per_m2)
+    page = world.page_login("planner").get(f"{OPAGE}/picture").text
+    assert page.count("<circle") == len(sc.sites) and page.count("<line") == len(sc.legs)

@@ -10,7 +10,7 @@ import re
 
 import pytest
 from conftest import OPERATION
-from test_web_support import ROLES, World, csrf_of
+from test_web_support import OTHER_OP, ROLES, World, csrf_of
 
 from evacops.registry.security import ROLE_PERMS, Perm
 from evacops.web import security as sec
@@ -23,8 +23,15 @@ def world(registry_env, admin) -> World:
 
 
 def _url(path: str, world: World) -> str:
-    subs = {"op": OPERATION, "person_id": world.ids[0], "flight": "NO-SUCH", "device": "dev_none",
-            "user": "nobody", "code": "fa"}  # fmt: skip
+    subs = {
+        "op": OPERATION,
+        "person_id": world.ids[0],
+        "flight": "NO-SUCH",
+        "device": "dev_none",
+        "user": "nobody",
+        "code": "fa",
+        "conflict": "999999",
+    }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: subs[m.group(1)], path)
 
 
@@ -45,6 +52,31 @@ def _expected(role: str | None, need, path: str) -> str:
     if role == "admin" or (in_op and Perm(need) in ROLE_PERMS[role]):
         return "allowed"
     return "refused"
+
+
+def test_a_gate_device_token_reaches_the_api_as_its_role_in_its_operation_only(world: World):
+    """Every API route with an enrolled gate device's bearer token answers as the matrix says
+    for the gate role (admin-only and other-operation routes refused); its gate page offers
+    its own site only."""
+    device, token = world.admin.enrol_device(OPERATION, "Gate A", "gate", "matrix tablet")
+    head = {"Authorization": f"Bearer {token}"}
+    for method, route in _routes(world.app):
+        if not route.path.startswith("/api/") or route.name == "api_logout":
+            continue
+        url = _url(route.path, world).replace("dev_none", device)
+        r = world.client().request(method, url, headers=head)
+        want = _expected("gate", sec.PERMISSIONS[route.name], route.path)
+        what = f"{method} {url} as device: {r.status_code} {r.text[:200]}"
+        if want == "refused":
+            assert r.status_code == 403 and r.json()["field"] == "role", what
+        elif want == "allowed":
+            assert r.status_code not in (401, 500), what
+            assert not (r.status_code == 403 and r.json().get("field") == "role"), what
+    other = f"/api/v1/operations/{OTHER_OP}/people/{world.other_ids[0]}"
+    assert world.client().get(other, headers=head).status_code == 403
+    page = world.client().get(f"/o/{OPERATION}/gate", headers=head, follow_redirects=False)
+    assert page.status_code == 200
+    assert re.findall(r"<option>([^<]+)</option>", page.text) == ["Gate A"]
 
 
 def test_every_route_is_in_the_matrix(world: World):
@@ -109,8 +141,11 @@ def _crawl(world: World, role: str) -> dict[str, str]:
         bodies[url] = r.text
         todo += [h for h in re.findall(r'href="(/[^"]*)"', r.text) if "logout" not in h]
     pid = world.ids[3]
-    r = c.post(f"/api/v1/operations/{OPERATION}/scans", headers={"X-CSRF-Token": csrf_of(c)},
-               json={"payload": world.payload[pid], "site": "Gate A"})  # fmt: skip
+    r = c.post(
+        f"/api/v1/operations/{OPERATION}/scans",
+        headers={"X-CSRF-Token": csrf_of(c)},
+        json={"payload": world.payload[pid], "site": "Gate A"},
+    )
     bodies["scan"] = r.text
     return bodies
 
@@ -128,8 +163,11 @@ def test_a_gate_or_reporter_never_receives_a_sealed_value(world: World, role):
         if re.search(r"(?<![\w-])" + re.escape(v) + r"(?![\w-])", text)
     ]
     assert leaks == []
-    own = {"gate": f"/o/{OPERATION}/gate", "reporter": f"/o/{OPERATION}/picture",
-           "planner": f"/o/{OPERATION}/picture"}[role]  # fmt: skip
+    own = {
+        "gate": f"/o/{OPERATION}/gate",
+        "reporter": f"/o/{OPERATION}/picture",
+        "planner": f"/o/{OPERATION}/picture",
+    }[role]
     assert "<html" in bodies[own] and "Log in" not in bodies[own]  # the crawl got in
     if role == "gate":  # and reached the gate's own answers
         assert '"let_in":true' in bodies["scan"].replace(" ", "")
@@ -140,3 +178,14 @@ def test_the_crawl_would_find_a_sealed_value_a_registrar_may_read(world: World):
     bodies = _crawl(world, "registrar")
     sealed = _sealed_values(world)
     assert any(v in text for text in bodies.values() for v in sealed)
+
+
+def test_refusals_are_in_the_audit_log(world: World):
+    head = world.auth("gate")  # log in first (its own entries)
+    before = len(world.admin.audit_entries(10_000))
+    r = world.client().get(f"/api/v1/operations/{OPERATION}/devices", headers=head)
+    assert r.status_code == 403
+    entries = world.admin.audit_entries(10_000)
+    assert len(entries) == before + 1
+    last = entries[-1]
+    assert (last["actor"], last["action"], last["subject"]) == ("gate", "refused", "api_devices")

@@ -37,32 +37,49 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "evacops-test")])
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
         .sign(key, hashes.SHA256())
-    )  # fmt: skip
+    )
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))  # fmt: skip
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
 @pytest.fixture
 def env(tmp_path):
-    settings = RegistrySettings(database_url=f"sqlite:///{tmp_path / 'reg.db'}",
-                                key_file=tmp_path / "keys" / "master.key")  # fmt: skip
+    settings = RegistrySettings(
+        database_url=f"sqlite:///{tmp_path / 'reg.db'}", key_file=tmp_path / "keys" / "master.key"
+    )
     init_registry(settings, admin="admin", password="test-password-1")
-    return {**os.environ, "PYTHONPATH": str(ROOT), "EVACOPS_DATABASE_URL": settings.database_url,
-            "EVACOPS_KEY_FILE": str(settings.key_file)}  # fmt: skip
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "EVACOPS_DATABASE_URL": settings.database_url,
+        "EVACOPS_KEY_FILE": str(settings.key_file),
+    }
 
 
 def _serve(env, *args):
-    return subprocess.Popen([sys.executable, "-m", "evacops.cli", "serve", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "evacops.cli", "serve", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _wait(url: str, **kw) -> httpx.Response:
@@ -105,9 +122,19 @@ def test_serve_over_tls_with_a_self_signed_certificate(env, tmp_path):
 
 
 def test_serve_refuses_flags_that_do_not_go_together(env, tmp_path):
-    r = subprocess.run([sys.executable, "-m", "evacops.cli", "serve", "--tls-cert", "x.pem"],
-                       env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "evacops.cli", "serve", "--tls-cert", "x.pem"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "--tls-key" in r.stderr + r.stdout
-    r = subprocess.run([sys.executable, "-m", "evacops.cli", "serve", "--workers", "3"],
-                       env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "evacops.cli", "serve", "--workers", "3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "PostgreSQL" in r.stderr + r.stdout

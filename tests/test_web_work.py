@@ -45,8 +45,11 @@ def test_upload_with_bad_rows_shows_one_problem_per_row_and_registers_nothing(wo
     lines[1] = lines[1].replace(str(rows[0]["birth_date"]), "not-a-date")
     lines[2] = lines[2].replace(str(rows[1]["sex"]), "Q", 1) if rows[1]["sex"] else lines[2]
     before = world.admin.report(OPERATION)["registered"]
-    r = c.post(f"{OPAGE}/register/upload", data={"csrf": csrf_of(c)},
-               files={"file": ("people.csv", "\n".join(lines).encode(), "text/csv")})  # fmt: skip
+    r = c.post(
+        f"{OPAGE}/register/upload",
+        data={"csrf": csrf_of(c)},
+        files={"file": ("people.csv", "\n".join(lines).encode(), "text/csv")},
+    )
     assert r.status_code == 422
     problems = re.findall(r"<li>(.*?)</li>", r.text.split('class="problems"')[1].split("</ol>")[0])
     assert len(problems) >= 1 and all("people.csv" in p or ":" in p for p in problems)
@@ -65,9 +68,11 @@ def test_dedup_page_runs_the_search_and_lists_the_queue(world: World):
 
 
 def _flight(world: World, code: str, seats: int) -> None:
-    r = world.client().post(f"/api/v1/operations/{OPERATION}/flights", headers=world.auth("admin"),
-                            json={"code": code, "origin": "HKIA", "destination": "Al Udeid",
-                                  "seats": seats})  # fmt: skip
+    r = world.client().post(
+        f"/api/v1/operations/{OPERATION}/flights",
+        headers=world.auth("admin"),
+        json={"code": code, "origin": "HKIA", "destination": "Al Udeid", "seats": seats},
+    )
     assert r.status_code == 200, r.text
 
 
@@ -103,8 +108,10 @@ def test_arrival_deplanes_by_scan_and_reconciles(world: World):
     c = world.page_login("admin")
     r = c.post(f"{OPAGE}/arrival", data={"csrf": csrf_of(c), "flight": "EV2", "do": "arrive"})
     assert r.status_code == 200, r.text
-    r = c.post(f"{OPAGE}/arrival", data={"csrf": csrf_of(c), "flight": "EV2", "do": "deplane",
-                                         "payload": world.payload[pid]})  # fmt: skip
+    r = c.post(
+        f"{OPAGE}/arrival",
+        data={"csrf": csrf_of(c), "flight": "EV2", "do": "deplane", "payload": world.payload[pid]},
+    )
     assert r.status_code == 200 and "answer go" in r.text, r.text
     recon = world.admin.reconcile(OPERATION, "EV2")
     assert recon["deplaned"] == 1 and recon["reconciled"] is True

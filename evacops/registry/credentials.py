@@ -501,18 +501,21 @@ def write_label_sheet(labels: Sequence[Label], path: Path, *, fmt: str | None = 
         list(zip(labels[i : i + LABELS_PER_PAGE], claims[i : i + LABELS_PER_PAGE], strict=True))
         for i in range(0, len(labels), LABELS_PER_PAGE)
     ]
+    from evacops.registry.writers import open_private as _private
+
     try:
         if kind == "pdf":
             from matplotlib import rc_context
             from matplotlib.backends.backend_pdf import PdfPages
 
             # one image per QR code, at 300 dpi with whole dots per module, not one composite
-            with rc_context({"image.composite_image": False}), PdfPages(path) as pdf:
+            with rc_context({"image.composite_image": False}), PdfPages(_private(path)) as pdf:
                 for page in pages:
                     pdf.savefig(_draw_page(page), dpi=DPI)
         else:
             for number, page in enumerate(pages, start=1):
-                _draw_page(page).savefig(_page_path(path, number), dpi=DPI, format="png")
+                with _private(_page_path(path, number)) as fh:
+                    _draw_page(page).savefig(fh, dpi=DPI, format="png")
     except OSError as exc:
         raise CredentialError(
             f"{path}: cannot write the label sheet ({exc.strerror or exc}); choose a writable path"

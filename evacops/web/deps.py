@@ -74,6 +74,14 @@ async def _csrf_token(request: Request) -> str | None:
     return None
 
 
+def refused(c: Caller, op: str | None, route: str, why: str) -> None:
+    """A refused request in the audit log: who, the route, what was missing (never a value
+    from the request)."""
+    ctx = c.registry.ctx
+    with ctx.write() as conn:
+        ctx.audit(conn, "refused", op if op and c.actor.role_in(op) else None, route, {"need": why})
+
+
 async def authorize(request: Request) -> Caller | None:
     """Enforce the route's entry in :data:`~evacops.web.security.PERMISSIONS`: the caller (None
     on a public route without one), CSRF on unsafe methods sent with the cookie, and the
@@ -90,6 +98,8 @@ async def authorize(request: Request) -> Caller | None:
         token = await _csrf_token(request)
         ok = await run_in_threadpool(acc.check_csrf, caller.session or "", token)
         if not ok:
+            op = request.path_params.get("op")
+            await run_in_threadpool(refused, caller, op, route.name, "csrf")
             raise AccessDenied(
                 "the form's CSRF token is missing or stale; reload the page", field="csrf"
             )
@@ -97,6 +107,7 @@ async def authorize(request: Request) -> Caller | None:
         op = request.path_params.get("op")
         if not caller.actor.can(Perm(need), op):
             role = caller.actor.role_in(op)
+            await run_in_threadpool(refused, caller, op, route.name, str(need))
             where = f"operation {op}" if op else "this server"
             raise AccessDenied(
                 f"your role in {where} may not {need}", field="role", value=str(role or "none")

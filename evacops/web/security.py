@@ -74,6 +74,7 @@ PERMISSIONS: dict[str, Perm | str] = {
     "api_scan": Perm.scan,
     "api_device_sync": Perm.scan,
     "api_conflicts": Perm.manifest,
+    "api_conflict_resolve": Perm.manifest,
     "api_flight_add": Perm.manage,
     "api_manifest_build": Perm.manifest,
     "api_manifest": Perm.manifest,

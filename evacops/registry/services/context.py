@@ -38,6 +38,12 @@ def token(prefix: str, nbytes: int = 10) -> str:
     return prefix + base64.b32encode(secrets.token_bytes(nbytes)).decode().rstrip("=").lower()
 
 
+def check_length(field: str, value: str | None, limit: int) -> None:
+    """Refuse text longer than its column (SQLite would keep it, PostgreSQL fail obscurely)."""
+    if value is not None and len(value) > limit:
+        raise RegistryError(f"at most {limit} characters (got {len(value)})", field=field)
+
+
 def chunks(items: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
     """``items`` in slices of at most ``n`` (for ``IN (...)`` lists and batched inserts)."""
     for i in range(0, len(items), n):

@@ -17,7 +17,7 @@ from evacops.errors import RegistryError
 from evacops.registry import credentials as creds
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
-from evacops.registry.services.context import IDENTITY_FIELDS, Context
+from evacops.registry.services.context import IDENTITY_FIELDS, Context, check_length
 from evacops.registry.services.registration import blind_keys, initials
 from evacops.registry.store.crypto import FieldCipher
 from evacops.registry.store.tables import credentials, events, persons
@@ -95,6 +95,8 @@ def correct(ctx: Context, op: str, person_id: str, *, reason: str, **fields: Any
     unknown = set(fields) - _PERSONAL - _PLAIN_OK
     if unknown:
         raise RegistryError(f"correction: cannot correct {', '.join(sorted(unknown))}")
+    for k, limit in (("relationship", 30), ("category", 60)):
+        check_length(k, fields.get(k), limit)
     with ctx.write() as conn:
         p = ctx.person(conn, op, person_id)
         cipher = ctx.cipher(conn, op)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
-from evacops.registry.services.context import Context
+from evacops.registry.services.context import Context, check_length
 from evacops.registry.services.movements import scan
 from evacops.registry.store.tables import persons
 
@@ -34,6 +34,7 @@ def rollcall(
     roll-call event there; ``mark_missing`` records everyone expected and not seen as
     missing."""
     require(ctx.actor, Perm.scan, op)
+    check_length("rollcall", rollcall_id, 40)  # it goes into idempotency keys
     rid = rollcall_id or ctx.clock().strftime("%Y%m%dT%H%M")
     P = persons.c
     with ctx.read() as conn:  # who should be here, before anyone is scanned

@@ -26,7 +26,7 @@ from evacops.registry.security import (
     hash_password,
     require,
 )
-from evacops.registry.services.context import Context
+from evacops.registry.services.context import Context, check_length
 from evacops.registry.store import audit as audit_log
 from evacops.registry.store.crypto import new_data_key, wrap_key
 from evacops.registry.store.tables import flights, operations, sites, users, utcnow
@@ -119,6 +119,7 @@ def create_operation(
         raise RegistryError(
             "not an id; use lower-case letters, digits and '-'", field="operation", value=op
         )
+    _check_operation_text(name, categories, sites_, origin_site, rule_version)
     master = ctx.need_master()
     priv, pub = creds.new_signing_key()
     catmap = {k: {"cohort": c, "priority": float(p)} for k, (c, p) in (categories or {}).items()}
@@ -156,6 +157,17 @@ def _insert_operation(ctx: Context, conn: Connection, row: dict, sites_: Mapping
     ctx.audit(conn, "operation-created", op, op, details)
 
 
+def _check_operation_text(name, categories, sites_, origin_site, rule_version) -> None:
+    check_length("name", name, 200)
+    check_length("origin_site", origin_site, 100)
+    check_length("rule_version", rule_version, 64)
+    for code in sites_ or {}:
+        check_length("site", code, 100)
+    for cat, (cohort, _priority) in (categories or {}).items():
+        check_length("category", cat, 60)
+        check_length("cohort", cohort, 100)
+
+
 def list_operations(ctx: Context) -> list[dict[str, Any]]:
     """The operations the acting user has a role in (an admin: every one): id, name, and
     whether it is shredded."""
@@ -172,6 +184,7 @@ def list_operations(ctx: Context) -> list[dict[str, Any]]:
 
 def add_site(ctx: Context, op: str, code: str, kind: str) -> None:
     require(ctx.actor, Perm.manage, op)
+    check_length("code", code, 100)
     check_kind(kind)
     with ctx.write() as conn:
         ctx.operation(conn, op)
@@ -199,6 +212,7 @@ def add_flight(
         require(ctx.actor, Perm.manifest, op)
     if seats <= 0:
         raise RegistryError("must be > 0", field="seats", value=seats)
+    check_length("flight", code, 40)
     with ctx.write() as conn:
         ctx.operation(conn, op)
         ctx.check_site(conn, op, origin)

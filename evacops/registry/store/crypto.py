@@ -10,9 +10,9 @@
 - A personal field is sealed with AES-256-GCM under the data key: ``nonce(12) || ciphertext+tag``,
   with ``operation|table|row|field`` as associated data, so a sealed value copied into another row
   or field does not open.
-- **Blind indexes** are HMAC-SHA256 (truncated to 16 bytes) under a key derived from the data key
-  with HKDF, one per purpose: equal values can be found and blocked for dedup without decrypting,
-  and the index dies with the data key.
+- **Blind indexes** are HMAC-SHA256 (truncated to 16 bytes) under a key derived from the data
+  key with HKDF, a separate key for each purpose (:meth:`FieldCipher.purpose_key`): equal values
+  can be found and blocked for dedup without decrypting, and the index dies with the data key.
 """
 
 from __future__ import annotations
@@ -217,14 +217,25 @@ def _fsync_dir(path: Path) -> None:
 class FieldCipher:
     """Seal and open the personal fields of one operation; compute its blind indexes."""
 
-    __slots__ = ("_aead", "_bidx_key", "operation")
+    __slots__ = ("_aead", "_data_key", "_purpose_keys", "operation")
 
     def __init__(self, data_key: bytes, operation: str):
         self.operation = operation
         self._aead = AESGCM(data_key)
-        self._bidx_key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"evacops blind index v1"
-        ).derive(data_key)
+        self._data_key = data_key
+        self._purpose_keys: dict[str, bytes] = {}
+
+    def purpose_key(self, purpose: str) -> bytes:
+        """The blind-index key of one ``purpose`` (document, household, a dedup block), derived
+        from the data key with HKDF: an index of one purpose says nothing about another's."""
+        key = self._purpose_keys.get(purpose)
+        if key is None:
+            info = f"evacops blind index v2|{purpose}".encode()
+            key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
+                self._data_key
+            )
+            self._purpose_keys[purpose] = key
+        return key
 
     def _aad(self, where: str) -> bytes:
         return f"{self.operation}|{where}".encode()
@@ -251,4 +262,4 @@ class FieldCipher:
 
     def blind(self, purpose: str, value: str) -> bytes:
         """Keyed blind index of a normalised value, for equality lookup without decryption."""
-        return hmac.digest(self._bidx_key, f"{purpose}\x1f{value}".encode(), "sha256")[:16]
+        return hmac.digest(self.purpose_key(purpose), value.encode(), "sha256")[:16]

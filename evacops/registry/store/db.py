@@ -8,6 +8,7 @@ and upgraded by the Alembic migrations in ``migrations/`` (:func:`migrate`), nev
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -43,13 +44,15 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
         sync = sqlite_synchronous.upper()
         if sync not in ("NORMAL", "FULL", "EXTRA"):
             raise RegistryError("EVACOPS_SQLITE_SYNCHRONOUS: use NORMAL, FULL or EXTRA")
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        db_file = parsed.database
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # pragma: no cover - exercised by every test
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see "begin" below)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            _private(db_file)
             cur.execute(f"PRAGMA synchronous={sync}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
@@ -67,7 +70,11 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     if backend == "postgresql":
         try:
             # no pre-ping (a round trip per checkout); connections are recycled instead
-            return create_engine(url, pool_recycle=1800, pool_size=10, max_overflow=20)
+            engine = create_engine(
+                url, pool_recycle=1800, pool_size=10, max_overflow=20, hide_parameters=True
+            )
+            event.listen(engine, "handle_error", _without_values)
+            return engine
         except NoSuchModuleError:
             raise RegistryError(
                 "EVACOPS_DATABASE_URL: use the psycopg driver: postgresql+psycopg://..."
@@ -75,6 +82,33 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     raise RegistryError(
         f"EVACOPS_DATABASE_URL: {backend} is not supported; use sqlite:/// or postgresql+psycopg://"
     )
+
+
+def _without_values(context) -> Exception | None:
+    """PostgreSQL's errors say which row failed with its values (``DETAIL: Failing row contains
+    (...)``): the error raised instead keeps its class and primary message only, so no value
+    reaches an error or a log."""
+    orig = context.original_exception
+    diag = getattr(orig, "diag", None)
+    wrapped = context.sqlalchemy_exception
+    if diag is None or not diag.message_detail or wrapped is None:
+        return None
+    try:
+        plain = type(orig)(diag.message_primary or "database error")
+    except Exception:  # an error class we cannot build: keep the original
+        return None
+    return type(wrapped)(
+        context.statement, None, plain, hide_parameters=True,
+        connection_invalidated=context.is_disconnect,
+    )  # fmt: skip
+
+
+def _private(db_file: str) -> None:
+    """The database file and its WAL and shared-memory files: readable by their owner only."""
+    for path in (db_file, db_file + "-wal", db_file + "-shm"):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)
 
 
 @contextmanager

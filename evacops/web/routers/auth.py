@@ -94,7 +94,14 @@ async def page_login_post(
     except AccessDenied as exc:
         token = sec.new_prelogin_token()
         resp = render(request, "login.html", status=401, prelogin=token, error=exc.problem)
-        resp.set_cookie(sec.PRELOGIN_COOKIE, token, httponly=True, samesite="strict")
+        resp.set_cookie(
+            sec.PRELOGIN_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=request.app.state.settings.cookie_secure,
+            max_age=3600,
+        )
         return resp
     old = request.cookies.get(sec.SESSION_COOKIE)
     if old:  # no fixation: whatever session came in ends; the new one has a new token

@@ -91,6 +91,21 @@ def api_conflicts(
     return page.of(reg.conflicts(op, status=status))
 
 
+class Resolution(BaseModel):
+    resolution: str = Field(max_length=20)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/conflicts/{conflict}", name="api_conflict_resolve")
+def api_conflict_resolve(
+    op: str, conflict: int, body: Resolution, reg: Registry = Depends(registry)
+) -> dict[str, Any]:
+    """Close a conflict: confirmed, offloaded, corrected or dismissed, with the reason (kept
+    sealed)."""
+    reg.resolve_conflict(op, conflict, body.resolution, body.reason)
+    return {"conflict": conflict, "resolution": body.resolution}
+
+
 @router.post("/rollcalls", name="api_rollcall")
 def api_rollcall(
     op: str,
