@@ -1,10 +1,13 @@
 # evacops: two commands on a fresh machine with Python 3.11 and make.
-#   make demo   set up .venv and plan the bundled Kabul 2021 scenario into out/
+#   make demo   set up .venv, plan the bundled Kabul 2021 scenario into out/, then build a demo
+#               operation (2,000 generated people) in out/demo and serve it on
+#               http://127.0.0.1:8000 with one login per role printed; Ctrl-C stops it
 #   make test   set up .venv and run the test suite
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEMO_PORT ?= 8000
 
 .PHONY: demo test lint bench clean setup
 
@@ -20,6 +23,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/evacops validate scenarios/kabul-2021.yaml
 	$(BIN)/evacops plan scenarios/kabul-2021.yaml --out out/kabul-2021
+	$(BIN)/evacops demo --people 2000 --folder out/demo --port $(DEMO_PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from evacops.cli import plan, route, serve, simulate, validate
+from evacops.cli import demo, plan, route, serve, simulate, validate
 from evacops.cli.output import err
 from evacops.cli.registry import app as registry_app
 
@@ -29,6 +29,7 @@ app.command()(plan.plan)
 app.command()(route.route)
 app.command()(simulate.simulate)
 app.command()(serve.serve)
+app.command()(demo.demo)
 app.add_typer(registry_app, name="registry")
 
 
