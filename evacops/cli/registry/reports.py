@@ -140,13 +140,7 @@ def _label_sheet(reg: Any, op: str, out_file: Path, as_json: bool) -> dict[str, 
     """``credentials --out``: the wristband label sheet of the operation's valid credentials."""
     from evacops.registry import credentials as creds
 
-    items = reg.credential_payloads(op)
-    labels = [
-        creds.Label(
-            i["payload"], i["code"], f"HH {i['household_id'][-6:].upper()}", i["category"][:18]
-        )
-        for i in items
-    ]
+    labels = reg.credential_labels(op)  # household code and size: never a category
     if not labels:
         fail("no valid credentials to print; issue some first")
     with err.status(f"drawing {len(labels):,} labels ...") if not as_json else quiet():
