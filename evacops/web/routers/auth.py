@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -58,10 +58,8 @@ def api_health() -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------ pages
-@pages.get("/login", name="page_login")
-def page_login(request: Request):
-    token = sec.new_prelogin_token()
-    response = render(request, "login.html", prelogin=token)
+def _with_prelogin(request: Request, response: Response, token: str) -> Response:
+    """``response`` with the pre-login CSRF cookie (the login form's token) set on it."""
     response.set_cookie(
         sec.PRELOGIN_COOKIE,
         token,
@@ -71,6 +69,13 @@ def page_login(request: Request):
         max_age=3600,
     )
     return response
+
+
+@pages.get("/login", name="page_login")
+def page_login(request: Request):
+    token = sec.new_prelogin_token()
+    response = render(request, "login.html", prelogin=token)
+    return _with_prelogin(request, response, token)
 
 
 @pages.post("/login", name="page_login_post")
@@ -94,15 +99,7 @@ async def page_login_post(
     except AccessDenied as exc:
         token = sec.new_prelogin_token()
         resp = render(request, "login.html", status=401, prelogin=token, error=exc.problem)
-        resp.set_cookie(
-            sec.PRELOGIN_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=request.app.state.settings.cookie_secure,
-            max_age=3600,
-        )
-        return resp
+        return _with_prelogin(request, resp, token)
     old = request.cookies.get(sec.SESSION_COOKIE)
     if old:  # no fixation: whatever session came in ends; the new one has a new token
         await run_in_threadpool(acc.end_session, old)
