@@ -327,6 +327,12 @@ class Registry:
         return people.not_duplicate(self.ctx, op, a, b, reason=reason)
 
     # ------------------------------------------------------------------ reports and exports
+    def household_size(self, op: str, household_id: str | None) -> int:
+        return reports.household_size(self.ctx, op, household_id)
+
+    def flight_summary(self, op: str) -> dict[str, Any]:
+        return reports.flight_summary(self.ctx, op)
+
     def report(self, op: str, *, since: datetime | None = None) -> dict[str, Any]:
         return reports.report(self.ctx, op, since=since)
 

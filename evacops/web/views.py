@@ -12,11 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
-
 from evacops.registry.security import Perm
 from evacops.registry.service import Registry
-from evacops.registry.store.tables import flights, persons
 
 
 def gate_answer(reg: Registry, op: str, answer: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +28,7 @@ def gate_answer(reg: Registry, op: str, answer: dict[str, Any]) -> dict[str, Any
         return out
     seen = reg.person(op, pid)  # role-checked and audited by the service
     out["initials"] = seen["initials"]
-    out["household_size"] = household_size(reg, op, seen["household_id"])
+    out["household_size"] = reg.household_size(op, seen["household_id"])
     for key in ("seat", "lap"):
         if key in answer:
             out[key] = answer[key]
@@ -49,36 +46,10 @@ def person_view(reg: Registry, op: str, person_id: str) -> dict[str, Any]:
     return seen
 
 
-def household_size(reg: Registry, op: str, household_id: str | None) -> int:
-    if household_id is None:
-        return 1
-    P = persons.c
-    with reg.engine.connect() as conn:
-        return conn.execute(
-            select(func.count()).where(
-                P.operation_id == op, P.household_id == household_id, P.status != "merged"
-            )
-        ).scalar_one()
-
-
 def picture(reg: Registry, op: str, scenario: Any = None) -> dict[str, Any]:
     """The operation picture (the caller needs ``report`` in ``op``: :meth:`Registry.report`)."""
     rep = reg.report(op)
-    F = flights.c
-    with reg.engine.connect() as conn:
-        by_status: dict[str, int] = dict(
-            conn.execute(
-                select(F.status, func.count()).where(F.operation_id == op).group_by(F.status)
-            ).all()
-        )
-        in_air = [
-            dict(code=r.code, origin=r.origin, destination=r.destination)
-            for r in conn.execute(
-                select(F.code, F.origin, F.destination)
-                .where(F.operation_id == op, F.status == "departed")
-                .order_by(F.code)
-            )
-        ]
+    flights_now = reg.flight_summary(op)
     in_air_people = rep["by_status"].get("in-flight", 0)
     out = {
         "operation": op,
@@ -88,7 +59,7 @@ def picture(reg: Registry, op: str, scenario: Any = None) -> dict[str, Any]:
         "by_site": rep["by_site"],
         "by_cohort": rep["by_cohort"],
         "per_day": rep["per_day"],
-        "flights": {"by_status": by_status, "in_air": in_air, "people_in_air": in_air_people},
+        "flights": {**flights_now, "people_in_air": in_air_people},
         "staging": [],
         "gates": [],
         "map": None,

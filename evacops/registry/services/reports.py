@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
 from evacops.registry.services.context import Context
 from evacops.registry.store import audit as audit_log
-from evacops.registry.store.tables import audit, events, persons
+from evacops.registry.store.tables import audit, events, flights, persons
 
 _STEPS = {ev.REGISTERED: "registered", ev.GATE_IN: "checked_in", ev.BOARD: "boarded",
           ev.DEPLANE: "deplaned"}  # fmt: skip
@@ -93,6 +93,45 @@ def report(ctx: Context, op: str, *, since: datetime | None = None) -> dict[str,
             for r in minors
         ],
     }
+
+
+def household_size(ctx: Context, op: str, household_id: str | None) -> int:
+    """People in a household (merged duplicates not counted); 1 for someone alone. What a gate
+    shows beside the initials, so a gate view may read it."""
+    require(ctx.actor, Perm.read_gate_view, op)
+    if household_id is None:
+        return 1
+    P = persons.c
+    with ctx.read() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).where(
+                    P.operation_id == op, P.household_id == household_id, P.status != "merged"
+                )
+            ).scalar_one()
+        )
+
+
+def flight_summary(ctx: Context, op: str) -> dict[str, Any]:
+    """Flights by status, and those in the air (code, origin, destination)."""
+    require(ctx.actor, Perm.report, op)
+    F = flights.c
+    with ctx.read() as conn:
+        by_status = {
+            str(status): int(n)
+            for status, n in conn.execute(
+                select(F.status, func.count()).where(F.operation_id == op).group_by(F.status)
+            )
+        }
+        in_air = [
+            {"code": r.code, "origin": r.origin, "destination": r.destination}
+            for r in conn.execute(
+                select(F.code, F.origin, F.destination)
+                .where(F.operation_id == op, F.status == "departed")
+                .order_by(F.code)
+            )
+        ]
+    return {"by_status": by_status, "in_air": in_air}
 
 
 def _count(items: Sequence[Any], attr: str) -> dict[str, int]:
