@@ -339,7 +339,7 @@ def resolve_short_code(ctx: Context, op: str, code: str) -> dict[str, Any]:
             f"too many short codes typed in a minute; scan the QR code or wait {int(wait) + 1} s"
         )
     if outcome == "ambiguous":
-        raise CredentialError(f"short code {code}: {AMBIGUOUS}")
+        raise CredentialError(AMBIGUOUS, field="code", value=code)  # the page words it
     if outcome == "none":
         raise CredentialError(f"short code {code}: no credential of this operation has it")
     return {"credential_id": rows[0].id, "code": code, "payload": payload}
