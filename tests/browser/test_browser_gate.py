@@ -53,6 +53,7 @@ def test_gate_short_code_typed_online_then_offline_syncs_once(browser, demo_serv
     page.press("#code", "Enter")
     assert _answer(page)[0] == "saved"
     page.wait_for_function("() => document.getElementById('waiting').textContent.trim() === '1'")
+    shot(page, "gate-phone-offline-code-saved")
     page.reload()
     page.wait_for_selector("#gate[data-ready='1']")
     assert _waiting(page) == 1
@@ -86,6 +87,30 @@ def test_gate_phone_in_dari_and_arabic(browser, demo_server, shot):
         page.press("#code", "Enter")
         assert any("\u0600" <= ch <= "\u06ff" for ch in page.inner_text("#answer"))
         shot(page, f"gate-phone-{lang}")
+    # Dari offline with a scan waiting (the page the service worker keeps is in Dari)
+    cred = demo_server.demo.fresh_payloads[32]
+    phone = demo_server.demo.devices[2]
+    page.goto(f"{demo_server.url}/lang/fa")
+    page.goto(f"{demo_server.url}/o/{OP}/gate")
+    _enrol(page, phone["token"])
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    go_offline(ctx)
+    page.reload()
+    page.wait_for_selector("#gate[data-ready='1']")
+    assert page.get_attribute("html", "lang") == "fa"
+    page.fill("#code", cred["code"])
+    page.press("#code", "Enter")
+    assert _answer(page)[0] == "saved"
+    page.wait_for_function("() => document.getElementById('waiting').textContent.trim() === '1'")
+    shot(page, "gate-phone-fa-offline-waiting")
+    go_online(ctx)
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.wait_for_function(
+        "() => document.getElementById('waiting').textContent.trim() === '0'", timeout=30_000
+    )
+    cid = cred["credential_id"]
+    assert _gate_in_count(demo_server, [cid]) == {cid: 1}
     ctx.close()
 
 

@@ -100,7 +100,10 @@
 
   async function status() {
     $("net").textContent = navigator.onLine ? t("online") : t("offline");
-    $("waiting").textContent = String((await waiting()).length);
+    const n = (await waiting()).length;
+    $("waiting").textContent = String(n);
+    $("sync").classList.toggle("offline", !navigator.onLine);
+    $("sync").classList.toggle("pending", n > 0);
     const last = await getMeta("last-sync");
     $("last").textContent = last ? new Date(last).toTimeString().slice(0, 5) : t("never");
     $("device-label").textContent = device ? `${device.id} · ${device.site}` : $("device-label").textContent;
