@@ -162,17 +162,24 @@ def per_scan(browser, url: str, state: dict, payloads: list[str], field: str = C
     wire = Wire(ctx)
     page.goto(url + GATE_PATH)
     page.wait_for_selector(CODE_INPUT, state="visible")
-    # the service worker's install (it fetches jsQR once) belongs to the first load
+    # the service worker's install (it fetches jsQR once) belongs to the first load: wait until
+    # its fetch is reported, so that it is not counted in the first scan
     page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    for _ in range(100):
+        if any(u.endswith("/static/vendor/jsQR.js") for _, u, _ in wire.items):
+            break
+        page.wait_for_timeout(100)
     page.wait_for_load_state("networkidle")
     sizes = []
     for payload in payloads:
         page.evaluate("() => document.getElementById('answer').className = 'answer idle'")
         m = wire.mark()
         page.fill(field, payload)
-        page.press(field, "Enter")
+        # wait for the scan's request itself to finish: "networkidle" was reached at load and
+        # does not wait again, so a request could be counted in the next scan's window
+        with page.expect_request_finished(lambda r: "/scans" in r.url):
+            page.press(field, "Enter")
         page.wait_for_function(ANSWERED)
-        page.wait_for_load_state("networkidle")
         sizes.append(sum(n for _, _, n in wire.since(m)))
     ctx.close()
     return {"scans": len(sizes), "bytes_median": statistics.median(sizes), "bytes_max": max(sizes)}
