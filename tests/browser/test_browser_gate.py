@@ -38,6 +38,14 @@ def test_gate_short_code_typed_online_then_offline_syncs_once(browser, demo_serv
     shot(page, "gate-phone-code-let-in")
     assert _gate_in_count(demo_server, ids[:1]) == {ids[0]: 1}
 
+    # a short code typed into the scanner's field is taken as a short code too
+    typed = demo.fresh_payloads[33]
+    page.fill("#payload", typed["code"])
+    page.evaluate("() => document.getElementById('answer').className = 'answer idle'")
+    page.press("#payload", "Enter")
+    assert _answer(page)[0] == "go"
+    assert _gate_in_count(demo_server, [typed["credential_id"]]) == {typed["credential_id"]: 1}
+
     # not a short code: said on the page, nothing sent
     page.fill("#code", "UU")
     page.press("#code", "Enter")
