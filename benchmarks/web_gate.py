@@ -2,11 +2,17 @@
 
 - first load: bytes over the wire (compressed bodies and headers, every request of a cold load
   with no cache and no service worker yet), by resource type;
-- per scan: bytes over the wire for one scan typed in (short code) and answered;
+- per scan: bytes over the wire for one scan entered as a keyboard-wedge scanner does (the QR's
+  text and Enter) and answered, and for one short code typed into its field, the page warm (its
+  service worker installed);
 - time to usable on Chromium's "slow 3G" profile (DevTools' preset through CDP
-  Network.emulateNetworkConditions: 2,000 ms latency, 400 kbit/s down and up): from navigation
-  start until the scan field is shown and the gate's script has run (a scan typed then is
-  checked); and DOMContentLoaded and load.
+  Network.emulateNetworkConditions: 2,000 ms latency, 400 kbit/s down and up), from navigation
+  start. **Usable** means a gate person can scan now: the scan field, the short-code field, the
+  Check, Check code and Camera buttons are shown and enabled, and the gate's script has
+  attached its handlers (``#gate[data-ready]``, set after the last one; a scan typed then is
+  checked, not submitted as a form). It is read on the page's own clock (``performance.now()``
+  when a check polled in the page every 20 ms first holds); the driver's wall clock is printed
+  too. Also first contentful paint, DOMContentLoaded and load (Performance API).
 
     .venv/bin/python benchmarks/web_gate.py [--people 500] [--runs 3] [--json]
 
@@ -44,8 +50,16 @@ SLOW_3G = {  # Chrome DevTools' "Slow 3G" preset
 LOGIN_PATH = "/login"
 GATE_PATH = f"/o/{OPERATION}/gate"
 CODE_INPUT = "#payload"  # the scan field: a keyboard-wedge scanner types the QR's text into it
-# usable: the scan field is there and gate.js has run (a scan is checked, not a form submitted)
-USABLE = "() => !!window.evacopsGate"
+SHORT_CODE_INPUT = "#code"  # the short code printed under the QR, typed in
+# usable: the fields and buttons a gate uses are shown and enabled, and gate.js has attached
+# every handler (it sets data-ready last)
+USABLE = """() => {
+  const ready = document.querySelector('#gate[data-ready="1"]');
+  const shown = (sel) => { const e = document.querySelector(sel);
+    return !!e && !e.disabled && e.offsetParent !== null && e.getBoundingClientRect().height > 0; };
+  return !!ready && !!window.evacopsGate && ['#payload', '#code', '#camera',
+    '#scan-form button[type=submit]', '#code-form button[type=submit]'].every(shown);
+}"""
 ANSWERED = "() => !document.getElementById('answer').classList.contains('idle')"
 
 
@@ -103,13 +117,21 @@ def first_load(browser, url: str, state: dict, throttle: bool) -> dict:
         cdp.send("Network.emulateNetworkConditions", SLOW_3G)
     t0 = time.perf_counter()
     page.goto(url + GATE_PATH, wait_until="commit", timeout=120_000)
-    page.wait_for_selector(CODE_INPUT, state="visible", timeout=120_000)
-    page.wait_for_function(USABLE, timeout=120_000, polling=20)
-    usable = time.perf_counter() - t0
+    # polled in the page every 20 ms; its answer is the page's own clock (ms since navigation
+    # start) when it first held
+    usable = (
+        page.wait_for_function(
+            f"() => ({USABLE})() && performance.now()", timeout=120_000, polling=20
+        ).json_value()
+        / 1000
+    )
+    seen = time.perf_counter() - t0
     page.wait_for_load_state("load", timeout=120_000)
     timing = page.evaluate(
         "() => { const t = performance.getEntriesByType('navigation')[0];"
-        " return {dcl: t.domContentLoadedEventEnd, load: t.loadEventEnd}; }"
+        " const p = performance.getEntriesByName('first-contentful-paint')[0];"
+        " return {dcl: t.domContentLoadedEventEnd, load: t.loadEventEnd,"
+        " fcp: p ? p.startTime : null}; }"
     )
     page.wait_for_timeout(500)  # late requests (service worker registration)
     by_type: dict[str, int] = defaultdict(int)
@@ -119,6 +141,8 @@ def first_load(browser, url: str, state: dict, throttle: bool) -> dict:
         files.append((u.split("/", 3)[-1], kind, n))
     out = {
         "usable_s": usable,
+        "driver_s": seen,
+        "fcp_s": (timing["fcp"] or 0) / 1000,
         "dcl_s": timing["dcl"] / 1000,
         "load_s": timing["load"] / 1000,
         "bytes": sum(by_type.values()),
@@ -130,23 +154,32 @@ def first_load(browser, url: str, state: dict, throttle: bool) -> dict:
     return out
 
 
-def per_scan(browser, url: str, state: dict, payloads: list[str]) -> dict:
+def per_scan(browser, url: str, state: dict, payloads: list[str], field: str = CODE_INPUT) -> dict:
     """Bytes over the wire per scan: each credential's text entered as a keyboard-wedge
-    scanner does and answered, the page warm."""
+    scanner does (or its short code typed into ``field``) and answered, the page warm."""
     ctx = browser.new_context(storage_state=state)
     page = ctx.new_page()
     wire = Wire(ctx)
     page.goto(url + GATE_PATH)
     page.wait_for_selector(CODE_INPUT, state="visible")
+    # the service worker's install (it fetches jsQR once) belongs to the first load: wait until
+    # its fetch is reported, so that it is not counted in the first scan
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    for _ in range(100):
+        if any(u.endswith("/static/vendor/jsQR.js") for _, u, _ in wire.items):
+            break
+        page.wait_for_timeout(100)
     page.wait_for_load_state("networkidle")
     sizes = []
     for payload in payloads:
         page.evaluate("() => document.getElementById('answer').className = 'answer idle'")
         m = wire.mark()
-        page.fill(CODE_INPUT, payload)
-        page.press(CODE_INPUT, "Enter")
+        page.fill(field, payload)
+        # wait for the scan's request itself to finish: "networkidle" was reached at load and
+        # does not wait again, so a request could be counted in the next scan's window
+        with page.expect_request_finished(lambda r: "/scans" in r.url):
+            page.press(field, "Enter")
         page.wait_for_function(ANSWERED)
-        page.wait_for_load_state("networkidle")
         sizes.append(sum(n for _, _, n in wire.since(m)))
     ctx.close()
     return {"scans": len(sizes), "bytes_median": statistics.median(sizes), "bytes_max": max(sizes)}
@@ -164,21 +197,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="evacops-bench-") as tmp:
         demo = build_demo(f"sqlite:///{tmp}/demo.db", Path(tmp) / "master.key", people=a.people)
         payloads = [c["payload"] for c in demo.fresh_payloads[: a.scans]]
+        codes = [c["code"] for c in demo.fresh_payloads[a.scans : 2 * a.scans]]
         with served(demo) as url, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
             state = log_in(browser, url, *demo.logins["gate"])
             fast = first_load(browser, url, state, throttle=False)
             slow = [first_load(browser, url, state, throttle=True) for _ in range(a.runs)]
             scans = per_scan(browser, url, state, payloads)
+            typed = per_scan(browser, url, state, codes, SHORT_CODE_INPUT)
             browser.close()
     result = {
         "first_load_bytes": fast["bytes"],
         "first_load_requests": fast["requests"],
         "first_load_by_type": fast["by_type"],
         "slow3g_usable_s": [r["usable_s"] for r in slow],
+        "slow3g_usable_driver_s": [r["driver_s"] for r in slow],
+        "slow3g_fcp_s": [r["fcp_s"] for r in slow],
         "slow3g_dcl_s": [r["dcl_s"] for r in slow],
         "slow3g_load_s": [r["load_s"] for r in slow],
         **{f"scan_{k}": v for k, v in scans.items()},
+        **{f"typed_code_{k}": v for k, v in typed.items()},
     }
     if a.json:
         print(json.dumps(result, indent=2))
@@ -190,11 +228,16 @@ def main() -> None:
     med, top = scans["bytes_median"] / 1024, scans["bytes_max"] / 1024
     print(f"per scan: median {med:.2f} KB, max {top:.2f} KB over {scans['scans']} scans "
           "(goal <= 5 KB)")  # fmt: skip
+    med, top = typed["bytes_median"] / 1024, typed["bytes_max"] / 1024
+    print(f"per short code typed: median {med:.2f} KB, max {top:.2f} KB over "
+          f"{typed['scans']} codes (goal <= 5 KB)")  # fmt: skip
     us = result["slow3g_usable_s"]
-    print(f"slow 3G: usable after {statistics.median(us):.2f} s (median of {len(us)}; "
-          f"{', '.join(f'{x:.2f}' for x in us)}), DOMContentLoaded "
+    print(f"slow 3G: usable after {statistics.median(us):.2f} s (goal <= 3 s; median of "
+          f"{len(us)}: {', '.join(f'{x:.2f}' for x in us)}); first contentful paint "
+          f"{statistics.median(result['slow3g_fcp_s']):.2f} s, DOMContentLoaded "
           f"{statistics.median(result['slow3g_dcl_s']):.2f} s, load "
-          f"{statistics.median(result['slow3g_load_s']):.2f} s (goal usable <= 3 s)")  # fmt: skip
+          f"{statistics.median(result['slow3g_load_s']):.2f} s; as the test driver saw it "
+          f"{statistics.median(result['slow3g_usable_driver_s']):.2f} s")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -83,6 +83,11 @@ class AccessDenied(RegistryError):
     """The acting user's role does not allow the action (docs/registry.md, Roles)."""
 
 
+class RateLimited(RegistryError):
+    """Too many requests of one kind by one user in a short time (e.g. short codes typed at a
+    gate); the message says when to try again."""
+
+
 class CredentialError(RegistryError):
     """A credential that is malformed, forged, expired, revoked, for another operation or
     already used for boarding."""

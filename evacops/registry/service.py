@@ -249,6 +249,15 @@ class Registry:
     def revoked(self, op: str) -> list[str]:
         return credentials.revoked(self.ctx, op)
 
+    def resolve_short_code(self, op: str, code: str) -> dict[str, Any]:
+        """The credential a typed short code stands for (scan permission; rate limited and
+        audited: :func:`.credentials.resolve_short_code`)."""
+        return credentials.resolve_short_code(self.ctx, op, code)
+
+    def scan_short_code(self, op: str, code: str, action: str, **scan: Any) -> dict[str, Any]:
+        """A scan made by typing the short code (the options of :meth:`scan`)."""
+        return credentials.scan_short_code(self.ctx, op, code, action, **scan)
+
     # ------------------------------------------------------------------ scans and movements
     def scan(
         self,

@@ -19,6 +19,7 @@ from evacops.errors import (
     AccessDenied,
     CredentialError,
     EvacopsError,
+    RateLimited,
     RegistrationFileError,
     UserError,
 )
@@ -59,6 +60,8 @@ def problem(status: int, title: str, detail: str = "", **extra: Any) -> JSONResp
 def status_of(exc: EvacopsError) -> int:
     if isinstance(exc, AccessDenied):
         return 403
+    if isinstance(exc, RateLimited):
+        return 429
     if isinstance(exc, CredentialError):
         return 409
     if isinstance(exc, UserError):
@@ -73,7 +76,8 @@ def from_error(exc: EvacopsError) -> JSONResponse:
         extra["value"] = exc.value
     if isinstance(exc, RegistrationFileError):
         extra["problems"] = exc.problems
-    title = {403: "Forbidden", 409: "Conflict", 422: "Unprocessable"}.get(status, "Error")
+    titles = {403: "Forbidden", 409: "Conflict", 422: "Unprocessable", 429: "Too Many Requests"}
+    title = titles.get(status, "Error")
     return problem(status, title, exc.problem or str(exc), **extra)
 
 

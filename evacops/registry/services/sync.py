@@ -19,7 +19,12 @@ conflict is queued in ``scan_conflicts`` for review (:func:`conflicts`,
 - ``over-seats``: more boarded than seats. **The earlier scan (device time) wins the seat**: the
   conflict names the winner and the loser; when the scan that arrived late is the earlier
   one, the seat holder recorded first is the loser and is to be offloaded;
-- ``refused-online``: any other check an online scan would have failed (the check's words kept).
+- ``refused-online``: any other check an online scan would have failed (the check's words kept);
+- ``ambiguous-code``: a short code typed offline that more than one credential has (no event:
+  whom is not known; :func:`evacops.registry.services.credentials.offline_code`).
+
+A scan may carry a typed short code (``"code"``) in place of the QR ``"payload"``; it is
+resolved here, at the scan's device time.
 
 A payload that is not a credential of the operation (malformed, forged, another operation's)
 makes no event: its answer is ``invalid``.
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +44,7 @@ from evacops.errors import AccessDenied, CredentialError, RegistryError
 from evacops.registry import credentials as creds
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
-from evacops.registry.services import movements
+from evacops.registry.services import credentials, movements
 from evacops.registry.services.context import Context
 from evacops.registry.store.db import INTEGRITY_ERRORS
 from evacops.registry.store.tables import (
@@ -54,7 +59,8 @@ from evacops.registry.store.tables import (
 SYNC_ACTIONS = tuple(a for a in movements.SCAN_ACTIONS if a != ev.CALL_FORWARD)
 MAX_BATCH = 500
 PAYLOAD_MAX = 400
-CONFLICT_KINDS = ("two-gates", "revoked-while-stale", "expired", "over-seats", "refused-online")
+CONFLICT_KINDS = ("two-gates", "revoked-while-stale", "expired", "over-seats", "refused-online",
+                  "ambiguous-code")  # fmt: skip
 RESOLUTIONS = ("confirmed", "offloaded", "corrected", "dismissed")
 REASON_MAX = 500
 
@@ -78,6 +84,8 @@ def parse_scan(raw: Any) -> OfflineScan:
     seq = raw.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < 2**62:
         raise RegistryError("a whole number from 1", field="seq", value=seq)
+    if raw.get("payload") is None and "code" in raw:  # a short code typed in
+        raw = {**raw, "payload": credentials.code_payload(raw["code"])}
     payload, action = raw.get("payload"), raw.get("action")
     if not isinstance(payload, str) or not 0 < len(payload) <= PAYLOAD_MAX:
         raise RegistryError(f"a credential payload of 1 to {PAYLOAD_MAX} characters",
@@ -174,6 +182,11 @@ def _replay(prior: Any, s: OfflineScan) -> dict[str, Any]:
 def _record(ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan) -> dict:
     """The event of one offline scan (and its conflict, if any); the answer to the device."""
     base: dict[str, Any] = {"seq": s.seq, "action": s.action}
+    if s.payload.startswith(credentials.CODE_PREFIX):
+        got = credentials.offline_code(ctx, conn, op, s.payload, s.at, dev["id"])
+        if "payload" not in got:
+            return {**base, **got}
+        s = replace(s, payload=got["payload"])
     try:
         claim = creds.verify(s.payload, ctx.public_key(op), operation=op, now=s.at)
         expired = False

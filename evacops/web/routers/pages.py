@@ -14,6 +14,7 @@ from evacops.errors import EvacopsError, UserError
 from evacops.registry.services.accounts import OPERATION_ROLES
 from evacops.web import views
 from evacops.web.deps import Caller, caller
+from evacops.web.inline import gate as gate_inline
 from evacops.web.pages import render
 
 router = APIRouter(prefix="/o/{op}", include_in_schema=False)
@@ -49,7 +50,10 @@ def _sites(c: Caller, op: str, kinds: tuple[str, ...]) -> list[str]:
 @router.get("/gate", name="page_gate")
 def page_gate(op: str, request: Request, c: Caller = Depends(caller)):
     sites = _sites(c, op, ("gate", "assembly", "airport"))
-    return render(request, "gate.html", c, op, page="gate", sites=sites)
+    inline = gate_inline()
+    page = render(request, "gate.html", c, op, page="gate", sites=sites, inline=inline)
+    page.headers["Content-Security-Policy"] = inline.csp
+    return page
 
 
 def _admin(request: Request, c: Caller, op: str, status: int = 200, **extra: str):

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, Field
 
-from evacops.errors import CredentialError
+from evacops.errors import CredentialError, RegistryError
 from evacops.registry.service import Registry
 from evacops.web import views
 from evacops.web.deps import Caller, caller, registry
@@ -20,7 +20,11 @@ router = APIRouter(prefix=OP, tags=["scans"])
 
 
 class Scan(BaseModel):
-    payload: str = Field(min_length=1, max_length=400)
+    """One scan: the QR code's text in ``payload``, or the short code typed in (``"K7Q-2MX"``)
+    in ``code`` instead."""
+
+    payload: str | None = Field(default=None, min_length=1, max_length=400)
+    code: str | None = Field(default=None, min_length=1, max_length=20)
     action: str = Field(default="gate-in", max_length=40)
     site: str | None = Field(default=None, max_length=100)
     flight: str | None = Field(default=None, max_length=40)
@@ -29,7 +33,8 @@ class Scan(BaseModel):
 
 class Batch(BaseModel):
     """A device's scans: each ``{seq, payload, action, at, site?, flight?}`` (seq 1, 2, ... per
-    device; ``at`` the device's time with its zone)."""
+    device; ``at`` the device's time with its zone); a short code typed in goes in ``code``
+    instead of ``payload`` and is resolved at sync."""
 
     scans: list[dict[str, Any]] = Field(max_length=500)
 
@@ -48,17 +53,19 @@ def api_scan(
     idempotency_key: str | None = Header(default=None, max_length=100),
 ) -> dict[str, Any]:
     """Record a scan; the answer a gate sees (let in, initials, household size). A refused
-    scan is a 409 problem saying why (revoked, used, another operation)."""
+    scan is a 409 problem saying why (revoked, used, another operation). The short code typed
+    in goes in ``code`` instead of ``payload``: a code more than one credential has is a 409
+    ("ask for the full code or scan"); past the lookup limit a 429."""
     reg = c.registry
-    answer = reg.scan(
-        op,
-        body.payload,
-        body.action,
-        site=body.site,
-        flight=body.flight,
-        scan_id=idempotency_key,
-        override=body.override,
-    )
+    options: dict[str, Any] = {"site": body.site, "flight": body.flight,
+                               "scan_id": idempotency_key, "override": body.override}  # fmt: skip
+    if (body.payload is None) == (body.code is None):
+        raise RegistryError("give either payload (the QR code's text) or code (the short code)",
+                            field="payload")  # fmt: skip
+    if body.payload is not None:
+        answer = reg.scan(op, body.payload, body.action, **options)
+    else:
+        answer = reg.scan_short_code(op, str(body.code), body.action, **options)
     return {**views.gate_answer(reg, op, answer), "event": answer.get("event")}
 
 

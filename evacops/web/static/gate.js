@@ -1,9 +1,14 @@
 /* evacops gate: scan (camera via BarcodeDetector or the vendored jsQR, a keyboard-wedge scanner,
-   or typing), show LET IN / STOP with initials and household size only.
+   or the short code under the QR typed in), show LET IN / STOP with initials and household size
+   only. Put inline in the gate page (evacops/web/inline.py): one request makes the page usable;
+   jsQR is fetched only when the camera starts on a browser without BarcodeDetector, and the
+   service worker is registered after the page has loaded.
    An enrolled device (its token from the admin) puts every scan into an IndexedDB outbox with
    the device id and a per-device sequence number, then syncs it to
    POST /api/v1/operations/{op}/devices/{device}/scans; retries are harmless (the server keeps
-   (device, seq) unique). Without a device token, scans go online with the session. */
+   (device, seq) unique). A typed short code travels as {code} instead of {payload} and is
+   resolved by the server (at sync when typed offline). Without a device token, scans go online
+   with the session. */
 (() => {
   "use strict";
   const root = document.getElementById("gate");
@@ -28,14 +33,14 @@
   const done = (tx) => new Promise((ok, no) => { tx.oncomplete = ok; tx.onerror = () => no(tx.error); });
   const req = (r) => new Promise((ok, no) => { r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error); });
 
-  async function enqueue(payload) {
+  async function enqueue(what) {
     const db = await dbReady;
     const tx = db.transaction(["outbox", "meta"], "readwrite");
     const meta = tx.objectStore("meta");
     const key = "seq:" + device.id;
     const seq = ((await req(meta.get(key))) || 0) + 1;
     meta.put(seq, key);
-    const scan = { device: device.id, seq, payload, action: "gate-in", at: new Date().toISOString() };
+    const scan = { device: device.id, seq, ...what, action: "gate-in", at: new Date().toISOString() };
     tx.objectStore("outbox").put(scan);
     await done(tx);
     return scan;
@@ -71,7 +76,7 @@
       let batch = (await waiting()).sort((a, b) => a.seq - b.seq);
       while (batch.length) {
         const part = batch.slice(0, 200);
-        const body = { scans: part.map(({ seq, payload, action, at }) => ({ seq, payload, action, at })) };
+        const body = { scans: part.map(({ seq, payload, code, action, at }) => ({ seq, payload, code, action, at })) };
         const res = await fetch(`/api/v1/operations/${encodeURIComponent(op)}/devices/${encodeURIComponent(device.id)}/scans`, {
           method: "POST",
           headers: { "Content-Type": "application/json", Authorization: "Bearer " + device.token },
@@ -95,7 +100,10 @@
 
   async function status() {
     $("net").textContent = navigator.onLine ? t("online") : t("offline");
-    $("waiting").textContent = String((await waiting()).length);
+    const n = (await waiting()).length;
+    $("waiting").textContent = String(n);
+    $("sync").classList.toggle("offline", !navigator.onLine);
+    $("sync").classList.toggle("pending", n > 0);
     const last = await getMeta("last-sync");
     $("last").textContent = last ? new Date(last).toTimeString().slice(0, 5) : t("never");
     $("device-label").textContent = device ? `${device.id} · ${device.site}` : $("device-label").textContent;
@@ -115,27 +123,40 @@
     show("go", t("letin"), who + (a.duplicate ? ` (${t("again")})` : ""));
   }
 
-  async function check(payload) {
-    payload = payload.trim();
-    if (!payload) return;
+  // a short code as printed ("K7Q-2MX"): any case, with or without the dash, O for 0, I/L for 1
+  const CROCKFORD = /^[0-9A-HJKMNP-TV-Z]{6}$/;
+  function shortCode(text) {
+    const c = text.replace(/[\s-]/g, "").toUpperCase().replace(/O/g, "0").replace(/[IL]/g, "1");
+    return CROCKFORD.test(c) ? c.slice(0, 3) + "-" + c.slice(3) : null;
+  }
+  function why(a) {  // a refusal in the page's language where the page knows it
+    if (a.conflict === "ambiguous-code") return t("ambiguous");
+    if (a.problem === "unknown-code" || a.problem === "unknown-credential") return t("unknown");
+    return a.problem || a.conflict || a.outcome;
+  }
+
+  // what: {payload} (the QR's text) or {code} (a short code typed in)
+  async function check(what) {
     if (device) {
-      const scan = await enqueue(payload);
-      show("saved", t("saved"), "");
+      const scan = await enqueue(what);
+      show("saved", t("saved"), what.code || "");
       const answers = await sync();
       const a = answers[scan.seq];
       if (!a) return;
       if (a.outcome === "recorded" && !a.conflict) letIn(a);
-      else show("stop", t("stop"), a.problem || a.conflict || a.outcome);
+      else show("stop", t("stop"), why(a));
       return;
     }
     try {
       const res = await fetch(`/api/v1/operations/${encodeURIComponent(op)}/scans`, {
         method: "POST",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-        body: JSON.stringify({ payload, action: "gate-in", site: $("site").value || null }),
+        body: JSON.stringify({ ...what, action: "gate-in", site: $("site").value || null }),
       });
       const body = await res.json();
       if (res.ok) letIn(body);
+      else if (res.status === 429) show("stop", t("stop"), t("toomany"));
+      else if (what.code && res.status === 409 && body.field === "code") show("stop", t("stop"), t("ambiguous"));
       else show("stop", t("stop"), body.detail || body.title);
     } catch (e) {
       show("stop", t("offline"), "");
@@ -145,10 +166,18 @@
   // ------------------------------------------------------------------ inputs
   $("scan-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    const v = $("payload").value;
+    const v = $("payload").value.trim();
     $("payload").value = "";
-    check(v);
+    if (v) check(v.length <= 9 && shortCode(v) ? { code: shortCode(v) } : { payload: v });
     $("payload").focus();
+  });
+  $("code-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const code = shortCode($("code").value);
+    if (!code) { show("stop", t("stop"), t("badcode")); $("code").select(); return; }
+    $("code").value = "";
+    check({ code });
+    $("code").focus();
   });
 
   $("device-form").addEventListener("submit", async (e) => {
@@ -213,7 +242,7 @@
       const text = await detect().catch(() => null);
       if (text && (text !== last || Date.now() - lastAt > 5000)) {
         last = text; lastAt = Date.now();
-        await check(text);
+        await check({ payload: text });
       }
       setTimeout(loop, 250);
     };
@@ -223,9 +252,16 @@
   window.addEventListener("online", () => { status(); sync(); });
   window.addEventListener("offline", status);
   setInterval(sync, 15000);
-  if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", { scope: "/" });
+  // the service worker (and the files it keeps: jsQR among them) after the page has loaded,
+  // so that nothing it fetches competes with the first paint on a slow link
+  const registerWorker = () => {
+    if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js", { scope: "/" });
+  };
+  if (document.readyState === "complete") registerWorker();
+  else window.addEventListener("load", registerWorker);
   status();
   sync();
-  // for tests and the demo: the outbox, inspectable
+  // for tests and the demo: the outbox, inspectable; data-ready: every handler is attached
   window.evacopsGate = { waiting, sync, device: () => device };
+  root.dataset.ready = "1";
 })();

@@ -1,8 +1,11 @@
 /* evacops service worker: keeps the gate page and its assets so the page opens without a link.
    Pages: network first, the cached copy when offline. Static files: cache first. The API is
-   never cached (the outbox in IndexedDB carries scans made offline). */
-const CACHE = "evacops-v1";
-const ASSETS = ["/static/style.css", "/static/gate.js", "/static/vendor/jsQR.js"];
+   never cached (the outbox in IndexedDB carries scans made offline). The gate page holds its
+   style and script inline, so the cached page is the whole gate; jsQR (the QR decoder for
+   browsers without BarcodeDetector) is fetched here, after the page has loaded, so the camera
+   works offline too. */
+const CACHE = "evacops-v2";
+const ASSETS = ["/static/style.css", "/static/vendor/jsQR.js"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(ASSETS)).then(() => self.skipWaiting()));

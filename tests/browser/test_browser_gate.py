@@ -1,0 +1,160 @@
+"""The gate and ramp pages on a phone-size screen (390 x 844) in Chromium, over the demo
+operation (tests/browser/conftest.py): the short code typed in at the gate, online with the
+session and offline through an enrolled device's outbox (resolved by the server at sync, each
+scan once); the gate page's inline script runs under its Content-Security-Policy; the ramp's
+Depart asks a second time before it departs the flight. Screenshots go to out/screenshots/."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from evacops.demo import ORIGIN
+from tests.browser.conftest import go_offline, go_online
+from tests.browser.test_browser_pages import OP, _answer, _enrol, _gate_in_count, _waiting
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_gate_short_code_typed_online_then_offline_syncs_once(browser, demo_server, shot):
+    demo = demo_server.demo
+    online, offline = demo.fresh_payloads[30], demo.fresh_payloads[31]
+    ids = [online["credential_id"], offline["credential_id"]]
+    phone = demo.devices[1]  # a gate phone no other test enrols (each context numbers from 1)
+    assert phone["role"] == "gate"
+    ctx = browser.new_context(viewport=PHONE)
+    page = ctx.new_page()
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    demo_server.login(page, "gate")
+    page.goto(f"{demo_server.url}/o/{OP}/gate")
+    page.wait_for_selector("#gate[data-ready='1']")  # the inline script ran: CSP allowed it
+    shot(page, "gate-phone-en")
+
+    # online, with the session: typed as a person would, lower case, without the dash
+    page.fill("#code", online["code"].replace("-", "").lower())
+    page.press("#code", "Enter")
+    kind, text = _answer(page)
+    assert kind == "go", text
+    shot(page, "gate-phone-code-let-in")
+    assert _gate_in_count(demo_server, ids[:1]) == {ids[0]: 1}
+
+    # a short code typed into the scanner's field is taken as a short code too
+    typed = demo.fresh_payloads[33]
+    page.fill("#payload", typed["code"])
+    page.evaluate("() => document.getElementById('answer').className = 'answer idle'")
+    page.press("#payload", "Enter")
+    assert _answer(page)[0] == "go"
+    assert _gate_in_count(demo_server, [typed["credential_id"]]) == {typed["credential_id"]: 1}
+
+    # not a short code: said on the page, nothing sent
+    page.fill("#code", "UU")
+    page.press("#code", "Enter")
+    assert "short code" in page.inner_text("#answer").lower()
+
+    # offline, through the device's outbox: saved, kept over a reload, sent once at sync
+    _enrol(page, phone["token"])
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    assert page.evaluate("() => !!navigator.serviceWorker.controller")
+    go_offline(ctx)
+    page.fill("#code", offline["code"])
+    page.press("#code", "Enter")
+    assert _answer(page)[0] == "saved"
+    page.wait_for_function("() => document.getElementById('waiting').textContent.trim() === '1'")
+    shot(page, "gate-phone-offline-code-saved")
+    page.reload()
+    page.wait_for_selector("#gate[data-ready='1']")
+    assert _waiting(page) == 1
+    outbox = page.evaluate("() => window.evacopsGate.waiting()")
+    assert [(s["seq"], s.get("code"), s.get("payload")) for s in outbox] == [
+        (1, offline["code"], None)
+    ]
+    shot(page, "gate-phone-offline-code-waiting")
+    assert _gate_in_count(demo_server, ids[1:]) == {ids[1]: 0}
+    go_online(ctx)
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.wait_for_function(
+        "() => document.getElementById('waiting').textContent.trim() === '0'", timeout=30_000
+    )
+    assert _gate_in_count(demo_server, ids) == {ids[0]: 1, ids[1]: 1}
+    assert refused == []
+    ctx.close()
+
+
+def test_gate_phone_in_dari_and_arabic(browser, demo_server, shot):
+    ctx = browser.new_context(viewport=PHONE)
+    page = ctx.new_page()
+    demo_server.login(page, "gate")
+    for lang in ("fa", "ar"):
+        page.goto(f"{demo_server.url}/o/{OP}/gate?lang={lang}")
+        page.wait_for_selector("#gate[data-ready='1']")
+        assert page.evaluate("() => getComputedStyle(document.body).direction") == "rtl"
+        # nothing wider than the phone: no sideways scrolling
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+        page.fill("#code", "U")
+        page.press("#code", "Enter")
+        assert any("\u0600" <= ch <= "\u06ff" for ch in page.inner_text("#answer"))
+        shot(page, f"gate-phone-{lang}")
+    # Dari offline with a scan waiting (the page the service worker keeps is in Dari)
+    cred = demo_server.demo.fresh_payloads[32]
+    phone = demo_server.demo.devices[2]
+    page.goto(f"{demo_server.url}/lang/fa")
+    page.goto(f"{demo_server.url}/o/{OP}/gate")
+    _enrol(page, phone["token"])
+    page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    go_offline(ctx)
+    page.reload()
+    page.wait_for_selector("#gate[data-ready='1']")
+    assert page.get_attribute("html", "lang") == "fa"
+    page.fill("#code", cred["code"])
+    page.press("#code", "Enter")
+    assert _answer(page)[0] == "saved"
+    page.wait_for_function("() => document.getElementById('waiting').textContent.trim() === '1'")
+    shot(page, "gate-phone-fa-offline-waiting")
+    go_online(ctx)
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.wait_for_function(
+        "() => document.getElementById('waiting').textContent.trim() === '0'", timeout=30_000
+    )
+    cid = cred["credential_id"]
+    assert _gate_in_count(demo_server, [cid]) == {cid: 1}
+    ctx.close()
+
+
+def test_ramp_depart_asks_a_second_time(browser, demo_server, shot):
+    from evacops.registry import open_registry
+    from evacops.registry.store.tables import flights
+
+    demo = demo_server.demo
+    mf = open_registry(demo.settings, *demo.logins["manifest"])
+    try:
+        mf.add_flight(OP, "TST901", origin=ORIGIN, destination="Al Udeid", seats=50)
+    finally:
+        mf.engine.dispose()
+    ctx = browser.new_context(viewport=PHONE)
+    page = ctx.new_page()
+    demo_server.login(page, "manifest")
+    page.goto(f"{demo_server.url}/o/{OP}/ramp?flight=TST901")
+    confirm = page.locator("#depart button[value=depart]")
+    assert not confirm.is_visible()  # one tap is not enough
+    shot(page, "ramp-phone")
+    page.click("#depart summary")
+    assert confirm.is_visible()
+    assert "TST901" in page.inner_text("#depart")
+    shot(page, "ramp-phone-depart-asked")
+    with page.expect_navigation():
+        confirm.click()
+    shot(page, "ramp-phone-departed")
+    from evacops.registry.store.db import make_engine
+
+    engine = make_engine(demo.settings.database_url)
+    try:
+        with engine.connect() as conn:
+            status = conn.execute(
+                select(flights.c.status).where(flights.c.code == "TST901")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert status == "departed"
+    ctx.close()
