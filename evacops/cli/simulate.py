@@ -76,17 +76,18 @@ def _daily_table(daily: Any) -> Table:
 
 def _gates_table(gates: list[dict[str, Any]]) -> Table:
     g = Table(
-        title="Gates: peak crowd density (persons/m2) and person-hours at 5/m2 or "
-        "more, P10 / P50 / P90",
+        title="Gates: peak crowd density (persons/m2, at most the physical maximum), longest "
+        "queue (m) and person-hours at 5/m2 or more, P10 / P50 / P90",
         title_justify="left",
     )
-    for col in ("gate", "area m2", "peak density", "person-hours >= 5/m2"):
+    for col in ("gate", "area m2", "peak density", "queue m", "person-hours >= 5/m2"):
         g.add_column(col, justify="left" if col == "gate" else "right")
     for row in gates:
         g.add_row(
             row["name"],
             f"{row['area_m2']:,.0f}",
             " / ".join(f"{row[f'peak_density_p{p}']:.1f}" for p in (10, 50, 90)),
+            " / ".join(f"{row[f'peak_queue_m_p{p}']:,.0f}" for p in (10, 50, 90)),
             " / ".join(f"{row[f'person_hours_ge_5_p{p}']:,.0f}" for p in (10, 50, 90)),
         )
     return g

@@ -108,6 +108,11 @@ class Site(_Model):
         default=None, description="people per hour who may leave (screening, out-processing)"
     )
     crowd_area_m2: PositiveFloat | None = None
+    approach_width_m: PositiveFloat | None = Field(
+        default=None,
+        description="width of the approach where a gate's crowd queues beyond its crowd area; "
+        "None = the crowd area taken as a square",
+    )
     opens: TimeRef | None = None
     capacity_changes: list[CapacityChange] = Field(default_factory=list)
     closures: list[Window] = Field(default_factory=list)
@@ -364,6 +369,29 @@ class Uncertainty(_Model):
         )
 
 
+class Crowd(_Model):
+    """How crowds behave at the gates (evacops/network/crowd.py has the curves and sources)."""
+
+    max_density_per_m2: PositiveFloat = Field(
+        default=7.0,
+        description="the physical maximum: people stand no closer than this; the rest queue "
+        "along the approach (Fruin's critical level)",
+    )
+    free_speed_m_s: PositiveFloat = Field(
+        default=1.34, description="walking speed of a loose crowd (Weidmann 1993)"
+    )
+    weidmann_gamma_per_m2: PositiveFloat = Field(
+        default=1.913, description="shape of Weidmann's speed-density curve"
+    )
+    jam_density_per_m2: PositiveFloat = Field(
+        default=5.4, description="density at which a walking crowd stops (Weidmann 1993)"
+    )
+    min_throughput_share: Probability = Field(
+        default=0.25,
+        description="share of its screening rate a jammed gate keeps (assumption)",
+    )
+
+
 class TimeSpec(_Model):
     start: datetime
     horizon_h: PositiveFloat
@@ -397,6 +425,7 @@ class Scenario(_Model):
     events: list[Event] = Field(default_factory=list)
     objective: Objective = Field(default_factory=Objective)
     safe_density_per_m2: PositiveFloat = 2.0
+    crowd: Crowd = Field(default_factory=Crowd)
     uncertainty: Uncertainty = Field(default_factory=Uncertainty)
 
     @field_validator("deadline")

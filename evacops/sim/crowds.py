@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 def open_gates(b: Batch, t: int) -> tuple[np.ndarray, np.ndarray]:
     """(open, rate) of each site in period ``t`` (R, S): incidents start or go on at gates and
-    close them; screening rates are drawn."""
+    close them; screening rates are drawn, and slowed where the crowd before a gate presses
+    past its onset density (:meth:`CrowdPhysics.gate_share`)."""
     md, R, rnd, gs = b.md, b.R, b.md.rnd, b.gates
     net = md.net
     open_ = np.broadcast_to(net.open_[:, t], (R, md.S)).copy()
@@ -30,6 +31,9 @@ def open_gates(b: Batch, t: int) -> tuple[np.ndarray, np.ndarray]:
             gs.inc_left = np.where(start, dur.astype(np.int64), gs.inc_left)
         open_[:, md.gates] &= ~(gs.inc_left > 0)
         rate[:, md.gates] = rate[:, md.gates] * b.d("screen", t)
+    if md.G:  # faster is slower: a crowd pressing past the onset density slows its gate
+        crowd = b.people.H[:, md.gates].sum(axis=2)
+        rate[:, md.gates] = rate[:, md.gates] * md.crowd.gate_share(crowd, md.gate_area)
     rate[~open_] = 0.0
     return open_, rate
 

@@ -19,6 +19,7 @@ from datetime import datetime
 import numpy as np
 
 from evacops.network import Network, compile_network
+from evacops.network.crowd import CrowdPhysics, approach_widths
 from evacops.network.keys import padded
 from evacops.planfolder import PlanArrays
 from evacops.scenario import Scenario
@@ -124,6 +125,8 @@ class SimModel:
     gates: np.ndarray  # (G,) site index of each gate
     gate_area: np.ndarray  # (G,) m2, nan without a crowd area
     gate_rate_h: np.ndarray  # (G,) people per hour (inf = unlimited)
+    gate_width: np.ndarray  # (G,) m, width of the approach where the queue stands (nan: no area)
+    crowd: CrowdPhysics  # how a crowd packs, queues and slows its gate
     staging: np.ndarray  # (B,) staging bases
     layers: list[np.ndarray]  # sites in the order people move through them within a period
     # aircraft
@@ -355,6 +358,7 @@ def build_model(
     dep_w, dep_rhs = net.slot_windows(net.dep_slots)
     arr_w, arr_rhs = net.slot_windows(net.arr_slots)
     ops = sorted({f.operator for f in sc.fleets})
+    widths = approach_widths(sc)
     move_arc = np.full(M, -1, dtype=np.int64)
     for a, m in enumerate(net.arc_move):
         if m >= 0:
@@ -370,6 +374,8 @@ def build_model(
         gates=gates,
         gate_area=net.crowd_area[gates].copy(),
         gate_rate_h=net.rate[gates] / net.period_h,
+        gate_width=np.array([widths.get(net.sites[g], np.nan) for g in gates], dtype=float),
+        crowd=CrowdPhysics.of(sc),
         staging=np.flatnonzero(kinds == "staging"),
         layers=_layers(net),
         fleet_count=counts,
