@@ -148,3 +148,53 @@ def test_crowd_inputs_are_checked():
     with np.testing.assert_raises(ScenarioError) as e:
         scenario_from(d)
     assert "approach_width_m" in str(e.exception) and "crowd_area_m2" in str(e.exception)
+
+
+def _two_gate_batch(runs: int, **uncertainty):
+    from evacops.scenario.model import Uncertainty
+    from evacops.sim.core import Batch
+    from evacops.sim.draws import Draws
+    from evacops.sim.model import build_model
+
+    d = crowded_gate_dict()
+    d["sites"].insert(
+        1, {"name": "GATE2", "kind": "gate", "crowd_area_m2": 100, "processing_rate_per_h": 50}
+    )
+    off = Uncertainty.off().model_dump()
+    md = build_model(scenario_from(d), uncertainty=Uncertainty(**{**off, **uncertainty}))
+    b = Batch(md, np.random.SeedSequence(11).spawn(runs))
+    b.draws = Draws(md, b.gens, 0)
+    return md, b
+
+
+def test_a_bad_day_is_bad_at_every_gate():
+    from evacops.sim import crowds
+
+    md, b = _two_gate_batch(2000, day_cv=0.5)
+    _, rate = crowds.open_gates(b, 0)
+    factor = rate[:, md.gates] / md.net.rate[md.gates][None, :]
+    # both gates screen at the same share of their rate in a run: the day's shared factor
+    assert np.allclose(factor[:, 0], factor[:, 1]) and np.allclose(factor[:, 0], b.day_factor[:, 0])
+    # lognormal with mean 1 and the stated coefficient of variation (2,000 runs)
+    assert abs(factor[:, 0].mean() - 1) < 0.05 and abs(factor[:, 0].std() / 0.5 - 1) < 0.1
+    # the same within a day, another draw the next day
+    _, later = crowds.open_gates(b, 5)
+    assert np.allclose(later[:, md.gates], rate[:, md.gates])
+    assert not np.allclose(b.day_factor[:, 1], b.day_factor[:, 0])
+
+
+def test_incidents_likelier_in_a_dense_crowd():
+    from evacops.sim import crowds
+
+    # base chance of an incident about 0.05 an hour; the crowd at GATE stands at 7/m2
+    md, b = _two_gate_batch(
+        20000, incidents_per_gate_per_day=1.23, incident_mean_h=1, incident_density_factor=0.5
+    )
+    g_dense = int(np.flatnonzero(md.net.site_kind[md.gates] == "gate")[0])
+    b.people.H[:, md.gates[g_dense], 0] = 700.0
+    crowds.open_gates(b, 0)
+    started = (b.gates.inc_left > 0).mean(axis=0)
+    weight = 1 + 0.5 * (7.0 - 2.0)  # 0.5 of the base chance per person/m2 above the safe 2/m2
+    base = md.rnd.incident_p
+    assert abs(started[g_dense] / (base * weight) - 1) < 0.1
+    assert abs(started[1 - g_dense] / base - 1) < 0.15

@@ -171,10 +171,16 @@ def plot_gate_density(
 
 
 def plot_fan(
-    q: pd.DataFrame, path: Path, title: str, deadline=None, plan: pd.Series | None = None
+    q: pd.DataFrame,
+    path: Path,
+    title: str,
+    deadline=None,
+    plan: pd.Series | None = None,
+    observed: pd.Series | None = None,
 ) -> Path:
     """Fan chart of a cumulative quantity across runs: ``q`` has columns p10, p25, p50, p75,
-    p90 by time; the plan's own line (if given) for comparison."""
+    p90 by time; the plan's own line (if given) and a user's own running totals (``observed``,
+    points at the end of each day, labelled by the series' name) for comparison."""
     fig, ax = plt.subplots(figsize=(9, 4.8))
     x = _naive(q.index)
     ax.fill_between(
@@ -199,6 +205,16 @@ def plot_fan(
     ax.plot(x, q["p50"].to_numpy(), color="tab:blue", lw=1.5, label="P50")
     if plan is not None:
         ax.plot(_naive(plan.index), plan.to_numpy(), color="black", ls="--", lw=1, label="the plan")
+    if observed is not None:
+        ax.plot(
+            _naive(observed.index),
+            observed.to_numpy(),
+            color="tab:red",
+            marker="o",
+            ms=4,
+            lw=1,
+            label=f"your counts ({observed.name})",
+        )
     return _finish_cumulative(fig, ax, deadline, title, path)
 
 

@@ -327,6 +327,18 @@ class Uncertainty(_Model):
     incident_mean_h: NonNegFloat = Field(
         default=2.0, description="mean duration of an incident closure (exponential)"
     )
+    incident_density_factor: NonNegFloat = Field(
+        default=0.5,
+        description="each person/m2 the crowd before a gate stands above the safe density "
+        "raises the gate's chance of an incident by this share of the base chance "
+        "(assumption: a dense crowd pushes, faints, is fired over)",
+    )
+    day_cv: NonNegFloat = Field(
+        default=0.15,
+        description="coefficient of variation of a day factor shared by every gate "
+        "(lognormal, mean 1): a bad day is bad at every gate, its screening slower and its "
+        "incidents likelier in the same proportion",
+    )
     block_time_cv: NonNegFloat = Field(
         default=0.05, description="coefficient of variation of a sortie's block time (lognormal)"
     )
@@ -351,6 +363,8 @@ class Uncertainty(_Model):
             screening_cv=0,
             incidents_per_gate_per_day=0,
             incident_mean_h=0,
+            incident_density_factor=0,
+            day_cv=0,
             block_time_cv=0,
             ground_time_cv=0,
             abort_probability=0,
@@ -363,6 +377,7 @@ class Uncertainty(_Model):
             (self.surge_probability_per_h == 0 or self.surge_size_h == 0)
             and self.screening_cv == 0
             and (self.incidents_per_gate_per_day == 0 or self.incident_mean_h == 0)
+            and self.day_cv == 0
             and self.block_time_cv == 0
             and self.ground_time_cv == 0
             and self.abort_probability == 0

@@ -50,6 +50,8 @@ class Randomness:
     screening_cv: float
     incident_p: float  # chance an incident starts at a gate in a period
     incident_mean_h: float
+    incident_density: float  # share of incident_p added per person/m2 above the safe density
+    day_cv: float  # the day factor shared by every gate
     block_cv: float
     ground_cv: float
     abort_p: float
@@ -61,6 +63,7 @@ class Randomness:
             (self.surge_p > 0 and self.surge_size_h > 0)
             or self.screening_cv > 0
             or (self.incident_p > 0 and self.incident_mean_h > 0)
+            or self.day_cv > 0
             or self.block_cv > 0
             or self.ground_cv > 0
             or self.abort_p > 0
@@ -74,6 +77,8 @@ class Randomness:
             screening_cv=u.screening_cv,
             incident_p=1.0 - math.exp(-u.incidents_per_gate_per_day * period_h / 24.0),
             incident_mean_h=u.incident_mean_h,
+            incident_density=u.incident_density_factor,
+            day_cv=u.day_cv,
             block_cv=u.block_time_cv,
             ground_cv=u.ground_time_cv,
             abort_p=u.abort_probability,
