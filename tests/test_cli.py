@@ -164,9 +164,12 @@ def test_plan_json_and_out_have_the_gates(tmp_path):
     (gate,) = s["gates"]
     assert gate["name"] == "GATE" and gate["area_m2"] == 300
     assert gate["peak_density"] <= s["safe_density_per_m2"] + 1e-9
-    for key in ("peak_density", "hours_ge_2", "hours_ge_3_5", "hours_ge_5", "hours_ge_7"):
+    keys = ("peak_density", "peak_queue_m", "peak_wait_h", "peak_people", "hours_ge_2")
+    for key in (*keys, "hours_ge_3_5", "hours_ge_5", "hours_ge_7"):
         assert key in gate and key in gate["counterfactual"]
-    assert gate["counterfactual"]["peak_density"] > gate["peak_density"]
+    cf = gate["counterfactual"]
+    assert gate["peak_density"] < cf["peak_density"] <= s["crowd"]["max_density_per_m2"]
+    assert cf["peak_queue_m"] >= gate["peak_queue_m"]
     for name in ("call_forward.csv", "gate_density.png"):
         assert (tmp_path / "o" / name).is_file()
     report = (tmp_path / "o" / "report.html").read_text()
@@ -177,7 +180,7 @@ def test_plan_prints_the_call_forward_and_gate_densities():
     r = evacops("plan", SMALL, "--check", "0")
     assert_ok(r)
     assert "Call-forward" in r.stdout and "GATE" in r.stdout
-    assert "Crowd density in front of the gates" in r.stdout
+    assert "Crowds in front of the gates" in r.stdout and "queue m" in r.stdout
 
 
 # --- plan: files written --------------------------------------------------------------------------

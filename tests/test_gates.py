@@ -79,16 +79,30 @@ def test_everyone_at_once_worked_by_hand(plan):
     # the gate lets 100 through each hour from the start (it is the only bottleneck)
     through = plan.final.flow[0, plan.network.arc_name.index("gate-evac"), :]
     assert np.allclose(through[:10], 100) and np.allclose(through[10:], 0)
-    # everyone at once: 1,000 at the gate, 100 leave per hour: 900, 800, ..., 0 on 100 m2
-    cf = gate_crowds(plan)["GATE"]["counterfactual"]
-    assert np.allclose(cf[:10], 1000 - 100 * np.arange(1, 11))
-    g = plan.summary()["gates"][0]
-    assert g["name"] == "GATE" and g["area_m2"] == 100
-    assert g["peak_density"] <= 2.0 + 1e-9 and g["hours_ge_5"] == 0
-    c = g["counterfactual"]
-    assert c["peak_density"] == 9.0
-    # densities 9, 8, ..., 1 persons/m2: >= 2 for 8 h, >= 3.5 for 6 h, >= 5 for 5 h, >= 7 for 3 h
-    assert (c["hours_ge_2"], c["hours_ge_3_5"], c["hours_ge_5"], c["hours_ge_7"]) == (8, 6, 5, 3)
+    # everyone at once: 1,000 at the gate (100 m2, screens 100/h). The first hour starts with
+    # nobody pressing: 100 pass. Then 900 stand on 100 m2: at most 7/m2 fit (the rest queue
+    # along the approach), and a gate pressed at or past the jam density keeps a quarter of
+    # its rate: 25 an hour until the crowd thins below 5.4/m2 (540 people).
+    g = gate_crowds(plan)["GATE"]
+    cf = g["counterfactual"]
+    assert np.allclose(cf[:4], [900, 875, 850, 825])
+    assert np.allclose(np.diff(cf[cf > 540 + 25]), -25)
+    # it drains ever faster as the crowd thins, and never lets in more than the plan moved on
+    assert (np.diff(g["counterfactual_through"][1:]) >= -1e-9).all()
+    assert (np.cumsum(g["counterfactual_through"]) <= np.cumsum(through) + 1e-9).all()
+    s = plan.summary()["gates"][0]
+    assert s["name"] == "GATE" and s["area_m2"] == 100 and s["approach_width_m"] == 10
+    assert s["peak_density"] <= 2.0 + 1e-9 and s["hours_ge_5"] == 0
+    c = s["counterfactual"]
+    assert c["peak_people"] == 900 and c["peak_density"] == 7.0  # never the 9/m2 of 900/100
+    # 700 fill the area (10 m deep on a 10 m approach); 200 more stand 200/(7 x 10) m further
+    assert c["peak_queue_m"] == round(10 + 200 / 70, 1)
+    # after the second hour 875 wait at the 25 an hour the pressed gate manages: 35 h for the
+    # last of them (the wait at the rate of the moment, the longest over the horizon)
+    assert c["peak_wait_h"] == 35.0
+    dens = np.minimum(cf / 100, 7.0)
+    for level in (2, 3.5, 5, 7):
+        assert c[f"hours_ge_{level:g}".replace(".", "_")] == float((dens >= level - 1e-9).sum())
 
 
 def test_no_gate_area_no_gates():

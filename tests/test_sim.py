@@ -141,6 +141,15 @@ def check_invariants(md: SimModel, rec: dict[str, np.ndarray], random: bool) -> 
             continue  # a gate's screening is random in each period
         out = tot[:, :, md.net.arc_from == s].sum(axis=2)
         assert (out <= md.net.rate[s] + tol).all(), md.net.sites[s]
+    # faster is slower: a gate screens no more than its rate times its share at the density of
+    # the crowd before it when the period starts
+    for g, s in enumerate(md.gates):
+        if random or not np.isfinite(md.net.rate[s]):
+            continue
+        out = tot[:, :, md.net.arc_from == s].sum(axis=2)  # (R, T)
+        before = np.concatenate([np.zeros_like(hold[:, :1, s]), hold[:, :-1, s]], axis=1)
+        share = md.crowd.gate_share(before[..., None], md.gate_area[g : g + 1])[..., 0]
+        assert (out <= md.net.rate[s] * share + tol).all(), md.net.sites[s]
 
 
 # ---- replaying a plan ----------------------------------------------------------------------

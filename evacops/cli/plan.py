@@ -67,31 +67,26 @@ def _cohort_table(s: dict) -> Table:
 
 def _gate_table(s: dict) -> Table:
     t = Table(
-        title="Crowd density in front of the gates, persons/m2: plan and everyone at once",
+        title="Crowds in front of the gates: the plan, and everyone at once (people, density "
+        "at most the physical maximum, queue length, wait of the last, hours at 5 and 7/m2)",
         title_justify="left",
     )
-    for col in (
-        "gate",
-        "area m2",
-        "plan peak",
-        "plan h>=5",
-        "at once peak",
-        "h>=2",
-        "h>=3.5",
-        "h>=5",
-        "h>=7",
-    ):
-        t.add_column(col, justify="left" if col == "gate" else "right")
+    t.add_column("gate")
+    for col in ("m2", "plan\n/m2", "plan\nwait h", "at once\npeople", "/m2", "queue m"):
+        t.add_column(col, justify="right")
+    for col in ("wait h", "h>=5", "h>=7"):
+        t.add_column(col, justify="right")
     for g in s["gates"]:
         cf = g["counterfactual"]
         t.add_row(
             g["name"],
             f"{g['area_m2']:,.0f}",
             f"{g['peak_density']:.2f}",
-            f"{g['hours_ge_5']:g}",
-            f"{cf['peak_density']:,.1f}",
-            f"{cf['hours_ge_2']:g}",
-            f"{cf['hours_ge_3_5']:g}",
+            f"{g['peak_wait_h']:.1f}",
+            f"{cf['peak_people']:,.0f}",
+            f"{cf['peak_density']:.1f}",
+            f"{cf['peak_queue_m']:,.0f}",
+            f"{cf['peak_wait_h']:,.1f}",
             f"{cf['hours_ge_5']:g}",
             f"{cf['hours_ge_7']:g}",
         )

@@ -54,6 +54,30 @@ def _sim_tables(s: dict, daily) -> list[Table]:
     return tables
 
 
+def _compare_table(days: list[dict[str, Any]], name: str) -> Table:
+    t = Table(
+        title=f"Your counts ({name}) beside the runs: people off the evacuation airport per day "
+        "and in total (simulated P10 / P50 / P90; nothing is fitted)",
+        title_justify="left",
+    )
+    for col in ("date", "yours", "simulated", "your total", "simulated total"):
+        t.add_column(col, justify="left" if col == "date" else "right")
+
+    def q(row: dict[str, Any], key: str) -> str:
+        vals = [row[f"sim_{key}_p{p}"] for p in (10, 50, 90)]
+        return "-" if vals[0] is None else " / ".join(f"{v:,}" for v in vals)
+
+    for row in days:
+        t.add_row(
+            row["date"],
+            f"{row['out']:,.0f}",
+            q(row, "out"),
+            f"{row['cumulative']:,.0f}",
+            q(row, "cumulative"),
+        )
+    return t
+
+
 def _daily_table(daily: Any) -> Table:
     d = Table(
         title="People off the evacuation airport per day (P10 / P50 / P90), flights "
@@ -76,17 +100,18 @@ def _daily_table(daily: Any) -> Table:
 
 def _gates_table(gates: list[dict[str, Any]]) -> Table:
     g = Table(
-        title="Gates: peak crowd density (persons/m2) and person-hours at 5/m2 or "
-        "more, P10 / P50 / P90",
+        title="Gates: peak crowd density (persons/m2, at most the physical maximum), longest "
+        "queue (m) and person-hours at 5/m2 or more, P10 / P50 / P90",
         title_justify="left",
     )
-    for col in ("gate", "area m2", "peak density", "person-hours >= 5/m2"):
+    for col in ("gate", "area m2", "peak density", "queue m", "person-hours >= 5/m2"):
         g.add_column(col, justify="left" if col == "gate" else "right")
     for row in gates:
         g.add_row(
             row["name"],
             f"{row['area_m2']:,.0f}",
             " / ".join(f"{row[f'peak_density_p{p}']:.1f}" for p in (10, 50, 90)),
+            " / ".join(f"{row[f'peak_queue_m_p{p}']:,.0f}" for p in (10, 50, 90)),
             " / ".join(f"{row[f'person_hours_ge_5_p{p}']:,.0f}" for p in (10, 50, 90)),
         )
     return g
@@ -167,6 +192,21 @@ def _progress_bar(runs: int) -> Iterator[Callable[[int, int], None]]:
             bar.stop()
 
 
+def _read_compare(path: Path | None) -> Any:
+    """The user's daily counts (``--compare``), read before any work is done."""
+    if path is None:
+        return None
+    from evacops.report.compare import read_daily_counts
+
+    return read_daily_counts(path)
+
+
+def _compare_summary(res: Any, path: Path | None, counts: Any) -> dict[str, Any]:
+    from evacops.report.compare import compare_daily
+
+    return {"file": str(path), "days": compare_daily(res.daily(), counts)}
+
+
 @guard
 def simulate(
     scenario: Annotated[Path, typer.Argument(help="scenario file (YAML or JSON)")],
@@ -203,6 +243,14 @@ def simulate(
             "--deterministic", help="switch every random draw off (with --plan: replay the plan)"
         ),
     ] = False,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare",
+            help="CSV of your own daily counts (columns date,out: people off the evacuation "
+            "airport that day): drawn over the fan chart and set beside the runs; never fitted",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Simulate the operation under uncertainty: Monte Carlo runs, locally or on Dask.
@@ -218,6 +266,7 @@ def simulate(
     from evacops.sim import simulate as run_simulation
 
     _check_options(runs, seed, engine, workers, scheduler)
+    counts = _read_compare(compare)
     sc = load(scenario)
     model = prepare(sc, plan_dir, scenario)
     with _progress_bar(runs) as progress:
@@ -231,16 +280,25 @@ def simulate(
             random=not deterministic,
             progress=progress,
         )
+    _show(res, out_dir, compare, counts, as_json)
+
+
+def _show(res: Any, out_dir: Path | None, compare: Path | None, counts: Any, as_json: bool) -> None:
+    """Write the folder (``--out``) and print the result: one JSON object or the tables."""
     summary = res.summary()
+    if counts is not None:
+        summary["compare"] = _compare_summary(res, compare, counts)
     if out_dir is not None:
         from evacops.report.sim import write_simulation
 
         with err.status(f"writing tables, plots and report to {out_dir}", spinner="dots"):
-            summary["files"] = write_simulation(res, out_dir, summary)
+            summary["files"] = write_simulation(res, out_dir, summary, counts)
     if as_json:
         print(json.dumps(summary, default=str))
         return
     for table in _sim_tables(summary, res.daily()):
         out.print(table)
+    if counts is not None:
+        out.print(_compare_table(summary["compare"]["days"], counts.name))
     if out_dir is not None:
         out.print(f"Report: {summary['files']['report']}", highlight=False)

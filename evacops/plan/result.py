@@ -310,6 +310,7 @@ class Plan:
                 "evacuated_cost": lp_out - out["evacuated_total"],
             }
         out["safe_density_per_m2"] = self.scenario.safe_density_per_m2
+        out["crowd"] = self.scenario.crowd.model_dump()
         out["gates"] = gate_densities(self)
         out["binding"] = [b.as_dict() for b in self.binding]
         out["wall_s"] = round(self.wall_s, 3)

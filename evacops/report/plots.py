@@ -124,11 +124,17 @@ def plot_aircraft_use(use: pd.DataFrame, available: pd.Series, path: Path, title
 
 
 def plot_gate_density(
-    plan_d: pd.DataFrame, cf_d: pd.DataFrame, path: Path, title: str, safe: float
+    plan_d: pd.DataFrame,
+    cf_d: pd.DataFrame,
+    path: Path,
+    title: str,
+    safe: float,
+    queues: dict[str, float] | None = None,
 ) -> Path:
     """Crowd density in front of each gate (columns), with the call-forward plan and with
-    everyone coming at once; Fruin's levels as lines. The y axis stops at 10 persons/m2 (the
-    counterfactual's peak, often far beyond what can physically stand there, is in the title)."""
+    everyone coming at once; Fruin's levels as lines. Densities never pass the physical maximum
+    (beyond it the crowd queues along the approach: ``queues``, metres, gives the longest queue
+    of each gate's counterfactual in its title)."""
     gates = list(plan_d.columns)
     ncol = 2
     nrow = max(1, int(np.ceil(len(gates) / ncol)))
@@ -137,7 +143,7 @@ def plot_gate_density(
     colors = ("#f2c94c", "#f2994a", "#eb5757", "#7b1f1f")
     for ax, gate in zip(axes.flat, gates, strict=False):
         cf = cf_d[gate].to_numpy()
-        ax.step(x, np.minimum(cf, 10.0), where="post", color="grey", lw=1, label="everyone at once")
+        ax.step(x, cf, where="post", color="grey", lw=1, label="everyone at once")
         ax.step(
             x,
             plan_d[gate].to_numpy(),
@@ -149,9 +155,11 @@ def plot_gate_density(
         for (level, words), col in zip(FRUIN_LINES, colors, strict=True):
             ax.axhline(level, color=col, ls="--", lw=0.8, label=words)
         ax.axhline(safe, color="tab:green", ls=":", lw=1, label=f"safe density {safe:g}")
-        ax.set_ylim(0, 10.5)
+        ax.set_ylim(0, max(7.5, float(np.nanmax(cf, initial=0.0)) + 0.5))
+        queue = "" if queues is None else f", queue up to {queues.get(gate, 0.0):,.0f} m"
         ax.set_title(
-            f"{gate} (peak: plan {plan_d[gate].max():.1f}, at once {cf.max():,.1f} persons/m²)",
+            f"{gate} (peak: plan {plan_d[gate].max():.1f}, at once {cf.max():,.1f} "
+            f"persons/m²{queue})",
             fontsize=9,
         )
         ax.set_ylabel("persons/m²", fontsize=8)
@@ -163,10 +171,16 @@ def plot_gate_density(
 
 
 def plot_fan(
-    q: pd.DataFrame, path: Path, title: str, deadline=None, plan: pd.Series | None = None
+    q: pd.DataFrame,
+    path: Path,
+    title: str,
+    deadline=None,
+    plan: pd.Series | None = None,
+    observed: pd.Series | None = None,
 ) -> Path:
     """Fan chart of a cumulative quantity across runs: ``q`` has columns p10, p25, p50, p75,
-    p90 by time; the plan's own line (if given) for comparison."""
+    p90 by time; the plan's own line (if given) and a user's own running totals (``observed``,
+    points at the end of each day, labelled by the series' name) for comparison."""
     fig, ax = plt.subplots(figsize=(9, 4.8))
     x = _naive(q.index)
     ax.fill_between(
@@ -191,6 +205,16 @@ def plot_fan(
     ax.plot(x, q["p50"].to_numpy(), color="tab:blue", lw=1.5, label="P50")
     if plan is not None:
         ax.plot(_naive(plan.index), plan.to_numpy(), color="black", ls="--", lw=1, label="the plan")
+    if observed is not None:
+        ax.plot(
+            _naive(observed.index),
+            observed.to_numpy(),
+            color="tab:red",
+            marker="o",
+            ms=4,
+            lw=1,
+            label=f"your counts ({observed.name})",
+        )
     return _finish_cumulative(fig, ax, deadline, title, path)
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from evacops.report.compare import compare_daily, cumulative_points
 from evacops.report.folders import make_folder
 from evacops.report.html import HtmlReport
 from evacops.report.plots import plot_density_bands, plot_fan, plot_occupancy_bands
@@ -19,9 +20,13 @@ if TYPE_CHECKING:
 
 
 def write_simulation(
-    res: SimResult, folder: str | Path, summary: dict[str, Any] | None = None
+    res: SimResult,
+    folder: str | Path,
+    summary: dict[str, Any] | None = None,
+    compare: pd.Series | None = None,
 ) -> dict[str, Any]:
-    """Write every output of ``res`` into ``folder``; return the paths written."""
+    """Write every output of ``res`` into ``folder``; return the paths written (``compare``:
+    a user's own people out per day, drawn over the fan chart and tabled beside the runs)."""
     out = make_folder(folder)
     summary = summary if summary is not None else res.summary()
     files: dict[str, Any] = {}
@@ -39,14 +44,23 @@ def write_simulation(
         files[name] = str(path)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     files["summary"] = str(out / "summary.json")
-    plots = _plots(res, out, summary)
+    plots = _plots(res, out, summary, compare)
     files["plots"] = [str(p) for p in plots.values()]
     rep = _report(res, summary, tables, plots)
+    if compare is not None:
+        rep.heading(f"Your counts ({compare.name}) beside the runs")
+        rep.paragraph(
+            "People off the evacuation airport per day as given in your file, with its running "
+            "total, beside the simulated P10/P50/P90. Nothing is fitted to them."
+        )
+        rep.table(pd.DataFrame(compare_daily(res.daily(), compare)).set_index("date"))
     files["report"] = str(rep.write(out / "report.html"))
     return files
 
 
-def _plots(res: SimResult, out: Path, summary: dict[str, Any]) -> dict[str, Path]:
+def _plots(
+    res: SimResult, out: Path, summary: dict[str, Any], compare: pd.Series | None = None
+) -> dict[str, Path]:
     """The simulation's PNG plots by name, in order (``density`` only with a gate crowd area,
     ``staging`` only where anyone reaches a staging base)."""
     md = res.model
@@ -63,6 +77,7 @@ def _plots(res: SimResult, out: Path, summary: dict[str, Any]) -> dict[str, Path
             f"{title}: people off the evacuation airport across {res.runs_n:,} runs",
             deadline=deadline,
             plan=res.plan_cumulative(),
+            observed=None if compare is None else cumulative_points(compare, md.start.tzinfo),
         )
     }
     dens = res.density_quantiles()

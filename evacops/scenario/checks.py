@@ -106,6 +106,13 @@ def check_site(names: _Names, i: int, s: Site) -> list[Problem]:
                 f"crowd_area_m2 is for gates; site {s.name!r} is {_a(s.kind)}",
             )
         )
+    if s.approach_width_m is not None and s.crowd_area_m2 is None:
+        out.append(
+            (
+                ("sites", i, "approach_width_m"),
+                "is the width where a gate's crowd queues: give the gate a crowd_area_m2 too",
+            )
+        )
     for j, w in enumerate(s.closures):
         if names.hours(w.end) <= names.hours(w.start):
             out.append((("sites", i, "closures", j), "end must be after start"))
@@ -369,4 +376,19 @@ def cross_check(sc: Scenario) -> list[Problem]:
         out += check_event(names, i, e)
     for i, c in enumerate(sc.cohorts):
         out += check_cohort(names, i, c)
+    out += check_crowd(sc)
     return out
+
+
+def check_crowd(sc: Scenario) -> list[Problem]:
+    """The physical maximum density is above the safe density (a crowd can pack tighter than it
+    is allowed to)."""
+    if sc.crowd.max_density_per_m2 <= sc.safe_density_per_m2:
+        return [
+            (
+                ("crowd", "max_density_per_m2"),
+                f"must be above safe_density_per_m2 ({sc.safe_density_per_m2:g}); "
+                "people can stand closer than is safe",
+            )
+        ]
+    return []

@@ -108,6 +108,11 @@ class Site(_Model):
         default=None, description="people per hour who may leave (screening, out-processing)"
     )
     crowd_area_m2: PositiveFloat | None = None
+    approach_width_m: PositiveFloat | None = Field(
+        default=None,
+        description="width of the approach where a gate's crowd queues beyond its crowd area; "
+        "None = the crowd area taken as a square",
+    )
     opens: TimeRef | None = None
     capacity_changes: list[CapacityChange] = Field(default_factory=list)
     closures: list[Window] = Field(default_factory=list)
@@ -322,6 +327,18 @@ class Uncertainty(_Model):
     incident_mean_h: NonNegFloat = Field(
         default=2.0, description="mean duration of an incident closure (exponential)"
     )
+    incident_density_factor: NonNegFloat = Field(
+        default=0.5,
+        description="each person/m2 the crowd before a gate stands above the safe density "
+        "raises the gate's chance of an incident by this share of the base chance "
+        "(assumption: a dense crowd pushes, faints, is fired over)",
+    )
+    day_cv: NonNegFloat = Field(
+        default=0.15,
+        description="coefficient of variation of a day factor shared by every gate "
+        "(lognormal, mean 1): a bad day is bad at every gate, its screening slower and its "
+        "incidents likelier in the same proportion",
+    )
     block_time_cv: NonNegFloat = Field(
         default=0.05, description="coefficient of variation of a sortie's block time (lognormal)"
     )
@@ -346,6 +363,8 @@ class Uncertainty(_Model):
             screening_cv=0,
             incidents_per_gate_per_day=0,
             incident_mean_h=0,
+            incident_density_factor=0,
+            day_cv=0,
             block_time_cv=0,
             ground_time_cv=0,
             abort_probability=0,
@@ -358,10 +377,34 @@ class Uncertainty(_Model):
             (self.surge_probability_per_h == 0 or self.surge_size_h == 0)
             and self.screening_cv == 0
             and (self.incidents_per_gate_per_day == 0 or self.incident_mean_h == 0)
+            and self.day_cv == 0
             and self.block_time_cv == 0
             and self.ground_time_cv == 0
             and self.abort_probability == 0
         )
+
+
+class Crowd(_Model):
+    """How crowds behave at the gates (evacops/network/crowd.py has the curves and sources)."""
+
+    max_density_per_m2: PositiveFloat = Field(
+        default=7.0,
+        description="the physical maximum: people stand no closer than this; the rest queue "
+        "along the approach (Fruin's critical level)",
+    )
+    free_speed_m_s: PositiveFloat = Field(
+        default=1.34, description="walking speed of a loose crowd (Weidmann 1993)"
+    )
+    weidmann_gamma_per_m2: PositiveFloat = Field(
+        default=1.913, description="shape of Weidmann's speed-density curve"
+    )
+    jam_density_per_m2: PositiveFloat = Field(
+        default=5.4, description="density at which a walking crowd stops (Weidmann 1993)"
+    )
+    min_throughput_share: Probability = Field(
+        default=0.25,
+        description="share of its screening rate a jammed gate keeps (assumption)",
+    )
 
 
 class TimeSpec(_Model):
@@ -397,6 +440,7 @@ class Scenario(_Model):
     events: list[Event] = Field(default_factory=list)
     objective: Objective = Field(default_factory=Objective)
     safe_density_per_m2: PositiveFloat = 2.0
+    crowd: Crowd = Field(default_factory=Crowd)
     uncertainty: Uncertainty = Field(default_factory=Uncertainty)
 
     @field_validator("deadline")

@@ -37,6 +37,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from evacops.sim import capacity, crowds, departures, flows, landings, records
+from evacops.sim.arrays import lognormal
 from evacops.sim.draws import Draws
 from evacops.sim.model import SimModel
 from evacops.sim.state import Aircraft, Gates, People, Period
@@ -63,6 +64,12 @@ class Batch:
         self.people = People.new(model, R)
         self.air = Aircraft.new(model, R)
         self.gates = Gates(inc_left=np.zeros((R, model.G), dtype=np.int64))
+        # a day factor per run shared by every gate (drawn first, from each run's generator)
+        days = int(np.ceil(model.T * model.period_h / 24.0)) or 1
+        self.day_factor = np.ones((R, days))
+        if self.random:
+            for r, g in enumerate(self.gens):
+                self.day_factor[r] = lognormal(g.standard_normal(days), model.rnd.day_cv)
         self.draws: Draws | None = None
         self.now: Period
         self.rec = records.new_records(model, R, audit)

@@ -13,25 +13,42 @@ from evacops.sim.transfer import EPS, send, send_one
 
 if TYPE_CHECKING:
     from evacops.sim.core import Batch
+    from evacops.sim.model import SimModel
 
 
 def open_gates(b: Batch, t: int) -> tuple[np.ndarray, np.ndarray]:
     """(open, rate) of each site in period ``t`` (R, S): incidents start or go on at gates and
-    close them; screening rates are drawn."""
+    close them, likelier where the crowd before a gate is dense and on a bad day; screening
+    rates are drawn, scaled by the day's factor shared by every gate, and slowed where the
+    crowd before a gate presses past its onset density (:meth:`CrowdPhysics.gate_share`)."""
     md, R, rnd, gs = b.md, b.R, b.md.rnd, b.gates
     net = md.net
     open_ = np.broadcast_to(net.open_[:, t], (R, md.S)).copy()
     rate = np.broadcast_to(net.rate, (R, md.S)).copy()
+    crowd = b.people.H[:, md.gates].sum(axis=2) if md.G else None  # (R, G) when t starts
     if b.random and md.G:
+        assert crowd is not None
+        day = b.day_factor[:, min(int(t * md.period_h // 24), b.day_factor.shape[1] - 1)]
         gs.inc_left = np.maximum(gs.inc_left - 1, 0)
         if rnd.incident_p > 0 and rnd.incident_mean_h > 0:
-            start = (gs.inc_left == 0) & (b.d("inc_u", t) < rnd.incident_p)
+            p = rnd.incident_p * _incident_weight(md, crowd) / day[:, None]
+            start = (gs.inc_left == 0) & (b.d("inc_u", t) < np.minimum(p, 1.0))
             dur = np.maximum(1, np.ceil(b.d("inc_h", t) / md.period_h - 1e-9))
             gs.inc_left = np.where(start, dur.astype(np.int64), gs.inc_left)
         open_[:, md.gates] &= ~(gs.inc_left > 0)
-        rate[:, md.gates] = rate[:, md.gates] * b.d("screen", t)
+        rate[:, md.gates] = rate[:, md.gates] * b.d("screen", t) * day[:, None]
+    if crowd is not None:  # faster is slower: a crowd pressing past the onset slows its gate
+        rate[:, md.gates] = rate[:, md.gates] * md.crowd.gate_share(crowd, md.gate_area)
     rate[~open_] = 0.0
     return open_, rate
+
+
+def _incident_weight(md: SimModel, crowd: np.ndarray) -> np.ndarray:
+    """(R, G) how much likelier an incident is at each gate than its base chance: 1 plus
+    ``incident_density`` per person/m2 the crowd stands above the safe density."""
+    dens = md.crowd.density(crowd, np.where(np.isfinite(md.gate_area), md.gate_area, np.inf))
+    excess = np.maximum(dens - md.crowd.safe_density_per_m2, 0.0)
+    return 1.0 + md.rnd.incident_density * excess
 
 
 def call_forward(b: Batch, t: int, s: int, out: np.ndarray) -> None:

@@ -1,6 +1,7 @@
 """The dispatch policy, for runs without a plan (docs/simulation.md): an aircraft flies when
 loaded or when its slot comes, to the nearest staging base with room; one with nobody to carry
-where it is goes where people wait for its fleet, or home."""
+where it is goes where people wait for its fleet and a base it flies to from there has room, or
+home."""
 
 from __future__ import annotations
 
@@ -167,6 +168,23 @@ def _outbound(b: Batch, t: int, rows, cols, f, loc, load, key, Wa):
     return has_out, held, loaded, np.where(leave, m_out, -1)
 
 
+def _room_from(b: Batch, t: int, rows, f, site, load, ahead) -> np.ndarray:
+    """Whether, from ``site``, the fleet ``f`` flies people to a place with room for half a
+    load once ``ahead`` aircraft of its fleet have taken a full load each (places without a
+    holding capacity always have room)."""
+    md, now, pp = b.md, b.now, b.people
+    net = md.net
+    fm = md.fleet_fwd[f]  # (n, K)
+    fmm = np.maximum(fm, 0)
+    at = (fm >= 0) & (net.move_from[fmm] == site[:, None])
+    to = net.move_to[fmm]
+    cap = md.hold_cap[to, t]
+    there = now.A.sum(axis=2) + pp.inbound.sum(axis=2) + rsum(pp.land_sched, 0)  # (R, S)
+    room = np.where(np.isfinite(cap), cap - there[rows[:, None], to], np.inf)
+    need = (ahead + 0.5) * load
+    return (at & (room >= need[:, None] - EPS)).any(axis=1)
+
+
 def _reposition(b: Batch, t: int, rows, cols, f, loc, load, idle, m, waiting) -> np.ndarray:
     """Send idle aircraft where people wait for their fleet (more than the seats of its
     aircraft there or on the way), within the MOG there."""
@@ -203,6 +221,10 @@ def _reposition(b: Batch, t: int, rows, cols, f, loc, load, idle, m, waiting) ->
     mog_left = md.mog_eff[target, t] - there[r[g], target]
     rank2 = rank(r[g], target, cols[idx[g]])
     fine = (rank1 * load[idx[g]] < best[g] - EPS) & (rank2 < mog_left)
+    # never to be loaded where no base it flies to from there has room for its load (after the
+    # loads of its fleet's aircraft there or on the way, and of those sent before it now)
+    ahead = counts[r[g], fi[g] * S + target] + rank2
+    fine &= _room_from(b, t, r[g], fi[g], target, load[idx[g]], ahead)
     m = m.copy()
     m[idx[g[fine]]] = mv[g[fine]]
     return m

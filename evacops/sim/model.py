@@ -19,6 +19,7 @@ from datetime import datetime
 import numpy as np
 
 from evacops.network import Network, compile_network
+from evacops.network.crowd import CrowdPhysics, approach_widths
 from evacops.network.keys import padded
 from evacops.planfolder import PlanArrays
 from evacops.scenario import Scenario
@@ -49,6 +50,8 @@ class Randomness:
     screening_cv: float
     incident_p: float  # chance an incident starts at a gate in a period
     incident_mean_h: float
+    incident_density: float  # share of incident_p added per person/m2 above the safe density
+    day_cv: float  # the day factor shared by every gate
     block_cv: float
     ground_cv: float
     abort_p: float
@@ -60,6 +63,7 @@ class Randomness:
             (self.surge_p > 0 and self.surge_size_h > 0)
             or self.screening_cv > 0
             or (self.incident_p > 0 and self.incident_mean_h > 0)
+            or self.day_cv > 0
             or self.block_cv > 0
             or self.ground_cv > 0
             or self.abort_p > 0
@@ -73,6 +77,8 @@ class Randomness:
             screening_cv=u.screening_cv,
             incident_p=1.0 - math.exp(-u.incidents_per_gate_per_day * period_h / 24.0),
             incident_mean_h=u.incident_mean_h,
+            incident_density=u.incident_density_factor,
+            day_cv=u.day_cv,
             block_cv=u.block_time_cv,
             ground_cv=u.ground_time_cv,
             abort_p=u.abort_probability,
@@ -124,6 +130,8 @@ class SimModel:
     gates: np.ndarray  # (G,) site index of each gate
     gate_area: np.ndarray  # (G,) m2, nan without a crowd area
     gate_rate_h: np.ndarray  # (G,) people per hour (inf = unlimited)
+    gate_width: np.ndarray  # (G,) m, width of the approach where the queue stands (nan: no area)
+    crowd: CrowdPhysics  # how a crowd packs, queues and slows its gate
     staging: np.ndarray  # (B,) staging bases
     layers: list[np.ndarray]  # sites in the order people move through them within a period
     # aircraft
@@ -355,6 +363,7 @@ def build_model(
     dep_w, dep_rhs = net.slot_windows(net.dep_slots)
     arr_w, arr_rhs = net.slot_windows(net.arr_slots)
     ops = sorted({f.operator for f in sc.fleets})
+    widths = approach_widths(sc)
     move_arc = np.full(M, -1, dtype=np.int64)
     for a, m in enumerate(net.arc_move):
         if m >= 0:
@@ -370,6 +379,8 @@ def build_model(
         gates=gates,
         gate_area=net.crowd_area[gates].copy(),
         gate_rate_h=net.rate[gates] / net.period_h,
+        gate_width=np.array([widths.get(net.sites[g], np.nan) for g in gates], dtype=float),
+        crowd=CrowdPhysics.of(sc),
         staging=np.flatnonzero(kinds == "staging"),
         layers=_layers(net),
         fleet_count=counts,

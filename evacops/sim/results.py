@@ -141,16 +141,28 @@ class SimResult:
         ).set_index("run")
 
     def gate_density(self) -> np.ndarray:
-        """Crowd density in front of each gate (runs x gates x periods), nan without an area."""
+        """Crowd density in front of each gate (runs x gates x periods), nan without an area:
+        never above the physical maximum (the rest queue along the approach)."""
         area = self.model.gate_area
-        return self.rec["gate_crowd"].astype(float) / area[None, :, None]
+        return self.model.crowd.density(self.rec["gate_crowd"].astype(float), area[None, :, None])
+
+    def gate_queue_m(self) -> np.ndarray:
+        """Length of the queue before each gate in metres (runs x gates x periods), nan without
+        an area."""
+        md = self.model
+        return md.crowd.queue_length_m(
+            self.rec["gate_crowd"].astype(float),
+            md.gate_area[None, :, None],
+            md.gate_width[None, :, None],
+        )
 
     def gates(self) -> pd.DataFrame:
-        """Per gate with a crowd area: peak density and person-hours in a crowd of at least 5
-        persons/m2 (P10, P50, P90 across runs)."""
+        """Per gate with a crowd area: peak density, the longest queue in metres and
+        person-hours in a crowd of at least 5 persons/m2 (P10, P50, P90 across runs)."""
         md = self.model
         rows = []
         dens = self.gate_density()
+        queue = self.gate_queue_m()
         crowd = self.rec["gate_crowd"].astype(float)
         for g, site in enumerate(md.gates):
             area = md.gate_area[g]
@@ -158,7 +170,7 @@ class SimResult:
                 continue
             peak = dens[:, g].max(axis=1)
             ph = (crowd[:, g] * (dens[:, g] >= DANGER_DENSITY - 1e-9)).sum(axis=1) * md.period_h
-            qp, qh = _q(peak), _q(ph)
+            qp, qh, qq = _q(peak), _q(ph), _q(queue[:, g].max(axis=1))
             rows.append(
                 {
                     "gate": md.net.sites[site],
@@ -166,6 +178,9 @@ class SimResult:
                     "peak_density_p10": qp[0],
                     "peak_density_p50": qp[1],
                     "peak_density_p90": qp[2],
+                    "peak_queue_m_p10": qq[0],
+                    "peak_queue_m_p50": qq[1],
+                    "peak_queue_m_p90": qq[2],
                     "person_hours_ge_5_p10": qh[0],
                     "person_hours_ge_5_p50": qh[1],
                     "person_hours_ge_5_p90": qh[2],
@@ -177,6 +192,9 @@ class SimResult:
             "peak_density_p10",
             "peak_density_p50",
             "peak_density_p90",
+            "peak_queue_m_p10",
+            "peak_queue_m_p50",
+            "peak_queue_m_p90",
             "person_hours_ge_5_p10",
             "person_hours_ge_5_p50",
             "person_hours_ge_5_p90",
