@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evacops.network.crowd import CrowdPhysics, approach_widths
+from evacops.scenario.model import Uncertainty
 
 P = CrowdPhysics()
 
@@ -198,3 +199,75 @@ def test_incidents_likelier_in_a_dense_crowd():
     base = md.rnd.incident_p
     assert abs(started[g_dense] / (base * weight) - 1) < 0.1
     assert abs(started[1 - g_dense] / base - 1) < 0.15
+
+
+def gates_and_assembly_dict(switch: float = 0.5, give_up: float = 0.0) -> dict:
+    """An assembly point feeding two gates (A closes from hour 3 to 8), screening slowly so a
+    crowd builds; surges on, everything else random off."""
+    d = shuttle_dict()
+    d["time"]["horizon_h"] = 24
+    d["sites"][1:1] = [
+        {"name": "GA", "kind": "gate", "crowd_area_m2": 50, "processing_rate_per_h": 20},
+        {"name": "GB", "kind": "gate", "crowd_area_m2": 50, "processing_rate_per_h": 20},
+    ]
+    ground = {"kind": "ground", "travel_time_h": 0}
+    d["legs"][0] = {**ground, "name": "camp-ga", "origin": "CAMP", "destination": "GA"}
+    d["legs"][1:1] = [
+        {**ground, "name": "camp-gb", "origin": "CAMP", "destination": "GB"},
+        {**ground, "name": "ga-evac", "origin": "GA", "destination": "EVAC"},
+        {**ground, "name": "gb-evac", "origin": "GB", "destination": "EVAC"},
+    ]
+    d["fleets"][0]["count"] = 5
+    d["cohorts"][0]["size"] = 2000
+    d["events"] = [
+        {"kind": "closure", "site": "GA", "start": "+3h", "end": "+8h"},
+        {"kind": "news", "start": "+10h", "end": "+14h", "factor": 4},
+    ]
+    d["uncertainty"] = {
+        **Uncertainty.off().model_dump(),
+        "surge_probability_per_h": 0.5,
+        "surge_size_h": 5,
+        "gate_switch_share": switch,
+        "give_up_share_per_h": give_up,
+        "surge_attraction": 1.0,
+    }
+    return d
+
+
+def test_nobody_left_at_a_closed_gate_and_nobody_lost():
+    from evacops.sim import simulate
+
+    for switch in (0.0, 0.5, 1.0):
+        res = simulate(scenario_from(gates_and_assembly_dict(switch, give_up=0.2)), runs=30, seed=4)
+        md = res.model
+        ga = next(j for j, g in enumerate(md.gates) if md.net.sites[g] == "GA")
+        crowd = res.rec["gate_crowd"][:, ga]  # (R, T) at the end of each hour
+        # closed 3-8: nobody stands before it at the end of those hours (nobody is sent there,
+        # surges go to open gates only, those there leave)
+        assert crowd[:, 3:8].max() == 0
+        sw, back = res.rec["gate_switched"], res.rec["gave_up"]
+        if switch == 0.0:
+            assert sw.max() == 0 and back.max() > 0
+        else:
+            assert sw.max() > 0
+        # nobody created or lost: everyone who appeared is somewhere in every run
+        appeared = float(md.appear_tsc.sum())
+        assert np.allclose(res.evacuated() + res.left_behind(), appeared, atol=1e-3 * appeared)
+
+
+def test_news_and_an_open_gate_draw_surges():
+    from evacops.sim import crowds, model
+
+    sc = scenario_from(gates_and_assembly_dict())
+    md = model.build_model(sc)
+    assert md.news_t[10:14].tolist() == [4.0] * 4 and md.news_t[:10].max() == 1.0
+    assert md.gate_cohort_ok.all() and (md.gate_back >= 0).all()
+    _, b = _two_gate_batch(3, surge_attraction=1.0)
+    b.now = type("P", (), {})()
+    b.now.rate_eff = np.zeros((3, b.md.S))
+    b.now.site_open = np.ones((3, b.md.S), dtype=bool)
+    g = b.md.gates
+    b.now.rate_eff[:, g] = b.md.net.rate[g] * np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 0.5]])
+    b.now.site_open[0, g[0]] = False
+    att = crowds._attraction(b)
+    assert np.allclose(att, [[0.0, 1.0], [1.0, 1.0], [2.0, 0.5]])

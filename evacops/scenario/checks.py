@@ -284,7 +284,7 @@ def check_event(names: _Names, i: int, e: Event) -> list[Problem]:
     if e.fleet is not None and e.fleet not in {f.name for f in names.sc.fleets}:
         out.append((("events", i, "fleet"), f"unknown fleet {e.fleet!r}; use a name under fleets"))
     if (
-        e.kind == "closure"
+        e.kind in ("closure", "news")
         and e.start is not None
         and e.end is not None
         and (names.hours(e.end) <= names.hours(e.start))

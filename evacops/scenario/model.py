@@ -249,9 +249,10 @@ class Cohort(_Model):
 
 
 class Event(_Model):
-    """Something imposed from outside: a closure, a capacity change, a fleet change."""
+    """Something imposed from outside: a closure, a capacity change, a fleet change, or news
+    that brings uncalled people to the gates more (or less) often (the simulator's surges)."""
 
-    kind: Literal["closure", "capacity", "fleet"]
+    kind: Literal["closure", "capacity", "fleet", "news"]
     note: str = ""
     site: str | None = None
     fleet: str | None = None
@@ -260,6 +261,9 @@ class Event(_Model):
     at: TimeRef | None = None
     holding_capacity: NonNegFloat | None = None
     count: Annotated[int, Field(ge=0)] | None = None
+    factor: NonNegFloat | None = Field(
+        default=None, description="news: the surge chance at every gate is multiplied by this"
+    )
 
     @field_validator("start", "end", "at")
     @classmethod
@@ -272,6 +276,7 @@ class Event(_Model):
             "closure": ("site", "start", "end"),
             "capacity": ("site", "at", "holding_capacity"),
             "fleet": ("fleet", "at", "count"),
+            "news": ("start", "end", "factor"),
         }[self.kind]
         missing = [n for n in need if getattr(self, n) is None]
         if missing:
@@ -333,6 +338,23 @@ class Uncertainty(_Model):
         "raises the gate's chance of an incident by this share of the base chance "
         "(assumption: a dense crowd pushes, faints, is fired over)",
     )
+    surge_attraction: Probability = Field(
+        default=1.0,
+        description="how much a gate's surge chance follows what it lets through now: 1 = in "
+        "proportion to its screening rate this period against its nominal rate (a gate that "
+        "lets people in draws more, a closed one none), 0 = not at all",
+    )
+    gate_switch_share: Probability = Field(
+        default=0.5,
+        description="of the crowd before a closed gate, the share that walks to the other open "
+        "gates its cohort may use within the period; the rest go back to their assembly point "
+        "(and come back when called or in a surge)",
+    )
+    give_up_share_per_h: Probability = Field(
+        default=0.05,
+        description="share of a crowd pressed past the onset density that gives up each hour "
+        "and goes back to its assembly point",
+    )
     day_cv: NonNegFloat = Field(
         default=0.15,
         description="coefficient of variation of a day factor shared by every gate "
@@ -364,6 +386,9 @@ class Uncertainty(_Model):
             incidents_per_gate_per_day=0,
             incident_mean_h=0,
             incident_density_factor=0,
+            surge_attraction=0,
+            gate_switch_share=0,
+            give_up_share_per_h=0,
             day_cv=0,
             block_time_cv=0,
             ground_time_cv=0,

@@ -7,6 +7,8 @@ state is in a few small parts (:mod:`evacops.sim.state`). One period (docs/simul
 model and the policy), each step in its own module:
 
 1. gates (:mod:`~evacops.sim.crowds`): incidents start or go on, screening rates are drawn;
+   people leave closed gates for other gates or their assembly point, and some of a pressed
+   crowd give up;
 2. people arriving by ground this period are added where they arrive;
 3. aircraft: departures (:mod:`~evacops.sim.departures`: the plan's schedule, or the dispatch
    policy of :mod:`~evacops.sim.dispatch`) within departure slots, held when their staging base
@@ -102,6 +104,7 @@ class Batch:
             rate_eff=rate_eff,
             nd_move=np.zeros((R, md.M), dtype=np.int64),
         )
+        crowds.crowd_moves(self, t)
         departures.departures(self, t, None)
         landed, quick = landings.landings(self, t)
         if landed[0].size:

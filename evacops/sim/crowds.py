@@ -99,12 +99,59 @@ def _waiting_for_calls(b: Batch) -> None:
             now.surge_all[:, gp] += now.surge_waiting[:, j]
 
 
+def _attraction(b: Batch) -> np.ndarray:
+    """(R, G) how much likelier a surge is at each gate than its base chance: what it lets
+    through now against its nominal rate (a gate that lets people in draws more, a closed one
+    draws none), blended by ``surge_attraction``."""
+    md, now = b.md, b.now
+    nominal = md.net.rate[md.gates]
+    ok = np.isfinite(nominal) & (nominal > 0)
+    eff = now.rate_eff[:, md.gates] / np.where(ok, nominal, 1.0)
+    eff = np.where(ok, np.minimum(eff, 2.0), np.where(now.site_open[:, md.gates], 1.0, 0.0))
+    a = md.rnd.attraction
+    return np.maximum(1.0 - a + a * eff, 0.0)
+
+
+def crowd_moves(b: Batch, t: int) -> None:
+    """People before a gate act on what they see: everyone before a closed gate leaves it (a
+    share walks to the other open gates their cohort may use, in proportion to their rates; the
+    rest, and all if none is open, go back to their assembly point), and a share of a crowd
+    pressed past the onset density gives up and goes back. Back at the assembly point they are
+    called again, or come again in a surge. Only with randomness on (the crowd's behaviour is
+    part of the uncertainty); counted in the records."""
+    md, now = b.md, b.now
+    if not (b.random and md.G):
+        return
+    gates, net = md.gates, md.net
+    crowd = np.maximum(now.A[:, gates], 0.0)  # (R, G, C)
+    closed = ~now.site_open[:, gates]  # (R, G)
+    area = np.where(np.isfinite(md.gate_area), md.gate_area, np.inf)
+    pressed = (md.crowd.density(crowd.sum(axis=2), area) > md.crowd.onset_density) & ~closed
+    leave = np.where(closed[..., None], crowd, 0.0)
+    give_up = np.where(pressed[..., None], crowd * md.rnd.give_up_p, 0.0)
+    # to the other open gates the cohort may use, in proportion to their nominal rates
+    rate = np.where(np.isfinite(net.rate[gates]), net.rate[gates], 1.0)
+    w_c = np.where(closed, 0.0, rate)[:, None, :] * md.gate_cohort_ok[None]  # (R, C, G)
+    tot = w_c.sum(axis=2, keepdims=True)  # (R, C, 1)
+    share = w_c / np.where(tot > 0, tot, 1.0)  # (R, C, G): 0 where no gate is open to it
+    switch = leave * md.rnd.switch * (tot[:, :, 0] > 0)[:, None, :]  # (R, G, C)
+    arriving = np.transpose(share, (0, 2, 1)) * switch.sum(axis=1)[:, None, :]  # (R, G, C)
+    has_back = md.gate_back >= 0  # (G, C): without an assembly point to go back to, they stay
+    back = np.where(has_back[None], leave - switch + give_up, 0.0)
+    now.A[:, gates] += arriving - switch - back
+    for j in range(md.G):
+        for c in np.flatnonzero(has_back[j]):
+            now.A[:, md.gate_back[j, c], c] += back[:, j, c]
+    b.rec["gate_switched"] += switch.sum(axis=(1, 2))
+    b.rec["gave_up"] += back.sum(axis=(1, 2))
+
+
 def surges(b: Batch, t: int, s: int, out: np.ndarray) -> None:
     """Uncalled people come to a gate from the assembly points that feed it, in proportion
     to who waits there; with a plan, they count as called (the plan calls fewer later)."""
     md, now = b.md, b.now
     net, ix = md.net, md.ix
-    hit = b.d("surge_u", t) < md.rnd.surge_p  # (R, G)
+    hit = b.d("surge_u", t) < md.rnd.surge_p * md.news_t[t] * _attraction(b)  # (R, G)
     if not hit.any():
         return
     if now.surge_all is None:

@@ -52,6 +52,9 @@ class Randomness:
     incident_mean_h: float
     incident_density: float  # share of incident_p added per person/m2 above the safe density
     day_cv: float  # the day factor shared by every gate
+    attraction: float  # how much a gate's surge chance follows its screening now
+    switch: float  # share of a closed gate's crowd that walks to other open gates
+    give_up_p: float  # share of a pressed crowd that gives up in a period
     block_cv: float
     ground_cv: float
     abort_p: float
@@ -79,6 +82,9 @@ class Randomness:
             incident_mean_h=u.incident_mean_h,
             incident_density=u.incident_density_factor,
             day_cv=u.day_cv,
+            attraction=u.surge_attraction,
+            switch=u.gate_switch_share,
+            give_up_p=1.0 - (1.0 - u.give_up_share_per_h) ** period_h,
             block_cv=u.block_time_cv,
             ground_cv=u.ground_time_cv,
             abort_p=u.abort_probability,
@@ -131,6 +137,9 @@ class SimModel:
     gate_area: np.ndarray  # (G,) m2, nan without a crowd area
     gate_rate_h: np.ndarray  # (G,) people per hour (inf = unlimited)
     gate_width: np.ndarray  # (G,) m, width of the approach where the queue stands (nan: no area)
+    gate_cohort_ok: np.ndarray  # (C, G) may the cohort be called to the gate
+    gate_back: np.ndarray  # (G, C) the assembly point a cohort goes back to from a gate, or -1
+    news_t: np.ndarray  # (T,) the news factor on every gate's surge chance
     crowd: CrowdPhysics  # how a crowd packs, queues and slows its gate
     staging: np.ndarray  # (B,) staging bases
     layers: list[np.ndarray]  # sites in the order people move through them within a period
@@ -227,6 +236,34 @@ class SimModel:
         days = sorted(set(dates))
         pos = {d: i for i, d in enumerate(days)}
         return np.array([pos[d] for d in dates], dtype=int), days
+
+
+def _gate_cohorts(net: Network, gates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """((C, G) may each cohort be called to each gate, (G, C) the assembly point it goes back to
+    from there: the origin of the first call leg into the gate it may use, or -1)."""
+    C, G = len(net.cohorts), gates.size
+    ok = np.zeros((C, G), dtype=bool)
+    back = np.full((G, C), -1, dtype=np.int64)
+    kind = net.site_kind
+    for j, g in enumerate(gates):
+        into = np.flatnonzero((net.arc_to == g) & (kind[net.arc_from] == "assembly"))
+        for a in into:
+            allowed = net.arc_allowed[:, a]
+            ok[:, j] |= allowed
+            back[j] = np.where(allowed & (back[j] < 0), net.arc_from[a], back[j])
+    return ok, back
+
+
+def _news(sc: Scenario, net: Network) -> np.ndarray:
+    """(T,) the product of the news events' factors in force in each period (1 without)."""
+    out = np.ones(net.T)
+    tl = net.timeline
+    for e in sc.events:
+        if e.kind == "news":
+            assert e.start is not None and e.end is not None and e.factor is not None
+            a, b = tl.period_of(e.start), tl.period_of(e.end)
+            out[max(a, 0) : max(min(b, net.T), 0)] *= e.factor
+    return out
 
 
 def _layers(net: Network) -> list[np.ndarray]:
@@ -364,6 +401,7 @@ def build_model(
     arr_w, arr_rhs = net.slot_windows(net.arr_slots)
     ops = sorted({f.operator for f in sc.fleets})
     widths = approach_widths(sc)
+    ok, back = _gate_cohorts(net, gates)
     move_arc = np.full(M, -1, dtype=np.int64)
     for a, m in enumerate(net.arc_move):
         if m >= 0:
@@ -380,6 +418,9 @@ def build_model(
         gate_area=net.crowd_area[gates].copy(),
         gate_rate_h=net.rate[gates] / net.period_h,
         gate_width=np.array([widths.get(net.sites[g], np.nan) for g in gates], dtype=float),
+        gate_cohort_ok=ok,
+        gate_back=back,
+        news_t=_news(sc, net),
         crowd=CrowdPhysics.of(sc),
         staging=np.flatnonzero(kinds == "staging"),
         layers=_layers(net),

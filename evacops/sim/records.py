@@ -35,6 +35,8 @@ def new_records(md: SimModel, R: int, audit: bool) -> Records:
         "held_aircraft_periods": np.zeros((R, B), dtype=np.int64),
         "diverted_from": np.zeros((R, B), dtype=np.int64),
         "air_hold_periods": np.zeros((R,), dtype=np.int64),
+        "gate_switched": np.zeros((R,)),  # people who walked from a closed gate to another
+        "gave_up": np.zeros((R,)),  # people who went back from a gate to their assembly point
         "sorties_out": np.zeros((R, F), dtype=np.int64),
         "sorties_back": np.zeros((R, F), dtype=np.int64),
         "airborne_periods": np.zeros((R, F), dtype=np.int64),

@@ -136,6 +136,8 @@ class SimResult:
                 "sorties": r["sorties_out"].sum(axis=1) + r["sorties_back"].sum(axis=1),
                 "aborts": r["aborts"].sum(axis=1),
                 "flights_held_for_staging": r["held_flights"].sum(axis=1),
+                "people_switched_gate": r["gate_switched"].round(1),
+                "people_went_back_from_a_gate": r["gave_up"].round(1),
                 "air_holding_h": r["air_hold_periods"] * self.model.period_h,
             }
         ).set_index("run")
