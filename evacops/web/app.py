@@ -2,7 +2,9 @@
 
 This is the one process that opens the master key (through
 :class:`evacops.registry.accounts.Accounts`); no other role needs the key file. Routes are
-thin (routers/), every one checked against :data:`evacops.web.security.PERMISSIONS`.
+thin (routers/), every one checked against :data:`evacops.web.security.PERMISSIONS`. Around
+them, outermost first: security headers, gzip, per-address rate limits
+(:mod:`evacops.web.ratelimit`), request bodies within their limit (:mod:`evacops.web.uploads`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from evacops.web import problems
 from evacops.web import security as sec
 from evacops.web.config import WebSettings
 from evacops.web.deps import authorize
+from evacops.web.ratelimit import RateLimit
+from evacops.web.uploads import BodyLimit
 
 HERE = Path(__file__).parent
 
@@ -43,6 +47,17 @@ def create_app(settings: WebSettings | None = None, *, accounts: Accounts | None
     app.state.accounts = accounts or Accounts.from_settings(settings.registry_settings())
     app.state.scenario = _scenario(settings)
     app.state.templates = templates()
+    app.add_middleware(
+        BodyLimit,
+        max_upload_bytes=settings.max_upload_bytes,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.add_middleware(
+        RateLimit,
+        login_per_min=settings.rate_login_per_min,
+        auth_failures_per_min=settings.rate_auth_failures_per_min,
+        api_per_min=settings.rate_api_per_min,
+    )
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.middleware("http")(_security_headers)
     for router in ROUTERS:
