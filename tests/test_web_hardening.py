@@ -233,3 +233,135 @@ def test_defaults_do_not_throttle_a_gate_or_anonymous_page_loads(world: World):
     # requests without credentials (a browser before log-in) are not failed authentications
     codes = {admin.get(f"{OP}/report").status_code for _ in range(100)}
     assert codes == {401}
+
+
+# ------------------------------------------------------------------------------ idempotency
+def _rows(world: World, **where) -> list[dict]:
+    from sqlalchemy import select
+
+    from evacops.registry.store.tables import idempotency_keys as K
+
+    with world.admin.engine.connect() as conn:
+        q = select(K).where(*(K.c[k] == v for k, v in where.items()))
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def test_a_write_sent_again_with_its_key_is_answered_not_done_again(world: World):
+    c = world.client()
+    head = {**world.auth("admin"), "Idempotency-Key": "flight-1"}
+    body = {"code": "RCH801", "origin": "HKIA", "destination": "Al Udeid", "seats": 300}
+    first = c.post(f"{OP}/flights", headers=head, json=body)
+    assert first.status_code == 200, first.text
+    again = c.post(f"{OP}/flights", headers=head, json=body)
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    # without the key the same request is done again, and refused: the flight exists once
+    fresh = c.post(f"{OP}/flights", headers=world.auth("admin"), json=body)
+    assert fresh.status_code == 422
+    (row,) = _rows(world, key="flight-1")
+    assert row["caller"] == "u:admin" and row["status"] == 200 and row["route"] == "api_flight_add"
+
+
+def test_the_same_key_with_another_request_is_422(world: World):
+    c = world.client()
+    head = {**world.auth("admin"), "Idempotency-Key": "k-2"}
+    body = {"code": "RCH802", "origin": "HKIA", "destination": "Al Udeid", "seats": 300}
+    assert c.post(f"{OP}/flights", headers=head, json=body).status_code == 200
+    r = c.post(f"{OP}/flights", headers=head, json={**body, "seats": 301})
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["field"] == "Idempotency-Key"
+    # another caller's key of the same name is its own
+    other = {**world.auth("manifest"), "Idempotency-Key": "k-2"}
+    r = c.post(f"{OP}/flights/RCH802/manifest", headers=other)
+    assert r.status_code == 200, r.text
+
+
+def test_a_refused_write_frees_its_key(world: World):
+    c = world.client()
+    head = {**world.auth("admin"), "Idempotency-Key": "k-3"}
+    bad = {"code": "RCH803", "origin": "Nowhere", "destination": "Al Udeid", "seats": 300}
+    assert c.post(f"{OP}/flights", headers=head, json=bad).status_code == 422
+    assert _rows(world, key="k-3") == []
+    good = {**bad, "origin": "HKIA"}
+    assert c.post(f"{OP}/flights", headers=head, json=good).status_code == 200
+
+
+def test_a_key_whose_first_request_was_cut_short_is_409(world: World):
+    import hashlib
+    import json
+
+    from evacops.web.idempotency import Pending, _begin
+
+    path = f"{OP}/flights/RCH899/depart"
+    digest = hashlib.sha256(f"POST\n{path}?\n".encode()).hexdigest()
+    # the first request was marked running, then the server died before storing its answer
+    _begin(Pending(world.admin.ctx, "u:admin", "k-4", OPERATION), "api_depart", digest, 1)
+    r = world.client().post(path, headers={**world.auth("admin"), "Idempotency-Key": "k-4"})
+    assert r.status_code == 409, r.text
+    assert json.loads(r.text)["field"] == "Idempotency-Key"
+
+
+def test_stored_answers_are_sealed(world: World):
+    c = world.client()
+    head = {**world.auth("admin"), "Idempotency-Key": "enrol-1"}
+    body = {"site": "Gate C", "role": "gate", "label": "phone"}
+    first = c.post(f"{OP}/devices", headers=head, json=body).json()
+    again = c.post(f"{OP}/devices", headers=head, json=body).json()
+    assert again["token"] == first["token"]  # the token, shown again to the same caller
+    (row,) = _rows(world, key="enrol-1")
+    assert first["token"].encode() not in row["response_enc"]
+    assert b"token" not in row["response_enc"]
+    # a device's batch: its answer holds initials; kept sealed, replayed whole
+    dev = {"Authorization": f"Bearer {first['token']}", "Idempotency-Key": "sync-1"}
+    scans = [{"seq": 1, "payload": world.payload[world.ids[3]], "action": "gate-in",
+              "at": "2026-01-01T10:00:00+00:00"}]  # fmt: skip
+    url = f"{OP}/devices/{first['device']}/scans"
+    a = c.post(url, headers=dev, json={"scans": scans})
+    b = c.post(url, headers=dev, json={"scans": scans})
+    assert a.json()["answers"][0]["initials"]
+    assert b.json() == a.json() and b.headers["idempotent-replayed"] == "true"
+    (row,) = _rows(world, key="sync-1")
+    assert row["caller"] == f"d:{first['device']}"
+    assert a.json()["answers"][0]["initials"].encode() not in row["response_enc"]
+    assert b"initials" not in row["response_enc"]
+
+
+def test_every_write_of_the_api_takes_an_idempotency_key(world: World):
+    """From the route table: each POST, PUT or DELETE under /api/v1 (a signed-in caller's) with
+    a key already answered is answered from the store, not by its service; only the routes whose
+    service takes the key itself are left to it."""
+    import hashlib
+    import re
+
+    from evacops.web import idempotency as idem
+    from evacops.web import security as sec
+    from evacops.web.routers import api_routes
+
+    values = {"op": OPERATION, "flight": "RCH900", "device": "dev-x", "user": "nobody",
+              "conflict": "1"}  # fmt: skip
+    c = world.client()
+    checked = []
+    for route in api_routes():
+        methods = route.methods & {"POST", "PUT", "DELETE"}
+        if not methods or sec.PERMISSIONS[route.name] == sec.PUBLIC:
+            continue
+        if route.name in idem.OWN_KEY or not route.path.startswith("/api/v1/"):
+            continue
+        (method,) = methods
+        path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], route.path)
+        key = f"route-{route.name}"
+        digest = hashlib.sha256(f"{method}\n{path}?\n{{}}".encode()).hexdigest()
+        p = idem.Pending(
+            world.admin.ctx, "u:admin", key, OPERATION if "{op}" in route.path else None
+        )
+        idem._begin(p, route.name, digest, 1)
+        idem.finish(p, 201, f'{{"replayed": "{route.name}"}}'.encode())
+        head = {**world.auth("admin"), "Idempotency-Key": key, "content-type": "application/json"}
+        r = c.request(method, path, headers=head, content=b"{}")
+        assert (r.status_code, r.json()) == (201, {"replayed": route.name}), route.name
+        checked.append(route.name)
+    assert {"api_flight_add", "api_grant", "api_device_revoke", "api_device_sync"} <= set(checked)
+    assert len(checked) >= 15
