@@ -160,7 +160,8 @@ class RateLimit:
                 return
             if message["type"] == "http.response.start" and counts:
                 status = message["status"]
-                if status in LOGIN_FAILED if login else status == 401:
+                failed = status in LOGIN_FAILED if login else status == 401
+                if failed:
                     failures.spend(addr)
                     wait = failures.wait(addr)
                     if wait and not login:
