@@ -3,7 +3,8 @@
 A registration file comes from outside (an upload, a USB stick): before any parser reads it,
 its size on disk, and for a workbook the size its parts take once uncompressed, are checked,
 so a zip bomb or an oversized file costs a ``stat`` and a look at the zip's directory, not the
-server's memory. The number of rows is counted as they are read.
+server's memory. The number of rows is counted as they are read. An upload to the web service
+is refused while its body is read once it passes its limit (:mod:`evacops.web.uploads`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ MAX_FILE_BYTES = 50 * 1024 * 1024  # a CSV or XLSX file as stored
 MAX_XLSX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024  # every part of a workbook, uncompressed
 MAX_XLSX_RATIO = 200  # uncompressed / compressed, per part
 MAX_ROWS = 200_000  # rows read from one file, header included
+#: an upload over HTTP (``evacops serve``): its default limit (``EVACOPS_MAX_UPLOAD_BYTES``, at
+#: most :data:`MAX_FILE_BYTES`), and what a multipart body may add to it (the form's other
+#: fields, part headers); the body is refused while it is read once it passes the sum
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 def check_file(path: Path, src: str) -> None:

@@ -2,7 +2,10 @@
 
 This is the one process that opens the master key (through
 :class:`evacops.registry.accounts.Accounts`); no other role needs the key file. Routes are
-thin (routers/), every one checked against :data:`evacops.web.security.PERMISSIONS`.
+thin (routers/), every one checked against :data:`evacops.web.security.PERMISSIONS`. Around
+them, outermost first: security headers, gzip, per-address rate limits
+(:mod:`evacops.web.ratelimit`), request bodies within their limit (:mod:`evacops.web.uploads`),
+the answers kept under an ``Idempotency-Key`` (:mod:`evacops.web.idempotency`).
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from fastapi.templating import Jinja2Templates
 
 from evacops.errors import EvacopsError
 from evacops.registry.accounts import Accounts
-from evacops.web import problems
+from evacops.web import idempotency, problems
 from evacops.web import security as sec
 from evacops.web.config import WebSettings
 from evacops.web.deps import authorize
+from evacops.web.ratelimit import RateLimit
+from evacops.web.uploads import BodyLimit
 
 HERE = Path(__file__).parent
 
@@ -37,12 +42,24 @@ def create_app(settings: WebSettings | None = None, *, accounts: Accounts | None
         summary="Run an evacuation operation: registry, gates, ramps, arrivals, picture.",
         docs_url="/docs",
         openapi_url="/api/v1/openapi.json",
-        dependencies=[Depends(authorize)],
+        dependencies=[Depends(authorize), Depends(idempotency.check)],
     )
     app.state.settings = settings
     app.state.accounts = accounts or Accounts.from_settings(settings.registry_settings())
     app.state.scenario = _scenario(settings)
     app.state.templates = templates()
+    idempotency.install(app)  # innermost: it sees the answer as the route gave it
+    app.add_middleware(
+        BodyLimit,
+        max_upload_bytes=settings.max_upload_bytes,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.add_middleware(
+        RateLimit,
+        login_per_min=settings.rate_login_per_min,
+        auth_failures_per_min=settings.rate_auth_failures_per_min,
+        api_per_min=settings.rate_api_per_min,
+    )
     app.add_middleware(GZipMiddleware, minimum_size=500)
     app.middleware("http")(_security_headers)
     for router in ROUTERS:

@@ -7,15 +7,25 @@ variables; the registry's own settings are read from the same variables).
   with a certificate; set it when TLS ends at a proxy in front);
 - ``EVACOPS_SESSION_HOURS`` / ``EVACOPS_SESSION_IDLE_MIN``: how long a session lasts;
 - ``EVACOPS_SCENARIO``: the scenario file of the operation (sites, legs, gate safe numbers) drawn
-  on the operation picture; none: the picture shows the registry's counts only.
+  on the operation picture; none: the picture shows the registry's counts only;
+- ``EVACOPS_MAX_UPLOAD_BYTES`` / ``EVACOPS_MAX_BODY_BYTES``: the largest upload (a registration
+  file) and the largest other request body; a body over its limit is refused with 413 while it
+  is read (:mod:`evacops.web.uploads`);
+- ``EVACOPS_RATE_LOGIN_PER_MIN``, ``EVACOPS_RATE_AUTH_FAILURES_PER_MIN``,
+  ``EVACOPS_RATE_API_PER_MIN``: per-address rate limits (:mod:`evacops.web.ratelimit`; 0 turns
+  one off);
+- ``EVACOPS_IDEMPOTENCY_HOURS``: how long an ``Idempotency-Key``'s answer is kept
+  (:mod:`evacops.web.idempotency`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from evacops.registry.limits import MAX_FILE_BYTES, MAX_UPLOAD_BYTES
 from evacops.registry.settings import RegistrySettings, _default_key_file
 
 
@@ -33,8 +43,20 @@ class WebSettings(BaseSettings):
     login_window_min: float = 15
     login_lock_min: float = 15
     scenario: Path | None = None
-    #: largest request body accepted for an upload (bytes)
-    max_upload_bytes: int = 20_000_000
+    #: largest file accepted in an upload (bytes; the import limit is the ceiling)
+    max_upload_bytes: int = Field(default=MAX_UPLOAD_BYTES, ge=1, le=MAX_FILE_BYTES)
+    #: largest request body that is not an upload (JSON: at most 5,000 registration rows)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    #: log-in attempts (page and API) from one address per minute (a burst of as many)
+    rate_login_per_min: int = Field(default=20, ge=0)
+    #: failed log-ins and requests with a wrong, expired or revoked token or session from one
+    #: address per minute; past it, log-ins and unauthenticated requests get 429
+    rate_auth_failures_per_min: int = Field(default=30, ge=0)
+    #: every /api/ request from one address per minute (0: no limit; gates behind one NAT
+    #: address send hundreds a second, so this is for deployments with an address per client)
+    rate_api_per_min: int = Field(default=0, ge=0)
+    #: hours an Idempotency-Key's answer is kept for replay
+    idempotency_hours: float = Field(default=24, gt=0)
 
     def registry_settings(self) -> RegistrySettings:
         """The registry's settings with this service's values."""

@@ -361,3 +361,18 @@ scan_conflicts = Table(  # offline scans that disagree: kept, queued for review
     Column("resolved_by", String(100), nullable=True),
     Index("ix_scan_conflicts_op", "operation_id", "status"),
 )
+
+idempotency_keys = Table(  # the web API's Idempotency-Key answers (evacops/web/idempotency.py)
+    "idempotency_keys",
+    metadata,
+    Column("caller", String(150), primary_key=True),  # "u:<user>" or "d:<device>"
+    Column("key", String(100), primary_key=True),
+    Column("route", String(60), nullable=False),
+    Column("operation_id", String(64), nullable=True),
+    Column("request_hash", String(64), nullable=False),  # method, path, query and body
+    Column("status", Integer, nullable=True),  # None: the first request is still running
+    Column("response_enc", LargeBinary, nullable=True),  # sealed (operation's data key)
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_idempotency_keys_expires", "expires_at"),
+)

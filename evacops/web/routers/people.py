@@ -16,7 +16,9 @@ from evacops.registry.files import read_records
 from evacops.registry.service import Registry
 from evacops.web import views
 from evacops.web.deps import registry
+from evacops.web.problems import problem
 from evacops.web.routers.common import OP
+from evacops.web.uploads import UploadTooLarge, save_upload
 
 router = APIRouter(prefix=OP, tags=["people"])
 SUFFIXES = (".csv", ".xlsx")
@@ -62,21 +64,20 @@ def api_register(
 
 
 @router.post("/registrations/file", name="api_register_file")
-async def api_register_file(
+def api_register_file(
     op: str, request: Request, file: UploadFile = File(...), reg: Registry = Depends(registry)
-) -> dict[str, Any]:
-    """Register a CSV or XLSX file (the same checks and limits as ``evacops registry import``)."""
+) -> Any:
+    """Register a CSV or XLSX file (the same checks and limits as ``evacops registry import``).
+    A file over the upload limit is 413, refused while it is received."""
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in SUFFIXES:
         raise UserError("send a .csv or .xlsx file", field="file")
     limit = request.app.state.settings.max_upload_bytes
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise UserError(f"the file is larger than {limit:,} bytes", field="file")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / ("upload" + suffix)
-        path.write_bytes(data)
-        path.chmod(0o600)
+        try:
+            path = save_upload(file, Path(tmp), suffix, limit)
+        except UploadTooLarge as exc:
+            return problem(413, "Content Too Large", str(exc), field="file", limit=limit)
         return _result(reg.import_file(op, path))
 
 

@@ -12,12 +12,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from evacops.errors import EvacopsError, RegistrationFileError, UserError
 from evacops.registry.files import read_records
 from evacops.web import views
 from evacops.web.deps import Caller, caller
 from evacops.web.pages import render
+from evacops.web.uploads import UploadTooLarge, save_upload
 
 router = APIRouter(prefix="/o/{op}", include_in_schema=False)
 MEMBER_FIELDS = ("given_name", "family_name", "sex", "birth_date", "nationality",
@@ -36,6 +38,8 @@ def _outcome(fn, *args) -> dict[str, Any]:
         return {"result": fn(*args)}
     except RegistrationFileError as exc:
         return {"problem": exc.problem or str(exc), "problems": exc.problems}
+    except UploadTooLarge as exc:
+        return {"problem": str(exc), "too_large": True}
     except EvacopsError as exc:
         return {"problem": str(exc)}
 
@@ -68,33 +72,30 @@ async def page_register_post(op: str, request: Request, c: Caller = Depends(call
                   page="register", fields=MEMBER_FIELDS, members=range(MEMBERS), **out)  # fmt: skip
 
 
-def _upload(c: Caller, op: str, name: str, data: bytes) -> dict[str, Any]:
-    suffix = Path(name).suffix.lower()
+def _upload(c: Caller, op: str, file: UploadFile, limit: int) -> dict[str, Any]:
+    suffix = Path(file.filename or "").suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise UserError("send a .csv or .xlsx file", field="file")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / ("upload" + suffix)
-        path.write_bytes(data)
-        path.chmod(0o600)
+        path = save_upload(file, Path(tmp), suffix, limit)
         res = c.registry.import_file(op, path)
     return {"registered": res.imported, "households": res.households}
 
 
 @router.post("/register/upload", name="page_upload_post")
 async def page_upload_post(op: str, request: Request, c: Caller = Depends(caller)):
+    """The file, received within ``max_upload_bytes`` (a larger body is refused with 413 while
+    it arrives: evacops.web.uploads), copied in chunks to a private file and imported."""
     form = await request.form()
     file = form.get("file")
     limit = request.app.state.settings.max_upload_bytes
-    if file is None or isinstance(file, str):
+    if not isinstance(file, UploadFile):
         out: dict[str, Any] = {"problem": "file: choose a .csv or .xlsx file"}
     else:
-        data = await file.read(limit + 1)
-        if len(data) > limit:
-            out = {"problem": f"file: larger than {limit:,} bytes"}
-        else:
-            out = await run_in_threadpool(_outcome, _upload, c, op, file.filename or "", data)
-    return render(request, "register.html", c, op, status=422 if "problem" in out else 200,
-                  page="register", fields=MEMBER_FIELDS, members=range(MEMBERS), **out)  # fmt: skip
+        out = await run_in_threadpool(_outcome, _upload, c, op, file, limit)
+    status = 413 if out.pop("too_large", False) else 422 if "problem" in out else 200
+    return render(request, "register.html", c, op, status=status, page="register",
+                  fields=MEMBER_FIELDS, members=range(MEMBERS), **out)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ duplicates
