@@ -122,14 +122,6 @@ def api_category_change(
     return {"category": category, "retired": body.retired}
 
 
-#: what the page's forms may ask (the form's ``do``), and the message when done
-_DONE = {
-    "category-add": "category added",
-    "category-retire": "category retired",
-    "category-restore": "category restored",
-}
-
-
 @pages.post("/admin/categories", name="page_categories_post")
 async def page_categories_post(op: str, request: Request, c: Caller = Depends(caller)):
     """The admin page's category forms: with htmx, the categories section alone comes back;
@@ -151,6 +143,7 @@ async def page_categories_post(op: str, request: Request, c: Caller = Depends(ca
 
 
 def _category_action(c: Caller, op: str, f: dict[str, str]) -> str:
+    """Do what the form asks (its ``do``); return the ``do`` done (the page words it)."""
     reg, do, name = c.registry, f.get("do", ""), f.get("category", "")
     if do == "category-add":
         try:
@@ -164,4 +157,4 @@ def _category_action(c: Caller, op: str, f: dict[str, str]) -> str:
         reg.restore_category(op, name)
     else:
         raise UserError("unknown action", field="do")
-    return _DONE[do]
+    return do
