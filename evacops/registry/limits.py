@@ -73,12 +73,13 @@ def too_long(field: str, value: str | None) -> bool:
     return value is not None and len(value) > TEXT_LIMITS[field]
 
 
-def check_text(field: str, value: str | None) -> None:
+def check_text(field: str, value: str | None, *, name: str | None = None) -> None:
     """Refuse ``value`` if it is longer than :data:`TEXT_LIMITS` allows ``field``: a
     :class:`~evacops.errors.RegistryError` naming the field and the maximum, never the value
-    (``given_name: at most 100 characters; shorten it``)."""
+    (``given_name: at most 100 characters; shorten it``). ``name``: the service's parameter, when
+    it is not called like the field (``add_site(code=...)`` is a ``site``)."""
     if too_long(field, value):
-        raise RegistryError(too_long_problem(field), field=field)
+        raise RegistryError(too_long_problem(field), field=name or field)
 
 
 def too_long_problem(field: str) -> str:

@@ -101,7 +101,7 @@ def correct(ctx: Context, op: str, person_id: str, *, reason: str, **fields: Any
         raise RegistryError(f"correction: cannot correct {', '.join(sorted(unknown))}")
     check_text("reason", reason)
     for k in ("relationship", "category", "given_name", "family_name", "document"):
-        check_text("document_number" if k == "document" else k, fields.get(k))
+        check_text("document_number" if k == "document" else k, fields.get(k), name=k)
     if fields.get("birth_date") is not None:
         try:
             date.fromisoformat(str(fields["birth_date"]))

@@ -159,8 +159,8 @@ def _insert_operation(ctx: Context, conn: Connection, row: dict, sites_: Mapping
 
 
 def _check_operation_text(name, categories, sites_, origin_site, rule_version) -> None:
-    check_text("operation_name", name)
-    check_text("site", origin_site)
+    check_text("operation_name", name, name="name")
+    check_text("site", origin_site, name="origin_site")
     check_text("rule_version", rule_version)
     for code in sites_ or {}:
         check_text("site", code)
@@ -185,7 +185,7 @@ def list_operations(ctx: Context) -> list[dict[str, Any]]:
 
 def add_site(ctx: Context, op: str, code: str, kind: str) -> None:
     require(ctx.actor, Perm.manage, op)
-    check_text("site", code)
+    check_text("site", code, name="code")
     check_kind(kind)
     with ctx.write() as conn:
         ctx.operation(conn, op)
@@ -248,8 +248,8 @@ def add_flight(
 
 def _add_user(conn: Connection, name: str, role: Role, password: str) -> None:
     if not name:
-        raise RegistryError("give a name of 1 to 100 characters", field="user")
-    check_text("user", name)
+        raise RegistryError("give a name of 1 to 100 characters", field="name")
+    check_text("user", name, name="name")
     check_text("password", password)
     if len(password) < 8:
         raise RegistryError(f"user {name}: password too short; use at least 8 characters")
