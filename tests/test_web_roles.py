@@ -31,6 +31,7 @@ def _url(path: str, world: World) -> str:
         "user": "nobody",
         "code": "fa",
         "conflict": "999999",
+        "category": "no-such-category",
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: subs[m.group(1)], path)
 

@@ -53,6 +53,9 @@ DEPART = "depart"
 ARRIVE = "arrive"
 # Operation-level
 SHRED = "shred"
+CATEGORY_ADDED = "category-added"
+CATEGORY_RETIRED = "category-retired"
+CATEGORY_RESTORED = "category-restored"
 
 
 # Statuses of a person in the projection
@@ -435,13 +438,26 @@ class Shred(Recorded):
     kind = SHRED
 
 
+class CategoryAdded(Recorded):  # operations.category_map is written beside it
+    kind = CATEGORY_ADDED
+
+
+class CategoryRetired(Recorded):
+    kind = CATEGORY_RETIRED
+
+
+class CategoryRestored(Recorded):
+    kind = CATEGORY_RESTORED
+
+
 #: every event type by its name in the log
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
         Registered, Correction, CallForward, GateIn, RollCall, DepartedIndependently, Found,
         Deplane, Missing, Board, Depart, Arrive, Merge, Unmerge, NotDuplicate, CredentialIssued,
-        CredentialRevoked, FlightScheduled, Manifest, Shred,
+        CredentialRevoked, FlightScheduled, Manifest, Shred, CategoryAdded, CategoryRetired,
+        CategoryRestored,
     )
 }  # fmt: skip
 

@@ -26,7 +26,7 @@ from xml.etree.ElementTree import ParseError
 import pycountry
 
 from evacops.errors import RegistrationFileError
-from evacops.registry.limits import check_file, limit_rows
+from evacops.registry.limits import TEXT_LIMITS, check_file, limit_rows, row_problems
 
 __all__ = [
     "DOCUMENT_TYPES",
@@ -85,9 +85,9 @@ _YES = frozenset({"yes", "y", "true", "1"})
 _NO = frozenset({"", "no", "n", "false", "0"})
 
 MIN_BIRTH_YEAR = 1900
-MAX_HOUSEHOLD_ID_CHARS = 100  # persons/households tables in evacops.registry.store.tables
-MAX_CATEGORY_CHARS = 60
-MAX_DOCUMENT_CHARS = 30
+MAX_HOUSEHOLD_ID_CHARS = TEXT_LIMITS["household_id"]  # every text limit: evacops.registry.limits
+MAX_CATEGORY_CHARS = TEXT_LIMITS["category"]
+MAX_DOCUMENT_CHARS = TEXT_LIMITS["document_number"]
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SLASH_DATE = re.compile(r"[0-9]{1,2}[/.][0-9]{1,2}[/.][0-9]{4}")
@@ -399,11 +399,9 @@ def _parse_row(
     category = _category(values[ix["category"]], bad)
     relationship = _relationship(values[ix["relationship"]], bad)
     minor_unaccompanied = _unaccompanied(values[ix["minor_unaccompanied"]], bad)
-    if len(problems) > bad_before:
-        return None
     variants_text = values[ix["name_variants"]]
     variants = tuple(v for v in (_nfc(p.strip()) for p in variants_text.split(";")) if v)
-    return RegistrationRow(
+    row = RegistrationRow(
         line=line,
         household_id=household_id,
         given_name=given_name,
@@ -422,6 +420,10 @@ def _parse_row(
         minor_unaccompanied=minor_unaccompanied,
         extra={name: values[i] for name, i in layout.extra},
     )
+    for column, limit in row_problems(row):  # the rest of the length limits
+        if column not in ("household_id", "category", "document_number"):  # said above
+            bad(column, f"longer than {limit:,} characters", "shorten it")
+    return None if len(problems) > bad_before else row
 
 
 def _check_width(values: list[str], layout: _Layout, bad: Bad) -> None:

@@ -36,6 +36,7 @@ from evacops.registry.services import (
     shred,
     sync,
 )
+from evacops.registry.services import categories as categories_
 from evacops.registry.services import devices as devices_
 from evacops.registry.services.context import Context
 from evacops.registry.services.movements import SCAN_ACTIONS
@@ -151,6 +152,21 @@ class Registry:
 
     def resolve_conflict(self, op: str, conflict_id: int, resolution: str, reason: str) -> None:
         sync.resolve_conflict(self.ctx, op, conflict_id, resolution, reason)
+
+    # ------------------------------------------------------------------ categories
+    def categories(self, op: str) -> list[dict[str, Any]]:
+        """The operation's eligibility categories (retired ones too), with how many have each."""
+        return categories_.list_categories(self.ctx, op)
+
+    def add_category(self, op: str, category: str, cohort: str, priority: float) -> None:
+        categories_.add_category(self.ctx, op, category, cohort, priority)
+
+    def retire_category(self, op: str, category: str) -> None:
+        """No new registration may use ``category``; those who have it keep it."""
+        categories_.retire_category(self.ctx, op, category)
+
+    def restore_category(self, op: str, category: str) -> None:
+        categories_.restore_category(self.ctx, op, category)
 
     def create_operation(
         self,

@@ -58,6 +58,7 @@ PERMISSIONS: dict[str, Perm | str] = {
     "page_arrival_post": Perm.scan,
     "page_admin": Perm.manage,
     "page_admin_post": Perm.manage,
+    "page_categories_post": Perm.manage,
     "service_worker": PUBLIC,
     # API
     "api_login": PUBLIC,
@@ -92,6 +93,9 @@ PERMISSIONS: dict[str, Perm | str] = {
     "api_devices": Perm.manage,
     "api_device_enrol": Perm.manage,
     "api_device_revoke": Perm.manage,
+    "api_categories": Perm.manage,
+    "api_category_add": Perm.manage,
+    "api_category_change": Perm.manage,
     "api_audit": Perm.audit,
 }
 

@@ -5,6 +5,7 @@ them through the facade :class:`evacops.registry.service.Registry`.
 
 - :mod:`.context`: the shared context; transactions, events, audit, keys, common look-ups;
 - :mod:`.setup`: log-in, users, operations, sites, flights;
+- :mod:`.categories`: an operation's eligibility categories (add, retire, restore);
 - :mod:`.registration`: registering people, one by one or a whole file;
 - :mod:`.people`: a person as a role may see them, document look-up, corrections, merges;
 - :mod:`.credentials`: issue, print again, revoke, the revocation list;

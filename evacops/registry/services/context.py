@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, select
 
 from evacops.errors import RegistryError
 from evacops.registry import events as ev
+from evacops.registry.limits import check_text
 from evacops.registry.security import Actor
 from evacops.registry.store import audit as audit_log
 from evacops.registry.store.crypto import FieldCipher, KeyFolder, unwrap_key
@@ -38,10 +39,14 @@ def token(prefix: str, nbytes: int = 10) -> str:
     return prefix + base64.b32encode(secrets.token_bytes(nbytes)).decode().rstrip("=").lower()
 
 
-def check_length(field: str, value: str | None, limit: int) -> None:
-    """Refuse text longer than its column (SQLite would keep it, PostgreSQL fail obscurely)."""
-    if value is not None and len(value) > limit:
-        raise RegistryError(f"at most {limit} characters (got {len(value)})", field=field)
+def check_length(field: str, value: str | None, limit: int | None = None) -> None:
+    """Refuse text longer than its column (SQLite would keep it, PostgreSQL fail obscurely):
+    ``field``'s limit in :data:`evacops.registry.limits.TEXT_LIMITS` unless ``limit`` is given.
+    The error names the field and the maximum, never the value."""
+    if limit is None:
+        check_text(field, value)
+    elif value is not None and len(value) > limit:
+        raise RegistryError(f"at most {limit:,} characters; shorten it", field=field)
 
 
 def chunks(items: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
@@ -189,9 +194,14 @@ class Context:
                 self.public[op] = self.operation(conn, op)["public_key"]
         return self.public[op]
 
-    def seal_text(self, conn: Connection, op: str, text: str | None, where: str) -> str | None:
+    def seal_text(
+        self, conn: Connection, op: str, text: str | None, where: str, *, field: str = "reason"
+    ) -> str | None:
         """Free text (a reason, a file name) sealed under the operation's data key, as hex for an
-        event's ``data``; ``where`` binds it to its place (opened with :meth:`open_text`)."""
+        event's ``data``; ``where`` binds it to its place (opened with :meth:`open_text`). Text
+        longer than ``field``'s limit (:data:`evacops.registry.limits.TEXT_LIMITS`) is refused
+        before it is sealed."""
+        check_text(field, text)
         if not text:
             return None
         sealed = self.cipher(conn, op).seal(text, where)

@@ -16,9 +16,10 @@ from sqlalchemy import select
 from evacops.errors import RegistryError
 from evacops.registry import credentials as creds
 from evacops.registry import events as ev
+from evacops.registry.limits import check_text
 from evacops.registry.security import Perm, require
-from evacops.registry.services.context import IDENTITY_FIELDS, Context, check_length
-from evacops.registry.services.registration import blind_keys, initials
+from evacops.registry.services.context import IDENTITY_FIELDS, Context
+from evacops.registry.services.registration import active_categories, blind_keys, initials
 from evacops.registry.store.crypto import FieldCipher
 from evacops.registry.store.tables import credentials, events, persons
 
@@ -84,7 +85,10 @@ def find_by_document(ctx: Context, op: str, number: str) -> list[str]:
                 )
             ).scalars()
         )
-        ctx.audit(conn, "lookup-document", op, ",".join(ids) or "-", {"found": len(ids)})
+        shown = ",".join(ids[:8]) + (
+            f",+{len(ids) - 8}" if len(ids) > 8 else ""
+        )  # fits audit.subject
+        ctx.audit(conn, "lookup-document", op, shown or "-", {"found": len(ids), "persons": ids})
     return ids
 
 
@@ -95,8 +99,14 @@ def correct(ctx: Context, op: str, person_id: str, *, reason: str, **fields: Any
     unknown = set(fields) - _PERSONAL - _PLAIN_OK
     if unknown:
         raise RegistryError(f"correction: cannot correct {', '.join(sorted(unknown))}")
-    for k, limit in (("relationship", 30), ("category", 60)):
-        check_length(k, fields.get(k), limit)
+    check_text("reason", reason)
+    for k in ("relationship", "category", "given_name", "family_name", "document"):
+        check_text("document_number" if k == "document" else k, fields.get(k), name=k)
+    if fields.get("birth_date") is not None:
+        try:
+            date.fromisoformat(str(fields["birth_date"]))
+        except ValueError:
+            raise RegistryError("not a date; use YYYY-MM-DD", field="birth_date") from None
     with ctx.write() as conn:
         p = ctx.person(conn, op, person_id)
         cipher = ctx.cipher(conn, op)
@@ -108,9 +118,11 @@ def correct(ctx: Context, op: str, person_id: str, *, reason: str, **fields: Any
             data[k] = fields[k]
         if "category" in fields:
             catmap = ctx.operation(conn, op)["category_map"]
-            if catmap and fields["category"] not in catmap:
+            if catmap and fields["category"] not in active_categories(catmap):
+                word = "retired" if fields["category"] in catmap else "not a category"
                 raise RegistryError(
-                    f"category: {fields['category']!r} is not a category of operation {op}"
+                    f"{word} in operation {op}; use one of {', '.join(active_categories(catmap))}",
+                    field="category",
                 )
             cat = catmap.get(fields["category"]) or {"cohort": fields["category"], "priority": 1.0}
             data["cohort"], data["priority"] = cat["cohort"], cat["priority"]

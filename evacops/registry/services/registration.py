@@ -24,6 +24,7 @@ from sqlalchemy import Connection, insert, select
 
 from evacops.errors import RegistrationFileError, RegistryError
 from evacops.registry import events as ev
+from evacops.registry.limits import check_text, row_problems
 from evacops.registry.security import Perm, require
 from evacops.registry.services.context import Context, chunks, token
 from evacops.registry.store.crypto import FieldCipher
@@ -94,6 +95,7 @@ def import_file(ctx: Context, op: str, path: str | Path) -> ImportResult:
 
     require(ctx.actor, Perm.register, op)
     path = Path(path)
+    check_text("file_name", path.name)
     rows = read_registrations(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return register(ctx, op, rows, source=path.name, source_digest=digest)
@@ -101,13 +103,14 @@ def import_file(ctx: Context, op: str, path: str | Path) -> ImportResult:
 
 def _register(ctx: Context, op, rows, *, source, source_digest) -> ImportResult:
     require(ctx.actor, Perm.register, op)
+    check_rows(rows, source)
     now = ctx.clock()
     with ctx.write() as conn:
         oprow = ctx.operation(conn, op)
         cipher = ctx.cipher(conn, op)
         _check_categories(rows, oprow["category_map"], op, source)
         hh, new_hh = _households(conn, op, cipher, rows, now)
-        source_sealed = ctx.seal_text(conn, op, source, f"source|{op}")
+        source_sealed = ctx.seal_text(conn, op, source, f"source|{op}", field="file_name")
         groups = _household_roles(rows, now.date())
         ev_rows = [
             _registered_event(
@@ -140,15 +143,41 @@ def _register(ctx: Context, op, rows, *, source, source_digest) -> ImportResult:
     return ImportResult(len(ev_rows), len(new_hh), [r["person_id"] for r in ev_rows])
 
 
-def _check_categories(rows: Sequence[Any], catmap: Mapping, op: str, source: str) -> None:
+def check_rows(rows: Sequence[Any], source: str) -> None:
+    """Refuse rows with a text longer than its limit (:func:`evacops.registry.limits.
+    row_problems`): one problem per field and row, naming the row, the field and the maximum,
+    never the value. The file reader reports the same problems with the rest of a file's;
+    this is the guard for every other way rows arrive."""
+    check_text("file_name", source)
     problems = [
-        f"{source}:{r.line}: category: {r.category!r} is not a category of "
-        f"operation {op}; use one of {', '.join(sorted(catmap))}"
+        f"{source}:{r.line}: {field}: longer than {limit:,} characters; shorten it"
         for r in rows
-        if catmap and r.category not in catmap
+        for field, limit in row_problems(r)
     ]
     if problems:
         raise RegistrationFileError(problems)
+
+
+def _check_categories(rows: Sequence[Any], catmap: Mapping, op: str, source: str) -> None:
+    """Every row's category is one of the operation's, not retired (an operation without
+    categories takes any)."""
+    if not catmap:
+        return
+    usable = ", ".join(active_categories(catmap))
+    problems = [
+        f"{source}:{r.line}: category: {r.category!r} is "
+        + ("retired" if r.category in catmap else "not a category")
+        + f" in operation {op}; use one of {usable}"
+        for r in rows
+        if r.category not in catmap or catmap[r.category].get("retired")
+    ]
+    if problems:
+        raise RegistrationFileError(problems)
+
+
+def active_categories(catmap: Mapping[str, Any]) -> list[str]:
+    """The categories of an operation's ``category_map`` a new registration may use."""
+    return sorted(c for c, v in catmap.items() if not v.get("retired"))
 
 
 def _households(

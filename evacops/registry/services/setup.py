@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from evacops.errors import AccessDenied, RegistryError
 from evacops.registry import credentials as creds
 from evacops.registry import events as ev
+from evacops.registry.limits import check_text
 from evacops.registry.security import (
     DUMMY_HASH,
     Actor,
@@ -26,7 +27,7 @@ from evacops.registry.security import (
     hash_password,
     require,
 )
-from evacops.registry.services.context import Context, check_length
+from evacops.registry.services.context import Context
 from evacops.registry.store import audit as audit_log
 from evacops.registry.store.crypto import new_data_key, wrap_key
 from evacops.registry.store.tables import flights, operations, sites, users, utcnow
@@ -158,14 +159,14 @@ def _insert_operation(ctx: Context, conn: Connection, row: dict, sites_: Mapping
 
 
 def _check_operation_text(name, categories, sites_, origin_site, rule_version) -> None:
-    check_length("name", name, 200)
-    check_length("origin_site", origin_site, 100)
-    check_length("rule_version", rule_version, 64)
+    check_text("operation_name", name, name="name")
+    check_text("site", origin_site, name="origin_site")
+    check_text("rule_version", rule_version)
     for code in sites_ or {}:
-        check_length("site", code, 100)
+        check_text("site", code)
     for cat, (cohort, _priority) in (categories or {}).items():
-        check_length("category", cat, 60)
-        check_length("cohort", cohort, 100)
+        check_text("category", cat)
+        check_text("cohort", cohort)
 
 
 def list_operations(ctx: Context) -> list[dict[str, Any]]:
@@ -184,7 +185,7 @@ def list_operations(ctx: Context) -> list[dict[str, Any]]:
 
 def add_site(ctx: Context, op: str, code: str, kind: str) -> None:
     require(ctx.actor, Perm.manage, op)
-    check_length("code", code, 100)
+    check_text("site", code, name="code")
     check_kind(kind)
     with ctx.write() as conn:
         ctx.operation(conn, op)
@@ -212,7 +213,7 @@ def add_flight(
         require(ctx.actor, Perm.manifest, op)
     if seats <= 0:
         raise RegistryError("must be > 0", field="seats", value=seats)
-    check_length("flight", code, 40)
+    check_text("flight", code)
     with ctx.write() as conn:
         ctx.operation(conn, op)
         ctx.check_site(conn, op, origin)
@@ -246,8 +247,10 @@ def add_flight(
 
 
 def _add_user(conn: Connection, name: str, role: Role, password: str) -> None:
-    if not name or len(name) > 100:
-        raise RegistryError("user: give a name of 1 to 100 characters")
+    if not name:
+        raise RegistryError("give a name of 1 to 100 characters", field="name")
+    check_text("user", name, name="name")
+    check_text("password", password)
     if len(password) < 8:
         raise RegistryError(f"user {name}: password too short; use at least 8 characters")
     conn.execute(

@@ -36,6 +36,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from evacops.registry.limits import TEXT_LIMITS
+
 
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone: stored as naive UTC)."""
@@ -61,29 +63,35 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _text(field: str) -> String:
+    """A column for text from outside: as long as its limit in
+    :data:`evacops.registry.limits.TEXT_LIMITS` (the services check it before they write)."""
+    return String(TEXT_LIMITS[field])
+
+
 metadata = MetaData()
 _BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrement needs INTEGER
 
 operations = Table(
     "operations",
     metadata,
-    Column("id", String(64), primary_key=True),
-    Column("name", String(200), nullable=False),
+    Column("id", _text("operation"), primary_key=True),
+    Column("name", _text("operation_name"), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("wrapped_data_key", LargeBinary, nullable=True),  # NULL once shredded
     Column("wrapped_signing_key", LargeBinary, nullable=True),
     Column("public_key", LargeBinary, nullable=False),
     Column("category_map", JSON, nullable=False),  # category -> {"cohort":..., "priority":...}
-    Column("rule_version", String(64), nullable=False),
-    Column("origin_site", String(100), nullable=True),
+    Column("rule_version", _text("rule_version"), nullable=False),
+    Column("origin_site", _text("site"), nullable=True),
     Column("shredded_at", UTCDateTime(), nullable=True),
 )
 
 users = Table(
     "users",
     metadata,
-    Column("name", String(100), primary_key=True),
-    Column("role", String(20), nullable=False),
+    Column("name", _text("user"), primary_key=True),
+    Column("role", _text("role"), nullable=False),
     Column("password_hash", String(200), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
 )
@@ -91,8 +99,8 @@ users = Table(
 sites = Table(
     "sites",
     metadata,
-    Column("operation_id", String(64), ForeignKey("operations.id"), primary_key=True),
-    Column("code", String(100), primary_key=True),
+    Column("operation_id", _text("operation"), ForeignKey("operations.id"), primary_key=True),
+    Column("code", _text("site"), primary_key=True),
     Column("kind", String(30), nullable=False),  # assembly, gate, airfield, staging, destination
 )
 
@@ -100,10 +108,10 @@ flights = Table(
     "flights",
     metadata,
     Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("operation_id", String(64), ForeignKey("operations.id"), nullable=False),
-    Column("code", String(40), nullable=False),
-    Column("origin", String(100), nullable=False),
-    Column("destination", String(100), nullable=False),
+    Column("operation_id", _text("operation"), ForeignKey("operations.id"), nullable=False),
+    Column("code", _text("flight"), nullable=False),
+    Column("origin", _text("site"), nullable=False),
+    Column("destination", _text("site"), nullable=False),
     Column("seats", Integer, nullable=False),
     Column("departs_at", UTCDateTime(), nullable=True),
     Column("status", String(20), nullable=False),  # projection: scheduled, departed, arrived
@@ -114,7 +122,7 @@ households = Table(
     "households",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("operation_id", String(64), ForeignKey("operations.id"), nullable=False),
+    Column("operation_id", _text("operation"), ForeignKey("operations.id"), nullable=False),
     Column("external_id", String(100), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("operation_id", "external_id", name="uq_household_ext"),
@@ -124,21 +132,21 @@ persons = Table(
     "persons",
     metadata,
     Column("id", String(40), primary_key=True),  # opaque
-    Column("operation_id", String(64), ForeignKey("operations.id"), nullable=False),
+    Column("operation_id", _text("operation"), ForeignKey("operations.id"), nullable=False),
     Column("household_id", String(40), ForeignKey("households.id"), nullable=True),
-    Column("relationship", String(30), nullable=False, default=""),
+    Column("relationship", _text("relationship"), nullable=False, default=""),
     Column("sex", String(1), nullable=False),
     Column("nationality", String(3), nullable=False),
     Column("birth_precision", String(10), nullable=False),
     Column("age_group", String(10), nullable=False),  # infant (<2), child (2-17), adult, unknown
     Column("unaccompanied", Boolean, nullable=False, default=False),
     Column("escort_id", String(40), nullable=True),
-    Column("category", String(60), nullable=False),
-    Column("cohort", String(100), nullable=False),
+    Column("category", _text("category"), nullable=False),
+    Column("cohort", _text("cohort"), nullable=False),
     Column("priority", Float, nullable=False),
     # projection of the events
     Column("status", String(30), nullable=False),
-    Column("site", String(100), nullable=True),
+    Column("site", _text("site"), nullable=True),
     Column("flight_id", BigInteger, nullable=True),
     Column("merged_into", String(40), nullable=True),
     Column("registered_at", UTCDateTime(), nullable=False),
@@ -165,7 +173,7 @@ person_keys = Table(
     "person_keys",
     metadata,
     Column("person_id", String(40), ForeignKey("persons.id"), nullable=False),
-    Column("operation_id", String(64), nullable=False),
+    Column("operation_id", _text("operation"), nullable=False),
     Column("bidx", LargeBinary, nullable=False),
     Index("ix_person_keys_bidx", "operation_id", "bidx"),
     Index("ix_person_keys_person", "person_id"),
@@ -175,7 +183,7 @@ credentials = Table(
     "credentials",
     metadata,
     Column("id", String(40), primary_key=True),  # opaque, printed in the QR payload
-    Column("operation_id", String(64), ForeignKey("operations.id"), nullable=False),
+    Column("operation_id", _text("operation"), ForeignKey("operations.id"), nullable=False),
     Column("person_id", String(40), ForeignKey("persons.id"), nullable=False),
     Column("issued_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
@@ -188,17 +196,17 @@ events = Table(
     "events",
     metadata,
     Column("seq", _BigId, primary_key=True, autoincrement=True),
-    Column("operation_id", String(64), nullable=False),
+    Column("operation_id", _text("operation"), nullable=False),
     Column("type", String(30), nullable=False),
     Column("person_id", String(40), nullable=True),
     Column("household_id", String(40), nullable=True),
     Column("flight_id", BigInteger, nullable=True),
-    Column("site", String(100), nullable=True),
+    Column("site", _text("site"), nullable=True),
     Column("credential_id", String(40), nullable=True),
     Column("idempotency_key", String(100), nullable=True, unique=True),
     Column("occurred_at", UTCDateTime(), nullable=False),
     Column("recorded_at", UTCDateTime(), nullable=False),
-    Column("actor", String(100), nullable=False),
+    Column("actor", _text("user"), nullable=False),
     Column("data", JSON, nullable=False),  # never personal data
     Column("sealed", LargeBinary, nullable=True),  # personal fields, sealed
     Index("ix_events_op_seq", "operation_id", "seq"),
@@ -212,7 +220,7 @@ manifests = Table(
     Column("flight_id", BigInteger, ForeignKey("flights.id"), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("created_at", UTCDateTime(), nullable=False),
-    Column("actor", String(100), nullable=False),
+    Column("actor", _text("user"), nullable=False),
     Column("persons", Integer, nullable=False),
     Column("seats", Integer, nullable=False),
     Column("lap_infants", Integer, nullable=False),
@@ -249,7 +257,7 @@ dedup_candidates = Table(
     "dedup_candidates",
     metadata,
     Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("operation_id", String(64), nullable=False),
+    Column("operation_id", _text("operation"), nullable=False),
     Column("person_a", String(40), nullable=False),
     Column("person_b", String(40), nullable=False),
     Column("score", Float, nullable=False),
@@ -265,9 +273,9 @@ audit = Table(
     Column("seq", _BigId, primary_key=True, autoincrement=True),
     Column("lane", Integer, nullable=False),  # which of the chains (audit_head rows) it is on
     Column("at", UTCDateTime(), nullable=False),
-    Column("actor", String(100), nullable=False),
+    Column("actor", _text("user"), nullable=False),
     Column("action", String(40), nullable=False),
-    Column("operation_id", String(64), nullable=True),
+    Column("operation_id", _text("operation"), nullable=True),
     Column("subject", String(200), nullable=False),  # opaque ids only
     Column("detail", JSON, nullable=False),  # never personal values
     Column("prev_hash", String(64), nullable=False),
@@ -287,18 +295,18 @@ audit_head = Table(  # one row per lane: its last hash; locked while an entry is
 memberships = Table(  # the role a user holds in one operation (admins hold every operation)
     "memberships",
     metadata,
-    Column("user_name", String(100), ForeignKey("users.name"), primary_key=True),
-    Column("operation_id", String(64), ForeignKey("operations.id"), primary_key=True),
-    Column("role", String(20), nullable=False),
+    Column("user_name", _text("user"), ForeignKey("users.name"), primary_key=True),
+    Column("operation_id", _text("operation"), ForeignKey("operations.id"), primary_key=True),
+    Column("role", _text("role"), nullable=False),
     Column("granted_at", UTCDateTime(), nullable=False),
-    Column("granted_by", String(100), nullable=False),
+    Column("granted_by", _text("user"), nullable=False),
 )
 
 web_sessions = Table(  # a log-in; the id is the SHA-256 of the session token (never the token)
     "web_sessions",
     metadata,
     Column("id", String(64), primary_key=True),
-    Column("user_name", String(100), ForeignKey("users.name"), nullable=False),
+    Column("user_name", _text("user"), ForeignKey("users.name"), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("last_seen_at", UTCDateTime(), nullable=False),
@@ -321,12 +329,12 @@ devices = Table(  # a gate or ramp device: bound to one operation, site and role
     "devices",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("operation_id", String(64), ForeignKey("operations.id"), nullable=False),
-    Column("site", String(100), nullable=False),
-    Column("role", String(20), nullable=False),
+    Column("operation_id", _text("operation"), ForeignKey("operations.id"), nullable=False),
+    Column("site", _text("site"), nullable=False),
+    Column("role", _text("role"), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("label", String(100), nullable=False),
-    Column("enrolled_by", String(100), nullable=False),
+    Column("label", _text("label"), nullable=False),
+    Column("enrolled_by", _text("user"), nullable=False),
     Column("enrolled_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
 )
@@ -347,7 +355,7 @@ scan_conflicts = Table(  # offline scans that disagree: kept, queued for review
     "scan_conflicts",
     metadata,
     Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("operation_id", String(64), ForeignKey("operations.id"), nullable=False),
+    Column("operation_id", _text("operation"), ForeignKey("operations.id"), nullable=False),
     Column("kind", String(30), nullable=False),
     Column("person_id", String(40), nullable=True),
     Column("flight_id", BigInteger, nullable=True),
@@ -358,7 +366,7 @@ scan_conflicts = Table(  # offline scans that disagree: kept, queued for review
     Column("reason_enc", LargeBinary, nullable=True),  # sealed under the operation's data key
     Column("created_at", UTCDateTime(), nullable=False),
     Column("resolved_at", UTCDateTime(), nullable=True),
-    Column("resolved_by", String(100), nullable=True),
+    Column("resolved_by", _text("user"), nullable=True),
     Index("ix_scan_conflicts_op", "operation_id", "status"),
 )
 

@@ -20,6 +20,7 @@ ROUTERS = [
     flights.router,
     dedup.router,
     admin.router,
+    admin.pages,
     auth.pages,
     pages.router,
     work.router,

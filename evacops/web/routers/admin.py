@@ -1,17 +1,24 @@
-"""Administration: users, roles per operation, devices (the token shown once), the audit log."""
+"""Administration: users, roles per operation, devices (the token shown once), eligibility
+categories (add, retire, restore), the audit log. The API here; the admin page's category
+forms post to :func:`page_categories_post` (the rest of the page: :mod:`.pages`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
+from evacops.errors import EvacopsError, UserError
+from evacops.registry.limits import TEXT_LIMITS
 from evacops.registry.service import Registry
-from evacops.web.deps import registry
+from evacops.web.deps import Caller, caller, registry
+from evacops.web.pages import render
 from evacops.web.routers.common import API, OP, Page
 
 router = APIRouter(tags=["admin"])
+pages = APIRouter(prefix="/o/{op}", include_in_schema=False)
 
 
 class Grant(BaseModel):
@@ -75,3 +82,79 @@ def api_device_revoke(op: str, device: str, reg: Registry = Depends(registry)) -
 def api_audit(page: Page = Depends(), reg: Registry = Depends(registry)) -> dict[str, Any]:
     """The audit log's last entries (no personal data: opaque ids and HMACs)."""
     return page.of(reg.audit_entries(500))
+
+
+# ---------------------------------------------------------------------------- categories
+class NewCategory(BaseModel):
+    category: str = Field(min_length=1, max_length=TEXT_LIMITS["category"])
+    cohort: str = Field(min_length=1, max_length=TEXT_LIMITS["cohort"])
+    priority: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+
+
+class CategoryChange(BaseModel):
+    retired: bool
+
+
+@router.get(OP + "/categories", name="api_categories")
+def api_categories(op: str, reg: Registry = Depends(registry)) -> list[dict[str, Any]]:
+    """The operation's eligibility categories, retired ones too, with how many people have
+    each."""
+    return reg.categories(op)
+
+
+@router.post(OP + "/categories", name="api_category_add", status_code=201)
+def api_category_add(op: str, body: NewCategory, reg: Registry = Depends(registry)) -> dict:
+    """A new category; its people go in ``cohort`` with ``priority``."""
+    reg.add_category(op, body.category, body.cohort, body.priority)
+    return {"category": body.category, "cohort": body.cohort, "priority": body.priority}
+
+
+@router.patch(OP + "/categories/{category}", name="api_category_change")
+def api_category_change(
+    op: str, category: str, body: CategoryChange, reg: Registry = Depends(registry)
+) -> dict[str, Any]:
+    """Retire a category (``{"retired": true}``: no new registration may use it; the people who
+    have it keep it) or restore it (``false``)."""
+    if body.retired:
+        reg.retire_category(op, category)
+    else:
+        reg.restore_category(op, category)
+    return {"category": category, "retired": body.retired}
+
+
+@pages.post("/admin/categories", name="page_categories_post")
+async def page_categories_post(op: str, request: Request, c: Caller = Depends(caller)):
+    """The admin page's category forms: with htmx, the categories section alone comes back;
+    without JavaScript, the whole admin page."""
+    from evacops.web.routers.pages import admin_page
+
+    form = await request.form()
+    f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+    status, extra = 200, {}
+    try:
+        extra["category_message"] = await run_in_threadpool(_category_action, c, op, f)
+    except EvacopsError as exc:
+        status, extra["category_error"] = 422, exc.problem or str(exc)
+        extra["category_field"] = exc.field or ""
+    if request.headers.get("hx-request") == "true":
+        cats = await run_in_threadpool(c.registry.categories, op)
+        return render(request, "_categories.html", c, op, status, categories=cats, **extra)
+    return await run_in_threadpool(admin_page, request, c, op, status, **extra)
+
+
+def _category_action(c: Caller, op: str, f: dict[str, str]) -> str:
+    """Do what the form asks (its ``do``); return the ``do`` done (the page words it)."""
+    reg, do, name = c.registry, f.get("do", ""), f.get("category", "")
+    if do == "category-add":
+        try:
+            priority = float(f.get("priority") or "1")
+        except ValueError:
+            raise UserError("must be a number such as 1 or 2.5", field="priority") from None
+        reg.add_category(op, name, f.get("cohort", ""), priority)
+    elif do == "category-retire":
+        reg.retire_category(op, name)
+    elif do == "category-restore":
+        reg.restore_category(op, name)
+    else:
+        raise UserError("unknown action", field="do")
+    return do

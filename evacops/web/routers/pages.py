@@ -56,7 +56,7 @@ def page_gate(op: str, request: Request, c: Caller = Depends(caller)):
     return page
 
 
-def _admin(request: Request, c: Caller, op: str, status: int = 200, **extra: str):
+def admin_page(request: Request, c: Caller, op: str, status: int = 200, **extra: str):
     reg = c.registry
     return render(
         request,
@@ -67,9 +67,13 @@ def _admin(request: Request, c: Caller, op: str, status: int = 200, **extra: str
         page="admin",
         members=reg.members(op),
         devices=reg.devices(op),
+        categories=reg.categories(op),
         roles=[str(r) for r in OPERATION_ROLES],
         **extra,
     )
+
+
+_admin = admin_page
 
 
 @router.get("/admin", name="page_admin")
