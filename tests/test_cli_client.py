@@ -155,6 +155,12 @@ def test_roles_act_through_the_service_without_the_key(service, tmp_path):
     remote = ok(registrar, "registry", "report").stdout
     on_host = ok(server.env | {"EVACOPS_USER": "admin"}, "registry", "report").stdout
     assert remote == on_host and "registered" in remote
+    # one person, as the registrar may see them: the same here and on the server host
+    pid = got["person_ids"][0]
+    remote = ok(registrar, "registry", "person", pid, "--json").stdout
+    host_registrar = server.env | {"EVACOPS_USER": "registrar"}
+    assert remote == ok(host_registrar, "registry", "person", pid, "--json").stdout
+    assert json.loads(remote)["given_name"] in {r["given_name"] for r in rows[:2]}
     ok(registrar, "registry", "report", "--out", str(tmp_path / "report"))
     assert (tmp_path / "report" / "report.html").is_file()
 
@@ -187,8 +193,16 @@ def test_roles_act_through_the_service_without_the_key(service, tmp_path):
     assert r.stdout.count("board ") == 6
     dep = reg_json(ramp, "flight", FLIGHT, "--depart")
     assert dep["boarded"] == 6
-    ok(ramp, "registry", "scan", "--action", "deplane", "--flight", FLIGHT,
-       *(payloads[p] for p in on_board))  # fmt: skip
+    ok(
+        ramp,
+        "registry",
+        "scan",
+        "--action",
+        "deplane",
+        "--flight",
+        FLIGHT,
+        *(payloads[p] for p in on_board),
+    )
     arrived = reg_json(ramp, "arrive", "--flight", FLIGHT)
     assert arrived["reconciled"] is True and arrived["deplaned"] == 6
     assert admin.reconcile(OPERATION, FLIGHT)["deplaned"] == 6
@@ -196,14 +210,32 @@ def test_roles_act_through_the_service_without_the_key(service, tmp_path):
     cred = admin.credential_payloads(OPERATION, [pids[0]])[0]["credential_id"]
     admin.revoke(OPERATION, cred, reason="lost")
     line = assert_user_error(
-        evacops("registry", "scan", "--action", "roll-call", "--site", "Al Udeid",
-                payloads[pids[0]], env=gate)
-    )  # fmt: skip
+        evacops(
+            "registry",
+            "scan",
+            "--action",
+            "roll-call",
+            "--site",
+            "Al Udeid",
+            payloads[pids[0]],
+            env=gate,
+        )
+    )
     assert "revoked" in line
     assert reg_json(ramp, "conflicts") == []
     # what needs the key stays on the server host
-    line = assert_user_error(evacops("registry", "export", "manifest", "--flight", FLIGHT,
-                                     "--out", str(tmp_path / "m.csv"), env=ramp))  # fmt: skip
+    line = assert_user_error(
+        evacops(
+            "registry",
+            "export",
+            "manifest",
+            "--flight",
+            FLIGHT,
+            "--out",
+            str(tmp_path / "m.csv"),
+            env=ramp,
+        )
+    )
     assert "server host" in line and not (tmp_path / "m.csv").exists()
 
     # log-out ends the session on the server and forgets the token
@@ -310,3 +342,44 @@ def test_bad_addresses_and_stale_log_ins_are_one_line(registry_env, tmp_path):
     token.write_text(json.dumps({"url": "http://elsewhere:1", "user": "gate", "token": "t"}))
     line = assert_user_error(evacops("registry", "report", env=env))
     assert "evacops login --url http://127.0.0.1" in line
+
+
+def _read_until(fd: int, word: bytes, seen: bytearray) -> None:
+    import select
+
+    while word not in seen:
+        ready, _, _ = select.select([fd], [], [], 120)
+        assert ready, f"no {word!r} from the command: {bytes(seen)!r}"
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # the terminal closed
+            chunk = b""
+        assert chunk, f"no {word!r} from the command: {bytes(seen)!r}"
+        seen.extend(chunk)
+
+
+def test_login_asks_for_the_name_and_password_in_a_terminal(service, tmp_path):
+    """In a terminal `evacops login` asks; the password is not echoed; the token is saved."""
+    import pty
+
+    env = {**os.environ, **away(tmp_path, "gate", service.url), "PYTHONPATH": str(ROOT)}
+    for name in ("EVACOPS_USER", "EVACOPS_PASSWORD"):
+        env.pop(name, None)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command in a terminal of its own
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "evacops.cli", "login"], env)
+    seen = bytearray()
+    try:
+        _read_until(fd, b"Name: ", seen)
+        os.write(fd, b"gate\n")
+        _read_until(fd, b"Password: ", seen)
+        os.write(fd, PASSWORD.encode() + b"\n")
+        _read_until(fd, b"Logged in", seen)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, bytes(seen)
+    assert PASSWORD.encode() not in seen  # getpass: not echoed
+    saved = json.loads((tmp_path / "home-gate" / "evacops" / "token").read_text())
+    assert saved["user"] == "gate" and saved["url"] == service.url

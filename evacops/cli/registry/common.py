@@ -21,6 +21,7 @@ import getpass
 import json
 import os
 import sys
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -120,8 +121,9 @@ def open_for(user: str | None):
         saved = read_token()
         if saved is None:
             fail(
-                f"no key file here ({settings.key_file}); this command runs through the service: "
-                "set EVACOPS_URL=https://SERVER:PORT and run 'evacops login'"
+                f"{settings.key_file}: no master key here; on the server host run 'evacops "
+                "registry init' or set EVACOPS_KEY_FILE; from elsewhere set "
+                "EVACOPS_URL=https://SERVER:PORT and run 'evacops login'"
             )
         url = saved["url"]
     if url is not None:
@@ -151,11 +153,19 @@ def pick_operation(reg, operation: str | None) -> str:
     return ""
 
 
+def text(value: Any) -> str:
+    """A value as the commands print it: dates and times in ISO 8601 (as the service's JSON
+    gives them, so a command prints the same here and through the service)."""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
 def emit(
     obj: Any, as_json: bool, table: Table | None = None, lines: list[str] | None = None
 ) -> None:
     if as_json:
-        print(json.dumps(obj, default=str))
+        print(json.dumps(obj, default=text))
         return
     if table is not None:
         out.print(table)
@@ -168,7 +178,7 @@ def kv_table(title: str, d: dict[str, Any]) -> Table:
     t.add_column("", style="bold")
     t.add_column("", justify="right")
     for k, v in d.items():
-        t.add_row(str(k), f"{v:,}" if isinstance(v, int) else str(v))
+        t.add_row(str(k), f"{v:,}" if isinstance(v, int) else text(v))
     return t
 
 
