@@ -198,7 +198,11 @@ def login(url: str, name: str, password: str) -> Path:
 def logout() -> dict[str, Any]:
     """End the saved session on the service and forget the token (the file goes even when the
     service cannot be reached: the token then ends by itself, see the module's docstring)."""
-    saved = read_token()
+    try:
+        saved = read_token()
+    except UserError:  # not a log-in of ours: nothing to end, the file goes
+        token_path().unlink(missing_ok=True)
+        saved = None
     if saved is None:
         return {"logged_out": False, "url": None}
     ended = False

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from evacops.cli.output import fail, guard, out
+from evacops.cli.output import err, fail, guard, out
 
 UrlOpt = Annotated[
     str | None,
@@ -38,6 +38,14 @@ def _ask(prompt: str, env: str, secret: bool) -> str:
     return input(f"{prompt}: ").strip()
 
 
+def _in_clear(url: str) -> bool:
+    """Plain HTTP to another host than this one."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    return parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1")
+
+
 @guard
 def login(
     url: UrlOpt = None,
@@ -54,6 +62,14 @@ def login(
     name = user or _ask("Name", "EVACOPS_USER", secret=False)
     password = _ask("Password", "EVACOPS_PASSWORD", secret=True)
     path = client.login(url, name, password)
+    if _in_clear(url):
+        err.print(
+            f"warning: {url} is not HTTPS: the password and the token crossed the network in "
+            "clear; use the service's https address (docs/service.md, TLS)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if as_json:
         print(json.dumps({"url": client.normal_url(url), "user": name, "token_file": str(path)}))
         return
