@@ -383,3 +383,63 @@ def test_login_asks_for_the_name_and_password_in_a_terminal(service, tmp_path):
     assert PASSWORD.encode() not in seen  # getpass: not echoed
     saved = json.loads((tmp_path / "home-gate" / "evacops" / "token").read_text())
     assert saved["user"] == "gate" and saved["url"] == service.url
+
+
+def test_conflicts_are_reviewed_and_closed_through_the_service(service, tmp_path):
+    """An offline scan at a second gate makes a conflict; a manifest user lists it and closes
+    it from the command line, and the list reads the same here and on the server host."""
+    from datetime import timedelta
+
+    from evacops.registry.files import read_records
+    from evacops.registry.store.tables import utcnow
+
+    admin = service.env.as_role("admin")
+    rows = read_records(registrations_rows(1, seed=5, duplicate_rate=0.0), source="test")
+    [pid] = admin.register(OPERATION, rows).person_ids
+    [cred] = admin.issue_credentials(OPERATION, [pid])
+    at = utcnow() - timedelta(minutes=20)
+    for n, site in enumerate(("Gate A", "Gate B")):
+        device, _token = admin.enrol_device(OPERATION, site, "gate", f"phone {site}")
+        scan = {
+            "seq": 1,
+            "payload": cred["payload"],
+            "action": "gate-in",
+            "at": (at + timedelta(minutes=n)).isoformat(),
+        }
+        admin.sync_scans(OPERATION, device, [scan])
+
+    ramp = away(tmp_path, "manifest", service.url)
+    ok(ramp, "login")
+    [c] = reg_json(ramp, "conflicts")
+    assert (c["kind"], c["person_id"], c["status"]) == ("two-gates", pid, "open")
+    here = ok(service.env.env | {"EVACOPS_USER": "admin"}, "registry", "conflicts").stdout
+    assert ok(ramp, "registry", "conflicts").stdout == here and "two-gates" in here
+    line = assert_user_error(
+        evacops(
+            "registry",
+            "conflicts",
+            "--resolve",
+            str(c["id"]),
+            "--resolution",
+            "bogus",
+            "--reason",
+            "x",
+            env=ramp,
+        )
+    )
+    assert "--resolution bogus: use one of" in line
+    done = reg_json(
+        ramp,
+        "conflicts",
+        "--resolve",
+        str(c["id"]),
+        "--resolution",
+        "confirmed",
+        "--reason",
+        "the same person at both gates",
+    )
+    assert done == {"conflict": c["id"], "resolution": "confirmed"}
+    assert admin.conflicts(OPERATION) == []
+    [closed] = admin.conflicts(OPERATION, status="resolved")
+    assert closed["resolution"] == "confirmed" and closed["resolved_by"] == "manifest"
+    assert [x["id"] for x in reg_json(ramp, "conflicts", "--status", "all")] == [c["id"]]

@@ -20,6 +20,7 @@ from evacops.cli.registry.common import (
     emit,
     kv_table,
     session,
+    text,
 )
 from evacops.errors import UserError
 
@@ -297,5 +298,5 @@ def conflicts(
     for c in cols:
         t.add_column(c)
     for r in rows[:200]:
-        t.add_row(*("" if r.get(c) is None else str(r[c]) for c in cols))
+        t.add_row(*("" if r.get(c) is None else text(r[c]) for c in cols))
     emit(rows, as_json, table=t)
