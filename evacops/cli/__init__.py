@@ -3,6 +3,8 @@ service will.
 
 - validate.py, plan.py, route.py, simulate.py: the planning commands;
 - registry/: ``evacops registry ...``, one module per group of commands;
+- login.py: ``evacops login`` / ``logout``, the log-in at the service that lets the registry
+  commands act through it away from the server host (evacops/client.py);
 - output.py: the consoles, the one-line error and :func:`~evacops.cli.output.guard`, the one
   error wrapper of every command (a user's mistake: one line, exit 2; a traceback is a bug).
 """
@@ -13,7 +15,7 @@ import sys
 
 import typer
 
-from evacops.cli import demo, plan, route, serve, simulate, validate
+from evacops.cli import demo, login, plan, route, serve, simulate, validate
 from evacops.cli.output import err
 from evacops.cli.registry import app as registry_app
 
@@ -30,6 +32,8 @@ app.command()(route.route)
 app.command()(simulate.simulate)
 app.command()(serve.serve)
 app.command()(demo.demo)
+app.command()(login.login)
+app.command()(login.logout)
 app.add_typer(registry_app, name="registry")
 
 

@@ -3,6 +3,14 @@
 Who acts: ``--user`` (or ``EVACOPS_USER``), password from ``EVACOPS_PASSWORD`` or asked for.
 Which operation: ``--operation`` (or ``EVACOPS_OPERATION``; default: the only one). Database and
 key file: ``EVACOPS_DATABASE_URL`` and ``EVACOPS_KEY_FILE`` (docs/registry.md).
+
+**Here or through the service** (:func:`open_for`, the one place that chooses): with ``--url`` or
+``EVACOPS_URL`` the commands the operation's roles use call the service's API as the user of
+``evacops login`` (:mod:`evacops.client`); without them, on the server host (the key file
+readable), they open the registry here; elsewhere, with a saved log-in, they call the service
+it was made at; otherwise they say in one line what to do. The admin's commands (init, user,
+site, shred, audit) always run here, on the server host. Log-in here goes through the same
+lockout and audit as the web's (:meth:`evacops.registry.accounts.Accounts.login`).
 Personal data is never printed except by commands whose purpose is to show it to a role that may
 see it (``person``), and never taken as a command-line argument (shell history, ``ps``).
 """
@@ -11,7 +19,10 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
+from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -40,6 +51,24 @@ OpOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
+#: the service's address from ``evacops registry --url`` or ``EVACOPS_URL`` (None: not given)
+_service: dict[str, str | None] = {"url": None}
+
+
+@app.callback()
+def _registry(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            envvar="EVACOPS_URL",
+            help="the service (https://HOST:PORT) to act through, as the user of "
+            "'evacops login' (or EVACOPS_URL); admin commands always run here",
+        ),
+    ] = None,
+) -> None:
+    _service["url"] = url
+
 
 def load_settings():
     from pydantic import ValidationError
@@ -61,19 +90,51 @@ def password_for(settings, prompt: str = "Password: ") -> str:
     return getpass.getpass(prompt)
 
 
-def open_as(user: str | None):
-    from evacops.registry import open_registry
+def open_as(user: str | None, settings=None):
+    """The registry here, on the server host, as ``user``: the log-in is the web's (lockout
+    after repeated failures, every attempt in the audit log), then the master key is used."""
+    from evacops.registry.accounts import Accounts
 
-    settings = load_settings()
+    settings = settings or load_settings()
     user = user or settings.user
     if not user:
         fail("who are you? give --user NAME or set EVACOPS_USER")
-    return open_registry(settings, user, password_for(settings))
+    accounts = Accounts.from_settings(settings)
+    actor = accounts.login(user, password_for(settings))
+    return accounts.registry(actor)
+
+
+def key_readable(path) -> bool:
+    p = Path(path).expanduser()
+    return p.is_file() and os.access(p, os.R_OK)
+
+
+def open_for(user: str | None):
+    """The registry for a command the operation's roles use: through the service (``--url``,
+    ``EVACOPS_URL``, or the saved log-in when there is no key file here) or here (the key file
+    readable: the server host). The one place that chooses."""
+    from evacops.client import RemoteRegistry, read_token
+
+    url = _service["url"]
+    settings = load_settings()
+    if url is None and not key_readable(settings.key_file):
+        saved = read_token()
+        if saved is None:
+            fail(
+                f"{settings.key_file}: no master key here; on the server host run 'evacops "
+                "registry init' or set EVACOPS_KEY_FILE; from elsewhere set "
+                "EVACOPS_URL=https://SERVER:PORT and run 'evacops login'"
+            )
+        url = saved["url"]
+    if url is not None:
+        return RemoteRegistry.open(url, user or settings.user)
+    return open_as(user, settings)
 
 
 def session(user: str | None, operation: str | None):
-    """The registry as the acting user, and the operation the command acts on."""
-    reg = open_as(user)
+    """The registry as the acting user (here or through the service: :func:`open_for`), and the
+    operation the command acts on."""
+    reg = open_for(user)
     return reg, pick_operation(reg, operation)
 
 
@@ -92,11 +153,19 @@ def pick_operation(reg, operation: str | None) -> str:
     return ""
 
 
+def text(value: Any) -> str:
+    """A value as the commands print it: dates and times in ISO 8601 (as the service's JSON
+    gives them, so a command prints the same here and through the service)."""
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
 def emit(
     obj: Any, as_json: bool, table: Table | None = None, lines: list[str] | None = None
 ) -> None:
     if as_json:
-        print(json.dumps(obj, default=str))
+        print(json.dumps(obj, default=text))
         return
     if table is not None:
         out.print(table)
@@ -109,7 +178,7 @@ def kv_table(title: str, d: dict[str, Any]) -> Table:
     t.add_column("", style="bold")
     t.add_column("", justify="right")
     for k, v in d.items():
-        t.add_row(str(k), f"{v:,}" if isinstance(v, int) else str(v))
+        t.add_row(str(k), f"{v:,}" if isinstance(v, int) else text(v))
     return t
 
 

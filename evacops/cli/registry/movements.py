@@ -1,4 +1,5 @@
-"""``evacops registry`` movements: scans, boarding, manifests, arrivals and roll-call."""
+"""``evacops registry`` movements: scans, boarding, manifests, arrivals, roll-call and the
+offline scans' conflicts."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from evacops.cli.output import describe, err, guard
+from evacops.cli.output import describe, err, fail, guard
 from evacops.cli.registry.common import (
     JsonOpt,
     OpOpt,
@@ -18,6 +20,7 @@ from evacops.cli.registry.common import (
     emit,
     kv_table,
     session,
+    text,
 )
 from evacops.errors import UserError
 
@@ -26,6 +29,14 @@ def _payloads(args: list[str]) -> list[str]:
     if args == ["-"] or not args:
         return [ln.strip() for ln in sys.stdin if ln.strip()]
     return args
+
+
+def _who(res: dict) -> str:
+    """Who was scanned: the person's id here; through the service, what a gate sees (initials
+    and household size)."""
+    if res.get("person_id"):
+        return str(res["person_id"])
+    return f"{res.get('initials', '?')} (household of {res.get('household_size', '?')})"
 
 
 @app.command()
@@ -97,9 +108,7 @@ def scan(
                 else (f" lap {res['lap']}" if "lap" in res else "")
             )
             dup = " (repeat: already recorded)" if res["duplicate"] else ""
-            print(
-                f"{res['action']} {res['person_id']} event {res['event']}{extra}{dup}", flush=True
-            )
+            print(f"{res['action']} {_who(res)} event {res['event']}{extra}{dup}", flush=True)
     if refused:
         raise typer.Exit(2)
 
@@ -251,3 +260,43 @@ def rollcall(
         ),
         lines=lines,
     )
+
+
+@app.command()
+@guard
+def conflicts(
+    status: Annotated[str, typer.Option(help="open, resolved or all")] = "open",
+    resolve: Annotated[
+        int | None, typer.Option(help="close this conflict (give --resolution and --reason)")
+    ] = None,
+    resolution: Annotated[
+        str | None, typer.Option(help="confirmed, offloaded, corrected or dismissed")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="why (kept sealed)")] = "",
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The review queue of offline scans' conflicts (two gates, revoked while stale, over
+    seats: docs/service.md), or close one with --resolve ID --resolution R --reason TEXT."""
+    if status not in ("open", "resolved", "all"):
+        fail(f"--status {status}: use open, resolved or all")
+    reg, op = session(user, operation)
+    if resolve is not None:
+        if not resolution:
+            fail("--resolve: give --resolution confirmed|offloaded|corrected|dismissed")
+        reg.resolve_conflict(op, resolve, resolution, reason)
+        emit(
+            {"conflict": resolve, "resolution": resolution},
+            as_json,
+            lines=[f"Conflict {resolve}: {resolution}."],
+        )
+        return
+    rows = reg.conflicts(op, status=None if status == "all" else status)
+    t = Table(title=f"Conflicts ({status}: {len(rows)})")
+    cols = ("id", "kind", "person_id", "flight_id", "status", "resolution", "created_at")
+    for c in cols:
+        t.add_column(c)
+    for r in rows[:200]:
+        t.add_row(*("" if r.get(c) is None else text(r[c]) for c in cols))
+    emit(rows, as_json, table=t)
