@@ -180,7 +180,7 @@ def test_picture_shows_the_apis_numbers(world: World):
     assert api["by_status"]["checked-in"] == 1
     today = max(api["per_day"])
     assert api["per_day"][today]["checked_in"] == 1
-    row = re.search(rf"<tr><th>{today}</th>(.*?)</tr>", page).group(1)
+    row = re.search(rf'<tr data-day="{today}">(.*?)</tr>', page).group(1)
     assert re.findall(r"<td>(\d+)</td>", row)[1] == "1"
     live = c.get(f"{OPAGE}/picture/live")
     assert live.status_code == 200 and "<html" not in live.text and "hx-get" not in live.text

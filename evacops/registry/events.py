@@ -53,6 +53,7 @@ DEPART = "depart"
 ARRIVE = "arrive"
 # Operation-level
 SHRED = "shred"
+PLAN_ATTACHED = "plan-attached"  # the operation's latest plan (services/plans.py)
 
 
 # Statuses of a person in the projection
@@ -435,13 +436,17 @@ class Shred(Recorded):
     kind = SHRED
 
 
+class PlanAttached(Recorded):
+    kind = PLAN_ATTACHED
+
+
 #: every event type by its name in the log
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
         Registered, Correction, CallForward, GateIn, RollCall, DepartedIndependently, Found,
         Deplane, Missing, Board, Depart, Arrive, Merge, Unmerge, NotDuplicate, CredentialIssued,
-        CredentialRevoked, FlightScheduled, Manifest, Shred,
+        CredentialRevoked, FlightScheduled, Manifest, Shred, PlanAttached,
     )
 }  # fmt: skip
 

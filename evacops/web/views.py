@@ -46,8 +46,13 @@ def person_view(reg: Registry, op: str, person_id: str) -> dict[str, Any]:
     return seen
 
 
-def picture(reg: Registry, op: str, scenario: Any = None) -> dict[str, Any]:
-    """The operation picture (the caller needs ``report`` in ``op``: :meth:`Registry.report`)."""
+def picture(
+    reg: Registry, op: str, scenario: Any = None, scenario_sha256: str | None = None
+) -> dict[str, Any]:
+    """The operation picture (the caller needs ``report`` in ``op``: :meth:`Registry.report`):
+    counts now and per day, flights, the latest plan next to what happened and, with the
+    scenario, staging against capacity, gates against their safe numbers and the network. All
+    counted by the database (the report's GROUP BY), never by loading people or events."""
     rep = reg.report(op)
     flights_now = reg.flight_summary(op)
     in_air_people = rep["by_status"].get("in-flight", 0)
@@ -59,14 +64,64 @@ def picture(reg: Registry, op: str, scenario: Any = None) -> dict[str, Any]:
         "by_site": rep["by_site"],
         "by_cohort": rep["by_cohort"],
         "per_day": rep["per_day"],
+        "out_per_day": rep["out_per_day"],
         "flights": {**flights_now, "people_in_air": in_air_people},
         "staging": [],
         "gates": [],
         "map": None,
+        "plan": plan_view(reg.plan_vs_actual(op), scenario_sha256),
     }
     if scenario is not None:
         out.update(_against_scenario(scenario, rep["by_site"]))
     return out
+
+
+def scenario_sha256(request: Any) -> str | None:
+    """The SHA-256 of the scenario file the server draws (``EVACOPS_SCENARIO``), or None."""
+    path = request.app.state.settings.scenario
+    if path is None:
+        return None
+    from evacops.planfolder import scenario_digest
+
+    return scenario_digest(path)
+
+
+def plan_view(
+    pva: dict[str, Any] | None, scenario_sha256: str | None = None
+) -> dict[str, Any] | None:
+    """The latest plan next to what happened (:meth:`Registry.plan_vs_actual`), with whether it
+    was made for the scenario served (None: not known) and a bar chart's geometry: per day, the
+    planned bar (outline) and the actual one (filled), on one scale."""
+    if pva is None:
+        return None
+    recorded = pva.get("scenario_sha256")
+    same = None if not (recorded and scenario_sha256) else recorded == scenario_sha256
+    return {**pva, "same_scenario": same, "chart": _bars(pva["days"])}
+
+
+def _bars(days: list[dict[str, Any]]) -> dict[str, Any]:
+    slot, bar, top, plot_h, left = 24, 9, 14, 120, 44
+    peak = max([1, *(max(d["planned"], d["actual"]) for d in days)])
+    scale = plot_h / peak
+    bars = []
+    for i, d in enumerate(days):
+        x = left + i * slot + 2
+        hp, ha = round(d["planned"] * scale, 1), round(d["actual"] * scale, 1)
+        bars.append(
+            {"date": d["date"], "label": d["date"][5:], "x": x, "xa": x + bar + 1, "w": bar,
+             "planned": d["planned"], "actual": d["actual"],
+             "yp": top + plot_h - hp, "hp": hp, "ya": top + plot_h - ha, "ha": ha,
+             "tick": i % max(1, len(days) // 8) == 0}
+        )  # fmt: skip
+    return {
+        "bars": bars,
+        "width": left + len(days) * slot + 8,
+        "height": top + plot_h + 30,
+        "base": top + plot_h,
+        "top": top,
+        "left": left,
+        "peak": peak,
+    }
 
 
 def _against_scenario(sc: Any, by_site: dict[str, int]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, String, and_, case, cast, distinct, func, literal, select
 
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
@@ -29,70 +29,143 @@ def report(ctx: Context, op: str, *, since: datetime | None = None) -> dict[str,
     """Counts by status, site, cohort, nationality and category; people out (first departure)
     since ``since``, by nationality and category, per day; per day, how many were first
     registered, checked in, boarded and deplaned (``per_day``); households split across
-    places; unaccompanied minors."""
+    places; unaccompanied minors.
+
+    Counted by the database (GROUP BY over the ``persons`` projection and the ``events`` log),
+    never by loading every person or event: the picture of 100,000 people asks for it every
+    few seconds. Days are UTC calendar days."""
     require(ctx.actor, Perm.report, op)
-    P = persons.c
     with ctx.read() as conn:
         ctx.operation(conn, op)
-        rows = conn.execute(
-            select(
-                P.id, P.household_id, P.status, P.site, P.flight_id, P.cohort, P.category,
-                P.nationality, P.first_departed_at, P.age_group, P.unaccompanied, P.escort_id,
-                P.registered_at,
-            ).where(P.operation_id == op)
-        ).all()  # fmt: skip
-        # over time: people reaching each step per day (first time each), from the events
-        firsts: dict[tuple[str, str], datetime] = {}
-        for t, pid, at in conn.execute(
-            select(events.c.type, events.c.person_id, events.c.occurred_at).where(
-                events.c.operation_id == op, events.c.type.in_(tuple(_STEPS))
-            )
-        ):
-            if (t, pid) not in firsts:
-                firsts[(t, pid)] = at
-    live = [r for r in rows if r.status != "merged"]
-    out = [
-        r
-        for r in live
-        if r.first_departed_at is not None and (since is None or r.first_departed_at >= since)
-    ]
-    per_day: dict[str, int] = defaultdict(int)
-    for r in out:
-        per_day[r.first_departed_at.date().isoformat()] += 1
-    split = _split_households(live)
-    minors = [r for r in live if r.unaccompanied]
+        groups = _person_groups(conn, op, since)
+        out_days = out_per_day(conn, op, since)
+        per_day = _timeline(conn, op)
+        split = _split_households(conn, op)
+        minors = _unaccompanied(conn, op)
+    live = [g for g in groups if g["status"] != "merged"]
+    out = [g for g in live if g["out"]]
+    by_status = _count(live, "status")
     return {
         "operation": op,
-        "registered": len(live),
-        "merged": len(rows) - len(live),
-        "by_status": {
-            s: sum(1 for r in live if r.status == s) for s in ev.STATUSES if s != "merged"
-        },
+        "registered": sum(g["n"] for g in live),
+        "merged": sum(g["n"] for g in groups) - sum(g["n"] for g in live),
+        "by_status": {s: by_status.get(s, 0) for s in ev.STATUSES if s != "merged"},
         "by_site": _count(live, "site"),
         "by_cohort": _count(live, "cohort"),
         "by_nationality": _count(live, "nationality"),
         "by_category": _count(live, "category"),
-        "out": len(out),
+        "out": sum(g["n"] for g in out),
         "out_since": since.isoformat() if since else None,
         "out_by_nationality": _count(out, "nationality"),
         "out_by_category": _count(out, "category"),
-        "out_per_day": dict(sorted(per_day.items())),
-        "per_day": _timeline(firsts, {r.id for r in rows if r.status == "merged"}),
+        "out_per_day": out_days,
+        "per_day": per_day,
         "households_split": len(split),
         "split_households": split,
         "unaccompanied_minors": len(minors),
-        "unaccompanied_without_escort": sum(1 for r in minors if r.escort_id is None),
-        "unaccompanied": [
-            {
-                "person_id": r.id,
-                "household_id": r.household_id,
-                "status": r.status,
-                "site": r.site,
-                "escort_id": r.escort_id,
-            }
-            for r in minors
-        ],
+        "unaccompanied_without_escort": sum(1 for r in minors if r["escort_id"] is None),
+        "unaccompanied": minors,
     }
+
+
+def _utc_day(conn: Connection, col: Any) -> Any:
+    """``col`` (a UTC datetime column) as its UTC calendar day, ``YYYY-MM-DD``, in SQL."""
+    if conn.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", col), "YYYY-MM-DD")
+    return func.substr(col, 1, 10)  # SQLite keeps naive UTC as ISO text
+
+
+def _is_out(since: datetime | None) -> Any:
+    P = persons.c
+    gone = P.first_departed_at.is_not(None)
+    return gone if since is None else and_(gone, P.first_departed_at >= since)
+
+
+def _person_groups(conn: Connection, op: str, since: datetime | None) -> list[dict[str, Any]]:
+    """People counted by status, site, cohort, nationality, category and out-or-not: one
+    GROUP BY, whose few hundred rows every count of the report is summed from."""
+    P = persons.c
+    out = case((_is_out(since), 1), else_=0)
+    keys = (P.status, P.site, P.cohort, P.nationality, P.category, out)
+    rows = conn.execute(
+        select(*keys, func.count()).where(P.operation_id == op).group_by(*keys)
+    ).all()
+    names = ("status", "site", "cohort", "nationality", "category", "out", "n")
+    return [dict(zip(names, r, strict=True)) for r in rows]
+
+
+def out_per_day(conn: Connection, op: str, since: datetime | None = None) -> dict[str, int]:
+    """People out (first departure, since ``since``) per UTC day, in the caller's read."""
+    P = persons.c
+    day = _utc_day(conn, P.first_departed_at)
+    rows = conn.execute(
+        select(day, func.count())
+        .where(P.operation_id == op, P.status != "merged", _is_out(since))
+        .group_by(day)
+    )
+    return {str(d): int(n) for d, n in sorted(rows)}
+
+
+def _timeline(conn: Connection, op: str) -> dict[str, dict[str, int]]:
+    """Per day, people reaching each step for the first time (the earliest such event of
+    each person; merged duplicates left out)."""
+    E, P = events.c, persons.c
+    firsts = (
+        select(E.type, E.person_id, func.min(E.occurred_at).label("at"))
+        .where(E.operation_id == op, E.type.in_(tuple(_STEPS)))
+        .group_by(E.type, E.person_id)
+        .subquery()
+    )
+    merged = select(P.id).where(P.operation_id == op, P.status == "merged")
+    day = _utc_day(conn, firsts.c.at)
+    rows = conn.execute(
+        select(firsts.c.type, day, func.count())
+        .where(firsts.c.person_id.not_in(merged))
+        .group_by(firsts.c.type, day)
+    )
+    timeline: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_STEPS.values(), 0))
+    for t, d, n in rows:
+        timeline[str(d)][_STEPS[t]] += int(n)
+    return {d: timeline[d] for d in sorted(timeline)}
+
+
+def _split_households(conn: Connection, op: str) -> list[str]:
+    """Households whose active members are in more than one place (a site, a flight, missing;
+    no site and no flight count as places of their own)."""
+    P = persons.c
+    on_board = P.status.in_(("boarded", "in-flight"))
+    place = case(
+        (on_board, func.coalesce(literal("f:") + cast(P.flight_id, String), literal("f-"))),
+        (P.status == "missing", literal("m")),
+        else_=func.coalesce(literal("s:") + P.site, literal("s-")),
+    )
+    rows = conn.execute(
+        select(P.household_id)
+        .where(P.operation_id == op, P.status.in_((*ev.ACTIVE, "missing")))
+        .group_by(P.household_id)
+        .having(func.count(distinct(place)) > 1)
+    ).scalars()
+    return sorted(rows, key=lambda h: (h is None, h or ""))
+
+
+def _unaccompanied(conn: Connection, op: str) -> list[dict[str, Any]]:
+    """Unaccompanied minors (opaque ids, status, site, escort), by id."""
+    P = persons.c
+    rows = conn.execute(
+        select(P.id, P.household_id, P.status, P.site, P.escort_id)
+        .where(P.operation_id == op, P.unaccompanied.is_(True), P.status != "merged")
+        .order_by(P.id)
+    )
+    return [
+        {
+            "person_id": r.id,
+            "household_id": r.household_id,
+            "status": r.status,
+            "site": r.site,
+            "escort_id": r.escort_id,
+        }
+        for r in rows
+    ]
 
 
 def household_size(ctx: Context, op: str, household_id: str | None) -> int:
@@ -134,36 +207,12 @@ def flight_summary(ctx: Context, op: str) -> dict[str, Any]:
     return {"by_status": by_status, "in_air": in_air}
 
 
-def _count(items: Sequence[Any], attr: str) -> dict[str, int]:
-    """People by the value of ``attr`` (``-`` for none), sorted by value."""
+def _count(groups: Sequence[dict[str, Any]], key: str) -> dict[str, int]:
+    """People by the value of ``key`` (``-`` for none), sorted by value, from counted groups."""
     c: dict[str, int] = defaultdict(int)
-    for r in items:
-        c[str(getattr(r, attr) if getattr(r, attr) is not None else "-")] += 1
+    for g in groups:
+        c[str(g[key]) if g[key] is not None else "-"] += int(g["n"])
     return dict(sorted(c.items()))
-
-
-def _timeline(
-    firsts: dict[tuple[str, str], datetime], merged_ids: set[str]
-) -> dict[str, dict[str, int]]:
-    """Per day, people reaching each step for the first time (merged duplicates left out)."""
-    timeline: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_STEPS.values(), 0))
-    for (t, pid), at in firsts.items():
-        if pid not in merged_ids:
-            timeline[at.date().isoformat()][_STEPS[t]] += 1
-    return {d: timeline[d] for d in sorted(timeline)}
-
-
-def _split_households(live: Sequence[Any]) -> list[str]:
-    """Households whose active members are in more than one place (site, flight, missing)."""
-    places = defaultdict(set)
-    for r in live:
-        if r.status in ev.ACTIVE or r.status == "missing":
-            places[r.household_id].add(
-                ("flight", r.flight_id)
-                if r.status in ("boarded", "in-flight")
-                else (r.status == "missing" and ("missing",)) or ("site", r.site)
-            )
-    return sorted(h for h, s in places.items() if len(s) > 1)
 
 
 # ---------------------------------------------------------------------------- the audit log
