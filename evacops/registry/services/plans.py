@@ -83,15 +83,15 @@ def attach_plan(
 def latest_plan(conn: Connection, op: str) -> dict[str, Any] | None:
     """The last ``plan-attached`` event's record (in the caller's read), or None."""
     E = events.c
-    row = conn.execute(
-        select(E.seq, E.data, E.occurred_at, E.actor)
-        .where(E.operation_id == op, E.type == ev.PLAN_ATTACHED)
-        .order_by(E.seq.desc())
-        .limit(1)
-    ).first()
-    if row is None:
+    # the few plan events, found by the (operation, type) index; the last by sequence
+    seqs = conn.execute(
+        select(E.seq).where(E.operation_id == op, E.type == ev.PLAN_ATTACHED)
+    ).scalars()
+    last = max(seqs, default=None)
+    if last is None:
         return None
-    return {**row.data, "event": row.seq, "attached_at": row.occurred_at.isoformat()}
+    row = conn.execute(select(E.data, E.occurred_at).where(E.seq == last)).one()
+    return {**row.data, "event": last, "attached_at": row.occurred_at.isoformat()}
 
 
 def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, case, cast, distinct, func, literal, select
+from sqlalchemy import Connection, String, and_, case, cast, distinct, func, literal, select, true
 
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
@@ -153,7 +153,7 @@ def _unaccompanied(conn: Connection, op: str) -> list[dict[str, Any]]:
     P = persons.c
     rows = conn.execute(
         select(P.id, P.household_id, P.status, P.site, P.escort_id)
-        .where(P.operation_id == op, P.unaccompanied.is_(True), P.status != "merged")
+        .where(P.operation_id == op, P.unaccompanied == true(), P.status != "merged")
         .order_by(P.id)
     )
     return [
