@@ -39,7 +39,7 @@ def report(ctx: Context, op: str, *, since: datetime | None = None) -> dict[str,
         ctx.operation(conn, op)
         groups = _person_groups(conn, op, since)
         out_days = out_per_day(conn, op, since)
-        per_day = _timeline(conn, op)
+        per_day = _timeline(conn, op, groups)
         split = _split_households(conn, op)
         minors = _unaccompanied(conn, op)
     live = [g for g in groups if g["status"] != "merged"]
@@ -82,15 +82,17 @@ def _is_out(since: datetime | None) -> Any:
 
 
 def _person_groups(conn: Connection, op: str, since: datetime | None) -> list[dict[str, Any]]:
-    """People counted by status, site, cohort, nationality, category and out-or-not: one
-    GROUP BY, whose few hundred rows every count of the report is summed from."""
+    """People counted by status, site, cohort, nationality, category, out-or-not and day of
+    registration: one GROUP BY, whose few hundred rows every count of the report is summed
+    from."""
     P = persons.c
     out = case((_is_out(since), 1), else_=0)
-    keys = (P.status, P.site, P.cohort, P.nationality, P.category, out)
+    keys = (P.status, P.site, P.cohort, P.nationality, P.category, out,
+            _utc_day(conn, P.registered_at))  # fmt: skip
     rows = conn.execute(
         select(*keys, func.count()).where(P.operation_id == op).group_by(*keys)
     ).all()
-    names = ("status", "site", "cohort", "nationality", "category", "out", "n")
+    names = ("status", "site", "cohort", "nationality", "category", "out", "registered_on", "n")
     return [dict(zip(names, r, strict=True)) for r in rows]
 
 
@@ -106,13 +108,16 @@ def out_per_day(conn: Connection, op: str, since: datetime | None = None) -> dic
     return {str(d): int(n) for d, n in sorted(rows)}
 
 
-def _timeline(conn: Connection, op: str) -> dict[str, dict[str, int]]:
+def _timeline(
+    conn: Connection, op: str, groups: Sequence[dict[str, Any]]
+) -> dict[str, dict[str, int]]:
     """Per day, people reaching each step for the first time (the earliest such event of
-    each person; merged duplicates left out)."""
+    each person; merged duplicates left out). Registration is each person's one ``registered``
+    event, kept as ``persons.registered_at``: counted in ``groups`` already."""
     E, P = events.c, persons.c
     firsts = (
         select(E.type, E.person_id, func.min(E.occurred_at).label("at"))
-        .where(E.operation_id == op, E.type.in_(tuple(_STEPS)))
+        .where(E.operation_id == op, E.type.in_(tuple(t for t in _STEPS if t != ev.REGISTERED)))
         .group_by(E.type, E.person_id)
         .subquery()
     )
@@ -124,6 +129,9 @@ def _timeline(conn: Connection, op: str) -> dict[str, dict[str, int]]:
         .group_by(firsts.c.type, day)
     )
     timeline: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_STEPS.values(), 0))
+    for g in groups:
+        if g["status"] != "merged":
+            timeline[str(g["registered_on"])]["registered"] += int(g["n"])
     for t, d, n in rows:
         timeline[str(d)][_STEPS[t]] += int(n)
     return {d: timeline[d] for d in sorted(timeline)}

@@ -170,6 +170,7 @@ persons = Table(
         "nationality",
         "category",
         "first_departed_at",
+        "registered_at",
         "household_id",
         "flight_id",
     ),

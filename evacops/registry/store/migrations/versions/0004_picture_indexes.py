@@ -5,11 +5,11 @@ These indexes hold every column those queries read, so the database answers from
 alone and never reads a person's or an event's row (whose sealed fields make them large):
 
 - ``ix_persons_picture``: status, site, cohort, nationality, category, first departure,
-  household and flight of each person of an operation (every count, people out per day,
-  households split across places);
+  registration time, household and flight of each person of an operation (every count, people
+  out and registered per day, households split across places);
 - ``ix_persons_unaccompanied``: only the unaccompanied minors (a partial index);
 - ``ix_events_firsts``: type, person and time of each event of an operation (the first time
-  each person reached each step, per day).
+  each person was checked in, boarded, deplaned, per day; an operation's plans).
 
 Revision ID: 0004
 Revises: 0002 (the lead chains it after 0003 at merge)
@@ -25,7 +25,7 @@ depends_on = None
 
 PICTURE_COLUMNS = [
     "operation_id", "status", "site", "cohort", "nationality", "category", "first_departed_at",
-    "household_id", "flight_id",
+    "registered_at", "household_id", "flight_id",
 ]  # fmt: skip
 
 
