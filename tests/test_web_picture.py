@@ -240,3 +240,24 @@ def test_attaching_a_folder_that_is_not_a_plan_is_one_line(world: World, tmp_pat
     r = evacops("registry", "plan", "attach", tmp_path, "--user", "planner", env=env)
     line = assert_user_error(r)
     assert "summary.json" in line and "evacops plan" in line
+
+
+def test_the_demo_attaches_the_plan_it_is_given(plan_folder: Path, tmp_path: Path):
+    from evacops.demo import OPERATION as DEMO_OP
+    from evacops.demo import build_demo
+    from evacops.registry import open_registry
+
+    demo = build_demo(
+        f"sqlite:///{tmp_path / 'demo.db'}", tmp_path / "keys" / "master.key", people=60,
+        dedup=False, plan=plan_folder,
+    )  # fmt: skip
+    reporter = open_registry(demo.settings, *demo.logins["reporter"])
+    try:
+        pva = reporter.plan_vs_actual(DEMO_OP)
+        out_days = reporter.report(DEMO_OP)["out_per_day"]
+    finally:
+        reporter.engine.dispose()
+    assert pva["first_day"] == min(out_days) == demo.plan["first_day"]  # the first flight's day
+    planned = list(_daily_out(plan_folder).values())
+    assert [d["planned"] for d in pva["days"]] == planned
+    assert sum(d["actual"] for d in pva["days"]) == sum(out_days.values()) > 0

@@ -13,7 +13,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, case, cast, distinct, func, literal, select, true
+from sqlalchemy import (
+    Connection,
+    Date,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    select,
+    true,
+)
 
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
@@ -69,9 +81,10 @@ def report(ctx: Context, op: str, *, since: datetime | None = None) -> dict[str,
 
 
 def _utc_day(conn: Connection, col: Any) -> Any:
-    """``col`` (a UTC datetime column) as its UTC calendar day, ``YYYY-MM-DD``, in SQL."""
+    """``col`` (a UTC datetime column) as its UTC calendar day, in SQL: a date on PostgreSQL,
+    ``YYYY-MM-DD`` text on SQLite (``str()`` of either is the same)."""
     if conn.dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", col), "YYYY-MM-DD")
+        return cast(func.timezone("UTC", col), Date)
     return func.substr(col, 1, 10)  # SQLite keeps naive UTC as ISO text
 
 
