@@ -337,6 +337,9 @@ class Registry:
     def report(self, op: str, *, since: datetime | None = None) -> dict[str, Any]:
         return reports.report(self.ctx, op, since=since)
 
+    def picture_counts(self, op: str) -> dict[str, Any]:
+        return reports.picture_counts(self.ctx, op)
+
     def attach_plan(
         self, op: str, outline: dict[str, Any], *, first_day: date | None = None
     ) -> dict[str, Any]:

@@ -52,8 +52,9 @@ def picture(
     """The operation picture (the caller needs ``report`` in ``op``: :meth:`Registry.report`):
     counts now and per day, flights, the latest plan next to what happened and, with the
     scenario, staging against capacity, gates against their safe numbers and the network. All
-    counted by the database (the report's GROUP BY), never by loading people or events."""
-    rep = reg.report(op)
+    counted by the database (:meth:`Registry.picture_counts`: the report's GROUP BY queries
+    for what the picture shows), never by loading people or events."""
+    rep = reg.picture_counts(op)
     flights_now = reg.flight_summary(op)
     in_air_people = rep["by_status"].get("in-flight", 0)
     out = {

@@ -43,40 +43,64 @@ def report(ctx: Context, op: str, *, since: datetime | None = None) -> dict[str,
     registered, checked in, boarded and deplaned (``per_day``); households split across
     places; unaccompanied minors.
 
-    Counted by the database (GROUP BY over the ``persons`` projection and the ``events`` log),
-    never by loading every person or event: the picture of 100,000 people asks for it every
-    few seconds. Days are UTC calendar days."""
+    Counted by the database (GROUP BY over the ``persons`` projection and the ``events`` log,
+    answered from the indexes of migration 0004), never by loading every person or event.
+    Days are UTC calendar days."""
     require(ctx.actor, Perm.report, op)
     with ctx.read() as conn:
         ctx.operation(conn, op)
-        groups = _person_groups(conn, op, since)
-        out_days = out_per_day(conn, op, since)
-        per_day = _timeline(conn, op, groups)
+        groups = _person_groups(conn, op, since, _KEYS)
+        counts = _counts(groups, conn, op, since)
         split = _split_households(conn, op)
         minors = _unaccompanied(conn, op)
     live = [g for g in groups if g["status"] != "merged"]
-    out = [g for g in live if g["out"]]
-    by_status = _count(live, "status")
     return {
         "operation": op,
-        "registered": sum(g["n"] for g in live),
-        "merged": sum(g["n"] for g in groups) - sum(g["n"] for g in live),
-        "by_status": {s: by_status.get(s, 0) for s in ev.STATUSES if s != "merged"},
-        "by_site": _count(live, "site"),
-        "by_cohort": _count(live, "cohort"),
+        "registered": counts["registered"],
+        "merged": sum(g["n"] for g in groups) - counts["registered"],
+        "by_status": counts["by_status"],
+        "by_site": counts["by_site"],
+        "by_cohort": counts["by_cohort"],
         "by_nationality": _count(live, "nationality"),
         "by_category": _count(live, "category"),
-        "out": sum(g["n"] for g in out),
+        "out": counts["out"],
         "out_since": since.isoformat() if since else None,
-        "out_by_nationality": _count(out, "nationality"),
-        "out_by_category": _count(out, "category"),
-        "out_per_day": out_days,
-        "per_day": per_day,
+        "out_by_nationality": _count(live, "nationality", "out"),
+        "out_by_category": _count(live, "category", "out"),
+        "out_per_day": counts["out_per_day"],
+        "per_day": counts["per_day"],
         "households_split": len(split),
         "split_households": split,
         "unaccompanied_minors": len(minors),
         "unaccompanied_without_escort": sum(1 for r in minors if r["escort_id"] is None),
         "unaccompanied": minors,
+    }
+
+
+def picture_counts(ctx: Context, op: str) -> dict[str, Any]:
+    """What the operation picture shows of the report, and no more: registered, out, by status,
+    site and cohort, people out per day and each step per day (the same numbers as
+    :func:`report`, by fewer queries: the picture asks every few seconds)."""
+    require(ctx.actor, Perm.report, op)
+    with ctx.read() as conn:
+        ctx.operation(conn, op)
+        counts = _counts(_person_groups(conn, op, None, _KEYS[:3]), conn, op, None)
+    return {"operation": op, **counts}
+
+
+def _counts(
+    groups: list[dict[str, Any]], conn: Connection, op: str, since: datetime | None
+) -> dict[str, Any]:
+    live = [g for g in groups if g["status"] != "merged"]
+    by_status = _count(live, "status")
+    return {
+        "registered": sum(g["n"] for g in live),
+        "out": sum(g["out"] for g in live),
+        "by_status": {s: by_status.get(s, 0) for s in ev.STATUSES if s != "merged"},
+        "by_site": _count(live, "site"),
+        "by_cohort": _count(live, "cohort"),
+        "out_per_day": out_per_day(conn, op, since),
+        "per_day": _timeline(conn, op),
     }
 
 
@@ -94,19 +118,25 @@ def _is_out(since: datetime | None) -> Any:
     return gone if since is None else and_(gone, P.first_departed_at >= since)
 
 
-def _person_groups(conn: Connection, op: str, since: datetime | None) -> list[dict[str, Any]]:
-    """People counted by status, site, cohort, nationality, category, out-or-not and day of
-    registration: one GROUP BY, whose few hundred rows every count of the report is summed
-    from."""
+_KEYS = ("status", "site", "cohort", "nationality", "category")  # ix_persons_picture's order
+
+
+def _person_groups(
+    conn: Connection, op: str, since: datetime | None, keys: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """People (``n``) and people out since ``since`` (``out``) by ``keys``: one GROUP BY in the
+    order of the covering index (so the database streams it, no sort), whose few hundred rows
+    the report's counts are summed from."""
     P = persons.c
-    out = case((_is_out(since), 1), else_=0)
-    keys = (P.status, P.site, P.cohort, P.nationality, P.category, out,
-            _utc_day(conn, P.registered_at))  # fmt: skip
+    cols = [P[k] for k in keys]
+    out = func.sum(case((_is_out(since), 1), else_=0))
     rows = conn.execute(
-        select(*keys, func.count()).where(P.operation_id == op).group_by(*keys)
+        select(*cols, func.count(), out).where(P.operation_id == op).group_by(*cols)
     ).all()
-    names = ("status", "site", "cohort", "nationality", "category", "out", "registered_on", "n")
-    return [dict(zip(names, r, strict=True)) for r in rows]
+    return [
+        {**dict(zip(keys, r[:-2], strict=True)), "n": int(r[-2]), "out": int(r[-1] or 0)}
+        for r in rows
+    ]
 
 
 def out_per_day(conn: Connection, op: str, since: datetime | None = None) -> dict[str, int]:
@@ -121,13 +151,17 @@ def out_per_day(conn: Connection, op: str, since: datetime | None = None) -> dic
     return {str(d): int(n) for d, n in sorted(rows)}
 
 
-def _timeline(
-    conn: Connection, op: str, groups: Sequence[dict[str, Any]]
-) -> dict[str, dict[str, int]]:
+def _timeline(conn: Connection, op: str) -> dict[str, dict[str, int]]:
     """Per day, people reaching each step for the first time (the earliest such event of
     each person; merged duplicates left out). Registration is each person's one ``registered``
-    event, kept as ``persons.registered_at``: counted in ``groups`` already."""
+    event, kept as ``persons.registered_at``: counted from the index of ``persons``."""
     E, P = events.c, persons.c
+    reg_day = _utc_day(conn, P.registered_at)
+    registered = conn.execute(
+        select(reg_day, func.count())
+        .where(P.operation_id == op, P.status != "merged")
+        .group_by(reg_day)
+    ).all()
     firsts = (
         select(E.type, E.person_id, func.min(E.occurred_at).label("at"))
         .where(E.operation_id == op, E.type.in_(tuple(t for t in _STEPS if t != ev.REGISTERED)))
@@ -142,9 +176,8 @@ def _timeline(
         .group_by(firsts.c.type, day)
     )
     timeline: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_STEPS.values(), 0))
-    for g in groups:
-        if g["status"] != "merged":
-            timeline[str(g["registered_on"])]["registered"] += int(g["n"])
+    for d, n in registered:
+        timeline[str(d)]["registered"] += int(n)
     for t, d, n in rows:
         timeline[str(d)][_STEPS[t]] += int(n)
     return {d: timeline[d] for d in sorted(timeline)}
@@ -228,11 +261,13 @@ def flight_summary(ctx: Context, op: str) -> dict[str, Any]:
     return {"by_status": by_status, "in_air": in_air}
 
 
-def _count(groups: Sequence[dict[str, Any]], key: str) -> dict[str, int]:
-    """People by the value of ``key`` (``-`` for none), sorted by value, from counted groups."""
+def _count(groups: Sequence[dict[str, Any]], key: str, n: str = "n") -> dict[str, int]:
+    """People (``n``: all, ``out``: out) by the value of ``key`` (``-`` for none), sorted by
+    value, from counted groups; values with nobody are left out."""
     c: dict[str, int] = defaultdict(int)
     for g in groups:
-        c[str(g[key]) if g[key] is not None else "-"] += int(g["n"])
+        if g[n]:
+            c[str(g[key]) if g[key] is not None else "-"] += int(g[n])
     return dict(sorted(c.items()))
 
 
