@@ -227,12 +227,14 @@ def test_plan_attach_by_api_role_checked_and_the_latest_wins(world: World, plan_
     assert pva["name"] == "second" and pva["first_day"] == "2030-01-05"
     planned = {d["date"]: d["planned"] for d in pva["days"]}
     assert planned["2030-01-05"] == 7 and planned["2030-01-06"] == 0 and planned["2030-01-07"] == 9
-    bad = world.client().post(
-        f"{API}/plans", json={"daily_out": {"soon": 3}}, headers=world.auth("planner")
-    )
-    assert bad.status_code == 422 and bad.headers["content-type"].startswith(
-        "application/problem+json"
-    )
+    for daily in ({"soon": 3}, {"2030-01-01": 1, "2032-01-01": 1}, {"2030-01-01": -4}):
+        bad = world.client().post(
+            f"{API}/plans", json={"daily_out": daily}, headers=world.auth("planner")
+        )
+        assert bad.status_code == 422, daily
+        assert bad.headers["content-type"].startswith("application/problem+json")
+        assert bad.json()["field"] == "daily_out"
+    assert world.admin.plan_vs_actual(OPERATION)["name"] == "second"  # nothing recorded
 
 
 def test_attaching_a_folder_that_is_not_a_plan_is_one_line(world: World, tmp_path: Path):

@@ -36,8 +36,6 @@ def _check_outline(outline: dict[str, Any]) -> tuple[list[int], date]:
         raise RegistryError(
             "give the plan's people out per day ({date: people})", field="daily_out"
         )
-    if len(daily) > MAX_PLAN_DAYS:
-        raise RegistryError(f"at most {MAX_PLAN_DAYS} days", field="daily_out")
     try:
         days = sorted((date.fromisoformat(str(d)), int(n)) for d, n in daily.items())
     except (TypeError, ValueError):
@@ -47,6 +45,8 @@ def _check_outline(outline: dict[str, Any]) -> tuple[list[int], date]:
     if any(n < 0 for _, n in days):
         raise RegistryError("people out must be >= 0", field="daily_out")
     first = days[0][0]
+    if (days[-1][0] - first).days >= MAX_PLAN_DAYS:
+        raise RegistryError(f"a plan of at most {MAX_PLAN_DAYS} days", field="daily_out")
     per_day = [0] * ((days[-1][0] - first).days + 1)
     for d, n in days:
         per_day[(d - first).days] = n
