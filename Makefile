@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/evacops validate scenarios/kabul-2021.yaml
 	$(BIN)/evacops plan scenarios/kabul-2021.yaml --out out/kabul-2021
-	$(BIN)/evacops demo --people 2000 --folder out/demo --port $(DEMO_PORT)
+	$(BIN)/evacops demo --people 2000 --folder out/demo --port $(DEMO_PORT) --plan out/kabul-2021
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

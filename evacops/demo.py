@@ -8,8 +8,12 @@ gate scans people in, the manifest team builds manifests, boards, departs and re
 Events are spread over the last days (registration two days ago, gate scans yesterday, flights
 since), so the per-day views have something to show; credentials stay valid for weeks.
 
+With a plan folder (``make demo`` passes the Kabul plan it has just made), the planner attaches
+it as the operation's latest plan, its day 1 laid on the day the first demo flight left, so the
+picture shows the plan next to what happened.
+
     python -m evacops.demo [--people 2000] [--folder out/demo | --database-url URL --key-file F]
-                           [--serve [--host 127.0.0.1] [--port 8000]]
+                           [--plan out/kabul-2021] [--serve [--host 127.0.0.1] [--port 8000]]
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ class Demo:
     # enrolled devices: {"id", "token", "site", "role", "label"} (tokens shown this once)
     devices: list[dict[str, str]] = field(default_factory=list)
     scenario: Path = DEFAULT_SCENARIO  # drawn on the operation picture (EVACOPS_SCENARIO)
+    plan: dict[str, Any] | None = None  # the plan attached (services/plans.py), if one was given
     seconds: float = 0.0
 
     def login_lines(self) -> list[str]:
@@ -132,13 +137,14 @@ def build_demo(
     dedup: bool = True,
     now: datetime | None = None,
     progress: Callable[[str], None] | None = None,
+    plan: str | Path | None = None,
 ) -> Demo:
     """Build a demo operation in a new registry.
 
     ``database_url`` and ``key_file`` default to a new temporary folder (the caller removes it);
     the database must be empty. ``passwords`` (role -> password) default to random ones, printed
     by the caller. ``now`` is the moment the demo ends (default: now); the events lie in the two
-    days before it."""
+    days before it. ``plan``: a plan folder (``evacops plan --out``) the planner attaches."""
     import time
 
     from evacops.registry.settings import RegistrySettings
@@ -175,6 +181,9 @@ def build_demo(
     say("flights")
     flights = _fly(admin, view["manifest"], issued, checked, end)
     devices = _enrol_devices(admin)
+    attached = _attach_plan(view["planner"], Path(plan)) if plan is not None else None
+    if attached is not None:
+        say(f"plan {attached['name']} attached, day 1 = {attached['first_day']}")
     fresh_ids = {c["person_id"] for c in issued} - set(checked)
     fresh = [c for c in issued if c["person_id"] in fresh_ids][:50]
     engine.dispose()
@@ -190,6 +199,7 @@ def build_demo(
         fresh_payloads=fresh,
         devices=devices,
         scenario=Path(scenario).resolve(),
+        plan=attached,
         seconds=time.perf_counter() - t0,
     )
 
@@ -222,6 +232,18 @@ def _set_up(
         r: admin if r == "admin" else open_registry(settings, r, pw[r], engine=admin.engine)
         for r in pw
     }
+
+
+def _attach_plan(planner: Registry, folder: Path) -> dict[str, Any]:
+    """The planner attaches the plan, its day 1 on the day the first demo flight left."""
+    from datetime import date
+
+    from evacops.planfolder import plan_outline
+
+    outline = plan_outline(folder)
+    out_days = planner.report(OPERATION)["out_per_day"]
+    first = date.fromisoformat(min(out_days)) if out_days else None
+    return planner.attach_plan(OPERATION, outline, first_day=first)
 
 
 def _enrol_devices(admin: Registry) -> list[dict[str, str]]:
@@ -325,13 +347,16 @@ def run_demo(
     key_file: str | Path | None = None,
     serve_on: tuple[str, int] | None = None,
     echo: Callable[[str], None] = print,
+    plan: str | Path | None = None,
 ) -> Demo:
     """Build a demo (in ``folder``, its earlier demo replaced, or in the database given), print
     where it is and the logins; with ``serve_on=(host, port)``, then become ``evacops serve``."""
     url, key = database_url, key_file
     if folder is not None:
         url, key = _fresh_folder(Path(folder), url, key)
-    demo = build_demo(url, key, people=people, seed=seed, progress=lambda m: echo(f"demo: {m}"))
+    demo = build_demo(
+        url, key, people=people, seed=seed, plan=plan, progress=lambda m: echo(f"demo: {m}")
+    )
     echo(describe(demo))
     if serve_on:
         serve(demo, *serve_on, echo=echo)
@@ -348,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--folder", help="build in this folder (its demo database and key replaced)")
     p.add_argument("--database-url", help="an empty database (default: a SQLite file)")
     p.add_argument("--key-file")
+    p.add_argument("--plan", help="a plan folder (evacops plan --out) to attach as the latest")
     p.add_argument("--serve", action="store_true", help="then run `evacops serve` on it")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -360,6 +386,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         key_file=a.key_file,
         serve_on=(a.host, a.port) if a.serve else None,
         echo=lambda line: print(line, flush=True),
+        plan=a.plan,
     )
 
 

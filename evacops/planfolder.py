@@ -302,3 +302,23 @@ def read_plan(pf: PlanFolder, net: Network) -> PlanArrays:
         n_sched=np.array([len(r) for r in per_ac], dtype=np.int64),
         sorties=sorties,
     )
+
+
+def plan_outline(folder: str | Path) -> dict[str, Any]:
+    """What an operation keeps of a plan (``evacops registry plan attach``): its name (the
+    folder's), the digest of its scenario and its people out per day (``daily_out``'s total),
+    as plain values."""
+    p = Path(folder)
+    summary = _read_summary(p, folder)
+    if not (p / "daily_out.csv").exists() and not (p / "daily_out.parquet").exists():
+        raise _refuse(folder, f"daily_out.csv is missing; {_REPLAN}")
+    day = _table(p, "daily_out")
+    if day.index.name == "date":  # parquet keeps the index
+        day = day.reset_index()
+    if "date" not in day.columns or "total" not in day.columns:
+        raise _refuse(folder, f"daily_out has no date and total columns; {_REPLAN}")
+    return {
+        "name": p.resolve().name,
+        "scenario_sha256": summary.get("scenario_sha256"),
+        "daily_out": {str(d)[:10]: int(n) for d, n in zip(day["date"], day["total"], strict=True)},
+    }

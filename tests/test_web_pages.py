@@ -180,7 +180,7 @@ def test_picture_shows_the_apis_numbers(world: World):
     assert api["by_status"]["checked-in"] == 1
     today = max(api["per_day"])
     assert api["per_day"][today]["checked_in"] == 1
-    row = re.search(rf"<tr><th>{today}</th>(.*?)</tr>", page).group(1)
+    row = re.search(rf'<tr data-day="{today}">(.*?)</tr>', page).group(1)
     assert re.findall(r"<td>(\d+)</td>", row)[1] == "1"
     live = c.get(f"{OPAGE}/picture/live")
     assert live.status_code == 200 and "<html" not in live.text and "hx-get" not in live.text
@@ -223,4 +223,8 @@ def test_picture_against_the_scenario_draws_every_site_and_leg(world: World):
         if s.kind == "gate" and s.crowd_area_m2:
             assert safe[s.name] == int(s.crowd_area_m2 * sc.safe_density_per_m2)
     page = world.page_login("planner").get(f"{OPAGE}/picture").text
-    assert page.count("<circle") == len(sc.sites) and page.count("<line") == len(sc.legs)
+    # drawn twice: wide for a desktop, in bands for a phone (CSS shows one)
+    for layout in ("wide", "narrow"):
+        svg = re.search(rf'<div class="map {layout}">(.*?)</svg>', page, re.S).group(1)
+        assert svg.count("<circle") == len(sc.sites) and svg.count("<line") == len(sc.legs)
+    assert {n["name"] for n in api["map_narrow"]["nodes"]} == {s.name for s in sc.sites}

@@ -21,9 +21,13 @@ def demo(
     serve: Annotated[bool, typer.Option(help="serve it when built (Ctrl-C stops)")] = True,
     host: Annotated[str, typer.Option(help="address to serve on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
+    plan: Annotated[
+        Path | None,
+        typer.Option(help="a plan folder (evacops plan --out) attached as the latest plan"),
+    ] = None,
 ) -> None:
     """Build a demo operation from the Kabul scenario and serve it; prints the URL and one
-    login per role."""
+    login per role. With --plan, the planner attaches that plan (shown beside what happened)."""
     from evacops.demo import run_demo
 
     run_demo(
@@ -31,5 +35,6 @@ def demo(
         seed=seed,
         folder=folder,
         serve_on=(host, port) if serve else None,
+        plan=plan,
         echo=lambda line: out.print(line, markup=False, highlight=False, soft_wrap=True),
     )

@@ -56,6 +56,7 @@ SHRED = "shred"
 CATEGORY_ADDED = "category-added"
 CATEGORY_RETIRED = "category-retired"
 CATEGORY_RESTORED = "category-restored"
+PLAN_ATTACHED = "plan-attached"  # the operation's latest plan (services/plans.py)
 
 
 # Statuses of a person in the projection
@@ -450,6 +451,10 @@ class CategoryRestored(Recorded):
     kind = CATEGORY_RESTORED
 
 
+class PlanAttached(Recorded):
+    kind = PLAN_ATTACHED
+
+
 #: every event type by its name in the log
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
@@ -457,7 +462,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         Registered, Correction, CallForward, GateIn, RollCall, DepartedIndependently, Found,
         Deplane, Missing, Board, Depart, Arrive, Merge, Unmerge, NotDuplicate, CredentialIssued,
         CredentialRevoked, FlightScheduled, Manifest, Shred, CategoryAdded, CategoryRetired,
-        CategoryRestored,
+        CategoryRestored, PlanAttached,
     )
 }  # fmt: skip
 

@@ -44,6 +44,7 @@ class Perm(StrEnum):
     report = "report"  # aggregate counts, roll-call lists by opaque id
     export_counts = "export-counts"  # HXL aggregate export
     audit = "audit"  # read and verify the audit chain
+    plan = "plan"  # attach the operation's latest plan (planned people out per day)
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
@@ -71,7 +72,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
             Perm.report,
         }
     ),
-    Role.planner: frozenset({Perm.report}),
+    Role.planner: frozenset({Perm.report, Perm.plan}),
     Role.reporter: frozenset({Perm.report, Perm.export_counts}),
 }
 

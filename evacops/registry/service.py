@@ -13,7 +13,7 @@ the value).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from evacops.registry.services import (
     manifests,
     movements,
     people,
+    plans,
     registration,
     reports,
     rollcall,
@@ -360,6 +361,17 @@ class Registry:
 
     def report(self, op: str, *, since: datetime | None = None) -> dict[str, Any]:
         return reports.report(self.ctx, op, since=since)
+
+    def picture_counts(self, op: str) -> dict[str, Any]:
+        return reports.picture_counts(self.ctx, op)
+
+    def attach_plan(
+        self, op: str, outline: dict[str, Any], *, first_day: date | None = None
+    ) -> dict[str, Any]:
+        return plans.attach_plan(self.ctx, op, outline, first_day=first_day)
+
+    def plan_vs_actual(self, op: str) -> dict[str, Any] | None:
+        return plans.plan_vs_actual(self.ctx, op)
 
     def counts_frame(self, op: str) -> pd.DataFrame:
         return exports.counts_frame(self.ctx, op)

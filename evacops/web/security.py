@@ -68,6 +68,7 @@ PERMISSIONS: dict[str, Perm | str] = {
     "api_operations": SIGNED_IN,
     "api_report": Perm.report,
     "api_picture": Perm.report,
+    "api_plan_attach": Perm.plan,
     "api_person": Perm.read_gate_view,
     "api_register": Perm.register,
     "api_register_file": Perm.register,

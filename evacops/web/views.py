@@ -46,9 +46,15 @@ def person_view(reg: Registry, op: str, person_id: str) -> dict[str, Any]:
     return seen
 
 
-def picture(reg: Registry, op: str, scenario: Any = None) -> dict[str, Any]:
-    """The operation picture (the caller needs ``report`` in ``op``: :meth:`Registry.report`)."""
-    rep = reg.report(op)
+def picture(
+    reg: Registry, op: str, scenario: Any = None, scenario_sha256: str | None = None
+) -> dict[str, Any]:
+    """The operation picture (the caller needs ``report`` in ``op``: :meth:`Registry.report`):
+    counts now and per day, flights, the latest plan next to what happened and, with the
+    scenario, staging against capacity, gates against their safe numbers and the network. All
+    counted by the database (:meth:`Registry.picture_counts`: the report's GROUP BY queries
+    for what the picture shows), never by loading people or events."""
+    rep = reg.picture_counts(op)
     flights_now = reg.flight_summary(op)
     in_air_people = rep["by_status"].get("in-flight", 0)
     out = {
@@ -59,14 +65,65 @@ def picture(reg: Registry, op: str, scenario: Any = None) -> dict[str, Any]:
         "by_site": rep["by_site"],
         "by_cohort": rep["by_cohort"],
         "per_day": rep["per_day"],
+        "out_per_day": rep["out_per_day"],
         "flights": {**flights_now, "people_in_air": in_air_people},
         "staging": [],
         "gates": [],
         "map": None,
+        "map_narrow": None,
+        "plan": plan_view(reg.plan_vs_actual(op), scenario_sha256),
     }
     if scenario is not None:
         out.update(_against_scenario(scenario, rep["by_site"]))
     return out
+
+
+def scenario_sha256(request: Any) -> str | None:
+    """The SHA-256 of the scenario file the server draws (``EVACOPS_SCENARIO``), or None."""
+    path = request.app.state.settings.scenario
+    if path is None:
+        return None
+    from evacops.planfolder import scenario_digest
+
+    return scenario_digest(path)
+
+
+def plan_view(
+    pva: dict[str, Any] | None, scenario_sha256: str | None = None
+) -> dict[str, Any] | None:
+    """The latest plan next to what happened (:meth:`Registry.plan_vs_actual`), with whether it
+    was made for the scenario served (None: not known) and a bar chart's geometry: per day, the
+    planned bar (outline) and the actual one (filled), on one scale."""
+    if pva is None:
+        return None
+    recorded = pva.get("scenario_sha256")
+    same = None if not (recorded and scenario_sha256) else recorded == scenario_sha256
+    return {**pva, "same_scenario": same, "chart": _bars(pva["days"])}
+
+
+def _bars(days: list[dict[str, Any]]) -> dict[str, Any]:
+    slot, bar, top, plot_h, left = 24, 9, 14, 120, 44
+    peak = max([1, *(max(d["planned"], d["actual"]) for d in days)])
+    scale = plot_h / peak
+    bars = []
+    for i, d in enumerate(days):
+        x = left + i * slot + 2
+        hp, ha = round(d["planned"] * scale, 1), round(d["actual"] * scale, 1)
+        bars.append(
+            {"date": d["date"], "label": d["date"][5:], "x": x, "xa": x + bar + 1, "w": bar,
+             "planned": d["planned"], "actual": d["actual"],
+             "yp": top + plot_h - hp, "hp": hp, "ya": top + plot_h - ha, "ha": ha,
+             "tick": i % max(1, len(days) // 8) == 0}
+        )  # fmt: skip
+    return {
+        "bars": bars,
+        "width": left + len(days) * slot + 24,
+        "height": top + plot_h + 30,
+        "base": top + plot_h,
+        "top": top,
+        "left": left,
+        "peak": peak,
+    }
 
 
 def _against_scenario(sc: Any, by_site: dict[str, int]) -> dict[str, Any]:
@@ -78,40 +135,63 @@ def _against_scenario(sc: Any, by_site: dict[str, int]) -> dict[str, Any]:
         elif s.kind == "gate":
             safe = (s.crowd_area_m2 * sc.safe_density_per_m2) if s.crowd_area_m2 else None
             gates.append({"site": s.name, "people": here, "safe": int(safe) if safe else None})
-    return {"staging": staging, "gates": gates, "map": schematic(sc, by_site)}
+    return {
+        "staging": staging,
+        "gates": gates,
+        "map": schematic(sc, by_site),
+        "map_narrow": schematic(sc, by_site, narrow=True),
+    }
 
 
 _COLUMNS = ("assembly", "gate", "airport", "staging", "destination")
 
 
-def schematic(sc: Any, by_site: dict[str, int]) -> dict[str, Any]:
-    """Sites placed in columns by kind (assembly to destination), legs as lines between them:
-    coordinates for the SVG template, with the live count at each site."""
-    col_w, row_h, pad = 200, 34, 20
-    placed: dict[str, tuple[int, int]] = {}
-    rows = {k: 0 for k in _COLUMNS}
-    for s in sc.sites:
-        c = _COLUMNS.index(s.kind)
-        placed[s.name] = (pad + c * col_w, pad + rows[s.kind] * row_h + 10)
-        rows[s.kind] += 1
+def schematic(sc: Any, by_site: dict[str, int], *, narrow: bool = False) -> dict[str, Any]:
+    """Sites placed by kind (assembly to destination), legs as lines between them: coordinates
+    for the SVG template, with the live count at each site. Wide: one column per kind, for a
+    desktop. ``narrow``: one band per kind, top to bottom, two sites a line, for a phone (the
+    drawing scales to the screen's width and its words stay readable)."""
+    placed = _placed_narrow(sc) if narrow else _placed_wide(sc)
     nodes = [
         {"name": n, "x": x, "y": y, "people": by_site.get(n, 0)} for n, (x, y) in placed.items()
     ]
+    dx = 0 if narrow else 8
     edges = [
         {
-            "x1": placed[g.origin][0] + 8,
+            "x1": placed[g.origin][0] + dx,
             "y1": placed[g.origin][1],
-            "x2": placed[g.destination][0] - 8,
+            "x2": placed[g.destination][0] - dx,
             "y2": placed[g.destination][1],
             "kind": g.kind,
         }
         for g in sc.legs
         if g.origin in placed and g.destination in placed
     ]
-    height = pad * 2 + max(rows.values(), default=1) * row_h
     return {
         "nodes": nodes,
         "edges": edges,
-        "width": pad * 2 + len(_COLUMNS) * col_w,
-        "height": height,
+        "width": max(x for x, _ in placed.values()) + (190 if narrow else 180),
+        "height": max(y for _, y in placed.values()) + 24,
     }
+
+
+def _placed_wide(sc: Any) -> dict[str, tuple[int, int]]:
+    col_w, row_h, pad = 200, 34, 20
+    placed: dict[str, tuple[int, int]] = {}
+    rows = dict.fromkeys(_COLUMNS, 0)
+    for s in sc.sites:
+        placed[s.name] = (pad + _COLUMNS.index(s.kind) * col_w, pad + rows[s.kind] * row_h + 10)
+        rows[s.kind] += 1
+    return placed
+
+
+def _placed_narrow(sc: Any) -> dict[str, tuple[int, int]]:
+    col_w, row_h, pad, gap = 190, 26, 12, 16
+    placed: dict[str, tuple[int, int]] = {}
+    top = pad + 8
+    for kind in _COLUMNS:
+        here = [s.name for s in sc.sites if s.kind == kind]
+        for i, name in enumerate(here):
+            placed[name] = (pad + (i % 2) * col_w, top + (i // 2) * row_h)
+        top += ((len(here) + 1) // 2) * row_h + gap if here else 0
+    return placed

@@ -5,10 +5,11 @@
 - setup.py: init, user, site, flight;
 - people.py: import, generate, register, person, dedup;
 - movements.py: scan, board, manifest, arrive, rollcall;
-- reports.py: report, export, credentials, shred, audit.
+- reports.py: report, export, credentials, shred, audit;
+- plans.py: plan attach, plan show (the latest plan next to what happened).
 """
 
-from evacops.cli.registry import movements, people, reports, setup
+from evacops.cli.registry import movements, people, plans, reports, setup
 from evacops.cli.registry.common import app
 
-__all__ = ["app", "movements", "people", "reports", "setup"]
+__all__ = ["app", "movements", "people", "plans", "reports", "setup"]

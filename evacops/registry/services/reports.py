@@ -13,7 +13,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import (
+    Connection,
+    Date,
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    select,
+    true,
+)
 
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
@@ -29,70 +41,185 @@ def report(ctx: Context, op: str, *, since: datetime | None = None) -> dict[str,
     """Counts by status, site, cohort, nationality and category; people out (first departure)
     since ``since``, by nationality and category, per day; per day, how many were first
     registered, checked in, boarded and deplaned (``per_day``); households split across
-    places; unaccompanied minors."""
+    places; unaccompanied minors.
+
+    Counted by the database (GROUP BY over the ``persons`` projection and the ``events`` log,
+    answered from the indexes of migration 0004), never by loading every person or event.
+    Days are UTC calendar days."""
     require(ctx.actor, Perm.report, op)
-    P = persons.c
     with ctx.read() as conn:
         ctx.operation(conn, op)
-        rows = conn.execute(
-            select(
-                P.id, P.household_id, P.status, P.site, P.flight_id, P.cohort, P.category,
-                P.nationality, P.first_departed_at, P.age_group, P.unaccompanied, P.escort_id,
-                P.registered_at,
-            ).where(P.operation_id == op)
-        ).all()  # fmt: skip
-        # over time: people reaching each step per day (first time each), from the events
-        firsts: dict[tuple[str, str], datetime] = {}
-        for t, pid, at in conn.execute(
-            select(events.c.type, events.c.person_id, events.c.occurred_at).where(
-                events.c.operation_id == op, events.c.type.in_(tuple(_STEPS))
-            )
-        ):
-            if (t, pid) not in firsts:
-                firsts[(t, pid)] = at
-    live = [r for r in rows if r.status != "merged"]
-    out = [
-        r
-        for r in live
-        if r.first_departed_at is not None and (since is None or r.first_departed_at >= since)
-    ]
-    per_day: dict[str, int] = defaultdict(int)
-    for r in out:
-        per_day[r.first_departed_at.date().isoformat()] += 1
-    split = _split_households(live)
-    minors = [r for r in live if r.unaccompanied]
+        groups = _person_groups(conn, op, since, _KEYS)
+        counts = _counts(groups, conn, op, since)
+        split = _split_households(conn, op)
+        minors = _unaccompanied(conn, op)
+    live = [g for g in groups if g["status"] != "merged"]
     return {
         "operation": op,
-        "registered": len(live),
-        "merged": len(rows) - len(live),
-        "by_status": {
-            s: sum(1 for r in live if r.status == s) for s in ev.STATUSES if s != "merged"
-        },
-        "by_site": _count(live, "site"),
-        "by_cohort": _count(live, "cohort"),
+        "registered": counts["registered"],
+        "merged": sum(g["n"] for g in groups) - counts["registered"],
+        "by_status": counts["by_status"],
+        "by_site": counts["by_site"],
+        "by_cohort": counts["by_cohort"],
         "by_nationality": _count(live, "nationality"),
         "by_category": _count(live, "category"),
-        "out": len(out),
+        "out": counts["out"],
         "out_since": since.isoformat() if since else None,
-        "out_by_nationality": _count(out, "nationality"),
-        "out_by_category": _count(out, "category"),
-        "out_per_day": dict(sorted(per_day.items())),
-        "per_day": _timeline(firsts, {r.id for r in rows if r.status == "merged"}),
+        "out_by_nationality": _count(live, "nationality", "out"),
+        "out_by_category": _count(live, "category", "out"),
+        "out_per_day": counts["out_per_day"],
+        "per_day": counts["per_day"],
         "households_split": len(split),
         "split_households": split,
         "unaccompanied_minors": len(minors),
-        "unaccompanied_without_escort": sum(1 for r in minors if r.escort_id is None),
-        "unaccompanied": [
-            {
-                "person_id": r.id,
-                "household_id": r.household_id,
-                "status": r.status,
-                "site": r.site,
-                "escort_id": r.escort_id,
-            }
-            for r in minors
-        ],
+        "unaccompanied_without_escort": sum(1 for r in minors if r["escort_id"] is None),
+        "unaccompanied": minors,
     }
+
+
+def picture_counts(ctx: Context, op: str) -> dict[str, Any]:
+    """What the operation picture shows of the report, and no more: registered, out, by status,
+    site and cohort, people out per day and each step per day (the same numbers as
+    :func:`report`, by fewer queries: the picture asks every few seconds)."""
+    require(ctx.actor, Perm.report, op)
+    with ctx.read() as conn:
+        ctx.operation(conn, op)
+        counts = _counts(_person_groups(conn, op, None, _KEYS[:3]), conn, op, None)
+    return {"operation": op, **counts}
+
+
+def _counts(
+    groups: list[dict[str, Any]], conn: Connection, op: str, since: datetime | None
+) -> dict[str, Any]:
+    live = [g for g in groups if g["status"] != "merged"]
+    by_status = _count(live, "status")
+    return {
+        "registered": sum(g["n"] for g in live),
+        "out": sum(g["out"] for g in live),
+        "by_status": {s: by_status.get(s, 0) for s in ev.STATUSES if s != "merged"},
+        "by_site": _count(live, "site"),
+        "by_cohort": _count(live, "cohort"),
+        "out_per_day": out_per_day(conn, op, since),
+        "per_day": _timeline(conn, op),
+    }
+
+
+def _utc_day(conn: Connection, col: Any) -> Any:
+    """``col`` (a UTC datetime column) as its UTC calendar day, in SQL: a date on PostgreSQL,
+    ``YYYY-MM-DD`` text on SQLite (``str()`` of either is the same)."""
+    if conn.dialect.name == "postgresql":
+        return cast(func.timezone("UTC", col), Date)
+    return func.substr(col, 1, 10)  # SQLite keeps naive UTC as ISO text
+
+
+def _is_out(since: datetime | None) -> Any:
+    P = persons.c
+    gone = P.first_departed_at.is_not(None)
+    return gone if since is None else and_(gone, P.first_departed_at >= since)
+
+
+_KEYS = ("status", "site", "cohort", "nationality", "category")  # ix_persons_picture's order
+
+
+def _person_groups(
+    conn: Connection, op: str, since: datetime | None, keys: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """People (``n``) and people out since ``since`` (``out``) by ``keys``: one GROUP BY in the
+    order of the covering index (so the database streams it, no sort), whose few hundred rows
+    the report's counts are summed from."""
+    P = persons.c
+    cols = [P[k] for k in keys]
+    out = func.sum(case((_is_out(since), 1), else_=0))
+    rows = conn.execute(
+        select(*cols, func.count(), out).where(P.operation_id == op).group_by(*cols)
+    ).all()
+    return [
+        {**dict(zip(keys, r[:-2], strict=True)), "n": int(r[-2]), "out": int(r[-1] or 0)}
+        for r in rows
+    ]
+
+
+def out_per_day(conn: Connection, op: str, since: datetime | None = None) -> dict[str, int]:
+    """People out (first departure, since ``since``) per UTC day, in the caller's read."""
+    P = persons.c
+    day = _utc_day(conn, P.first_departed_at)
+    rows = conn.execute(
+        select(day, func.count())
+        .where(P.operation_id == op, P.status != "merged", _is_out(since))
+        .group_by(day)
+    )
+    return {str(d): int(n) for d, n in sorted(rows)}
+
+
+def _timeline(conn: Connection, op: str) -> dict[str, dict[str, int]]:
+    """Per day, people reaching each step for the first time (the earliest such event of
+    each person; merged duplicates left out). Registration is each person's one ``registered``
+    event, kept as ``persons.registered_at``: counted from the index of ``persons``."""
+    E, P = events.c, persons.c
+    reg_day = _utc_day(conn, P.registered_at)
+    registered = conn.execute(
+        select(reg_day, func.count())
+        .where(P.operation_id == op, P.status != "merged")
+        .group_by(reg_day)
+    ).all()
+    firsts = (
+        select(E.type, E.person_id, func.min(E.occurred_at).label("at"))
+        .where(E.operation_id == op, E.type.in_(tuple(t for t in _STEPS if t != ev.REGISTERED)))
+        .group_by(E.type, E.person_id)
+        .subquery()
+    )
+    merged = select(P.id).where(P.operation_id == op, P.status == "merged")
+    day = _utc_day(conn, firsts.c.at)
+    rows = conn.execute(
+        select(firsts.c.type, day, func.count())
+        .where(firsts.c.person_id.not_in(merged))
+        .group_by(firsts.c.type, day)
+    )
+    timeline: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_STEPS.values(), 0))
+    for d, n in registered:
+        timeline[str(d)]["registered"] += int(n)
+    for t, d, n in rows:
+        timeline[str(d)][_STEPS[t]] += int(n)
+    return {d: timeline[d] for d in sorted(timeline)}
+
+
+def _split_households(conn: Connection, op: str) -> list[str]:
+    """Households whose active members are in more than one place (a site, a flight, missing;
+    no site and no flight count as places of their own)."""
+    P = persons.c
+    on_board = P.status.in_(("boarded", "in-flight"))
+    place = case(
+        (on_board, func.coalesce(literal("f:") + cast(P.flight_id, String), literal("f-"))),
+        (P.status == "missing", literal("m")),
+        else_=func.coalesce(literal("s:") + P.site, literal("s-")),
+    )
+    rows = conn.execute(
+        select(P.household_id)
+        .where(P.operation_id == op, P.status.in_((*ev.ACTIVE, "missing")))
+        .group_by(P.household_id)
+        .having(func.count(distinct(place)) > 1)
+    ).scalars()
+    return sorted(rows, key=lambda h: (h is None, h or ""))
+
+
+def _unaccompanied(conn: Connection, op: str) -> list[dict[str, Any]]:
+    """Unaccompanied minors (opaque ids, status, site, escort), by id."""
+    P = persons.c
+    rows = conn.execute(
+        select(P.id, P.household_id, P.status, P.site, P.escort_id)
+        .where(P.operation_id == op, P.unaccompanied == true(), P.status != "merged")
+        .order_by(P.id)
+    )
+    return [
+        {
+            "person_id": r.id,
+            "household_id": r.household_id,
+            "status": r.status,
+            "site": r.site,
+            "escort_id": r.escort_id,
+        }
+        for r in rows
+    ]
 
 
 def household_size(ctx: Context, op: str, household_id: str | None) -> int:
@@ -134,36 +261,14 @@ def flight_summary(ctx: Context, op: str) -> dict[str, Any]:
     return {"by_status": by_status, "in_air": in_air}
 
 
-def _count(items: Sequence[Any], attr: str) -> dict[str, int]:
-    """People by the value of ``attr`` (``-`` for none), sorted by value."""
+def _count(groups: Sequence[dict[str, Any]], key: str, n: str = "n") -> dict[str, int]:
+    """People (``n``: all, ``out``: out) by the value of ``key`` (``-`` for none), sorted by
+    value, from counted groups; values with nobody are left out."""
     c: dict[str, int] = defaultdict(int)
-    for r in items:
-        c[str(getattr(r, attr) if getattr(r, attr) is not None else "-")] += 1
+    for g in groups:
+        if g[n]:
+            c[str(g[key]) if g[key] is not None else "-"] += int(g[n])
     return dict(sorted(c.items()))
-
-
-def _timeline(
-    firsts: dict[tuple[str, str], datetime], merged_ids: set[str]
-) -> dict[str, dict[str, int]]:
-    """Per day, people reaching each step for the first time (merged duplicates left out)."""
-    timeline: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_STEPS.values(), 0))
-    for (t, pid), at in firsts.items():
-        if pid not in merged_ids:
-            timeline[at.date().isoformat()][_STEPS[t]] += 1
-    return {d: timeline[d] for d in sorted(timeline)}
-
-
-def _split_households(live: Sequence[Any]) -> list[str]:
-    """Households whose active members are in more than one place (site, flight, missing)."""
-    places = defaultdict(set)
-    for r in live:
-        if r.status in ev.ACTIVE or r.status == "missing":
-            places[r.household_id].add(
-                ("flight", r.flight_id)
-                if r.status in ("boarded", "in-flight")
-                else (r.status == "missing" and ("missing",)) or ("site", r.site)
-            )
-    return sorted(h for h, s in places.items() if len(s) > 1)
 
 
 # ---------------------------------------------------------------------------- the audit log

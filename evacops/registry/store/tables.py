@@ -33,6 +33,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -167,6 +168,26 @@ persons = Table(
     Index("ix_persons_household", "household_id"),
     Index("ix_persons_flight", "flight_id"),
     Index("ix_persons_doc", "operation_id", "document_bidx"),
+    # migration 0004: the picture's counts answered from the indexes alone
+    Index(
+        "ix_persons_picture",
+        "operation_id",
+        "status",
+        "site",
+        "cohort",
+        "nationality",
+        "category",
+        "first_departed_at",
+        "registered_at",
+        "household_id",
+        "flight_id",
+    ),
+    Index(
+        "ix_persons_unaccompanied",
+        "operation_id",
+        sqlite_where=text("unaccompanied = 1"),
+        postgresql_where=text("unaccompanied"),
+    ),
 )
 
 person_keys = Table(
@@ -212,6 +233,7 @@ events = Table(
     Index("ix_events_op_seq", "operation_id", "seq"),
     Index("ix_events_person", "person_id"),
     Index("ix_events_flight", "flight_id"),
+    Index("ix_events_firsts", "operation_id", "type", "person_id", "occurred_at"),  # 0004
 )
 
 manifests = Table(

@@ -1,10 +1,12 @@
-"""Operations the caller may act in, their report and their picture."""
+"""Operations the caller may act in, their report, their picture and their latest plan."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
 
 from evacops.registry.service import Registry
 from evacops.web import views
@@ -29,4 +31,23 @@ def api_report(op: str, reg: Registry = Depends(registry)) -> dict[str, Any]:
 @router.get(OP + "/picture", name="api_picture")
 def api_picture(op: str, request: Request, reg: Registry = Depends(registry)) -> dict[str, Any]:
     """The operation picture: the numbers the picture page shows."""
-    return views.picture(reg, op, request.app.state.scenario)
+    return views.picture(reg, op, request.app.state.scenario, views.scenario_sha256(request))
+
+
+class PlanOutline(BaseModel):
+    """A plan's people out per day, as ``evacops.planfolder.plan_outline`` reads it from a plan
+    folder (``daily_out.csv``'s total and ``summary.json``'s ``scenario_sha256``)."""
+
+    name: str = Field("plan", max_length=200)
+    scenario_sha256: str | None = Field(None, min_length=64, max_length=64)
+    daily_out: dict[str, int] = Field(description="YYYY-MM-DD: people out that day")
+    first_day: date | None = Field(None, description="the operation's date of the plan's day 1")
+
+
+@router.post(OP + "/plans", name="api_plan_attach", status_code=201)
+def api_plan_attach(
+    op: str, body: PlanOutline, reg: Registry = Depends(registry)
+) -> dict[str, Any]:
+    """Attach the operation's latest plan (planner, admin): shown next to what happened."""
+    outline = body.model_dump(exclude={"first_day"})
+    return reg.attach_plan(op, outline, first_day=body.first_day)

@@ -25,15 +25,20 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%H:%M:%S UTC")
 
 
+def _picture(request: Request, c: Caller, op: str) -> dict:
+    scenario = request.app.state.scenario
+    return views.picture(c.registry, op, scenario, views.scenario_sha256(request))
+
+
 @router.get("/picture", name="page_picture")
 def page_picture(op: str, request: Request, c: Caller = Depends(caller)):
-    pic = views.picture(c.registry, op, request.app.state.scenario)
+    pic = _picture(request, c, op)
     return render(request, "picture.html", c, op, page="picture", pic=pic, now=_now())
 
 
 @router.get("/picture/live", name="page_picture_live")
 def page_picture_live(op: str, request: Request, c: Caller = Depends(caller)):
-    pic = views.picture(c.registry, op, request.app.state.scenario)
+    pic = _picture(request, c, op)
     return render(request, "_picture_live.html", c, op, pic=pic, now=_now())
 
 

@@ -1,0 +1,78 @@
+"""``evacops registry plan``: attach the operation's latest plan (a folder written by ``evacops
+plan --out``) and show it next to what happened (people out per day, planned and actual)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from evacops.cli.output import fail, guard
+from evacops.cli.registry.common import JsonOpt, OpOpt, UserOpt, app, emit, session
+
+plan_app = typer.Typer(
+    help="The operation's latest plan: attach one, show it next to what happened.",
+    no_args_is_help=True,
+)
+app.add_typer(plan_app, name="plan")
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"--first-day {value!r}: not a date; use YYYY-MM-DD")
+    return None  # not reached
+
+
+@plan_app.command("attach")
+@guard
+def attach(
+    folder: Annotated[Path, typer.Argument(help="a plan folder (evacops plan SCENARIO --out DIR)")],
+    first_day: Annotated[
+        str | None,
+        typer.Option(help="the operation's date of the plan's day 1 (default: the plan's own)"),
+    ] = None,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Attach a plan as the operation's latest (planner or admin): its people out per day are
+    kept in the registry, to be shown beside the people actually out."""
+    from evacops.planfolder import plan_outline
+
+    start = _day(first_day)
+    outline = plan_outline(folder)
+    reg, op = session(user, operation)
+    r = reg.attach_plan(op, outline, first_day=start)
+    emit(
+        r,
+        as_json,
+        lines=[
+            f"Operation {op}: plan {r['name']} attached ({len(r['planned_out'])} days, "
+            f"{sum(r['planned_out']):,} people out planned, day 1 = {r['first_day']})."
+        ],
+    )
+
+
+@plan_app.command("show")
+@guard
+def show(user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False) -> None:
+    """The latest plan next to what happened: people out per day, planned and actual."""
+    reg, op = session(user, operation)
+    r = reg.plan_vs_actual(op)
+    if r is None:
+        fail(f"operation {op}: no plan attached; attach one with 'evacops registry plan attach'")
+        return
+    t = Table(title=f"Operation {op}: plan {r['name']} (day 1 = {r['first_day']})")
+    for c in ("date", "day", "planned out", "actual out", "planned total", "actual total"):
+        t.add_column(c, justify="right")
+    for d in r["days"]:
+        t.add_row(d["date"], str(d["day"]), f"{d['planned']:,}", f"{d['actual']:,}",
+                  f"{d['planned_total']:,}", f"{d['actual_total']:,}")  # fmt: skip
+    emit(r, as_json, table=t)
