@@ -58,6 +58,7 @@ def api_scan(
         flight=body.flight,
         scan_id=idempotency_key,
         override=body.override,
+        view=True,
     )
     return {**views.gate_answer(reg, op, answer), "event": answer.get("event")}
 
@@ -68,7 +69,7 @@ def api_device_sync(
 ) -> dict[str, Any]:
     """A device's offline scans, one answer per scan in order. Retries are harmless: a
     ``(device, seq)`` seen before answers as it did (``duplicate: true``)."""
-    answers = reg.sync_scans(op, device, body.scans)
+    answers = reg.sync_scans(op, device, body.scans, view=True)
     shown = []
     for a in answers:
         item = {
