@@ -40,7 +40,7 @@ from evacops.registry import credentials as creds
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
 from evacops.registry.services import gate_view, movements
-from evacops.registry.services.context import Context
+from evacops.registry.services.context import Context, chunks
 from evacops.registry.store.db import INTEGRITY_ERRORS, raw
 from evacops.registry.store.tables import (
     devices,
@@ -52,6 +52,9 @@ from evacops.registry.store.tables import (
 #: what a device may record offline
 SYNC_ACTIONS = tuple(a for a in movements.SCAN_ACTIONS if a != ev.CALL_FORWARD)
 MAX_BATCH = 500
+#: scans of one batch recorded in one transaction: one commit for many, while other devices'
+#: writes still get their turn between (SQLite has one writer at a time)
+TXN_SCANS = 25
 PAYLOAD_MAX = 400
 CONFLICT_KINDS = ("two-gates", "revoked-while-stale", "expired", "over-seats", "refused-online")
 RESOLUTIONS = ("confirmed", "offloaded", "corrected", "dismissed")
@@ -103,26 +106,47 @@ def parse_scan(raw: Any) -> OfflineScan:
 def sync_scans(
     ctx: Context, op: str, device_id: str, scans: list[Any], *, view: bool = False
 ) -> list[dict[str, Any]]:
-    """Record a device's offline scans; one answer per scan, in order (see the module), each
-    in its own transaction. ``view``: a recorded scan's answer also holds the gate's view of
-    the person (``view``: initials, household size; :mod:`.gate_view`), read and audited in
-    that scan's transaction and never kept in ``device_scans``."""
+    """Record a device's offline scans; one answer per scan, in order (see the module). The
+    scans are recorded in order, :data:`TXN_SCANS` at most to a transaction (each scan with its
+    event, audit entry and ``device_scans`` row; the answers are given once all are committed).
+    ``view``: a recorded scan's answer also holds the gate's view of the person (``view``:
+    initials, household size; :mod:`.gate_view`), read and audited in that scan's transaction
+    and never kept in ``device_scans``."""
     require(ctx.actor, Perm.scan, op)
     if ctx.actor.device != device_id and not ctx.actor.admin:
         raise AccessDenied(f"only device {device_id} (or an admin) may sync its scans")
     if len(scans) > MAX_BATCH:
         raise RegistryError(f"at most {MAX_BATCH} scans at a time", field="scans")
     dev = _device(ctx, op, device_id)
-    out = []
+    out: list[dict[str, Any] | None] = []
+    todo: list[tuple[int, OfflineScan]] = []
     for sent in scans:
         try:
-            s = parse_scan(sent)
+            todo.append((len(out), parse_scan(sent)))
+            out.append(None)
         except RegistryError as exc:
             seq = sent.get("seq") if isinstance(sent, dict) else None
             out.append({"seq": seq, "outcome": "refused", "problem": str(exc)})
-            continue
-        out.append(_sync_one(ctx, op, dev, s, view))
-    return out
+    for part in chunks(todo, TXN_SCANS):
+        for (i, _s), answer in zip(part, _sync_part(ctx, op, dev, [s for _, s in part], view),
+                                   strict=True):  # fmt: skip
+            out[i] = answer
+    return [a for a in out if a is not None]
+
+
+def _sync_part(
+    ctx: Context, op: str, dev: dict, part: list[OfflineScan], view: bool
+) -> list[dict[str, Any]]:
+    """Scans of one device in one transaction (one commit instead of one per scan); if a copy
+    of one of them was being recorded at the same moment (a retry sent before its answer came
+    back), they are recorded again one transaction each, which replays that copy."""
+    if len(part) > 1:
+        try:
+            with ctx.write() as conn:
+                return [_sync_in(ctx, conn, op, dev, s, view) for s in part]
+        except INTEGRITY_ERRORS:
+            pass  # rolled back whole: nothing of it was kept
+    return [_sync_one(ctx, op, dev, s, view) for s in part]
 
 
 def _device(ctx: Context, op: str, device_id: str) -> dict[str, Any]:
@@ -149,21 +173,7 @@ def _device(ctx: Context, op: str, device_id: str) -> dict[str, Any]:
 def _sync_one(ctx: Context, op: str, dev: dict, s: OfflineScan, view: bool) -> dict[str, Any]:
     try:
         with ctx.write() as conn:
-            prior = _prior(conn, dev["id"], s.seq)
-            if prior is not None:
-                return _replay(prior, s, ctx, conn, op, view)
-            answer = _record(ctx, conn, op, dev, s, view)
-            shown = answer.pop("view", None)  # personal: told, never kept
-            r = raw(conn)
-            r.run(conn, _INSERT_SCAN, {
-                "device_id": dev["id"], "seq": s.seq, "body_hash": s.body_hash,
-                "event_seq": answer.get("event"), "outcome": answer["outcome"],
-                "answer": r.json(answer), "received_at": r.dt(ctx.clock()),
-            }).close()  # fmt: skip
-            out = {**answer, "duplicate": False}
-            if shown:
-                out["view"] = shown
-            return out
+            return _sync_in(ctx, conn, op, dev, s, view)
     except INTEGRITY_ERRORS:
         # the same (device, seq) sent twice at once: the other copy won; give its answer
         with ctx.read() as conn:
@@ -171,6 +181,28 @@ def _sync_one(ctx: Context, op: str, dev: dict, s: OfflineScan, view: bool) -> d
         if prior is None:
             raise
         return _replay(prior, s)
+
+
+def _sync_in(
+    ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan, view: bool
+) -> dict[str, Any]:
+    """One scan of a device in ``conn``'s transaction: its answer kept before, or recorded now
+    (event, conflict, audit entry) with its ``device_scans`` row."""
+    prior = _prior(conn, dev["id"], s.seq)
+    if prior is not None:
+        return _replay(prior, s, ctx, conn, op, view)
+    answer = _record(ctx, conn, op, dev, s, view)
+    shown = answer.pop("view", None)  # personal: told, never kept
+    r = raw(conn)
+    r.run(conn, _INSERT_SCAN, {
+        "device_id": dev["id"], "seq": s.seq, "body_hash": s.body_hash,
+        "event_seq": answer.get("event"), "outcome": answer["outcome"],
+        "answer": r.json(answer), "received_at": r.dt(ctx.clock()),
+    }).close()  # fmt: skip
+    out = {**answer, "duplicate": False}
+    if shown:
+        out["view"] = shown
+    return out
 
 
 # sent straight to the driver on the scan's hot path (see evacops.registry.store.db.Raw)
