@@ -10,8 +10,8 @@ when reachable), in two modes measured in the same run, against the same server:
   (up to the endpoint's 500) as one batch, as the gate page's outbox does. scans/s acknowledged
   and the latency of each scan **from its making to the answer that acknowledges it** (queueing
   in the outbox included), and the mean batch size. If the server cannot keep up, the outbox
-  grows: the run goes on until every scan made in ``--duration`` is acknowledged, so scans/s
-  falls below the offered rate and the latency grows; both are printed.
+  grows: scans/s falls below the offered rate, the latency grows, and the scans still waiting
+  in the outboxes when the run ends are printed (``waiting``).
 
     .venv/bin/python benchmarks/web_scans.py [--people 20000] [--devices 8] [--duration 10]
                                              [--batch-rate 2000] [--modes 1/request,outbox]
@@ -115,17 +115,21 @@ def one_per_request(client, path, payloads, deadline) -> dict:
         ok = recorded(client.post(path, json=scans_body(seq, payloads)))
         lat.append(time.perf_counter() - t)
         errors += ok != [True]
-    return {"lat": lat, "errors": errors, "batches": len(lat)}
+    return {"lat": lat, "errors": errors, "batches": len(lat), "waiting": 0}
 
 
 def outbox(client, path, payloads, start, duration, rate) -> dict:
-    """Scan i is made at ``start + i / rate``; whenever the previous batch is answered, all
-    that is waiting goes as one batch (at most MAX_BATCH); each scan's latency runs from its
-    making to the answer."""
+    """Scan i is made at ``start + i / rate`` until ``duration`` is over; whenever the previous
+    batch is answered, all that is waiting goes as one batch (at most MAX_BATCH); each scan's
+    latency runs from its making to the answer. The run ends with the batch in flight when
+    ``duration`` is over: scans made and not yet sent then are counted as ``waiting``."""
     total = int(duration * rate)
+    deadline = start + duration
     lat, errors, batches, sent = [], 0, 0, 0
     while sent < total:
         now = time.monotonic()
+        if now >= deadline:
+            break
         made = min(total, int((now - start) * rate) + 1)
         if made <= sent:  # nothing waiting: wait for the next scan
             time.sleep(max(0.0, start + sent / rate - now))
@@ -137,7 +141,8 @@ def outbox(client, path, payloads, start, duration, rate) -> dict:
         lat.extend(acked - (start + (sent + i) / rate) for i in range(n))
         errors += n - sum(ok)
         sent += n
-    return {"lat": lat, "errors": errors, "batches": batches}
+    made = min(total, int((time.monotonic() - start) * rate) + 1)
+    return {"lat": lat, "errors": errors, "batches": batches, "waiting": max(0, made - sent)}
 
 
 def enrol_devices(demo, n: int) -> list[tuple[str, str, str]]:
@@ -207,6 +212,7 @@ def run(url, devices, payloads, duration, rate=None) -> dict:
         "requests": batches,
         "mean_batch": lat_ms.size / batches,
         "errors": int(sum(r["errors"] for r in results)),
+        "waiting": int(sum(r["waiting"] for r in results)),
         "seconds": span,
         "scans_per_s": lat_ms.size / span,
         "p50_ms": float(p50),
@@ -277,13 +283,13 @@ def bench_backend(name, database_url, key_file, a) -> list[dict]:
 HEADER = (
     f"{'backend':<11} {'mode':<10} {'devices':>7} {'scans':>7} {'scans/s':>8} {'offered':>8} "
     f"{'batch':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6} "
-    f"{'client cpu':>10}"
+    f"{'waiting':>7} {'client cpu':>10}"
 )
 LEGEND = (
     "1/request: one scan per request, latency of the request; outbox: all waiting scans in one "
     "request,\nlatency of a scan from its making to its acknowledgement; offered: scans/s made "
-    "by the phones;\nbatch: mean scans per request; client cpu: the phones' share of this "
-    "machine's CPU"
+    "by the phones;\nbatch: mean scans per request; waiting: scans made but not yet sent when "
+    "the run ended;\nclient cpu: the phones' share of this machine's CPU (all cores)"
 )
 
 
@@ -293,7 +299,7 @@ def line(r: dict) -> str:
         f"{r['backend']:<11} {r['mode']:<10} {r['devices']:>7} {r['scans']:>7} "
         f"{r['scans_per_s']:>8.0f} {offered} {r['mean_batch']:>6.1f} {r['p50_ms']:>7.1f} "
         f"{r['p95_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['max_ms']:>7.1f} {r['errors']:>6} "
-        f"{r['client_cpu_share']:>9.0%}"
+        f"{r['waiting']:>7} {r['client_cpu_share']:>10.0%}"
     )
 
 
