@@ -143,10 +143,12 @@ class Registry:
     def devices(self, op: str) -> list[dict[str, Any]]:
         return devices_.list_devices(self.ctx, op)
 
-    def sync_scans(self, op: str, device_id: str, scans: list[Any]) -> list[dict[str, Any]]:
+    def sync_scans(
+        self, op: str, device_id: str, scans: list[Any], *, view: bool = False
+    ) -> list[dict[str, Any]]:
         """A device's offline scans: idempotent per (device, seq), never refused
-        (:mod:`.services.sync`)."""
-        return sync.sync_scans(self.ctx, op, device_id, scans)
+        (:mod:`.services.sync`); ``view``: with the gate's view of each recorded scan."""
+        return sync.sync_scans(self.ctx, op, device_id, scans, view=view)
 
     def conflicts(self, op: str, *, status: str | None = "open") -> list[dict[str, Any]]:
         return sync.conflicts(self.ctx, op, status=status)
@@ -287,8 +289,10 @@ class Registry:
         scan_id: str | None = None,
         override: str | None = None,
         at: datetime | None = None,
+        view: bool = False,
     ) -> dict[str, Any]:
-        """Record a scanned credential (:func:`.movements.scan`); a repeat is one event."""
+        """Record a scanned credential (:func:`.movements.scan`); a repeat is one event.
+        ``view``: with the gate's view (initials, household size) from the same transaction."""
         return movements.scan(
             self.ctx,
             op,
@@ -299,6 +303,7 @@ class Registry:
             scan_id=scan_id,
             override=override,
             at=at,
+            view=view,
         )
 
     def call_forward(self, op: str, person_ids: Iterable[str], site: str) -> int:

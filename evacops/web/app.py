@@ -18,6 +18,8 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evacops.errors import EvacopsError
 from evacops.registry.accounts import Accounts
@@ -61,7 +63,7 @@ def create_app(settings: WebSettings | None = None, *, accounts: Accounts | None
         api_per_min=settings.rate_api_per_min,
     )
     app.add_middleware(GZipMiddleware, minimum_size=500)
-    app.middleware("http")(_security_headers)
+    app.add_middleware(SecurityHeaders)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -81,16 +83,34 @@ CSP = (
 )
 
 
-async def _security_headers(request: Request, call_next):
-    response = await call_next(request)
-    h = response.headers
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "same-origin")
-    if not request.url.path.startswith("/docs"):
-        h.setdefault("Content-Security-Policy", CSP)
-    if request.url.path.startswith(("/api/", "/o/", "/login")):
-        h.setdefault("Cache-Control", "no-store")
-    return response
+class SecurityHeaders:
+    """The security headers of every answer (kept where a route set its own). A plain ASGI
+    middleware: ``app.middleware("http")`` (Starlette's BaseHTTPMiddleware) spawned a task
+    group per request and per body read, the largest cost of a gate's scan (see
+    benchmarks/web_scans.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        extra = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")]
+        if not path.startswith("/docs"):
+            extra.append(("Content-Security-Policy", CSP))
+        if path.startswith(("/api/", "/o/", "/login")):
+            extra.append(("Cache-Control", "no-store"))
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                h = MutableHeaders(scope=message)
+                for k, v in extra:
+                    h.setdefault(k, v)
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def _scenario(settings: WebSettings) -> Any:

@@ -14,6 +14,7 @@ from evacops.errors import AccessDenied
 from evacops.registry.accounts import Accounts
 from evacops.registry.security import Actor, Perm
 from evacops.registry.service import Registry
+from evacops.registry.services.context import Caches
 from evacops.web import security as sec
 from evacops.web.problems import NotSignedIn
 
@@ -42,8 +43,27 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def caches(request: Request) -> Caches:
+    """The registry caches this server process shares between its requests (opened data keys,
+    public keys, site kinds, the audit key: :class:`Caches`), made on first use."""
+    state = request.app.state
+    shared = getattr(state, "registry_caches", None)
+    if shared is None:
+        shared = state.registry_caches = Caches()
+    return shared
+
+
+def _as(acc: Accounts, actor: Actor, request: Request) -> Registry:
+    """The registry as ``actor`` for one request, over the process's shared caches."""
+    reg = acc.registry(actor)
+    reg.ctx.share(caches(request))
+    return reg
+
+
 def _resolve(acc: Accounts, request: Request) -> Caller | None:
-    """The caller, or None when no live session or token comes with the request."""
+    """The caller, or None when no live session or token comes with the request. A device
+    token is checked against the database on every request (one indexed read of its SHA-256:
+    a revoked device is refused at once; no slow hash, the token being 256 random bits)."""
     token = _bearer(request)
     if token is not None:
         if token.startswith("evd_"):
@@ -51,14 +71,14 @@ def _resolve(acc: Accounts, request: Request) -> Caller | None:
                 device = acc.device_actor(token)
             except AccessDenied:
                 return None
-            return Caller(device, acc.registry(device), "bearer")
+            return Caller(device, _as(acc, device, request), "bearer")
         user = acc.session_actor(token)
-        return Caller(user, acc.registry(user), "bearer", token) if user else None
+        return Caller(user, _as(acc, user, request), "bearer", token) if user else None
     cookie = request.cookies.get(sec.SESSION_COOKIE)
     if cookie:
         user = acc.session_actor(cookie)
         if user is not None:
-            return Caller(user, acc.registry(user), "cookie", cookie)
+            return Caller(user, _as(acc, user, request), "cookie", cookie)
     return None
 
 
@@ -89,7 +109,12 @@ async def authorize(request: Request) -> Caller | None:
     route = request.scope["route"]
     need = sec.PERMISSIONS[route.name]
     acc = accounts(request)
-    caller = await run_in_threadpool(_resolve, acc, request)
+    if (_bearer(request) or "").startswith("evd_"):
+        # a device's token: one indexed read, done here on the event loop. A gate sends many
+        # small requests; a hop to the thread pool and back cost more than the read itself
+        caller = _resolve(acc, request)
+    else:
+        caller = await run_in_threadpool(_resolve, acc, request)
     if need == sec.PUBLIC:
         return caller
     if caller is None:
@@ -115,11 +140,13 @@ async def authorize(request: Request) -> Caller | None:
     return caller
 
 
-def caller(c: Caller | None = Depends(authorize)) -> Caller:
+# ``async``: they only hand on what authorize found (a plain ``def`` dependency would cost a
+# hop to the thread pool and back on every request)
+async def caller(c: Caller | None = Depends(authorize)) -> Caller:
     """The signed-in caller of a non-public route (authorize has checked it)."""
     assert c is not None
     return c
 
 
-def registry(c: Caller = Depends(caller)) -> Registry:
+async def registry(c: Caller = Depends(caller)) -> Registry:
     return c.registry

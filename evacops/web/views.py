@@ -17,7 +17,9 @@ from evacops.registry.service import Registry
 
 
 def gate_answer(reg: Registry, op: str, answer: dict[str, Any]) -> dict[str, Any]:
-    """A scan's answer as a gate may see it: let in, initials, household size."""
+    """A scan's answer as a gate may see it: let in, initials, household size. The view comes
+    with the answer when the scan was asked for it (``view=True``: read and audited in the
+    scan's own transaction); otherwise it is read now through the role-checked services."""
     pid = answer.get("person_id")
     out: dict[str, Any] = {
         "let_in": True,
@@ -26,9 +28,14 @@ def gate_answer(reg: Registry, op: str, answer: dict[str, Any]) -> dict[str, Any
     }
     if pid is None:
         return out
-    seen = reg.person(op, pid)  # role-checked and audited by the service
-    out["initials"] = seen["initials"]
-    out["household_size"] = reg.household_size(op, seen["household_id"])
+    view = answer.get("view")
+    if view is not None:
+        out["initials"] = view["initials"]
+        out["household_size"] = view["household_size"]
+    else:
+        seen = reg.person(op, pid)  # role-checked and audited by the service
+        out["initials"] = seen["initials"]
+        out["household_size"] = reg.household_size(op, seen["household_id"])
     for key in ("seat", "lap"):
         if key in answer:
             out[key] = answer[key]

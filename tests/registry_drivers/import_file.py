@@ -55,8 +55,8 @@ def main(path: str) -> None:
     run = db.Raw.run
 
     def watched_run(self, conn, template, params):
-        if template.startswith("INSERT INTO "):
-            announce(template.split()[2])
+        if "INSERT INTO " in template:  # also "WITH entry AS (INSERT INTO audit ...)" (PG)
+            announce(template.split("INSERT INTO ", 1)[1].split()[0])
         return run(self, conn, template, params)
 
     db.Raw.run = watched_run

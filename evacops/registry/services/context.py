@@ -55,6 +55,21 @@ def chunks(items: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
         yield items[i : i + n]
 
 
+class Caches:
+    """What the contexts of one process may share between requests (the server makes one
+    context per request): opened data keys (each checked against the operation's stored wrapped
+    key on every use, so a shred anywhere still stops them at once), public keys, site kinds
+    (reloaded on a miss) and the audit key. None of it is a permission or a person's data."""
+
+    __slots__ = ("audit_keys", "ciphers", "public", "sites")
+
+    def __init__(self) -> None:
+        self.ciphers: dict[str, tuple[bytes, FieldCipher]] = {}
+        self.public: dict[str, bytes] = {}
+        self.sites: dict[str, dict[str, str]] = {}
+        self.audit_keys: dict[bytes, bytes] = {}
+
+
 class Context:
     """The registry as one acting user sees it: engine, actor, clock, keys and caches."""
 
@@ -66,17 +81,22 @@ class Context:
         *,
         clock: Callable[[], datetime] = utcnow,
         keys: KeyFolder | None = None,
+        caches: Caches | None = None,
     ):
         self.engine = engine
         self.keys = keys
         self.master = master_key
         self.actor = actor
         self.clock = clock
-        self.ciphers: dict[str, tuple[bytes, FieldCipher]] = {}
-        self.public: dict[str, bytes] = {}
-        self.sites: dict[str, dict[str, str]] = {}
         self.pg = engine.dialect.name == "postgresql"
-        self._audit_key: bytes | None = None
+        self.share(caches or Caches())
+
+    def share(self, caches: Caches) -> None:
+        """Keep the caches in ``caches`` (shared with the process's other contexts)."""
+        self.caches = caches
+        self.ciphers = caches.ciphers
+        self.public = caches.public
+        self.sites = caches.sites
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
@@ -152,9 +172,11 @@ class Context:
 
     # ------------------------------------------------------------------ keys
     def audit_key(self) -> bytes:
-        if self._audit_key is None:
-            self._audit_key = audit_log.audit_key(self.need_master())
-        return self._audit_key
+        master = self.need_master()
+        key = self.caches.audit_keys.get(master)
+        if key is None:
+            key = self.caches.audit_keys[master] = audit_log.audit_key(master)
+        return key
 
     def need_master(self) -> bytes:
         if self.master is None:
@@ -164,16 +186,20 @@ class Context:
     def cipher(self, conn: Connection, op: str) -> FieldCipher:
         """The operation's field cipher. The wrapped key is looked up every time (a primary-key
         read), so a shred done by anyone, in any process, stops this process reading at once."""
-        row = self.operation(conn, op)
-        if row["wrapped_data_key"] is None:
+        return self.cipher_for(op, self.operation(conn, op)["wrapped_data_key"])
+
+    def cipher_for(self, op: str, wrapped: bytes | None) -> FieldCipher:
+        """The field cipher of ``op`` whose wrapped data key, read in the caller's transaction
+        (e.g. joined into a scan's one look-up), is ``wrapped``."""
+        if wrapped is None:
             self.ciphers.pop(op, None)
             raise RegistryError(f"operation {op}: shredded; its personal fields no longer exist")
         cached = self.ciphers.get(op)
-        if cached is not None and cached[0] == row["wrapped_data_key"]:
+        if cached is not None and cached[0] == wrapped:
             return cached[1]
-        data_key = unwrap_key(self.need_master(), row["wrapped_data_key"], op, kek=self.kek(op))
+        data_key = unwrap_key(self.need_master(), wrapped, op, kek=self.kek(op))
         cipher = FieldCipher(data_key, op)
-        self.ciphers[op] = (row["wrapped_data_key"], cipher)
+        self.ciphers[op] = (wrapped, cipher)
         return cipher
 
     def signing_key(self, conn: Connection, op: str) -> bytes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 from evacops.errors import AccessDenied, RegistryError
 from evacops.registry.security import Actor, Perm, Role, require, token_hash
@@ -51,17 +51,22 @@ def enrol_device(ctx: Context, op: str, site: str, role: str, label: str) -> tup
     return device_id, secret
 
 
+# built once: a device's every request looks its token up (the statement's compiled form is
+# cached by SQLAlchemy; building it anew each time cost more than the read)
+_BY_TOKEN = select(
+    devices.c.id, devices.c.operation_id, devices.c.site, devices.c.role, devices.c.revoked_at
+).where(devices.c.token_hash == bindparam("h"))
+
+
 def device_actor(engine: Engine, secret: str) -> Actor:
     """The device whose token is ``secret``, as an actor bound to its operation, site and role;
     :class:`AccessDenied` for an unknown or revoked token."""
     if not secret or len(secret) > 200:
         raise AccessDenied("not a device token")
     with engine.connect() as conn:
-        row = (
-            conn.execute(select(devices).where(devices.c.token_hash == token_hash(secret)))
-            .mappings()
-            .first()
-        )
+        if conn.dialect.name == "postgresql":  # one round trip: no BEGIN and ROLLBACK around it
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        row = conn.execute(_BY_TOKEN, {"h": token_hash(secret)}).mappings().first()
     if row is None:
         raise AccessDenied("not a device token")
     if row["revoked_at"] is not None:

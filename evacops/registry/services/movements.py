@@ -21,6 +21,7 @@ from evacops.errors import AccessDenied, CredentialError, RegistryError
 from evacops.registry import credentials as creds
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
+from evacops.registry.services import gate_view
 from evacops.registry.services.context import Context
 from evacops.registry.store.db import INTEGRITY_ERRORS, raw
 from evacops.registry.store.tables import (
@@ -53,23 +54,36 @@ _SCAN_LOOKUP = (
     + ", ".join(f"c.{c}" for c in _CRED_COLUMNS)
     + ", "
     + ", ".join(f"p.{c}" for c in _PERSON_COLUMNS)
-    + ", (SELECT seq FROM events WHERE idempotency_key = {key}) "
-    "FROM credentials c JOIN persons p ON p.id = c.person_id WHERE c.id = {cid}"
+    + ", (SELECT seq FROM events WHERE idempotency_key = {key}), "
+    + ", ".join(gate_view.LOOKUP_COLUMNS)
+    + " FROM credentials c JOIN persons p ON p.id = c.person_id WHERE c.id = {cid}"
 )
+_NV = len(gate_view.LOOKUP_COLUMNS)
 
 
 def _scan_lookup(conn: Connection, cid: str, key: str) -> dict[str, Any] | None:
-    """One round trip: the credential, its person, and a previous copy of this scan."""
+    """One round trip: the credential, its person, a previous copy of this scan, and what the
+    gate's view needs (``view_row``: :data:`gate_view.LOOKUP_COLUMNS`)."""
     cur = raw(conn).run(conn, _SCAN_LOOKUP, {"cid": cid, "key": key})
     row = cur.fetchone()
     cur.close()
     if row is None:
         return None
-    nc = len(_CRED_COLUMNS)
+    nc, np_ = len(_CRED_COLUMNS), len(_PERSON_COLUMNS)
     out = {"c_" + c: v for c, v in zip(_CRED_COLUMNS, row[:nc], strict=True)}
-    out.update({"p_" + c: v for c, v in zip(_PERSON_COLUMNS, row[nc:-1], strict=True)})
-    out["dup_seq"] = row[-1]
+    out.update({"p_" + c: v for c, v in zip(_PERSON_COLUMNS, row[nc : nc + np_], strict=True)})
+    out["dup_seq"] = row[nc + np_]
+    out["view_row"] = tuple(row[-_NV:])
     return out
+
+
+def lookup_view(ctx: Context, op: str, found: dict[str, Any]) -> dict[str, Any] | None:
+    """The gate's view of the person :func:`_scan_lookup` found (None: the actor may not see
+    it); the caller audits it with the scan."""
+    if not gate_view.may_see(ctx, op):
+        return None
+    pid, household = found["p_id"], found["p_household_id"]
+    return gate_view.view(ctx, op, pid, household, found["view_row"])
 
 
 def scan(
@@ -83,11 +97,14 @@ def scan(
     scan_id: str | None = None,
     override: str | None = None,
     at: datetime | None = None,
+    view: bool = False,
 ) -> dict[str, Any]:
     """Record a scanned credential: gate-in, board, deplane, roll-call, missing, found,
     departed-independently or call-forward. The same scan received twice (same ``scan_id``,
     or the same payload, action, site and flight) is one event: the second returns the first
-    with ``duplicate: true``."""
+    with ``duplicate: true``. ``view``: the answer also holds the gate's view of the person
+    (``view``: initials, household size; :mod:`.gate_view`), read and audited in the scan's
+    own transaction."""
     if action not in SCAN_ACTIONS:
         raise RegistryError(
             f"not a scan; use one of {', '.join(SCAN_ACTIONS)}", field="action", value=action
@@ -108,10 +125,12 @@ def scan(
             if found is not None and found["dup_seq"] is not None:
                 dup = _replayed(conn, key, claim.credential_id, action, scan_id)
                 if dup is not None:
-                    return dup
+                    shown = gate_view.by_person(ctx, conn, op, dup["person_id"]) if view else None
+                    return {**dup, "view": shown} if shown else dup
             cred, p = _holder(claim, found, op)
             request = _Scan(action, site, flight, key, override, at)
-            return _scan(ctx, conn, op, request, cred, p)
+            shown = lookup_view(ctx, op, found) if view and found is not None else None
+            return _scan(ctx, conn, op, request, cred, p, shown)
     except INTEGRITY_ERRORS:
         # a concurrent copy of the same scan won the race: report it
         with ctx.read() as conn:
@@ -225,7 +244,12 @@ def _holder(claim: Any, found: dict[str, Any] | None, op: str) -> tuple[dict, di
     return cred, p
 
 
-def _scan(ctx: Context, conn: Connection, op: str, s: _Scan, cred: dict, p: dict) -> dict:
+def _scan(
+    ctx: Context, conn: Connection, op: str, s: _Scan, cred: dict, p: dict,
+    view: dict[str, Any] | None = None,
+) -> dict:  # fmt: skip
+    """Check and record one scan (event, projection, seat, audit entry) in ``conn``'s
+    transaction; ``view``: the gate's view shown with it (audited in the scan's entry)."""
     pid = p["id"]
     data: dict[str, Any] = {}
     fid = None
@@ -272,9 +296,15 @@ def _scan(ctx: Context, conn: Connection, op: str, s: _Scan, cred: dict, p: dict
                 event_seq=row["seq"],
             )
         )
-    detail = {"action": s.action, "credential": cred["id"], "site": site, "flight": s.flight}
-    ctx.audit(conn, "scan", op, pid, {**detail, **({"override": True} if s.override else {})})
-    return {
+    detail: dict[str, Any] = {
+        "action": s.action, "credential": cred["id"], "site": site, "flight": s.flight,
+    }  # fmt: skip
+    if s.override:
+        detail["override"] = True
+    if view:
+        detail["shown"] = gate_view.SHOWN
+    ctx.audit(conn, "scan", op, pid, detail)
+    out = {
         "event": row["seq"],
         "action": s.action,
         "person_id": pid,
@@ -282,6 +312,9 @@ def _scan(ctx: Context, conn: Connection, op: str, s: _Scan, cred: dict, p: dict
         "duplicate": False,
         **{k: v for k, v in data.items() if k in _SCAN_ANSWER},
     }
+    if view:
+        out["view"] = view
+    return out
 
 
 def _check_deplane(f: Any, p: dict) -> None:

@@ -44,11 +44,10 @@ from evacops.errors import AccessDenied, CredentialError, RegistryError
 from evacops.registry import credentials as creds
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
-from evacops.registry.services import credentials, movements
-from evacops.registry.services.context import Context
-from evacops.registry.store.db import INTEGRITY_ERRORS
+from evacops.registry.services import credentials, gate_view, movements
+from evacops.registry.services.context import Context, chunks
+from evacops.registry.store.db import INTEGRITY_ERRORS, raw
 from evacops.registry.store.tables import (
-    device_scans,
     devices,
     events,
     scan_conflicts,
@@ -58,6 +57,9 @@ from evacops.registry.store.tables import (
 #: what a device may record offline
 SYNC_ACTIONS = tuple(a for a in movements.SCAN_ACTIONS if a != ev.CALL_FORWARD)
 MAX_BATCH = 500
+#: scans of one batch recorded in one transaction: one commit for many, while other devices'
+#: writes still get their turn between (SQLite has one writer at a time)
+TXN_SCANS = 25
 PAYLOAD_MAX = 400
 CONFLICT_KINDS = ("two-gates", "revoked-while-stale", "expired", "over-seats", "refused-online",
                   "ambiguous-code")  # fmt: skip
@@ -109,50 +111,77 @@ def parse_scan(raw: Any) -> OfflineScan:
     return OfflineScan(seq, payload, action, site, flight, at, digest)
 
 
-def sync_scans(ctx: Context, op: str, device_id: str, scans: list[Any]) -> list[dict[str, Any]]:
-    """Record a device's offline scans; one answer per scan, in order (see the module)."""
+def sync_scans(
+    ctx: Context, op: str, device_id: str, scans: list[Any], *, view: bool = False
+) -> list[dict[str, Any]]:
+    """Record a device's offline scans; one answer per scan, in order (see the module). The
+    scans are recorded in order, :data:`TXN_SCANS` at most to a transaction (each scan with its
+    event, audit entry and ``device_scans`` row; the answers are given once all are committed).
+    ``view``: a recorded scan's answer also holds the gate's view of the person (``view``:
+    initials, household size; :mod:`.gate_view`), read and audited in that scan's transaction
+    and never kept in ``device_scans``."""
     require(ctx.actor, Perm.scan, op)
     if ctx.actor.device != device_id and not ctx.actor.admin:
         raise AccessDenied(f"only device {device_id} (or an admin) may sync its scans")
     if len(scans) > MAX_BATCH:
         raise RegistryError(f"at most {MAX_BATCH} scans at a time", field="scans")
+    dev = _device(ctx, op, device_id)
+    out: list[dict[str, Any] | None] = []
+    todo: list[tuple[int, OfflineScan]] = []
+    for sent in scans:
+        try:
+            todo.append((len(out), parse_scan(sent)))
+            out.append(None)
+        except RegistryError as exc:
+            seq = sent.get("seq") if isinstance(sent, dict) else None
+            out.append({"seq": seq, "outcome": "refused", "problem": str(exc)})
+    for part in chunks(todo, TXN_SCANS):
+        for (i, _s), answer in zip(part, _sync_part(ctx, op, dev, [s for _, s in part], view),
+                                   strict=True):  # fmt: skip
+            out[i] = answer
+    return [a for a in out if a is not None]
+
+
+def _sync_part(
+    ctx: Context, op: str, dev: dict, part: list[OfflineScan], view: bool
+) -> list[dict[str, Any]]:
+    """Scans of one device in one transaction (one commit instead of one per scan); if a copy
+    of one of them was being recorded at the same moment (a retry sent before its answer came
+    back), they are recorded again one transaction each, which replays that copy."""
+    if len(part) > 1:
+        try:
+            with ctx.write() as conn:
+                return [_sync_in(ctx, conn, op, dev, s, view) for s in part]
+        except INTEGRITY_ERRORS:
+            pass  # rolled back whole: nothing of it was kept
+    return [_sync_one(ctx, op, dev, s, view) for s in part]
+
+
+def _device(ctx: Context, op: str, device_id: str) -> dict[str, Any]:
+    """The device's id and site: the acting device's own (read with its token in this
+    request, and bound to ``op`` since it may scan there), or read for an admin."""
+    actor = ctx.actor
+    if actor.device == device_id and actor.site is not None:
+        return {"id": device_id, "site": actor.site}
     with ctx.read() as conn:
         dev = (
             conn.execute(
-                select(devices).where(devices.c.id == device_id, devices.c.operation_id == op)
+                select(devices.c.id, devices.c.site).where(
+                    devices.c.id == device_id, devices.c.operation_id == op
+                )
             )
             .mappings()
             .first()
         )
     if dev is None:
         raise RegistryError(f"not a device of operation {op}", field="device", value=device_id)
-    out = []
-    for raw in scans:
-        try:
-            s = parse_scan(raw)
-        except RegistryError as exc:
-            seq = raw.get("seq") if isinstance(raw, dict) else None
-            out.append({"seq": seq, "outcome": "refused", "problem": str(exc)})
-            continue
-        out.append(_sync_one(ctx, op, dict(dev), s))
-    return out
+    return dict(dev)
 
 
-def _sync_one(ctx: Context, op: str, dev: dict, s: OfflineScan) -> dict[str, Any]:
+def _sync_one(ctx: Context, op: str, dev: dict, s: OfflineScan, view: bool) -> dict[str, Any]:
     try:
         with ctx.write() as conn:
-            prior = _prior(conn, dev["id"], s.seq)
-            if prior is not None:
-                return _replay(prior, s)
-            answer = _record(ctx, conn, op, dev, s)
-            conn.execute(
-                insert(device_scans).values(
-                    device_id=dev["id"], seq=s.seq, body_hash=s.body_hash,
-                    event_seq=answer.get("event"), outcome=answer["outcome"], answer=answer,
-                    received_at=ctx.clock(),
-                )
-            )  # fmt: skip
-            return {**answer, "duplicate": False}
+            return _sync_in(ctx, conn, op, dev, s, view)
     except INTEGRITY_ERRORS:
         # the same (device, seq) sent twice at once: the other copy won; give its answer
         with ctx.read() as conn:
@@ -162,24 +191,73 @@ def _sync_one(ctx: Context, op: str, dev: dict, s: OfflineScan) -> dict[str, Any
         return _replay(prior, s)
 
 
-def _prior(conn: Connection, device_id: str, seq: int) -> Any:
-    D = device_scans.c
-    return conn.execute(
-        select(D.body_hash, D.answer).where(D.device_id == device_id, D.seq == seq)
-    ).first()
+def _sync_in(
+    ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan, view: bool
+) -> dict[str, Any]:
+    """One scan of a device in ``conn``'s transaction: its answer kept before, or recorded now
+    (event, conflict, audit entry) with its ``device_scans`` row."""
+    prior = _prior(conn, dev["id"], s.seq)
+    if prior is not None:
+        return _replay(prior, s, ctx, conn, op, view)
+    answer = _record(ctx, conn, op, dev, s, view)
+    shown = answer.pop("view", None)  # personal: told, never kept
+    r = raw(conn)
+    r.run(conn, _INSERT_SCAN, {
+        "device_id": dev["id"], "seq": s.seq, "body_hash": s.body_hash,
+        "event_seq": answer.get("event"), "outcome": answer["outcome"],
+        "answer": r.json(answer), "received_at": r.dt(ctx.clock()),
+    }).close()  # fmt: skip
+    out = {**answer, "duplicate": False}
+    if shown:
+        out["view"] = shown
+    return out
 
 
-def _replay(prior: Any, s: OfflineScan) -> dict[str, Any]:
-    if prior.body_hash != s.body_hash:
+# sent straight to the driver on the scan's hot path (see evacops.registry.store.db.Raw)
+_PRIOR = "SELECT body_hash, answer FROM device_scans WHERE device_id = {device_id} AND seq = {seq}"
+_INSERT_SCAN = (
+    "INSERT INTO device_scans (device_id, seq, body_hash, event_seq, outcome, answer, "
+    "received_at) VALUES ({device_id}, {seq}, {body_hash}, {event_seq}, {outcome}, {answer}, "
+    "{received_at})"
+)
+
+
+def _prior(conn: Connection, device_id: str, seq: int) -> tuple[str, dict] | None:
+    """The body hash and answer kept for ``(device, seq)``, if it was synced before."""
+    cur = raw(conn).run(conn, _PRIOR, {"device_id": device_id, "seq": seq})
+    row = cur.fetchone()
+    cur.close()
+    if row is None:
+        return None
+    answer = row[1] if isinstance(row[1], dict) else json.loads(row[1])
+    return row[0], answer
+
+
+def _replay(
+    prior: tuple[str, dict], s: OfflineScan, ctx: Context | None = None,
+    conn: Connection | None = None, op: str = "", view: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """The answer kept for a ``(device, seq)`` synced before (with the gate's view again, read
+    and audited now, when ``view`` and a writing ``conn`` are given)."""
+    body_hash, answer = prior
+    if body_hash != s.body_hash:
         return {
             "seq": s.seq,
             "outcome": "refused",
             "problem": f"seq {s.seq}: a different scan was synced under this number already",
         }
-    return {**prior.answer, "duplicate": True}
+    out = {**answer, "duplicate": True}
+    pid = answer.get("person_id")
+    if view and ctx is not None and conn is not None and pid and answer["outcome"] == "recorded":
+        shown = gate_view.by_person(ctx, conn, op, pid)
+        if shown:
+            out["view"] = shown
+    return out
 
 
-def _record(ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan) -> dict:
+def _record(
+    ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan, view: bool = False
+) -> dict:
     """The event of one offline scan (and its conflict, if any); the answer to the device."""
     base: dict[str, Any] = {"seq": s.seq, "action": s.action}
     if s.payload.startswith(credentials.CODE_PREFIX):
@@ -197,6 +275,7 @@ def _record(ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan) 
     found = movements._scan_lookup(conn, claim.credential_id, "-")
     if found is None or found["c_operation_id"] != op or found["p_operation_id"] != op:
         return {**base, "outcome": "invalid", "problem": "unknown-credential"}
+    shown = movements.lookup_view(ctx, op, found) if view else None
     cred = {k[2:]: found[k] for k in found if k.startswith("c_")}
     p = {k[2:]: found[k] for k in found if k.startswith("p_")}
     site = dev["site"]  # a device scans where it is enrolled
@@ -205,7 +284,7 @@ def _record(ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan) 
     if kind is None:
         two_gates = s.action == ev.GATE_IN and p["status"] == "checked-in" and p["site"] != site
         try:
-            done = movements._scan(ctx, conn, op, req, cred, p)
+            done = movements._scan(ctx, conn, op, req, cred, p, None if two_gates else shown)
         except AccessDenied:
             raise
         except (RegistryError, CredentialError) as exc:
@@ -213,6 +292,8 @@ def _record(ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan) 
         else:
             answer = {**base, "outcome": "recorded", "event": done["event"],
                       "person_id": p["id"]}  # fmt: skip
+            if "view" in done:
+                answer["view"] = done["view"]
             if two_gates:
                 answer["outcome"] = "conflict"
                 answer.update(_queue(ctx, conn, op, "two-gates", p, None, [done["event"]],

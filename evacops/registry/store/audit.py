@@ -97,13 +97,13 @@ def append(
         row = cur.fetchone()
     lane, head = row
     digest = _digest(key, head, lane, at, actor, action, operation, subject, detail)
-    cur = r.run(
-        conn,
-        _INSERT,
-        {"lane": lane, "at": r.dt(at), "actor": actor, "action": action,
-         "operation_id": operation, "subject": subject, "detail": r.json(detail),
-         "prev_hash": head, "hash": digest},
-    )  # fmt: skip
+    params = {"lane": lane, "at": r.dt(at), "actor": actor, "action": action,
+              "operation_id": operation, "subject": subject, "detail": r.json(detail),
+              "prev_hash": head, "hash": digest}  # fmt: skip
+    if not r.sqlite:  # the entry and its lane's new head in one statement (one round trip)
+        r.run(conn, _APPEND_PG, params).close()
+        return digest
+    cur = r.run(conn, _INSERT, params)
     seq = cur.fetchone()[0]
     r.run(conn, _SET_HEAD, {"lane": lane, "seq": seq, "hash": digest}).close()
     return digest
@@ -118,6 +118,10 @@ _INSERT = (
     "{hash}) RETURNING seq"
 )
 _SET_HEAD = "UPDATE audit_head SET seq = {seq}, hash = {hash} WHERE id = {lane}"
+_APPEND_PG = (
+    f"WITH entry AS ({_INSERT}) "
+    "UPDATE audit_head SET seq = (SELECT seq FROM entry), hash = {hash} WHERE id = {lane}"
+)
 
 
 @dataclass(frozen=True)

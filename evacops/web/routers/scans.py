@@ -58,7 +58,8 @@ def api_scan(
     ("ask for the full code or scan"); past the lookup limit a 429."""
     reg = c.registry
     options: dict[str, Any] = {"site": body.site, "flight": body.flight,
-                               "scan_id": idempotency_key, "override": body.override}  # fmt: skip
+                               "scan_id": idempotency_key, "override": body.override,
+                               "view": True}  # fmt: skip
     if (body.payload is None) == (body.code is None):
         raise RegistryError("give either payload (the QR code's text) or code (the short code)",
                             field="payload")  # fmt: skip
@@ -75,7 +76,7 @@ def api_device_sync(
 ) -> dict[str, Any]:
     """A device's offline scans, one answer per scan in order. Retries are harmless: a
     ``(device, seq)`` seen before answers as it did (``duplicate: true``)."""
-    answers = reg.sync_scans(op, device, body.scans)
+    answers = reg.sync_scans(op, device, body.scans, view=True)
     shown = []
     for a in answers:
         item = {
