@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import OPERATION, PASSWORD
@@ -69,7 +70,10 @@ class EndlessUpload:
                         (b"content-type", b"multipart/form-data; boundary=xyz"),
                         *((k.lower().encode(), v.encode()) for k, v in headers.items())],
         }  # fmt: skip
-        asyncio.run(app(scope, self.receive, self.send))
+        # a loop of its own in a thread: the session may already run one in this thread
+        # (Playwright's sync API does, for the browser tests)
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, app(scope, self.receive, self.send)).result()
         start = next(m for m in self.messages if m["type"] == "http.response.start")
         body = b"".join(
             m.get("body", b"") for m in self.messages if m["type"] != "http.response.start"

@@ -169,8 +169,8 @@ def emit(
         return
     if table is not None:
         out.print(table)
-    for line in lines or []:
-        out.print(line, highlight=False, markup=False)
+    for line in lines or []:  # never broken by the console: paths and URLs stay whole
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def kv_table(title: str, d: dict[str, Any]) -> Table:
