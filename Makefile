@@ -25,8 +25,9 @@ demo: $(STAMP)
 	$(BIN)/evacops plan scenarios/kabul-2021.yaml --out out/kabul-2021
 	$(BIN)/evacops demo --people 2000 --folder out/demo --port $(DEMO_PORT) --plan out/kabul-2021
 
+# on every core, a test file to a worker (its module fixtures, e.g. the Kabul plan, built once)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
