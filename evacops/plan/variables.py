@@ -8,7 +8,12 @@
 - ``Arc-flow[cohort, arc, period]``: people who set off on an arc (ground leg, or air leg flown by
   a fleet) in a period, if the cohort may use it and it is open; they arrive ``arc_delay``
   periods later;
-- ``Arc-backlog[arc, period]`` (repair model only): people waiting for seats on an air arc.
+- ``Arc-backlog[arc, period]`` (repair model only): people waiting for seats on an air arc;
+- ``Fleet-flown[fleet, period]``: sorties a fleet has flown up to and including a period (only
+  for fleets with a crew limit, ``max_sorties_per_day``): the crew limit's rolling 24 hours are
+  then two terms per row;
+- ``Site-arrived[site, period]``: people who have arrived at a site up to and including a period
+  (only at sites with a stay limit or a minimum dwell), likewise.
 
 Each ``define_*`` function adds one kind to a model and returns its labels as numpy arrays (-1
 where a variable does not exist), which is what the constraint families gather.
@@ -32,6 +37,8 @@ class AircraftVars:
 
     sortie: np.ndarray
     idle: np.ndarray
+    flown: np.ndarray  # (F, T) cumulative sorties of fleets with a crew limit, -1 elsewhere
+    used: np.ndarray  # (F, T) cumulative hours in use of fleets with maintenance, -1 elsewhere
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class PeopleVars:
 
     hold: np.ndarray
     flow: np.ndarray
+    arrived: np.ndarray  # (S, T) cumulative arrivals at sites with a stay limit, -1 elsewhere
 
 
 def flow_mask(net: Network) -> np.ndarray:
@@ -77,7 +85,25 @@ def define_aircraft_variables(
         coords=[c["station"], c["period"]],
         dims=["station", "period"],
     )
-    return AircraftVars(sortie=sortie.labels.values, idle=idle.labels.values)
+    F = len(net.fleets)
+    counted = {}
+    for name, which in (
+        ("Fleet-flown", np.isfinite(net.fleet_sorties_day)),
+        ("Fleet-used", net.fleet_up < 1.0),
+    ):
+        counted[name] = m.add_variables(
+            lower=0,
+            name=name,
+            coords=[c["fleet"], c["period"]],
+            dims=["fleet", "period"],
+            mask=data_array(net, np.broadcast_to(which[:, None], (F, net.T)), ["fleet", "period"]),
+        ).labels.values
+    return AircraftVars(
+        sortie=sortie.labels.values,
+        idle=idle.labels.values,
+        flown=counted["Fleet-flown"],
+        used=counted["Fleet-used"],
+    )
 
 
 def define_people_variables(m: linopy.Model, net: Network) -> PeopleVars:
@@ -105,7 +131,17 @@ def define_people_variables(m: linopy.Model, net: Network) -> PeopleVars:
         dims=["cohort", "arc", "period"],
         mask=data_array(net, flow_mask(net), ["cohort", "arc", "period"]),
     )
-    return PeopleVars(hold=hold.labels.values, flow=flow.labels.values)
+    stays = (net.max_stay > 0) | (net.min_dwell > 0)
+    arrived = m.add_variables(
+        lower=0,
+        name="Site-arrived",
+        coords=[c["site"], c["period"]],
+        dims=["site", "period"],
+        mask=data_array(net, np.broadcast_to(stays[:, None], (S, net.T)), ["site", "period"]),
+    )
+    return PeopleVars(
+        hold=hold.labels.values, flow=flow.labels.values, arrived=arrived.labels.values
+    )
 
 
 def define_backlog_variables(m: linopy.Model, net: Network, seat_demand: np.ndarray) -> np.ndarray:

@@ -1,0 +1,131 @@
+"""The limits real operations have that are not capacities of one period: crews, maintenance and
+stays. One free ``define_*`` function per family, as in :mod:`evacops.plan.constraints`.
+
+- ``Fleet-crew`` (fleet x period): sorties a fleet flies (outbound and back) in any 24 hours <=
+  ``max_sorties_per_day`` x the most aircraft it has available in those hours. Crews are not
+  individuals in a time-expanded network (aircraft of a fleet are interchangeable), so the crew
+  limit is the one a planner states per aircraft and day, applied to the fleet as a whole over
+  rolling windows; ``Fleet-flown`` counts the fleet's sorties so far, which makes each window
+  two terms (``Fleet-crew-balance`` defines it).
+- ``Fleet-maintenance`` (fleet x period): an aircraft is down for maintenance
+  ``maintenance_down_fraction`` of its time, so the fleet's hours in use (from a sortie's
+  departure until it is ready again: block time and ground time) in any 24 hours are at most
+  ``(1 - maintenance_down_fraction) x 24`` per aircraft available. Over a day, not at every
+  moment: two aircraft 20 % down may both fly at once, but not around the clock (a per-period
+  limit would leave a 2-aircraft fleet one aircraft in whole sorties). ``Fleet-used`` counts the
+  hours so far (``Fleet-maintenance-balance``).
+- ``Site-stay`` / ``Site-dwell`` (site x period): people who arrived ``max_stay`` periods ago
+  have all left (people waiting <= arrivals in the last ``max_stay`` periods); people who
+  arrived in the last ``min_dwell`` periods are all still there (people waiting >= arrivals in
+  them). Cohorts are counted together: who leaves first is not said (first come, first out is
+  the reading that makes the stay limit hold for each person). ``Site-arrived`` counts arrivals
+  so far (``Site-arrived-balance``).
+"""
+
+from __future__ import annotations
+
+import linopy
+import numpy as np
+
+from evacops.network import Network
+from evacops.network.keys import padded
+from evacops.plan.rows import add_rows, gather
+from evacops.plan.variables import AircraftVars, PeopleVars
+
+
+def _prev(labels: np.ndarray, lag: np.ndarray | int = 1) -> np.ndarray:
+    """``labels[x, t - lag[x]]`` as (X, T, 1), -1 before the first period."""
+    X = labels.shape[0]
+    lag = np.broadcast_to(np.asarray(lag), (X,))
+    return gather(labels, np.arange(X)[:, None], lag[:, None])
+
+
+def _fleet_moves(net: Network) -> np.ndarray:
+    """(F, K) each fleet's moves, padded with -1."""
+    return padded([list(np.flatnonzero(net.move_fleet == f)) for f in range(len(net.fleets))])
+
+
+def _rolling(
+    m: linopy.Model,
+    net: Network,
+    name: str,
+    sortie: np.ndarray,
+    total: np.ndarray,
+    per_move: np.ndarray,
+    limited: np.ndarray,
+    per_day: np.ndarray,
+) -> None:
+    """``total[f, t]`` = what fleet f's sorties have counted so far (each sortie of move m
+    counts ``per_move[m]``: ``<name>-balance``), and what they count in any 24 hours <=
+    ``per_day[f]`` x the most aircraft available in those hours (``name``)."""
+    F, T = len(net.fleets), net.T
+    mv = _fleet_moves(net)
+    todays = gather(sortie, mv, np.zeros_like(mv))  # (F, T, K)
+    weight = np.where(mv >= 0, per_move[np.maximum(mv, 0)], 0.0)[:, None, :]
+    add_rows(
+        m,
+        net,
+        f"{name}-balance",
+        [(total[..., None], 1.0), (_prev(total), -1.0), (todays, -weight)],
+        ["fleet", "period"],
+        "=",
+        np.zeros((F, T)),
+        mask=np.broadcast_to(limited[:, None], (F, T)),
+    )
+    W = max(1, round(24 / net.period_h))
+    padded_avail = np.concatenate([np.zeros((F, W - 1)), net.fleet_avail], axis=1)
+    most = np.stack([padded_avail[:, k : k + T] for k in range(W)]).max(axis=0)
+    rhs = np.where(limited[:, None], per_day[:, None] * most, np.inf)
+    parts = [(total[..., None], 1.0), (_prev(total, W), -1.0)]
+    add_rows(m, net, name, parts, ["fleet", "period"], "<=", rhs)
+
+
+def define_crew_limits(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
+    """Fleet-crew: sorties in any 24 hours <= max_sorties_per_day x aircraft (module docs)."""
+    limited = np.isfinite(net.fleet_sorties_day)
+    if limited.any():
+        ones = np.ones(len(net.move_fleet))
+        per_day = np.where(limited, net.fleet_sorties_day, 0.0)
+        _rolling(m, net, "Fleet-crew", aircraft.sortie, aircraft.flown, ones, limited, per_day)
+
+
+def define_maintenance(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
+    """Fleet-maintenance: hours in use (block + ground time, departure to ready again) in any
+    24 hours <= (1 - maintenance_down_fraction) x 24 h x aircraft (module docs)."""
+    down = net.fleet_up < 1.0
+    if down.any():
+        hours = net.move_ready * net.period_h
+        per_day = 24.0 * net.fleet_up
+        _rolling(m, net, "Fleet-maintenance", aircraft.sortie, aircraft.used, hours, down, per_day)
+
+
+def define_stays(m: linopy.Model, net: Network, people: PeopleVars) -> None:
+    """Site-arrived-balance, Site-stay and Site-dwell (see the module docs)."""
+    S, T = len(net.sites), net.T
+    stays = (net.max_stay > 0) | (net.min_dwell > 0)
+    if not stays.any():
+        return
+    arrived = people.arrived
+    ins = padded([list(np.flatnonzero(net.arc_to == k)) for k in range(S)])
+    in_lag = np.where(ins >= 0, net.arc_delay[np.maximum(ins, 0)], 0)
+    g = gather(people.flow, ins, in_lag)  # (C, S, T, K)
+    inflow = np.moveaxis(g, 0, -1).reshape(S, T, -1)
+    add_rows(
+        m,
+        net,
+        "Site-arrived-balance",
+        [(arrived[..., None], 1.0), (_prev(arrived), -1.0), (inflow, -1.0)],
+        ["site", "period"],
+        "=",
+        net.appear.sum(axis=0),
+        mask=np.broadcast_to(stays[:, None], (S, T)),
+    )
+    hold = np.moveaxis(people.hold, 0, -1)  # (S, T, C)
+    now = arrived[..., None]
+    for name, lag, sign in (("Site-stay", net.max_stay, 1.0), ("Site-dwell", net.min_dwell, -1.0)):
+        has = lag > 0
+        if not has.any():
+            continue
+        rhs = np.where(has[:, None], 0.0, np.inf) * np.ones((1, T))
+        parts = [(hold, sign), (now, -sign), (_prev(arrived, np.maximum(lag, 1)), sign)]
+        add_rows(m, net, name, parts, ["site", "period"], "<=", rhs)
