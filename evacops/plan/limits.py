@@ -14,10 +14,10 @@ stays. One free ``define_*`` function per family, as in :mod:`evacops.plan.const
   moment: two aircraft 20 % down may both fly at once, but not around the clock (a per-period
   limit would leave a 2-aircraft fleet one aircraft in whole sorties). ``Fleet-used`` counts the
   hours so far (``Fleet-maintenance-balance``).
-- ``Site-stay`` / ``Site-dwell`` (site x period): people who arrived ``max_stay`` periods ago
-  have all left (people waiting <= arrivals in the last ``max_stay`` periods); people who
-  arrived in the last ``min_dwell`` periods are all still there (people waiting >= arrivals in
-  them). Cohorts are counted together: who leaves first is not said (first come, first out is
+- ``Site-stay`` / ``Site-dwell`` (site x period): people stay at most ``max_stay`` periods, the
+  period they arrive in counted as one (people waiting at the end of a period <= arrivals in
+  its last ``max_stay - 1`` periods and itself); people who arrived in the last ``min_dwell``
+  periods are all still there (people waiting >= arrivals in them), so nobody leaves sooner. Cohorts are counted together: who leaves first is not said (first come, first out is
   the reading that makes the stay limit hold for each person). ``Site-arrived`` counts arrivals
   so far (``Site-arrived-balance``).
 """
@@ -122,10 +122,14 @@ def define_stays(m: linopy.Model, net: Network, people: PeopleVars) -> None:
     )
     hold = np.moveaxis(people.hold, 0, -1)  # (S, T, C)
     now = arrived[..., None]
-    for name, lag, sign in (("Site-stay", net.max_stay, 1.0), ("Site-dwell", net.min_dwell, -1.0)):
-        has = lag > 0
+    # a stay of L periods: who arrived in period t - L + 1 or before has left by the end of t
+    # (the period of arrival counts as one); a dwell of d: who arrived after t - d is still there
+    for name, has, lag, sign in (
+        ("Site-stay", net.max_stay > 0, net.max_stay - 1, 1.0),
+        ("Site-dwell", net.min_dwell > 0, net.min_dwell, -1.0),
+    ):
         if not has.any():
             continue
         rhs = np.where(has[:, None], 0.0, np.inf) * np.ones((1, T))
-        parts = [(hold, sign), (now, -sign), (_prev(arrived, np.maximum(lag, 1)), sign)]
+        parts = [(hold, sign), (now, -sign), (_prev(arrived, np.maximum(lag, 0)), sign)]
         add_rows(m, net, name, parts, ["site", "period"], "<=", rhs)
