@@ -17,8 +17,9 @@ stays. One free ``define_*`` function per family, as in :mod:`evacops.plan.const
 - ``Site-stay`` / ``Site-dwell`` (site x period): people stay at most ``max_stay`` periods, the
   period they arrive in counted as one (people waiting at the end of a period <= arrivals in
   its last ``max_stay - 1`` periods and itself); people who arrived in the last ``min_dwell``
-  periods are all still there (people waiting >= arrivals in them), so nobody leaves sooner. Cohorts are counted together: who leaves first is not said (first come, first out is
-  the reading that makes the stay limit hold for each person). ``Site-arrived`` counts arrivals
+  periods are all still there (people waiting >= arrivals in them), so nobody leaves sooner.
+  Cohorts are counted together: who leaves first is not said (first come, first out is the
+  reading that makes the stay limit hold for each person). ``Site-arrived`` counts arrivals
   so far (``Site-arrived-balance``).
 """
 
