@@ -132,9 +132,7 @@ def check_invariants(md: SimModel, rec: dict[str, np.ndarray], random: bool) -> 
     assert (tot[:, :, ground] <= md.net.arc_cap[ground][None, None] + tol).all()
     air = np.flatnonzero(~ground)
     net = md.net
-    seats = (
-        rec["sorties"][:, :, net.arc_move[air]] * net.fleet_load[net.move_fleet[net.arc_move[air]]]
-    )
+    seats = rec["sorties"][:, :, net.arc_move[air]] * net.arc_load[air]
     assert (tot[:, :, air] <= seats + tol).all()
     for s in range(md.S):
         if md.net.site_kind[s] == "gate" and random:
