@@ -37,8 +37,6 @@ class AircraftVars:
 
     sortie: np.ndarray
     idle: np.ndarray
-    flown: np.ndarray  # (F, T) cumulative sorties of fleets with a crew limit, -1 elsewhere
-    used: np.ndarray  # (F, T) cumulative hours in use of fleets with maintenance, -1 elsewhere
 
 
 @dataclass(frozen=True)
@@ -85,25 +83,7 @@ def define_aircraft_variables(
         coords=[c["station"], c["period"]],
         dims=["station", "period"],
     )
-    F = len(net.fleets)
-    counted = {}
-    for name, which in (
-        ("Fleet-flown", np.isfinite(net.fleet_sorties_day)),
-        ("Fleet-used", net.fleet_up < 1.0),
-    ):
-        counted[name] = m.add_variables(
-            lower=0,
-            name=name,
-            coords=[c["fleet"], c["period"]],
-            dims=["fleet", "period"],
-            mask=data_array(net, np.broadcast_to(which[:, None], (F, net.T)), ["fleet", "period"]),
-        ).labels.values
-    return AircraftVars(
-        sortie=sortie.labels.values,
-        idle=idle.labels.values,
-        flown=counted["Fleet-flown"],
-        used=counted["Fleet-used"],
-    )
+    return AircraftVars(sortie=sortie.labels.values, idle=idle.labels.values)
 
 
 def define_people_variables(m: linopy.Model, net: Network) -> PeopleVars:
