@@ -52,7 +52,7 @@ def _fleet_moves(net: Network) -> np.ndarray:
     return padded([list(np.flatnonzero(net.move_fleet == f)) for f in range(len(net.fleets))])
 
 
-def _rolling(
+def _day_windows(
     m: linopy.Model,
     net: Network,
     name: str,
@@ -102,7 +102,7 @@ def define_crew_limits(m: linopy.Model, net: Network, aircraft: AircraftVars) ->
     if limited.any():
         ones = np.ones(len(net.move_fleet))
         per_day = np.where(limited, net.fleet_sorties_day, 0.0)
-        _rolling(m, net, "Fleet-crew", aircraft.sortie, ones, limited, per_day)
+        _day_windows(m, net, "Fleet-crew", aircraft.sortie, ones, limited, per_day)
 
 
 def define_maintenance(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
@@ -112,7 +112,7 @@ def define_maintenance(m: linopy.Model, net: Network, aircraft: AircraftVars) ->
     if down.any():
         hours = net.move_ready * net.period_h
         per_day = 24.0 * net.fleet_up
-        _rolling(m, net, "Fleet-maintenance", aircraft.sortie, hours, down, per_day)
+        _day_windows(m, net, "Fleet-maintenance", aircraft.sortie, hours, down, per_day)
 
 
 def define_stays(m: linopy.Model, net: Network, people: PeopleVars) -> None:

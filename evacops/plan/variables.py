@@ -9,11 +9,11 @@
   a fleet) in a period, if the cohort may use it and it is open; they arrive ``arc_delay``
   periods later;
 - ``Arc-backlog[arc, period]`` (repair model only): people waiting for seats on an air arc;
-- ``Fleet-flown[fleet, period]``: sorties a fleet has flown up to and including a period (only
-  for fleets with a crew limit, ``max_sorties_per_day``): the crew limit's rolling 24 hours are
-  then two terms per row;
 - ``Site-arrived[site, period]``: people who have arrived at a site up to and including a period
-  (only at sites with a stay limit or a minimum dwell), likewise.
+  (only at sites with a stay limit or a minimum dwell): a stay is then three terms per row.
+
+The crew and maintenance limits add their own 3-hour block counts (``Fleet-crew-block``,
+``Fleet-maintenance-block``; :mod:`evacops.plan.limits`).
 
 Each ``define_*`` function adds one kind to a model and returns its labels as numpy arrays (-1
 where a variable does not exist), which is what the constraint families gather.
