@@ -19,6 +19,14 @@ def shuttle_dict() -> dict:
     return yaml.safe_load((HERE / "scenarios" / "shuttle.yaml").read_text())
 
 
+def set_capacity(site: dict, holding_capacity: float) -> dict:
+    """Give a site of a scenario dict a holding capacity in place of ``unlimited: true``."""
+    site.pop("unlimited", None)
+    site.pop("reason", None)
+    site["holding_capacity"] = holding_capacity
+    return site
+
+
 def scenario_from(d: dict) -> Scenario:
     return parse_text(yaml.safe_dump(copy.deepcopy(d), sort_keys=False), source="test.yaml")
 

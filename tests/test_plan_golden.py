@@ -7,7 +7,7 @@ import pytest
 
 from evacops.errors import InfeasibleError
 from evacops.plan import solve_plan
-from tests.helpers import scenario_from, shuttle_dict
+from tests.helpers import scenario_from, set_capacity, shuttle_dict
 
 
 def test_shuttle_optimum_by_hand():
@@ -33,7 +33,7 @@ def test_lp_and_integer_agree_where_integrality_is_natural():
 
 def test_staging_capacity_limits_people_out_and_is_reported_as_binding():
     d = shuttle_dict()
-    d["sites"][2]["holding_capacity"] = 150  # STAGE holds 150 ...
+    set_capacity(d["sites"][2], 150)  # STAGE holds 150 ...
     d["sites"][3]["opens"] = "+24h"  # ... and nobody may go on to HOME before it opens
     d["legs"][2]["travel_time_h"] = 1
     p = solve_plan(scenario_from(d), check_binding=3)

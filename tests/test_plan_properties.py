@@ -2,8 +2,11 @@
 
 Each check recomputes from the plan's arrays and the network, independently of the model code:
 nobody is created or lost, no capacity is exceeded in any period, no aircraft is in two places,
-the per-aircraft schedule adds up to the flows and respects MOG and slots, and the same input
-gives the same plan.
+the per-aircraft schedule adds up to the flows and respects MOG, slots and runway movements
+(rates that change over time, never bunched beyond the hour), crews' sorties per day and
+maintenance down time are kept, nobody stays longer than a site allows or leaves the evacuation
+airport before the minimum dwell, nobody flies with an operator their cohort may not use, nobody
+leaves after a hard deadline, and the same input gives the same plan.
 """
 
 from __future__ import annotations
@@ -20,36 +23,57 @@ from tests.helpers import scenario_from
 TOL = 1e-5
 
 
+def _hold(site: dict, capacity: int | None) -> dict:
+    """A site holds ``capacity`` people, or is unlimited with a reason (a site that receives
+    people must say which)."""
+    if capacity is None:
+        site.update(unlimited=True, reason="random scenario: no limit")
+    else:
+        site["holding_capacity"] = capacity
+    return site
+
+
 @st.composite
 def scenarios(draw) -> dict:
     horizon = draw(st.integers(10, 20))
     n_stage = draw(st.integers(1, 2))
     opt_cap = st.one_of(st.none(), st.integers(50, 600))
+    rate = st.one_of(st.none(), st.sampled_from([1, 2, 3, 1.5]))
+    gate = {
+        "name": "GATE",
+        "kind": "gate",
+        "crowd_area_m2": draw(st.one_of(st.none(), st.integers(20, 300))),
+        "processing_rate_per_h": draw(st.one_of(st.none(), st.integers(40, 400))),
+    }
+    gate_cap = draw(opt_cap)
+    if gate_cap is not None or gate["crowd_area_m2"] is None:
+        _hold(gate, gate_cap)
+    airfield = {
+        "departure_slots_per_h": draw(rate),
+        "arrival_slots_per_h": draw(rate),
+        "movements_per_h": draw(st.one_of(st.none(), st.integers(2, 4))),
+        "mog": draw(st.one_of(st.none(), st.integers(1, 3))),
+        "ground_time_h": {"default": draw(st.sampled_from([0, 0.5, 1, 2]))},
+    }
+    if draw(st.booleans()):
+        a = draw(st.integers(0, 6))
+        airfield["slot_changes"] = [
+            {
+                "from": f"+{a}h",
+                "to": f"+{a + draw(st.integers(1, 6))}h",
+                "departure_slots_per_h": draw(st.sampled_from([1, 1.5, 2])),
+                "movements_per_h": draw(st.one_of(st.none(), st.sampled_from([1, 2, 2.5]))),
+            }
+        ]
+    evac = _hold({"name": "EVAC", "kind": "airport"}, draw(opt_cap))
+    evac["min_dwell_h"] = draw(st.one_of(st.none(), st.sampled_from([1, 2])))
+    evac["airfield"] = airfield
+    home = {"name": "HOME", "kind": "destination"}
     sites = [
         {"name": "CAMP", "kind": "assembly"},
-        {
-            "name": "GATE",
-            "kind": "gate",
-            "holding_capacity": draw(opt_cap),
-            "crowd_area_m2": draw(st.one_of(st.none(), st.integers(20, 300))),
-            "processing_rate_per_h": draw(st.one_of(st.none(), st.integers(40, 400))),
-        },
-        {
-            "name": "EVAC",
-            "kind": "airport",
-            "holding_capacity": draw(opt_cap),
-            "airfield": {
-                "departure_slots_per_h": draw(st.one_of(st.none(), st.integers(1, 3))),
-                "arrival_slots_per_h": draw(st.one_of(st.none(), st.integers(1, 3))),
-                "mog": draw(st.one_of(st.none(), st.integers(1, 3))),
-                "ground_time_h": {"default": draw(st.sampled_from([0, 0.5, 1, 2]))},
-            },
-        },
-        {
-            "name": "HOME",
-            "kind": "destination",
-            "holding_capacity": draw(st.one_of(st.none(), st.integers(100, 2000))),
-        },
+        gate,
+        evac,
+        _hold(home, draw(st.one_of(st.none(), st.integers(100, 2000)))),
     ]
     legs = [
         {
@@ -71,18 +95,17 @@ def scenarios(draw) -> dict:
     air = []
     for k in range(n_stage):
         name = f"STAGE{k}"
-        sites.append(
-            {
-                "name": name,
-                "kind": "staging",
-                "holding_capacity": draw(st.one_of(st.none(), st.integers(50, 800))),
-                "processing_rate_per_h": draw(st.one_of(st.none(), st.integers(20, 300))),
-                "airfield": {
-                    "mog": draw(st.one_of(st.none(), st.integers(1, 3))),
-                    "ground_time_h": {"default": draw(st.sampled_from([0.5, 1]))},
-                },
-            }
-        )
+        stage = {
+            "name": name,
+            "kind": "staging",
+            "processing_rate_per_h": draw(st.one_of(st.none(), st.integers(20, 300))),
+            "max_stay_h": draw(st.one_of(st.none(), st.integers(1, 8))),
+            "airfield": {
+                "mog": draw(st.one_of(st.none(), st.integers(1, 3))),
+                "ground_time_h": {"default": draw(st.sampled_from([0.5, 1]))},
+            },
+        }
+        sites.append(_hold(stage, draw(st.one_of(st.none(), st.integers(50, 800)))))
         legs.append(
             {
                 "name": f"evac-{k}",
@@ -90,6 +113,7 @@ def scenarios(draw) -> dict:
                 "origin": "EVAC",
                 "destination": name,
                 "block_time_h": draw(st.sampled_from([1, 1.5, 2, 3])),
+                "surge_load": draw(st.booleans()),
             }
         )
         air.append(f"evac-{k}")
@@ -119,6 +143,8 @@ def scenarios(draw) -> dict:
                 "home": home,
                 "legs": mine,
                 "operator": draw(st.sampled_from(["red", "blue"])),
+                "max_sorties_per_day": draw(st.one_of(st.none(), st.integers(2, 8))),
+                "maintenance_down_fraction": draw(st.sampled_from([0, 0.2, 0.5])),
             }
         )
     for site in sites:  # validation refuses more aircraft based at a site than its MOG
@@ -134,6 +160,8 @@ def scenarios(draw) -> dict:
             "origin": "CAMP",
             "priority": draw(st.sampled_from([1, 2, 5])),
         }
+        if draw(st.booleans()):  # a nation's own list: flown only by that operator
+            c["operators"] = [draw(st.sampled_from(sorted({f["operator"] for f in fleets})))]
         if draw(st.booleans()):
             c["appear"] = {
                 "mode": "uniform",
@@ -141,7 +169,11 @@ def scenarios(draw) -> dict:
                 "end": f"+{draw(st.integers(1, horizon))}h",
             }
         cohorts.append(c)
+    deadline = {}
+    if draw(st.booleans()):
+        deadline = {"deadline": f"+{draw(st.integers(4, horizon))}h", "deadline_hard": True}
     return {
+        **deadline,
         "name": "random",
         "time": {"start": "2030-01-01T00:00:00+00:00", "horizon_h": horizon},
         "evacuation_airport": "EVAC",
@@ -189,9 +221,11 @@ def check_invariants(p) -> None:
     assert (flow.sum(axis=0) <= net.arc_cap[:, None] + TOL).all()
     k = p.sortie_counts
     assert np.allclose(sol.sorties, k, atol=1e-6)  # whole sorties after repair
+    seats = _seats(p.scenario)  # (leg, fleet) -> seats per sortie, from the scenario itself
     for a in np.flatnonzero(net.arc_move >= 0):
         m = net.arc_move[a]
-        assert (flow[:, a, :].sum(axis=0) <= k[m] * net.fleet_load[net.move_fleet[m]] + TOL).all()
+        n = seats[(net.move_leg[m], net.fleets[net.move_fleet[m]])]
+        assert (flow[:, a, :].sum(axis=0) <= k[m] * n + TOL).all()
 
     # aircraft conserved: idle aircraft per station follow from the whole sorties, never negative
     K = len(net.stations)
@@ -216,9 +250,10 @@ def check_invariants(p) -> None:
         assert rows["origin"].iloc[0] == home, aircraft
         assert (rows["origin"].to_numpy()[1:] == rows["destination"].to_numpy()[:-1]).all()
         assert (rows["dep_period"].to_numpy()[1:] >= rows["ready_period"].to_numpy()[:-1]).all()
-    assert (
-        sched["load"] <= sched["fleet"].map(dict(zip(net.fleets, net.fleet_load, strict=True)))
-    ).all()
+    out_rows = sched.query("direction == 'outbound'")
+    most = [seats[(leg, f)] for leg, f in zip(out_rows["leg"], out_rows["fleet"], strict=True)]
+    assert (out_rows["load"].to_numpy() <= np.array(most)).all()
+    assert (sched.query("direction == 'back'")["load"] == 0).all()
     out_sched = sched.query("direction == 'outbound'")
     for c, name in enumerate(net.cohorts):
         total = out_sched.groupby(["leg", "fleet", "dep_period"])[f"load_{name}"].sum()
@@ -233,8 +268,7 @@ def check_invariants(p) -> None:
         arrs = np.bincount(sched.loc[sched["destination"] == name, "arr_period"], minlength=T + 50)[
             :T
         ]
-        assert (deps <= net.dep_slots[s] + TOL).all(), name
-        assert (arrs <= net.arr_slots[s] + TOL).all(), name
+        _check_runway(p.scenario, name, deps, arrs, net.timeline)
         on_ground = np.zeros(T)
         for _, rows in sched.groupby("aircraft"):
             rows = rows.sort_values("dep_period")
@@ -268,11 +302,113 @@ def check_invariants(p) -> None:
         assert (crowd["counterfactual"] >= crowd["plan"] - 1e-4).all(), name
 
 
+def _seats(sc) -> dict[tuple[str, str], int]:
+    """Seats per sortie of each (leg, fleet): the type's max load on a surge leg, else its
+    planning load."""
+    types = {t.name: t for t in sc.aircraft_types}
+    out = {}
+    for f in sc.fleets:
+        for leg in sc.legs:
+            t = types[f.type]
+            out[(leg.name, f.name)] = t.max_load if leg.surge_load else t.planning_load
+    return out
+
+
+def _rates(sc, name: str, field: str, T: int) -> np.ndarray:
+    """A site's rate per hour in each (1 h) period, from the scenario: the airfield's own,
+    replaced within its slot changes."""
+    af = sc.site(name).airfield
+    r = np.full(T, np.inf)
+    if af is None:
+        return r
+    if getattr(af, field) is not None:
+        r[:] = getattr(af, field)
+    tl = sc.timeline()
+    for ch in af.slot_changes:
+        if getattr(ch, field) is not None:
+            r[max(0, tl.period_ceil(ch.from_)) : max(0, tl.period_ceil(ch.to))] = getattr(ch, field)
+    return r
+
+
+def _check_runway(sc, name: str, deps: np.ndarray, arrs: np.ndarray, tl) -> None:
+    """Departures, arrivals and both together: within any hour at most the rate rounded up (no
+    bunching), within any two hours at most the two hours' rates (every rate drawn is whole
+    over 2 h)."""
+    for field, count in (
+        ("departure_slots_per_h", deps),
+        ("arrival_slots_per_h", arrs),
+        ("movements_per_h", deps + arrs),
+    ):
+        r = _rates(sc, name, field, len(count))
+        assert (count <= np.ceil(r - 1e-9) + TOL).all(), (name, field, count, r)
+        two = count[1:] + count[:-1]
+        assert (two <= r[1:] + r[:-1] + TOL).all(), (name, field, count, r)
+
+
+def _arrived(net, flow, s: int) -> np.ndarray:
+    """People who have arrived at site s by the end of each period (appearing included)."""
+    T = flow.shape[-1]
+    inflow = net.appear[:, s, :].sum(axis=0)
+    for a in np.flatnonzero(net.arc_to == s):
+        d = net.arc_delay[a]
+        inflow[d:] += flow[:, a, : T - d].sum(axis=0)
+    return np.cumsum(inflow)
+
+
+def _window_sum(x: np.ndarray, w: int) -> np.ndarray:
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    return c[1:] - c[np.maximum(np.arange(1, len(x) + 1) - w, 0)]
+
+
+def check_limits(p) -> None:
+    """Crews, maintenance, stays, minimum dwell, operators and a hard deadline (1 h periods)."""
+    net, sol, sc = p.network, p.final, p.scenario
+    T, k = net.T, p.sortie_counts
+    ends = list(range((T - 1) % 3, T, 3))  # the 24 h windows end every 3 h, the last at the end
+    for fi, f in enumerate(sc.fleets):
+        mine = net.move_fleet == fi
+        most = np.array([net.fleet_avail[fi, max(0, t - 23) : t + 1].max() for t in range(T)])
+        if f.max_sorties_per_day is not None:  # sorties in 24 h
+            day = _window_sum(k[mine].sum(axis=0), 24)
+            assert (day[ends] <= f.max_sorties_per_day * most[ends] + TOL).all(), f.name
+        if f.maintenance_down_fraction > 0:  # hours in use (block + ground) in 24 h
+            used = _window_sum((k[mine] * net.move_ready[mine][:, None]).sum(axis=0), 24)
+            cap = (1 - f.maintenance_down_fraction) * 24 * most
+            assert (used[ends] <= cap[ends] + TOL).all(), f.name
+    for s, site in enumerate(sc.sites):
+        if site.max_stay_h is None and site.min_dwell_h is None:
+            continue
+        arrived = _arrived(net, sol.flow, s)
+        held = sol.hold[:, s, :].sum(axis=0)
+        if site.max_stay_h is not None:  # arrived max_stay periods ago (arrival counts): gone
+            lag = int(np.floor(site.max_stay_h + 1e-9)) - 1
+            before = np.concatenate([np.zeros(lag), arrived[: T - lag]]) if lag else arrived
+            assert (held <= arrived - before + 1e-4).all(), site.name
+        if site.min_dwell_h is not None:  # arrived in the last min_dwell periods: still there
+            lag = int(np.ceil(site.min_dwell_h - 1e-9))
+            before = np.concatenate([np.zeros(lag), arrived[: T - lag]])
+            assert (held >= arrived - before - 1e-4).all(), site.name
+    operator = {f.name: f.operator for f in sc.fleets}
+    for c, cohort in enumerate(sc.cohorts):
+        if cohort.operators is None:
+            continue
+        for a in np.flatnonzero(net.arc_move >= 0):
+            if operator[net.fleets[net.move_fleet[net.arc_move[a]]]] not in cohort.operators:
+                assert sol.flow[c, a, :].max() <= TOL, (cohort.name, net.arc_name[a])
+    if sc.deadline_hard:
+        dl = net.timeline.period_ceil(sc.deadline)
+        assert sol.flow[:, net.out_arcs, dl:].max(initial=0.0) <= TOL
+        for m in np.flatnonzero(net.move_to == net.evac):
+            landed = np.arange(T) + net.move_land[m]
+            assert k[m][landed >= dl].sum() == 0
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_plan_invariants_on_random_scenarios(d):
     p = solve_plan(scenario_from(d), check_binding=0)
     check_invariants(p)
+    check_limits(p)
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])

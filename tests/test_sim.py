@@ -84,7 +84,9 @@ def replay_matches(model: SimModel, folder: Path, tol: float = 1e-6) -> None:
     )
     a = pd.Series(arc).map({n: i for i, n in enumerate(model.net.arc_name)}).to_numpy()
     c = flows["cohort"].map({n: i for i, n in enumerate(model.net.cohorts)}).to_numpy()
-    np.add.at(want, (flows["period"].to_numpy(), a, c), flows["people"].to_numpy())
+    # (as whole indices: a plan in which nobody moves has an empty table, read as text)
+    at = (flows["period"].to_numpy(dtype=int), a.astype(int), c.astype(int))
+    np.add.at(want, at, flows["people"].to_numpy(dtype=float))
     scale = max(1.0, float(np.abs(want).max()))
     assert np.abs(sim - want).max() <= tol * scale, np.unravel_index(
         np.abs(sim - want).argmax(), sim.shape
@@ -98,7 +100,8 @@ def replay_matches(model: SimModel, folder: Path, tol: float = 1e-6) -> None:
         + sorties["fleet"]
     )
     m = name.map({n: i for i, n in enumerate(model.net.move_names)}).to_numpy()
-    np.add.at(want_s, (sorties["period"].to_numpy(), m), sorties["sorties"].to_numpy())
+    at_s = (sorties["period"].to_numpy(dtype=int), m.astype(int))
+    np.add.at(want_s, at_s, sorties["sorties"].to_numpy(dtype=float))
     assert np.array_equal(got_s, want_s)
 
 
@@ -132,9 +135,7 @@ def check_invariants(md: SimModel, rec: dict[str, np.ndarray], random: bool) -> 
     assert (tot[:, :, ground] <= md.net.arc_cap[ground][None, None] + tol).all()
     air = np.flatnonzero(~ground)
     net = md.net
-    seats = (
-        rec["sorties"][:, :, net.arc_move[air]] * net.fleet_load[net.move_fleet[net.arc_move[air]]]
-    )
+    seats = rec["sorties"][:, :, net.arc_move[air]] * net.arc_load[air]
     assert (tot[:, :, air] <= seats + tol).all()
     for s in range(md.S):
         if md.net.site_kind[s] == "gate" and random:

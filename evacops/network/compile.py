@@ -15,7 +15,8 @@ Rounding to periods (period length Δ):
 
 :func:`compile_network` puts together one function per component: sites (:func:`site_capacity`,
 :func:`site_openness`, :func:`site_rates`: holding capacity and crowd area, openness, processing
-rates, slots and MOG), cohorts (:func:`cohort_appearance`), fleets and their moves
+rates, slots and MOG; :mod:`evacops.network.limits` for rates that change over time and stays),
+cohorts (:func:`cohort_appearance`), fleets and their moves
 (:func:`fleet_availability`, :func:`fleet_moves`: aircraft, stations, sorties' timing) and people
 arcs (:func:`people_arcs`: ground legs and air legs).
 """
@@ -29,6 +30,7 @@ from functools import cached_property
 import numpy as np
 
 from evacops.network.keys import air_arc_name, move_name, station_name
+from evacops.network.limits import airfield_rates, site_stays
 from evacops.scenario import Scenario, Timeline, allowed_sites, cohort_may_fly
 
 INF = np.inf
@@ -77,9 +79,18 @@ class Network:
     move_land: np.ndarray  # (M,) periods after departure it lands
     move_ready: np.ndarray  # (M,) periods after departure it may leave again (>= land)
     move_open: np.ndarray  # (M, T) bool: may depart in period t
-    dep_slots: np.ndarray  # (S,) per rolling hour (inf = unlimited)
+    dep_slots: np.ndarray  # (S,) per rolling hour (inf = unlimited), the airfield's own rate
     arr_slots: np.ndarray
     mog: np.ndarray  # (S,)
+    # limits of issue 11 (the planner's; the simulator reads the rates above)
+    dep_rate: np.ndarray  # (S, T) departure slots per hour in each period, after slot changes
+    arr_rate: np.ndarray  # (S, T) arrival slots per hour
+    mov_rate: np.ndarray  # (S, T) runway movements (arrivals + departures) per hour
+    max_stay: np.ndarray  # (S,) periods a person may stay at most, 0 = no limit
+    min_dwell: np.ndarray  # (S,) periods a person stays at least, 0 = none
+    arc_load: np.ndarray  # (A,) seats per sortie on an air arc (max_load on surge legs), 0 ground
+    fleet_sorties_day: np.ndarray  # (F,) sorties per aircraft in any 24 h, inf = no limit
+    fleet_up: np.ndarray  # (F,) share of available aircraft that may be in use (maintenance)
 
     @property
     def T(self) -> int:
@@ -135,8 +146,37 @@ class Network:
             "arc": self.arc_name,
             "move": self.move_names,
             "station": self.station_names,
+            "fleet": self.fleets,
             "period": np.arange(self.T),
         }
+
+    def rate_windows(self, per_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(periods in the window (S,), movements allowed in the window ending in each period
+        (S, T)) of a rate per hour that may change over time (``dep_rate``...).
+
+        The window is the shortest of :data:`SLOT_WINDOWS_H` in which every rate the site ever
+        has allows a whole number of movements (within 0.05), as in :meth:`slot_windows`; the
+        allowance of a window is the sum of its periods' rates x period length.
+        """
+        S, T = per_h.shape
+        w = np.ones(S, dtype=int)
+        rhs = np.full((S, T), INF)
+        dt = self.period_h
+        hours = _window_hours(dt)
+        for s in range(S):
+            rates = np.unique(per_h[s][np.isfinite(per_h[s])])
+            if rates.size == 0:
+                continue
+            pick = next(
+                (h for h in hours if all(abs(r * h - round(r * h)) <= 0.05 for r in rates)),
+                hours[-1],
+            )
+            w[s] = max(1, round(pick / dt))
+            per = np.where(np.isfinite(per_h[s]), per_h[s] * dt, 1e9)  # inf: no limit then
+            c = np.concatenate([[0.0], np.cumsum(per)])
+            total = c[1:] - c[np.maximum(np.arange(1, T + 1) - w[s], 0)]
+            rhs[s] = np.where(total >= 1e9, INF, total)
+        return w, rhs
 
     def slot_windows(self, per_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(periods in the window, movements allowed in it) of each site's slot limit.
@@ -150,9 +190,7 @@ class Network:
         w = np.ones(S, dtype=int)
         rhs = np.full(S, INF)
         dt = self.period_h
-        hours = [
-            h for h in SLOT_WINDOWS_H if h >= dt - 1e-9 and abs(h / dt - round(h / dt)) < 1e-9
-        ] or [dt]
+        hours = _window_hours(dt)
         for s in range(S):
             r = float(per_h[s])
             if not np.isfinite(r):
@@ -164,6 +202,13 @@ class Network:
 
 
 SLOT_WINDOWS_H: tuple[float, ...] = (1, 2, 3, 4, 6, 8, 12, 24)
+
+
+def _window_hours(dt: float) -> list[float]:
+    """The slot windows that are a whole number of periods of ``dt`` hours."""
+    return [h for h in SLOT_WINDOWS_H if h >= dt - 1e-9 and abs(h / dt - round(h / dt)) < 1e-9] or [
+        dt
+    ]
 
 
 # ---- compiling, one component at a time -------------------------------------------------------
@@ -235,6 +280,9 @@ def site_openness(sc: Scenario, tl: Timeline, TX: int) -> np.ndarray:
             assert e.site is not None and e.start is not None  # the model's validator saw to it
             a, b = _blocked(tl, e.start, e.end, TX)
             open_x[sidx[e.site], a:b] = False
+    if sc.deadline_hard and sc.deadline is not None:
+        # the evacuation airport closes at the deadline: nobody leaves it, nothing lands there
+        open_x[sidx[sc.evacuation_airport], max(0, tl.period_ceil(sc.deadline)) :] = False
     return open_x
 
 
@@ -384,11 +432,13 @@ class _Arcs:
     move: np.ndarray
     open_: np.ndarray
     allowed: np.ndarray
+    load: np.ndarray
 
 
 def _arc_rows(sc: Scenario, tl: Timeline, mv: _Moves) -> list[tuple]:
-    """(name, kind, leg, from, to, delay, capacity per period, move) of each people arc: a
-    ground leg takes ``round(travel_time_h / Δ)`` periods; an air arc is an outbound move."""
+    """(name, kind, leg, from, to, delay, capacity per period, move, seats per sortie) of each
+    people arc: a ground leg takes ``round(travel_time_h / Δ)`` periods; an air arc is an
+    outbound move, seating the type's planning load (its max load on a ``surge_load`` leg)."""
     sidx = {s.name: i for i, s in enumerate(sc.sites)}
     dt = tl.period_h
     rows: list[tuple] = []
@@ -398,12 +448,26 @@ def _arc_rows(sc: Scenario, tl: Timeline, mv: _Moves) -> list[tuple]:
         cap_pp = INF if lg.capacity_per_h is None else lg.capacity_per_h * dt
         delay = math.floor((lg.travel_time_h or 0.0) / dt + 0.5 + 1e-9)
         rows.append(
-            (lg.name, "ground", lg.name, sidx[lg.origin], sidx[lg.destination], delay, cap_pp, -1)
+            (
+                lg.name,
+                "ground",
+                lg.name,
+                sidx[lg.origin],
+                sidx[lg.destination],
+                delay,
+                cap_pp,
+                -1,
+                0,
+            )
         )
-    fleets = [f.name for f in sc.fleets]
+    legs = {lg.name: lg for lg in sc.legs}
+    types = {t.name: t for t in sc.aircraft_types}
     for m in np.flatnonzero(mv.forward):
-        name = air_arc_name(mv.leg[m], fleets[mv.fleet[m]])
-        rows.append((name, "air", mv.leg[m], mv.frm[m], mv.to[m], mv.land[m], INF, int(m)))
+        f = sc.fleets[mv.fleet[m]]
+        t = types[f.type]
+        seats = t.max_load if legs[mv.leg[m]].surge_load else t.planning_load
+        name = air_arc_name(mv.leg[m], f.name)
+        rows.append((name, "air", mv.leg[m], mv.frm[m], mv.to[m], mv.land[m], INF, int(m), seats))
     return rows
 
 
@@ -412,7 +476,7 @@ def people_arcs(sc: Scenario, tl: Timeline, open_x: np.ndarray, mv: _Moves) -> _
     ground arc when its origin is open and its destination open on arrival) and which cohorts
     may use each (both ends allowed to the cohort, and a fleet it may fly)."""
     rows = _arc_rows(sc, tl, mv)
-    cols = list(zip(*rows, strict=True)) if rows else [()] * 8
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 9
     frm, to, delay, move = (np.array(cols[k], dtype=int) for k in (3, 4, 5, 7))
     T, tt = tl.n, np.arange(tl.n)
     A = len(rows)
@@ -444,6 +508,7 @@ def people_arcs(sc: Scenario, tl: Timeline, open_x: np.ndarray, mv: _Moves) -> _
         move=move,
         open_=arc_open,
         allowed=allowed,
+        load=np.array(cols[8], dtype=float),
     )
 
 
@@ -454,6 +519,8 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
     cap, crowd_area = site_capacity(sc, tl)
     open_x = site_openness(sc, tl, _extended_periods(sc, tl))
     limits = site_rates(sc, tl)
+    rates_t = airfield_rates(sc, tl)
+    stay, dwell = site_stays(sc, tl)
     fleet_count, fleet_avail = fleet_availability(sc, tl)
     mv = fleet_moves(sc, tl, open_x, fleet_avail)
     arcs = people_arcs(sc, tl, open_x, mv)
@@ -501,4 +568,14 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
         dep_slots=limits["dep_slots"],
         arr_slots=limits["arr_slots"],
         mog=limits["mog"],
+        dep_rate=rates_t["dep_rate"],
+        arr_rate=rates_t["arr_rate"],
+        mov_rate=rates_t["mov_rate"],
+        max_stay=stay,
+        min_dwell=dwell,
+        arc_load=arcs.load,
+        fleet_sorties_day=np.array(
+            [INF if f.max_sorties_per_day is None else f.max_sorties_per_day for f in sc.fleets]
+        ),
+        fleet_up=np.array([1.0 - f.maintenance_down_fraction for f in sc.fleets]),
     )

@@ -20,6 +20,7 @@ import numpy as np
 
 from evacops.network import Network
 from evacops.plan import constraints as con
+from evacops.plan import limits
 from evacops.plan.objective import plan_objective, repair_objective
 from evacops.plan.variables import (
     AircraftVars,
@@ -49,11 +50,14 @@ class RepairModel:
 
 
 def _define_aircraft_limits(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
-    """The aircraft families both models share: balance, availability, slots, MOG."""
+    """The aircraft families both models share: balance, availability, slots and runway
+    movements, MOG, crews and maintenance."""
     con.define_aircraft_balance(m, net, aircraft)
     con.define_fleet_availability(m, net, aircraft)
     con.define_slots(m, net, aircraft)
     con.define_mog(m, net, aircraft)
+    limits.define_crew_limits(m, net, aircraft)
+    limits.define_maintenance(m, net, aircraft)
 
 
 def assemble_plan(net: Network, integer: bool = False) -> PlanModel:
@@ -66,6 +70,7 @@ def assemble_plan(net: Network, integer: bool = False) -> PlanModel:
     con.define_processing_rates(m, net, people)
     con.define_ground_capacity(m, net, people)
     con.define_seat_capacity(m, net, people, aircraft)
+    limits.define_stays(m, net, people)
     _define_aircraft_limits(m, net, aircraft)
     m.add_objective(plan_objective(m, net, people, aircraft))
     return PlanModel(m=m, aircraft=aircraft, people=people)

@@ -1,7 +1,8 @@
 """What binds: the constraints whose duals say more capacity would help, in plain words.
 
 From the LP relaxation's duals, each capacity family (holding capacity, processing rate, ground
-leg capacity, departure and arrival slots, MOG) is scanned for runs of consecutive periods in which
+leg capacity, departure and arrival slots, runway movements, MOG, stay limits and minimum dwell,
+crew limits and maintenance) is scanned for runs of consecutive periods in which
 it binds (non-zero dual). A run's marginal value is the sum of its duals: the objective gained per
 extra unit of capacity over the whole run, in priority-weighted person-hours. The most valuable
 runs are then checked by re-solving the LP with the capacity raised over the run (by 1,000 places,
@@ -24,10 +25,28 @@ FAMILIES: dict[str, tuple[str, str, float, str]] = {
     "Site-holding": ("holding capacity", "cap", 1000.0, "places"),
     "Site-processing": ("processing rate", "rate", 100.0, "people/h"),
     "Arc-capacity": ("ground leg capacity", "arc_cap", 100.0, "people/h"),
-    "Airfield-departures": ("departure slots", "dep_slots", 1.0, "slots/h"),
-    "Airfield-arrivals": ("arrival slots", "arr_slots", 1.0, "slots/h"),
+    "Airfield-departures": ("departure slots", "dep_rate", 1.0, "slots/h"),
+    "Airfield-arrivals": ("arrival slots", "arr_rate", 1.0, "slots/h"),
+    "Airfield-movements": ("runway movements", "mov_rate", 1.0, "movements/h"),
+    "Airfield-departures-hour": ("departures in one hour", "dep_rate", 1.0, "slots/h"),
+    "Airfield-arrivals-hour": ("arrivals in one hour", "arr_rate", 1.0, "slots/h"),
+    "Airfield-movements-hour": ("movements in one hour", "mov_rate", 1.0, "movements/h"),
     "Airfield-mog": ("parking (MOG)", "mog", 1.0, "aircraft"),
+    "Site-stay": ("stay limit", "max_stay", 1000.0, "people staying longer"),
+    "Site-dwell": ("minimum dwell", "min_dwell", 1000.0, "people leaving sooner"),
+    "Fleet-crew": ("crew limit", "fleet_sorties_day", 1.0, "sortie per aircraft per day"),
+    "Fleet-maintenance": ("maintenance", "fleet_up", 1.0, "hour in use per aircraft per day"),
 }
+
+FLEET_FAMILIES = ("Fleet-crew", "Fleet-maintenance")
+"""Families whose rows are fleets, not sites or arcs."""
+
+
+def row_names(net: Network, family: str) -> list[str]:
+    """The names of a family's rows: legs for ground leg capacity, fleets, or sites."""
+    if family == "Arc-capacity":
+        return net.arc_name
+    return net.fleets if family in FLEET_FAMILIES else net.sites
 
 
 @dataclass
@@ -126,7 +145,7 @@ def candidates(
         if d is None:
             continue
         full = tight.get(fam, np.abs(d) > tol)
-        names = net.arc_name if fam == "Arc-capacity" else net.sites
+        names = row_names(net, fam)
         for i in range(d.shape[0]):
             for a, b in _runs(full[i], gap=max(1, round(2 / net.period_h))):
                 value = float(np.abs(d[i, a:b]).sum())
@@ -155,11 +174,12 @@ def row_step(net: Network, b: Binding) -> float:
     """The step of a binding run as a change of its rows' right-hand side."""
     if b.family in ("Site-processing", "Arc-capacity"):
         return b.step * net.period_h  # people per hour -> per period
-    if b.family in ("Airfield-departures", "Airfield-arrivals"):
-        rates = net.dep_slots if b.family == "Airfield-departures" else net.arr_slots
-        w, _ = net.slot_windows(rates)
+    if b.family in ("Airfield-departures", "Airfield-arrivals", "Airfield-movements"):
+        w, _ = net.rate_windows(getattr(net, FAMILIES[b.family][1]))
         return b.step * w[net.sites.index(b.name)] * net.period_h  # per hour -> per window
-    return b.step
+    if b.family in FLEET_FAMILIES:  # per aircraft and day -> per window, for every aircraft
+        return b.step * float(net.fleet_count[net.fleets.index(b.name)])
+    return b.step  # *-hour families: one hour; people; aircraft
 
 
 def evacuated_by_deadline(net: Network, flow: np.ndarray) -> float:
@@ -188,7 +208,7 @@ def find_binding(
         run.h.setBasis(optimal_basis)  # each check starts from the optimum, not the last check
         if progress:
             progress(f"checking what binds by re-solving ({k + 1}/{min(checks, len(found))})")
-        i = (net.arc_name if b.family == "Arc-capacity" else net.sites).index(b.name)
+        i = row_names(net, b.family).index(b.name)
         delta = row_step(net, b)
         run.change_rhs(b.family, (i, slice(b.start, b.end)), delta)
         status = "stopped"

@@ -70,18 +70,19 @@ def define_ground_capacity(m: linopy.Model, net: Network, people: PeopleVars) ->
 
 def _arc_sorties(net: Network, aircraft: AircraftVars) -> tuple[np.ndarray, np.ndarray]:
     """(sortie labels (A, T, 1) of each air arc's move, -1 for ground arcs; seats per sortie
-    (A, 1, 1))."""
+    (A, 1, 1): the planning load, or the max load on a surge leg)."""
     air = net.arc_move >= 0
     mv = np.where(air, net.arc_move, 0)
     sl = np.where(air[:, None], aircraft.sortie[mv], -1)[..., None]
-    load = net.fleet_load[net.move_fleet[mv]][:, None, None]
+    load = net.arc_load[:, None, None]
     return sl, load
 
 
 def define_seat_capacity(
     m: linopy.Model, net: Network, people: PeopleVars, aircraft: AircraftVars
 ) -> None:
-    """People on a fleet's sorties on an air leg <= planning load x sorties."""
+    """People on a fleet's sorties on an air leg <= seats (planning load, or max load on a
+    ``surge_load`` leg) x sorties."""
     air = net.arc_move >= 0
     lab = np.moveaxis(people.flow, 0, -1)  # (A, T, C)
     sl, load = _arc_sorties(net, aircraft)
@@ -119,27 +120,73 @@ def define_fleet_availability(m: linopy.Model, net: Network, aircraft: AircraftV
     add_rows(m, net, "Station-availability", [(lab, 1.0)], ["station", "period"], ">=", need)
 
 
-def define_slots(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
-    """Departures (arrivals) at an airfield within any slot window <= the slots it allows
-    (see :meth:`Network.slot_windows`)."""
+def _runway_terms(net: Network, deps: bool, arrs: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(moves, lags) padded per site: departures from it (lag 0) and/or landings at it (lag:
+    the move's landing time)."""
     S = len(net.sites)
-    for name, ends, per_h, lag_of in (
-        ("Airfield-departures", net.move_from, net.dep_slots, None),
-        ("Airfield-arrivals", net.move_to, net.arr_slots, net.move_land),
+    groups: list[tuple[np.ndarray, np.ndarray]] = []
+    if deps:
+        b = _by(net.move_from, S)
+        groups.append((b, np.zeros_like(b)))
+    if arrs:
+        b = _by(net.move_to, S)
+        groups.append((b, np.where(b >= 0, net.move_land[np.maximum(b, 0)], 0)))
+    return np.concatenate([g[0] for g in groups], 1), np.concatenate([g[1] for g in groups], 1)
+
+
+def _window_rows(
+    m: linopy.Model,
+    net: Network,
+    name: str,
+    sortie: np.ndarray,
+    terms_: tuple[np.ndarray, np.ndarray],
+    w: np.ndarray,
+    rhs: np.ndarray,
+) -> None:
+    """Sorties (moves, lags) per site within the window of ``w[site]`` periods ending in each
+    period <= ``rhs`` (site, period)."""
+    base, lag0 = terms_
+    W = int(w.max())
+    idx, lag = window(base, lag0, W)
+    offset = np.tile(np.arange(W), base.shape[1])[None, :]
+    idx = np.where(offset < w[:, None], idx, -1)  # each site its own window
+    add_rows(m, net, name, [(gather(sortie, idx, lag), 1.0)], ["site", "period"], "<=", rhs)
+
+
+def hour_peak(net: Network, per_h: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(periods in one hour (S,), movements allowed in any hour (S, T)) where a rate is enforced
+    over a window longer than an hour: the rate rounded up, so that a window cannot bunch its
+    movements into one hour (3.75/h: 15 in any 4 h and at most 4 in any hour)."""
+    hp = max(1, round(1 / net.period_h))
+    S, T = per_h.shape
+    peak = np.full((S, T), np.inf)
+    longer = w > hp
+    if longer.any():
+        r = np.where(np.isfinite(per_h), np.ceil(per_h - 1e-9), np.inf)
+        # the most the rate allows in the hour ending in each period
+        padded_r = np.concatenate([np.full((S, hp - 1), -np.inf), r], axis=1)
+        r_max = np.stack([padded_r[:, k : k + T] for k in range(hp)]).max(axis=0)
+        peak[longer] = r_max[longer]
+    return np.full(S, hp), peak
+
+
+def define_slots(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
+    """Departures, arrivals and runway movements (both) at an airfield within any slot window
+    <= what its rates allow over the window (see :meth:`Network.rate_windows`; rates may change
+    over time), and within any one hour <= the rate rounded up (``*-hour`` families)."""
+    for name, per_h, deps, arrs in (
+        ("Airfield-departures", net.dep_rate, True, False),
+        ("Airfield-arrivals", net.arr_rate, False, True),
+        ("Airfield-movements", net.mov_rate, True, True),
     ):
-        w, most = net.slot_windows(per_h)
-        W = int(w.max())
-        base = _by(ends, S)
-        lag0 = (
-            np.zeros_like(base)
-            if lag_of is None
-            else np.where(base >= 0, lag_of[np.maximum(base, 0)], 0)
-        )
-        idx, lag = window(base, lag0, W)
-        offset = np.tile(np.arange(W), base.shape[1])[None, :]
-        idx = np.where(offset < w[:, None], idx, -1)  # each site its own window
-        parts = [(gather(aircraft.sortie, idx, lag), 1.0)]
-        add_rows(m, net, name, parts, ["site", "period"], "<=", per_period(net, most))
+        if not np.isfinite(per_h).any():
+            continue
+        terms_ = _runway_terms(net, deps, arrs)
+        w, most = net.rate_windows(per_h)
+        _window_rows(m, net, name, aircraft.sortie, terms_, w, most)
+        hp, peak = hour_peak(net, per_h, w)
+        if np.isfinite(peak).any():
+            _window_rows(m, net, f"{name}-hour", aircraft.sortie, terms_, hp, peak)
 
 
 def _on_ground(net: Network) -> tuple[np.ndarray, np.ndarray]:

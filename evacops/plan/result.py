@@ -151,9 +151,10 @@ class Plan:
                 loads = np.zeros((len(net.cohorts), k), dtype=int)
                 if net.move_forward[m]:
                     flow = self.final.flow[:, arc_of_move[m], t]
-                    total = min(_whole(flow.sum()), int(k * net.fleet_load[fi]))
+                    seats = int(net.arc_load[arc_of_move[m]])  # max load on a surge leg
+                    total = min(_whole(flow.sum()), k * seats)
                     per_cohort = largest_remainder(flow, total)
-                    room = np.full(k, int(net.fleet_load[fi]))
+                    room = np.full(k, seats)
                     for c in np.argsort(-net.priority, kind="stable"):
                         left = per_cohort[c]
                         for j in range(k):

@@ -8,7 +8,12 @@
 - ``Arc-flow[cohort, arc, period]``: people who set off on an arc (ground leg, or air leg flown by
   a fleet) in a period, if the cohort may use it and it is open; they arrive ``arc_delay``
   periods later;
-- ``Arc-backlog[arc, period]`` (repair model only): people waiting for seats on an air arc.
+- ``Arc-backlog[arc, period]`` (repair model only): people waiting for seats on an air arc;
+- ``Site-arrived[site, period]``: people who have arrived at a site up to and including a period
+  (only at sites with a stay limit or a minimum dwell): a stay is then three terms per row.
+
+The crew and maintenance limits add their own 3-hour block counts (``Fleet-crew-block``,
+``Fleet-maintenance-block``; :mod:`evacops.plan.limits`).
 
 Each ``define_*`` function adds one kind to a model and returns its labels as numpy arrays (-1
 where a variable does not exist), which is what the constraint families gather.
@@ -41,6 +46,7 @@ class PeopleVars:
 
     hold: np.ndarray
     flow: np.ndarray
+    arrived: np.ndarray  # (S, T) cumulative arrivals at sites with a stay limit, -1 elsewhere
 
 
 def flow_mask(net: Network) -> np.ndarray:
@@ -105,7 +111,17 @@ def define_people_variables(m: linopy.Model, net: Network) -> PeopleVars:
         dims=["cohort", "arc", "period"],
         mask=data_array(net, flow_mask(net), ["cohort", "arc", "period"]),
     )
-    return PeopleVars(hold=hold.labels.values, flow=flow.labels.values)
+    stays = (net.max_stay > 0) | (net.min_dwell > 0)
+    arrived = m.add_variables(
+        lower=0,
+        name="Site-arrived",
+        coords=[c["site"], c["period"]],
+        dims=["site", "period"],
+        mask=data_array(net, np.broadcast_to(stays[:, None], (S, net.T)), ["site", "period"]),
+    )
+    return PeopleVars(
+        hold=hold.labels.values, flow=flow.labels.values, arrived=arrived.labels.values
+    )
 
 
 def define_backlog_variables(m: linopy.Model, net: Network, seat_demand: np.ndarray) -> np.ndarray:

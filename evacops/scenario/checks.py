@@ -122,6 +122,40 @@ def check_site(names: _Names, i: int, s: Site) -> list[Problem]:
     if s.airfield:
         for key in s.airfield.ground_time_h:
             out += names.unknown_type(("sites", i, "airfield", "ground_time_h", key), key)
+        for j, ch in enumerate(s.airfield.slot_changes):
+            if names.hours(ch.to) <= names.hours(ch.from_):
+                out.append((("sites", i, "airfield", "slot_changes", j), "to must be after from"))
+    return out + check_site_limits(names, i, s)
+
+
+def check_site_limits(names: _Names, i: int, s: Site) -> list[Problem]:
+    """A site that receives people (some leg leads into it) says how many it holds: a
+    holding_capacity, a gate's crowd area, or unlimited: true with a reason. A stay limit is not
+    for a site where people appear, and a minimum dwell must be shorter than the stay."""
+    out: list[Problem] = []
+    receives = any(leg.destination == s.name for leg in names.sc.legs)
+    bounded = s.holding_capacity is not None or s.crowd_area_m2 is not None
+    if receives and not bounded and not s.unlimited:
+        out.append(
+            (
+                ("sites", i),
+                f"site {s.name!r} receives people but has no holding_capacity; give "
+                "holding_capacity: N (people at once), or unlimited: true with reason: '...'",
+            )
+        )
+    if (s.max_stay_h or s.min_dwell_h) and any(c.origin == s.name for c in names.sc.cohorts):
+        field = "max_stay_h" if s.max_stay_h else "min_dwell_h"
+        out.append(
+            (
+                ("sites", i, field),
+                f"people appear at {s.name!r} (a cohort's origin), so they have no arrival "
+                f"to count a stay from; remove {field} or move the cohort's origin",
+            )
+        )
+    if s.max_stay_h and s.min_dwell_h and s.min_dwell_h >= s.max_stay_h:
+        out.append(
+            (("sites", i, "min_dwell_h"), "must be shorter than max_stay_h; lower one of them")
+        )
     return out
 
 

@@ -81,11 +81,48 @@ class CapacityChange(_Model):
         return _check_timeref(v)
 
 
+class SlotChange(_Model):
+    """From ``from`` (included) to ``to`` (excluded), the airfield's rates are these instead
+    (a rate not given keeps the airfield's own)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: TimeRef = Field(alias="from")
+    to: TimeRef
+    departure_slots_per_h: PositiveFloat | None = None
+    arrival_slots_per_h: PositiveFloat | None = None
+    movements_per_h: PositiveFloat | None = None
+
+    @field_validator("from_", "to")
+    @classmethod
+    def check_time(cls, v: TimeRef) -> TimeRef:
+        return _check_timeref(v)
+
+    @model_validator(mode="after")
+    def _some_rate(self) -> SlotChange:
+        if (
+            self.departure_slots_per_h is None
+            and self.arrival_slots_per_h is None
+            and self.movements_per_h is None
+        ):
+            raise ValueError(
+                "a slot change needs departure_slots_per_h, arrival_slots_per_h or movements_per_h"
+            )
+        return self
+
+
 class Airfield(_Model):
     """Air-side limits of a site that aircraft use."""
 
     departure_slots_per_h: PositiveFloat | None = None
     arrival_slots_per_h: PositiveFloat | None = None
+    movements_per_h: PositiveFloat | None = Field(
+        default=None,
+        description="arrivals plus departures per hour on the runway; None = unlimited",
+    )
+    slot_changes: list[SlotChange] = Field(
+        default_factory=list, description="rates that hold over a window instead of the above"
+    )
     mog: Annotated[int, Field(ge=1)] | None = Field(
         default=None, description="maximum aircraft on the ground at once; None = unlimited"
     )
@@ -107,6 +144,17 @@ class Site(_Model):
     processing_rate_per_h: PositiveFloat | None = Field(
         default=None, description="people per hour who may leave (screening, out-processing)"
     )
+    unlimited: bool = Field(
+        default=False, description="no holding capacity, on purpose (then reason is required)"
+    )
+    reason: str | None = Field(default=None, description="why the site is unlimited")
+    max_stay_h: PositiveFloat | None = Field(
+        default=None, description="people leave within this many hours of arriving; None = any"
+    )
+    min_dwell_h: PositiveFloat | None = Field(
+        default=None,
+        description="people leave no sooner than this many hours after arriving (processing)",
+    )
     crowd_area_m2: PositiveFloat | None = None
     approach_width_m: PositiveFloat | None = Field(
         default=None,
@@ -122,6 +170,20 @@ class Site(_Model):
     @classmethod
     def check_time(cls, v: TimeRef | None) -> TimeRef | None:
         return v if v is None else _check_timeref(v)
+
+    @model_validator(mode="after")
+    def _unlimited(self) -> Site:
+        if self.unlimited and self.holding_capacity is not None:
+            raise ValueError(
+                "give holding_capacity or unlimited: true, not both (remove one of them)"
+            )
+        if self.unlimited and not (self.reason or "").strip():
+            raise ValueError(
+                'unlimited: true needs a reason, e.g. reason: "a nation\'s own territory"'
+            )
+        if self.reason is not None and not self.unlimited:
+            raise ValueError("reason is for unlimited: true; remove it or set unlimited: true")
+        return self
 
 
 BlockTime = Annotated[
@@ -147,6 +209,10 @@ class Leg(_Model):
     block_time_h: BlockTime | None = Field(
         default=None, description="air legs: one for all types, or by aircraft type"
     )
+    surge_load: bool = Field(
+        default=False,
+        description="air legs: sorties may carry up to the type's max_load (a surge load)",
+    )
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Leg:
@@ -157,6 +223,8 @@ class Leg(_Model):
                 raise ValueError(
                     "a ground leg needs travel_time_h (hours), e.g. travel_time_h: 0.5"
                 )
+            if self.surge_load:
+                raise ValueError("surge_load is for air legs; remove it from this ground leg")
         else:
             if self.block_time_h is None:
                 raise ValueError("an air leg needs block_time_h (hours, or a map by aircraft type)")
@@ -198,6 +266,16 @@ class Fleet(_Model):
     legs: list[str] = Field(min_length=1, description="air legs this fleet may fly")
     operator: str = Field(default="any", description="operator or nation")
     may_enter_evacuation_airport: bool = True
+    max_sorties_per_day: PositiveFloat | None = Field(
+        default=None,
+        description="crew limit: sorties (outbound or back) per aircraft in any 24 hours; "
+        "None = no limit",
+    )
+    maintenance_down_fraction: Annotated[float, Field(ge=0, lt=1)] = Field(
+        default=0.0,
+        description="share of the fleet's aircraft down for maintenance at any time: at most "
+        "(1 - this) of the aircraft available are flying or on the ground between sorties",
+    )
 
     @field_validator("available_from", "available_until")
     @classmethod
@@ -457,6 +535,11 @@ class Scenario(_Model):
     time: TimeSpec
     evacuation_airport: str = Field(description="site name of the airport being evacuated")
     deadline: TimeRef | None = Field(default=None, description="None = end of the horizon")
+    deadline_hard: bool = Field(
+        default=False,
+        description="nobody leaves, and no aircraft lands at, the evacuation airport after the "
+        "deadline (it closes then); False: the deadline only counts who is left behind",
+    )
     sites: list[Site] = Field(min_length=1)
     legs: list[Leg] = Field(min_length=1)
     aircraft_types: list[AircraftType] = Field(min_length=1)

@@ -31,7 +31,7 @@ def people(b: Batch, t: int) -> None:
     fa = ix.fwd_arcs
     if fa.size:
         mv = net.arc_move[fa]
-        seats[:, fa] = now.nd_move[:, mv] * net.fleet_load[net.move_fleet[mv]][None, :]
+        seats[:, fa] = now.nd_move[:, mv] * net.arc_load[fa][None, :]  # max load on surge legs
     room = np.where(net.arc_move[None, :] >= 0, seats, net.arc_cap[None, :])
     now.arc_room = np.where(md.arc_open_ta[t][None, :] & now.site_open[:, net.arc_from], room, 0.0)
     now.site_room = now.rate_eff.copy()
@@ -63,7 +63,7 @@ def _load_aircraft(b: Batch, t: int) -> None:
     np.add.at(b.people.land_sched, (ac.eta[rows, cols] % md.ix.land_ring, rows, dest), pp)
     f = net.move_fleet[m]
     np.add.at(rec["people_flown"], (rows, f), pp)
-    np.add.at(rec["seats_flown"], (rows, f), net.fleet_load[f])
+    np.add.at(rec["seats_flown"], (rows, f), net.arc_load[md.move_arc[m]])
     ev = net.move_from[m] == net.evac
     day = md.ix.day_of[t]
     op = md.fleet_op[f]
