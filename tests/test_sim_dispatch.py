@@ -11,7 +11,13 @@ from evacops.sim import simulate
 def full_base_dict(aircraft: int = 2) -> dict:
     """300 people at CAMP; aircraft (100 seats) based at STAGE, which holds 100 people and lets
     almost nobody on (0.001 an hour): once the first load lands it is full for the day."""
-    evac = {"name": "EVAC", "kind": "airport", "airfield": {"ground_time_h": {"default": 1}}}
+    evac = {
+        "name": "EVAC",
+        "kind": "airport",
+        "unlimited": True,
+        "reason": "a test: only the staging base limits",
+        "airfield": {"ground_time_h": {"default": 1}},
+    }
     return {
         "name": "full-base",
         "time": {"start": "2030-01-01T00:00:00+00:00", "horizon_h": 24, "period": "1h"},
@@ -26,7 +32,7 @@ def full_base_dict(aircraft: int = 2) -> dict:
                 "processing_rate_per_h": 0.001,  # almost nobody leaves within the day
                 "airfield": {"ground_time_h": {"default": 1}},
             },
-            {"name": "HOME", "kind": "destination"},
+            {"name": "HOME", "kind": "destination", "unlimited": True, "reason": "a test"},
         ],
         "legs": [
             {
