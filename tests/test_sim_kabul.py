@@ -7,6 +7,7 @@ binding checks) and written to a temporary folder as `evacops plan --out` would.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -46,11 +47,14 @@ def test_kabul_under_uncertainty_conserves_people_and_capacities(kabul_model):
     assert rec["aborts"].sum() > 0  # the scenario's uncertainty is in play
 
 
-def test_kabul_policy_conserves_people_and_capacities():
+def test_kabul_policy_conserves_people_and_capacities(kabul_plan):
     md = prepare(load(KABUL))
     rec = run_batch(md, np.random.SeedSequence(7).spawn(2), audit=True)
     check_invariants(md, rec, random=True)
-    assert rec["out"].sum(axis=(1, 2)).min() > 50_000  # the policy gets people out
+    # the policy gets people out: a sizeable share of what the plan gets (docs/simulation.md:
+    # about half on Kabul), whatever the scenario's limits make of both
+    planned = json.loads((kabul_plan / "summary.json").read_text())["evacuated_total"]
+    assert rec["out"].sum(axis=(1, 2)).min() > 0.3 * planned
 
 
 def test_kabul_daily_table(kabul_model):
