@@ -148,7 +148,7 @@ def _ramp_action(c: Caller, op: str, f: dict[str, Any]) -> dict[str, Any]:
     if do == "board":
         override = str(f.get("override", "")).strip() or None
         answer = reg.scan(op, str(f.get("payload", "")).strip(), "board", flight=flight,
-                          override=override)  # fmt: skip
+                          override=override, view=True)  # fmt: skip
         return views.gate_answer(reg, op, answer)
     if do == "depart":
         return reg.depart(op, flight)
@@ -175,7 +175,8 @@ async def page_ramp_post(op: str, request: Request, c: Caller = Depends(caller))
 def _arrival_action(c: Caller, op: str, f: dict[str, Any]) -> dict[str, Any]:
     reg, do, flight = c.registry, f.get("do"), str(f.get("flight", ""))
     if do == "deplane":
-        answer = reg.scan(op, str(f.get("payload", "")).strip(), "deplane", flight=flight)
+        answer = reg.scan(op, str(f.get("payload", "")).strip(), "deplane", flight=flight,
+                          view=True)  # fmt: skip
         return views.gate_answer(reg, op, answer)
     if do == "arrive":
         return reg.arrive(op, flight)
