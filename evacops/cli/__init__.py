@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from evacops.cli import demo, login, plan, route, serve, simulate, validate
+from evacops.cli import demo, login, plan, route, sensitivity, serve, simulate, validate
 from evacops.cli.output import err
 from evacops.cli.registry import app as registry_app
 
@@ -28,6 +28,7 @@ app = typer.Typer(
 )
 app.command()(validate.validate)
 app.command()(plan.plan)
+app.command()(sensitivity.sensitivity)
 app.command()(route.route)
 app.command()(simulate.simulate)
 app.command()(serve.serve)
