@@ -94,9 +94,14 @@ def test_ramp_boards_by_scan_with_the_seat_count_and_departs(world: World):
     assert re.search(r"boarded\s*<strong>1</strong>\s*/\s*50", r.text)
     r = c.post(f"{OPAGE}/ramp", data=board)
     assert "already scanned" in r.text  # the same scan again is one boarding
+    assert 'value="depart"' in r.text and "has departed" not in r.text
     r = c.post(f"{OPAGE}/ramp", data={"csrf": csrf_of(c), "flight": "EV1", "do": "depart"})
     assert r.status_code == 200
     assert world.admin.reconcile(OPERATION, "EV1")["status"] == "departed"
+    # a flight that has left offers neither boarding nor a second departure
+    for page in (r.text, c.get(f"{OPAGE}/ramp", params={"flight": "EV1"}).text):
+        assert "has departed: boarding and departure are closed" in page
+        assert 'value="depart"' not in page and 'value="board"' not in page
 
 
 def test_arrival_deplanes_by_scan_and_reconciles(world: World):

@@ -22,7 +22,18 @@ from evacops.report.levels import FRUIN_LINES
 
 
 def _time_axis(ax) -> None:
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    # ticks at days over weeks, at hours over a day or two: each labelled at its own level
+    # ("14 Aug", or "06:00" with the date where it changes), never one date repeated
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(
+        mdates.ConciseDateFormatter(
+            locator,
+            formats=["%Y", "%b", "%d %b", "%H:%M", "%H:%M", "%S.%f"],
+            zero_formats=["", "%Y", "%b", "%d %b", "%H:%M", "%H:%M"],
+            offset_formats=["", "%Y", "%b %Y", "%d %b %Y", "%d %b %Y", "%d %b %Y %H:%M"],
+        )
+    )
     ax.grid(True, alpha=0.3)
     for label in ax.get_xticklabels():
         label.set_rotation(30)
