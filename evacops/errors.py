@@ -8,25 +8,46 @@ one input says which in ``field`` (the parameter's name, e.g. ``runs``) and ``va
 given), and its message is the problem and the fix (``must be 1 or more runs``). ``str()`` reads
 ``runs 0: must be 1 or more runs``; each edge words it for its user (the CLI as ``--runs 0: ...``
 through :func:`evacops.cli.output.describe`, the web service as the form field or JSON member).
+
+A refusal that a person at a gate, the ramp or arrival is shown also carries ``code``, a stable
+machine name (``already-boarded``, ``not-on-manifest``, ``wrong-site``, ...), and ``params``, the
+values its words need that are not personal (a flight code, a site, a credential's short code):
+the API sends both beside the English ``detail``, and the pages show the message of ``code`` in
+the page's language (:mod:`evacops.web.refusals`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 
 class EvacopsError(Exception):
     """Base of every error evacops raises on purpose.
 
     ``field``/``value``: the input the error is about, if it is about one (see the module's
-    docstring); ``problem``: the message without them.
+    docstring); ``problem``: the message without them; ``code``/``params``: the refusal's
+    machine name and the values its words need (see the module's docstring).
     """
 
     field: str | None = None
     value: object = None
+    code: str | None = None
 
-    def __init__(self, message: str = "", *, field: str | None = None, value: object = None):
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        field: str | None = None,
+        value: object = None,
+        code: str | None = None,
+        params: Mapping[str, str | int] | None = None,
+    ):
         self.problem = message
         self.field = field
         self.value = value
+        if code is not None:
+            self.code = code
+        self.params = dict(params or {})
         if field is not None:
             shown = "" if value is None else f" {value}"
             message = f"{field}{shown}: {message}"

@@ -95,7 +95,8 @@ def normalize_short_code(text: str) -> str:
     if len(chars) != SHORT_CODE_CHARS or any(c not in CROCKFORD for c in chars):
         raise CredentialError(
             "short code: not six characters of 0-9 and A-Z without U; type it as printed, "
-            "e.g. K7Q-2MX"
+            "e.g. K7Q-2MX",
+            code="code-malformed",
         )
     return f"{chars[:3]}-{chars[3:]}"
 
@@ -248,12 +249,13 @@ class Reason(StrEnum):
 class InvalidCredential(CredentialError):
     """A credential refused at a check; ``reason`` says which check (:class:`Reason`).
 
-    The message is one line and never holds personal data (a credential holds none).
+    The message is one line and never holds personal data (a credential holds none); ``code`` is
+    the refusal's machine name, ``credential-<reason>``.
     """
 
     def __init__(self, reason: Reason, message: str):
         self.reason = reason
-        super().__init__(message)
+        super().__init__(message, code=f"credential-{reason.value}")
 
 
 @dataclass(frozen=True)

@@ -131,8 +131,10 @@ def require(actor: Actor, perm: Perm, op: str | None = None) -> None:
     who = f"device {actor.device}" if actor.device else f"user {actor.name}"
     if role is None:
         where = f"operation {op}" if op else "this server (admin only)"
-        raise AccessDenied(f"{who} has no role in {where}; ask an admin")
-    raise AccessDenied(f"{who} (role {role} in {op}) may not {perm}; ask an admin")
+        raise AccessDenied(f"{who} has no role in {where}; ask an admin", code="not-allowed")
+    raise AccessDenied(
+        f"{who} (role {role} in {op}) may not {perm}; ask an admin", code="not-allowed"
+    )
 
 
 def token_hash(token: str) -> str:

@@ -1,8 +1,8 @@
 """Write the web service's gettext catalogs (evacops/web/locale/<lang>/LC_MESSAGES/messages.po)
-from the messages the templates and the navigation use: ``python -m evacops.web.catalogs
-[TRANSLATIONS.py]`` merges the translations a file gives (``T = {msgid: (fa, ps, ar)}``) with the
-catalogs there are, and lists the messages still missing. The service compiles the .po files
-when it starts (no build step)."""
+from the messages the templates, the navigation and the refusals (evacops/web/refusals.py)
+use: ``python -m evacops.web.catalogs [TRANSLATIONS.py]`` merges the translations a file gives
+(``T = {msgid: (fa, ps, ar)}``) with the catalogs there are, and lists the messages still
+missing. The service compiles the .po files when it starts (no build step)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ def msgids() -> list[str]:
     for f in sorted((ROOT / "templates").glob("*.html")):
         found |= {a or b for a, b in _MSG.findall(f.read_text())}
     from evacops.web.pages import NAV
+    from evacops.web.refusals import MESSAGES
 
     found |= {label for *_, label in NAV}
+    found |= set(MESSAGES.values())
     return sorted(found)
 
 

@@ -1,5 +1,5 @@
 """Rendering a page: the template's context (language, direction, gettext, the CSRF token, the
-navigation built from the caller's role in the operation).
+navigation built from the caller's role in the operation, refusals in the page's language).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from evacops.registry.security import Perm
-from evacops.web import i18n
+from evacops.web import i18n, refusals
 from evacops.web import security as sec
 from evacops.web.deps import Caller
 
@@ -58,6 +58,8 @@ def render(
         "languages": i18n.LANGUAGES,
         "_": tr.gettext,
         "ngettext": tr.ngettext,
+        "refusal": lambda problem: _refusal(tr.gettext, problem),
+        "refusal_words": lambda: refusals.translated(tr.gettext),
         "csrf": csrf_of(request),
         "caller": caller,
         "op": op,
@@ -66,6 +68,14 @@ def render(
     }
     templates = request.app.state.templates
     return templates.TemplateResponse(request, name, ctx, status_code=status)
+
+
+def _refusal(gettext: Any, problem: Any) -> str:
+    """What a page shows of a problem: an error's refusal in the page's language
+    (:mod:`evacops.web.refusals`), or the text given."""
+    if isinstance(problem, BaseException):
+        return refusals.of_error(gettext, problem)
+    return str(problem)
 
 
 def render_error(request: Request, status: int, message: str) -> HTMLResponse:

@@ -3,7 +3,10 @@
 An :class:`evacops.errors.EvacopsError` is worded from its parts: ``detail`` is the problem,
 ``field`` names the input (a JSON member or form field) and ``value`` is repeated only when it is
 not personal (a role, an action, a number: never free text a person typed about a person).
-Validation errors name the member and the rule, never the value sent.
+Validation errors name the member and the rule, never the value sent. A refusal a person at a
+gate, the ramp or arrival may be shown adds ``code`` (its stable machine name) and ``params``
+(the values its words need, none personal): a client shows its own words for the code, in its
+user's language (the pages do: :mod:`evacops.web.refusals`); ``detail`` stays in English.
 """
 
 from __future__ import annotations
@@ -76,6 +79,10 @@ def from_error(exc: EvacopsError) -> JSONResponse:
         extra["value"] = exc.value
     if isinstance(exc, RegistrationFileError):
         extra["problems"] = exc.problems
+    if exc.code is not None:
+        extra["code"] = exc.code
+        if exc.params:
+            extra["params"] = exc.params
     titles = {403: "Forbidden", 409: "Conflict", 422: "Unprocessable", 429: "Too Many Requests"}
     title = titles.get(status, "Error")
     return problem(status, title, exc.problem or str(exc), **extra)

@@ -2,13 +2,15 @@
 operation (tests/browser/conftest.py): the short code typed in at the gate, online with the
 session and offline through an enrolled device's outbox (resolved by the server at sync, each
 scan once); the gate page's inline script runs under its Content-Security-Policy; the ramp's
-Depart asks a second time before it departs the flight. Screenshots go to out/screenshots/."""
+Depart asks a second time before it departs the flight; a refusal from the server is shown in the
+page's language (Dari, Arabic). Screenshots go to out/screenshots/."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from evacops.demo import ORIGIN
+from evacops.web import i18n, refusals
 from tests.browser.conftest import go_offline, go_online
 from tests.browser.test_browser_pages import OP, _answer, _enrol, _gate_in_count, _waiting
 
@@ -95,6 +97,14 @@ def test_gate_phone_in_dari_and_arabic(browser, demo_server, shot):
         page.press("#code", "Enter")
         assert any("\u0600" <= ch <= "\u06ff" for ch in page.inner_text("#answer"))
         shot(page, f"gate-phone-{lang}")
+        # the server's refusal (by its code) in the page's language, not its English detail
+        page.evaluate("() => document.getElementById('answer').className = 'answer idle'")
+        page.fill("#payload", "EVC1:NOTACREDENTIAL")
+        page.press("#payload", "Enter")
+        page.wait_for_selector("#answer.stop")
+        words = i18n.translations(lang).gettext(refusals.MESSAGES["credential-malformed"])
+        assert page.inner_text("#answer .who") == words
+        shot(page, f"gate-phone-{lang}-refused")
     # Dari offline with a scan waiting (the page the service worker keeps is in Dari)
     cred = demo_server.demo.fresh_payloads[32]
     phone = demo_server.demo.devices[2]

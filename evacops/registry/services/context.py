@@ -193,7 +193,9 @@ class Context:
         (e.g. joined into a scan's one look-up), is ``wrapped``."""
         if wrapped is None:
             self.ciphers.pop(op, None)
-            raise RegistryError(f"operation {op}: shredded; its personal fields no longer exist")
+            raise RegistryError(
+                f"operation {op}: shredded; its personal fields no longer exist", code="shredded"
+            )
         cached = self.ciphers.get(op)
         if cached is not None and cached[0] == wrapped:
             return cached[1]
@@ -205,7 +207,9 @@ class Context:
     def signing_key(self, conn: Connection, op: str) -> bytes:
         row = self.operation(conn, op)
         if row["wrapped_signing_key"] is None:
-            raise RegistryError(f"operation {op}: shredded; no credentials can be issued")
+            raise RegistryError(
+                f"operation {op}: shredded; no credentials can be issued", code="shredded"
+            )
         return unwrap_key(
             self.need_master(), row["wrapped_signing_key"], op, "signing", kek=self.kek(op)
         )
@@ -284,7 +288,9 @@ class Context:
             if site not in kinds:
                 raise RegistryError(
                     f"site {site!r}: not a site of operation {op}; "
-                    "add it with 'evacops registry site'"
+                    "add it with 'evacops registry site'",
+                    code="unknown-site",
+                    params={"site": site},
                 )
         return kinds[site]
 
@@ -297,7 +303,9 @@ class Context:
         if row is None:
             raise RegistryError(
                 f"flight {code}: not scheduled in operation {op}; "
-                "add it with 'evacops registry flight'"
+                "add it with 'evacops registry flight'",
+                code="unknown-flight",
+                params={"flight": code},
             )
         return row
 

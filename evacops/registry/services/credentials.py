@@ -295,7 +295,7 @@ _limiter = _Limiter()
 def code_payload(text: Any) -> str:
     """A short code as a device sends it offline (``"code"``), as the outbox payload."""
     if not isinstance(text, str):
-        raise CredentialError("a short code such as K7Q-2MX", field="code")
+        raise CredentialError("a short code such as K7Q-2MX", field="code", code="code-malformed")
     return CODE_PREFIX + creds.normalize_short_code(text)
 
 
@@ -336,12 +336,15 @@ def resolve_short_code(ctx: Context, op: str, code: str) -> dict[str, Any]:
                 payload = creds.encode(r.id, op, r.expires_at, ctx.signing_key(conn, op))
     if wait is not None:
         raise RateLimited(
-            f"too many short codes typed in a minute; scan the QR code or wait {int(wait) + 1} s"
+            f"too many short codes typed in a minute; scan the QR code or wait {int(wait) + 1} s",
+            code="too-many-codes",
         )
     if outcome == "ambiguous":
-        raise CredentialError(AMBIGUOUS, field="code", value=code)  # the page words it
+        raise CredentialError(AMBIGUOUS, field="code", value=code, code="code-ambiguous")
     if outcome == "none":
-        raise CredentialError(f"short code {code}: no credential of this operation has it")
+        raise CredentialError(
+            f"short code {code}: no credential of this operation has it", code="code-unknown"
+        )
     return {"credential_id": rows[0].id, "code": code, "payload": payload}
 
 
@@ -369,7 +372,7 @@ def offline_code(
         r = rows[0]
         return {"payload": creds.encode(r.id, op, r.expires_at, ctx.signing_key(conn, op))}
     if outcome == "none":
-        return {"outcome": "invalid", "problem": "unknown-code"}
+        return {"outcome": "invalid", "problem": "unknown-code", "code": "code-unknown"}
     candidates = sorted(r.person_id for r in rows)
     cid = conn.execute(
         insert(scan_conflicts).values(

@@ -138,7 +138,8 @@ def scan(
         if dup is None:
             # a unique key (seat, lap place, person on a flight) refused a concurrent claim
             raise RegistryError(
-                "scan: another gate changed this flight at the same moment; scan again"
+                "scan: another gate changed this flight at the same moment; scan again",
+                code="scan-race",
             ) from None
         return dup
 
@@ -151,7 +152,10 @@ def device_site(ctx: Context, site: str | None) -> str | None:
         return site
     if site is not None and site != bound:
         raise AccessDenied(
-            f"device {ctx.actor.device} is enrolled at {bound}, not {site}", field="site"
+            f"device {ctx.actor.device} is enrolled at {bound}, not {site}",
+            field="site",
+            code="wrong-site",
+            params={"enrolled": bound, "site": site},
         )
     return bound
 
@@ -211,6 +215,7 @@ def _replayed(
             "used already for another scan; give each scan its own id",
             field="scan_id",
             value=scan_id,
+            code="scan-id-reused",
         )
     return {
         "event": row.seq,
@@ -224,22 +229,25 @@ def _replayed(
 
 def _holder(claim: Any, found: dict[str, Any] | None, op: str) -> tuple[dict, dict]:
     """The credential and its person, if the credential may be used in ``op``."""
+    code = creds.short_code(claim.credential_id)
     if found is None or found["c_operation_id"] != op:
         raise CredentialError(
-            f"credential {creds.short_code(claim.credential_id)}: not issued by this registry"
+            f"credential {code}: not issued by this registry", code="credential-unknown"
         )
     cred = {k[2:]: found[k] for k in found if k.startswith("c_")}
     if cred["revoked_at"] is not None:
         raise CredentialError(
-            f"credential {creds.short_code(cred['id'])}: revoked; see a registrar"
+            f"credential {code}: revoked; see a registrar", code="credential-revoked"
         )
     p = {k[2:]: found[k] for k in found if k.startswith("p_")}
     if p["operation_id"] != op:
-        raise CredentialError(f"credential {creds.short_code(cred['id'])}: for another operation")
+        raise CredentialError(
+            f"credential {code}: for another operation", code="credential-operation"
+        )
     if p["status"] == "merged":
         raise CredentialError(
-            f"credential {creds.short_code(cred['id'])}: its person was merged into "
-            f"{p['merged_into']}"
+            f"credential {code}: its person was merged into {p['merged_into']}",
+            code="person-merged",
         )
     return cred, p
 
@@ -256,7 +264,7 @@ def _scan(
     site = s.site
     if s.action == ev.BOARD:
         if not s.flight:
-            raise RegistryError("needed for board", field="flight")
+            raise RegistryError("needed for board", field="flight", code="flight-needed")
         f = ctx.flight(conn, op, s.flight, lock=True)
         fid, site = f["id"], site or f["origin"]
         data = _board(conn, f, p, cred, s.override)
@@ -265,7 +273,7 @@ def _scan(
             data["reason_sealed"] = ctx.seal_text(conn, op, note, f"override|{cred['id']}")
     elif s.action == ev.DEPLANE:
         if not s.flight:
-            raise RegistryError("needed for deplane", field="flight")
+            raise RegistryError("needed for deplane", field="flight", code="flight-needed")
         f = ctx.flight(conn, op, s.flight)
         fid, site = f["id"], site or f["destination"]
         _check_deplane(f, p)
@@ -318,12 +326,19 @@ def _scan(
 
 
 def _check_deplane(f: Any, p: dict) -> None:
+    flight = {"flight": f["code"]}
     if f["status"] == "scheduled":
-        raise RegistryError(f"flight {f['code']}: has not departed; record its departure first")
+        raise RegistryError(
+            f"flight {f['code']}: has not departed; record its departure first",
+            code="flight-not-departed",
+            params=flight,
+        )
     if p["flight_id"] != f["id"] or p["status"] not in ("in-flight", "boarded"):
         raise RegistryError(
             f"person {p['id']}: was not on flight {f['code']} ({p['status']}); "
-            "report it at reconciliation"
+            "report it at reconciliation",
+            code="not-on-flight",
+            params=flight,
         )
 
 
@@ -334,35 +349,47 @@ def _at_site(
     pid = p["id"]
     data: dict[str, Any] = {}
     if site is None:
-        raise RegistryError(f"needed for {action}", field="site")
+        raise RegistryError(f"needed for {action}", field="site", code="site-needed")
     if p["status"] in ("boarded", "in-flight") and action != ev.MISSING:
-        raise RegistryError(f"person {pid}: is {p['status']} on a flight; deplane first")
+        raise RegistryError(
+            f"person {pid}: is {p['status']} on a flight; deplane first", code="on-a-flight"
+        )
     if action == ev.FOUND:
         if p["status"] != "missing":
-            raise RegistryError(f"person {pid}: is not missing ({p['status']})")
+            raise RegistryError(f"person {pid}: is not missing ({p['status']})", code="not-missing")
         kind = ctx.check_site(conn, op, site)
         data["status"] = "arrived" if kind in ("staging", "destination") else "checked-in"
     if action == ev.ROLL_CALL:
         data["expected_site"] = p["site"]
     if p["status"] == "departed-independently" and action != ev.FOUND:
-        raise RegistryError(f"person {pid}: left on their own; record 'found' first")
+        raise RegistryError(
+            f"person {pid}: left on their own; record 'found' first", code="left-independently"
+        )
     return data
 
 
 def _board(conn: Connection, f: Any, p: dict, cred: dict, override: str | None) -> dict:
     """Checks of a boarding and its event data: the seat (or lap place) it takes."""
     pid = p["id"]
+    flight = {"flight": f["code"]}
     if f["status"] != "scheduled":
-        raise RegistryError(f"flight {f['code']}: has {f['status']}; no more boarding")
+        raise RegistryError(
+            f"flight {f['code']}: has {f['status']}; no more boarding",
+            code="flight-closed",
+            params=flight,
+        )
     if cred["boarded_at"] is not None:
         raise CredentialError(
-            f"credential {creds.short_code(cred['id'])}: used for boarding already (single use)"
+            f"credential {creds.short_code(cred['id'])}: used for boarding already (single use)",
+            code="already-boarded",
         )
     if p["status"] not in ("checked-in", "arrived") or (
         p["status"] == "arrived" and p["site"] != f["origin"]
     ):
         raise RegistryError(
-            f"person {pid}: is {p['status']} at {p['site']}; check in at {f['origin']} first"
+            f"person {pid}: is {p['status']} at {p['site']}; check in at {f['origin']} first",
+            code="not-checked-in",
+            params={"site": f["origin"]},
         )
     version = conn.execute(
         select(func.max(manifests.c.version)).where(manifests.c.flight_id == f["id"])
@@ -383,6 +410,8 @@ def _board(conn: Connection, f: Any, p: dict, cred: dict, override: str | None) 
                 f"person {pid} is not on the manifest of {f['code']}; "
                 "give a reason to board them anyway (logged)",
                 field="override",
+                code="not-on-manifest",
+                params=flight,
             )
         data.update(override=True, reason=override)
     lap = p["age_group"] == "infant"
@@ -391,7 +420,11 @@ def _board(conn: Connection, f: Any, p: dict, cred: dict, override: str | None) 
     taken = conn.execute(select(func.count(col)).where(C.flight_id == f["id"])).scalar_one()
     if taken >= f["seats"]:
         what = "lap places" if lap else "seats"
-        raise RegistryError(f"flight {f['code']}: all {f['seats']} {what} are taken")
+        raise RegistryError(
+            f"flight {f['code']}: all {f['seats']} {what} are taken",
+            code="flight-full-laps" if lap else "flight-full",
+            params={**flight, "seats": f["seats"]},
+        )
     data["lap" if lap else "seat"] = taken + 1
     return data
 
@@ -421,7 +454,11 @@ def depart(ctx: Context, op: str, flight: str) -> dict[str, Any]:
     with ctx.write() as conn:
         f = ctx.flight(conn, op, flight, lock=True)
         if f["status"] != "scheduled":
-            raise RegistryError(f"flight {flight}: has {f['status']} already")
+            raise RegistryError(
+                f"flight {flight}: has {f['status']} already",
+                code="flight-departed",
+                params={"flight": flight},
+            )
         boarded = conn.execute(
             select(func.count()).select_from(seat_claims).where(seat_claims.c.flight_id == f["id"])
         ).scalar_one()
@@ -446,7 +483,9 @@ def arrive(ctx: Context, op: str, flight: str) -> dict[str, Any]:
         if f["status"] == "scheduled":
             raise RegistryError(
                 f"flight {flight}: has not departed; "
-                f"record its departure first ('evacops registry flight {flight} --depart')"
+                f"record its departure first ('evacops registry flight {flight} --depart')",
+                code="flight-not-departed",
+                params={"flight": flight},
             )
         if f["status"] == "departed":
             ctx.event(

@@ -134,12 +134,21 @@ def sync_scans(
             out.append(None)
         except RegistryError as exc:
             seq = sent.get("seq") if isinstance(sent, dict) else None
-            out.append({"seq": seq, "outcome": "refused", "problem": str(exc)})
+            out.append({"seq": seq, "outcome": "refused", **refusal(exc)})
     for part in chunks(todo, TXN_SCANS):
         for (i, _s), answer in zip(part, _sync_part(ctx, op, dev, [s for _, s in part], view),
                                    strict=True):  # fmt: skip
             out[i] = answer
     return [a for a in out if a is not None]
+
+
+def refusal(exc: RegistryError) -> dict[str, Any]:
+    """How a device is told why a scan was refused: the problem in English, and the refusal's
+    ``code`` and ``params`` for a gate page to word in its language."""
+    out: dict[str, Any] = {"problem": str(exc), "code": exc.code}
+    if exc.params:
+        out["params"] = exc.params
+    return out
 
 
 def _sync_part(
@@ -245,6 +254,7 @@ def _replay(
             "seq": s.seq,
             "outcome": "refused",
             "problem": f"seq {s.seq}: a different scan was synced under this number already",
+            "code": "seq-reused",
         }
     out = {**answer, "duplicate": True}
     pid = answer.get("person_id")
@@ -270,11 +280,12 @@ def _record(
         expired = False
     except creds.InvalidCredential as exc:
         if exc.reason != creds.Reason.EXPIRED:
-            return {**base, "outcome": "invalid", "problem": exc.reason.value}
+            return {**base, "outcome": "invalid", **refusal(exc), "problem": exc.reason.value}
         claim, expired = creds.decode_unverified(s.payload), True
     found = movements._scan_lookup(conn, claim.credential_id, "-")
     if found is None or found["c_operation_id"] != op or found["p_operation_id"] != op:
-        return {**base, "outcome": "invalid", "problem": "unknown-credential"}
+        return {**base, "outcome": "invalid", "problem": "unknown-credential",
+                "code": "credential-unknown"}  # fmt: skip
     shown = movements.lookup_view(ctx, op, found) if view else None
     cred = {k[2:]: found[k] for k in found if k.startswith("c_")}
     p = {k[2:]: found[k] for k in found if k.startswith("p_")}
@@ -323,7 +334,7 @@ def _as_dt(v: Any) -> datetime | None:
 def _refusal_kind(s: OfflineScan, cred: dict, p: dict, exc: Exception) -> str:
     if s.action == ev.BOARD and (cred["boarded_at"] is not None or p["status"] == "boarded"):
         return "two-gates"
-    if s.action == ev.BOARD and "are taken" in str(exc):
+    if s.action == ev.BOARD and getattr(exc, "code", None) in ("flight-full", "flight-full-laps"):
         return "over-seats"
     return "refused-online"
 

@@ -81,7 +81,7 @@ def api_device_sync(
     for a in answers:
         item = {
             k: a.get(k)
-            for k in ("seq", "outcome", "problem", "duplicate", "conflict")
+            for k in ("seq", "outcome", "problem", "code", "params", "duplicate", "conflict")
             if a.get(k) is not None
         }
         if a.get("person_id") and a.get("outcome") == "recorded":

@@ -33,7 +33,8 @@ async def _form(request: Request) -> dict[str, Any]:
 
 
 def _outcome(fn, *args) -> dict[str, Any]:
-    """Run one action; its result or its problem (words without personal data)."""
+    """Run one action; its result or its problem (words without personal data; an error, which
+    the page words in its language: :mod:`evacops.web.refusals`)."""
     try:
         return {"result": fn(*args)}
     except RegistrationFileError as exc:
@@ -41,7 +42,7 @@ def _outcome(fn, *args) -> dict[str, Any]:
     except UploadTooLarge as exc:
         return {"problem": str(exc), "too_large": True}
     except EvacopsError as exc:
-        return {"problem": str(exc)}
+        return {"problem": exc}
 
 
 # ------------------------------------------------------------------------------ registration
@@ -135,7 +136,7 @@ def _ramp_view(c: Caller, op: str, flight: str) -> dict[str, Any]:
     try:
         m = c.registry.manifest(op, flight)
     except EvacopsError as exc:
-        return {"manifest_problem": str(exc)}
+        return {"manifest_problem": exc}
     boarded = c.registry.reconcile(op, flight)
     return {"manifest": {k: v for k, v in m.items() if k != "entries"}, "recon": boarded}
 
@@ -194,7 +195,7 @@ def _recon(c: Caller, op: str, flight: str) -> dict[str, Any]:
     try:
         return {"recon": c.registry.reconcile(op, flight)}
     except EvacopsError as exc:
-        return {"recon_problem": str(exc)}
+        return {"recon_problem": exc}
 
 
 @router.get("/arrival", name="page_arrival")

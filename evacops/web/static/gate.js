@@ -14,6 +14,20 @@
   const root = document.getElementById("gate");
   const op = root.dataset.op;
   const t = (k) => root.dataset["t" + k[0].toUpperCase() + k.slice(1)] || k;
+  // a refusal's words in the page's language, by the server's code (evacops/web/refusals.py);
+  // the server's English words when the page does not know the code or lacks a value
+  const REFUSALS = JSON.parse(root.dataset.refusals || "{}");
+  function refusal(code, params, english) {
+    const words = REFUSALS[code];
+    if (!words) return english;
+    let missing = false;
+    const text = words.replace(/%\((\w+)\)s/g, (_, k) => {
+      if (params && params[k] !== undefined) return String(params[k]);
+      missing = true;
+      return "";
+    });
+    return missing ? english || text : text;
+  }
   const csrf = document.querySelector('meta[name="csrf"]').content;
   const $ = (id) => document.getElementById(id);
   const DEVICE_KEY = "evacops-device:" + op;
@@ -129,10 +143,10 @@
     const c = text.replace(/[\s-]/g, "").toUpperCase().replace(/O/g, "0").replace(/[IL]/g, "1");
     return CROCKFORD.test(c) ? c.slice(0, 3) + "-" + c.slice(3) : null;
   }
-  function why(a) {  // a refusal in the page's language where the page knows it
-    if (a.conflict === "ambiguous-code") return t("ambiguous");
-    if (a.problem === "unknown-code" || a.problem === "unknown-credential") return t("unknown");
-    return a.problem || a.conflict || a.outcome;
+  function why(a) {  // a synced scan's refusal or conflict, in the page's language
+    if (a.code) return refusal(a.code, a.params, a.problem || a.outcome);
+    if (a.conflict) return refusal("conflict-" + a.conflict, {}, a.conflict);
+    return a.problem || a.outcome;
   }
 
   // what: {payload} (the QR's text) or {code} (a short code typed in)
@@ -157,7 +171,7 @@
       if (res.ok) letIn(body);
       else if (res.status === 429) show("stop", t("stop"), t("toomany"));
       else if (what.code && res.status === 409 && body.field === "code") show("stop", t("stop"), t("ambiguous"));
-      else show("stop", t("stop"), body.detail || body.title);
+      else show("stop", t("stop"), refusal(body.code, body.params, body.detail || body.title));
     } catch (e) {
       show("stop", t("offline"), "");
     }

@@ -1,0 +1,102 @@
+"""The words of a refusal in the page's language.
+
+A refusal the registry gives a gate, the ramp or arrival carries a stable ``code`` and the
+``params`` its words need (:class:`evacops.errors.EvacopsError`). The API sends them beside its
+English ``detail`` (:mod:`evacops.web.problems`); a page shows :data:`MESSAGES`'s words for the
+code, translated by the page's gettext catalog (``python -m evacops.web.catalogs`` adds these
+messages to the catalogs with the templates'). The gate page gets them all at once, translated,
+for its script (:func:`translated`): an answer that arrives later (a sync, an online scan) is
+worded there. A code not listed here is shown in the registry's English words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+_AMBIGUOUS = "More than one credential has this code: ask for the full code or scan the QR code."
+_NOT_OURS = "Not a credential of this operation."
+
+#: code -> the English message (a gettext msgid; ``%(name)s`` takes the refusal's params)
+MESSAGES: dict[str, str] = {
+    # the credential itself
+    "credential-malformed": "Not a credential: scan the QR code again, or type the short code.",
+    "credential-signature": (
+        "The credential's signature does not match: forged or altered. Refuse it."
+    ),
+    "credential-operation": "This credential is for another operation. Refuse it.",
+    "credential-revoked": "This credential was revoked: send the holder to a registrar.",
+    "credential-expired": "This credential has expired: send the holder to a registrar "
+    "for a new one.",
+    "credential-unknown": _NOT_OURS,
+    "person-merged": "This credential's record was merged into another: send the holder to a "
+    "registrar.",
+    # short codes typed in
+    "code-malformed": "Not a short code: six letters and digits, as printed (e.g. K7Q-2MX).",
+    "code-ambiguous": _AMBIGUOUS,
+    "code-unknown": _NOT_OURS,
+    "too-many-codes": "Too many codes typed: scan the QR code or wait a minute.",
+    # boarding and flights
+    "already-boarded": "This credential was used for boarding already (single use).",
+    "not-checked-in": "Not checked in: check in at %(site)s first.",
+    "not-on-manifest": "Not on the manifest of flight %(flight)s: give a reason to board anyway "
+    "(logged).",
+    "flight-full": "Flight %(flight)s: all %(seats)s seats are taken.",
+    "flight-full-laps": "Flight %(flight)s: all %(seats)s lap places are taken.",
+    "flight-closed": "Flight %(flight)s has left: no more boarding.",
+    "flight-departed": "Flight %(flight)s has left already.",
+    "flight-not-departed": "Flight %(flight)s has not departed: record its departure first.",
+    "not-on-flight": "Not on flight %(flight)s: report it at reconciliation.",
+    "unknown-flight": "Flight %(flight)s is not scheduled in this operation.",
+    "flight-needed": "Choose the flight.",
+    # where the person is
+    "on-a-flight": "Boarded or in flight: deplane first.",
+    "not-missing": "Not reported missing.",
+    "left-independently": "Left on their own: record 'found' first.",
+    "wrong-site": "This device is enrolled at %(enrolled)s, not %(site)s.",
+    "unknown-site": "%(site)s is not a site of this operation.",
+    "site-needed": "Choose the site of this scan.",
+    # the operation, the scan, the caller
+    "shredded": "This operation was shredded: its personal data no longer exists.",
+    "scan-race": "Another gate changed this flight at the same moment: scan again.",
+    "scan-id-reused": "This scan id was used for another scan: give each scan its own id.",
+    "seq-reused": "Another scan was synced under this number already.",
+    "not-allowed": "Your role may not do this here: ask an admin.",
+    # offline scans recorded with a conflict (the sync's answer: conflict-<kind>)
+    "conflict-two-gates": "Scanned at another gate too: kept for review.",
+    "conflict-revoked-while-stale": "Revoked before this scan: kept for review.",
+    "conflict-expired": "Expired before this scan: kept for review.",
+    "conflict-over-seats": "More boarded than seats: kept for review.",
+    "conflict-refused-online": "Would have been refused online: kept for review.",
+    "conflict-ambiguous-code": _AMBIGUOUS,
+}
+
+
+def text(
+    gettext: Callable[[str], str],
+    code: str | None,
+    params: Mapping[str, Any] | None = None,
+    fallback: str = "",
+) -> str:
+    """The refusal ``code`` in the language of ``gettext``, filled with ``params``;
+    ``fallback`` (the registry's English words) for a code not in :data:`MESSAGES` or params
+    that do not fill its words."""
+    msgid = MESSAGES.get(code or "")
+    if msgid is None:
+        return fallback
+    try:
+        return gettext(msgid) % dict(params or {})
+    except (KeyError, TypeError, ValueError):
+        return fallback or msgid
+
+
+def of_error(gettext: Callable[[str], str], exc: Any) -> str:
+    """An :class:`~evacops.errors.EvacopsError` as a page shows it: its code's words in the
+    page's language, else its English words."""
+    return text(gettext, getattr(exc, "code", None), getattr(exc, "params", None), str(exc))
+
+
+def translated(gettext: Callable[[str], str]) -> dict[str, str]:
+    """Every refusal's words in the language of ``gettext``, by code (for the gate's script,
+    which fills ``%(name)s`` from the answer's ``params``)."""
+    return {code: gettext(msgid) for code, msgid in MESSAGES.items()}
