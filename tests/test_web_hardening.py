@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import io
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from conftest import OPERATION, PASSWORD
 from fastapi.testclient import TestClient
-from test_web_support import World
+from test_web_support import OTHER_OP, World
 
 from evacops.registry.generate import registrations_rows
 from evacops.web.app import create_app
@@ -331,6 +332,52 @@ def test_stored_answers_are_sealed(world: World):
     assert row["caller"] == f"d:{first['device']}"
     assert a.json()["answers"][0]["initials"].encode() not in row["response_enc"]
     assert b"initials" not in row["response_enc"]
+
+
+def test_a_shred_leaves_no_stored_answer_that_reveals_anything(world: World):
+    """The operation's kept answers (a device token, a sync answer with initials, a dedup
+    decision whose reason and request name people) lose their sealed body and their request's
+    digest in the shred; another operation's stay; a retry under a used key is 409, never done
+    again. On SQLite, the database file keeps no byte of either."""
+    from evacops.registry.services.shred import SHREDDED
+
+    c = world.client()
+    admin = world.auth("admin")
+    enrol = {"site": "Gate C", "role": "gate", "label": "phone"}
+    dev = c.post(f"{OP}/devices", headers={**admin, "Idempotency-Key": "sh-1"}, json=enrol).json()
+    scans = [{"seq": 1, "payload": world.payload[world.ids[4]], "action": "gate-in",
+              "at": "2026-01-01T10:00:00+00:00"}]  # fmt: skip
+    sync_head = {"Authorization": f"Bearer {dev['token']}", "Idempotency-Key": "sh-2"}
+    url = f"{OP}/devices/{dev['device']}/scans"
+    synced = c.post(url, headers=sync_head, json={"scans": scans})
+    assert synced.json()["answers"][0]["initials"]
+    decide = {"decision": "not-duplicate", "keep": world.ids[0], "duplicate": world.ids[1],
+              "reason": "Mother of Testgiven Testfamily, seen at the gate"}  # fmt: skip
+    r = c.post(f"{OP}/dedup/decisions", headers={**admin, "Idempotency-Key": "sh-3"}, json=decide)
+    assert r.status_code == 200, r.text
+    other = f"/api/v1/operations/{OTHER_OP}/devices"
+    kept = c.post(other, headers={**admin, "Idempotency-Key": "sh-4"}, json=enrol)
+    assert kept.status_code == 200
+    before = {r["key"]: r for r in _rows(world, operation_id=OPERATION)}
+    assert set(before) == {"sh-1", "sh-2", "sh-3"}
+    assert all(r["response_enc"] and len(r["request_hash"]) == 64 for r in before.values())
+
+    world.admin.shred(OPERATION)
+    after = _rows(world, operation_id=OPERATION)
+    assert {r["key"] for r in after} == set(before)  # the keys stay used
+    assert all(r["request_hash"] == SHREDDED and r["response_enc"] is None for r in after)
+    (other_row,) = _rows(world, key="sh-4")
+    assert other_row["response_enc"] and len(other_row["request_hash"]) == 64
+    again = c.post(url, headers=sync_head, json={"scans": scans})
+    assert again.status_code == 409 and again.json()["field"] == "Idempotency-Key"
+    r = c.post(f"{OP}/devices", headers={**admin, "Idempotency-Key": "sh-1"}, json=enrol)
+    assert r.status_code == 409 and "token" not in r.text
+    assert len(world.admin.devices(OPERATION)) == 1  # not enrolled again
+    if world.env.url.startswith("sqlite"):
+        data = Path(world.env.url.removeprefix("sqlite:///")).read_bytes()
+        for row in before.values():
+            assert row["request_hash"].encode() not in data
+            assert row["response_enc"] not in data
 
 
 def test_every_write_of_the_api_takes_an_idempotency_key(world: World):

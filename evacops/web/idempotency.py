@@ -23,7 +23,9 @@ in clear**: a stored body is sealed with AES-GCM under the operation's data key 
 :class:`~evacops.registry.store.crypto.FieldCipher`, bound to the caller and key), so a shred of
 the operation makes its stored answers unreadable with everything else (a replay after a shred
 is 409); an answer outside any operation (log-out) is sealed under a key derived from the master
-key. Only the route, the digest and the status are in clear.
+key. Only the route, the digest and the status are in clear, and a shred of the operation takes
+the digest and the sealed answer away (:mod:`evacops.registry.services.shred`): the key stays
+used and answers 409.
 
 Two parts: :func:`check` (an application dependency, after the caller is known) looks the key up
 and either replays (raising :class:`Replay`) or marks the key as running; :class:`Idempotency`
@@ -49,6 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evacops.errors import RegistryError, UserError
 from evacops.registry.services.context import Context
+from evacops.registry.services.shred import SHREDDED
 from evacops.registry.store.crypto import derive_key
 from evacops.registry.store.db import INTEGRITY_ERRORS
 from evacops.registry.store.tables import idempotency_keys as K
@@ -155,6 +158,8 @@ def _begin(p: Pending, route: str, digest: str, hours: float) -> None:
                 return
     except INTEGRITY_ERRORS:  # the same key sent twice at once: the other one runs
         raise KeyInUse() from None
+    if row["request_hash"] == SHREDDED:  # its operation was shredded: the answer is gone
+        raise KeyInUse()
     if row["request_hash"] != digest:
         raise UserError(
             "Idempotency-Key: this key was used for another request; send a new key",
