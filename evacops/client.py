@@ -2,10 +2,11 @@
 
 Away from the server host nobody holds the master key or the database, so the registry commands
 the operation's roles use (register, import, credentials, scan, board, manifest, flight
---depart, arrive, roll-call, person, dedup, report, conflicts) talk to ``evacops serve`` over its
-API instead. The commands do not fork: :class:`RemoteRegistry` offers the same methods as the
-:class:`~evacops.registry.service.Registry` facade they call, each one request to ``/api/v1``,
-and answers in the same shapes, so the commands print the same lines and the same ``--json``.
+--depart, arrive, roll-call, person, dedup, report, conflicts; an admin's categories) talk to
+``evacops serve`` over its API instead. The commands do not fork: :class:`RemoteRegistry`
+offers the same methods as the :class:`~evacops.registry.service.Registry` facade they call,
+each one request to ``/api/v1``, and answers in the same shapes, so the commands print the same
+lines and the same ``--json``.
 ``evacops/cli/registry/common.py`` (``open_for``) is the one place that chooses which.
 
 - **The log-in** (:func:`login`, :func:`logout`): ``POST /api/v1/login`` gives a session token
@@ -29,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import quote
 
 import httpx
 
@@ -314,6 +316,23 @@ class RemoteRegistry:
                 "not offered through the service yet; run the report without it", field="since"
             )
         return self.api.call("GET", self._op(op) + "/report")
+
+    # ---------------------------------------------------------------- eligibility categories
+    def _category(self, op: str, category: str) -> str:
+        return self._op(op) + "/categories/" + quote(category, safe="")
+
+    def categories(self, op: str) -> list[dict[str, Any]]:
+        return self.api.call("GET", self._op(op) + "/categories")
+
+    def add_category(self, op: str, category: str, cohort: str, priority: float) -> None:
+        body = {"category": category, "cohort": cohort, "priority": priority}
+        self.api.call("POST", self._op(op) + "/categories", json=body)
+
+    def retire_category(self, op: str, category: str) -> None:
+        self.api.call("PATCH", self._category(op, category), json={"retired": True})
+
+    def restore_category(self, op: str, category: str) -> None:
+        self.api.call("PATCH", self._category(op, category), json={"retired": False})
 
     # ---------------------------------------------------------------- registration and people
     def register(

@@ -443,3 +443,23 @@ def test_conflicts_are_reviewed_and_closed_through_the_service(service, tmp_path
     [closed] = admin.conflicts(OPERATION, status="resolved")
     assert closed["resolution"] == "confirmed" and closed["resolved_by"] == "manifest"
     assert [x["id"] for x in reg_json(ramp, "conflicts", "--status", "all")] == [c["id"]]
+
+
+def test_admin_categories_through_the_service(service, tmp_path):
+    """An admin away from the server host lists, adds and retires the operation's categories
+    through the API (as the admin page does); a registrar is refused in one line."""
+    admin = away(tmp_path, "admin", service.url)
+    ok(admin, "login")
+    added = reg_json(admin, "categories", "add", "p9", "--cohort", "At risk", "--priority", "2")
+    assert added == {"category": "p9", "done": "added"}
+    reg_json(admin, "categories", "retire", "p9")
+    listed = {c["category"]: c for c in reg_json(admin, "categories")}
+    assert listed["p9"]["retired"] and listed["p9"]["cohort"] == "At risk"
+    on_server = {c["category"]: c for c in service.env.as_role("admin").categories(OPERATION)}
+    assert on_server["p9"]["retired"] and on_server["p9"]["priority"] == 2
+    line = assert_user_error(evacops("registry", "categories", "retire", "nosuch", env=admin))
+    assert line == f"error: category nosuch: not a category of operation {OPERATION}"
+    registrar = away(tmp_path, "registrar", service.url)
+    ok(registrar, "login")
+    line = assert_user_error(evacops("registry", "categories", env=registrar))
+    assert "may not manage" in line and "ask an admin" in line

@@ -299,3 +299,26 @@ def test_user_errors_are_one_line(cli_env, tmp_path):
     )
     bad_url = dict(env, EVACOPS_DATABASE_URL="mysql://x@y/z")
     assert "not supported" in assert_user_error(evacops("registry", "report", env=bad_url))
+
+
+def test_categories_list_add_retire_restore(cli_env):
+    """The admin's eligibility categories on the server host (tests/test_cli_client.py: the
+    same command through the service)."""
+    env = cli_env
+    run(env, "init", "--admin", "chief", "--operation", "op-c", "--category", "siv=SIV:2")
+    assert js(env, "categories", "add", "p1", "--cohort", "At risk", "--priority", "3") == {
+        "category": "p1",
+        "done": "added",
+    }
+    assert "Category siv retired in op-c." in run(env, "categories", "retire", "siv").stdout
+    listed = {c["category"]: c for c in js(env, "categories", "list")}
+    assert listed["p1"]["cohort"] == "At risk" and listed["p1"]["priority"] == 3
+    assert listed["siv"]["retired"] and not listed["p1"]["retired"]
+    table = run(env, "categories").stdout
+    assert "p1" in table and "At risk" in table and "retired" in table
+    js(env, "categories", "restore", "siv")
+    assert not {c["category"]: c for c in js(env, "categories")}["siv"]["retired"]
+    line = assert_user_error(evacops("registry", "categories", "retire", "nosuch", env=env))
+    assert line == "error: category nosuch: not a category of operation op-c"
+    line = assert_user_error(evacops("registry", "categories", "add", "p2", env=env))
+    assert "--cohort" in line

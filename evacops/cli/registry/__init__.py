@@ -2,7 +2,7 @@
 
 - common.py: the Typer app, options every command takes (who acts, which operation, --json),
   and opening the registry as the acting user;
-- setup.py: init, user, site, flight;
+- setup.py: init, user, site, flight, categories;
 - people.py: import, generate, register, person, dedup;
 - movements.py: scan, board, manifest, arrive, rollcall;
 - reports.py: report, export, credentials, shred, audit;

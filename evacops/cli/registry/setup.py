@@ -1,4 +1,4 @@
-"""``evacops registry`` set-up: init, users, sites and flights."""
+"""``evacops registry`` set-up: init, users, sites, flights and eligibility categories."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from evacops.cli.output import fail, guard, out
+from evacops.cli.output import fail, fail_on, guard, out
 from evacops.cli.registry.common import (
     JsonOpt,
     OpOpt,
@@ -197,3 +198,49 @@ def flight(
         as_json,
         lines=[f"Flight {code} scheduled: {origin} -> {destination}, {seats} seats."],
     )
+
+
+@app.command()
+@guard
+def categories(
+    action: Annotated[
+        str, typer.Argument(help="list, add, retire (no new registration may use it) or restore")
+    ] = "list",
+    name: Annotated[str | None, typer.Argument(help="the category, for add/retire/restore")] = None,
+    cohort: Annotated[
+        str | None, typer.Option(help="with add: the scenario cohort its people go in")
+    ] = None,
+    priority: Annotated[float, typer.Option(help="with add: the cohort's priority (>= 0)")] = 1.0,
+    user: UserOpt = None,
+    operation: OpOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The operation's eligibility categories (admin): list them with how many people have
+    each, add one, retire one (the people who have it keep it) or restore it. Here on the server
+    host, or through the service (EVACOPS_URL) as the same API the admin page uses."""
+    if action not in ("list", "add", "retire", "restore"):
+        fail(f"categories {action!r}: use list, add, retire or restore")
+    if action != "list" and not name:
+        fail(f"categories {action}: name the category")
+    if action == "add" and not cohort:
+        fail("categories add: give the cohort its people go in (--cohort)")
+    reg, op = session(user, operation)
+    if action != "list":
+        try:
+            if action == "add":
+                reg.add_category(op, name, cohort, priority)
+            else:
+                getattr(reg, f"{action}_category")(op, name)
+        except UserError as exc:  # the category is an argument here, not a flag
+            fail_on(exc, {"category": f"category {name}"})
+        done = {"retire": "retired", "restore": "restored", "add": "added"}[action]
+        emit({"category": name, "done": done}, as_json, lines=[f"Category {name} {done} in {op}."])
+        return
+    rows = reg.categories(op)
+    t = Table(title=f"Eligibility categories of {op}")
+    for c in ("category", "cohort", "priority", "retired", "people"):
+        t.add_column(c, justify="right" if c in ("priority", "people") else "left")
+    for r in rows:
+        t.add_row(r["category"], r["cohort"], f"{r['priority']:g}",
+                  "retired" if r["retired"] else "", f"{r['people']:,}")  # fmt: skip
+    emit(rows, as_json, table=t)
