@@ -52,8 +52,6 @@ LOCAL_ONLY = {
     "revoked": "the revocation list",
     "public_key": "the public key file",
     "credential_labels": "printing labels",
-    "export_manifest": "exporting a manifest",
-    "export_counts": "exporting counts",
     "shred": "shred",
     "audit_verify": "audit",
     "audit_entries": "audit",
@@ -295,27 +293,47 @@ class RemoteRegistry:
     def _op(self, op: str) -> str:
         return f"/operations/{op}"
 
-    def _pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        cursor = None
+    def _pages(self, path: str, **params: Any) -> list[Any]:
+        return self._paged(path, **params)[0]
+
+    def _paged(self, path: str, **params: Any) -> tuple[list[Any], dict[str, Any]]:
+        """Every item of a paginated list, and its first page (what else it answered). A
+        ``version`` in the first answer is asked for again with the next pages."""
+        items: list[Any] = []
+        cursor, first = None, None
         while True:
             q = {**params, "limit": 500, **({"cursor": cursor} if cursor else {})}
             page = self.api.call("GET", path, params=q)
+            first = first or page
+            if page.get("version") is not None:
+                params["version"] = page["version"]
             items.extend(page["items"])
             cursor = page.get("next_cursor")
             if not cursor:
-                return items
+                return items, first
 
     # ---------------------------------------------------------------- operations and reports
     def operations(self) -> list[dict[str, Any]]:
         return self.api.call("GET", "/operations")
 
     def report(self, op: str, *, since: datetime | None = None) -> dict[str, Any]:
-        if since is not None:
-            raise UserError(
-                "not offered through the service yet; run the report without it", field="since"
-            )
-        return self.api.call("GET", self._op(op) + "/report")
+        params = {"since": since.isoformat()} if since is not None else {}
+        return self.api.call("GET", self._op(op) + "/report", params=params)
+
+    def export_manifest(self, op: str, flight: str, path: str | Path) -> int:
+        """The passenger manifest's rows from the service (every page of one version, each
+        audited there), written here as the server host writes the file."""
+        from evacops.registry.writers import write_manifest_csv
+
+        rows, _ = self._paged(self._flight(op, flight) + "/manifest/export")
+        return write_manifest_csv(rows, Path(path))
+
+    def export_counts(self, op: str, path: str | Path, *, min_cell: int = 5) -> int:
+        """The suppressed counts from the service, written here as the HXL file."""
+        from evacops.registry.writers import write_counts_table
+
+        rows, first = self._paged(self._op(op) + "/counts", min_cell=min_cell)
+        return write_counts_table(first["columns"], rows, Path(path))
 
     # ---------------------------------------------------------------- eligibility categories
     def _category(self, op: str, category: str) -> str:

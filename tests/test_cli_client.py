@@ -70,7 +70,7 @@ class Service:
 
 @pytest.fixture
 def service(registry_env):
-    for role in ("registrar", "gate", "manifest"):
+    for role in ("registrar", "gate", "manifest", "reporter"):
         registry_env.as_role(role)
     registry_env.as_role("admin").add_flight(
         OPERATION, FLIGHT, origin="HKIA", destination="Al Udeid", seats=40
@@ -223,20 +223,27 @@ def test_roles_act_through_the_service_without_the_key(service, tmp_path):
     )
     assert "revoked" in line
     assert reg_json(ramp, "conflicts") == []
-    # what needs the key stays on the server host
+    # exports and the report since a date: through the service, the same as on the server host
+    export = ("registry", "export", "manifest", "--flight", FLIGHT, "--out")
+    ok(ramp, *export, str(tmp_path / "m.csv"))
+    ok(server.env | {"EVACOPS_USER": "manifest"}, *export, str(tmp_path / "host-m.csv"))
+    assert (tmp_path / "m.csv").read_bytes() == (tmp_path / "host-m.csv").read_bytes()
+    assert (tmp_path / "m.csv").read_text().count("\n") == 1 + 6
+    reporter = away(tmp_path, "reporter", service.url)
+    ok(reporter, "login")
+    export = ("registry", "export", "counts", "--min-cell", "2", "--out")
+    ok(reporter, *export, str(tmp_path / "c.csv"))
+    ok(server.env | {"EVACOPS_USER": "reporter"}, *export, str(tmp_path / "host-c.csv"))
+    assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "host-c.csv").read_bytes()
+    since = ("registry", "report", "--since", "2000-01-01")
+    remote = ok(reporter, *since).stdout
+    assert remote == ok(server.env | {"EVACOPS_USER": "reporter"}, *since).stdout
+    assert "out since 2000-01-01" in remote
+    # what needs the key stays on the server host: printing labels
     line = assert_user_error(
-        evacops(
-            "registry",
-            "export",
-            "manifest",
-            "--flight",
-            FLIGHT,
-            "--out",
-            str(tmp_path / "m.csv"),
-            env=ramp,
-        )
+        evacops("registry", "credentials", "--no-issue", "--out", tmp_path / "l.pdf", env=ramp)
     )
-    assert "server host" in line and not (tmp_path / "m.csv").exists()
+    assert "server host" in line and not (tmp_path / "l.pdf").exists()
 
     # log-out ends the session on the server and forgets the token
     token = json.loads(token_file.read_text())["token"]

@@ -7,12 +7,13 @@ can reach. SQLite, and PostgreSQL when EVACOPS_TEST_DATABASE_URL is set."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from conftest import OPERATION
 from test_web_support import OTHER_OP, ROLES, World, csrf_of
 
-from evacops.registry.security import ROLE_PERMS, Perm
+from evacops.registry.security import ROLE_PERMS, Perm, Role
 from evacops.web import security as sec
 from evacops.web.routers import api_routes
 
@@ -190,3 +191,66 @@ def test_refusals_are_in_the_audit_log(world: World):
     assert len(entries) == before + 1
     last = entries[-1]
     assert (last["actor"], last["action"], last["subject"]) == ("gate", "refused", "api_devices")
+
+
+def test_exports_and_the_report_since_answer_every_role_page_by_page(world: World, tmp_path):
+    """The endpoints behind the command line's `export manifest|counts` and `report --since`:
+    for every role and none, data or the matrix's refusal; pages that together are the whole
+    export (of one manifest version), each page an audited read."""
+    admin, op = world.admin, f"/api/v1/operations/{OPERATION}"
+    for p in world.ids:  # whole households checked in: a manifest takes whole households
+        admin.scan(OPERATION, world.payload[p], "gate-in", site="HKIA")
+    admin.add_flight(OPERATION, "EXP1", origin="HKIA", destination="Al Udeid", seats=50)
+    built = admin.build_manifest(OPERATION, "EXP1")
+    urls = {
+        f"{op}/flights/EXP1/manifest/export": Perm.export_manifest,
+        f"{op}/counts": Perm.export_counts,
+        f"{op}/report": Perm.report,
+    }
+    params = {"limit": 2, "min_cell": 2, "since": "2000-01-01T00:00:00Z"}
+    for role in (None, *ROLES):
+        for url, perm in urls.items():
+            r = world.client().get(url, params=params, headers=world.auth(role))
+            what = f"{url} as {role}: {r.status_code} {r.text[:200]}"
+            if role is None:
+                assert r.status_code == 401, what
+            elif role == "admin" or perm in ROLE_PERMS[Role(role)]:
+                assert r.status_code == 200, what
+            else:
+                assert r.status_code == 403 and r.json()["field"] == "role", what
+
+    def pages(role: str, url: str, **q) -> list[dict]:
+        got, cursor = [], None
+        while True:
+            q = {**q, "limit": 2, **({"cursor": cursor} if cursor else {})}
+            r = world.client().get(url, headers=world.auth(role), params=q)
+            assert r.status_code == 200, r.text
+            got.append(r.json())
+            cursor = r.json()["next_cursor"]
+            if not cursor:
+                return got
+
+    before = sum(e["action"] == "export-manifest" for e in admin.audit_entries(10_000))
+    got = pages("manifest", f"{op}/flights/EXP1/manifest/export", version=built["version"])
+    rows = [row for page in got for row in page["items"]]
+    assert built["persons"] >= 3 and len(got) == -(-built["persons"] // 2)
+    assert len(rows) == built["persons"] == got[0]["total"]
+    assert {r["given_name"] for r in rows} <= {str(r["given_name"]) for r in world.rows}
+    after = [e for e in admin.audit_entries(10_000) if e["action"] == "export-manifest"]
+    assert len(after) == before + len(got) and after[-1]["actor"] == "manifest"
+    # the counts, page by page, make the same file as the export on the server host
+    from evacops.registry.writers import write_counts_table
+
+    got = pages("reporter", f"{op}/counts", min_cell=2)
+    counts = [row for page in got for row in page["items"]]
+    assert all(c[-1] == "<2" or c[-1] == 0 or c[-1] >= 2 for c in counts)
+    write_counts_table(got[0]["columns"], counts, tmp_path / "api.csv")
+    admin.export_counts(OPERATION, tmp_path / "host.csv", min_cell=2)
+    assert (tmp_path / "api.csv").read_bytes() == (tmp_path / "host.csv").read_bytes()
+    # the report since a date: people out since then, as the registry counts them
+    since = world.client().get(f"{op}/report", params={"since": "2000-01-01T00:00:00Z"},
+                               headers=world.auth("reporter")).json()  # fmt: skip
+    assert since["out"] == admin.report(OPERATION, since=datetime(2000, 1, 1, tzinfo=UTC))["out"]
+    bad = world.client().get(f"{op}/report", params={"since": "2000-01-01"},
+                             headers=world.auth("reporter"))  # fmt: skip
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "since"

@@ -328,6 +328,13 @@ class Registry:
     def export_manifest(self, op: str, flight: str, path: str | Path) -> int:
         return exports.export_manifest(self.ctx, op, flight, path)
 
+    def manifest_page(
+        self, op: str, flight: str, *, version: int | None = None, offset: int = 0,
+        limit: int = 100,
+    ) -> dict[str, Any]:  # fmt: skip
+        return exports.manifest_page(self.ctx, op, flight, version=version, offset=offset,
+                                     limit=limit)  # fmt: skip
+
     def rollcall(
         self,
         op: str,
@@ -383,6 +390,11 @@ class Registry:
 
     def export_counts(self, op: str, path: str | Path, *, min_cell: int = 5) -> int:
         return exports.export_counts(self.ctx, op, path, min_cell=min_cell)
+
+    def counts_page(
+        self, op: str, *, min_cell: int = 5, offset: int = 0, limit: int = 100
+    ) -> dict[str, Any]:
+        return exports.counts_page(self.ctx, op, min_cell=min_cell, offset=offset, limit=limit)
 
     # ------------------------------------------------------------------ shred and audit
     def shred(self, op: str) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Flight manifests and aggregate counts out (docs/registry-files.md): a passenger manifest CSV
 (:func:`write_manifest_csv`) and an HXL-tagged table of counts with small cells suppressed
-(:func:`write_counts_hxl`). Both write atomically, mode 0600, and neutralise cells a spreadsheet
-would run as a formula. A pure module: no database, no network. (Registration files in:
-:mod:`evacops.registry.files`.)
+(:func:`write_counts_hxl`; :func:`counts_table` and :func:`write_counts_table` are its two
+halves, for a client of the service that writes the file from the rows it was sent). Both write
+atomically, mode 0600, and neutralise cells a spreadsheet would run as a formula. A pure module:
+no database, no network. (Registration files in: :mod:`evacops.registry.files`.)
 """
 
 from __future__ import annotations
@@ -135,7 +136,15 @@ def write_counts_hxl(df: pd.DataFrame, path: Path, *, min_cell: int = 5) -> int:
     ``min_cell - 1`` is written as the text ``<{min_cell}`` (e.g. ``<5``); zero and counts of at
     least ``min_cell`` are written as they are. No total or other derived value is written, so
     nothing in the file recovers a suppressed cell. Atomic, mode 0600. Returns the rows written.
+    (:func:`counts_table` then :func:`write_counts_table`.)
     """
+    columns, rows = counts_table(df, min_cell=min_cell)
+    return write_counts_table(columns, rows, path)
+
+
+def counts_table(df: pd.DataFrame, *, min_cell: int = 5) -> tuple[list[str], list[list[Any]]]:
+    """The columns and rows :func:`write_counts_hxl` writes, small counts already replaced by
+    ``<{min_cell}`` (what the service sends a client that writes the file itself)."""
     if isinstance(min_cell, bool) or not isinstance(min_cell, int) or min_cell < 1:
         raise ValueError(f"min_cell must be an integer >= 1, got {min_cell!r}")
     if "count" not in df.columns:
@@ -154,17 +163,29 @@ def write_counts_hxl(df: pd.DataFrame, path: Path, *, min_cell: int = 5) -> int:
         )
     counts = [_count_value(v) for v in df["count"].tolist()]
     marker = f"<{min_cell}"
-    columns = [*dims, "count"]
-    tags = [*(COUNT_DIMENSIONS[d] for d in dims), COUNT_HASHTAG]
     dim_values = [df[d].tolist() for d in dims]
+    rows = [
+        [*(_dimension_value(vals[i]) for vals in dim_values), marker if 0 < c < min_cell else c]
+        for i, c in enumerate(counts)
+    ]
+    return [*dims, "count"], rows
+
+
+def write_counts_table(columns: list[str], rows: list[list[Any]], path: Path) -> int:
+    """Write :func:`counts_table`'s columns and rows as the HXL CSV (header, hashtags, rows;
+    dimension cells neutralised as formulas). Atomic, mode 0600. Returns the rows written."""
+    *dims, last = columns
+    if last != "count" or any(d not in COUNT_DIMENSIONS for d in dims):
+        raise ValueError(f"counts columns must be among {', '.join(COUNT_DIMENSIONS)} and count")
+    tags = [*(COUNT_DIMENSIONS[d] for d in dims), COUNT_HASHTAG]
 
     def fill(writer) -> int:
         writer.writerow(columns)
         writer.writerow(tags)
-        for i, count in enumerate(counts):
-            shown: object = marker if 0 < count < min_cell else count
-            writer.writerow([*(_dimension_text(vals[i]) for vals in dim_values), shown])
-        return len(counts)
+        for row in rows:
+            *cells, count = row
+            writer.writerow([*(_dimension_text(v) for v in cells), count])
+        return len(rows)
 
     return _atomic_csv(Path(path), fill)
 
@@ -184,12 +205,19 @@ def _count_value(value: object) -> int:
     return value
 
 
-def _dimension_text(value: object) -> str:
+def _dimension_value(value: object) -> object:
+    """A dimension's value as JSON can carry it (timestamps as ISO text, missing as None)."""
     if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return ""
+        return None
     if isinstance(value, pd.Timestamp):
         return value.date().isoformat() if value == value.normalize() else value.isoformat()
-    return _csv_text(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value.item() if hasattr(value, "item") else value  # numpy scalars
+
+
+def _dimension_text(value: object) -> str:
+    return _csv_text(_dimension_value(value))
 
 
 def _atomic_csv(path: Path, fill: Callable[..., int]) -> int:

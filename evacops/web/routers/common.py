@@ -28,7 +28,11 @@ class Page:
                 raise UserError("not a cursor from this API", field="cursor") from None
 
     def of(self, items: Sequence[Any]) -> dict[str, Any]:
-        chunk = list(items[self.offset : self.offset + self.limit])
+        return self.window(items[self.offset : self.offset + self.limit], len(items))
+
+    def window(self, chunk: Sequence[Any], total: int) -> dict[str, Any]:
+        """The page of ``chunk``, the items from ``offset`` (at most ``limit``) of ``total``
+        that a service cut itself."""
         end = self.offset + len(chunk)
-        nxt = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
-        return {"items": chunk, "next_cursor": nxt, "total": len(items)}
+        nxt = base64.urlsafe_b64encode(str(end).encode()).decode() if end < total else None
+        return {"items": list(chunk), "next_cursor": nxt, "total": total}

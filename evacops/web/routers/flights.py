@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from evacops.registry.service import Registry
 from evacops.web.deps import registry
-from evacops.web.routers.common import OP
+from evacops.web.routers.common import OP, Page
 
 router = APIRouter(prefix=OP + "/flights", tags=["flights"])
 
@@ -49,6 +49,18 @@ def api_manifest(
     op: str, flight: str, version: int | None = None, reg: Registry = Depends(registry)
 ) -> dict[str, Any]:
     return reg.manifest(op, flight, version)
+
+
+@router.get("/{flight}/manifest/export", name="api_manifest_export")
+def api_manifest_export(
+    op: str, flight: str, version: int | None = None, page: Page = Depends(),
+    reg: Registry = Depends(registry),
+) -> dict[str, Any]:  # fmt: skip
+    """The passenger manifest's rows as ``registry export manifest`` writes them (personal data:
+    the export-manifest permission; every page audited), a page at a time. Give the first
+    page's ``version`` with the next pages so that they are all of one manifest."""
+    got = reg.manifest_page(op, flight, version=version, offset=page.offset, limit=page.limit)
+    return {**page.window(got["rows"], got["total"]), "flight": flight, "version": got["version"]}
 
 
 @router.post("/{flight}/depart", name="api_depart")

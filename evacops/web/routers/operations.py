@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel, Field
 
 from evacops.registry.service import Registry
 from evacops.web import views
 from evacops.web.deps import registry
-from evacops.web.routers.common import API, OP
+from evacops.web.routers.common import API, OP, Page
 
 router = APIRouter(tags=["operations"])
 
@@ -23,9 +23,25 @@ def api_operations(reg: Registry = Depends(registry)) -> list[dict[str, Any]]:
 
 
 @router.get(OP + "/report", name="api_report")
-def api_report(op: str, reg: Registry = Depends(registry)) -> dict[str, Any]:
-    """Counts by status, site, cohort, nationality and category; people out per day."""
-    return reg.report(op)
+def api_report(
+    op: str, since: AwareDatetime | None = None, reg: Registry = Depends(registry)
+) -> dict[str, Any]:
+    """Counts by status, site, cohort, nationality and category; people out per day; with
+    ``since`` (an ISO date and time with its zone), the people out since then."""
+    return reg.report(op, since=since)
+
+
+@router.get(OP + "/counts", name="api_counts_export")
+def api_counts_export(
+    op: str, min_cell: int = Query(5, ge=1, le=1000), page: Page = Depends(),
+    reg: Registry = Depends(registry),
+) -> dict[str, Any]:  # fmt: skip
+    """The aggregate counts as ``registry export counts`` writes them (HXL; counts under
+    ``min_cell`` suppressed as ``<5``), a page at a time: ``columns`` and rows as lists. Each
+    page is counted when asked for and audited."""
+    got = reg.counts_page(op, min_cell=min_cell, offset=page.offset, limit=page.limit)
+    return {**page.window(got["rows"], got["total"]), "columns": got["columns"],
+            "min_cell": got["min_cell"]}  # fmt: skip
 
 
 @router.get(OP + "/picture", name="api_picture")
