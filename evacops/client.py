@@ -12,8 +12,10 @@ lines and the same ``--json``.
 - **The log-in** (:func:`login`, :func:`logout`): ``POST /api/v1/login`` gives a session token
   (the web log-in's lockout and audit apply); it is kept in :func:`token_path`
   (``$XDG_CONFIG_HOME/evacops/token`` or ``EVACOPS_TOKEN_FILE``, mode 0600) with the service's
-  URL and the user's name. The token is a session: it ends at log-out, after
-  ``EVACOPS_SESSION_IDLE_MIN`` minutes unused or ``EVACOPS_SESSION_HOURS`` hours.
+  URL, the user's name and when it ends. The token is a session: it ends at log-out, after
+  ``EVACOPS_SESSION_IDLE_MIN`` minutes unused or ``EVACOPS_SESSION_HOURS`` hours; or, with a
+  lifetime chosen at log-in (``ttl_min``: ``evacops login --ttl 8h``), after that long whether
+  used or not, at most the service's ``EVACOPS_TOKEN_MAX_HOURS``.
 - **Errors**: a problem+json answer becomes the registry's own error class (403
   :class:`AccessDenied`, 409 :class:`CredentialError`, 422 :class:`RegistryError`, a bad file
   :class:`RegistrationFileError` with its rows), so the command prints the same one line as it
@@ -84,13 +86,14 @@ def read_token() -> dict[str, str] | None:
     return saved
 
 
-def write_token(url: str, user: str, token: str) -> Path:
-    """Keep the log-in in :func:`token_path`, readable by its owner only (0600, folder 0700)."""
+def write_token(url: str, user: str, token: str, **about: Any) -> Path:
+    """Keep the log-in in :func:`token_path`, readable by its owner only (0600, folder 0700);
+    ``about``: what the service said of the token (``expires_at``, ``idle_min``)."""
     path = token_path()
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"url": url, "user": user, "token": token}, fh)
+        json.dump({"url": url, "user": user, "token": token, **about}, fh)
     path.chmod(0o600)
     return path
 
@@ -180,19 +183,25 @@ def raise_problem(r: httpx.Response, url: str) -> NoReturn:
 
 
 # ---------------------------------------------------------------------------- log-in and log-out
-def login(url: str, name: str, password: str) -> Path:
+def login(url: str, name: str, password: str, *, ttl_min: int | None = None) -> dict[str, Any]:
     """Log in at ``url`` (the service's lockout and audit apply) and keep the token; returns
-    where it is kept."""
+    where it is kept (``token_file``), when it ends (``expires_at``) and after how many minutes
+    unused (``idle_min``). ``ttl_min``: the token's lifetime, used or not (the service caps it:
+    ``EVACOPS_TOKEN_MAX_HOURS``)."""
     api = Api(url)
-    answer = api.call("POST", "/login", json={"name": name, "password": password})
+    body: dict[str, Any] = {"name": name, "password": password}
+    if ttl_min is not None:
+        body["ttl_min"] = ttl_min
+    answer = api.call("POST", "/login", json=body)
     before = None
     with contextlib.suppress(UserError):
         before = read_token()
-    path = write_token(api.url, name, answer["token"])
+    about = {k: answer.get(k) for k in ("expires_at", "idle_min")}
+    path = write_token(api.url, name, answer["token"], **about)
     if before is not None:  # the session it replaces ends too (best effort)
         with contextlib.suppress(UserError):
             Api(before["url"], before["token"]).call("POST", "/logout")
-    return path
+    return {"token_file": path, **about}
 
 
 def logout() -> dict[str, Any]:

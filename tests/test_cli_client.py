@@ -18,6 +18,7 @@ import stat
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -470,3 +471,24 @@ def test_admin_categories_through_the_service(service, tmp_path):
     ok(registrar, "login")
     line = assert_user_error(evacops("registry", "categories", env=registrar))
     assert "may not manage" in line and "ask an admin" in line
+
+
+def test_cli_login_with_a_token_lifetime_capped_by_the_service(registry_env, tmp_path):
+    """`evacops login --ttl`: a token that lasts that long, used or not; more than the
+    service's EVACOPS_TOKEN_MAX_HOURS is refused in one line, and the saved log-in stays."""
+    registry_env.as_role("gate")
+    s = Service(registry_env, {"EVACOPS_TOKEN_MAX_HOURS": "4"})
+    try:
+        gate = away(tmp_path, "gate", s.url)
+        done = json.loads(ok(gate, "login", "--ttl", "3h", "--json").stdout)
+        saved = json.loads(Path(done["token_file"]).read_text())
+        assert saved["expires_at"] == done["expires_at"] and done["idle_min"] == 180
+        left = datetime.fromisoformat(done["expires_at"]) - datetime.now(UTC)
+        assert timedelta(hours=2, minutes=55) < left <= timedelta(hours=3)
+        line = assert_user_error(evacops("login", "--ttl", "5h", env=gate))
+        assert line.startswith("error: --ttl 5h: from 1 to 240 minutes") and "TOKEN_MAX" in line
+        assert json.loads(Path(done["token_file"]).read_text())["token"] == saved["token"]
+        me = httpx.get(s.url + "/api/v1/me", headers={"Authorization": f"Bearer {saved['token']}"})
+        assert me.json()["name"] == "gate"
+    finally:
+        s.stop()

@@ -122,6 +122,31 @@ def test_session_start_expiry_idle_and_end(accounts):
     assert token not in stored and csrf not in stored
 
 
+def test_a_session_with_a_chosen_lifetime_lasts_it_used_or_not_within_the_cap(accounts):
+    """An API client's token (``evacops login --ttl``): no idle end, its own lifetime, at most
+    ``token_max_hours`` (12 by default); audited with the lifetime."""
+    actor = accounts.login("ramp1", PASSWORD, now=T0)
+    shift, _ = accounts.start_session(actor, now=T0, ttl_min=8 * 60)
+    # unused for 7 hours (a page session ends after 60 minutes unused): still live
+    assert accounts.session_actor(shift, now=T0 + timedelta(hours=7)).name == "ramp1"
+    assert accounts.session_actor(shift, now=T0 + timedelta(hours=8)) is None
+    expires, idle = accounts.session_expiry(shift)
+    assert expires == T0 + timedelta(hours=8) and idle == 8 * 60
+    short, _ = accounts.start_session(actor, now=T0, ttl_min=30)
+    assert accounts.session_actor(short, now=T0 + timedelta(minutes=29)) is not None
+    assert accounts.session_actor(short, now=T0 + timedelta(minutes=30)) is None  # used or not
+    for too_long in (12 * 60 + 1, 0):
+        with pytest.raises(RegistryError) as refused:
+            accounts.start_session(actor, now=T0, ttl_min=too_long)
+        assert refused.value.field == "ttl_min" and "720 minutes" in str(refused.value)
+    started = [e["detail"] for e in _audit(accounts.engine, "session-started")]
+    assert [d.get("ttl_min") for d in started[-2:]] == [480, 30]
+    # a page session is unchanged: it ends after the server's idle minutes
+    page, _ = accounts.start_session(actor, now=T0)
+    assert accounts.session_expiry(page)[1] == 60
+    assert accounts.session_actor(page, now=T0 + timedelta(minutes=61)) is None
+
+
 def test_csrf_token_belongs_to_its_session(accounts):
     actor = accounts.login("ramp1", PASSWORD, now=T0)
     token, csrf = accounts.start_session(actor, now=T0)

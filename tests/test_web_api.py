@@ -46,6 +46,24 @@ def test_lockout_refuses_even_the_right_password(world: World):
     assert "too many failed" in r.json()["detail"]
 
 
+def test_an_api_login_may_choose_its_tokens_lifetime_within_the_servers_cap(world: World):
+    c = world.client()
+    login = {"name": "planner", "password": PASSWORD}
+    plain = c.post("/api/v1/login", json=login).json()
+    assert plain["idle_min"] == 60  # a session like the pages'
+    before = len(world.admin.audit_entries(10_000))
+    r = c.post("/api/v1/login", json={**login, "ttl_min": 12 * 60 + 1})
+    assert r.status_code == 422 and r.json()["field"] == "ttl_min"
+    assert "720 minutes" in r.json()["detail"]
+    assert len(world.admin.audit_entries(10_000)) == before  # refused before any log-in
+    shift = c.post("/api/v1/login", json={**login, "ttl_min": 8 * 60}).json()
+    ends = datetime.fromisoformat(shift["expires_at"]) - datetime.now(UTC)
+    assert timedelta(hours=7, minutes=55) < ends <= timedelta(hours=8)
+    assert shift["idle_min"] == 8 * 60
+    me = c.get("/api/v1/me", headers={"Authorization": f"Bearer {shift['token']}"})
+    assert me.json()["name"] == "planner"
+
+
 def test_no_token_is_401_problem_json(world: World):
     r = world.client().get(f"{OP}/report")
     assert r.status_code == 401

@@ -55,8 +55,20 @@ class Accounts:
     def login(self, name: str, password: str, *, now: datetime | None = None) -> Actor:
         return acc.login(self.engine, self.master, name, password, settings=self.settings, now=now)
 
-    def start_session(self, actor: Actor, *, now: datetime | None = None) -> tuple[str, str]:
-        return acc.start_session(self.engine, self.master, actor, settings=self.settings, now=now)
+    def start_session(
+        self, actor: Actor, *, now: datetime | None = None, ttl_min: int | None = None
+    ) -> tuple[str, str]:
+        return acc.start_session(
+            self.engine, self.master, actor, settings=self.settings, now=now, ttl_min=ttl_min
+        )
+
+    def check_ttl(self, ttl_min: int | None) -> None:
+        """Refuse a token lifetime this server does not give (before the log-in is tried)."""
+        acc.check_ttl(ttl_min, self.settings)
+
+    def session_expiry(self, token: str) -> tuple[datetime, float] | None:
+        """When the session ``token`` ends at the latest, and after how many minutes unused."""
+        return acc.session_expiry(self.engine, token, settings=self.settings)
 
     def session_actor(self, token: str, *, now: datetime | None = None) -> Actor | None:
         return acc.session_actor(self.engine, token, settings=self.settings, now=now)

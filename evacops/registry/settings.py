@@ -14,7 +14,9 @@
 - Log-in and sessions (docs/registry.md, Accounts): ``EVACOPS_LOGIN_MAX_FAILURES`` (5) failed
   log-ins within ``EVACOPS_LOGIN_WINDOW_MIN`` (15) minutes lock the name for
   ``EVACOPS_LOGIN_LOCK_MIN`` (15) minutes; a session lasts at most ``EVACOPS_SESSION_HOURS`` (12)
-  and ends after ``EVACOPS_SESSION_IDLE_MIN`` (60) minutes unused.
+  and ends after ``EVACOPS_SESSION_IDLE_MIN`` (60) minutes unused; an API log-in may instead
+  choose its token's lifetime (``evacops login --ttl``), at most ``EVACOPS_TOKEN_MAX_HOURS``
+  (12), which then lasts that long whether used or not.
 - ``EVACOPS_SQLITE_SYNCHRONOUS``: ``NORMAL`` (default: an acknowledged event survives a crash of
   the process; see docs/registry.md) or ``FULL`` (also survives power loss, slower).
 """
@@ -46,6 +48,7 @@ class RegistrySettings(BaseSettings):
     login_lock_min: float = 15
     session_hours: float = 12
     session_idle_min: float = 60
+    token_max_hours: float = 12
 
     @property
     def operation_keys_dir(self) -> Path:

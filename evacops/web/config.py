@@ -6,6 +6,7 @@ variables; the registry's own settings are read from the same variables).
 - ``EVACOPS_COOKIE_SECURE``: send cookies only over TLS (default: on when ``evacops serve`` runs
   with a certificate; set it when TLS ends at a proxy in front);
 - ``EVACOPS_SESSION_HOURS`` / ``EVACOPS_SESSION_IDLE_MIN``: how long a session lasts;
+  ``EVACOPS_TOKEN_MAX_HOURS``: the longest lifetime an API log-in may choose for its token;
 - ``EVACOPS_SCENARIO``: the scenario file of the operation (sites, legs, gate safe numbers) drawn
   on the operation picture; none: the picture shows the registry's counts only;
 - ``EVACOPS_MAX_UPLOAD_BYTES`` / ``EVACOPS_MAX_BODY_BYTES``: the largest upload (a registration
@@ -39,6 +40,7 @@ class WebSettings(BaseSettings):
     cookie_secure: bool = False
     session_hours: float = 12
     session_idle_min: float = 60
+    token_max_hours: float = 12
     login_max_failures: int = 5
     login_window_min: float = 15
     login_lock_min: float = 15

@@ -8,7 +8,10 @@
   successes go to the audit log (the name as its HMAC, never the password).
 - **Sessions** (:func:`start_session`): a random token (256 bits) whose SHA-256 is the session's
   id, and a CSRF token whose hash is kept beside it. :func:`session_actor` gives the session's
-  user with the roles they hold *now* (expired, idle or ended: None).
+  user with the roles they hold *now* (expired, idle or ended: None). A session lasts
+  ``session_hours`` and ends after ``session_idle_min`` minutes unused, unless its lifetime was
+  chosen at log-in (``ttl_min``, an API client's token: the command line's ``evacops login
+  --ttl``): then it lasts that long whether used or not, at most ``token_max_hours``.
 - **Roles per operation** (:func:`grant`, :func:`revoke_role`): ``memberships``; ``admin`` is the
   global role kept in ``users``.
 """
@@ -151,6 +154,19 @@ def _locked_until(
 
 
 # ---------------------------------------------------------------------------- sessions
+def check_ttl(ttl_min: int | None, settings: RegistrySettings) -> None:
+    """Refuse a token lifetime (minutes) outside 1 .. ``token_max_hours``."""
+    if ttl_min is None:
+        return
+    most = int(settings.token_max_hours * 60)
+    if isinstance(ttl_min, bool) or not isinstance(ttl_min, int) or not 1 <= ttl_min <= most:
+        raise RegistryError(
+            f"from 1 to {most} minutes on this service (EVACOPS_TOKEN_MAX_HOURS); ask for less",
+            field="ttl_min",
+            value=ttl_min,
+        )
+
+
 def start_session(
     engine: Engine,
     master: bytes,
@@ -158,12 +174,16 @@ def start_session(
     *,
     settings: RegistrySettings,
     now: datetime | None = None,
+    ttl_min: int | None = None,
 ) -> tuple[str, str]:
     """A new session for ``actor`` (always a new token: no session fixation); returns the
-    session token and its CSRF token. Only their hashes are stored."""
+    session token and its CSRF token. Only their hashes are stored. ``ttl_min``: a lifetime
+    chosen at log-in (see the module), checked by :func:`check_ttl`."""
     if actor.device is not None:
         raise RegistryError("a device uses its device token, not a session")
+    check_ttl(ttl_min, settings)
     now = now or utcnow()
+    life = timedelta(minutes=ttl_min) if ttl_min else timedelta(hours=settings.session_hours)
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     sid = token_hash(token)
     with engine.begin() as conn:
@@ -172,12 +192,14 @@ def start_session(
                 id=sid,
                 user_name=actor.name,
                 created_at=now,
-                expires_at=now + timedelta(hours=settings.session_hours),
+                expires_at=now + life,
                 last_seen_at=now,
                 csrf_hash=token_hash(csrf),
+                idle_min=ttl_min,
             )
         )
-        _audit(conn, master, now, actor.name, "session-started", actor.name, {"session": sid[:12]})
+        detail = {"session": sid[:12], **({"ttl_min": ttl_min} if ttl_min else {})}
+        _audit(conn, master, now, actor.name, "session-started", actor.name, detail)
     return token, csrf
 
 
@@ -191,9 +213,26 @@ def _live_session(conn: Connection, token: str, now: datetime, settings: Registr
     )
     if row is None or row["ended_at"] is not None or row["expires_at"] <= now:
         return None
-    if row["last_seen_at"] + timedelta(minutes=settings.session_idle_min) <= now:
+    idle = row["idle_min"] or settings.session_idle_min
+    if row["last_seen_at"] + timedelta(minutes=idle) <= now:
         return None
     return row
+
+
+def session_expiry(
+    engine: Engine, token: str, *, settings: RegistrySettings
+) -> tuple[datetime, float] | None:
+    """When the session ``token`` ends at the latest and the minutes unused that end it sooner
+    (None: no such session)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(web_sessions.c.expires_at, web_sessions.c.idle_min).where(
+                web_sessions.c.id == token_hash(token)
+            )
+        ).first()
+    if row is None:
+        return None
+    return row.expires_at, row.idle_min or settings.session_idle_min
 
 
 def session_actor(

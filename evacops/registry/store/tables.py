@@ -334,6 +334,8 @@ web_sessions = Table(  # a log-in; the id is the SHA-256 of the session token (n
     Column("last_seen_at", UTCDateTime(), nullable=False),
     Column("csrf_hash", String(64), nullable=False),
     Column("ended_at", UTCDateTime(), nullable=True),
+    # minutes unused before it ends, for a lifetime chosen at log-in (NULL: the server's)
+    Column("idle_min", Integer, nullable=True),
     Index("ix_web_sessions_user", "user_name"),
 )
 

@@ -24,6 +24,9 @@ pages = APIRouter(include_in_schema=False)
 class Login(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=1000)
+    #: the token's lifetime in minutes, used or not (at most EVACOPS_TOKEN_MAX_HOURS); without
+    #: it, a session as the pages' (EVACOPS_SESSION_HOURS, EVACOPS_SESSION_IDLE_MIN unused)
+    ttl_min: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
 
 
 def _who(c: Caller) -> dict[str, Any]:
@@ -34,11 +37,18 @@ def _who(c: Caller) -> dict[str, Any]:
 
 @router.post("/login", name="api_login")
 def api_login(body: Login, request: Request) -> dict[str, Any]:
-    """A session for an API client: ``token`` goes in ``Authorization: Bearer``."""
+    """A session for an API client: ``token`` goes in ``Authorization: Bearer``. With
+    ``ttl_min`` the token lasts that long whether used or not (the command line's ``evacops
+    login --ttl``; at most ``EVACOPS_TOKEN_MAX_HOURS``); the answer says when it ends
+    (``expires_at``) and after how many minutes unused (``idle_min``)."""
     acc = accounts(request)
+    acc.check_ttl(body.ttl_min)  # before the password is tried: a refusal costs no log-in
     actor = acc.login(body.name, body.password)
-    token, _csrf = acc.start_session(actor)
-    return {"token": token, "token_type": "bearer", "user": body.name}
+    token, _csrf = acc.start_session(actor, ttl_min=body.ttl_min)
+    ends = acc.session_expiry(token)
+    assert ends is not None
+    return {"token": token, "token_type": "bearer", "user": body.name,
+            "expires_at": ends[0].isoformat(), "idle_min": ends[1]}  # fmt: skip
 
 
 @router.post("/logout", name="api_logout")
