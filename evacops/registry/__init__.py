@@ -65,7 +65,14 @@ def init_registry(
 
 def open_registry(settings: RegistrySettings, user: str, password: str, *, engine=None) -> Registry:
     """The registry as ``user`` (authenticated with ``password``); ``engine`` shares a
-    connection pool between several users' views (a service does this)."""
+    connection pool between several users' views (a service does this).
+
+    This log-in has **no lockout and no audit entry** (:meth:`Registry.authenticate`): it is for
+    a process that holds the master key already and makes its own users (the demo, tests,
+    benchmarks). Where a person types a password, log in through
+    :meth:`evacops.registry.accounts.Accounts.login` (the web's and the command line's log-in:
+    lockout after repeated failures, every attempt audited); tests/test_cli_lockout.py checks
+    that every command of ``evacops registry`` does."""
     from evacops.registry.service import Registry
     from evacops.registry.store import crypto
     from evacops.registry.store.db import check_schema, make_engine
