@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evacops.errors import PlanFolderError, ScenarioError, UserError
+from evacops.network.limits import day_windows, hour_peak
 from evacops.plan import solve_plan
 from evacops.planfolder import write_plan
 from evacops.scenario import load, parse_text
@@ -119,16 +120,8 @@ def check_invariants(md: SimModel, rec: dict[str, np.ndarray], random: bool) -> 
     assert (hold <= np.maximum(cap, prev) + tol).all()
     # MOG at the end of every period
     assert (rec["on_ground"] <= np.floor(md.mog_eff.T[None] + 1e-9)).all()
-    # departure and arrival slots over every rolling window
-    for counts, w, rhs in (
-        (rec["dep_count"], md.dep_w, md.dep_rhs),
-        (rec["arr_count"], md.arr_w, md.arr_rhs),
-    ):
-        assert counts.min() >= 0
-        for s in np.flatnonzero(np.isfinite(rhs)):
-            c = np.cumsum(counts[:, :, s], axis=1)
-            window = c - np.concatenate([np.zeros((c.shape[0], w[s])), c[:, : -w[s]]], axis=1)
-            assert (window <= rhs[s] + 1e-9).all(), md.net.sites[s]
+    check_runway(md.net, rec["dep_count"], rec["arr_count"])
+    check_crews(md.net, rec["sorties"], rec["fleet_use"], random)
     # ground legs' capacity, seats of the sorties that left, processing rates
     tot = flows.sum(axis=3)  # (R, T, A)
     ground = md.net.arc_move < 0
@@ -151,6 +144,54 @@ def check_invariants(md: SimModel, rec: dict[str, np.ndarray], random: bool) -> 
         before = np.concatenate([np.zeros_like(hold[:, :1, s]), hold[:, :-1, s]], axis=1)
         share = md.crowd.gate_share(before[..., None], md.gate_area[g : g + 1])[..., 0]
         assert (out <= md.net.rate[s] * share + tol).all(), md.net.sites[s]
+
+
+def check_runway(net, deps: np.ndarray, arrs: np.ndarray) -> None:
+    """Departure slots, arrival slots and runway movements (both), each at rates that may change
+    over time, within every window the planner states (``Network.rate_windows``) and within the
+    rate rounded up in any one hour (``hour_peak``); ``deps``, ``arrs``: (R, T, S) counts."""
+    assert deps.min() >= 0 and arrs.min() >= 0
+    for per_h, counts in (
+        (net.dep_rate, deps),
+        (net.arr_rate, arrs),
+        (net.mov_rate, deps + arrs),
+    ):
+        w, rhs = net.rate_windows(per_h)
+        for ww, most in (
+            (w, rhs),
+            hour_peak(net.period_h, per_h, w),
+        ):
+            for s in np.flatnonzero(np.isfinite(most).any(axis=1)):
+                c = np.cumsum(counts[:, :, s], axis=1)
+                pad = np.zeros((c.shape[0], ww[s]))
+                window = c - np.concatenate([pad, c[:, : -ww[s]]], axis=1)[:, : c.shape[1]]
+                assert (window <= most[s][None, :] + 1e-9).all(), net.sites[s]
+
+
+def _window_sums(x: np.ndarray, w: int) -> np.ndarray:
+    """Sums of ``x`` (R, T) over the ``w`` periods ending in each period."""
+    c = np.cumsum(x, axis=1)
+    return c - np.concatenate([np.zeros((c.shape[0], w)), c[:, :-w]], axis=1)[:, : c.shape[1]]
+
+
+def check_crews(net, sorties: np.ndarray, use: np.ndarray, random: bool) -> None:
+    """Each fleet's sorties (outbound or back) in the planner's 24-hour windows <=
+    max_sorties_per_day x the most aircraft available in them; its periods in use <= (1 -
+    maintenance_down_fraction) x 24 h of them. ``sorties``: (R, T, M); ``use``: (R, T, F), the
+    periods until ready of the sorties leaving in each period (without randomness: the
+    planner's)."""
+    W, _stride, ends, most = day_windows(net.period_h, net.fleet_avail)
+    for f, _name in enumerate(net.fleets):
+        mine = net.move_fleet == f
+        k = sorties[:, :, mine]
+        if not random:
+            assert np.array_equal(use[:, :, f], (k * net.move_ready[mine]).sum(axis=2))
+        if np.isfinite(net.fleet_sorties_day[f]):
+            day = _window_sums(k.sum(axis=2), W)[:, ends]
+            assert (day <= net.fleet_sorties_day[f] * most[f, ends] + 1e-9).all(), _name
+        if net.fleet_up[f] < 1.0:
+            day = _window_sums(use[:, :, f], W)[:, ends] * net.period_h
+            assert (day <= net.fleet_up[f] * 24.0 * most[f, ends] + 1e-9).all(), _name
 
 
 # ---- replaying a plan ----------------------------------------------------------------------

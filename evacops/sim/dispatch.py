@@ -157,7 +157,7 @@ def _outbound(b: Batch, t: int, rows, cols, f, loc, load, key, Wa):
     left = np.zeros(n)
     left[ho] = w_out[ho] - before(rows[ho], loc[ho], key[ho], load[ho])
     loaded = has_out & (left >= load - EPS)
-    slots_here = np.isfinite(md.dep_rhs)[loc]
+    slots_here = md.runway.dep_limited[loc]
     waited = ac.wait[rows, cols] >= md.ix.max_wait
     leave = has_out & (loaded | ((left > EPS) & (slots_here | waited)))
     ac.wait[rows, cols] = np.where(

@@ -24,7 +24,9 @@ from evacops.network.keys import padded
 from evacops.planfolder import PlanArrays
 from evacops.scenario import Scenario
 from evacops.scenario.model import Uncertainty
+from evacops.sim.crews import Crews
 from evacops.sim.indices import MAX_WAIT_H, Indices, build_indices
+from evacops.sim.runway import Runway
 
 __all__ = [
     "LIFT_LOADS",
@@ -160,10 +162,8 @@ class SimModel:
     fleet_all: np.ndarray  # (F, K) all moves of each fleet, -1 padding
     home_move: np.ndarray  # (F, S) the fleet's move from a site to its home, or -1
     lift_quota: np.ndarray  # (T, C) people of a cohort the evacuation airport admits at once
-    dep_w: np.ndarray  # (S,) periods of the departure slot window
-    dep_rhs: np.ndarray  # (S,) departures allowed in it (inf = unlimited)
-    arr_w: np.ndarray
-    arr_rhs: np.ndarray
+    runway: Runway  # departure and arrival slots, runway movements (rates that may change)
+    crews: Crews  # sorties and hours in use per fleet in 24 h (crews, maintenance)
     mog_eff: np.ndarray  # (S, T) MOG plus aircraft not yet (or no longer) available held at home
     rnd: Randomness
     plan: PlanArrays | None = None
@@ -397,8 +397,6 @@ def build_model(
     ac_fleet = np.repeat(np.arange(F), counts)
     ac_j = np.concatenate([np.arange(c) for c in counts]) if counts.sum() else np.zeros(0, int)
     home_site = np.array([net.stations[net.fleet_home_station[f]][1] for f in range(F)], dtype=int)
-    dep_w, dep_rhs = net.slot_windows(net.dep_slots)
-    arr_w, arr_rhs = net.slot_windows(net.arr_slots)
     ops = sorted({f.operator for f in sc.fleets})
     widths = approach_widths(sc)
     ok, back = _gate_cohorts(net, gates)
@@ -445,10 +443,8 @@ def build_model(
         fleet_all=padded([[m for m in range(M) if net.move_fleet[m] == f] for f in range(F)]),
         home_move=_home_moves(net, home_site),
         lift_quota=_lift_quota(net),
-        dep_w=dep_w.astype(np.int64),
-        dep_rhs=dep_rhs,
-        arr_w=arr_w.astype(np.int64),
-        arr_rhs=arr_rhs,
+        runway=Runway.of(net),
+        crews=Crews.of(net),
         mog_eff=_mog_eff(net, home_site),
         rnd=Randomness.of(uncertainty or sc.uncertainty, net.period_h),
         plan=plan,

@@ -55,6 +55,7 @@ def new_records(md: SimModel, R: int, audit: bool) -> Records:
                 "on_ground": np.zeros((R, T, S), dtype=np.int64),
                 "dep_count": np.zeros((R, T, S), dtype=np.int64),
                 "arr_count": np.zeros((R, T, S), dtype=np.int64),
+                "fleet_use": np.zeros((R, T, len(md.net.fleets)), dtype=np.int64),
             }
         )
     return rec
@@ -91,10 +92,14 @@ def record(b: Batch, t: int) -> None:
         rec["on_ground"][:, t] = ac.on_ground(md.S)
         rec["dep_count"][:, t] = ac.dep_ring[t % W]
         rec["arr_count"][:, t] = ac.arr_ring[t % W]
+        rec["fleet_use"][:, t] = ac.use_ring[t % ac.crew_ring.shape[0]]
     # the rings keep a period's counts until they are cleared W periods on
     nxt = (t + 1) % W
     ac.dep_ring[nxt] = 0
     ac.arr_ring[nxt] = 0
+    nxt = (t + 1) % ac.crew_ring.shape[0]
+    ac.crew_ring[nxt] = 0
+    ac.use_ring[nxt] = 0
 
 
 def finish(b: Batch) -> Records:

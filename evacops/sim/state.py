@@ -60,10 +60,12 @@ class Aircraft:
     airborne: np.ndarray  # (R, N) periods in the air
     dep_ring: np.ndarray  # (W, R, S) departures by period (a ring), for departure slots
     arr_ring: np.ndarray  # (W, R, S) arrivals by period, for arrival slots
+    crew_ring: np.ndarray  # (24 h, R, F) sorties that took off by period, for crews
+    use_ring: np.ndarray  # (24 h, R, F) periods in use they started, for maintenance
 
     @classmethod
     def new(cls, md: SimModel, R: int) -> Aircraft:
-        N, S, C, W = md.N, md.S, md.C, md.ix.slot_ring
+        N, S, C, W, F = md.N, md.S, md.C, md.ix.slot_ring, len(md.net.fleets)
         if md.plan is not None:
             next_tp = np.broadcast_to(md.plan.sched_dep[:, 0], (R, N)).copy()
         else:
@@ -84,6 +86,8 @@ class Aircraft:
             airborne=np.zeros((R, N), dtype=np.int64),
             dep_ring=np.zeros((W, R, S), dtype=np.int64),
             arr_ring=np.zeros((W, R, S), dtype=np.int64),
+            crew_ring=np.zeros((md.crews.W, R, F), dtype=np.int64),
+            use_ring=np.zeros((md.crews.W, R, F), dtype=np.int64),
         )
 
     @staticmethod
