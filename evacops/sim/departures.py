@@ -29,7 +29,7 @@ def departures(b: Batch, t: int, only: Only) -> None:
     rows, cols, m, key = got
     if rows.size == 0:
         return
-    land, tot = _durations(b, t, rows, cols, m)
+    land, tot = durations(b, t, rows, cols, m)
     keep = within_crews(b, t, rows, md.ac_fleet[cols], tot, key)
     origin = b.air.loc[rows, cols]
     keep[keep] = _within_slots(b, t, rows[keep], origin[keep], key[keep])
@@ -67,7 +67,7 @@ def _within_slots(
     return keep
 
 
-def _durations(b: Batch, t: int, rows: np.ndarray, cols: np.ndarray, m: np.ndarray):
+def durations(b: Batch, t: int, rows: np.ndarray, cols: np.ndarray, m: np.ndarray):
     """(periods until each sortie lands, periods until its aircraft is ready again): the
     planner's, or drawn (block and ground times a lognormal factor each), rounded as the
     planner rounds them."""
@@ -144,7 +144,8 @@ def _plan_candidates(b: Batch, t: int, only: Only):
     ok = md.move_open_tm[t, m] & (net.fleet_avail[md.ac_fleet[cols], t] > 0)
     rows, cols, m, tp = rows[ok], cols[ok], m[ok], tp[ok]
     share = md.follow.share[t, m]
-    held = full(b, t, rows, m, share)
+    land, _tot = durations(b, t, rows, cols, m)
+    held = full(b, t, rows, m, share, land, tp * md.N + cols)
     if held.any() and md.rnd.divert:
         m, held = divert(b, t, rows, m, held, share)
     note_held(b, rows, cols, m, held)

@@ -11,10 +11,13 @@ import numpy as np
 
 from evacops.sim.arrays import before, rank, rsum, segsum
 from evacops.sim.staging import note_held
+from evacops.sim.stays import due_soon, stay_room
 from evacops.sim.transfer import EPS
 
 if TYPE_CHECKING:
     from evacops.sim.core import Batch
+
+URGENT = 1e15  # a score above any number of people waiting
 
 
 def ready_list(b: Batch, t: int, only, extra: np.ndarray | None = None):
@@ -104,6 +107,8 @@ def _nearest_with_room(b: Batch, t: int, rows, fm, Wm, load, key) -> np.ndarray:
     if capped.any():
         there = now.A.sum(axis=2) + pp.inbound.sum(axis=2) + rsum(pp.land_sched, 0)
         room = np.where(capped, capT[to] - there[rows[:, None], to], np.inf)
+    room = np.minimum(room, _stay_rooms(b, t, rows, to))
+    capped = np.isfinite(room)
     need = np.ceil(np.minimum(Wm, load[:, None]) - 1e-9)
     half = np.ceil(load / 2)
     rem = Wm > EPS
@@ -128,6 +133,15 @@ def _nearest_with_room(b: Batch, t: int, rows, fm, Wm, load, key) -> np.ndarray:
         np.add.at(assigned, (rows[hit], to_c[hit]), need_c[hit].astype(np.int64))
         rem[ii[active & ~ok], kb[active & ~ok]] = False
     return kbest
+
+
+def _stay_rooms(b: Batch, t: int, rows: np.ndarray, to: np.ndarray) -> np.ndarray:
+    """(n, K) people each site ``to`` (n, K) could take and send on before their stay ends if
+    they landed next period (inf without a stay limit)."""
+    n, K = to.shape
+    r = np.repeat(rows, K)
+    flat = to.ravel()
+    return stay_room(b, t, r, flat, np.full(flat.size, t + 1)).reshape(n, K)
 
 
 def _outbound(b: Batch, t: int, rows, cols, f, loc, load, key, Wa):
@@ -181,6 +195,7 @@ def _room_from(b: Batch, t: int, rows, f, site, load, ahead) -> np.ndarray:
     cap = md.hold_cap[to, t]
     there = now.A.sum(axis=2) + pp.inbound.sum(axis=2) + rsum(pp.land_sched, 0)  # (R, S)
     room = np.where(np.isfinite(cap), cap - there[rows[:, None], to], np.inf)
+    room = np.minimum(room, _stay_rooms(b, t, rows, to))
     need = (ahead + 0.5) * load
     return (at & (room >= need[:, None] - EPS)).any(axis=1)
 
@@ -207,7 +222,9 @@ def _reposition(b: Batch, t: int, rows, cols, f, loc, load, idle, m, waiting) ->
     p = pairs.of[fi[:, None], net.move_to[amm]]
     ok = (am >= 0) & (net.move_from[amm] == li[:, None]) & md.move_open_tm[t, amm] & (p >= 0)
     d = np.where(ok, demand[r[:, None], np.maximum(p, 0)], -np.inf)
-    kb = np.argmax(d, axis=1)
+    # first where people's stay runs out soon, then where most wait
+    soon = due_soon(b, t)[r[:, None], net.move_to[amm]] > EPS
+    kb = np.argmax(d + np.where(soon & (d > EPS), URGENT, 0.0), axis=1)
     jj = np.arange(idx.size)
     best = d[jj, kb]
     mv = am[jj, kb]

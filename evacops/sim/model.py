@@ -27,6 +27,7 @@ from evacops.scenario.model import Uncertainty
 from evacops.sim.crews import Crews
 from evacops.sim.indices import MAX_WAIT_H, Indices, build_indices
 from evacops.sim.runway import Runway
+from evacops.sim.stays import StayLimits
 
 __all__ = [
     "LIFT_LOADS",
@@ -164,6 +165,7 @@ class SimModel:
     lift_quota: np.ndarray  # (T, C) people of a cohort the evacuation airport admits at once
     runway: Runway  # departure and arrival slots, runway movements (rates that may change)
     crews: Crews  # sorties and hours in use per fleet in 24 h (crews, maintenance)
+    stays: StayLimits  # sites where people stay at most, or at least, some periods
     mog_eff: np.ndarray  # (S, T) MOG plus aircraft not yet (or no longer) available held at home
     rnd: Randomness
     plan: PlanArrays | None = None
@@ -400,6 +402,7 @@ def build_model(
     ops = sorted({f.operator for f in sc.fleets})
     widths = approach_widths(sc)
     ok, back = _gate_cohorts(net, gates)
+    hold_cap = np.where(crowd[:, None], np.inf, net.cap)
     move_arc = np.full(M, -1, dtype=np.int64)
     for a, m in enumerate(net.arc_move):
         if m >= 0:
@@ -410,7 +413,7 @@ def build_model(
         arc_allowed_ac=np.ascontiguousarray(net.arc_allowed.T),
         arc_open_ta=np.ascontiguousarray(net.arc_open.T),
         move_open_tm=np.ascontiguousarray(net.move_open.T),
-        hold_cap=np.where(crowd[:, None], np.inf, net.cap),
+        hold_cap=hold_cap,
         prio_order=np.argsort(-net.priority, kind="stable"),
         gates=gates,
         gate_area=net.crowd_area[gates].copy(),
@@ -445,6 +448,7 @@ def build_model(
         lift_quota=_lift_quota(net),
         runway=Runway.of(net),
         crews=Crews.of(net),
+        stays=StayLimits.of(net, hold_cap),
         mog_eff=_mog_eff(net, home_site),
         rnd=Randomness.of(uncertainty or sc.uncertainty, net.period_h),
         plan=plan,

@@ -43,6 +43,7 @@ def new_records(md: SimModel, R: int, audit: bool) -> Records:
         "people_flown": np.zeros((R, F)),
         "seats_flown": np.zeros((R, F)),
         "aborts": np.zeros((R, F), dtype=np.int64),
+        "overstay": np.zeros((R, md.S)),  # person-periods at a site beyond its stay limit
     }
     if audit:
         S, A, C, M = md.S, md.A, md.C, md.M

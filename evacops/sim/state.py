@@ -28,6 +28,8 @@ class People:
     inbound: np.ndarray  # (R, S, C) people on the way by ground
     X: np.ndarray  # (R, A, C) cumulative flows that followed the plan
     land_sched: np.ndarray  # (LB, R, S) people aboard landing at a site, by period (a ring)
+    stay_hold: np.ndarray  # (H, R, n) people at each site with a stay limit, by period (a ring)
+    stay_out: np.ndarray  # (H, R, n) people who left it, by period (a ring)
 
     @classmethod
     def new(cls, md: SimModel, R: int) -> People:
@@ -38,6 +40,8 @@ class People:
             inbound=np.zeros((R, S, C)),
             X=np.zeros((R, A, C)),
             land_sched=np.zeros((md.ix.land_ring, R, S)),
+            stay_hold=np.zeros((md.stays.H, R, md.stays.sites.size)),
+            stay_out=np.zeros((md.stays.H, R, md.stays.sites.size)),
         )
 
 
