@@ -114,7 +114,9 @@ def check_invariants(
     evacops/sim/stays.py; elsewhere overstays are only checked to be counted right)."""
     tol = 1e-6 * max(1.0, md.total_people)
     appeared = np.cumsum(md.appear_tsc.sum(axis=(1, 2)))
-    assert np.abs(rec["in_system"] - appeared[None]).max() <= tol
+    gone = np.cumsum(rec["quit"], axis=1)  # people who gave up for good
+    assert np.abs(rec["in_system"] + gone - appeared[None]).max() <= tol
+    assert rec["quit"].min() >= 0.0 and rec["refused"].min() >= 0.0
     flows, hold = rec["flows"], rec["hold"]  # (R, T, A, C), (R, T, S)
     assert flows.min() >= -tol and hold.min() >= -tol
     # holding capacity (the simulator enforces it beyond crowds in front of gates): a site over
@@ -124,6 +126,7 @@ def check_invariants(
     assert (hold <= np.maximum(cap, prev) + tol).all()
     # MOG at the end of every period
     assert (rec["on_ground"] <= np.floor(md.mog_eff.T[None] + 1e-9)).all()
+    check_gates_left(md, rec, tol)
     check_runway(md.net, rec["dep_count"], rec["arr_count"])
     check_crews(md.net, rec["sorties"], rec["fleet_use"], random)
     over = check_stays(md.net, hold, flows)
@@ -151,6 +154,22 @@ def check_invariants(
         before = np.concatenate([np.zeros_like(hold[:, :1, s]), hold[:, :-1, s]], axis=1)
         share = md.crowd.gate_share(before[..., None], md.gate_area[g : g + 1])[..., 0]
         assert (out <= md.net.rate[s] * share + tol).all(), md.net.sites[s]
+
+
+def check_gates_left(md: SimModel, rec: dict[str, np.ndarray], tol: float) -> None:
+    """Nobody is left before a closed gate, or of a cohort the gate no longer accepts: at the
+    end of a period in which it was closed, only people who came to it within that period
+    (legs crossed within the period, after everyone before it had left) stand before it."""
+    net = md.net
+    flows = rec["flows"]  # (R, T, A, C)
+    for j, g in enumerate(md.gates):
+        came = flows[:, :, (net.arc_to == g) & (net.arc_delay == 0), :].sum(axis=2)  # (R, T, C)
+        people = rec["gate_people"][:, :, j, :]
+        closed = rec["gate_closed"][:, :, j]
+        assert (people.sum(axis=2)[closed] <= came.sum(axis=2)[closed] + tol).all(), net.sites[g]
+        if md.screening.accept is not None:
+            refused = ~md.screening.accept[:, j, :]  # (T, C)
+            assert (np.where(refused[None], people, 0.0) <= came + tol).all(), net.sites[g]
 
 
 def check_runway(net, deps: np.ndarray, arrs: np.ndarray) -> None:

@@ -67,6 +67,7 @@ def policy_candidates(b: Batch, t: int, only):
     idle = ~has_out & ~held
     if idle.any():
         m = _idle(b, t, rows, cols, f, loc, load, idle, m, waiting)
+    m = _free_the_ramp(b, t, rows, cols, f, loc, m, held)
     go = m >= 0
     key = (
         np.where(loaded, 0, 1) * (md.T + 1) * N + np.minimum(ac.ready[rows, cols], md.T) * N + cols
@@ -74,15 +75,55 @@ def policy_candidates(b: Batch, t: int, only):
     return rows[go], cols[go], m[go], key[go]
 
 
+def _free_the_ramp(b: Batch, t: int, rows, cols, f, loc, m, held) -> np.ndarray:
+    """No aircraft holds ramp space at the evacuation airport that another needs: an aircraft
+    there that cannot be loaded (no base it flies to has room) leaves at once, and where
+    aircraft due to land would find the MOG full, aircraft on the ground that are not leaving
+    (waiting for a load, idle) leave too, longest on the ground first; each flies empty home,
+    or (based there) to the nearest airfield its fleet flies to (:data:`SimModel.away_move`)."""
+    md, ac = b.md, b.air
+    e = md.net.evac
+    stay = np.flatnonzero((loc == e) & (m < 0))
+    if stay.size == 0:
+        return m
+    due = ((ac.loc < 0) & (ac.dest == e) & (ac.eta <= t)).sum(axis=1)  # (R,)
+    leaving = np.bincount(rows[(loc == e) & ((m >= 0) | held)], minlength=b.R)
+    room = np.floor(md.mog_eff[e, t] + 1e-9) - ac.on_ground(md.S)[:, e] + leaving
+    need = due - room  # (R,)
+    cand = stay[held[stay] | (need[rows[stay]] > 0)]
+    if cand.size == 0:
+        return m
+    r, c = rows[cand], cols[cand]
+    others = ~held[cand]  # the held leave anyway; of the others, as many as are needed
+    first = held[cand].copy()
+    first[others] = (
+        rank(r[others], np.zeros_like(r[others]), ac.eta[r, c][others] * md.N + c[others])
+        < need[r[others]]
+    )
+    away = md.away_move[f[cand]]
+    go = first & (away >= 0) & md.move_open_tm[t, np.maximum(away, 0)]
+    m = m.copy()
+    m[cand[go]] = away[go]
+    np.add.at(b.rec["ramp_freed"], r[go], 1)
+    return m
+
+
 def _idle(b: Batch, t: int, rows, cols, f, loc, load, idle, m, waiting) -> np.ndarray:
     """Idle aircraft reposition where people wait for their fleet, or, after waiting long
-    enough, fly home."""
+    enough, fly home (unless home is where it would be loaded and no base it flies to from
+    there has room: it is not sent to sit on that ramp)."""
     md, ac = b.md, b.air
     m = _reposition(b, t, rows, cols, f, loc, load, idle, m, waiting)
     still = idle & (m < 0)
     home = md.home_move[f, loc]
     gohome = still & (home >= 0) & (ac.wait[rows, cols] >= md.ix.max_wait)
     gohome &= md.move_open_tm[t, np.maximum(home, 0)]
+    loads_there = md.ix.pairs.of[f, md.net.move_to[np.maximum(home, 0)]] >= 0
+    check = np.flatnonzero(gohome & loads_there)
+    if check.size:
+        there = md.net.move_to[home[check]]
+        ahead = np.zeros(check.size, dtype=np.int64)
+        gohome[check] = _room_from(b, t, rows[check], f[check], there, load[check], ahead)
     m = np.where(gohome, home, m)
     ac.wait[rows, cols] = np.where(
         still & ~gohome & (home >= 0),
@@ -233,15 +274,18 @@ def _reposition(b: Batch, t: int, rows, cols, f, loc, load, idle, m, waiting) ->
         return m
     g = np.flatnonzero(go)
     target = net.move_to[mv[g]]
-    rank1 = rank(r[g], p[jj[g], kb[g]], cols[idx[g]])
-    there = ac.on_ground(S) + ac.inbound(S)
-    mog_left = md.mog_eff[target, t] - there[r[g], target]
-    rank2 = rank(r[g], target, cols[idx[g]])
-    fine = (rank1 * load[idx[g]] < best[g] - EPS) & (rank2 < mog_left)
+    rg, cg, fg = r[g], cols[idx[g]], fi[g]
+    rank1 = rank(rg, p[jj[g], kb[g]], cg)
+    fine = rank1 * load[idx[g]] < best[g] - EPS
     # never to be loaded where no base it flies to from there has room for its load (after the
     # loads of its fleet's aircraft there or on the way, and of those sent before it now)
-    ahead = counts[r[g], fi[g] * S + target] + rank2
-    fine &= _room_from(b, t, r[g], fi[g], target, load[idx[g]], ahead)
+    ahead = counts[rg, fg * S + target] + rank(rg, fg * S + target, cg)
+    fine &= _room_from(b, t, rg, fg, target, load[idx[g]], ahead)
+    # within the MOG there, of those that would be sent
+    there = ac.on_ground(S) + ac.inbound(S)
+    mog_left = md.mog_eff[target, t] - there[rg, target]
+    k = np.flatnonzero(fine)
+    fine[k] = rank(rg[k], target[k], cg[k]) < mog_left[k]
     m = m.copy()
     m[idx[g[fine]]] = mv[g[fine]]
     return m

@@ -117,6 +117,8 @@ def _planned(b: Batch, t: int, li: int) -> None:
     # every arc of the layer, whether or not it carries anyone in this batch: sums over
     # arcs then add the same terms in the same order whatever the batch holds
     target = np.where(target > EPS, target, 0.0)
+    if md.screening.allowed_tac is not None:  # a gate that no longer accepts a cohort
+        target = target * md.screening.allowed(t)[arcs][None]
     tot = target.sum(axis=2)
     room = now.arc_room[:, arcs]
     later = np.flatnonzero((net.arc_move[arcs] < 0) & (net.arc_delay[arcs] > 0))
@@ -181,7 +183,7 @@ def _send_surplus(b: Batch, t: int, s: int, live: np.ndarray, surplus: np.ndarra
         room = np.maximum(room, 0.0)
         if not (room > EPS).any():
             continue
-        avail = surplus * md.arc_allowed_ac[a][None, :]
+        avail = surplus * md.screening.allowed(t)[a][None, :]
         if net.arc_to[a] == net.evac and net.arc_move[a] < 0:
             # the airport admits a cohort up to loads for the aircraft that carry it
             quota = md.lift_quota[t][None, :] - now.A[:, net.evac]

@@ -151,7 +151,8 @@ def build_indices(md: SimModel) -> Indices:
         pairs=_pairs(md),
         fleet_slices=fleet_slices,
         max_wait=max(1, int(np.ceil(MAX_WAIT_H / md.period_h - 1e-9))),
-        ring=int(net.arc_delay.max(initial=0)) + 2,  # + 1: people waiting at an entrance
+        # + 1: people waiting at an entrance; people turned away at a gate queue again later
+        ring=max(int(net.arc_delay.max(initial=0)), md.screening.requeue_periods) + 2,
         land_ring=2 * int(net.move_land.max(initial=1)) + 4,
         slot_ring=md.runway.ring,
         day_of=md.day_index()[0],

@@ -27,6 +27,7 @@ from evacops.scenario.model import Uncertainty
 from evacops.sim.crews import Crews
 from evacops.sim.indices import MAX_WAIT_H, Indices, build_indices
 from evacops.sim.runway import Runway
+from evacops.sim.screening import Screening
 from evacops.sim.stays import StayLimits
 
 __all__ = [
@@ -58,6 +59,7 @@ class Randomness:
     attraction: float  # how much a gate's surge chance follows its screening now
     switch: float  # share of a closed gate's crowd that walks to other open gates
     give_up_p: float  # share of a pressed crowd that gives up in a period
+    refusal: float  # share of those screened at a gate turned away (evacops.sim.screening)
     block_cv: float
     ground_cv: float
     abort_p: float
@@ -70,6 +72,7 @@ class Randomness:
             or self.screening_cv > 0
             or (self.incident_p > 0 and self.incident_mean_h > 0)
             or self.day_cv > 0
+            or self.refusal > 0
             or self.block_cv > 0
             or self.ground_cv > 0
             or self.abort_p > 0
@@ -88,6 +91,7 @@ class Randomness:
             attraction=u.surge_attraction,
             switch=u.gate_switch_share,
             give_up_p=1.0 - (1.0 - u.give_up_share_per_h) ** period_h,
+            refusal=u.refusal_share,
             block_cv=u.block_time_cv,
             ground_cv=u.ground_time_cv,
             abort_p=u.abort_probability,
@@ -131,7 +135,8 @@ class SimModel:
     net: Network
     # the network's arrays in the layout the core reads
     appear_tsc: np.ndarray  # (T, S, C) people appearing
-    arc_allowed_ac: np.ndarray  # (A, C) may the cohort use the arc
+    arc_allowed_ac: np.ndarray  # (A, C) may the cohort use the arc (at any time)
+    screening: Screening  # who a gate accepts over time, people turned away
     arc_open_ta: np.ndarray  # (T, A) may people depart on the arc
     move_open_tm: np.ndarray  # (T, M) may the move depart
     hold_cap: np.ndarray  # (S, T) holding capacity the simulator enforces (inf at crowds)
@@ -162,6 +167,7 @@ class SimModel:
     fleet_fwd: np.ndarray  # (F, K) outbound moves of each fleet, -1 padding
     fleet_all: np.ndarray  # (F, K) all moves of each fleet, -1 padding
     home_move: np.ndarray  # (F, S) the fleet's move from a site to its home, or -1
+    away_move: np.ndarray  # (F,) where an aircraft goes to free the evacuation airport's ramp
     lift_quota: np.ndarray  # (T, C) people of a cohort the evacuation airport admits at once
     runway: Runway  # departure and arrival slots, runway movements (rates that may change)
     crews: Crews  # sorties and hours in use per fleet in 24 h (crews, maintenance)
@@ -359,6 +365,20 @@ def _home_moves(net: Network, home_site: np.ndarray) -> np.ndarray:
     return home_move
 
 
+def _away_moves(net: Network, home_move: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """(F,) each fleet's move off the evacuation airport to free its ramp: home, or (based
+    there) its shortest flight from it; -1 if it has none."""
+    out = np.full(len(net.fleets), -1, dtype=np.int64)
+    for f in range(len(net.fleets)):
+        home = home_move[f, net.evac]
+        mine = np.flatnonzero((net.move_fleet == f) & (net.move_from == net.evac))
+        if home >= 0:
+            out[f] = home
+        elif mine.size:
+            out[f] = mine[np.argmin(block[mine])]
+    return out
+
+
 def _lift_quota(net: Network) -> np.ndarray:
     """(T, C) people of each cohort the evacuation airport admits at once without a plan:
     LIFT_LOADS loads of the aircraft available that may carry the cohort."""
@@ -403,6 +423,7 @@ def build_model(
     widths = approach_widths(sc)
     ok, back = _gate_cohorts(net, gates)
     hold_cap = np.where(crowd[:, None], np.inf, net.cap)
+    home_move = _home_moves(net, home_site)
     move_arc = np.full(M, -1, dtype=np.int64)
     for a, m in enumerate(net.arc_move):
         if m >= 0:
@@ -420,6 +441,7 @@ def build_model(
         gate_rate_h=net.rate[gates] / net.period_h,
         gate_width=np.array([widths.get(net.sites[g], np.nan) for g in gates], dtype=float),
         gate_cohort_ok=ok,
+        screening=Screening.of(sc, net, gates, ok, uncertainty or sc.uncertainty),
         gate_back=back,
         news_t=_news(sc, net),
         crowd=CrowdPhysics.of(sc),
@@ -444,7 +466,8 @@ def build_model(
             ]
         ),
         fleet_all=padded([[m for m in range(M) if net.move_fleet[m] == f] for f in range(F)]),
-        home_move=_home_moves(net, home_site),
+        home_move=home_move,
+        away_move=_away_moves(net, home_move, block),
         lift_quota=_lift_quota(net),
         runway=Runway.of(net),
         crews=Crews.of(net),
