@@ -11,7 +11,7 @@ import numpy as np
 
 from evacops.sim.arrays import before, rank, rsum, segsum
 from evacops.sim.staging import note_held
-from evacops.sim.stays import due_soon, stay_room
+from evacops.sim.stays import due_soon, may_leave, stay_room
 from evacops.sim.transfer import EPS
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def policy_candidates(b: Batch, t: int, only):
     fa = md.ix.fwd_arcs
     Wa = np.zeros((b.R, md.A))
     Wa[:, fa] = (b.now.A[:, net.arc_from[fa], :] * md.arc_allowed_ac[fa][None]).sum(axis=2)
+    Wa[:, fa] *= may_leave(b, t)[:, net.arc_from[fa]]  # (not who has not dwelt long enough)
     waiting = segsum(Wa[:, md.ix.pairs.arcs], md.ix.pairs.starts, 1)  # (R, pairs)
     p_here = md.ix.pairs.of[f, loc]
     here = np.flatnonzero((p_here >= 0) & (waiting[rows, np.maximum(p_here, 0)] > EPS))

@@ -101,6 +101,21 @@ def _out_since(b: Batch, t: int, k: np.ndarray) -> np.ndarray:
     return out
 
 
+def may_leave(b: Batch, t: int) -> np.ndarray:
+    """(R, S) the share of the people at each site now who have dwelt there long enough to
+    leave (1 without a minimum dwell)."""
+    st = b.md.stays
+    out = np.ones((b.R, b.md.S))
+    has = st.dwell > 0
+    if not has.any():
+        return out
+    allowed = np.maximum(_hold_ago(b, t, st.dwell) - _out_since(b, t, st.dwell), 0.0)
+    s = st.sites[has]
+    there = b.now.A[:, s].sum(axis=2)
+    out[:, s] = np.where(there > EPS, np.minimum(allowed[:, has] / np.maximum(there, EPS), 1.0), 1)
+    return out
+
+
 def dwell_limit(b: Batch, t: int) -> None:
     """Sites with a minimum dwell of d let out in period t no more than the people there at
     the end of t - d, less those who have left since."""
