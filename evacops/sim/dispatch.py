@@ -11,7 +11,7 @@ import numpy as np
 
 from evacops.sim.arrays import before, rank, rsum, segsum
 from evacops.sim.staging import note_held
-from evacops.sim.stays import due_soon, may_leave, stay_room
+from evacops.sim.stays import due_soon, may_leave, stay_grid
 from evacops.sim.transfer import EPS
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def policy_candidates(b: Batch, t: int, only):
     md, ac = b.md, b.air
     net, N = md.net, md.N
     rows, cols = ready_list(b, t, only)
+    b.now.stay_next = None  # people may have landed since it was last computed
     if rows.size:
         avail = md.ac_j[cols] < net.fleet_avail[md.ac_fleet[cols], t]
         rows, cols = rows[avail], cols[avail]
@@ -179,11 +180,11 @@ def _nearest_with_room(b: Batch, t: int, rows, fm, Wm, load, key) -> np.ndarray:
 
 def _stay_rooms(b: Batch, t: int, rows: np.ndarray, to: np.ndarray) -> np.ndarray:
     """(n, K) people each site ``to`` (n, K) could take and send on before their stay ends if
-    they landed next period (inf without a stay limit)."""
-    n, K = to.shape
-    r = np.repeat(rows, K)
-    flat = to.ravel()
-    return stay_room(b, t, r, flat, np.full(flat.size, t + 1)).reshape(n, K)
+    they landed next period (inf without a stay limit); computed once for every run and site
+    when the policy decides (:func:`evacops.sim.stays.stay_grid`)."""
+    if b.now.stay_next is None:
+        b.now.stay_next = stay_grid(b, t)
+    return b.now.stay_next[rows[:, None], to]
 
 
 def _outbound(b: Batch, t: int, rows, cols, f, loc, load, key, Wa):

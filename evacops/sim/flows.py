@@ -12,7 +12,7 @@ import numpy as np
 
 from evacops.sim.arrays import rsum, segsum, take_by_priority
 from evacops.sim.crowds import call_forward, surges
-from evacops.sim.stays import dwell_limit, must_go, stay_room
+from evacops.sim.stays import dwell_limit, must_go, stay_grid, stay_room
 from evacops.sim.transfer import EPS, send, send_one
 
 if TYPE_CHECKING:
@@ -217,6 +217,7 @@ def _air_room(b: Batch, t: int, a: int, stay_only: bool = False) -> np.ndarray:
         )
         room = cap - there
     if stay:
-        R = np.arange(b.R)
-        room = np.minimum(room, stay_room(b, t, R, np.full(b.R, to), np.full(b.R, t + 1)) - loaded)
+        if now.stay_next is None:  # (what lands or leaves meanwhile does not change it)
+            now.stay_next = stay_grid(b, t)
+        room = np.minimum(room, now.stay_next[:, to] - loaded)
     return np.maximum(room, 0.0)

@@ -94,17 +94,14 @@ def window_room(ring: np.ndarray, t: int, T: int, w: np.ndarray, rhs: np.ndarray
     windows of ``w[e]`` periods that hold ``t`` and end in ``t .. t + w[e] - 1`` (before ``T``),
     of the window's allowance ``rhs[e, end]`` less what the periods ``end - w[e] + 1 .. t``
     count. ``ring``: (n, R, E) counts by period, period u at u % n (n >= w)."""
-    n, R, E = ring.shape
+    n, _r, E = ring.shape
     W = int(w.max(initial=1))
     k = np.arange(W)
     c = ring[(t - k) % n]  # (W, R, E): period t - k
-    c = np.where(((k[:, None] < w[None, :]) & (t - k >= 0)[:, None])[:, None, :], c, 0.0)
+    c = np.where(((k[:, None] < w[None, :]) & (t - k >= 0)[:, None])[:, None, :], c, 0)
     used = np.cumsum(c, axis=0)  # used[k]: periods t - k .. t
-    best = np.full((R, E), np.inf)
-    cols = np.arange(E)
-    for j in range(min(W, T - t)):
-        # the window ending in t + j holds periods t + j - w + 1 .. t: used[w - 1 - j]
-        u = used[np.maximum(w - 1 - j, 0), :, cols].T  # (R, E)
-        left = np.where((j < w)[None, :], rhs[:, t + j][None, :] - u, np.inf)
-        best = np.minimum(best, left)
-    return best
+    J = min(W, T - t)
+    j = np.arange(J)[:, None]  # the window ending in t + j holds t + j - w + 1 .. t
+    u = used[np.maximum(w[None, :] - 1 - j, 0), :, np.arange(E)[None, :]]  # (J, E, R)
+    left = np.where((j < w[None, :])[..., None], rhs[:, t : t + J].T[..., None] - u, np.inf)
+    return left.min(axis=0, initial=np.inf).T

@@ -29,7 +29,7 @@ class People:
     X: np.ndarray  # (R, A, C) cumulative flows that followed the plan
     land_sched: np.ndarray  # (LB, R, S) people aboard landing at a site, by period (a ring)
     stay_hold: np.ndarray  # (H, R, n) people at each site with a stay limit, by period (a ring)
-    stay_out: np.ndarray  # (H, R, n) people who left it, by period (a ring)
+    stay_cum: np.ndarray  # (H, R, n) people who have left it by the end of each period (a ring)
 
     @classmethod
     def new(cls, md: SimModel, R: int) -> People:
@@ -41,7 +41,7 @@ class People:
             X=np.zeros((R, A, C)),
             land_sched=np.zeros((md.ix.land_ring, R, S)),
             stay_hold=np.zeros((md.stays.H, R, md.stays.sites.size)),
-            stay_out=np.zeros((md.stays.H, R, md.stays.sites.size)),
+            stay_cum=np.zeros((md.stays.H, R, md.stays.sites.size)),
         )
 
 
@@ -143,3 +143,6 @@ class Period:
     # who waits for each call arc before anyone surges this period (evacops.sim.crowds)
     surge_waiting: np.ndarray | None = None
     surge_all: np.ndarray | None = None
+    # (R, S) the room each site has for people landing next period (evacops.sim.stays)
+    stay_next: np.ndarray | None = None
+    due: np.ndarray | None = None  # (R, n) people whose stay at each site ends now

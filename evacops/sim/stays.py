@@ -65,8 +65,7 @@ class StayLimits:
             ground = out[net.arc_move[out] < 0]
             air = out[net.arc_move[out] >= 0]
             cap = (net.arc_open[ground] * net.arc_cap[ground][:, None]).sum(axis=0)
-            cap = np.where(net.arc_open[air].any(axis=0), np.inf, cap) if air.size else cap
-            svc[i] = np.minimum(cap, net.rate[s])
+            svc[i] = np.minimum(cap + _airlift(net, int(s)), net.rate[s])
             dests = sorted({int(d) for d in net.arc_to[ground] if np.isfinite(hold_cap[d]).any()})
             feeders = [
                 (d, np.array(sorted(set(net.arc_from[net.arc_to == d].tolist()) - {int(s)})))
@@ -82,6 +81,35 @@ class StayLimits:
         return cls(sites, pos, stay, dwell, H, fin, inf, far)
 
 
+def _airlift(net: Network, s: int) -> np.ndarray:
+    """(T,) people the fleets that fly on from site ``s`` can carry from it per period, as a
+    planner would estimate it: each fleet's aircraft available x the people a sortie takes
+    (its seats, at most what the site out-processes in a period: people board in the period
+    their sortie leaves) x the rotations an aircraft flies per period (one per out-and-back
+    cycle of block and ground times, within its crews' sorties and its maintenance down time),
+    shared equally among the airfields it carries people from."""
+    out = np.zeros(net.T)
+    dt = net.period_h
+    for f in range(len(net.fleets)):
+        fwd = np.flatnonzero((net.move_fleet == f) & net.move_forward)
+        here = fwd[net.move_from[fwd] == s]
+        if here.size == 0:
+            continue
+        m = here[np.argmin(net.move_ready[here])]  # its quickest flight on from s
+        back = np.flatnonzero(
+            (net.move_fleet == f) & ~net.move_forward & (net.move_leg == np.array(net.move_leg[m]))
+        )
+        cycle = net.move_ready[m] + (net.move_ready[back[0]] if back.size else net.move_ready[m])
+        per = net.fleet_up[f] / cycle  # rotations per period, within maintenance
+        if np.isfinite(net.fleet_sorties_day[f]):  # two sorties (out and back) a rotation
+            per = min(per, net.fleet_sorties_day[f] / 2 * dt / 24)
+        origins = np.unique(net.move_from[fwd]).size
+        open_ = net.move_open[here].any(axis=0)
+        seats = min(net.fleet_load[f], net.rate[s])
+        out += np.where(open_, net.fleet_avail[f] * seats * per / origins, 0.0)
+    return out
+
+
 def _hold_ago(b: Batch, t: int, k: np.ndarray | int) -> np.ndarray:
     """(R, n) people at each limited site at the end of period t - k (0 before the start)."""
     st = b.md.stays
@@ -91,14 +119,16 @@ def _hold_ago(b: Batch, t: int, k: np.ndarray | int) -> np.ndarray:
 
 
 def _out_since(b: Batch, t: int, k: np.ndarray) -> np.ndarray:
-    """(R, n) people who left each limited site in periods t - k + 1 .. t - 1 (none for k <= 1)."""
+    """(R, n) people who left each limited site in periods t - k + 1 .. t - 1 (none for k <= 1):
+    the difference of two cumulative counts."""
     st = b.md.stays
     n = st.sites.size
-    out = np.zeros((b.R, n))
-    for j in range(1, int(k.max(initial=0))):
-        got = b.people.stay_out[(t - j) % st.H]
-        out += np.where(((j < k) & (t - j >= 0))[None, :], got, 0.0)
-    return out
+    cols = np.arange(n)
+    ring = b.people.stay_cum
+    last = ring[(t - 1) % st.H] if t >= 1 else np.zeros((b.R, n))
+    first = ring[(t - k) % st.H, :, cols].T  # (R, n): by the end of t - k
+    first = np.where((t - k >= 0)[None, :], first, 0.0)
+    return np.where((k >= 2)[None, :], last - first, 0.0)
 
 
 def may_leave(b: Batch, t: int) -> np.ndarray:
@@ -155,32 +185,38 @@ def must_go(b: Batch, t: int, s: int) -> np.ndarray:
     i = st.pos[s]
     if i < 0 or st.stay[i] == 0:
         return np.zeros(b.R)
-    k = st.stay[i : i + 1] - 1  # who arrived by t - k has left by the end of t
-    if k[0] == 0:  # a stay of one period: everyone there now
+    if st.stay[i] == 1:  # a stay of one period: everyone there now
         return np.maximum(b.now.A[:, s].sum(axis=1), 0.0)
-    due = (_hold_ago(b, t, k) - _out_since(b, t, k))[:, 0]
+    if b.now.due is None:  # who arrived by t - k, k = L - 1, at every site: once a period
+        k = np.maximum(st.stay - 1, 1)
+        b.now.due = _hold_ago(b, t, k) - _out_since(b, t, k)
+    due = b.now.due[:, i]
     gone = rsum(b.now.flow_t[:, b.md.ix.site_arcs[s]].sum(axis=2), 1)
     return np.maximum(due - gone, 0.0)
 
 
 def _committed(b: Batch, t: int, rows: np.ndarray, s: np.ndarray, K: int) -> np.ndarray:
-    """(n, K) people at site s now and arriving there (by ground or aboard) by period t + k."""
-    pp, md = b.people, b.md
-    there = b.now.A[rows, s].sum(axis=1)
-    if b.now.flow_t.size:  # who has left this period counts against the capacity from t on
-        for j in np.unique(s):
-            sel = s == j
-            gone = b.now.flow_t[rows[sel]][:, md.ix.site_arcs[j]].sum(axis=(1, 2))
-            there[sel] += gone
-    k = np.arange(K)
+    """(n, K) people at site s now and arriving there (by ground or aboard) by period t + k,
+    computed for every run at each site named and then picked."""
+    pp, md, now = b.people, b.md, b.now
+    u, inv = np.unique(s, return_inverse=True)
+    there = now.A[:, u].sum(axis=2)  # (R, u)
+    if now.flow_t.size:  # who has left this period counts against the capacity from t on
+        for j, site in enumerate(u):
+            there[:, j] += rsum(now.flow_t[:, md.ix.site_arcs[site]].sum(axis=2), 1)
     D, LB = md.ix.ring, md.ix.land_ring
-    ground = pp.ring[(t + k) % D][:, rows, s].sum(axis=2)  # (K, n)
-    ground = np.where(((k >= 1) & (k < D))[:, None], ground, 0.0)
-    land = np.where((k < LB)[:, None], pp.land_sched[(t + k) % LB][:, rows, s], 0.0)
-    return there[:, None] + np.cumsum(ground + land, axis=0).T
+    kd = np.arange(1, min(K, D))
+    ground = pp.ring[(t + kd) % D][:, :, u].sum(axis=3)  # (k, R, u), from t + 1
+    kl = np.arange(min(K, LB))
+    land = pp.land_sched[(t + kl) % LB][:, :, u]  # (k, R, u)
+    arrive = np.zeros((K, b.R, u.size))
+    arrive[kd] += ground
+    arrive[kl] += land
+    cum = there[None] + np.cumsum(arrive, axis=0)  # (K, R, u)
+    return cum[:, rows, inv].T
 
 
-def _capacity(b: Batch, t: int, rows: np.ndarray, i: np.ndarray, e: np.ndarray) -> np.ndarray:
+def _capacity(b: Batch, t: int, i: np.ndarray, e: np.ndarray) -> np.ndarray:
     """(n, K) people site st.sites[i] can send on in periods t .. e (inf from the end of the
     horizon: a stay that ends after it binds nothing, as in the plan)."""
     md, st = b.md, b.md.stays
@@ -262,16 +298,31 @@ def stay_room(
     committed = _committed(b, t, r, sl, K)
     if ahead is not None:
         committed = committed + ahead[lim]
-    e = t + k[None, :] + st.stay[il][:, None] - 1  # when the stay of those arriving at t + k ends
+    # what each site can send on: until the stay of those arriving at t + k ends, and by t + k
+    u, inv = np.unique(il, return_inverse=True)
+    cap_end = _capacity(b, t, u, t + k[None, :] + st.stay[u][:, None] - 1)[inv]
+    cap_now = _capacity(b, t, u, np.broadcast_to(t + k[None, :], (u.size, K)))[inv]
     later = t + k[None, :] >= pl[:, None]
-    left = np.where(later, _capacity(b, t, r, il, e) - committed, np.inf).min(axis=1)
-    cap_now = _capacity(b, t, r, il, np.broadcast_to(t + k[None, :], e.shape))
+    left = np.where(later, cap_end - committed, np.inf).min(axis=1)
     lost = np.where(~later & np.isfinite(cap_now), committed - cap_now, 0.0)
     left = left + np.minimum(lost.min(axis=1), 0.0)
     if md.follow is None:  # the room at the far ends of its onward legs
         far = _far_room(b, t, r, il)[:, None] - committed
         left = np.minimum(left, np.where(later, far, np.inf).min(axis=1))
     out[lim] = np.maximum(left, 0.0)
+    return out
+
+
+def stay_grid(b: Batch, t: int) -> np.ndarray:
+    """(R, S) :func:`stay_room` of every run and site for people arriving next period (inf
+    without a stay limit)."""
+    st = b.md.stays
+    out = np.full((b.R, b.md.S), np.inf)
+    sites = st.sites[st.stay > 0]
+    if sites.size:
+        rows = np.repeat(np.arange(b.R), sites.size)
+        s = np.tile(sites, b.R)
+        out[rows, s] = stay_room(b, t, rows, s, np.full(rows.size, t + 1))
     return out
 
 
@@ -286,7 +337,7 @@ def record(b: Batch, t: int) -> None:
         [rsum(b.now.flow_t[:, md.ix.site_arcs[s]].sum(axis=2), 1) for s in st.sites], axis=1
     )
     pp.stay_hold[t % st.H] = b.now.A[:, st.sites].sum(axis=2)
-    pp.stay_out[t % st.H] = left
+    pp.stay_cum[t % st.H] = (pp.stay_cum[(t - 1) % st.H] if t >= 1 else 0.0) + left
     has = st.stay > 0
     if has.any():
         k = np.where(has, st.stay - 1, 1)  # who arrived by t - k has left by the end of t
