@@ -1,10 +1,11 @@
-"""The simulator keeps the limits the planner keeps (crews, maintenance, runway movements, slot rates
-that change over time, stays and minimum dwell, out-processing, MOG) and behaves like an operation
-(screening that turns people away, eligibility that changes on a date, decisions that make a site or
-a fleet exist from a time, a ramp no aircraft blocks): golden cases worked by hand on the shuttle
-(tests/scenarios/shuttle.yaml: one aircraft, 100 seats, block 1 h and ground 1 h at each end; the
-dispatch policy leaves EVAC at 1, 5 and 9, docs/simulation.md) and small scenarios, then property
-tests on random scenarios, every check recomputed from the audit records (tests/test_sim.py).
+"""The simulator keeps the limits the planner keeps (crews, maintenance, runway movements, slot
+rates that change over time, stays and minimum dwell, out-processing, MOG) and behaves like an
+operation (screening that turns people away, eligibility that changes on a date, decisions that
+make a site or a fleet exist from a time, a ramp no aircraft blocks): golden cases worked by hand
+on the shuttle (tests/scenarios/shuttle.yaml: one aircraft, 100 seats, block 1 h and ground 1 h
+at each end; the dispatch policy leaves EVAC at 1, 5 and 9, docs/simulation.md) and small
+scenarios, then property tests on random scenarios, every check recomputed from the audit
+records (tests/test_sim.py).
 """
 
 from __future__ import annotations

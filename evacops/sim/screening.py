@@ -67,7 +67,12 @@ def _accept(sc: Scenario, net: Network, gates: np.ndarray, ok: np.ndarray) -> np
     pos = {net.sites[g]: j for j, g in enumerate(gates)}
     cidx = {c: i for i, c in enumerate(net.cohorts)}
     rule = np.ones((net.T, gates.size, len(net.cohorts)), dtype=bool)
-    for e in sorted(events, key=lambda e: tl.period_ceil(e.at)):  # later rules override
+
+    def at(e) -> int:
+        assert e.at is not None  # the model's validator saw to it
+        return tl.period_ceil(e.at)
+
+    for e in sorted(events, key=at):  # later rules override
         assert e.site is not None and e.at is not None and e.cohorts is not None
         row = np.zeros(len(net.cohorts), dtype=bool)
         row[[cidx[c] for c in e.cohorts]] = True
