@@ -82,6 +82,11 @@ class SimpyRun:
         self.incident = [0] * md.G
         self.out = [0.0] * md.T
         self.rate = list(md.net.rate)
+        # the airfields' own slot rates over their windows (this model leaves out the changes
+        # over time, runway movements, crews, maintenance, stays and screening refusals that
+        # evacops.sim enforces since issue 11: see docs/simulation.md, "Measured performance")
+        self.dep_w, self.dep_rhs = md.net.slot_windows(md.net.dep_slots)
+        self.arr_w, self.arr_rhs = md.net.slot_windows(md.net.arr_slots)
         for i in range(md.N):
             self.env.process(self.aircraft(i))
         self.env.process(self.periods())
@@ -129,11 +134,11 @@ class SimpyRun:
                 if (
                     md.move_open_tm[t, m]
                     and md.net.fleet_avail[md.ac_fleet[i], t] > 0
-                    and self._slot(self.deps, md.dep_w, md.dep_rhs, loc, t)
+                    and self._slot(self.deps, self.dep_w, self.dep_rhs, loc, t)
                     and not self._full(m, t)
                 ):
                     self.deps.setdefault(loc, [0] * (md.T + 64))[t] += (
-                        1 if math.isfinite(md.dep_rhs[loc]) else 0
+                        1 if math.isfinite(self.dep_rhs[loc]) else 0
                     )
                     if rng.random() < rnd.abort_p:
                         ready = t + int(md.ground_origin_periods[m])
@@ -156,12 +161,12 @@ class SimpyRun:
                     return
                 if (
                     md.net.open_[dest, t]
-                    and self._slot(self.arrs, md.arr_w, md.arr_rhs, dest, t)
+                    and self._slot(self.arrs, self.arr_w, self.arr_rhs, dest, t)
                     and self.on_ground[dest] < md.mog_eff[dest, t] - 1e-9
                 ):
                     break
                 yield env.timeout(1)
-            if math.isfinite(md.arr_rhs[dest]):
+            if math.isfinite(self.arr_rhs[dest]):
                 self.arrs.setdefault(dest, [0] * (md.T + 64))[t] += 1
             self.on_ground[dest] += 1
             loads = self.aboard.pop(i, None)

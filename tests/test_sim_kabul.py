@@ -43,14 +43,15 @@ def test_kabul_replay_is_the_plan(kabul_model, kabul_plan):
 
 def test_kabul_under_uncertainty_conserves_people_and_capacities(kabul_model):
     rec = run_batch(kabul_model, np.random.SeedSequence(2021).spawn(3), audit=True)
-    check_invariants(kabul_model, rec, random=True)
+    # people go on from the staging bases by air: overstays are counted, not ruled out
+    check_invariants(kabul_model, rec, random=True, stays_kept=False)
     assert rec["aborts"].sum() > 0  # the scenario's uncertainty is in play
 
 
 def test_kabul_policy_conserves_people_and_capacities(kabul_plan):
     md = prepare(load(KABUL))
     rec = run_batch(md, np.random.SeedSequence(7).spawn(2), audit=True)
-    check_invariants(md, rec, random=True)
+    check_invariants(md, rec, random=True, stays_kept=False)
     # the policy gets people out: a sizeable share of what the plan gets (docs/simulation.md:
     # about half on Kabul), whatever the scenario's limits make of both
     planned = json.loads((kabul_plan / "summary.json").read_text())["evacuated_total"]

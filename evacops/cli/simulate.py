@@ -24,7 +24,7 @@ def _sim_tables(s: dict, daily) -> list[Table]:
     t = Table(title=f"Simulation: {s['scenario']}", show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column(justify="right")
-    a = s["aircraft"]
+    a, o = s["aircraft"], s["operation"]
     mode = "following the plan" if s["mode"] == "plan" else "dispatch policy (no plan)"
     rows = [
         ("runs (seed)", f"{s['runs']:,} ({s['seed']})"),
@@ -42,6 +42,10 @@ def _sim_tables(s: dict, daily) -> list[Table]:
         ("sorties P50 (aborts P50)", f"{a['sorties_p50']:,.0f} ({a['aborts_p50']:,.0f})"),
         ("load factor P50", "-" if a["load_factor_p50"] is None else f"{a['load_factor_p50']:.0%}"),
         ("aircraft holding in the air P50", f"{a['air_holding_hours_p50']:,.0f} h"),
+        ("aircraft sent off the ramp P50", f"{o['aircraft_sent_off_the_ramp_p50']:,.0f}"),
+        ("turned away at screening P50", f"{o['people_turned_away_at_screening_p50']:,.0f}"),
+        ("gave up for good P50", f"{o['people_gave_up_for_good_p50']:,.0f}"),
+        ("person-hours beyond a stay limit P50", f"{o['person_hours_over_stay_p50']:,.0f}"),
     ]
     for k, v in rows:
         t.add_row(k, v)
@@ -129,6 +133,7 @@ def _staging_table(st: list[dict[str, Any]]) -> Table:
         "hours full",
         "flights held",
         "diverted P50",
+        "h over stay P50",
     ):
         b.add_column(col, justify="left" if col == "staging base" else "right")
     for row in st:
@@ -140,6 +145,7 @@ def _staging_table(st: list[dict[str, Any]]) -> Table:
             " / ".join(f"{row[f'hours_full_p{p}']:,.0f}" for p in (10, 50, 90)),
             " / ".join(f"{row[f'flights_held_p{p}']:,.0f}" for p in (10, 50, 90)),
             f"{row['diverted_p50']:,.0f}",
+            f"{row['person_hours_over_stay_p50']:,.0f}",
         )
     return b
 

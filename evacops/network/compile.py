@@ -266,7 +266,8 @@ def site_capacity(sc: Scenario, tl: Timeline) -> tuple[np.ndarray, np.ndarray]:
 
 
 def site_openness(sc: Scenario, tl: Timeline, TX: int) -> np.ndarray:
-    """(S, TX) bool: a site is closed before it opens, in its closures and in closure events."""
+    """(S, TX) bool: a site is closed before it opens, in its closures, in closure events and
+    before a decision event agrees it."""
     sidx = {s.name: i for i, s in enumerate(sc.sites)}
     open_x = np.ones((len(sc.sites), TX), dtype=bool)
     for i, s in enumerate(sc.sites):
@@ -280,6 +281,11 @@ def site_openness(sc: Scenario, tl: Timeline, TX: int) -> np.ndarray:
             assert e.site is not None and e.start is not None  # the model's validator saw to it
             a, b = _blocked(tl, e.start, e.end, TX)
             open_x[sidx[e.site], a:b] = False
+    for e in sc.events:
+        if e.kind == "decision" and e.site is not None:
+            assert e.at is not None  # the model's validator saw to it
+            # the site exists only once it is agreed
+            open_x[sidx[e.site], : max(0, min(TX, tl.period_ceil(e.at)))] = False
     if sc.deadline_hard and sc.deadline is not None:
         # the evacuation airport closes at the deadline: nobody leaves it, nothing lands there
         open_x[sidx[sc.evacuation_airport], max(0, tl.period_ceil(sc.deadline)) :] = False
@@ -328,7 +334,8 @@ def cohort_appearance(sc: Scenario, tl: Timeline) -> np.ndarray:
 
 def fleet_availability(sc: Scenario, tl: Timeline) -> tuple[np.ndarray, np.ndarray]:
     """(aircraft that exist (F,), aircraft available to fly (F, T)): the fleet's count within
-    its window, changed by fleet events; a fleet has as many aircraft as it ever has."""
+    its window (and from the decision that activates it), changed by fleet events; a fleet has as
+    many aircraft as it ever has."""
     T = tl.n
     fleets = [f.name for f in sc.fleets]
     count = np.array([f.count for f in sc.fleets], dtype=float)
@@ -337,6 +344,10 @@ def fleet_availability(sc: Scenario, tl: Timeline) -> tuple[np.ndarray, np.ndarr
         a = 0 if f.available_from is None else max(0, min(T, tl.period_ceil(f.available_from)))
         b = T if f.available_until is None else max(0, min(T, tl.period_of(f.available_until)))
         window[fi, a:b] = True
+    for e in sc.events:  # a fleet activated by a decision has no aircraft before it
+        if e.kind == "decision" and e.fleet is not None:
+            assert e.at is not None  # the model's validator saw to it
+            window[fleets.index(e.fleet), : max(0, min(T, tl.period_ceil(e.at)))] = False
     avail = np.where(window, count[:, None], 0.0)
     changes = [
         (tl.period_ceil(e.at), fleets.index(e.fleet), int(e.count))  # type: ignore[arg-type]

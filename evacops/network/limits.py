@@ -1,7 +1,9 @@
 """The limits of issue 11 as arrays of the time-expanded network: airfield rates that change over
-time (departure and arrival slots, runway movements) and how long people stay at a site (a stay
-limit rounded down, a minimum dwell rounded up, in periods). :mod:`evacops.network.compile` puts
-them in the :class:`~evacops.network.compile.Network`.
+time (departure and arrival slots, runway movements), how long people stay at a site (a stay
+limit rounded down, a minimum dwell rounded up, in periods), and the geometry the planner and the
+simulator share to enforce them: the hour a slot window may not bunch into (:func:`hour_peak`)
+and the 24-hour windows of crews and maintenance (:func:`day_windows`).
+:mod:`evacops.network.compile` puts the arrays in the :class:`~evacops.network.compile.Network`.
 """
 
 from __future__ import annotations
@@ -57,3 +59,45 @@ def site_stays(sc: Scenario, tl: Timeline) -> tuple[np.ndarray, np.ndarray]:
         [0 if s.min_dwell_h is None else math.ceil(s.min_dwell_h / dt - 1e-9) for s in sc.sites]
     )
     return stay.astype(int), dwell.astype(int)
+
+
+def hour_peak(period_h: float, per_h: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(periods in one hour (S,), movements allowed in any hour (S, T)) where a rate is enforced
+    over a window longer than an hour: the rate rounded up, so that a window cannot bunch its
+    movements into one hour (3.75/h: 15 in any 4 h and at most 4 in any hour)."""
+    hp = max(1, round(1 / period_h))
+    S, T = per_h.shape
+    peak = np.full((S, T), INF)
+    longer = w > hp
+    if longer.any():
+        r = np.where(np.isfinite(per_h), np.ceil(per_h - 1e-9), INF)
+        # the most the rate allows in the hour ending in each period
+        padded_r = np.concatenate([np.full((S, hp - 1), -INF), r], axis=1)
+        r_max = np.stack([padded_r[:, k : k + T] for k in range(hp)]).max(axis=0)
+        peak[longer] = r_max[longer]
+    return np.full(S, hp), peak
+
+
+STRIDE_H = 3.0
+"""The crew and maintenance windows (24 h) end every STRIDE_H hours, not every period."""
+
+
+DayWindows = tuple[int, int, np.ndarray, np.ndarray]
+
+
+def day_windows(period_h: float, fleet_avail: np.ndarray) -> DayWindows:
+    """The 24-hour windows of the crew and maintenance limits: (periods in a window W, periods
+    between window ends, (T,) whether a window ends in each period, (F, T) the most aircraft of
+    each fleet available in the W periods ending there). Windows end every :data:`STRIDE_H`
+    hours counted back from the last period (every period if 24 h is not a whole number of
+    strides)."""
+    F, T = fleet_avail.shape
+    W = max(1, round(24 / period_h))
+    stride = max(1, round(STRIDE_H / period_h))
+    if W % stride:
+        stride = 1
+    ends = np.zeros(T, dtype=bool)
+    ends[(T - 1) % stride :: stride] = True  # block ends, the last period among them
+    padded_avail = np.concatenate([np.zeros((F, W - 1)), fleet_avail], axis=1)
+    most = np.stack([padded_avail[:, k : k + T] for k in range(W)]).max(axis=0)
+    return W, stride, ends, most

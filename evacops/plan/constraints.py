@@ -15,6 +15,7 @@ import numpy as np
 
 from evacops.network import Network
 from evacops.network.keys import padded
+from evacops.network.limits import hour_peak
 from evacops.plan.rows import add_rows, gather, per_period, window
 from evacops.plan.variables import AircraftVars, PeopleVars
 
@@ -153,23 +154,6 @@ def _window_rows(
     add_rows(m, net, name, [(gather(sortie, idx, lag), 1.0)], ["site", "period"], "<=", rhs)
 
 
-def hour_peak(net: Network, per_h: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(periods in one hour (S,), movements allowed in any hour (S, T)) where a rate is enforced
-    over a window longer than an hour: the rate rounded up, so that a window cannot bunch its
-    movements into one hour (3.75/h: 15 in any 4 h and at most 4 in any hour)."""
-    hp = max(1, round(1 / net.period_h))
-    S, T = per_h.shape
-    peak = np.full((S, T), np.inf)
-    longer = w > hp
-    if longer.any():
-        r = np.where(np.isfinite(per_h), np.ceil(per_h - 1e-9), np.inf)
-        # the most the rate allows in the hour ending in each period
-        padded_r = np.concatenate([np.full((S, hp - 1), -np.inf), r], axis=1)
-        r_max = np.stack([padded_r[:, k : k + T] for k in range(hp)]).max(axis=0)
-        peak[longer] = r_max[longer]
-    return np.full(S, hp), peak
-
-
 def define_slots(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
     """Departures, arrivals and runway movements (both) at an airfield within any slot window
     <= what its rates allow over the window (see :meth:`Network.rate_windows`; rates may change
@@ -184,7 +168,7 @@ def define_slots(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
         terms_ = _runway_terms(net, deps, arrs)
         w, most = net.rate_windows(per_h)
         _window_rows(m, net, name, aircraft.sortie, terms_, w, most)
-        hp, peak = hour_peak(net, per_h, w)
+        hp, peak = hour_peak(net.period_h, per_h, w)
         if np.isfinite(peak).any():
             _window_rows(m, net, f"{name}-hour", aircraft.sortie, terms_, hp, peak)
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from evacops.network import Network
 from evacops.network.keys import padded
+from evacops.network.limits import day_windows
 from evacops.plan.rows import Part, add_rows, data_array, gather, window
 from evacops.plan.variables import AircraftVars, PeopleVars
 
@@ -41,10 +42,6 @@ def _prev(labels: np.ndarray, lag: np.ndarray | int = 1) -> np.ndarray:
     X = labels.shape[0]
     lag = np.broadcast_to(np.asarray(lag), (X,))
     return gather(labels, np.arange(X)[:, None], lag[:, None])
-
-
-STRIDE_H = 3.0
-"""The crew and maintenance windows (24 h) end every STRIDE_H hours, not every period."""
 
 
 def _fleet_moves(net: Network) -> np.ndarray:
@@ -62,16 +59,12 @@ def _day_windows(
     per_day: np.ndarray,
 ) -> None:
     """What fleet f's sorties count (each sortie of move m counts ``per_move[m]``) in the 24
-    hours ending every :data:`STRIDE_H` hours, counted back from the last period, <=
-    ``per_day[f]`` x the most aircraft available in those hours. The count of each 3-hour block
-    is a variable (``<name>-block``), so a window is 8 terms, not 24 x the fleet's moves."""
+    hours ending every :data:`~evacops.network.limits.STRIDE_H` hours, counted back from the
+    last period, <= ``per_day[f]`` x the most aircraft available in those hours. The count of
+    each 3-hour block is a variable (``<name>-block``), so a window is 8 terms, not 24 x the
+    fleet's moves."""
     F, T = len(net.fleets), net.T
-    W = max(1, round(24 / net.period_h))
-    stride = max(1, round(STRIDE_H / net.period_h))
-    if W % stride:
-        stride = 1
-    ends = np.zeros(T, dtype=bool)
-    ends[(T - 1) % stride :: stride] = True  # block ends, the last period among them
+    W, stride, ends, most = day_windows(net.period_h, net.fleet_avail)
     rows = limited[:, None] & ends[None, :]
     block = m.add_variables(
         lower=0,
@@ -89,8 +82,6 @@ def _day_windows(
     n = W // stride
     me = np.repeat(np.arange(F)[:, None], n, axis=1)
     back = np.broadcast_to(np.arange(n)[None, :] * stride, (F, n))
-    padded_avail = np.concatenate([np.zeros((F, W - 1)), net.fleet_avail], axis=1)
-    most = np.stack([padded_avail[:, k : k + T] for k in range(W)]).max(axis=0)
     rhs = np.where(limited[:, None], per_day[:, None] * most, np.inf)
     parts = [(gather(block, me, back), 1.0)]  # the window's blocks
     add_rows(m, net, name, parts, ["fleet", "period"], "<=", rhs, mask=rows)

@@ -317,6 +317,7 @@ def check_event(names: _Names, i: int, e: Event) -> list[Problem]:
         out.append(names.unknown_site(("events", i, "site"), e.site))
     if e.fleet is not None and e.fleet not in {f.name for f in names.sc.fleets}:
         out.append((("events", i, "fleet"), f"unknown fleet {e.fleet!r}; use a name under fleets"))
+    out += _event_kind(names, i, e)
     if (
         e.kind in ("closure", "news")
         and e.start is not None
@@ -338,6 +339,46 @@ def check_event(names: _Names, i: int, e: Event) -> list[Problem]:
                     f"(0 to {horizon_h:g} h)",
                 )
             )
+    return out
+
+
+#: the kinds of site a decision event may make exist from a time (a site agreed)
+DECIDED_KINDS = ("staging", "airport", "destination")
+
+
+def _event_kind(names: _Names, i: int, e: Event) -> list[Problem]:
+    """An eligibility event names a gate and known cohorts; a decision event names a site that
+    receives aircraft (not the evacuation airport)."""
+    site = names.sites.get(e.site) if e.site is not None else None
+    out: list[Problem] = []
+    if e.kind == "eligibility":
+        if site is not None and site.kind != "gate":
+            out.append(
+                (
+                    ("events", i, "site"),
+                    f"site {e.site!r} is {_a(site.kind)}; eligibility is "
+                    "for a gate (who its screening accepts)",
+                )
+            )
+        known = {c.name for c in names.sc.cohorts}
+        for j, c in enumerate(e.cohorts or []):
+            if c not in known:
+                out.append(
+                    (("events", i, "cohorts", j), f"unknown cohort {c!r}; use a name under cohorts")
+                )
+    if (
+        e.kind == "decision"
+        and site is not None
+        and (site.kind not in DECIDED_KINDS or site.name == names.sc.evacuation_airport)
+    ):
+        out.append(
+            (
+                ("events", i, "site"),
+                f"site {e.site!r} is {_a(site.kind)}; a decision event "
+                "makes a staging base, an airport other than the evacuation airport or a "
+                "destination exist from its time (use opens or a closure for other sites)",
+            )
+        )
     return out
 
 

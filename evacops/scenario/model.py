@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
@@ -25,36 +24,12 @@ from pydantic import (
 )
 
 from evacops.errors import UserError
-from evacops.scenario.timeline import OFFSET, Timeline, TimeRef, check_period
+from evacops.scenario.behaviour import Crowd, Uncertainty  # the simulator's blocks
+from evacops.scenario.fields import NonNegFloat, PositiveFloat, check_timeref
+from evacops.scenario.fields import StrictModel as _Model
+from evacops.scenario.timeline import Timeline, TimeRef, check_period
 
 SiteKind = Literal["assembly", "gate", "airport", "staging", "destination"]
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegFloat = Annotated[float, Field(ge=0)]
-
-
-def _check_timeref(value: TimeRef) -> TimeRef:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError(
-                f"must be timezone-aware, e.g. 2021-08-14T00:00:00+04:30, got {value.isoformat()}"
-            )
-        return value
-    if isinstance(value, str):
-        if OFFSET.match(value):
-            return value
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(
-                f"must be a time like 2021-08-14T00:00:00+04:30 or an offset like '+12h', "
-                f"got {value!r}"
-            ) from None
-        return _check_timeref(parsed)
-    raise ValueError(f"must be a time or an offset like '+12h', got {value!r}")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=False)
 
 
 class Window(_Model):
@@ -66,7 +41,7 @@ class Window(_Model):
     @field_validator("start", "end")
     @classmethod
     def check_time(cls, v: TimeRef) -> TimeRef:
-        return _check_timeref(v)
+        return check_timeref(v)
 
 
 class CapacityChange(_Model):
@@ -78,7 +53,7 @@ class CapacityChange(_Model):
     @field_validator("at")
     @classmethod
     def check_time(cls, v: TimeRef) -> TimeRef:
-        return _check_timeref(v)
+        return check_timeref(v)
 
 
 class SlotChange(_Model):
@@ -96,7 +71,7 @@ class SlotChange(_Model):
     @field_validator("from_", "to")
     @classmethod
     def check_time(cls, v: TimeRef) -> TimeRef:
-        return _check_timeref(v)
+        return check_timeref(v)
 
     @model_validator(mode="after")
     def _some_rate(self) -> SlotChange:
@@ -169,7 +144,7 @@ class Site(_Model):
     @field_validator("opens")
     @classmethod
     def check_time(cls, v: TimeRef | None) -> TimeRef | None:
-        return v if v is None else _check_timeref(v)
+        return v if v is None else check_timeref(v)
 
     @model_validator(mode="after")
     def _unlimited(self) -> Site:
@@ -280,7 +255,7 @@ class Fleet(_Model):
     @field_validator("available_from", "available_until")
     @classmethod
     def check_time(cls, v: TimeRef | None) -> TimeRef | None:
-        return v if v is None else _check_timeref(v)
+        return v if v is None else check_timeref(v)
 
 
 class TablePoint(_Model):
@@ -290,7 +265,7 @@ class TablePoint(_Model):
     @field_validator("at")
     @classmethod
     def check_time(cls, v: TimeRef) -> TimeRef:
-        return _check_timeref(v)
+        return check_timeref(v)
 
 
 class Appearance(_Model):
@@ -304,7 +279,7 @@ class Appearance(_Model):
     @field_validator("start", "end")
     @classmethod
     def check_time(cls, v: TimeRef | None) -> TimeRef | None:
-        return None if v is None else _check_timeref(v)
+        return None if v is None else check_timeref(v)
 
     @model_validator(mode="after")
     def _fields(self) -> Appearance:
@@ -327,10 +302,12 @@ class Cohort(_Model):
 
 
 class Event(_Model):
-    """Something imposed from outside: a closure, a capacity change, a fleet change, or news
-    that brings uncalled people to the gates more (or less) often (the simulator's surges)."""
+    """Something imposed from outside: a closure, a capacity change, a fleet change, news that
+    brings uncalled people to the gates more (or less) often (the simulator's surges), a change
+    in which cohorts a gate accepts (eligibility), or a decision that makes a site or a fleet
+    exist only from a time (a staging base agreed, airliners activated)."""
 
-    kind: Literal["closure", "capacity", "fleet", "news"]
+    kind: Literal["closure", "capacity", "fleet", "news", "eligibility", "decision"]
     note: str = ""
     site: str | None = None
     fleet: str | None = None
@@ -342,11 +319,16 @@ class Event(_Model):
     factor: NonNegFloat | None = Field(
         default=None, description="news: the surge chance at every gate is multiplied by this"
     )
+    cohorts: list[str] | None = Field(
+        default=None,
+        description="eligibility: the cohorts the gate accepts from `at` on (the others are "
+        "turned away)",
+    )
 
     @field_validator("start", "end", "at")
     @classmethod
     def check_time(cls, v: TimeRef | None) -> TimeRef | None:
-        return None if v is None else _check_timeref(v)
+        return None if v is None else check_timeref(v)
 
     @model_validator(mode="after")
     def _fields(self) -> Event:
@@ -355,10 +337,17 @@ class Event(_Model):
             "capacity": ("site", "at", "holding_capacity"),
             "fleet": ("fleet", "at", "count"),
             "news": ("start", "end", "factor"),
+            "eligibility": ("site", "at", "cohorts"),
+            "decision": ("at",),
         }[self.kind]
         missing = [n for n in need if getattr(self, n) is None]
         if missing:
             raise ValueError(f"a {self.kind} event needs {', '.join(need)}; missing {missing}")
+        if self.kind == "decision" and (self.site is None) == (self.fleet is None):
+            raise ValueError(
+                "a decision event needs site (a site agreed) or fleet (a fleet activated), "
+                "not both or neither"
+            )
         return self
 
 
@@ -379,137 +368,6 @@ class Objective(_Model):
     )
 
 
-Probability = Annotated[float, Field(ge=0, le=1)]
-
-
-class Uncertainty(_Model):
-    """What the simulator (``evacops simulate``) draws at random; the planner ignores it.
-
-    Every field has a default, so a scenario without this block is simulated with moderate
-    randomness; all zeros (and ``divert_when_staging_full: false``) switch it off. See
-    docs/simulation.md for how each draw is used.
-    """
-
-    surge_probability_per_h: Probability = Field(
-        default=0.02,
-        description="chance that a surge of uncalled people starts at a gate in an hour",
-    )
-    surge_size_h: NonNegFloat = Field(
-        default=1.0,
-        description="mean size of a surge in hours of the gate's screening rate "
-        "(exponentially distributed)",
-    )
-    screening_cv: NonNegFloat = Field(
-        default=0.2,
-        description="coefficient of variation of a gate's screening in a period "
-        "(lognormal, mean = the processing rate)",
-    )
-    incidents_per_gate_per_day: NonNegFloat = Field(
-        default=0.1, description="rate of incidents that close a gate (Poisson, per gate)"
-    )
-    incident_mean_h: NonNegFloat = Field(
-        default=2.0, description="mean duration of an incident closure (exponential)"
-    )
-    incident_density_factor: NonNegFloat = Field(
-        default=0.5,
-        description="each person/m2 the crowd before a gate stands above the safe density "
-        "raises the gate's chance of an incident by this share of the base chance "
-        "(assumption: a dense crowd pushes, faints, is fired over)",
-    )
-    surge_attraction: Probability = Field(
-        default=1.0,
-        description="how much a gate's surge chance follows what it lets through now: 1 = in "
-        "proportion to its screening rate this period against its nominal rate (a gate that "
-        "lets people in draws more, a closed one none), 0 = not at all",
-    )
-    gate_switch_share: Probability = Field(
-        default=0.5,
-        description="of the crowd before a closed gate, the share that walks to the other open "
-        "gates its cohort may use within the period; the rest go back to their assembly point "
-        "(and come back when called or in a surge)",
-    )
-    give_up_share_per_h: Probability = Field(
-        default=0.05,
-        description="share of a crowd pressed past the onset density that gives up each hour "
-        "and goes back to its assembly point",
-    )
-    day_cv: NonNegFloat = Field(
-        default=0.15,
-        description="coefficient of variation of a day factor shared by every gate "
-        "(lognormal, mean 1): a bad day is bad at every gate, its screening slower and its "
-        "incidents likelier in the same proportion",
-    )
-    block_time_cv: NonNegFloat = Field(
-        default=0.05, description="coefficient of variation of a sortie's block time (lognormal)"
-    )
-    ground_time_cv: NonNegFloat = Field(
-        default=0.25, description="coefficient of variation of a ground time (lognormal)"
-    )
-    abort_probability: Probability = Field(
-        default=0.01, description="chance that a sortie aborts at departure"
-    )
-    divert_when_staging_full: bool = Field(
-        default=False,
-        description="a flight bound for a full staging base goes to another "
-        "staging base its fleet flies to, instead of waiting",
-    )
-
-    @classmethod
-    def off(cls) -> Uncertainty:
-        """No randomness at all: a replay of the plan or of the dispatch policy."""
-        return cls(
-            surge_probability_per_h=0,
-            surge_size_h=0,
-            screening_cv=0,
-            incidents_per_gate_per_day=0,
-            incident_mean_h=0,
-            incident_density_factor=0,
-            surge_attraction=0,
-            gate_switch_share=0,
-            give_up_share_per_h=0,
-            day_cv=0,
-            block_time_cv=0,
-            ground_time_cv=0,
-            abort_probability=0,
-            divert_when_staging_full=False,
-        )
-
-    @property
-    def is_off(self) -> bool:
-        return (
-            (self.surge_probability_per_h == 0 or self.surge_size_h == 0)
-            and self.screening_cv == 0
-            and (self.incidents_per_gate_per_day == 0 or self.incident_mean_h == 0)
-            and self.day_cv == 0
-            and self.block_time_cv == 0
-            and self.ground_time_cv == 0
-            and self.abort_probability == 0
-        )
-
-
-class Crowd(_Model):
-    """How crowds behave at the gates (evacops/network/crowd.py has the curves and sources)."""
-
-    max_density_per_m2: PositiveFloat = Field(
-        default=7.0,
-        description="the physical maximum: people stand no closer than this; the rest queue "
-        "along the approach (Fruin's critical level)",
-    )
-    free_speed_m_s: PositiveFloat = Field(
-        default=1.34, description="walking speed of a loose crowd (Weidmann 1993)"
-    )
-    weidmann_gamma_per_m2: PositiveFloat = Field(
-        default=1.913, description="shape of Weidmann's speed-density curve"
-    )
-    jam_density_per_m2: PositiveFloat = Field(
-        default=5.4, description="density at which a walking crowd stops (Weidmann 1993)"
-    )
-    min_throughput_share: Probability = Field(
-        default=0.25,
-        description="share of its screening rate a jammed gate keeps (assumption)",
-    )
-
-
 class TimeSpec(_Model):
     start: datetime
     horizon_h: PositiveFloat
@@ -518,7 +376,7 @@ class TimeSpec(_Model):
     @field_validator("start")
     @classmethod
     def _aware(cls, v: datetime) -> datetime:
-        return _check_timeref(v)  # type: ignore[return-value]
+        return check_timeref(v)  # type: ignore[return-value]
 
     @field_validator("period")
     @classmethod
@@ -554,7 +412,7 @@ class Scenario(_Model):
     @field_validator("deadline")
     @classmethod
     def check_time(cls, v: TimeRef | None) -> TimeRef | None:
-        return v if v is None else _check_timeref(v)
+        return v if v is None else check_timeref(v)
 
     def site(self, name: str) -> Site:
         return next(s for s in self.sites if s.name == name)

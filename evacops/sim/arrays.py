@@ -53,6 +53,26 @@ def before(rows: np.ndarray, group: np.ndarray, key: np.ndarray, values: np.ndar
     return out
 
 
+def before_2d(
+    rows: np.ndarray, group: np.ndarray, key: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """(n, K) sums of the rows of ``values`` of the entries ranked before each in its run and
+    group, added one entry at a time in rank order, so each run's sums are exact whatever other
+    runs are in the list."""
+    out = np.zeros_like(values, dtype=float)
+    if rows.size == 0:
+        return out
+    order, pos, first = _groups(rows, group, key)
+    v = values[order]
+    acc = np.zeros_like(v, dtype=float)
+    rk = pos - first
+    for lvl in range(1, int(rk.max()) + 1):
+        idx = np.flatnonzero(rk == lvl)
+        acc[idx] = acc[idx - 1] + v[idx - 1]
+    out[order] = acc
+    return out
+
+
 def rsum(x: np.ndarray, axis: int) -> np.ndarray:
     """Sum over one axis, computed the same way for a run whatever else is in its batch: numpy
     sums a contiguous last axis pairwise and other axes term by term, and which one it does can

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evacops.sim import capacity, crowds, departures, flows, landings, records
+from evacops.sim import capacity, crowds, departures, flows, landings, records, stays
 from evacops.sim.arrays import lognormal
 from evacops.sim.draws import Draws
 from evacops.sim.model import SimModel
@@ -116,6 +116,7 @@ class Batch:
             landings.go_around(self, t, quick)
         flows.people(self, t)
         capacity.overflow(self, t)
+        stays.record(self, t)
         pp.H = self.now.A
         records.record(self, t)
 

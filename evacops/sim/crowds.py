@@ -72,7 +72,7 @@ def call_forward(b: Batch, t: int, s: int, out: np.ndarray) -> None:
         room = np.maximum(np.minimum(budget, now.arc_room[:, a]), 0.0)
         if not (room > EPS).any():
             continue
-        avail = np.maximum(now.A[:, s], 0.0) * md.arc_allowed_ac[a][None, :]
+        avail = np.maximum(now.A[:, s], 0.0) * md.screening.allowed(t)[a][None, :]
         gates = md.gates
         pipeline = now.A[:, net.evac] + rsum(now.A[:, gates], 1) + rsum(pp.inbound[:, gates], 1)
         quota = md.lift_quota[min(t + delay, md.T - 1)][None, :] - pipeline
@@ -83,14 +83,14 @@ def call_forward(b: Batch, t: int, s: int, out: np.ndarray) -> None:
             send_one(b, t, int(a), take, False)
 
 
-def _waiting_for_calls(b: Batch) -> None:
+def _waiting_for_calls(b: Batch, t: int) -> None:
     """Who waits for each call arc, and for each gate from every assembly point, before anyone
     surges this period."""
     md, now = b.md, b.now
     net, ix = md.net, md.ix
     calls = ix.call_arcs
     now.surge_waiting = (
-        np.maximum(now.A[:, net.arc_from[calls]], 0.0) * md.arc_allowed_ac[calls][None]
+        np.maximum(now.A[:, net.arc_from[calls]], 0.0) * md.screening.allowed(t)[calls][None]
     ).sum(axis=2)  # (R, calls)
     now.surge_all = np.zeros((b.R, md.G))
     for j, a in enumerate(calls):
@@ -113,37 +113,46 @@ def _attraction(b: Batch) -> np.ndarray:
 
 
 def crowd_moves(b: Batch, t: int) -> None:
-    """People before a gate act on what they see: everyone before a closed gate leaves it (a
-    share walks to the other open gates their cohort may use, in proportion to their rates; the
-    rest, and all if none is open, go back to their assembly point), and a share of a crowd
-    pressed past the onset density gives up and goes back. Back at the assembly point they are
-    called again, or come again in a surge. Only with randomness on (the crowd's behaviour is
-    part of the uncertainty); counted in the records."""
+    """People before a gate act on what they see: everyone before a closed gate, or of a cohort
+    the gate no longer accepts (eligibility events), leaves it (a share walks to the other open
+    gates that accept their cohort, in proportion to their rates; the rest, and all if none is
+    open, go back to their assembly point, or give up for good if they have none), and a share
+    of a crowd pressed past the onset density gives up and goes back. Back at the assembly point
+    they are called again, or come again in a surge. Closures and crowds only with randomness on
+    (the crowd's behaviour is part of the uncertainty), eligibility always (a scenario event,
+    then without walking to other gates); counted in the records."""
     md, now = b.md, b.now
-    if not (b.random and md.G):
+    accept = md.screening.accept
+    if not md.G or not (b.random or accept is not None):
         return
     gates, net = md.gates, md.net
     crowd = np.maximum(now.A[:, gates], 0.0)  # (R, G, C)
-    closed = ~now.site_open[:, gates]  # (R, G)
-    area = np.where(np.isfinite(md.gate_area), md.gate_area, np.inf)
-    pressed = (md.crowd.density(crowd.sum(axis=2), area) > md.crowd.onset_density) & ~closed
-    leave = np.where(closed[..., None], crowd, 0.0)
-    give_up = np.where(pressed[..., None], crowd * md.rnd.give_up_p, 0.0)
-    # to the other open gates the cohort may use, in proportion to their nominal rates
+    ok = np.ones((md.G, md.C), dtype=bool) if accept is None else accept[t]  # (G, C)
+    closed = ~now.site_open[:, gates] if b.random else np.zeros((b.R, md.G), dtype=bool)
+    leave = np.where(closed[..., None] | ~ok[None], crowd, 0.0)
+    give_up = np.zeros_like(crowd)
+    if b.random:
+        area = np.where(np.isfinite(md.gate_area), md.gate_area, np.inf)
+        pressed = md.crowd.density(crowd.sum(axis=2), area) > md.crowd.onset_density
+        give_up = np.where((pressed & ~closed)[..., None] & ok[None], crowd * md.rnd.give_up_p, 0)
+    # to the other open gates that accept the cohort, in proportion to their nominal rates
     rate = np.where(np.isfinite(net.rate[gates]), net.rate[gates], 1.0)
-    w_c = np.where(closed, 0.0, rate)[:, None, :] * md.gate_cohort_ok[None]  # (R, C, G)
+    w_c = np.where(closed, 0.0, rate)[:, None, :] * (md.gate_cohort_ok & ok.T)[None]  # (R, C, G)
     tot = w_c.sum(axis=2, keepdims=True)  # (R, C, 1)
     share = w_c / np.where(tot > 0, tot, 1.0)  # (R, C, G): 0 where no gate is open to it
-    switch = leave * md.rnd.switch * (tot[:, :, 0] > 0)[:, None, :]  # (R, G, C)
+    walk = md.rnd.switch if b.random else 0.0
+    switch = leave * walk * (tot[:, :, 0] > 0)[:, None, :]  # (R, G, C)
     arriving = np.transpose(share, (0, 2, 1)) * switch.sum(axis=1)[:, None, :]  # (R, G, C)
-    has_back = md.gate_back >= 0  # (G, C): without an assembly point to go back to, they stay
-    back = np.where(has_back[None], leave - switch + give_up, 0.0)
-    now.A[:, gates] += arriving - switch - back
+    has_back = (md.gate_back >= 0)[None]  # (1, G, C)
+    back = np.where(has_back, leave - switch + give_up, 0.0)
+    quit = np.where(has_back, 0.0, leave - switch)  # nowhere to go back to: they give up
+    now.A[:, gates] += arriving - switch - back - quit
     for j in range(md.G):
-        for c in np.flatnonzero(has_back[j]):
+        for c in np.flatnonzero(has_back[0, j]):
             now.A[:, md.gate_back[j, c], c] += back[:, j, c]
     b.rec["gate_switched"] += switch.sum(axis=(1, 2))
     b.rec["gave_up"] += back.sum(axis=(1, 2))
+    b.rec["quit"][:, t] += quit.sum(axis=(1, 2))
 
 
 def surges(b: Batch, t: int, s: int, out: np.ndarray) -> None:
@@ -155,7 +164,7 @@ def surges(b: Batch, t: int, s: int, out: np.ndarray) -> None:
     if not hit.any():
         return
     if now.surge_all is None:
-        _waiting_for_calls(b)
+        _waiting_for_calls(b, t)
     assert now.surge_all is not None
     mine = out[ix.gate_pos[net.arc_to[out]] >= 0]
     if mine.size == 0:
@@ -164,7 +173,7 @@ def surges(b: Batch, t: int, s: int, out: np.ndarray) -> None:
     go = hit[:, gp]  # (R, arcs)
     if not go.any():
         return
-    avail = np.maximum(now.A[:, s], 0.0)[:, None, :] * md.arc_allowed_ac[mine][None]
+    avail = np.maximum(now.A[:, s], 0.0)[:, None, :] * md.screening.allowed(t)[mine][None]
     here = avail.sum(axis=2)  # (R, arcs)
     allf = now.surge_all[:, gp]
     share = np.where(allf > 0, here / np.where(allf > 0, allf, 1.0), 0.0)

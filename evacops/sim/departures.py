@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from evacops.sim.arrays import rank
+from evacops.sim.crews import count_sorties, within_crews
 from evacops.sim.dispatch import policy_candidates, ready_list
 from evacops.sim.staging import divert, full, note_held
 
@@ -28,9 +29,11 @@ def departures(b: Batch, t: int, only: Only) -> None:
     rows, cols, m, key = got
     if rows.size == 0:
         return
+    land, tot = durations(b, t, rows, cols, m)
+    keep = within_crews(b, t, rows, md.ac_fleet[cols], tot, key)
     origin = b.air.loc[rows, cols]
-    keep = _within_slots(b, t, rows, origin, key)
-    rows, cols, m, origin = rows[keep], cols[keep], m[keep], origin[keep]
+    keep[keep] = _within_slots(b, t, rows[keep], origin[keep], key[keep])
+    rows, cols, m, origin, land, tot = (x[keep] for x in (rows, cols, m, origin, land, tot))
     if rows.size == 0:
         return
     np.add.at(b.air.dep_ring[t % md.ix.slot_ring], (rows, origin), 1)
@@ -41,42 +44,56 @@ def departures(b: Batch, t: int, only: Only) -> None:
             ar, ac = rows[ab], cols[ab]
             b.air.ready[ar, ac] = t + md.ground_origin_periods[m[ab]]
             np.add.at(b.rec["aborts"], (ar, md.ac_fleet[ac]), 1)
-            rows, cols, m = rows[~ab], cols[~ab], m[~ab]
+            rows, cols, m, land, tot = (x[~ab] for x in (rows, cols, m, land, tot))
     if rows.size == 0:
         return
-    _take_off(b, t, rows, cols, m)
+    _take_off(b, t, rows, cols, m, land, tot)
+    count_sorties(b, t, rows, md.ac_fleet[cols], tot)
 
 
 def _within_slots(
     b: Batch, t: int, rows: np.ndarray, origin: np.ndarray, key: np.ndarray
 ) -> np.ndarray:
-    """Entries that find a departure slot at their origin, in the order of ``key``."""
-    md, W = b.md, b.md.ix.slot_ring
+    """Entries that find room on the runway at their origin (departure slots and movements, in
+    every window that holds ``t``: :class:`~evacops.sim.runway.Runway`), in the order of
+    ``key``."""
+    md = b.md
     keep = np.ones(rows.size, dtype=bool)
-    for s in md.ix.dep_limited:
-        here = origin == s
-        if not here.any():
-            continue
-        w = int(md.dep_w[s])
-        used = sum(b.air.dep_ring[(t - k) % W][:, s] for k in range(w))  # (R,)
-        room = np.floor(md.dep_rhs[s] - used + 1e-9)
-        hr = rows[here]
-        keep[here] = rank(hr, np.zeros_like(hr), key[here]) < room[hr]
+    lim = np.flatnonzero(md.runway.dep_limited[origin])
+    if lim.size:
+        room = md.runway.room(b.air.dep_ring, b.air.arr_ring, t, md.T, arrival=False)
+        r, o = rows[lim], origin[lim]
+        keep[lim] = rank(r, o, key[lim]) < room[r, o]
     return keep
 
 
-def _take_off(b: Batch, t: int, rows: np.ndarray, cols: np.ndarray, m: np.ndarray) -> None:
-    """The aircraft leave on moves ``m``: in the air until they land (block time, random with
-    the uncertainty), then on the ground for their ground time."""
+def durations(b: Batch, t: int, rows: np.ndarray, cols: np.ndarray, m: np.ndarray):
+    """(periods until each sortie lands, periods until its aircraft is ready again): the
+    planner's, or drawn (block and ground times a lognormal factor each), rounded as the
+    planner rounds them."""
+    md = b.md
+    if not b.random:
+        return md.net.move_land[m], md.net.move_ready[m]
+    bv = md.block_h[m] * b.d("block", t)[rows, cols]
+    gv = md.ground_dest_h[m] * b.d("ground", t)[rows, cols]
+    land = np.maximum(1, np.ceil(bv / md.period_h - 1e-9)).astype(np.int64)
+    tot = np.maximum(land, np.ceil((bv + gv) / md.period_h - 1e-9).astype(np.int64))
+    return land, tot
+
+
+def _take_off(
+    b: Batch,
+    t: int,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    m: np.ndarray,
+    land: np.ndarray,
+    tot: np.ndarray,
+) -> None:
+    """The aircraft leave on moves ``m``: in the air for ``land`` periods, then on the ground
+    until ``tot`` periods after leaving."""
     md, ac = b.md, b.air
     net = md.net
-    if b.random:
-        bv = md.block_h[m] * b.d("block", t)[rows, cols]
-        gv = md.ground_dest_h[m] * b.d("ground", t)[rows, cols]
-        land = np.maximum(1, np.ceil(bv / md.period_h - 1e-9)).astype(np.int64)
-        tot = np.maximum(land, np.ceil((bv + gv) / md.period_h - 1e-9).astype(np.int64))
-    else:
-        land, tot = net.move_land[m], net.move_ready[m]
     ac.loc[rows, cols] = -1
     ac.mv[rows, cols] = m
     ac.dest[rows, cols] = net.move_to[m]
@@ -127,7 +144,8 @@ def _plan_candidates(b: Batch, t: int, only: Only):
     ok = md.move_open_tm[t, m] & (net.fleet_avail[md.ac_fleet[cols], t] > 0)
     rows, cols, m, tp = rows[ok], cols[ok], m[ok], tp[ok]
     share = md.follow.share[t, m]
-    held = full(b, t, rows, m, share)
+    land, _tot = durations(b, t, rows, cols, m)
+    held = full(b, t, rows, m, share, land, tp * md.N + cols)
     if held.any() and md.rnd.divert:
         m, held = divert(b, t, rows, m, held, share)
     note_held(b, rows, cols, m, held)

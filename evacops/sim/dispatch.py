@@ -11,10 +11,13 @@ import numpy as np
 
 from evacops.sim.arrays import before, rank, rsum, segsum
 from evacops.sim.staging import note_held
+from evacops.sim.stays import due_soon, may_leave, stay_grid
 from evacops.sim.transfer import EPS
 
 if TYPE_CHECKING:
     from evacops.sim.core import Batch
+
+URGENT = 1e15  # a score above any number of people waiting
 
 
 def ready_list(b: Batch, t: int, only, extra: np.ndarray | None = None):
@@ -34,6 +37,7 @@ def policy_candidates(b: Batch, t: int, only):
     md, ac = b.md, b.air
     net, N = md.net, md.N
     rows, cols = ready_list(b, t, only)
+    b.now.stay_next = None  # people may have landed since it was last computed
     if rows.size:
         avail = md.ac_j[cols] < net.fleet_avail[md.ac_fleet[cols], t]
         rows, cols = rows[avail], cols[avail]
@@ -48,6 +52,7 @@ def policy_candidates(b: Batch, t: int, only):
     fa = md.ix.fwd_arcs
     Wa = np.zeros((b.R, md.A))
     Wa[:, fa] = (b.now.A[:, net.arc_from[fa], :] * md.arc_allowed_ac[fa][None]).sum(axis=2)
+    Wa[:, fa] *= may_leave(b, t)[:, net.arc_from[fa]]  # (not who has not dwelt long enough)
     waiting = segsum(Wa[:, md.ix.pairs.arcs], md.ix.pairs.starts, 1)  # (R, pairs)
     p_here = md.ix.pairs.of[f, loc]
     here = np.flatnonzero((p_here >= 0) & (waiting[rows, np.maximum(p_here, 0)] > EPS))
@@ -64,6 +69,7 @@ def policy_candidates(b: Batch, t: int, only):
     idle = ~has_out & ~held
     if idle.any():
         m = _idle(b, t, rows, cols, f, loc, load, idle, m, waiting)
+    m = _free_the_ramp(b, t, rows, cols, f, loc, m, held)
     go = m >= 0
     key = (
         np.where(loaded, 0, 1) * (md.T + 1) * N + np.minimum(ac.ready[rows, cols], md.T) * N + cols
@@ -71,15 +77,55 @@ def policy_candidates(b: Batch, t: int, only):
     return rows[go], cols[go], m[go], key[go]
 
 
+def _free_the_ramp(b: Batch, t: int, rows, cols, f, loc, m, held) -> np.ndarray:
+    """No aircraft holds ramp space at the evacuation airport that another needs: an aircraft
+    there that cannot be loaded (no base it flies to has room) leaves at once, and where
+    aircraft due to land would find the MOG full, aircraft on the ground that are not leaving
+    (waiting for a load, idle) leave too, longest on the ground first; each flies empty home,
+    or (based there) to the nearest airfield its fleet flies to (:data:`SimModel.away_move`)."""
+    md, ac = b.md, b.air
+    e = md.net.evac
+    stay = np.flatnonzero((loc == e) & (m < 0))
+    if stay.size == 0:
+        return m
+    due = ((ac.loc < 0) & (ac.dest == e) & (ac.eta <= t)).sum(axis=1)  # (R,)
+    leaving = np.bincount(rows[(loc == e) & ((m >= 0) | held)], minlength=b.R)
+    room = np.floor(md.mog_eff[e, t] + 1e-9) - ac.on_ground(md.S)[:, e] + leaving
+    need = due - room  # (R,)
+    cand = stay[held[stay] | (need[rows[stay]] > 0)]
+    if cand.size == 0:
+        return m
+    r, c = rows[cand], cols[cand]
+    others = ~held[cand]  # the held leave anyway; of the others, as many as are needed
+    first = held[cand].copy()
+    first[others] = (
+        rank(r[others], np.zeros_like(r[others]), ac.eta[r, c][others] * md.N + c[others])
+        < need[r[others]]
+    )
+    away = md.away_move[f[cand]]
+    go = first & (away >= 0) & md.move_open_tm[t, np.maximum(away, 0)]
+    m = m.copy()
+    m[cand[go]] = away[go]
+    np.add.at(b.rec["ramp_freed"], r[go], 1)
+    return m
+
+
 def _idle(b: Batch, t: int, rows, cols, f, loc, load, idle, m, waiting) -> np.ndarray:
     """Idle aircraft reposition where people wait for their fleet, or, after waiting long
-    enough, fly home."""
+    enough, fly home (unless home is where it would be loaded and no base it flies to from
+    there has room: it is not sent to sit on that ramp)."""
     md, ac = b.md, b.air
     m = _reposition(b, t, rows, cols, f, loc, load, idle, m, waiting)
     still = idle & (m < 0)
     home = md.home_move[f, loc]
     gohome = still & (home >= 0) & (ac.wait[rows, cols] >= md.ix.max_wait)
     gohome &= md.move_open_tm[t, np.maximum(home, 0)]
+    loads_there = md.ix.pairs.of[f, md.net.move_to[np.maximum(home, 0)]] >= 0
+    check = np.flatnonzero(gohome & loads_there)
+    if check.size:
+        there = md.net.move_to[home[check]]
+        ahead = np.zeros(check.size, dtype=np.int64)
+        gohome[check] = _room_from(b, t, rows[check], f[check], there, load[check], ahead)
     m = np.where(gohome, home, m)
     ac.wait[rows, cols] = np.where(
         still & ~gohome & (home >= 0),
@@ -104,6 +150,8 @@ def _nearest_with_room(b: Batch, t: int, rows, fm, Wm, load, key) -> np.ndarray:
     if capped.any():
         there = now.A.sum(axis=2) + pp.inbound.sum(axis=2) + rsum(pp.land_sched, 0)
         room = np.where(capped, capT[to] - there[rows[:, None], to], np.inf)
+    room = np.minimum(room, _stay_rooms(b, t, rows, to))
+    capped = np.isfinite(room)
     need = np.ceil(np.minimum(Wm, load[:, None]) - 1e-9)
     half = np.ceil(load / 2)
     rem = Wm > EPS
@@ -128,6 +176,15 @@ def _nearest_with_room(b: Batch, t: int, rows, fm, Wm, load, key) -> np.ndarray:
         np.add.at(assigned, (rows[hit], to_c[hit]), need_c[hit].astype(np.int64))
         rem[ii[active & ~ok], kb[active & ~ok]] = False
     return kbest
+
+
+def _stay_rooms(b: Batch, t: int, rows: np.ndarray, to: np.ndarray) -> np.ndarray:
+    """(n, K) people each site ``to`` (n, K) could take and send on before their stay ends if
+    they landed next period (inf without a stay limit); computed once for every run and site
+    when the policy decides (:func:`evacops.sim.stays.stay_grid`)."""
+    if b.now.stay_next is None:
+        b.now.stay_next = stay_grid(b, t)
+    return b.now.stay_next[rows[:, None], to]
 
 
 def _outbound(b: Batch, t: int, rows, cols, f, loc, load, key, Wa):
@@ -157,7 +214,7 @@ def _outbound(b: Batch, t: int, rows, cols, f, loc, load, key, Wa):
     left = np.zeros(n)
     left[ho] = w_out[ho] - before(rows[ho], loc[ho], key[ho], load[ho])
     loaded = has_out & (left >= load - EPS)
-    slots_here = np.isfinite(md.dep_rhs)[loc]
+    slots_here = md.runway.dep_limited[loc]
     waited = ac.wait[rows, cols] >= md.ix.max_wait
     leave = has_out & (loaded | ((left > EPS) & (slots_here | waited)))
     ac.wait[rows, cols] = np.where(
@@ -181,6 +238,7 @@ def _room_from(b: Batch, t: int, rows, f, site, load, ahead) -> np.ndarray:
     cap = md.hold_cap[to, t]
     there = now.A.sum(axis=2) + pp.inbound.sum(axis=2) + rsum(pp.land_sched, 0)  # (R, S)
     room = np.where(np.isfinite(cap), cap - there[rows[:, None], to], np.inf)
+    room = np.minimum(room, _stay_rooms(b, t, rows, to))
     need = (ahead + 0.5) * load
     return (at & (room >= need[:, None] - EPS)).any(axis=1)
 
@@ -207,7 +265,9 @@ def _reposition(b: Batch, t: int, rows, cols, f, loc, load, idle, m, waiting) ->
     p = pairs.of[fi[:, None], net.move_to[amm]]
     ok = (am >= 0) & (net.move_from[amm] == li[:, None]) & md.move_open_tm[t, amm] & (p >= 0)
     d = np.where(ok, demand[r[:, None], np.maximum(p, 0)], -np.inf)
-    kb = np.argmax(d, axis=1)
+    # first where people's stay runs out soon, then where most wait
+    soon = due_soon(b, t)[r[:, None], net.move_to[amm]] > EPS
+    kb = np.argmax(d + np.where(soon & (d > EPS), URGENT, 0.0), axis=1)
     jj = np.arange(idx.size)
     best = d[jj, kb]
     mv = am[jj, kb]
@@ -216,15 +276,18 @@ def _reposition(b: Batch, t: int, rows, cols, f, loc, load, idle, m, waiting) ->
         return m
     g = np.flatnonzero(go)
     target = net.move_to[mv[g]]
-    rank1 = rank(r[g], p[jj[g], kb[g]], cols[idx[g]])
-    there = ac.on_ground(S) + ac.inbound(S)
-    mog_left = md.mog_eff[target, t] - there[r[g], target]
-    rank2 = rank(r[g], target, cols[idx[g]])
-    fine = (rank1 * load[idx[g]] < best[g] - EPS) & (rank2 < mog_left)
+    rg, cg, fg = r[g], cols[idx[g]], fi[g]
+    rank1 = rank(rg, p[jj[g], kb[g]], cg)
+    fine = rank1 * load[idx[g]] < best[g] - EPS
     # never to be loaded where no base it flies to from there has room for its load (after the
     # loads of its fleet's aircraft there or on the way, and of those sent before it now)
-    ahead = counts[r[g], fi[g] * S + target] + rank2
-    fine &= _room_from(b, t, r[g], fi[g], target, load[idx[g]], ahead)
+    ahead = counts[rg, fg * S + target] + rank(rg, fg * S + target, cg)
+    fine &= _room_from(b, t, rg, fg, target, load[idx[g]], ahead)
+    # within the MOG there, of those that would be sent
+    there = ac.on_ground(S) + ac.inbound(S)
+    mog_left = md.mog_eff[target, t] - there[rg, target]
+    k = np.flatnonzero(fine)
+    fine[k] = rank(rg[k], target[k], cg[k]) < mog_left[k]
     m = m.copy()
     m[idx[g[fine]]] = mv[g[fine]]
     return m

@@ -12,6 +12,7 @@ import numpy as np
 
 from evacops.sim.arrays import rsum, segsum, take_by_priority
 from evacops.sim.crowds import call_forward, surges
+from evacops.sim.stays import dwell_limit, must_go, stay_grid, stay_room
 from evacops.sim.transfer import EPS, send, send_one
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ def people(b: Batch, t: int) -> None:
     room = np.where(net.arc_move[None, :] >= 0, seats, net.arc_cap[None, :])
     now.arc_room = np.where(md.arc_open_ta[t][None, :] & now.site_open[:, net.arc_from], room, 0.0)
     now.site_room = now.rate_eff.copy()
+    dwell_limit(b, t)  # nobody leaves before their minimum dwell
     for li, layer in enumerate(md.layers):
         if md.plan is not None and ix.layer_arcs[li].arcs.size:
             _planned(b, t, li)
@@ -83,16 +85,22 @@ def _dest_room(b: Batch, t: int, arcs: np.ndarray, planned: bool = False) -> np.
     to = net.arc_to[arcs]
     ta = np.minimum(t + net.arc_delay[arcs], md.T - 1)
     cap = md.hold_cap[to, ta]
-    lim = (net.arc_move[arcs] < 0) & np.isfinite(cap) & (t + net.arc_delay[arcs] < md.T)
-    if not lim.any():
-        return np.full((b.R, arcs.size), np.inf)
-    there = now.A[:, to].sum(axis=2) + b.people.inbound[:, to].sum(axis=2)
-    if planned and md.follow is not None:
-        out_cum = md.follow.out_cum
-        later = net.arc_delay[arcs] > 0
-        drain = out_cum[ta, to] - (out_cum[t - 1, to] if t > 0 else 0.0)
-        there = there - np.where(later, drain, 0.0)[None, :]
-    return np.where(lim[None, :], np.maximum(cap[None, :] - there, 0.0), np.inf)
+    ground = net.arc_move[arcs] < 0
+    lim = ground & np.isfinite(cap) & (t + net.arc_delay[arcs] < md.T)
+    room = np.full((b.R, arcs.size), np.inf)
+    if lim.any():
+        there = now.A[:, to].sum(axis=2) + b.people.inbound[:, to].sum(axis=2)
+        if planned and md.follow is not None:
+            out_cum = md.follow.out_cum
+            later = net.arc_delay[arcs] > 0
+            drain = out_cum[ta, to] - (out_cum[t - 1, to] if t > 0 else 0.0)
+            there = there - np.where(later, drain, 0.0)[None, :]
+        room = np.where(lim[None, :], np.maximum(cap[None, :] - there, 0.0), np.inf)
+    R = np.arange(b.R)
+    for j in np.flatnonzero(ground & (md.stays.pos[to] >= 0)):  # people sent on in time
+        p = np.full(b.R, t + int(net.arc_delay[arcs[j]]))
+        room[:, j] = np.minimum(room[:, j], stay_room(b, t, R, np.full(b.R, to[j]), p))
+    return room
 
 
 def _planned(b: Batch, t: int, li: int) -> None:
@@ -109,6 +117,8 @@ def _planned(b: Batch, t: int, li: int) -> None:
     # every arc of the layer, whether or not it carries anyone in this batch: sums over
     # arcs then add the same terms in the same order whatever the batch holds
     target = np.where(target > EPS, target, 0.0)
+    if md.screening.allowed_tac is not None:  # a gate that no longer accepts a cohort
+        target = target * md.screening.allowed(t)[arcs][None]
     tot = target.sum(axis=2)
     room = now.arc_room[:, arcs]
     later = np.flatnonzero((net.arc_move[arcs] < 0) & (net.arc_delay[arcs] > 0))
@@ -147,6 +157,11 @@ def _surplus(b: Batch, t: int, layer: np.ndarray) -> None:
             continue
         surplus = now.A[:, s] - md.plan.hold[t, s][None, :] if md.plan is not None else now.A[:, s]
         surplus = np.where(surplus > EPS, surplus, 0.0)
+        if md.stays.pos[s] >= 0:  # people whose stay ends now go first, planned or not
+            extra = must_go(b, t, int(s)) - surplus.sum(axis=1)
+            if (extra > EPS).any():
+                rest = np.maximum(now.A[:, s] - surplus, 0.0)
+                surplus = surplus + take_by_priority(rest, np.maximum(extra, 0.0), md.prio_order)
         if not surplus.any():
             continue
         live = out[(now.arc_room[:, out] > EPS).any(axis=0)]
@@ -163,12 +178,12 @@ def _send_surplus(b: Batch, t: int, s: int, live: np.ndarray, surplus: np.ndarra
         room = np.minimum(now.arc_room[:, a], now.site_room[:, s])
         if np.isfinite(droom[:, j]).any():
             room = np.minimum(room, droom[:, j] - now.flow_t[:, a].sum(axis=1))
-        if md.plan is None and net.arc_move[a] >= 0:
-            room = np.minimum(room, _air_room(b, t, int(a)))
+        if net.arc_move[a] >= 0:  # (with a plan, only the stay: the plan keeps capacities)
+            room = np.minimum(room, _air_room(b, t, int(a), stay_only=md.plan is not None))
         room = np.maximum(room, 0.0)
         if not (room > EPS).any():
             continue
-        avail = surplus * md.arc_allowed_ac[a][None, :]
+        avail = surplus * md.screening.allowed(t)[a][None, :]
         if net.arc_to[a] == net.evac and net.arc_move[a] < 0:
             # the airport admits a cohort up to loads for the aircraft that carry it
             quota = md.lift_quota[t][None, :] - now.A[:, net.evac]
@@ -180,20 +195,29 @@ def _send_surplus(b: Batch, t: int, s: int, live: np.ndarray, surplus: np.ndarra
             send_one(b, t, int(a), take, False)
 
 
-def _air_room(b: Batch, t: int, a: int) -> np.ndarray:
-    """(R,) room at the staging base an outbound air arc flies to, for the dispatch policy:
-    its capacity less people there, on the way and loaded this period for it."""
+def _air_room(b: Batch, t: int, a: int, stay_only: bool = False) -> np.ndarray:
+    """(R,) room at the staging base an outbound air arc flies to: its capacity less people
+    there, on the way and loaded this period for it (the dispatch policy), and the people it
+    can send on before their stay ends if they land next period (less those loaded for it)."""
     md, now, pp = b.md, b.now, b.people
     net = md.net
     to = int(net.arc_to[a])
     cap = md.hold_cap[to, min(t + int(net.move_land[net.arc_move[a]]), md.T - 1)]
-    if not np.isfinite(cap):
+    stay = md.stays.pos[to] >= 0
+    if (stay_only or not np.isfinite(cap)) and not stay:
         return np.full(b.R, np.inf)
     loaded = rsum(now.flow_t[:, md.ix.bound_arcs[to]].sum(axis=2), 1)
-    there = (
-        now.A[:, to].sum(axis=1)
-        + pp.inbound[:, to].sum(axis=1)
-        + rsum(pp.land_sched[:, :, to], 0)
-        + loaded
-    )
-    return np.maximum(cap - there, 0.0)
+    room = np.full(b.R, np.inf)
+    if not stay_only and np.isfinite(cap):
+        there = (
+            now.A[:, to].sum(axis=1)
+            + pp.inbound[:, to].sum(axis=1)
+            + rsum(pp.land_sched[:, :, to], 0)
+            + loaded
+        )
+        room = cap - there
+    if stay:
+        if now.stay_next is None:  # (what lands or leaves meanwhile does not change it)
+            now.stay_next = stay_grid(b, t)
+        room = np.minimum(room, now.stay_next[:, to] - loaded)
+    return np.maximum(room, 0.0)

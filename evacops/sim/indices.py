@@ -63,7 +63,6 @@ class Indices:
     """Every static index of the stepping (see the module's docstring)."""
 
     fwd_arcs: np.ndarray  # outbound air arcs
-    dep_limited: np.ndarray  # sites with departure slots
     capped: np.ndarray  # sites with a finite holding capacity the simulator enforces
     gate_pos: np.ndarray  # (S,) position among the gates, or -1
     stage_pos: np.ndarray  # (S,) position among the staging bases, or -1
@@ -139,7 +138,6 @@ def build_indices(md: SimModel) -> Indices:
         start += n
     return Indices(
         fwd_arcs=np.flatnonzero(net.arc_move >= 0),
-        dep_limited=np.flatnonzero(np.isfinite(md.dep_rhs)),
         capped=np.flatnonzero(np.isfinite(md.hold_cap).any(axis=1)),
         gate_pos=gate_pos,
         stage_pos=stage_pos,
@@ -153,8 +151,9 @@ def build_indices(md: SimModel) -> Indices:
         pairs=_pairs(md),
         fleet_slices=fleet_slices,
         max_wait=max(1, int(np.ceil(MAX_WAIT_H / md.period_h - 1e-9))),
-        ring=int(net.arc_delay.max(initial=0)) + 2,  # + 1: people waiting at an entrance
+        # + 1: people waiting at an entrance; people turned away at a gate queue again later
+        ring=max(int(net.arc_delay.max(initial=0)), md.screening.requeue_periods) + 2,
         land_ring=2 * int(net.move_land.max(initial=1)) + 4,
-        slot_ring=int(max(md.dep_w.max(initial=1), md.arr_w.max(initial=1))),
+        slot_ring=md.runway.ring,
         day_of=md.day_index()[0],
     )

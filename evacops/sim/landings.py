@@ -44,15 +44,11 @@ def _cleared(b: Batch, t: int, rows: np.ndarray, cols: np.ndarray, d: np.ndarray
     """(cleared to land, quick turn) of the aircraft due at ``d``: within arrival slots and the
     MOG (a quick turn is not counted against it), first due first."""
     md, ac = b.md, b.air
-    W = md.ix.slot_ring
     key = np.minimum(ac.eta[rows, cols], md.T) * md.N + cols
     ok = md.net.open_[d, t]
-    if np.isfinite(md.arr_rhs[d]).any():
-        used = np.zeros((b.R, md.S), dtype=np.int64)
-        for k in range(W):
-            used += np.where((k < md.arr_w)[None, :], ac.arr_ring[(t - k) % W], 0)
-        left = np.floor(md.arr_rhs[None, :] - used + 1e-9)
-        sel = np.flatnonzero(ok)
+    if md.runway.arr_limited[d].any():  # arrival slots and runway movements
+        left = md.runway.room(ac.dep_ring, ac.arr_ring, t, md.T, arrival=True)
+        sel = np.flatnonzero(ok & md.runway.arr_limited[d])
         ok[sel] = rank(rows[sel], d[sel], key[sel]) < left[rows[sel], d[sel]]
     turn = ac.gnd_off[rows, cols] == 0
     mog_left = np.floor(md.mog_eff[:, t][None, :] - ac.on_ground(md.S) + 1e-9)

@@ -24,7 +24,11 @@ from evacops.network.keys import padded
 from evacops.planfolder import PlanArrays
 from evacops.scenario import Scenario
 from evacops.scenario.model import Uncertainty
+from evacops.sim.crews import Crews
 from evacops.sim.indices import MAX_WAIT_H, Indices, build_indices
+from evacops.sim.runway import Runway
+from evacops.sim.screening import Screening
+from evacops.sim.stays import StayLimits
 
 __all__ = [
     "LIFT_LOADS",
@@ -55,6 +59,7 @@ class Randomness:
     attraction: float  # how much a gate's surge chance follows its screening now
     switch: float  # share of a closed gate's crowd that walks to other open gates
     give_up_p: float  # share of a pressed crowd that gives up in a period
+    refusal: float  # share of those screened at a gate turned away (evacops.sim.screening)
     block_cv: float
     ground_cv: float
     abort_p: float
@@ -67,6 +72,7 @@ class Randomness:
             or self.screening_cv > 0
             or (self.incident_p > 0 and self.incident_mean_h > 0)
             or self.day_cv > 0
+            or self.refusal > 0
             or self.block_cv > 0
             or self.ground_cv > 0
             or self.abort_p > 0
@@ -85,6 +91,7 @@ class Randomness:
             attraction=u.surge_attraction,
             switch=u.gate_switch_share,
             give_up_p=1.0 - (1.0 - u.give_up_share_per_h) ** period_h,
+            refusal=u.refusal_share,
             block_cv=u.block_time_cv,
             ground_cv=u.ground_time_cv,
             abort_p=u.abort_probability,
@@ -128,7 +135,8 @@ class SimModel:
     net: Network
     # the network's arrays in the layout the core reads
     appear_tsc: np.ndarray  # (T, S, C) people appearing
-    arc_allowed_ac: np.ndarray  # (A, C) may the cohort use the arc
+    arc_allowed_ac: np.ndarray  # (A, C) may the cohort use the arc (at any time)
+    screening: Screening  # who a gate accepts over time, people turned away
     arc_open_ta: np.ndarray  # (T, A) may people depart on the arc
     move_open_tm: np.ndarray  # (T, M) may the move depart
     hold_cap: np.ndarray  # (S, T) holding capacity the simulator enforces (inf at crowds)
@@ -159,11 +167,11 @@ class SimModel:
     fleet_fwd: np.ndarray  # (F, K) outbound moves of each fleet, -1 padding
     fleet_all: np.ndarray  # (F, K) all moves of each fleet, -1 padding
     home_move: np.ndarray  # (F, S) the fleet's move from a site to its home, or -1
+    away_move: np.ndarray  # (F,) where an aircraft goes to free the evacuation airport's ramp
     lift_quota: np.ndarray  # (T, C) people of a cohort the evacuation airport admits at once
-    dep_w: np.ndarray  # (S,) periods of the departure slot window
-    dep_rhs: np.ndarray  # (S,) departures allowed in it (inf = unlimited)
-    arr_w: np.ndarray
-    arr_rhs: np.ndarray
+    runway: Runway  # departure and arrival slots, runway movements (rates that may change)
+    crews: Crews  # sorties and hours in use per fleet in 24 h (crews, maintenance)
+    stays: StayLimits  # sites where people stay at most, or at least, some periods
     mog_eff: np.ndarray  # (S, T) MOG plus aircraft not yet (or no longer) available held at home
     rnd: Randomness
     plan: PlanArrays | None = None
@@ -357,6 +365,20 @@ def _home_moves(net: Network, home_site: np.ndarray) -> np.ndarray:
     return home_move
 
 
+def _away_moves(net: Network, home_move: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """(F,) each fleet's move off the evacuation airport to free its ramp: home, or (based
+    there) its shortest flight from it; -1 if it has none."""
+    out = np.full(len(net.fleets), -1, dtype=np.int64)
+    for f in range(len(net.fleets)):
+        home = home_move[f, net.evac]
+        mine = np.flatnonzero((net.move_fleet == f) & (net.move_from == net.evac))
+        if home >= 0:
+            out[f] = home
+        elif mine.size:
+            out[f] = mine[np.argmin(block[mine])]
+    return out
+
+
 def _lift_quota(net: Network) -> np.ndarray:
     """(T, C) people of each cohort the evacuation airport admits at once without a plan:
     LIFT_LOADS loads of the aircraft available that may carry the cohort."""
@@ -397,11 +419,11 @@ def build_model(
     ac_fleet = np.repeat(np.arange(F), counts)
     ac_j = np.concatenate([np.arange(c) for c in counts]) if counts.sum() else np.zeros(0, int)
     home_site = np.array([net.stations[net.fleet_home_station[f]][1] for f in range(F)], dtype=int)
-    dep_w, dep_rhs = net.slot_windows(net.dep_slots)
-    arr_w, arr_rhs = net.slot_windows(net.arr_slots)
     ops = sorted({f.operator for f in sc.fleets})
     widths = approach_widths(sc)
     ok, back = _gate_cohorts(net, gates)
+    hold_cap = np.where(crowd[:, None], np.inf, net.cap)
+    home_move = _home_moves(net, home_site)
     move_arc = np.full(M, -1, dtype=np.int64)
     for a, m in enumerate(net.arc_move):
         if m >= 0:
@@ -412,13 +434,14 @@ def build_model(
         arc_allowed_ac=np.ascontiguousarray(net.arc_allowed.T),
         arc_open_ta=np.ascontiguousarray(net.arc_open.T),
         move_open_tm=np.ascontiguousarray(net.move_open.T),
-        hold_cap=np.where(crowd[:, None], np.inf, net.cap),
+        hold_cap=hold_cap,
         prio_order=np.argsort(-net.priority, kind="stable"),
         gates=gates,
         gate_area=net.crowd_area[gates].copy(),
         gate_rate_h=net.rate[gates] / net.period_h,
         gate_width=np.array([widths.get(net.sites[g], np.nan) for g in gates], dtype=float),
         gate_cohort_ok=ok,
+        screening=Screening.of(sc, net, gates, ok, uncertainty or sc.uncertainty),
         gate_back=back,
         news_t=_news(sc, net),
         crowd=CrowdPhysics.of(sc),
@@ -443,12 +466,12 @@ def build_model(
             ]
         ),
         fleet_all=padded([[m for m in range(M) if net.move_fleet[m] == f] for f in range(F)]),
-        home_move=_home_moves(net, home_site),
+        home_move=home_move,
+        away_move=_away_moves(net, home_move, block),
         lift_quota=_lift_quota(net),
-        dep_w=dep_w.astype(np.int64),
-        dep_rhs=dep_rhs,
-        arr_w=arr_w.astype(np.int64),
-        arr_rhs=arr_rhs,
+        runway=Runway.of(net),
+        crews=Crews.of(net),
+        stays=StayLimits.of(net, hold_cap),
         mog_eff=_mog_eff(net, home_site),
         rnd=Randomness.of(uncertainty or sc.uncertainty, net.period_h),
         plan=plan,

@@ -43,6 +43,10 @@ def new_records(md: SimModel, R: int, audit: bool) -> Records:
         "people_flown": np.zeros((R, F)),
         "seats_flown": np.zeros((R, F)),
         "aborts": np.zeros((R, F), dtype=np.int64),
+        "overstay": np.zeros((R, md.S)),  # person-periods at a site beyond its stay limit
+        "refused": np.zeros((R,)),  # people turned away at a gate's screening
+        "ramp_freed": np.zeros((R,), dtype=np.int64),  # aircraft sent off to free the ramp
+        "quit": np.zeros((R, T)),  # people who gave up for good, by period
     }
     if audit:
         S, A, C, M = md.S, md.A, md.C, md.M
@@ -55,6 +59,10 @@ def new_records(md: SimModel, R: int, audit: bool) -> Records:
                 "on_ground": np.zeros((R, T, S), dtype=np.int64),
                 "dep_count": np.zeros((R, T, S), dtype=np.int64),
                 "arr_count": np.zeros((R, T, S), dtype=np.int64),
+                "fleet_use": np.zeros((R, T, len(md.net.fleets)), dtype=np.int64),
+                "gate_people": np.zeros((R, T, G, md.C)),  # by cohort, at the end of a period
+                "gate_closed": np.zeros((R, T, G), dtype=bool),  # closed in the period
+                "requeue_in": np.zeros((R, T, G, md.C)),  # turned away, queueing again
             }
         )
     return rec
@@ -91,10 +99,16 @@ def record(b: Batch, t: int) -> None:
         rec["on_ground"][:, t] = ac.on_ground(md.S)
         rec["dep_count"][:, t] = ac.dep_ring[t % W]
         rec["arr_count"][:, t] = ac.arr_ring[t % W]
+        rec["fleet_use"][:, t] = ac.use_ring[t % ac.crew_ring.shape[0]]
+        rec["gate_people"][:, t] = pp.H[:, md.gates]
+        rec["gate_closed"][:, t] = ~now.site_open[:, md.gates]
     # the rings keep a period's counts until they are cleared W periods on
     nxt = (t + 1) % W
     ac.dep_ring[nxt] = 0
     ac.arr_ring[nxt] = 0
+    nxt = (t + 1) % ac.crew_ring.shape[0]
+    ac.crew_ring[nxt] = 0
+    ac.use_ring[nxt] = 0
 
 
 def finish(b: Batch) -> Records:

@@ -138,6 +138,12 @@ class SimResult:
                 "flights_held_for_staging": r["held_flights"].sum(axis=1),
                 "people_switched_gate": r["gate_switched"].round(1),
                 "people_went_back_from_a_gate": r["gave_up"].round(1),
+                "people_turned_away_at_screening": r["refused"].round(1),
+                "people_gave_up_for_good": r["quit"].sum(axis=1).round(1),
+                "person_hours_over_stay": (r["overstay"].sum(axis=1) * self.model.period_h).round(
+                    1
+                ),
+                "aircraft_sent_off_the_ramp": r["ramp_freed"],
                 "air_holding_h": r["air_hold_periods"] * self.model.period_h,
             }
         ).set_index("run")
@@ -205,7 +211,8 @@ class SimResult:
 
     def staging(self) -> pd.DataFrame:
         """Per staging base: hours it was full, flights held because of it (and aircraft-hours
-        they waited), flights diverted from it (P10, P50, P90 across runs)."""
+        they waited), flights diverted from it (P10, P50, P90 across runs), person-hours people
+        stayed beyond its stay limit (P50)."""
         md = self.model
         r = self.rec
         rows = []
@@ -215,6 +222,7 @@ class SimResult:
             held = r["held_flights"][:, b]
             held_h = r["held_aircraft_periods"][:, b] * md.period_h
             div = r["diverted_from"][:, b]
+            over = r["overstay"][:, site] * md.period_h
             peak = r["stage_hold"][:, b].max(axis=1)
             qf, qh, qa, qd, qp = _q(full), _q(held), _q(held_h), _q(div), _q(peak)
             rows.append(
@@ -233,6 +241,7 @@ class SimResult:
                     "aircraft_hours_held_p50": qa[1],
                     "diverted_p50": qd[1],
                     "diverted_p90": qd[2],
+                    "person_hours_over_stay_p50": float(np.percentile(over, 50)),
                 }
             )
         return pd.DataFrame(rows).set_index("staging") if rows else pd.DataFrame()
@@ -380,9 +389,25 @@ class SimResult:
                 for s, row in self.staging().iterrows()
             ],
             "aircraft": self._aircraft_summary(),
+            "operation": self._operation_summary(),
             "wall_s": round(self.wall_s, 3),
         }
         return out
+
+    def _operation_summary(self) -> dict[str, Any]:
+        """What the crowds and the dispatch did (P50 across runs): people who walked to another
+        gate, went back from one, were turned away at screening, gave up for good; person-hours
+        beyond a stay limit; aircraft sent off the evacuation airport's ramp."""
+        runs = self.runs()
+        cols = {
+            "people_switched_gate": "people_switched_gate_p50",
+            "people_went_back_from_a_gate": "people_went_back_from_a_gate_p50",
+            "people_turned_away_at_screening": "people_turned_away_at_screening_p50",
+            "people_gave_up_for_good": "people_gave_up_for_good_p50",
+            "person_hours_over_stay": "person_hours_over_stay_p50",
+            "aircraft_sent_off_the_ramp": "aircraft_sent_off_the_ramp_p50",
+        }
+        return {v: _num(np.percentile(runs[k].to_numpy(float), 50)) for k, v in cols.items()}
 
     def _aircraft_summary(self) -> dict[str, Any]:
         md = self.model

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from evacops.sim.arrays import rsum
+from evacops.sim.arrays import before_2d, rsum
+from evacops.sim.stays import horizon, stay_room
 from evacops.sim.transfer import EPS
 
 if TYPE_CHECKING:
@@ -23,10 +24,59 @@ def landing_by(b: Batch, t: int, rows: np.ndarray, to: np.ndarray, until: np.nda
     return np.where(k[None, :] <= (until - t)[:, None], vals, 0.0).sum(axis=1)
 
 
-def full(b: Batch, t: int, rows: np.ndarray, m: np.ndarray, load: np.ndarray) -> np.ndarray:
-    """Entries whose move takes people to a site with a holding capacity that their load
-    would exceed when they land (with a plan: counting the plan's departures from it until
-    then; without: people there, on the way and landing there, and no departures)."""
+def full(
+    b: Batch,
+    t: int,
+    rows: np.ndarray,
+    m: np.ndarray,
+    load: np.ndarray,
+    land: np.ndarray | None = None,
+    key: np.ndarray | None = None,
+) -> np.ndarray:
+    """Entries whose move takes people to a site that cannot take their load: a holding
+    capacity their load would exceed when they land (with a plan: counting the plan's
+    departures from it until then; without: people there, on the way and landing there, and no
+    departures), or a stay limit the site could not keep for them (:func:`stay_short`)."""
+    out = _over_capacity(b, t, rows, m, load)
+    return out | stay_short(b, t, rows, m, load, land, key)
+
+
+def stay_short(
+    b: Batch,
+    t: int,
+    rows: np.ndarray,
+    m: np.ndarray,
+    load: np.ndarray,
+    land: np.ndarray | None = None,
+    key: np.ndarray | None = None,
+) -> np.ndarray:
+    """Entries bound for a site with a stay limit that could not send their people on before
+    their stay ends if they land after ``land`` periods (the move's own by default), counting
+    the entries before them in the order of ``key`` that land by then."""
+    md = b.md
+    net = md.net
+    to = net.move_to[m]
+    out = np.zeros(rows.size, dtype=bool)
+    idx = np.flatnonzero(net.move_forward[m] & (md.stays.pos[to] >= 0))
+    if idx.size == 0:
+        return out
+    p = t + (net.move_land[m] if land is None else land)[idx]
+    r, s, ld = rows[idx], to[idx], load[idx]
+    ahead = None
+    if key is not None:
+        K = horizon(b)
+        arrives = p[:, None] <= t + np.arange(K)[None, :]
+        ahead = before_2d(r, s, key[idx], ld[:, None] * arrives)
+    room = stay_room(b, t, r, s, p, ahead)
+    tol = EPS * np.maximum(1.0, np.where(np.isfinite(room), room, 1.0))
+    out[idx] = ld > room + tol
+    return out
+
+
+def _over_capacity(
+    b: Batch, t: int, rows: np.ndarray, m: np.ndarray, load: np.ndarray
+) -> np.ndarray:
+    """Entries whose load would overfill a site with a holding capacity (see :func:`full`)."""
     md, now, pp = b.md, b.now, b.people
     net = md.net
     to = net.move_to[m]

@@ -28,6 +28,8 @@ class People:
     inbound: np.ndarray  # (R, S, C) people on the way by ground
     X: np.ndarray  # (R, A, C) cumulative flows that followed the plan
     land_sched: np.ndarray  # (LB, R, S) people aboard landing at a site, by period (a ring)
+    stay_hold: np.ndarray  # (H, R, n) people at each site with a stay limit, by period (a ring)
+    stay_cum: np.ndarray  # (H, R, n) people who have left it by the end of each period (a ring)
 
     @classmethod
     def new(cls, md: SimModel, R: int) -> People:
@@ -38,6 +40,8 @@ class People:
             inbound=np.zeros((R, S, C)),
             X=np.zeros((R, A, C)),
             land_sched=np.zeros((md.ix.land_ring, R, S)),
+            stay_hold=np.zeros((md.stays.H, R, md.stays.sites.size)),
+            stay_cum=np.zeros((md.stays.H, R, md.stays.sites.size)),
         )
 
 
@@ -60,10 +64,12 @@ class Aircraft:
     airborne: np.ndarray  # (R, N) periods in the air
     dep_ring: np.ndarray  # (W, R, S) departures by period (a ring), for departure slots
     arr_ring: np.ndarray  # (W, R, S) arrivals by period, for arrival slots
+    crew_ring: np.ndarray  # (24 h, R, F) sorties that took off by period, for crews
+    use_ring: np.ndarray  # (24 h, R, F) periods in use they started, for maintenance
 
     @classmethod
     def new(cls, md: SimModel, R: int) -> Aircraft:
-        N, S, C, W = md.N, md.S, md.C, md.ix.slot_ring
+        N, S, C, W, F = md.N, md.S, md.C, md.ix.slot_ring, len(md.net.fleets)
         if md.plan is not None:
             next_tp = np.broadcast_to(md.plan.sched_dep[:, 0], (R, N)).copy()
         else:
@@ -84,6 +90,8 @@ class Aircraft:
             airborne=np.zeros((R, N), dtype=np.int64),
             dep_ring=np.zeros((W, R, S), dtype=np.int64),
             arr_ring=np.zeros((W, R, S), dtype=np.int64),
+            crew_ring=np.zeros((md.crews.W, R, F), dtype=np.int64),
+            use_ring=np.zeros((md.crews.W, R, F), dtype=np.int64),
         )
 
     @staticmethod
@@ -135,3 +143,6 @@ class Period:
     # who waits for each call arc before anyone surges this period (evacops.sim.crowds)
     surge_waiting: np.ndarray | None = None
     surge_all: np.ndarray | None = None
+    # (R, S) the room each site has for people landing next period (evacops.sim.stays)
+    stay_next: np.ndarray | None = None
+    due: np.ndarray | None = None  # (R, n) people whose stay at each site ends now

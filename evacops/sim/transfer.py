@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from evacops.sim.screening import refuse
+
 if TYPE_CHECKING:
     from evacops.sim.core import Batch
 
@@ -17,11 +19,13 @@ def send_one(b: Batch, t: int, a: int, f: np.ndarray, planned: bool) -> None:
     """Send flows ``f`` (R, C) on arc ``a`` (see :func:`send`)."""
     net, now, pp = b.md.net, b.now, b.people
     src = int(net.arc_from[a])
+    now.site_room[:, src] -= f.sum(axis=1)  # (at a gate, those turned away took time too)
+    if net.arc_move[a] < 0:
+        f = refuse(b, t, src, f)
     tot = f.sum(axis=1)
     if src == net.evac:
         now.out_t += f
     now.A[:, src] -= f
-    now.site_room[:, src] -= tot
     now.flow_t[:, a] += f
     now.arc_room[:, a] -= tot
     if planned:

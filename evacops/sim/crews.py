@@ -1,0 +1,76 @@
+"""Crews and maintenance as the planner states them (:mod:`evacops.plan.limits`): a fleet flies
+at most ``max_sorties_per_day`` sorties (outbound or back) per aircraft available in any 24 hours,
+and its aircraft are in use (from a sortie's departure until they are ready again: block and
+ground time) at most ``1 - maintenance_down_fraction`` of those hours. The windows are the
+planner's (:func:`evacops.network.limits.day_windows`: 24 hours ending every 3 hours, counted back
+from the last period), enforced causally as the runway's are
+(:func:`evacops.sim.runway.window_room`): a sortie leaves only if every window that holds its
+period still has room for it. Hours in use are the sortie's own, as drawn (a slow turn uses more
+of the allowance), so a replay of a plan counts exactly what the plan counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from evacops.network import Network
+from evacops.network.limits import day_windows
+from evacops.sim.arrays import before, rank
+from evacops.sim.runway import window_room
+
+if TYPE_CHECKING:
+    from evacops.sim.core import Batch
+
+
+@dataclass
+class Crews:
+    """The crew and maintenance allowances of each fleet over the planner's 24-hour windows."""
+
+    W: int  # periods of a window
+    w: np.ndarray  # (F,) W for every fleet (window_room reads one per entity)
+    sorties: np.ndarray  # (F, T) sorties allowed in the window ending in each period (inf: none)
+    in_use: np.ndarray  # (F, T) periods in use allowed in it
+    limited: bool  # any fleet limited at all
+
+    @classmethod
+    def of(cls, net: Network) -> Crews:
+        W, _stride, ends, most = day_windows(net.period_h, net.fleet_avail)
+        F = len(net.fleets)
+        per_day = net.fleet_sorties_day[:, None]
+        crew = np.isfinite(per_day) & ends[None, :]
+        sorties = np.where(crew, np.floor(np.where(crew, per_day, 0.0) * most + 1e-9), np.inf)
+        down = (net.fleet_up < 1.0)[:, None] & ends[None, :]
+        periods = net.fleet_up[:, None] * 24.0 * most / net.period_h
+        in_use = np.where(down, np.floor(periods + 1e-9), np.inf)
+        limited = bool(np.isfinite(sorties).any() or np.isfinite(in_use).any())
+        return cls(W, np.full(F, W, dtype=np.int64), sorties, in_use, limited)
+
+
+def within_crews(
+    b: Batch, t: int, rows: np.ndarray, fleet: np.ndarray, use: np.ndarray, key: np.ndarray
+) -> np.ndarray:
+    """Entries (sorties of ``fleet`` taking ``use`` periods until ready) that fit their fleet's
+    crew and maintenance allowances in every window that holds ``t``, in the order of ``key``."""
+    cr, ac = b.md.crews, b.air
+    keep = np.ones(rows.size, dtype=bool)
+    if not cr.limited or rows.size == 0:
+        return keep
+    T = b.md.T
+    crew = np.floor(window_room(ac.crew_ring, t, T, cr.w, cr.sorties) + 1e-9)  # (R, F)
+    keep &= rank(rows, fleet, key) < crew[rows, fleet]
+    maint = np.floor(window_room(ac.use_ring, t, T, cr.w, cr.in_use) + 1e-9)
+    k = np.flatnonzero(keep)
+    if k.size:
+        ahead = before(rows[k], fleet[k], key[k], use[k])
+        keep[k] = ahead + use[k] <= maint[rows[k], fleet[k]]
+    return keep
+
+
+def count_sorties(b: Batch, t: int, rows: np.ndarray, fleet: np.ndarray, use: np.ndarray) -> None:
+    """Count sorties that took off against their fleet's crews and maintenance."""
+    n = b.air.crew_ring.shape[0]
+    np.add.at(b.air.crew_ring[t % n], (rows, fleet), 1)
+    np.add.at(b.air.use_ring[t % n], (rows, fleet), use)
