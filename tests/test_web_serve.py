@@ -91,9 +91,11 @@ def _wait(url: str, **kw) -> httpx.Response:
     raise AssertionError(f"{url}: the server never answered")
 
 
-def test_serve_over_http(env):
+@pytest.mark.parametrize("access_log", [False, True])
+def test_serve_over_http(env, access_log):
+    """Served over HTTP; a line per request in its output only with ``--access-log``."""
     port = _free_port()
-    proc = _serve(env, "--port", str(port))
+    proc = _serve(env, "--port", str(port), *(["--access-log"] if access_log else []))
     try:
         r = _wait(f"http://127.0.0.1:{port}/api/v1/health")
         assert r.json() == {"status": "ok"}
@@ -101,7 +103,9 @@ def test_serve_over_http(env):
         assert "Secure" not in login.headers["set-cookie"]
     finally:
         proc.terminate()
-        proc.wait(10)
+        output = proc.communicate(timeout=10)[0].decode()
+    assert "evacops: serving on" in output
+    assert ('"GET /login HTTP/1.1" 200' in output) == access_log, output
 
 
 def test_serve_over_tls_with_a_self_signed_certificate(env, tmp_path):

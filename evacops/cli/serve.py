@@ -21,6 +21,14 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="worker processes (PostgreSQL for > 1)")] = 1,
     tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM)")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="log a line per request (method, path, status; off by default: at hundreds of "
+            "scans a second it costs the server time and fills the disk)",
+        ),
+    ] = False,
 ) -> None:
     """Serve the operation: pages for every role and the API at /api/v1 (OpenAPI at /docs)."""
     import os
@@ -57,4 +65,5 @@ def serve(
         ssl_keyfile=str(tls_key) if tls_key else None,
         proxy_headers=True,
         log_level="info",
+        access_log=access_log,
     )
