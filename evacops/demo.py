@@ -455,9 +455,11 @@ def served(
     log: str | Path | None = None,
     extra_args: Sequence[str] = (),
     timeout_s: float = 90.0,
+    on_start: Callable[[int], None] | None = None,
 ) -> Iterator[str]:
     """Run ``evacops serve`` over ``demo`` in a child process until the block ends; yields its
-    base URL once it answers. Its output goes to ``log`` (default: discarded)."""
+    base URL once it answers. Its output goes to ``log`` (default: discarded); ``on_start`` is
+    told the server's process id (a benchmark measures its CPU time)."""
     import subprocess
     import sys
 
@@ -470,6 +472,8 @@ def served(
     url = f"http://{host}:{port}"
     try:
         wait_for_http(url + "/", proc, timeout_s)
+        if on_start is not None:
+            on_start(proc.pid)
         yield url
     finally:
         proc.terminate()

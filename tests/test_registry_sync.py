@@ -127,6 +127,23 @@ def test_concurrent_retries_of_one_batch_make_each_scan_once(world):
     assert sum(not a[s]["duplicate"] for a in answers for s in range(12)) == 12
 
 
+def test_one_seq_twice_in_a_batch_is_one_scan(world):
+    """A batch is one transaction with its device_scans rows written together at its end: a seq
+    sent twice in it is caught there, and the batch recorded again one scan at a time."""
+    engine, ids, pay = world["admin"].engine, world["ids"], world["payload"]
+    at = (utcnow() - timedelta(minutes=5)).isoformat()
+    batch = [{"seq": i + 1, "payload": pay[p], "action": "gate-in", "at": at}
+             for i, p in enumerate(ids[:3])]  # fmt: skip
+    before = n_events(engine)
+    answers = sync(world, "a", [*batch, batch[1]])
+    assert [a["outcome"] for a in answers] == ["recorded"] * 4
+    assert [a["duplicate"] for a in answers] == [False, False, False, True]
+    assert answers[3]["event"] == answers[1]["event"]
+    assert n_events(engine) == before + 3
+    assert world["admin"].audit_verify().ok
+    projection_ok(engine)
+
+
 def test_one_credential_at_two_gates_is_recorded_twice_and_queued(world):
     admin, ids, pay = world["admin"], world["ids"], world["payload"]
     at = utcnow() - timedelta(minutes=20)

@@ -91,9 +91,12 @@ def _wait(url: str, **kw) -> httpx.Response:
     raise AssertionError(f"{url}: the server never answered")
 
 
-def test_serve_over_http(env):
+@pytest.mark.parametrize("flags", [[], ["--access-log"], ["--workers", "2"]])
+def test_serve_over_http(env, flags):
+    """Served over HTTP (by two workers over one SQLite file too); a line per request in its
+    output only with ``--access-log``."""
     port = _free_port()
-    proc = _serve(env, "--port", str(port))
+    proc = _serve(env, "--port", str(port), *flags)
     try:
         r = _wait(f"http://127.0.0.1:{port}/api/v1/health")
         assert r.json() == {"status": "ok"}
@@ -101,7 +104,9 @@ def test_serve_over_http(env):
         assert "Secure" not in login.headers["set-cookie"]
     finally:
         proc.terminate()
-        proc.wait(10)
+        output = proc.communicate(timeout=10)[0].decode()
+    assert "evacops: serving on" in output
+    assert ('"GET /login HTTP/1.1" 200' in output) == ("--access-log" in flags), output
 
 
 def test_serve_over_tls_with_a_self_signed_certificate(env, tmp_path):
@@ -130,11 +135,3 @@ def test_serve_refuses_flags_that_do_not_go_together(env, tmp_path):
         timeout=60,
     )
     assert r.returncode == 2 and "--tls-key" in r.stderr + r.stdout
-    r = subprocess.run(
-        [sys.executable, "-m", "evacops.cli", "serve", "--workers", "3"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert r.returncode == 2 and "PostgreSQL" in r.stderr + r.stdout

@@ -1,7 +1,7 @@
 """``evacops serve``: the web service and API (FastAPI on uvicorn); see docs/service.md.
 
 The server is the one process that opens the master key (``EVACOPS_KEY_FILE``); the database is
-``EVACOPS_DATABASE_URL`` (SQLite by default; PostgreSQL for several workers or hosts).
+``EVACOPS_DATABASE_URL`` (SQLite by default; PostgreSQL for several hosts).
 """
 
 from __future__ import annotations
@@ -18,9 +18,24 @@ from evacops.errors import EvacopsError
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="worker processes (PostgreSQL for > 1)")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="worker processes (each its own caches and rate limits; with SQLite they write "
+            "in turn, on this host only)",
+        ),
+    ] = 1,
     tls_cert: Annotated[Path | None, typer.Option(help="TLS certificate (PEM)")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="TLS private key (PEM)")] = None,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="log a line per request (method, path, status; off by default: at hundreds of "
+            "scans a second it costs the server time and fills the disk)",
+        ),
+    ] = False,
 ) -> None:
     """Serve the operation: pages for every role and the API at /api/v1 (OpenAPI at /docs)."""
     import os
@@ -35,8 +50,6 @@ def serve(
         if f is not None and not f.is_file():
             fail(f"{flag} {f}: no such file")
     settings = WebSettings()
-    if workers > 1 and settings.database_url.startswith("sqlite"):
-        fail(f"--workers {workers}: SQLite takes one worker; use PostgreSQL for more")
     if tls_cert is not None:
         os.environ.setdefault("EVACOPS_COOKIE_SECURE", "true")
     from evacops.registry.store.db import check_schema, make_engine
@@ -57,4 +70,5 @@ def serve(
         ssl_keyfile=str(tls_key) if tls_key else None,
         proxy_headers=True,
         log_level="info",
+        access_log=access_log,
     )

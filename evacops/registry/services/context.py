@@ -90,6 +90,8 @@ class Context:
         self.clock = clock
         self.pg = engine.dialect.name == "postgresql"
         self.share(caches or Caches())
+        # (connection, entries) while :meth:`audit_together` gathers that connection's entries
+        self._gathering: tuple[Connection, list[audit_log.Entry]] | None = None
 
     def share(self, caches: Caches) -> None:
         """Keep the caches in ``caches`` (shared with the process's other contexts)."""
@@ -121,17 +123,30 @@ class Context:
         subject: str,
         detail: dict | None = None,
     ) -> None:
-        """Append an audit entry by the acting user (in ``conn``'s transaction)."""
-        audit_log.append(
-            conn,
-            key=self.audit_key(),
-            at=self.clock(),
-            actor=self.actor.name,
-            action=action,
-            operation=operation,
-            subject=subject,
-            detail=detail,
-        )
+        """Append an audit entry by the acting user (in ``conn``'s transaction; inside
+        :meth:`audit_together`, when its block ends)."""
+        entry = audit_log.Entry(self.clock(), self.actor.name, action, operation, subject,
+                                detail or {})  # fmt: skip
+        gathering = self._gathering
+        if gathering is not None and gathering[0] is conn:
+            gathering[1].append(entry)
+            return
+        audit_log.append_many(conn, key=self.audit_key(), entries=[entry])
+
+    @contextmanager
+    def audit_together(self, conn: Connection) -> Iterator[None]:
+        """The audit entries made on ``conn`` inside the block are appended, in order, when it
+        ends (still in ``conn``'s transaction): one lane taken once and one statement for all of
+        them, instead of two or three per entry (a batch of scans). If the block raises, none
+        is written (the transaction it is in rolls back)."""
+        entries: list[audit_log.Entry] = []
+        outer, self._gathering = self._gathering, (conn, entries)
+        try:
+            yield
+        finally:
+            self._gathering = outer
+        if entries:
+            audit_log.append_many(conn, key=self.audit_key(), entries=entries)
 
     def event(
         self,

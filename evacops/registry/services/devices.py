@@ -12,11 +12,12 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from evacops.errors import AccessDenied, RegistryError
 from evacops.registry.security import Actor, Perm, Role, require, token_hash
 from evacops.registry.services.context import Context, token
+from evacops.registry.store.db import raw
 from evacops.registry.store.tables import devices
 
 #: the roles a device may hold
@@ -51,11 +52,10 @@ def enrol_device(ctx: Context, op: str, site: str, role: str, label: str) -> tup
     return device_id, secret
 
 
-# built once: a device's every request looks its token up (the statement's compiled form is
-# cached by SQLAlchemy; building it anew each time cost more than the read)
-_BY_TOKEN = select(
-    devices.c.id, devices.c.operation_id, devices.c.site, devices.c.role, devices.c.revoked_at
-).where(devices.c.token_hash == bindparam("h"))
+# a device's every request looks its token up: sent straight to the driver, outside any
+# transaction (one statement reads one row; SQLAlchemy's connection, BEGIN and ROLLBACK around
+# it cost more than the read)
+_BY_TOKEN = "SELECT id, operation_id, site, role, revoked_at FROM devices WHERE token_hash = {h}"
 
 
 def device_actor(engine: Engine, secret: str) -> Actor:
@@ -63,22 +63,38 @@ def device_actor(engine: Engine, secret: str) -> Actor:
     :class:`AccessDenied` for an unknown or revoked token."""
     if not secret or len(secret) > 200:
         raise AccessDenied("not a device token")
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":  # one round trip: no BEGIN and ROLLBACK around it
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = conn.execute(_BY_TOKEN, {"h": token_hash(secret)}).mappings().first()
+    row = _token_row(engine, token_hash(secret))
     if row is None:
         raise AccessDenied("not a device token")
-    if row["revoked_at"] is not None:
-        raise AccessDenied(f"device {row['id']}: revoked; ask an admin to enrol it again")
-    role = Role(row["role"])
-    return Actor(
-        f"device:{row['id']}",
-        role,
-        roles={row["operation_id"]: role},
-        device=row["id"],
-        site=row["site"],
-    )
+    device, operation, site, role_name, revoked_at = row
+    if revoked_at is not None:
+        raise AccessDenied(f"device {device}: revoked; ask an admin to enrol it again")
+    role = Role(role_name)
+    return Actor(f"device:{device}", role, roles={operation: role}, device=device, site=site)
+
+
+def _token_row(engine: Engine, digest: str) -> tuple | None:
+    """The device row of a token's digest, read in autocommit on a pooled connection (SQLite's
+    connections are in autocommit between our BEGINs; a PostgreSQL one is put in autocommit
+    for the read, so no BEGIN and no ROLLBACK go to the server)."""
+    r = raw(engine)
+    pooled = engine.raw_connection()
+    try:
+        dbapi: Any = pooled.driver_connection
+        if not r.sqlite:
+            dbapi.autocommit = True
+        try:
+            cur = dbapi.cursor()
+            try:
+                cur.execute(r.sql(_BY_TOKEN), {"h": digest})
+                return cur.fetchone()
+            finally:
+                cur.close()
+        finally:
+            if not r.sqlite:
+                dbapi.autocommit = False
+    finally:
+        pooled.close()
 
 
 def revoke_device(ctx: Context, op: str, device_id: str) -> bool:

@@ -154,13 +154,21 @@ def refusal(exc: RegistryError) -> dict[str, Any]:
 def _sync_part(
     ctx: Context, op: str, dev: dict, part: list[OfflineScan], view: bool
 ) -> list[dict[str, Any]]:
-    """Scans of one device in one transaction (one commit instead of one per scan); if a copy
-    of one of them was being recorded at the same moment (a retry sent before its answer came
-    back), they are recorded again one transaction each, which replays that copy."""
+    """Scans of one device in one transaction (one commit instead of one per scan), with one
+    read of the answers kept for their ``(device, seq)``, their ``device_scans`` rows written
+    together and their audit entries chained together at the end (:meth:`Context.audit_together`);
+    if a copy of one of them was being recorded at the same moment (a retry sent before its
+    answer came back, or the same seq twice in the batch), they are recorded again one
+    transaction each, which replays that copy."""
     if len(part) > 1:
         try:
-            with ctx.write() as conn:
-                return [_sync_in(ctx, conn, op, dev, s, view) for s in part]
+            with ctx.write() as conn, ctx.audit_together(conn):
+                priors = _priors(conn, dev["id"], [s.seq for s in part])
+                kept: list[dict[str, Any]] = []
+                out = [_sync_in(ctx, conn, op, dev, s, view, priors.get(s.seq), kept)
+                       for s in part]  # fmt: skip
+                _keep(conn, kept)
+                return out
         except INTEGRITY_ERRORS:
             pass  # rolled back whole: nothing of it was kept
     return [_sync_one(ctx, op, dev, s, view) for s in part]
@@ -200,22 +208,32 @@ def _sync_one(ctx: Context, op: str, dev: dict, s: OfflineScan, view: bool) -> d
         return _replay(prior, s)
 
 
+_READ = object()  # _sync_in: read the answer kept for (device, seq) now
+
+
 def _sync_in(
-    ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan, view: bool
-) -> dict[str, Any]:
-    """One scan of a device in ``conn``'s transaction: its answer kept before, or recorded now
-    (event, conflict, audit entry) with its ``device_scans`` row."""
-    prior = _prior(conn, dev["id"], s.seq)
+    ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan, view: bool,
+    prior: Any = _READ, kept: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """One scan of a device in ``conn``'s transaction: its answer kept before (``prior``, read
+    here unless given), or recorded now (event, conflict, audit entry) with its
+    ``device_scans`` row (written now, or added to ``kept`` for :func:`_keep`)."""
+    if prior is _READ:
+        prior = _prior(conn, dev["id"], s.seq)
     if prior is not None:
         return _replay(prior, s, ctx, conn, op, view)
     answer = _record(ctx, conn, op, dev, s, view)
     shown = answer.pop("view", None)  # personal: told, never kept
     r = raw(conn)
-    r.run(conn, _INSERT_SCAN, {
+    row = {
         "device_id": dev["id"], "seq": s.seq, "body_hash": s.body_hash,
         "event_seq": answer.get("event"), "outcome": answer["outcome"],
         "answer": r.json(answer), "received_at": r.dt(ctx.clock()),
-    }).close()  # fmt: skip
+    }  # fmt: skip
+    if kept is None:
+        r.run(conn, _INSERT_SCAN, row).close()
+    else:
+        kept.append(row)
     out = {**answer, "duplicate": False}
     if shown:
         out["view"] = shown
@@ -224,6 +242,10 @@ def _sync_in(
 
 # sent straight to the driver on the scan's hot path (see evacops.registry.store.db.Raw)
 _PRIOR = "SELECT body_hash, answer FROM device_scans WHERE device_id = {device_id} AND seq = {seq}"
+_PRIORS = (
+    "SELECT seq, body_hash, answer FROM device_scans WHERE device_id = {{device_id}} "
+    "AND seq IN ({seqs})"
+)
 _INSERT_SCAN = (
     "INSERT INTO device_scans (device_id, seq, body_hash, event_seq, outcome, answer, "
     "received_at) VALUES ({device_id}, {seq}, {body_hash}, {event_seq}, {outcome}, {answer}, "
@@ -240,6 +262,23 @@ def _prior(conn: Connection, device_id: str, seq: int) -> tuple[str, dict] | Non
         return None
     answer = row[1] if isinstance(row[1], dict) else json.loads(row[1])
     return row[0], answer
+
+
+def _priors(conn: Connection, device_id: str, seqs: list[int]) -> dict[int, tuple[str, dict]]:
+    """:func:`_prior` of several seqs of one device in one read."""
+    marks = ", ".join(f"{{s{i}}}" for i in range(len(seqs)))
+    params: dict[str, Any] = {f"s{i}": q for i, q in enumerate(seqs)}
+    params["device_id"] = device_id
+    cur = raw(conn).run(conn, _PRIORS.format(seqs=marks), params)
+    rows = cur.fetchall()
+    cur.close()
+    return {q: (h, a if isinstance(a, dict) else json.loads(a)) for q, h, a in rows}
+
+
+def _keep(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write the ``device_scans`` rows of :func:`_sync_in` (``kept``) in one go."""
+    if rows:
+        raw(conn).run_many(conn, _INSERT_SCAN, rows)
 
 
 def _replay(

@@ -87,8 +87,26 @@ def append(
     detail: dict | None = None,
 ) -> str:
     """Append one entry inside the caller's transaction; return its hash."""
-    detail = detail or {}
-    at = at.astimezone(UTC)
+    entry = Entry(at, actor, action, operation, subject, detail or {})
+    return append_many(conn, key=key, entries=[entry])
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An entry to append (:func:`append_many`)."""
+
+    at: datetime
+    actor: str
+    action: str
+    operation: str | None
+    subject: str
+    detail: dict
+
+
+def append_many(conn: Connection, *, key: bytes, entries: list[Entry]) -> str:
+    """Append ``entries``, in order, to one lane inside the caller's transaction: the lane's
+    head is read and locked once, the entries chained one after the other and written with the
+    lane's new head in one statement on PostgreSQL (two on SQLite). Return the last hash."""
     r = raw(conn)
     cur = r.run(conn, _LANE_PG if not r.sqlite else _LANE_ONE, {})
     row = cur.fetchone()
@@ -96,32 +114,43 @@ def append(
         cur = r.run(conn, _LANE_ONE + " FOR UPDATE", {})
         row = cur.fetchone()
     lane, head = row
-    digest = _digest(key, head, lane, at, actor, action, operation, subject, detail)
-    params = {"lane": lane, "at": r.dt(at), "actor": actor, "action": action,
-              "operation_id": operation, "subject": subject, "detail": r.json(detail),
-              "prev_hash": head, "hash": digest}  # fmt: skip
-    if not r.sqlite:  # the entry and its lane's new head in one statement (one round trip)
-        r.run(conn, _APPEND_PG, params).close()
-        return digest
-    cur = r.run(conn, _INSERT, params)
-    seq = cur.fetchone()[0]
-    r.run(conn, _SET_HEAD, {"lane": lane, "seq": seq, "hash": digest}).close()
-    return digest
+    params: dict = {"lane": lane}
+    for i, e in enumerate(entries):
+        at = e.at.astimezone(UTC)
+        digest = _digest(key, head, lane, at, e.actor, e.action, e.operation, e.subject, e.detail)
+        params.update({f"at{i}": r.dt(at), f"actor{i}": e.actor, f"action{i}": e.action,
+                       f"operation_id{i}": e.operation, f"subject{i}": e.subject,
+                       f"detail{i}": r.json(e.detail), f"prev_hash{i}": head,
+                       f"hash{i}": digest})  # fmt: skip
+        head = digest
+    params["hash"] = head
+    insert = _insert(len(entries))
+    if not r.sqlite:  # the entries and their lane's new head in one statement (one round trip)
+        r.run(conn, f"WITH entry AS ({insert}) {_SET_HEAD_PG}", params).close()
+        return head
+    cur = r.run(conn, insert, params)
+    seq = max(s for (s,) in cur.fetchall())
+    r.run(conn, _SET_HEAD, {"lane": lane, "seq": seq, "hash": head}).close()
+    return head
 
 
 # sent straight to the driver (see events.append)
 _LANE_PG = "SELECT id, hash FROM audit_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
 _LANE_ONE = "SELECT id, hash FROM audit_head WHERE id = 1"
-_INSERT = (
-    "INSERT INTO audit (lane, at, actor, action, operation_id, subject, detail, prev_hash, hash) "
-    "VALUES ({lane}, {at}, {actor}, {action}, {operation_id}, {subject}, {detail}, {prev_hash}, "
-    "{hash}) RETURNING seq"
-)
+_COLUMNS = ("lane", "at", "actor", "action", "operation_id", "subject", "detail", "prev_hash",
+            "hash")  # fmt: skip
 _SET_HEAD = "UPDATE audit_head SET seq = {seq}, hash = {hash} WHERE id = {lane}"
-_APPEND_PG = (
-    f"WITH entry AS ({_INSERT}) "
-    "UPDATE audit_head SET seq = (SELECT seq FROM entry), hash = {hash} WHERE id = {lane}"
+_SET_HEAD_PG = (
+    "UPDATE audit_head SET seq = (SELECT max(seq) FROM entry), hash = {hash} WHERE id = {lane}"
 )
+
+
+def _insert(n: int) -> str:
+    """INSERT of ``n`` entries of one lane, in order (each row's values numbered 0 .. n-1)."""
+    rows = ", ".join(
+        "({lane}, " + ", ".join(f"{{{c}{i}}}" for c in _COLUMNS[1:]) + ")" for i in range(n)
+    )
+    return f"INSERT INTO audit ({', '.join(_COLUMNS)}) VALUES {rows} RETURNING seq"
 
 
 @dataclass(frozen=True)

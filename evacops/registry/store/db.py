@@ -239,6 +239,13 @@ class Raw:
         cur.execute(self.sql(template), params)
         return cur
 
+    def run_many(self, conn, template: str, rows: list[dict]) -> None:
+        """``template`` once for each of ``rows`` (one round trip on PostgreSQL: psycopg sends
+        them together)."""
+        cur = conn.connection.dbapi_connection.cursor()
+        cur.executemany(self.sql(template), rows)
+        cur.close()
+
 
 def bulk_insert(conn, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
     """Insert many rows of plain values (converted as :class:`Raw` does) in the caller's

@@ -165,7 +165,8 @@ persons = Table(
     Column("extra_enc", LargeBinary, nullable=True),
     Column("document_bidx", LargeBinary, nullable=True),
     Index("ix_persons_op_status", "operation_id", "status"),
-    Index("ix_persons_household", "household_id"),
+    # migration 0005: a household's size counted from the index alone (the gate's view)
+    Index("ix_persons_household", "household_id", "operation_id", "status"),
     Index("ix_persons_flight", "flight_id"),
     Index("ix_persons_doc", "operation_id", "document_bidx"),
     # migration 0004: the picture's counts answered from the indexes alone
