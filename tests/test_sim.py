@@ -308,7 +308,9 @@ def test_invariants_random_plans(tmp_path_factory, d, seed):
     replay_matches(md, folder, tol=1e-5)
     md.rnd = build_model(load(path), uncertainty=STRESS).rnd
     rec = run_batch(md, np.random.SeedSequence(seed).spawn(3), audit=True)
-    check_invariants(md, rec, random=True)
+    # a run that falls behind the plan may keep people past a stay the plan's departures would
+    # have kept (docs/simulation.md): counted right, not ruled out
+    check_invariants(md, rec, random=True, stays_kept=False)
 
 
 # ---- reproducibility --------------------------------------------------------------------------

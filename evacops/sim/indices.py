@@ -152,7 +152,7 @@ def build_indices(md: SimModel) -> Indices:
         fleet_slices=fleet_slices,
         max_wait=max(1, int(np.ceil(MAX_WAIT_H / md.period_h - 1e-9))),
         # + 1: people waiting at an entrance; people turned away at a gate queue again later
-        ring=max(int(net.arc_delay.max(initial=0)), md.screening.requeue_periods) + 2,
+        ring=max(int(net.arc_delay.max(initial=0)), md.rnd.requeue_periods) + 2,
         land_ring=2 * int(net.move_land.max(initial=1)) + 4,
         slot_ring=md.runway.ring,
         day_of=md.day_index()[0],

@@ -60,6 +60,8 @@ class Randomness:
     switch: float  # share of a closed gate's crowd that walks to other open gates
     give_up_p: float  # share of a pressed crowd that gives up in a period
     refusal: float  # share of those screened at a gate turned away (evacops.sim.screening)
+    requeue: float  # of those, the share who queue again
+    requeue_periods: int  # periods before they queue again
     block_cv: float
     ground_cv: float
     abort_p: float
@@ -92,6 +94,8 @@ class Randomness:
             switch=u.gate_switch_share,
             give_up_p=1.0 - (1.0 - u.give_up_share_per_h) ** period_h,
             refusal=u.refusal_share,
+            requeue=u.requeue_share,
+            requeue_periods=max(1, round(u.requeue_delay_h / period_h)),
             block_cv=u.block_time_cv,
             ground_cv=u.ground_time_cv,
             abort_p=u.abort_probability,
@@ -441,7 +445,7 @@ def build_model(
         gate_rate_h=net.rate[gates] / net.period_h,
         gate_width=np.array([widths.get(net.sites[g], np.nan) for g in gates], dtype=float),
         gate_cohort_ok=ok,
-        screening=Screening.of(sc, net, gates, ok, uncertainty or sc.uncertainty),
+        screening=Screening.of(sc, net, gates, ok),
         gate_back=back,
         news_t=_news(sc, net),
         crowd=CrowdPhysics.of(sc),

@@ -19,7 +19,6 @@ import numpy as np
 
 from evacops.network import Network
 from evacops.scenario import Scenario
-from evacops.scenario.behaviour import Uncertainty
 
 if TYPE_CHECKING:
     from evacops.sim.core import Batch
@@ -27,19 +26,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class Screening:
-    """Eligibility over time and refusals at the gates."""
+    """Who each gate accepts over time (eligibility events)."""
 
     allowed_ac: np.ndarray  # (A, C) may the cohort use the arc (the network's, fixed)
     accept: np.ndarray | None  # (T, G, C) does the gate accept the cohort, None: always
     allowed_tac: np.ndarray | None  # (T, A, C) may the cohort use the arc in the period
-    refusal: float  # share of those screened turned away
-    requeue: float  # of those turned away, the share who queue again
-    requeue_periods: int  # periods before they queue again
 
     @classmethod
-    def of(
-        cls, sc: Scenario, net: Network, gates: np.ndarray, ok: np.ndarray, u: Uncertainty
-    ) -> Screening:
+    def of(cls, sc: Scenario, net: Network, gates: np.ndarray, ok: np.ndarray) -> Screening:
         """``ok``: (C, G) may the cohort be called to the gate at all."""
         allowed_ac = np.ascontiguousarray(net.arc_allowed.T)
         accept = _accept(sc, net, gates, ok)
@@ -49,8 +43,7 @@ class Screening:
             for j, g in enumerate(gates):  # arcs into the gate and out of it (its screening)
                 arcs = np.flatnonzero((net.arc_to == g) | (net.arc_from == g))
                 allowed_tac[:, arcs, :] &= accept[:, j, None, :]
-        delay = max(1, round(u.requeue_delay_h / net.period_h))
-        return cls(allowed_ac, accept, allowed_tac, u.refusal_share, u.requeue_share, delay)
+        return cls(allowed_ac, accept, allowed_tac)
 
     def allowed(self, t: int) -> np.ndarray:
         """(A, C) may the cohort use the arc in period ``t``."""
@@ -83,19 +76,20 @@ def _accept(sc: Scenario, net: Network, gates: np.ndarray, ok: np.ndarray) -> np
 def refuse(b: Batch, t: int, src: int, f: np.ndarray) -> np.ndarray:
     """People ``f`` (R, C) screened at gate ``src`` in period ``t``: ``refusal`` of them are
     turned away (they leave the gate: ``requeue`` of them to queue there again later, the rest
-    for good); returns those let through."""
-    md, sc = b.md, b.md.screening
-    if not (b.random and sc.refusal > 0) or md.ix.gate_pos[src] < 0:
+    for good); returns those let through. (The uncertainty block, as ``SimModel.rnd``.)"""
+    md, rnd = b.md, b.md.rnd
+    if not (b.random and rnd.refusal > 0) or md.ix.gate_pos[src] < 0:
         return f
     pp, now = b.people, b.now
-    turned = f * sc.refusal
-    again = turned * sc.requeue
+    turned = f * rnd.refusal
+    again = turned * rnd.requeue
     now.A[:, src] -= turned
-    k = (t + sc.requeue_periods) % md.ix.ring
+    d = min(rnd.requeue_periods, md.ix.ring - 1)  # (the ring is as long as the model's delay)
+    k = (t + d) % md.ix.ring
     pp.ring[k][:, src] += again
     pp.inbound[:, src] += again
     b.rec["refused"] += turned.sum(axis=1)
     b.rec["quit"][:, t] += (turned - again).sum(axis=1)
-    if b.audit and t + sc.requeue_periods < md.T:
-        b.rec["requeue_in"][:, t + sc.requeue_periods, md.ix.gate_pos[src]] += again
+    if b.audit and t + d < md.T:
+        b.rec["requeue_in"][:, t + d, md.ix.gate_pos[src]] += again
     return f - turned

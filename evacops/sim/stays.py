@@ -206,9 +206,9 @@ def _committed(b: Batch, t: int, rows: np.ndarray, s: np.ndarray, K: int) -> np.
             there[:, j] += rsum(now.flow_t[:, md.ix.site_arcs[site]].sum(axis=2), 1)
     D, LB = md.ix.ring, md.ix.land_ring
     kd = np.arange(1, min(K, D))
-    ground = pp.ring[(t + kd) % D][:, :, u].sum(axis=3)  # (k, R, u), from t + 1
+    ground = pp.ring[:, :, u].sum(axis=3)[(t + kd) % D]  # (k, R, u), from t + 1
     kl = np.arange(min(K, LB))
-    land = pp.land_sched[(t + kl) % LB][:, :, u]  # (k, R, u)
+    land = pp.land_sched[:, :, u][(t + kl) % LB]  # (k, R, u)
     arrive = np.zeros((K, b.R, u.size))
     arrive[kd] += ground
     arrive[kl] += land
