@@ -176,6 +176,7 @@ class Resolver:
         self.base = self._measure()
         self.ran_out = False
         self.times: list[float] = []
+        self.used = False  # any re-solve since the LP
 
     def _measure(self) -> dict[str, float]:
         x = np.asarray(self.run.h.getSolution().col_value)
@@ -194,6 +195,7 @@ class Resolver:
         """Re-solve with ``s`` moved ``steps`` steps (with ``read``, the slopes and range of
         ``s`` on the new basis too, read before the rows are put back)."""
         budget = self.budget_s if budget_s is None else budget_s
+        self.used = True
         if not walk_on:
             self.run.h.setBasis(self.optimal)
         self.basis.move(s, steps)
@@ -218,7 +220,9 @@ class Resolver:
             self.basis.move(s, 0.0)
 
     def restore(self) -> None:
-        self.run.h.setBasis(self.optimal)
+        """The LP's optimal basis again, if a re-solve left another."""
+        if self.used:
+            self.run.h.setBasis(self.optimal)
 
 
 def _since(t0: float) -> float:

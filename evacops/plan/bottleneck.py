@@ -142,6 +142,7 @@ class Bottleneck:
             "checked": outcome(self.checked),
             "check_s": None if self.check_s is None else round(self.check_s, 3),
             "unchecked": self.unchecked,
+            "notes": list(self.notes),
             "units": {
                 "step": unit,
                 "exact_up_to": unit,
