@@ -160,11 +160,13 @@ def test_sentences_carry_the_numbers_of_the_json(small_plan):
         assert per and _number(per.group(1)) == round(b["estimate"]["people_out"])
         r = b["exact_up_to"]
         rng = re.search(r"exact up to (?:at least )?" + _NUM + " " + re.escape(unit), text)
-        if r is None or r == float("inf") or r < 1e-9:
-            assert rng is None
-        else:
+        if b["range"] in ("closed", "at least"):
             assert rng and _number(rng.group(1)) == pytest.approx(r, rel=0.01)
-            assert ("at least" not in rng.group(0)) == b["range_closed"]
+            assert ("at least" in rng.group(0)) == (b["range"] == "at least")
+        else:
+            assert rng is None and r is None
+            words = {"any": "exact for any amount", "none": "a rate at the optimum only"}
+            assert words.get(b["range"], "its range not known") in text
         assert b["units"]["step"] == unit and "per" in b["units"]["people_out"]
 
 
@@ -172,6 +174,7 @@ def test_the_terminal_json_and_report_show_the_same_bottlenecks(tmp_path):
     r = evacops("plan", SLOTS, "--json", "--out", tmp_path / "o")
     assert_ok(r)
     s = json.loads(r.stdout)
+    json.dumps(s["binding"], allow_nan=False)  # strict JSON: no Infinity for "any amount"
     texts = [b["text"] for b in s["binding"]]
     assert texts and "about 1,200 more people out by 1 Jan 12:00" in texts[0]
     report = (tmp_path / "o" / "report.html").read_text()

@@ -35,7 +35,7 @@ import numpy as np
 from evacops.errors import InfeasibleError, SolverError
 from evacops.network import Network
 from evacops.plan.basis import Basis, Ray
-from evacops.plan.bottleneck import Bottleneck, Outcome
+from evacops.plan.bottleneck import PEOPLE_TOL, Bottleneck, Outcome
 from evacops.plan.highs import HighsRun
 from evacops.plan.levers import FAMILIES, KIND, KINDS, Lever, Rows, Shift, shift
 
@@ -415,10 +415,19 @@ def find_binding(
     finally:
         res.restore()
         run.solve_s = solve_s  # the re-solves are not the LP's time
-    for b in out[checks:]:
+
+    # the checked first, by what the re-solves found; then the rest by their estimates, less
+    # those a settled basis shows to gain nothing (the optimal basis's duals had suggested it)
+    def order(b: Bottleneck) -> tuple[float, float]:
+        return (-round(b.best.people, 1), -b.best.gain)
+
+    scale = max(1.0, abs(res.base["objective"]))
+    rest = [
+        b for b in out[checks:] if b.estimate.people >= PEOPLE_TOL or b.estimate.gain > 1e-9 * scale
+    ]
+    for b in rest:
         b.unchecked = f"only the first {checks} are re-solved (--check)"
-    checked = sorted(out[:checks], key=lambda b: (-round(b.best.people, 1), -b.best.gain))
-    out = checked + out[checks:]
+    out = sorted(out[:checks], key=order) + sorted(rest, key=order)
     for k, b in enumerate(out):
         b.rank = k
     return out

@@ -74,16 +74,30 @@ class Bottleneck:
         """The step as "per" says it: ``per slot/h``, ``per 1,000 places``."""
         return f"per {self.unit}" if self.step == 1 else f"per {self.step:,g} {self.unit}"
 
-    def _range_text(self) -> str:
+    @property
+    def range_kind(self) -> str:
+        """How far the estimate is exact: ``closed`` (up to :attr:`exact_up_to`, not beyond),
+        ``at least`` (that far at least), ``any``, ``none`` (a rate at the optimum only) or
+        ``unknown``."""
         r = self.exact_up_to
         if r is None:
-            return "its range not known"
+            return "unknown"
         if r == float("inf"):
-            return "exact for any amount"
+            return "any"
         if r < 1e-9:
+            return "none"
+        return "closed" if self.range_closed else "at least"
+
+    def _range_text(self) -> str:
+        kind = self.range_kind
+        if kind == "unknown":
+            return "its range not known"
+        if kind == "any":
+            return "exact for any amount"
+        if kind == "none":
             return "a rate at the optimum only (its basis is degenerate for this change)"
-        least = "" if self.range_closed else "at least "
-        return f"exact up to {least}{_amount(r * self.step)} {self.unit}"
+        least = "" if kind == "closed" else "at least "
+        return f"exact up to {least}{_amount((self.exact_up_to or 0.0) * self.step)} {self.unit}"
 
     def _source(self) -> str:
         est = f"{round(self.estimate.people):,} {self.per_text()}"
@@ -135,8 +149,12 @@ class Bottleneck:
             "deadline": self.deadline,
             "estimate": outcome(self.estimate),
             "per_step": outcome(self.per_step),
-            "exact_up_to": None if self.exact_up_to is None else self.exact_up_to * self.step,
-            "range_closed": self.range_closed,
+            "range": self.range_kind,
+            "exact_up_to": (
+                (self.exact_up_to or 0.0) * self.step
+                if self.range_kind in ("closed", "at least")
+                else None
+            ),
             "ends_with": self.ends_with,
             "settled": self.settled is not None,
             "checked": outcome(self.checked),

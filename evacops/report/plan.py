@@ -167,7 +167,9 @@ def _bottleneck_table(found: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for b in found:
         r = b["exact_up_to"]
-        exact = "-" if r is None else ("any" if r == float("inf") else f"{r:,.3g} {b['unit']}")
+        exact = {"closed": "", "at least": ">= "}.get(b["range"], b["range"])
+        if r is not None:
+            exact += f"{r:,.3g} {b['unit']}"
         best = b["checked"] or b["estimate"]
         rows.append(
             {
