@@ -133,7 +133,7 @@ def _check_options(
 
 
 def _print_plan(p: Any, summary: dict[str, Any]) -> None:
-    """The terminal view of a plan: summary, cohorts, call-forward, gates, what binds."""
+    """The terminal view of a plan: summary, cohorts, call-forward, gates, bottlenecks."""
     from evacops.report.levels import fruin_text
 
     out.print(_summary_table(summary))
