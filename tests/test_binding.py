@@ -17,7 +17,7 @@ from evacops.plan import solve_plan
 from evacops.plan.assemble import assemble_plan
 from evacops.plan.basis import Basis
 from evacops.plan.binding import counts, day_blocks
-from evacops.plan.levers import KINDS, Lever, Rows, Shift, deltas
+from evacops.plan.levers import KINDS, Lever, Rows, Shift, deltas, shift
 from evacops.plan.solve import lp_run
 from evacops.scenario import load
 from tests.binding_helpers import changed, cold
@@ -122,8 +122,6 @@ def test_people_per_step_from_the_basis_equal_its_ftran():
     rows = Rows(net, run)
     for kind in KINDS:
         for e in rows.entities(kind):
-            from evacops.plan.levers import shift
-
             s = shift(rows, Lever(kind.key, int(e), 0, net.T))
             if s:
                 slopes, ray = basis.slopes(s), basis.ray(s)
