@@ -129,7 +129,8 @@ def test_plan_json_matches_the_hand_answer(shuttle_json):
     assert s["left_behind"] == 0
     assert s["periods"] == 12
     assert s["objective"] == pytest.approx(-2395.0)
-    assert s["binding"] == []
+    # everyone is out: no limit gets more people out, one only gets them out sooner
+    assert all(abs((b["checked"] or b["estimate"])["people_out"]) < 0.5 for b in s["binding"])
 
 
 def test_plan_fifteen_minute_periods():

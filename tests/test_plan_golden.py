@@ -48,9 +48,9 @@ def test_staging_capacity_limits_people_out_and_is_reported_as_binding():
     last = p.schedule().query("direction == 'outbound' and dep_period == 11")
     assert (last["arr_period"] >= p.network.T).all()  # lands after the horizon
     top = p.binding[0]
-    assert (top.family, top.name) == ("Site-holding", "STAGE")
+    assert (top.lever.kind, top.lever.name(p.network)) == ("holding", "STAGE")
     # 1,000 more places while it binds fill the sorties at hours 4 and 8: 50 more people out
-    assert top.checked_extra_out == pytest.approx(50.0)
+    assert top.checked is not None and top.checked.people == pytest.approx(50.0)
 
 
 def test_fifteen_minute_periods_give_the_same_hand_answer():

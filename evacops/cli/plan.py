@@ -123,7 +123,7 @@ def _check_options(
     if time_limit is not None and time_limit <= 0:
         fail(f"--time-limit {time_limit:g}: must be > 0 seconds")
     if check < 0:
-        fail(f"--check {check}: must be 0 or more binding constraints to verify")
+        fail(f"--check {check}: must be 0 or more bottlenecks to check")
     if check_budget is not None and check_budget <= 0:
         fail(f"--check-budget {check_budget:g}: must be > 0 seconds")
     if not 0 <= mip_gap < 1:
@@ -133,7 +133,7 @@ def _check_options(
 
 
 def _print_plan(p: Any, summary: dict[str, Any]) -> None:
-    """The terminal view of a plan: summary, cohorts, call-forward, gates, what binds."""
+    """The terminal view of a plan: summary, cohorts, call-forward, gates, bottlenecks."""
     from evacops.report.levels import fruin_text
 
     out.print(_summary_table(summary))
@@ -155,10 +155,22 @@ def _print_plan(p: Any, summary: dict[str, Any]) -> None:
             style="dim",
             soft_wrap=True,
         )
-    if summary["binding"]:
-        out.print("[bold]What binds[/]")
-        for b in summary["binding"]:
-            out.print(f" - {b['text']}", highlight=False, soft_wrap=True)
+    _print_bottlenecks(summary["binding"])
+
+
+def _print_bottlenecks(found: list[dict[str, Any]]) -> None:
+    """The bottlenecks, best first: what one more step of each limit gets out by the deadline."""
+    if not found:
+        return
+    out.print(f"[bold]Bottlenecks, in people out by {found[0]['deadline']}[/]", highlight=False)
+    for b in found:
+        out.print(f" - {b['text']}", highlight=False, soft_wrap=True)
+    out.print(
+        "  estimates from the LP's optimal basis, exact over the range given; checks re-solve "
+        "the LP with one more step (--check, --check-budget)",
+        style="dim",
+        soft_wrap=True,
+    )
 
 
 @guard
@@ -185,13 +197,17 @@ def plan(
     ] = None,
     mip_gap: Annotated[float, typer.Option(help="relative MIP gap to stop at")] = 1e-3,
     check: Annotated[
-        int, typer.Option(help="binding constraints to verify by re-solving (0 = duals only)")
-    ] = 5,
+        int,
+        typer.Option(
+            help="bottlenecks to check by re-solving the LP with one more step (0 = estimates "
+            "from the optimal basis only)"
+        ),
+    ] = 3,
     check_budget: Annotated[
         float | None,
         typer.Option(
-            help="seconds each verifying re-solve may take (default: a quarter of the LP's solve "
-            "time, at least 3); once one runs out, the rest are skipped"
+            help="seconds each checking re-solve may take (default: the LP's own solve time, at "
+            "least 10); once one runs out, the rest are skipped"
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,

@@ -11,7 +11,8 @@ A newcomer reads the modules in this order:
   together explicitly;
 - :mod:`~evacops.plan.highs`: a model handed to HiGHS and kept for warm re-solves;
 - :mod:`~evacops.plan.solve`: LP + repair, or MIP (:func:`solve_plan`);
-- :mod:`~evacops.plan.binding`: what binds, from the duals, checked by re-solves;
+- :mod:`~evacops.plan.binding`: bottlenecks counted in people (levers priced on the LP's basis,
+  :mod:`~evacops.plan.levers`, :mod:`~evacops.plan.basis`), checked by re-solves;
 - :mod:`~evacops.plan.result`: :class:`Plan`, the tables a planner uses;
 - :mod:`~evacops.plan.gates`: the call-forward schedule and the crowd at each gate.
 """

@@ -1,235 +1,433 @@
-"""What binds: the constraints whose duals say more capacity would help, in plain words.
+"""Bottlenecks counted in people: which limits, raised by one step, get the most people out by
+the deadline, over what range that holds, and what a re-solve says.
 
-From the LP relaxation's duals, each capacity family (holding capacity, processing rate, ground
-leg capacity, departure and arrival slots, runway movements, MOG, stay limits and minimum dwell,
-crew limits and maintenance) is scanned for runs of consecutive periods in which
-it binds (non-zero dual). A run's marginal value is the sum of its duals: the objective gained per
-extra unit of capacity over the whole run, in priority-weighted person-hours. The most valuable
-runs are then checked by re-solving the LP with the capacity raised over the run (by 1,000 places,
-100 people/h, one slot per hour or one aircraft), which gives the number a planner asks for: how
-many more people would be off the evacuation airport by the deadline.
+1. **Rank** (:func:`candidates`). Every lever (:mod:`evacops.plan.levers`: slots, runway
+   movements, holding, processing, ground legs, parking, crews, maintenance, aircraft, stays) is
+   priced on the LP's optimal basis (:class:`~evacops.plan.basis.Basis`): people out by the
+   deadline per step from the duals of the same basis under a people-counting objective (one
+   BTRAN for all levers). A windowed lever is priced day by day; the days on which a step gets
+   people out, or out sooner, are joined into runs, and each run is one candidate ("one more
+   departure slot per hour at HKIA, 21-27 Aug"). The best ``top`` are kept.
+2. **Range.** A ratio test on the basis (one FTRAN each) gives how many steps the basis stays
+   optimal for: over that range the estimate is exact.
+3. **Check.** The first ``checks`` are re-solved warm, from the optimal basis, with one whole
+   step, within ``budget_s`` seconds each; once one runs out, the rest are skipped.
+4. **Settle and walk**, in the time left (``extra_s``). An evacuation LP is degenerate: the
+   optimal basis often holds for no step at all. Such a candidate is *settled*: re-solved with
+   a thousandth of a step, which moves it to a basis optimal for the change; the estimate is
+   then that re-solve's change plus the new basis's slope. Then the range is *walked*: re-solved
+   a thousandth of a step past its end, again and again while the next basis has the same
+   slopes and the plan is on the estimate's line; where they differ the range is closed (exact
+   up to there, not beyond), else it is "at least" as far as the walk went.
+
+Every re-solve puts the right-hand sides back after it; at the end the LP's optimal basis is
+set again, for what follows (the whole-sortie repair).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from evacops.errors import SolverError
+from evacops.errors import InfeasibleError, SolverError
 from evacops.network import Network
+from evacops.plan.basis import Basis, Ray
+from evacops.plan.bottleneck import PEOPLE_TOL, Bottleneck, Outcome
+from evacops.plan.highs import HighsRun
+from evacops.plan.levers import FAMILIES, KIND, KINDS, Lever, Rows, Shift, shift
 
-# constraint family -> (words, network attribute, step, unit of the step)
-FAMILIES: dict[str, tuple[str, str, float, str]] = {
-    "Site-holding": ("holding capacity", "cap", 1000.0, "places"),
-    "Site-processing": ("processing rate", "rate", 100.0, "people/h"),
-    "Arc-capacity": ("ground leg capacity", "arc_cap", 100.0, "people/h"),
-    "Airfield-departures": ("departure slots", "dep_rate", 1.0, "slots/h"),
-    "Airfield-arrivals": ("arrival slots", "arr_rate", 1.0, "slots/h"),
-    "Airfield-movements": ("runway movements", "mov_rate", 1.0, "movements/h"),
-    "Airfield-departures-hour": ("departures in one hour", "dep_rate", 1.0, "slots/h"),
-    "Airfield-arrivals-hour": ("arrivals in one hour", "arr_rate", 1.0, "slots/h"),
-    "Airfield-movements-hour": ("movements in one hour", "mov_rate", 1.0, "movements/h"),
-    "Airfield-mog": ("parking (MOG)", "mog", 1.0, "aircraft"),
-    "Site-stay": ("stay limit", "max_stay", 1000.0, "people staying longer"),
-    "Site-dwell": ("minimum dwell", "min_dwell", 1000.0, "people leaving sooner"),
-    "Fleet-crew": ("crew limit", "fleet_sorties_day", 1.0, "sortie per aircraft per day"),
-    "Fleet-maintenance": ("maintenance", "fleet_up", 1.0, "hour in use per aircraft per day"),
-}
+__all__ = ["FAMILIES", "Binding", "Bottleneck", "find_binding"]
 
-FLEET_FAMILIES = ("Fleet-crew", "Fleet-maintenance")
-"""Families whose rows are fleets, not sites or arcs."""
+Binding = Bottleneck
+"""The name :mod:`evacops.plan.solve` knows it by."""
+
+SETTLE = 1e-3
+"""The part of a step a degenerate candidate is re-solved with to settle on its basis."""
 
 
-def row_names(net: Network, family: str) -> list[str]:
-    """The names of a family's rows: legs for ground leg capacity, fleets, or sites."""
-    if family == "Arc-capacity":
-        return net.arc_name
-    return net.fleets if family in FLEET_FAMILIES else net.sites
+def counts(net: Network, run: HighsRun) -> dict[str, np.ndarray]:
+    """Counts over the LP's columns: ``people``, 1 for each person leaving the evacuation
+    airport before the deadline."""
+    lab = run.model.people.flow[:, net.out_arcs, : net.deadline_period]
+    people = np.zeros(run.variables)
+    people[run.vpos[lab[lab >= 0]]] = 1.0
+    return {"people": people}
+
+
+def _outcome(slopes: dict[str, float]) -> Outcome:
+    return Outcome(slopes["people"], -slopes["objective"])
+
+
+# ---- candidates ----------------------------------------------------------------------------------
+
+
+def day_blocks(net: Network) -> list[tuple[int, int]]:
+    """(first, last + 1) period of each calendar day of the timeline (in its own time zone)."""
+    day = np.array([net.timeline.time_of(t).date().toordinal() for t in range(net.T)])
+    edges = np.flatnonzero(np.diff(day)) + 1
+    starts = np.concatenate([[0], edges])
+    ends = np.concatenate([edges, [net.T]])
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def days_text(net: Network, a: int, b: int) -> str:
+    """The days periods a to b cover: ``21 Aug``, ``21-27 Aug``, ``30 Aug - 2 Sep``."""
+    first = net.timeline.time_of(a)
+    last = net.timeline.time_of(b) - (net.timeline.time_of(1) - net.timeline.time_of(0))
+    if first.date() == last.date():
+        return f"{first.day} {first:%b}"
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}-{last.day} {first:%b}"
+    return f"{first.day} {first:%b} - {last.day} {last:%b}"
 
 
 @dataclass
-class Binding:
-    family: str
-    name: str  # site or leg
-    start: int  # first period
-    end: int  # last period + 1
-    marginal_value: float  # objective units per unit of capacity over the run
-    step: float
-    unit: str
-    words: str
-    period_h: float
-    start_time: Any
-    end_time: Any
-    checked_extra_out: float | None = None  # people more off the airport by the deadline
-    checked_gain: float | None = None  # objective gained (weighted person-hours), re-solved
-    unchecked: str | None = None  # why a re-solve did not verify it
+class Candidate:
+    lever: Lever
+    shift: Shift
+    slopes: dict[str, float]  # per step, on the optimal basis
+    ray: Ray | None = None
 
-    def sentence(self) -> str:
-        span = f"{self.start_time:%d %b %H:%M} - {self.end_time:%d %b %H:%M}"
-        verb = "bind" if self.words.endswith("slots") else "binds"
-        s = f"{self.name} {self.words} {verb} {span}"
-        step = f"{self.step:,.0f} more {self.unit}"
-        if self.step == 1 and self.unit.endswith("s/h"):  # "1 more slot/h"
-            step = f"1 more {self.unit[:-3]}/h"
-        if self.checked_gain is not None and self.checked_gain <= 1e-6 * max(
-            1.0, self.marginal_value
-        ):
-            s += (
-                f"; {step} alone gains nothing on re-solving (another limit binds with it; "
-                f"dual value {self.marginal_value:,.1f})"
-            )
-        elif self.checked_extra_out is not None:
-            extra = round(self.checked_extra_out)
-            gain = f"{self.checked_gain:,.0f} weighted person-hours"
-            if extra > 0:
-                s += (
-                    f"; {step} would get about {extra:,} more people out by the deadline "
-                    f"and gain {gain} (re-solved)"
-                )
-            else:
-                s += (
-                    f"; {step} would get the same people out, but earlier: a gain of {gain} "
-                    "(re-solved)"
-                )
-        else:
-            s += f"; dual value {self.marginal_value:,.1f} weighted person-hours per unit"
-            if self.unchecked:
-                s += f" (not verified: {self.unchecked})"
-        return s
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "constraint": self.family,
-            "name": self.name,
-            "what": self.words,
-            "from": self.start_time.isoformat(),
-            "until": self.end_time.isoformat(),
-            "marginal_value": self.marginal_value,
-            "step": self.step,
-            "unit": self.unit,
-            "extra_people_out": self.checked_extra_out,
-            "objective_gain": self.checked_gain,
-            "unverified_reason": self.unchecked,
-            "text": self.sentence(),
-        }
+    @property
+    def key(self) -> tuple[float, float]:
+        return (-round(self.slopes["people"], 1), self.slopes["objective"])
 
 
-def _runs(mask: np.ndarray, gap: int = 0) -> list[tuple[int, int]]:
-    """(start, end) of runs of True in a 1-D boolean array, joining runs at most ``gap`` apart."""
-    d = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
-    runs = [
-        (int(a), int(b))
-        for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True)
-    ]
-    joined: list[tuple[int, int]] = []
-    for a, b in runs:
-        if joined and a - joined[-1][1] <= gap:
-            joined[-1] = (joined[-1][0], b)
-        else:
-            joined.append((a, b))
-    return joined
+def _useful(sl: dict[str, float], scale: float) -> bool:
+    """A step that gets people out (or out sooner) by more than rounding noise."""
+    return sl["people"] > 1e-3 or sl["objective"] < -1e-9 * scale
 
 
-def candidates(
-    net: Network, duals: dict[str, np.ndarray], tight: dict[str, np.ndarray], tol: float = 1e-6
-) -> list[Binding]:
-    """Runs of periods in which a capacity is used to the full and has a non-zero dual somewhere
-    (duals of a degenerate LP sit on any one period of such a run, so the run, not the dual's
-    period, is what binds)."""
-    out = []
-    tl = net.timeline
-    for fam, (words, _attr, step, unit) in FAMILIES.items():
-        d = duals.get(fam)
-        if d is None:
+def _windows(
+    rows: Rows, basis: Basis, key: str, e: int, blocks: list[tuple[int, int]], scale: float
+) -> list[tuple[int, int]]:
+    """Runs of consecutive days on which a step of lever ``key`` for entity ``e`` is useful."""
+    good = []
+    for a, b in blocks:
+        s = shift(rows, Lever(key, e, a, b))
+        good.append(bool(s) and _useful(basis.slopes(s), scale))
+    runs: list[tuple[int, int]] = []
+    for (a, b), g in zip(blocks, good, strict=True):
+        if not g:
             continue
-        full = tight.get(fam, np.abs(d) > tol)
-        names = row_names(net, fam)
-        for i in range(d.shape[0]):
-            for a, b in _runs(full[i], gap=max(1, round(2 / net.period_h))):
-                value = float(np.abs(d[i, a:b]).sum())
-                if value <= tol:
+        if runs and runs[-1][1] == a:
+            runs[-1] = (runs[-1][0], b)
+        else:
+            runs.append((a, b))
+    return runs
+
+
+def candidates(net: Network, rows: Rows, basis: Basis, scale: float) -> list[Candidate]:
+    """Every lever over the runs of days it is useful in, priced on the basis, best first
+    (``scale``: the objective's size, for what counts as a gain)."""
+    blocks = day_blocks(net)
+    out = []
+    for kind in KINDS:
+        for e in rows.entities(kind):
+            e = int(e)
+            spans = [(0, net.T)]
+            if kind.windowed:
+                tight = [
+                    basis.nonbasic_row[p[p >= 0]].any()
+                    for f in kind.families
+                    if f in rows.pos
+                    for p in [rows.pos[f][e]]
+                ]
+                if not any(tight):
                     continue
-                out.append(
-                    Binding(
-                        fam,
-                        names[i],
-                        int(a),
-                        int(b),
-                        value,
-                        step,
-                        unit,
-                        words,
-                        net.period_h,
-                        tl.time_of(int(a)),
-                        tl.time_of(int(b)),
-                    )
-                )
-    out.sort(key=lambda b: -b.marginal_value * b.step)
+                spans = _windows(rows, basis, kind.key, e, blocks, scale)
+            for a, b in spans:
+                lever = Lever(kind.key, e, a, b)
+                s = shift(rows, lever)
+                sl = basis.slopes(s) if s else {}
+                if s and _useful(sl, scale):
+                    out.append(Candidate(lever, s, sl))
+    out.sort(key=lambda c: c.key)
     return out
 
 
-def row_step(net: Network, b: Binding) -> float:
-    """The step of a binding run as a change of its rows' right-hand side."""
-    if b.family in ("Site-processing", "Arc-capacity"):
-        return b.step * net.period_h  # people per hour -> per period
-    if b.family in ("Airfield-departures", "Airfield-arrivals", "Airfield-movements"):
-        w, _ = net.rate_windows(getattr(net, FAMILIES[b.family][1]))
-        return b.step * w[net.sites.index(b.name)] * net.period_h  # per hour -> per window
-    if b.family in FLEET_FAMILIES:  # per aircraft and day -> per window, for every aircraft
-        return b.step * float(net.fleet_count[net.fleets.index(b.name)])
-    return b.step  # *-hour families: one hour; people; aircraft
+# ---- re-solves -----------------------------------------------------------------------------------
 
 
-def evacuated_by_deadline(net: Network, flow: np.ndarray) -> float:
-    dl = net.deadline_period
-    return float(flow[:, net.out_arcs, :dl].sum())
+@dataclass
+class Resolved:
+    """What one re-solve gave: the change of each count and of the objective from the LP's
+    (``change``), or why there is none (``why``); its seconds; what was read on its basis."""
+
+    change: dict[str, float] | None
+    why: str | None
+    seconds: float
+    there: tuple[dict[str, float], Ray] | None = None  # slopes and range on the new basis
+
+
+class Resolver:
+    """Warm re-solves of the LP with the rows of a lever moved, each within ``budget_s``
+    seconds, from the LP's optimal basis (or from the last re-solve's, walking on)."""
+
+    def __init__(self, run: HighsRun, basis: Basis, count: dict[str, np.ndarray], budget_s: float):
+        self.run = run
+        self.basis = basis
+        self.count = count
+        self.budget_s = budget_s
+        self.optimal = run.h.getBasis()
+        self.base = self._measure()
+        self.ran_out = False
+        self.times: list[float] = []
+        self.used = False  # any re-solve since the LP
+
+    def _measure(self) -> dict[str, float]:
+        x = np.asarray(self.run.h.getSolution().col_value)
+        got = {name: float(c @ x) for name, c in self.count.items()}
+        got["objective"] = self.run.objective()
+        return got
+
+    def at(
+        self,
+        s: Shift,
+        steps: float,
+        read: bool = False,
+        budget_s: float | None = None,
+        walk_on: bool = False,
+    ) -> Resolved:
+        """Re-solve with ``s`` moved ``steps`` steps (with ``read``, the slopes and range of
+        ``s`` on the new basis too, read before the rows are put back)."""
+        budget = self.budget_s if budget_s is None else budget_s
+        self.used = True
+        if not walk_on:
+            self.run.h.setBasis(self.optimal)
+        self.basis.move(s, steps)
+        t0 = time.perf_counter()
+        try:
+            status = self.run.run(solver="simplex", budget_s=budget)
+            if status != "optimal":
+                self.ran_out = True
+                return Resolved(None, f"the re-solve needed more than {budget:.0f} s", _since(t0))
+            got = self._measure()
+            self.times.append(_since(t0))
+            there = None
+            if read:
+                new = Basis(self.run, self.count)
+                there = (new.slopes(s), new.ray(s))
+            return Resolved({k: got[k] - self.base[k] for k in got}, None, _since(t0), there)
+        except InfeasibleError:
+            return Resolved(None, "no plan exists with this change", _since(t0))
+        except SolverError as exc:
+            return Resolved(None, f"HiGHS stopped ({exc})", _since(t0))
+        finally:
+            self.basis.move(s, 0.0)
+
+    def restore(self) -> None:
+        """The LP's optimal basis again, if a re-solve left another."""
+        if self.used:
+            self.run.h.setBasis(self.optimal)
+
+
+def _since(t0: float) -> float:
+    return time.perf_counter() - t0
+
+
+def _delta_outcome(d: dict[str, float]) -> Outcome:
+    return Outcome(d["people"], -d["objective"])
+
+
+def _describe_blocking(net: Network, run: HighsRun, blocking: tuple[str, int] | None) -> str | None:
+    """What reaches its bound at the end of a basis's range, in words."""
+    if blocking is None:
+        return None
+    kind, i = blocking
+    if kind == "col":
+        return "a flow, sortie or idle aircraft reaches zero"
+    for name in run.m.constraints:
+        hit = np.argwhere(run.rows(name) == i)
+        if len(hit):
+            dims = run.m.constraints[name].labels.dims
+            parts = []
+            for d, v in zip(dims, (int(x) for x in hit[0]), strict=True):
+                if d == "period":
+                    parts.append(f"{net.timeline.time_of(v):%d %b %H:%M}")
+                elif d in net.axes:
+                    parts.append(str(net.axes[d][v]))
+            return f"{name} {' '.join(parts)} becomes tight"
+    return None
+
+
+# ---- estimates: settle on a basis, walk along the change ---------------------------------------
+
+WALK_TO = 2.0
+"""Steps the estimate's range is followed to (farther, the range is "at least")."""
+
+MAX_PIECES = 12
+"""Bases walked through at most, per lever."""
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+
+
+def _settle(net: Network, res: Resolver, c: Candidate, b: Bottleneck, spare: float) -> None:
+    """Move a degenerate candidate's basis a thousandth of a step on and read slopes and range
+    there (the estimate is then the re-solve's change plus the new slopes)."""
+    got = res.at(c.shift, SETTLE, read=True, budget_s=spare)
+    if got.change is None or got.there is None:
+        b.notes.append(f"not settled on a basis: {got.why}")
+        return
+    slopes, ray = got.there
+    b.settled, b.settle_steps = _delta_outcome(got.change), SETTLE
+    b.per_step = _outcome(slopes)
+    b.estimate = b.estimate_at(1.0)
+    b.exact_up_to = SETTLE + ray.steps
+    b.ends_with = _describe_blocking(net, res.run, ray.blocking)
+
+
+def _walk(net: Network, res: Resolver, c: Candidate, b: Bottleneck, until: float) -> None:
+    """Follow the change past the end of the basis's range, a thousandth of a step beyond each
+    end, while the plan moves as the estimate says: the range grows while the next basis has
+    the same slopes and the re-solve's change is on the estimate's line; where they differ, the
+    range is closed (the estimate is exact up to it, not beyond)."""
+    for _ in range(MAX_PIECES):
+        end = b.exact_up_to
+        if end is None or end >= WALK_TO or not np.isfinite(end):
+            return
+        spare = until - time.perf_counter()
+        if spare <= 0:
+            return
+        at = end + SETTLE
+        got = res.at(c.shift, at, read=True, budget_s=spare, walk_on=True)
+        if got.change is None or got.there is None:
+            return
+        slopes, ray = got.there
+        line, now, next_ = b.estimate_at(at), _delta_outcome(got.change), _outcome(slopes)
+        same = all(
+            _close(getattr(now, k), getattr(line, k))
+            and _close(getattr(next_, k), getattr(b.per_step, k))
+            for k in ("people", "gain")
+        )
+        if not same:
+            b.range_closed = True
+            return
+        b.exact_up_to = at + ray.steps
+        b.ends_with = _describe_blocking(net, res.run, ray.blocking)
+
+
+def _estimate(net: Network, res: Resolver, c: Candidate, b: Bottleneck, until: float) -> None:
+    """The range of a candidate's estimate: its basis's, settled and walked on while re-solves
+    fit in the time left (``until``, a ``perf_counter`` time)."""
+    assert c.ray is not None
+    b.exact_up_to = c.ray.steps
+    b.ends_with = _describe_blocking(net, res.run, c.ray.blocking)
+    spare = until - time.perf_counter()
+    typical = min(res.times) if res.times else 0.0
+    if spare <= typical:
+        if c.ray.steps < SETTLE:
+            b.notes.append(f"not settled on a basis: a re-solve takes about {typical:.0f} s here")
+        return
+    if c.ray.steps < SETTLE:
+        _settle(net, res, c, b, spare)
+        if b.settled is None:
+            return
+    _walk(net, res, c, b, until)
+
+
+def _check(res: Resolver, c: Candidate, b: Bottleneck) -> None:
+    """Re-solve with one whole step (unless an earlier re-solve ran out of time: this one would
+    too)."""
+    if res.ran_out:
+        b.unchecked = (
+            f"skipped, as an earlier re-solve needed more than {res.budget_s:.0f} s "
+            "(--check-budget gives more)"
+        )
+        return
+    got = res.at(c.shift, 1.0)
+    b.check_s = got.seconds
+    if got.change is not None:
+        b.checked = _delta_outcome(got.change)
+    else:
+        b.unchecked = (got.why or "") + (" (--check-budget gives more)" if res.ran_out else "")
+
+
+# ---- putting it together -------------------------------------------------------------------------
+
+
+def _bottleneck(net: Network, c: Candidate, deadline: str) -> Bottleneck:
+    lv = c.lever
+    windowed = KIND[lv.kind].windowed
+    return Bottleneck(
+        lever=lv,
+        what=lv.phrase(net),
+        days=days_text(net, lv.start, lv.end) if windowed else "",
+        start_time=net.timeline.time_of(lv.start),
+        end_time=net.timeline.time_of(lv.end),
+        deadline=deadline,
+        per_step=_outcome(c.slopes),
+        estimate=_outcome(c.slopes),
+    )
+
+
+def deadline_text(net: Network) -> str:
+    """The deadline (or the end of the horizon) as a sentence says it: ``31 Aug 00:00``."""
+    t = net.timeline.time_of(net.deadline_period)
+    return f"{t.day} {t:%b %H:%M}"
 
 
 def find_binding(
-    net: Network, run, lp, checks: int = 5, top: int = 8, progress=None, budget_s: float = 10.0
-) -> list[Binding]:
-    """The ``top`` most valuable binding runs; the first ``checks`` verified by re-solving the
-    LP (``run``, a solved :class:`~evacops.plan.highs.HighsRun`) from its basis with the
-    capacity raised over the run, then lowered back."""
-    found = candidates(net, lp.duals, lp.tight)[:top]
-    base = evacuated_by_deadline(net, lp.flow)
-    optimal_basis = run.h.getBasis()
-    out_of_time = False
-    for k, b in enumerate(found[:checks]):
-        if out_of_time:
-            # re-solves of one model take alike: when one ran out of time, the rest would too
-            b.unchecked = (
-                f"skipped, as an earlier re-solve needed more than {budget_s:.0f} s; "
-                "--check-budget gives more"
-            )
-            continue
-        run.h.setBasis(optimal_basis)  # each check starts from the optimum, not the last check
-        if progress:
-            progress(f"checking what binds by re-solving ({k + 1}/{min(checks, len(found))})")
-        i = row_names(net, b.family).index(b.name)
-        delta = row_step(net, b)
-        run.change_rhs(b.family, (i, slice(b.start, b.end)), delta)
-        status = "stopped"
-        try:
-            status = run.run(solver="simplex", budget_s=budget_s)
-            if status == "optimal":  # read before the right-hand side is restored
-                flow = run.values(run.model.people.flow)
-                b.checked_extra_out = evacuated_by_deadline(net, flow) - base
-                b.checked_gain = lp.objective - run.objective()
-        except SolverError:
-            status = "stopped"
-        finally:
-            run.change_rhs(b.family, (i, slice(b.start, b.end)), -delta)
-        if status != "optimal":
-            b.unchecked = f"re-solve stopped after {budget_s:.0f} s; --check-budget gives more"
-            out_of_time = True
-    if found[:checks]:
-        run.h.setBasis(optimal_basis)  # what follows re-solves from the optimum's basis
-    # what the re-solves confirmed first, by the people it gets out, then by objective gained
-    # (whole people first: a re-solve's 1e-9 people must not outrank a real gain)
-    checked = sorted(
-        found[:checks], key=lambda b: (-round(b.checked_extra_out or 0.0), -(b.checked_gain or 0.0))
-    )
-    return checked + found[checks:]
+    net: Network,
+    run: HighsRun,
+    lp=None,
+    checks: int = 3,
+    top: int = 8,
+    progress: Callable[[str], None] | None = None,
+    budget_s: float = 10.0,
+    extra_s: float | None = None,
+) -> list[Bottleneck]:
+    """The ``top`` bottlenecks in people out by the deadline per step, from the LP ``run``
+    (solved, its optimal basis at hand), the first ``checks`` checked by warm re-solves of at
+    most ``budget_s`` seconds each; then the estimates' ranges settled and walked on in the
+    ``extra_s`` seconds left (default: a tenth of the LP's solve time, at least 2 s; 0 with no
+    checks). Module docs; ``lp`` is not needed (kept for callers)."""
+    say = progress or (lambda _msg: None)
+    solve_s = run.solve_s
+    count = counts(net, run)
+    try:
+        basis = Basis(run, count)
+    except SolverError:
+        return []
+    rows = Rows(net, run)
+    say("pricing the limits in people out by the deadline")
+    found = candidates(net, rows, basis, max(1.0, abs(run.objective())))[:top]
+    for c in found:  # every FTRAN on the optimal basis, before a re-solve replaces it
+        c.ray = basis.ray(c.shift)
+    dl = deadline_text(net)
+    out = [_bottleneck(net, c, dl) for c in found]
+    res = Resolver(run, basis, count, budget_s)
+    if extra_s is None:
+        extra_s = max(2.0, 0.1 * solve_s) if checks else 0.0
+    try:
+        for k, (c, b) in enumerate(zip(found[:checks], out[:checks], strict=True)):
+            say(f"checking the bottlenecks by re-solving ({k + 1}/{min(checks, len(out))})")
+            _check(res, c, b)
+        until = time.perf_counter() + extra_s
+        say("settling the estimates' ranges")
+        for c, b in zip(found, out, strict=True):
+            _estimate(net, res, c, b, until)
+    finally:
+        res.restore()
+        run.solve_s = solve_s  # the re-solves are not the LP's time
+
+    # the checked first, by what the re-solves found; then the rest by their estimates, less
+    # those a settled basis shows to gain nothing (the optimal basis's duals had suggested it)
+    def order(b: Bottleneck) -> tuple[float, float]:
+        return (-round(b.best.people, 1), -b.best.gain)
+
+    scale = max(1.0, abs(res.base["objective"]))
+    rest = [
+        b for b in out[checks:] if b.estimate.people >= PEOPLE_TOL or b.estimate.gain > 1e-9 * scale
+    ]
+    for b in rest:
+        b.unchecked = f"only the first {checks} are re-solved (--check)"
+    out = sorted(out[:checks], key=order) + sorted(rest, key=order)
+    for k, b in enumerate(out):
+        b.rank = k
+    return out

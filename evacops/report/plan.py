@@ -158,8 +158,53 @@ def _gates_section(rep: HtmlReport, plan: Plan, summary: dict[str, Any], plot: P
         rep.table(daily)
 
 
+def _bottleneck_table(found: list[dict[str, Any]]) -> pd.DataFrame:
+    """The bottlenecks' numbers, one row each, with their units."""
+
+    def people(o: dict[str, Any] | None) -> str:
+        return "-" if o is None else f"{o['people_out']:,.0f}"
+
+    rows = []
+    for b in found:
+        r = b["exact_up_to"]
+        exact = {"closed": "", "at least": ">= "}.get(b["range"], b["range"])
+        if r is not None:
+            exact += f"{r:,.3g} {b['unit']}"
+        best = b["checked"] or b["estimate"]
+        rows.append(
+            {
+                "limit": b["what"] + (f", {b['days']}" if b["days"] else ""),
+                "step": f"{b['step']:,g} {b['unit']}",
+                "people out per step (basis)": people(b["estimate"]),
+                "estimate exact up to": exact,
+                "people out, re-solved": people(b["checked"]),
+                "re-solve s": "-" if b["check_s"] is None else f"{b['check_s']:.1f}",
+                "objective gain per step": f"{best['objective_gain']:,.0f}",
+            }
+        )
+    return pd.DataFrame(rows).set_index("limit")
+
+
+def _bottlenecks_section(rep: HtmlReport, found: list[dict[str, Any]]) -> None:
+    """Bottlenecks counted in people: the sentences, then their numbers."""
+    if not found:
+        rep.heading("Bottlenecks")
+        rep.paragraph("No limit binds: demand, not capacity, limits the plan.")
+        return
+    rep.heading(f"Bottlenecks, in people out by {found[0]['deadline']}")
+    rep.paragraph(
+        "What one more step of each limit gets out by the deadline, best first. The estimate "
+        "comes from the LP's optimal basis and is exact over the range given (the plan changes "
+        "linearly until the basis changes); the first ones are checked by re-solving the LP "
+        "with one more step. The objective gain is in priority-weighted person-hours: what a "
+        "step gains beyond more people out is people out earlier (docs/planner.md)."
+    )
+    rep.bullets([b["text"] for b in found])
+    rep.table(_bottleneck_table(found))
+
+
 def _report(plan: Plan, summary: dict[str, Any], plots: dict[str, Path]) -> HtmlReport:
-    """The plan's report page: key figures, how it was solved, what binds, the plots."""
+    """The plan's report page: key figures, how it was solved, the bottlenecks, the plots."""
     rep = HtmlReport(f"evacops plan: {plan.scenario.name}")
     if plan.scenario.description:
         rep.paragraph(plan.scenario.description)
@@ -175,11 +220,7 @@ def _report(plan: Plan, summary: dict[str, Any], plots: dict[str, Path]) -> Html
         ]
     )
     rep.paragraph(_solve_line(plan, summary))
-    rep.heading("What binds")
-    if plan.binding:
-        rep.bullets([b.sentence() for b in plan.binding])
-    else:
-        rep.paragraph("No capacity constraint binds: demand, not capacity, limits the plan.")
+    _bottlenecks_section(rep, summary["binding"])
     rep.heading("People off the evacuation airport")
     rep.image(plots["cumulative"], "Cumulative people off the evacuation airport, by cohort")
     rep.heading("Per cohort")

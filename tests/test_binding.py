@@ -1,0 +1,186 @@
+"""Bottlenecks counted in people: a golden scenario whose answer is known by hand, the levers'
+right-hand sides against the model code, the basis's range against HiGHS's own ranging, and
+the sentences against the JSON (the property test on random scenarios is in
+test_binding_properties.py)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import numpy as np
+import pytest
+
+from evacops.network import compile_network
+from evacops.plan import solve_plan
+from evacops.plan.assemble import assemble_plan
+from evacops.plan.basis import Basis
+from evacops.plan.binding import counts, day_blocks
+from evacops.plan.levers import KINDS, Lever, Rows, Shift, deltas, shift
+from evacops.plan.solve import lp_run
+from evacops.scenario import load
+from tests.binding_helpers import changed, cold
+from tests.helpers import HERE, ROOT, evacops
+
+SLOTS = HERE / "scenarios" / "slots.yaml"
+SMALL = ROOT / "scenarios" / "small-airlift.yaml"
+
+
+def assert_ok(r) -> None:
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.fixture(scope="module")
+def slots_plan():
+    return solve_plan(load(SLOTS), check_binding=3)
+
+
+@pytest.fixture(scope="module")
+def small_plan():
+    return solve_plan(load(SMALL), check_binding=3)
+
+
+def test_one_more_departure_slot_gets_the_hand_answer(slots_plan):
+    # by hand (tests/scenarios/slots.yaml): 1,200 more people per slot an hour, exact up to
+    # 1.5 slots an hour, where the ten aircraft become the limit
+    top = slots_plan.binding[0]
+    assert (top.lever.kind, top.lever.name(slots_plan.network)) == ("departure_slots", "EVAC")
+    assert top.estimate.people == pytest.approx(1200.0, abs=1e-6)
+    assert top.checked is not None and top.checked.people == pytest.approx(1200.0, abs=1e-6)
+    assert top.exact_up_to == pytest.approx(1.5, abs=1e-6) and top.range_closed
+    assert top.sentence().startswith(
+        "one more departure slot per hour at EVAC, 1 Jan: about 1,200 more people out by "
+        "1 Jan 12:00 (checked by re-solving; the optimal basis gives 1,200 per slot/h, exact "
+        "up to 1.5 slot/h)"
+    )
+
+
+def test_beyond_its_range_the_estimate_no_longer_holds(slots_plan):
+    net = slots_plan.network
+    top = slots_plan.binding[0]
+    base, _ = cold(net)
+    assert base == pytest.approx(1200.0)
+    # within the range a fresh solve of the changed network agrees; beyond it the aircraft bind
+    for steps, by_hand in ((1.0, 1200.0), (1.5, 1800.0), (2.0, 1800.0)):
+        people, _ = cold(changed(net, top.lever, steps))
+        assert people - base == pytest.approx(by_hand, abs=1e-6)
+    assert top.estimate_at(2.0).people == pytest.approx(2400.0)  # the line, wrong beyond 1.5
+
+
+def test_levers_move_the_right_hand_sides_the_model_code_gives():
+    """For every lever that network arrays can express, the model assembled from the changed
+    network has the lever's right-hand sides, row for row."""
+    net = compile_network(load(SMALL))
+    run = lp_run(net)
+    rows = Rows(net, run)
+    before = run.m.constraints
+    tried = 0
+    for kind in KINDS:
+        # every fleet for more aircraft (availability windows, crews, maintenance), the first
+        # entity of the other kinds; over the whole horizon, and over its second day
+        entities = rows.entities(kind)
+        for e in entities if kind.key == "aircraft" else entities[:1]:
+            for a, b in [(0, net.T), day_blocks(net)[1]]:
+                lever = Lever(kind.key, int(e), a, b)
+                other = changed(net, lever, 1.0)
+                if other is None:
+                    continue
+                after = assemble_plan(other).m.constraints
+                for fam, (i, d) in deltas(rows, lever).items():
+                    if fam not in before:
+                        continue
+                    lab = before[fam].labels.values[i]
+                    assert (after[fam].labels.values[i] >= 0).tolist() == (lab >= 0).tolist()
+                    moved = after[fam].rhs.values[i] - before[fam].rhs.values[i]
+                    assert np.allclose(moved[lab >= 0], d[lab >= 0]), (lever, fam)
+                    tried += 1
+    assert tried >= 12
+
+
+def test_a_rows_range_is_the_one_highs_ranging_gives():
+    net = compile_network(load(SMALL))
+    run = lp_run(net)
+    basis = Basis(run, counts(net, run))
+    _, ranging = run.h.getRanging()
+    up = np.asarray(ranging.row_bound_up.value_)
+    lp = run.h.getLp()
+    upper, lower = np.asarray(lp.row_upper_), np.asarray(lp.row_lower_)
+    tight = np.flatnonzero(basis.nonbasic_row & np.isinf(lower))
+    assert len(tight) > 50
+    for i in tight:
+        ray = basis.ray(Shift(np.array([i], dtype=np.int32), np.array([1.0])))
+        theirs = up[i] - upper[i]
+        assert min(ray.steps, 1e30) == pytest.approx(min(theirs, 1e30), rel=1e-6, abs=1e-9)
+
+
+def test_people_per_step_from_the_basis_equal_its_ftran():
+    net = compile_network(load(SMALL))
+    run = lp_run(net)
+    basis = Basis(run, counts(net, run))
+    rows = Rows(net, run)
+    for kind in KINDS:
+        for e in rows.entities(kind):
+            s = shift(rows, Lever(kind.key, int(e), 0, net.T))
+            if s:
+                slopes, ray = basis.slopes(s), basis.ray(s)
+                for k in ("people", "objective"):
+                    assert ray.slopes[k] == pytest.approx(slopes[k], rel=1e-7, abs=1e-7)
+
+
+_NUM = r"(-?[\d,]+(?:\.\d+)?)"
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def test_sentences_carry_the_numbers_of_the_json(small_plan):
+    found = small_plan.summary()["binding"]
+    assert len(found) >= 3
+    assert [b["text"].startswith("Next limit: ") for b in found] == [False] + [True] * (
+        len(found) - 1
+    )
+    for b in found:
+        text, unit = b["text"], b["unit"]
+        best = b["checked"] or b["estimate"]
+        m = re.search(r"about " + _NUM + r" (more|fewer) people out by (.+?) \(", text)
+        if m:
+            assert _number(m.group(1)) == abs(round(best["people_out"]))
+            assert m.group(3) == b["deadline"]
+        else:
+            assert abs(best["people_out"]) < 0.5
+        assert ("checked by re-solving" in text) == (b["checked"] is not None)
+        if b["checked"] is None:
+            assert f"not checked: {b['unchecked']}" in text
+        per = re.search(_NUM + r" per ", text)
+        assert per and _number(per.group(1)) == round(b["estimate"]["people_out"])
+        r = b["exact_up_to"]
+        rng = re.search(r"exact up to (?:at least )?" + _NUM + " " + re.escape(unit), text)
+        if b["range"] in ("closed", "at least"):
+            assert rng and _number(rng.group(1)) == pytest.approx(r, rel=0.01)
+            assert ("at least" in rng.group(0)) == (b["range"] == "at least")
+        else:
+            assert rng is None and r is None
+            words = {"any": "exact for any amount", "none": "a rate at the optimum only"}
+            assert words.get(b["range"], "its range not known") in text
+        assert b["units"]["step"] == unit and "per" in b["units"]["people_out"]
+
+
+def test_the_terminal_json_and_report_show_the_same_bottlenecks(tmp_path):
+    r = evacops("plan", SLOTS, "--json", "--out", tmp_path / "o")
+    assert_ok(r)
+    s = json.loads(r.stdout)
+    json.dumps(s["binding"], allow_nan=False)  # strict JSON: no Infinity for "any amount"
+    texts = [b["text"] for b in s["binding"]]
+    assert texts and "about 1,200 more people out by 1 Jan 12:00" in texts[0]
+    report = (tmp_path / "o" / "report.html").read_text()
+    assert "Bottlenecks" in report
+    for t in texts:
+        assert html.escape(t) in report
+    printed = evacops("plan", SLOTS)
+    assert_ok(printed)
+    flat = " ".join(printed.stdout.split())
+    assert "Bottlenecks, in people out by 1 Jan 12:00" in flat
+    assert texts[0] in flat
