@@ -127,14 +127,15 @@ def _two_routes() -> dict:
     -11,900 - 0.05 x (2 x 100 x 9 + 1 x 100 x 37) + 2 = -12,173: high's faster delivery was
     worth more than its hour, and low took the first seat."""
     hub = {"unlimited": True, "reason": "hand-checked example"}
+    ground = {"ground_time_h": {"default": 1}}
     return {
         "name": "two-routes",
         "time": {"start": "2030-01-01T00:00:00+00:00", "horizon_h": 40},
         "evacuation_airport": "EVAC",
         "sites": [
-            {"name": "EVAC", "kind": "airport", **hub, "airfield": {"ground_time_h": {"default": 1}}},
-            {"name": "SLOW", "kind": "staging", **hub, "airfield": {"ground_time_h": {"default": 1}}},
-            {"name": "FAST", "kind": "staging", **hub, "airfield": {"ground_time_h": {"default": 1}}},
+            {"name": "EVAC", "kind": "airport", **hub, "airfield": ground},
+            {"name": "SLOW", "kind": "staging", **hub, "airfield": ground},
+            {"name": "FAST", "kind": "staging", **hub, "airfield": ground},
             {"name": "HOME", "kind": "destination", **hub},
         ],
         "legs": [

@@ -91,3 +91,26 @@ def priority_summary(plan: Plan) -> dict[str, Any]:
         "seats_out_of_order_people": round(sum(r["people"] for r in rows), 3),
         "out_of_order": [r for r in rows if r["people"] > TOL],
     }
+
+
+def priority_sentence(summary: dict[str, Any]) -> str:
+    """The guarantee as checked on a plan (``summary``: :func:`priority_summary`), in one
+    sentence."""
+    if not summary["pairs"]:
+        return "Priority: no two cohorts of different priorities may fly the same way out."
+    n = len(summary["pairs"])
+    pairs = f"{n} pair{'s' * (n != 1)} of cohorts of different priorities that may fly the same way"
+    if not summary["out_of_order"]:
+        return (
+            f"Priority: over {pairs} ({'; '.join(summary['pairs'])}), no seat out of the "
+            "evacuation airport went to a lower-priority person while a higher-priority one "
+            "waited there."
+        )
+    bad = "; ".join(
+        f"{r['lower']} before {r['higher']}: {r['people']:,.0f} people in {r['periods']} periods"
+        for r in summary["out_of_order"]
+    )
+    return (
+        f"Priority: seats out of order ({bad}): the plan is not optimal (a MIP stopped at its "
+        "gap?)."
+    )
