@@ -57,7 +57,8 @@ KABUL_CATEGORIES: dict[str, tuple[str, float]] = {
     "siv": ("SIV and families", 3.0),
     "p1p2": ("Other at-risk Afghans", 1.0),
     "at-risk": ("Other at-risk Afghans", 1.0),
-    "third-country": ("Other coalition nationals and staff", 4.0),
+    # each nation flew its own lists; the demo puts its other foreigners on one of them
+    "third-country": ("German nationals and staff", 4.0),
 }
 ORIGIN = "HKIA"
 # (flight, destination, what happens to it): flown and received, in the air, boarding,

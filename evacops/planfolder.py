@@ -52,12 +52,9 @@ def scenario_digest(path: str | Path) -> str:
 
 # ---- writing ------------------------------------------------------------------------------------
 def daily_out(plan: Plan) -> pd.DataFrame:
-    """People off the evacuation airport per local calendar day, by cohort, with a total."""
-    per = pd.DataFrame(plan.out_by_period.T, index=plan.times, columns=plan.network.cohorts)
-    day = per.groupby(per.index.date).sum()
-    day.index.name = "date"
-    day["total"] = day.sum(axis=1)
-    return day.round(0).astype(int)
+    """People off the evacuation airport per local calendar day, by cohort, with a total
+    (:meth:`Plan.daily_out <evacops.plan.result.Plan.daily_out>`)."""
+    return plan.daily_out()
 
 
 def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:

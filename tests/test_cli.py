@@ -20,7 +20,7 @@ SHUTTLE = "tests/scenarios/shuttle.yaml"
 SMALL = "scenarios/small-airlift.yaml"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TABLES = ("schedule", "flows", "sorties", "people", "completion", "daily_out")
-PLOTS = ("cumulative_out.png", "occupancy.png", "aircraft_use.png")
+PLOTS = ("cumulative_out.png", "daily_out.png", "occupancy.png", "aircraft_use.png")
 
 
 def assert_ok(r: subprocess.CompletedProcess[str]) -> None:
@@ -220,6 +220,21 @@ def test_plan_out_tables(shuttle_out):
     assert len(summary["scenario_sha256"]) == 64
     for t in TABLES:
         pd.read_csv(folder / f"{t}.csv")  # every table reads back
+
+
+def test_plan_out_gives_people_out_per_cohort_and_per_day(shuttle_out):
+    r, folder = shuttle_out
+    assert "per day, by cohort" in r.stdout and "deadline" in r.stdout
+    assert "Priority: no two cohorts" in r.stdout  # one cohort
+    summary = json.loads((folder / "summary.json").read_text())
+    (cohort,) = summary["cohorts"]
+    assert cohort["out_by_deadline"] == cohort["evacuated"] == 300  # no deadline: the horizon
+    assert summary["daily_out"] == [{"date": "2030-01-01", "total": 300, "by_cohort": {"all": 300}}]
+    daily = pd.read_csv(folder / "daily_out.csv")
+    assert daily.to_dict("records") == [{"date": "2030-01-01", "all": 300, "total": 300}]
+    assert pd.read_csv(folder / "completion.csv")["out_by_deadline"].tolist() == [300]
+    html = (folder / "report.html").read_text()
+    assert "People off the evacuation airport per day, by cohort" in html
 
 
 def test_plan_out_prints_no_warnings(shuttle_out):

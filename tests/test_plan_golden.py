@@ -101,3 +101,38 @@ def test_fleet_event_adds_aircraft():
     first = sched.groupby("aircraft")["dep_period"].min()
     assert (first.drop("one-01") >= 2).all()
     assert np.isclose(p.summary()["evacuated_total"], 300)
+
+
+def test_people_out_per_cohort_by_the_deadline_and_per_day():
+    """By hand: the shuttle from 20:00, its aircraft leaving EVAC at hours 0, 4, 8 and 12 (100
+    seats each); 150 'high' and 250 'low' wait from the start. High takes the first sortie and
+    half the second, low the rest of the second and the next two. The deadline (+6 h, not
+    hard) falls after the second sortie; hour 0 is on 1 Jan, hours 4-12 on 2 Jan, and the
+    horizon ends on 3 Jan, with nobody left to fly."""
+    d = shuttle_dict()
+    d["time"] = {"start": "2030-01-01T20:00:00+00:00", "horizon_h": 30, "period": "1h"}
+    d["deadline"] = "+6h"
+    d["cohorts"] = [
+        {"name": "low", "size": 250, "origin": "CAMP", "priority": 1},
+        {"name": "high", "size": 150, "origin": "CAMP", "priority": 3},
+    ]
+    p = solve_plan(scenario_from(d), check_binding=0)
+    comp = p.completion()[["out_by_deadline", "evacuated", "left_behind"]]
+    assert comp.loc["high"].tolist() == [150, 150, 0]
+    assert comp.loc["low"].tolist() == [50, 250, 200]
+    daily = p.daily_out()
+    assert [str(x) for x in daily.index] == ["2030-01-01", "2030-01-02", "2030-01-03"]
+    assert daily.to_dict("index") == {
+        daily.index[0]: {"low": 0, "high": 100, "total": 100},
+        daily.index[1]: {"low": 250, "high": 50, "total": 300},
+        daily.index[2]: {"low": 0, "high": 0, "total": 0},
+    }
+    s = p.summary()
+    assert [c["out_by_deadline"] for c in s["cohorts"]] == [50, 150]
+    assert s["daily_out"] == [
+        {"date": "2030-01-01", "total": 100, "by_cohort": {"low": 0, "high": 100}},
+        {"date": "2030-01-02", "total": 300, "by_cohort": {"low": 250, "high": 50}},
+        {"date": "2030-01-03", "total": 0, "by_cohort": {"low": 0, "high": 0}},
+    ]
+    assert s["priority"]["pairs"] == ["high > low"]
+    assert s["priority"]["seats_out_of_order_people"] == 0.0

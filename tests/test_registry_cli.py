@@ -69,7 +69,7 @@ def test_every_command_end_to_end(cli_env, tmp_path):
         "--category",
         "at-risk=Other at-risk Afghans",
         "--category",
-        "third-country=Other coalition nationals and staff",
+        "third-country=German nationals and staff",
     )
     assert init["key_created"] and init["admin_created"] and init["operation"] == "kabul-2021"
     key = tmp_path / "secret" / "master.key"

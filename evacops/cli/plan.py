@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -49,19 +50,36 @@ def _summary_table(s: dict) -> Table:
 
 
 def _cohort_table(s: dict) -> Table:
-    t = Table(title="By cohort", title_justify="left")
-    for col in ("cohort", "size", "out", "delivered", "left behind", "all out after"):
+    horizon = any(c["evacuated"] != c["out_by_deadline"] for c in s["cohorts"])
+    t = Table(title="By cohort (people off the evacuation airport)", title_justify="left")
+    cols = ["cohort", "priority", "size", "out by deadline", "left behind"]
+    cols += ["out in horizon"] * horizon + ["delivered", "all out after"]
+    for col in cols:
         t.add_column(col, justify="left" if col == "cohort" else "right")
     for c in s["cohorts"]:
         comp = c["completion_h"]
-        t.add_row(
-            c["name"],
-            f"{c['size']:,}",
-            f"{c['evacuated']:,}",
-            f"{c['delivered']:,}",
-            f"{c['left_behind']:,}",
-            f"{comp:g} h" if comp is not None else "-",
-        )
+        row = [c["name"], f"{c['priority']:g}", f"{c['size']:,}", f"{c['out_by_deadline']:,}"]
+        row += [f"{c['left_behind']:,}"] + [f"{c['evacuated']:,}"] * horizon
+        row += [f"{c['delivered']:,}", f"{comp:g} h" if comp is not None else "-"]
+        t.add_row(*row)
+    return t
+
+
+def _daily_table(s: dict) -> Table:
+    """People off the evacuation airport per day, a column per cohort (its title is printed
+    above it: a narrow table would wrap it)."""
+    names = [c["name"] for c in s["cohorts"]]
+    t = Table()
+    t.add_column("date")
+    for col in [*names, "total"]:
+        t.add_column(col, justify="right")
+    for day in s["daily_out"]:
+        counts = [day["by_cohort"][n] for n in names]
+        when = date.fromisoformat(day["date"])
+        t.add_row(f"{when:%d %b}", *[f"{v:,}" for v in [*counts, day["total"]]])
+    sums = [sum(d["by_cohort"][n] for d in s["daily_out"]) for n in names]
+    total = sum(d["total"] for d in s["daily_out"])
+    t.add_row("total", *[f"{v:,}" for v in [*sums, total]], style="bold")
     return t
 
 
@@ -134,10 +152,14 @@ def _check_options(
 
 def _print_plan(p: Any, summary: dict[str, Any]) -> None:
     """The terminal view of a plan: summary, cohorts, call-forward, gates, bottlenecks."""
+    from evacops.plan.priority import priority_sentence
     from evacops.report.levels import fruin_text
 
     out.print(_summary_table(summary))
     out.print(_cohort_table(summary))
+    out.print("People off the evacuation airport per day, by cohort", style="italic")
+    out.print(_daily_table(summary))
+    out.print(priority_sentence(summary["priority"]), highlight=False, soft_wrap=True)
     if summary["gates"]:
         from evacops.plan.gates import call_forward_daily
 

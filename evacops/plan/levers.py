@@ -198,8 +198,8 @@ def _slot_deltas(rows: Rows, kind: Kind, e: int, on: np.ndarray) -> dict[str, np
     c = np.concatenate([[0.0], np.cumsum(on * kind.step * net.period_h)])
     t = np.arange(1, net.T + 1)
     out = {fam: c[t] - c[np.maximum(t - int(w[0]), 0)]}
-    _, before = hour_peak(net, per_h, w)
-    _, after = hour_peak(net, more, w)
+    _, before = hour_peak(net.period_h, per_h, w)
+    _, after = hour_peak(net.period_h, more, w)
     with np.errstate(invalid="ignore"):  # no limit (inf) in some hours: no row there
         out[hour_fam] = np.where(np.isfinite(before[0]), after[0] - before[0], 0.0)
     return out

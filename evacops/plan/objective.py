@@ -2,9 +2,18 @@
 
 The plan model (:func:`plan_objective`): minus people off the evacuation airport, weighted by
 priority and by the hours of the horizon left when they leave (earlier is better); minus the
-delivery weight times people reaching destinations, likewise; plus the sortie weight per sortie;
-plus the gate-wait weight per person-hour waiting in front of a gate. The weights are the
-scenario's ``objective`` block (docs/scenario.md).
+delivery weight times people reaching destinations, by the hours left when they arrive (the same
+for every cohort); plus the sortie weight per sortie; plus the gate-wait weight per person-hour
+waiting in front of a gate. The weights are the scenario's ``objective`` block
+(docs/scenario.md).
+
+Priority weighs the evacuation term only. Every constraint on people other than a cohort's own
+balance counts the cohorts together, so this is what makes the priority guarantee hold (no
+lower-priority person takes a seat out of the evacuation airport that a higher-priority person
+waiting beside them could have had; docs/planner.md, "Priority", gives the proof and
+:mod:`evacops.plan.priority` checks a plan against it). A delivery term weighted by priority
+would break it: it could pay to put a lower-priority person on an earlier seat whose onward
+journey is slower.
 
 The repair model (:func:`repair_objective`) prices a person waiting for a seat by what the plan
 objective says flying them earlier is worth (:func:`seat_value`), plus the sortie weight.
@@ -23,8 +32,8 @@ from evacops.plan.variables import AircraftVars, PeopleVars, flow_mask
 def flow_coefficients(net: Network) -> np.ndarray:
     """(C, A, T) objective coefficient of one person of a cohort setting off on an arc in a
     period: minus priority x evacuation weight x hours left, if the arc leaves the evacuation
-    airport; minus priority x delivery weight x hours left at arrival, if it reaches a
-    destination."""
+    airport; minus delivery weight x hours left at arrival (whatever the cohort), if it reaches
+    a destination."""
     ob = net.scenario.objective
     T, dt = net.T, net.period_h
     remaining_h = (T - np.arange(T)) * dt  # hours of the horizon left from period t on
@@ -35,7 +44,7 @@ def flow_coefficients(net: Network) -> np.ndarray:
     arr_rem = np.where(arr_t < T, (T - arr_t) * dt, 0.0)
     coef = np.zeros((C, A, T))
     coef -= ob.evacuation * net.priority[:, None, None] * out[None, :, None] * remaining_h
-    coef -= ob.delivery * net.priority[:, None, None] * dest[None, :, None] * arr_rem[None]
+    coef -= ob.delivery * (dest[:, None] * arr_rem)[None]  # not by priority: see the module docs
     return coef
 
 

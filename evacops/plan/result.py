@@ -14,6 +14,7 @@ import pandas as pd
 from evacops.network import Network
 from evacops.plan.gates import gate_densities
 from evacops.plan.highs import Solution
+from evacops.plan.priority import priority_summary
 
 EPS = 1e-6
 
@@ -214,6 +215,18 @@ class Plan:
             columns=self.network.cohorts,
         )
 
+    def daily_out(self) -> pd.DataFrame:
+        """People off the evacuation airport per calendar day (in the time zone of the scenario's
+        start), by cohort, with a total: whole people, each cohort's days adding up to its
+        ``evacuated`` in :meth:`completion` (the running total rounded down, differenced)."""
+        cum = np.floor(np.cumsum(self.out_by_period, axis=1) + EPS)
+        per = pd.DataFrame(cum.T, index=self.times, columns=self.network.cohorts)
+        end = per.groupby(per.index.date).last()
+        day = end.diff().fillna(end).astype(int)
+        day.index.name = "date"
+        day["total"] = day.sum(axis=1)
+        return day
+
     def occupancy(self) -> pd.DataFrame:
         """People waiting at each site at the end of each period (periods x sites)."""
         return pd.DataFrame(
@@ -231,8 +244,9 @@ class Plan:
         return pd.DataFrame(use.T, index=self.times, columns=net.fleets)
 
     def completion(self) -> pd.DataFrame:
-        """Per cohort: size, evacuated and delivered within the horizon, left at the deadline,
-        and the hour by which the last of it left the evacuation airport (NaN if not all)."""
+        """Per cohort: size, priority, out by the deadline, evacuated and delivered within the
+        horizon, left at the deadline, and the hour by which the last of it left the evacuation
+        airport (NaN if not all)."""
         net = self.network
         size = net.appear.sum(axis=(1, 2))
         cum = np.cumsum(self.out_by_period, axis=1)
@@ -247,6 +261,7 @@ class Plan:
                     "cohort": name,
                     "size": int(size[c]),
                     "priority": net.priority[c],
+                    "out_by_deadline": _whole(out_dl),
                     "evacuated": _whole(cum[c, -1]),
                     "delivered": _whole(self.delivered_by_period[c].sum()),
                     "left_behind": int(size[c]) - _whole(out_dl),
@@ -310,6 +325,15 @@ class Plan:
                 "lp_evacuated_total": lp_out,
                 "evacuated_cost": lp_out - out["evacuated_total"],
             }
+        out["daily_out"] = [
+            {
+                "date": str(d),
+                "total": int(row["total"]),
+                "by_cohort": {c: int(n) for c, n in row.drop("total").items()},
+            }
+            for d, row in self.daily_out().iterrows()
+        ]
+        out["priority"] = priority_summary(self)
         out["safe_density_per_m2"] = self.scenario.safe_density_per_m2
         out["crowd"] = self.scenario.crowd.model_dump()
         out["gates"] = gate_densities(self)

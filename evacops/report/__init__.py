@@ -13,6 +13,7 @@ from evacops.report.html import HtmlReport
 from evacops.report.plots import (
     plot_aircraft_use,
     plot_cumulative,
+    plot_daily_out,
     plot_density_bands,
     plot_fan,
     plot_gate_density,
@@ -25,6 +26,7 @@ __all__ = [
     "make_folder",
     "plot_aircraft_use",
     "plot_cumulative",
+    "plot_daily_out",
     "plot_density_bands",
     "plot_fan",
     "plot_gate_density",

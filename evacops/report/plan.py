@@ -10,12 +10,14 @@ import pandas as pd
 
 from evacops.plan.gates import call_forward_daily, density_frame
 from evacops.plan.gates import gate_densities as plan_gates
+from evacops.plan.priority import priority_sentence
 from evacops.planfolder import daily_out
 from evacops.report.folders import make_folder
 from evacops.report.html import HtmlReport
 from evacops.report.plots import (
     plot_aircraft_use,
     plot_cumulative,
+    plot_daily_out,
     plot_gate_density,
     plot_occupancy,
 )
@@ -78,6 +80,11 @@ def _plots(plan: Plan, out: Path) -> dict[str, Path]:
     shown = [
         s for i, s in enumerate(net.sites) if net.site_kind[i] != "assembly" and occ[s].max() > 0
     ]
+    plots["daily"] = plot_daily_out(
+        plan.daily_out().drop(columns=["total"]),
+        out / "daily_out.png",
+        f"{title}: people off the evacuation airport per day, by cohort",
+    )
     plots["occupancy"] = plot_occupancy(
         occ[shown],
         cap[shown],
@@ -203,6 +210,21 @@ def _bottlenecks_section(rep: HtmlReport, found: list[dict[str, Any]]) -> None:
     rep.table(_bottleneck_table(found))
 
 
+def _cohorts_section(rep: HtmlReport, plan: Plan, summary: dict[str, Any], plot: Path) -> None:
+    """People out per cohort by the deadline and per day, and the priority guarantee."""
+    rep.heading("Per cohort")
+    rep.paragraph(
+        "People of each cohort off the evacuation airport by the deadline and within the "
+        "horizon (evacuated), delivered to a destination, left behind at the deadline, and the "
+        "hour the last of the cohort left. A cohort's priority weighs its people in the "
+        "objective; " + priority_sentence(summary["priority"])
+    )
+    rep.table(plan.completion().drop(columns=["completion_time"]))
+    rep.heading("Per day")
+    rep.image(plot, "People off the evacuation airport per day, by cohort")
+    rep.table(daily_out(plan))
+
+
 def _report(plan: Plan, summary: dict[str, Any], plots: dict[str, Path]) -> HtmlReport:
     """The plan's report page: key figures, how it was solved, the bottlenecks, the plots."""
     rep = HtmlReport(f"evacops plan: {plan.scenario.name}")
@@ -223,10 +245,7 @@ def _report(plan: Plan, summary: dict[str, Any], plots: dict[str, Path]) -> Html
     _bottlenecks_section(rep, summary["binding"])
     rep.heading("People off the evacuation airport")
     rep.image(plots["cumulative"], "Cumulative people off the evacuation airport, by cohort")
-    rep.heading("Per cohort")
-    rep.table(plan.completion().drop(columns=["completion_time"]))
-    rep.heading("Per day")
-    rep.table(daily_out(plan))
+    _cohorts_section(rep, plan, summary, plots["daily"])
     _gates_section(rep, plan, summary, plots.get("gate_density"))
     rep.heading("Sites")
     rep.image(

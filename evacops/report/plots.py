@@ -92,6 +92,30 @@ def plot_cumulative(cum: pd.DataFrame, path: Path, title: str, deadline=None) ->
     return _finish_cumulative(fig, ax, deadline, title, path)
 
 
+def plot_daily_out(daily: pd.DataFrame, path: Path, title: str) -> Path:
+    """People out per day, stacked by cohort (days x cohorts, without a total column)."""
+    fig, ax = plt.subplots(figsize=(11, 4.8))
+    labels = [f"{pd.Timestamp(d):%d %b}" for d in daily.index]
+    bottom = np.zeros(len(daily))
+    colours = plt.get_cmap("tab20")(np.linspace(0, 1, 20))  # one each for up to 20 cohorts
+    for i, c in enumerate(daily.columns):
+        values = daily[c].to_numpy(dtype=float)
+        ax.bar(labels, values, bottom=bottom, label=str(c), color=colours[i % 20], alpha=0.9)
+        bottom += values
+    ax.set_ylabel("people out that day")
+    ax.set_title(title)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    for label in ax.get_xticklabels():
+        label.set_rotation(30)
+        label.set_horizontalalignment("right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_occupancy(occ: pd.DataFrame, cap: pd.DataFrame, path: Path, title: str) -> Path:
     """Occupancy of each site (columns) against its holding capacity, small multiples."""
     sites = list(occ.columns)
