@@ -6,15 +6,15 @@ lifetime was chosen at log-in (``evacops login --ttl``, ``POST /api/v1/login`` w
 NULL: the server's ``EVACOPS_SESSION_IDLE_MIN`` (every page session, and API log-ins without a
 lifetime).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
