@@ -97,7 +97,7 @@ class Bottleneck:
         if kind == "none":
             return "a rate at the optimum only (its basis is degenerate for this change)"
         least = "" if kind == "closed" else "at least "
-        return f"exact up to {least}{_amount((self.exact_up_to or 0.0) * self.step)} {self.unit}"
+        return f"exact up to {least}{amount((self.exact_up_to or 0.0) * self.step)} {self.unit}"
 
     def _source(self) -> str:
         est = f"{round(self.estimate.people):,} {self.per_text()}"
@@ -120,7 +120,7 @@ class Bottleneck:
         elif b.gain > 1e-6:
             s = (
                 f"{head}: no more people out by {self.deadline}, only sooner (a gain of "
-                f"{_amount(b.gain)} weighted person-hours: people out earlier, onward flights "
+                f"{amount(b.gain)} weighted person-hours: people out earlier, onward flights "
                 f"sooner, fewer sorties) ({self._source()})"
             )
         else:
@@ -172,7 +172,7 @@ class Bottleneck:
         }
 
 
-def _amount(x: float) -> str:
+def amount(x: float) -> str:
     """A quantity for a sentence: whole numbers with separators, small ones to 2 significant
     digits."""
     if x >= 100:

@@ -59,13 +59,15 @@ def within_crews(
     if not cr.limited or rows.size == 0:
         return keep
     T = b.md.T
-    crew = np.floor(window_room(ac.crew_ring, t, T, cr.w, cr.sorties) + 1e-9)  # (R, F)
-    keep &= rank(rows, fleet, key) < crew[rows, fleet]
-    maint = np.floor(window_room(ac.use_ring, t, T, cr.w, cr.in_use) + 1e-9)
+    fl, j = np.unique(fleet, return_inverse=True)  # only the fleets of these sorties
+    w = cr.w[fl]
+    crew = np.floor(window_room(ac.crew_ring[:, :, fl], t, T, w, cr.sorties[fl]) + 1e-9)
+    keep &= rank(rows, fleet, key) < crew[rows, j]  # (R, fleets here)
+    maint = np.floor(window_room(ac.use_ring[:, :, fl], t, T, w, cr.in_use[fl]) + 1e-9)
     k = np.flatnonzero(keep)
     if k.size:
         ahead = before(rows[k], fleet[k], key[k], use[k])
-        keep[k] = ahead + use[k] <= maint[rows[k], fleet[k]]
+        keep[k] = ahead + use[k] <= maint[rows[k], j[k]]
     return keep
 
 

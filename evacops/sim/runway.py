@@ -101,7 +101,10 @@ def window_room(ring: np.ndarray, t: int, T: int, w: np.ndarray, rhs: np.ndarray
     c = np.where(((k[:, None] < w[None, :]) & (t - k >= 0)[:, None])[:, None, :], c, 0)
     used = np.cumsum(c, axis=0)  # used[k]: periods t - k .. t
     J = min(W, T - t)
-    j = np.arange(J)[:, None]  # the window ending in t + j holds t + j - w + 1 .. t
+    j = np.flatnonzero(np.isfinite(rhs[:, t : t + J]).any(axis=0))[:, None]  # windows that limit
+    if j.size == 0:
+        return np.full((ring.shape[1], E), np.inf)
+    # the window ending in t + j holds t + j - w + 1 .. t
     u = used[np.maximum(w[None, :] - 1 - j, 0), :, np.arange(E)[None, :]]  # (J, E, R)
-    left = np.where((j < w[None, :])[..., None], rhs[:, t : t + J].T[..., None] - u, np.inf)
+    left = np.where((j < w[None, :])[..., None], rhs[:, t + j[:, 0]].T[..., None] - u, np.inf)
     return left.min(axis=0, initial=np.inf).T

@@ -288,7 +288,9 @@ def stay_room(
     if not (st.stay > 0).any():
         return out
     i = st.pos[s]
-    lim = np.flatnonzero((i >= 0) & (st.stay[np.maximum(i, 0)] > 0))
+    L = st.stay[np.maximum(i, 0)]
+    # (a stay that ends after the horizon binds nothing, as in the plan)
+    lim = np.flatnonzero((i >= 0) & (L > 0) & (np.minimum(p, t + 1) + L - 1 < b.md.T))
     if lim.size == 0:
         return out
     r, sl, pl, il = rows[lim], s[lim], p[lim], i[lim]
@@ -318,7 +320,7 @@ def stay_grid(b: Batch, t: int) -> np.ndarray:
     without a stay limit)."""
     st = b.md.stays
     out = np.full((b.R, b.md.S), np.inf)
-    sites = st.sites[st.stay > 0]
+    sites = st.sites[(st.stay > 0) & (t + st.stay < b.md.T)]  # (else nothing binds: stay_room)
     if sites.size:
         rows = np.repeat(np.arange(b.R), sites.size)
         s = np.tile(sites, b.R)
