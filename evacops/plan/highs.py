@@ -114,7 +114,10 @@ class HighsRun(Generic[A]):
             raise InfeasibleError("infeasible")
         if status != "optimal":
             has_solution = self.h.getInfo().primal_solution_status == 2
-            if not (("time limit" in status or "iteration" in status) and has_solution):
+            # a budget or a solution limit (the repair's first-schedule fallback) with a
+            # solution in hand is an answer, not a failure
+            stopped = ("time limit", "iteration", "solution limit")
+            if not (any(w in status for w in stopped) and has_solution):
                 raise SolverError(
                     f"HiGHS stopped: {status}; try a longer time limit or a coarser period"
                 )
