@@ -229,7 +229,7 @@ def plan(
         float | None,
         typer.Option(
             help="seconds each checking re-solve may take (default: the LP's own solve time, at "
-            "least 10); once one runs out, the rest are skipped"
+            "least 10); one that runs out is reported not checked"
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,

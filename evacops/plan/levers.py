@@ -114,6 +114,11 @@ class Lever:
         return _PHRASES[self.kind](net, self.entity)
 
 
+def _whose(name: str) -> str:
+    """A possessive: "UK charters'", "airlift-a's"."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 def _site_phrase(what: str) -> Callable[[Network, int], str]:
     return lambda net, e: what.format(net.sites[e])
 
@@ -143,7 +148,9 @@ _PHRASES: dict[str, Callable[[Network, int], str]] = {
     "processing": _processing_phrase,
     "ground_leg": lambda net, e: f"100 more people per hour on {net.arc_leg[e]}",
     "parking": _site_phrase("parking for one more aircraft at {}"),
-    "crew": lambda net, e: f"one more sortie per aircraft per day for {net.fleets[e]}'s crews",
+    "crew": lambda net, e: (
+        f"one more sortie per aircraft per day for {_whose(net.fleets[e])} crews"
+    ),
     "maintenance": lambda net, e: (
         f"one more hour in use per aircraft per day for {net.fleets[e]} (maintenance)"
     ),
