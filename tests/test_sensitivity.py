@@ -83,7 +83,7 @@ def test_varied_never_changes_the_original():
         ("fleets[one].colour", "'colour' is not set"),
         ("fleets[7].count", "beyond the list"),
         ("fleets[one].legs", "not a number"),
-        ("fleets.count", "'fleets' is not a list" if False else "is not set"),
+        ("fleets.count", "'fleets' is a list; pick its entries"),
         ("fleets[one]", "end the path with a field"),
         ("fleets[one]..count", "not a field name"),
     ],

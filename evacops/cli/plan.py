@@ -10,8 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from evacops.cli.output import err, fail, fail_on, guard, out
-from evacops.errors import UserError
+from evacops.cli.output import err, fail, guard, out
 
 
 def _summary_table(s: dict) -> Table:
@@ -134,10 +133,7 @@ def _check_options(
     from evacops.scenario import check_period
 
     if period is not None:
-        try:
-            check_period(period)
-        except UserError as exc:
-            fail_on(exc)
+        check_period(period)  # a UserError: @guard prints its one line
     if time_limit is not None and time_limit <= 0:
         fail(f"--time-limit {time_limit:g}: must be > 0 seconds")
     if check < 0:

@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from evacops.cli.output import err, fail, fail_on, guard, out
-from evacops.errors import UserError
+from evacops.cli.output import fail, guard, out, progress_bar
 
 
 def _table(s: dict) -> Table:
@@ -117,33 +115,17 @@ def sensitivity(
     from evacops.scenario import check_period, load
 
     if period is not None:
-        try:
-            check_period(period)
-        except UserError as exc:
-            fail_on(exc)
+        check_period(period)  # a UserError: @guard prints its one line
     if workers < 1:
         fail(f"--workers {workers}: must be 1 or more")
     load(scenario)  # the base scenario is valid before anything is varied
     spec = load_spec(vary)
     text = scenario.read_text(encoding="utf-8")
-    jobs = 1 + 2 * len(spec.assumptions)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("solving variants", total=jobs)
+    with progress_bar("solving variants", 1 + 2 * len(spec.assumptions)) as progress:
         sens = run_sensitivity(
-            text,
-            spec,
-            period=period,
-            whole_sorties=whole_sorties,
-            workers=workers,
-            progress=lambda _msg: bar.advance(task),
-        )
+            text, spec, period=period, whole_sorties=whole_sorties, workers=workers,
+            progress=progress,
+        )  # fmt: skip
     s = sens.as_dict()
     if out_dir is not None:
         s["files"] = _write(sens, s, out_dir, scenario)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from evacops.cli.output import err, fail, guard, out
+from evacops.cli.output import err, fail, guard, out, progress_bar
 
 
 def _sim_tables(s: dict, daily) -> list[Table]:
@@ -169,35 +167,6 @@ def _check_options(
         )
 
 
-@contextmanager
-def _progress_bar(runs: int) -> Iterator[Callable[[int, int], None]]:
-    """A progress callback ``(done, total)`` that draws a bar on a terminal, nothing elsewhere."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    bar = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-    task = bar.add_task("simulating", total=runs)
-
-    def progress(done: int, total: int) -> None:
-        if not err.is_terminal:  # a bar only where someone watches it
-            return
-        if not bar.live.is_started:
-            bar.start()
-        bar.update(task, completed=done, total=total)
-
-    try:
-        yield progress
-    finally:
-        if bar.live.is_started:
-            bar.stop()
-
-
 def _read_compare(path: Path | None) -> Any:
     """The user's daily counts (``--compare``), read before any work is done."""
     if path is None:
@@ -275,7 +244,7 @@ def simulate(
     counts = _read_compare(compare)
     sc = load(scenario)
     model = prepare(sc, plan_dir, scenario)
-    with _progress_bar(runs) as progress:
+    with progress_bar("simulating", runs) as progress:
         res = run_simulation(
             model,
             runs=runs,

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from evacops.errors import InfeasibleError, ScenarioError, SolverError, UserError
 
-Progress = Callable[[str], None]
+Progress = Callable[[int, int], None]  # (variants solved, variants in all)
 
 _SEGMENT = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<sel>[^\]]+)\])?$")
 
@@ -86,7 +86,7 @@ def load_spec(path: str | Path) -> VarySpec:
         return VarySpec.model_validate(data)
     except ValidationError as exc:
         e = exc.errors()[0]
-        where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in e["loc"])
+        where = ".".join(f"[{part}]" if isinstance(part, int) else str(part) for part in e["loc"])
         msg = str(e["msg"]).removeprefix("Value error, ")
         raise UserError(f"{p}: {where.replace('.[', '[') or 'top level'}: {msg}") from None
 
@@ -135,6 +135,11 @@ def _places(data: dict, path: str) -> list[tuple[dict, str]]:
         last = n == len(segs) - 1
         nxt: list[Any] = []
         for node in here:
+            if isinstance(node, list):
+                raise UserError(
+                    f"path {path!r}: {segs[n - 1][0]!r} is a list; pick its entries with "
+                    "[name], [2], [field=value] or [*]"
+                )
             if not isinstance(node, dict) or key not in node:
                 if many:
                     continue
@@ -274,7 +279,7 @@ def run_sensitivity(
     progress: Progress | None = None,
 ) -> Sensitivity:
     """Solve the base scenario and each assumption at both ends; rows sorted by swing."""
-    say = progress or (lambda _m: None)
+    say = progress or (lambda _done, _total: None)
     data = yaml.safe_load(text)
     bases = [base_values(data, a) for a in spec.assumptions]  # every path checked before solving
     jobs: list[tuple[str, str | None, bool]] = [(text, period, whole_sorties)]
@@ -287,12 +292,12 @@ def run_sensitivity(
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             for i, res in enumerate(pool.map(_solve_one, jobs)):
-                say(f"solved {i + 1} of {len(jobs)}")
                 results.append(res)
+                say(i + 1, len(jobs))
     else:
         for i, job in enumerate(jobs):
             results.append(_solve_one(job))
-            say(f"solved {i + 1} of {len(jobs)}")
+            say(i + 1, len(jobs))
     base = results[0]
     if "error" in base:
         raise UserError(f"the scenario itself cannot be planned: {base['error']}")
