@@ -120,7 +120,12 @@ def test_arrival_deplanes_by_scan_and_reconciles(world: World):
     assert r.status_code == 200 and "answer go" in r.text, r.text
     recon = world.admin.reconcile(OPERATION, "EV2")
     assert recon["deplaned"] == 1 and recon["reconciled"] is True
-    assert re.search(r"<th>reconciled</th><td>True</td>", r.text)
+    assert re.search(r"<th>Reconciled</th><td>yes</td>", r.text)
+    assert re.search(r"<th>Deplaned</th><td>1</td>", r.text)
+    # in Dari every label and value is in Dari: no field names of the API
+    r = c.get(f"{OPAGE}/arrival", params={"flight": "EV2", "lang": "fa"})
+    assert re.search(r"<th>تطبیق شده</th><td>بله</td>", r.text), r.text
+    assert "lap_infants" not in r.text and "reconciled" not in r.text
 
 
 def test_a_gate_cannot_open_the_ramp_or_registration(world: World):
