@@ -23,7 +23,6 @@ from tests.binding_helpers import changed, cold
 from tests.helpers import scenario_from
 from tests.test_plan_properties import scenarios
 
-
 # levers whose network arrays are rounded up to whole units per hour in the one-hour rows
 _WHOLE_STEPS = {"departure_slots", "arrival_slots", "runway_movements"}
 
