@@ -10,6 +10,7 @@ operation can do nothing in it, not even read it. The matrix is documented in do
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Mapping
@@ -156,8 +157,12 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-#: verified against when the user is unknown, so an unknown name costs the same as a wrong password
-DUMMY_HASH = _hasher.hash("evacops: no such user; this hash only spends the same time")
+@functools.cache
+def dummy_hash() -> str:
+    """Verified against when the user is unknown, so an unknown name costs the same as a wrong
+    password. Made on first use, not at import: an Argon2 hash costs about 0.35 s, which every
+    command line would pay on start."""
+    return _hasher.hash("evacops: no such user; this hash only spends the same time")
 
 
 def check_password(stored_hash: str, password: str) -> bool:

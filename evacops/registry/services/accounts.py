@@ -28,11 +28,11 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from evacops.errors import AccessDenied, RegistryError
 from evacops.registry.security import (
-    DUMMY_HASH,
     Actor,
     Perm,
     Role,
     check_password,
+    dummy_hash,
     require,
     same_secret,
     token_hash,
@@ -101,7 +101,7 @@ def login(
         minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
         raise AccessDenied(f"too many failed log-ins for this name; try again in {minutes} minutes")
     # the same Argon2 work whether or not the user exists
-    ok = check_password(row["password_hash"] if row else DUMMY_HASH, password) and row is not None
+    ok = check_password(row["password_hash"] if row else dummy_hash(), password) and row is not None
     with engine.begin() as conn:
         conn.execute(insert(login_attempts).values(name_mac=mac, at=now, ok=ok))
         if ok:

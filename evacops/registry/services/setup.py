@@ -19,11 +19,11 @@ from evacops.registry import credentials as creds
 from evacops.registry import events as ev
 from evacops.registry.limits import check_text
 from evacops.registry.security import (
-    DUMMY_HASH,
     Actor,
     Perm,
     Role,
     check_password,
+    dummy_hash,
     hash_password,
     require,
 )
@@ -46,7 +46,7 @@ def authenticate(engine: Engine, name: str, password: str) -> Actor:
 
     with engine.connect() as conn:
         row = conn.execute(select(users).where(users.c.name == name)).mappings().first()
-        ok = check_password(row["password_hash"] if row else DUMMY_HASH, password)
+        ok = check_password(row["password_hash"] if row else dummy_hash(), password)
         if row is None or not ok:
             raise AccessDenied(f"user {name}: unknown user or wrong password")
         actor = load_actor(conn, name, row)
