@@ -422,8 +422,13 @@ def find_binding(
     rest = [
         b for b in out[checks:] if b.estimate.people >= PEOPLE_TOL or b.estimate.gain > 1e-9 * scale
     ]
+    why = (
+        f"only the first {checks} are re-solved (--check)"
+        if checks > 0
+        else "no re-solves asked for (--check 0)"
+    )
     for b in rest:
-        b.unchecked = f"only the first {checks} are re-solved (--check)"
+        b.unchecked = why
     checked = [b for b in out[:checks] if b.checked is not None]
     failed = [b for b in out[:checks] if b.checked is None]
     out = sorted(checked, key=order) + sorted(failed + rest, key=order)
