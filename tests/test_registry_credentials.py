@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evacops.errors import CredentialError
+from evacops.registry import base45
 from evacops.registry import credentials as cr
 from evacops.registry.credentials import (
     Claim,
@@ -225,7 +226,7 @@ def test_tampering_any_byte_of_body_or_signature_fails(payload):
 
 
 def test_tampering_any_character_fails(payload):
-    alphabet = cr._B45
+    alphabet = base45.ALPHABET
     for i in range(len(payload)):
         other = alphabet[(alphabet.index(payload[i]) + 1) % 45] if payload[i] in alphabet else "A"
         p = payload[:i] + other + payload[i + 1 :]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 import secrets
@@ -30,6 +31,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from evacops.errors import CredentialError
+from evacops.registry.base45 import b45decode as _b45decode
+from evacops.registry.base45 import b45encode as _b45encode
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -205,6 +208,13 @@ def read_public_key_text(text: str) -> tuple[str, bytes]:
     return operation, public
 
 
+@functools.lru_cache(maxsize=64)
+def _verifier(public: bytes) -> Ed25519PublicKey:
+    """The key object of ``public`` (checked raw bytes), made once: a gate's every scan is
+    verified with its operation's one key."""
+    return Ed25519PublicKey.from_public_bytes(public)
+
+
 def _check_public(public: bytes) -> bytes:
     if not isinstance(public, bytes | bytearray) or len(public) != KEY_BYTES:
         raise CredentialError(f"public key: expected {KEY_BYTES} raw bytes")
@@ -325,7 +335,7 @@ def verify(
             f"credential is for operation {claim.operation}, not {operation}; refuse it",
         )
     try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signature, _signed(body))
+        _verifier(public).verify(signature, _signed(body))
     except InvalidSignature:
         raise InvalidCredential(
             Reason.SIGNATURE,
@@ -403,49 +413,6 @@ def _parse(payload: str) -> tuple[Claim, bytes, bytes]:
         expires_at=datetime.fromtimestamp(seconds, UTC),
     )
     return claim, data[: head + n], data[head + n :]
-
-
-# Base45 (RFC 9285): two bytes as three characters of the QR alphanumeric alphabet
-_B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-_B45_VALUE = {c: i for i, c in enumerate(_B45)}
-
-
-def _b45encode(data: bytes) -> str:
-    out: list[str] = []
-    for i in range(0, len(data) - 1, 2):
-        n = data[i] * 256 + data[i + 1]
-        n, c = divmod(n, 45)
-        e, d = divmod(n, 45)
-        out += (_B45[c], _B45[d], _B45[e])
-    if len(data) % 2:
-        d, c = divmod(data[-1], 45)
-        out += (_B45[c], _B45[d])
-    return "".join(out)
-
-
-def _b45decode(text: str) -> bytes | None:
-    """Strict RFC 9285 decoding; None for a character outside the alphabet, a length of 3k+1
-    or a group above its range (so every byte string has exactly one encoding)."""
-    if len(text) % 3 == 1:
-        return None
-    try:
-        values = [_B45_VALUE[c] for c in text]
-    except KeyError:
-        return None
-    out = bytearray()
-    for i in range(0, len(values), 3):
-        group = values[i : i + 3]
-        if len(group) == 3:
-            n = group[0] + group[1] * 45 + group[2] * 2025
-            if n > 0xFFFF:
-                return None
-            out += n.to_bytes(2, "big")
-        else:
-            n = group[0] + group[1] * 45
-            if n > 0xFF:
-                return None
-            out.append(n)
-    return bytes(out)
 
 
 # ---------------------------------------------------------------------------------------------

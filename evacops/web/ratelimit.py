@@ -29,6 +29,7 @@ is told to trust it (``FORWARDED_ALLOW_IPS``; docs/service.md, Deployment).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import time
@@ -87,7 +88,12 @@ class Buckets:
 def address_of(scope: Scope) -> str:
     """The client's address as the key of its buckets (an IPv6 address: its /64)."""
     client = scope.get("client")
-    host = client[0] if client else "unknown"
+    return _bucket_key(client[0] if client else "unknown")
+
+
+@functools.lru_cache(maxsize=4096)
+def _bucket_key(host: str) -> str:
+    """``host``'s bucket key, parsed once per address (every request of a gate asks)."""
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:

@@ -229,7 +229,10 @@ class Raw:
     def dt(self, value):
         if value is None or not self.sqlite:
             return value
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        value = value.astimezone(UTC)
+        if value.year < 1000:  # strftime does not pad the year; the text stays as it was
+            return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")  # half strftime's time
 
     def json(self, value):
         return self._json(value)
