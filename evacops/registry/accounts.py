@@ -18,6 +18,7 @@ method, checked against the actor's role in the operation it names. The services
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -37,7 +38,6 @@ class Accounts:
         self.engine = engine
         self.master = master_key
         self.settings = settings or RegistrySettings()
-        self._keys: tuple[tuple[object, object], KeyFolder] | None = None
 
     @classmethod
     def from_settings(cls, settings: RegistrySettings, *, engine: Engine | None = None) -> Accounts:
@@ -88,14 +88,10 @@ class Accounts:
     def registry(self, actor: Actor) -> Registry:
         """The registry as ``actor`` (from :meth:`login`, :meth:`session_actor` or
         :meth:`device_actor`)."""
-        return Registry.for_actor(self.engine, self.master, actor, self._key_folder())
+        return Registry.for_actor(self.engine, self.master, actor, self._key_folder)
 
+    @functools.cached_property
     def _key_folder(self) -> KeyFolder:
-        """The folder of the operations' KEKs, made again only when the settings that name it
-        change (a request's registry is made on every request; the path's making is not free)."""
-        s = self.settings
-        named_by = (s.operation_keys, s.key_file)
-        kept = self._keys
-        if kept is None or kept[0] != named_by:
-            kept = self._keys = (named_by, KeyFolder(s.operation_keys_dir))
-        return kept[1]
+        """The folder of the operations' KEKs, made once (a registry is made on every request;
+        the path's making is not free; an Accounts' settings never change)."""
+        return KeyFolder(self.settings.operation_keys_dir)
