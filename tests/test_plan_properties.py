@@ -15,6 +15,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from evacops.network.limits import processed_pool
 from evacops.plan import solve_plan
 from evacops.plan.gates import call_forward, gate_crowds
 from evacops.plan.result import largest_remainder
@@ -217,7 +218,11 @@ def check_invariants(p) -> None:
     assert (hold.sum(axis=0) <= net.cap + TOL).all()
     for s in range(S):
         out_s = flow[:, net.arc_from == s, :].sum(axis=(0, 1))
-        assert (out_s <= net.rate[s] + TOL).all()
+        if net.pooled[s]:  # processed while waiting: out <= processed before + rate
+            pool = processed_pool(net.rate[s], out_s, hold[:, s].sum(axis=0))
+            assert (out_s <= np.concatenate([[0.0], pool[:-1]]) + net.rate[s] + TOL).all()
+        else:
+            assert (out_s <= net.rate[s] + TOL).all()
     assert (flow.sum(axis=0) <= net.arc_cap[:, None] + TOL).all()
     k = p.sortie_counts
     assert np.allclose(sol.sorties, k, atol=1e-6)  # whole sorties after repair

@@ -108,6 +108,14 @@ class Network:
         return d
 
     @property
+    def pooled(self) -> np.ndarray:
+        """(S,) sites whose processing goes on while people wait (the evacuation airport's
+        airside and the staging bases, with a processing rate): people processed in earlier
+        periods and still there may leave together, so a whole sortie can board at once. At
+        gates and assembly points the rate is what passes in each period."""
+        return np.isin(self.site_kind, ["airport", "staging"]) & np.isfinite(self.rate)
+
+    @property
     def out_arcs(self) -> np.ndarray:
         """Arcs whose use takes people out of the danger zone."""
         return self.arc_from == self.evac

@@ -101,3 +101,18 @@ def day_windows(period_h: float, fleet_avail: np.ndarray) -> DayWindows:
     padded_avail = np.concatenate([np.zeros((F, W - 1)), fleet_avail], axis=1)
     most = np.stack([padded_avail[:, k : k + T] for k in range(W)]).max(axis=0)
     return W, stride, ends, most
+
+
+def processed_pool(rate: np.ndarray, out: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """(..., T) people processed and still waiting at a pooled site at the end of each period,
+    processing going on at ``rate`` a period whenever someone there is not yet processed:
+    ``pool[t] = min(pool[t-1] + rate - out[t], present[t])``. ``out`` and ``present`` are
+    (..., T): people who left in each period and people there at its end. The largest pool any
+    schedule with these departures can have, so ``out[t] <= pool[t-1] + rate`` in every period
+    is exactly the planner's processing rows (``Site-processing``, ``Site-pool``) holding."""
+    pool = np.zeros(out.shape)
+    prev = np.zeros(out.shape[:-1])
+    for t in range(out.shape[-1]):
+        prev = np.maximum(np.minimum(prev + rate - out[..., t], present[..., t]), 0.0)
+        pool[..., t] = prev
+    return pool

@@ -16,7 +16,7 @@ import numpy as np
 from evacops.network import Network
 from evacops.network.keys import padded
 from evacops.network.limits import hour_peak
-from evacops.plan.rows import add_rows, gather, per_period, window
+from evacops.plan.rows import Part, add_rows, coords, data_array, gather, per_period, window
 from evacops.plan.variables import AircraftVars, PeopleVars
 
 
@@ -53,13 +53,43 @@ def define_holding_limits(m: linopy.Model, net: Network, people: PeopleVars) -> 
 
 
 def define_processing_rates(m: linopy.Model, net: Network, people: PeopleVars) -> None:
-    """People leaving a site in a period <= its processing rate (screening, out-processing)."""
+    """People processed at a site in a period <= its processing rate (screening,
+    out-processing). At a gate that is the people who leave it in the period. At a pooled site
+    (:attr:`Network.pooled`: the evacuation airport's airside, staging bases) processing goes on
+    while people wait: ``Site-pool[s, t]`` people processed and not yet gone, so the rows are
+    ``left[t] + pool[t] - pool[t-1] <= rate`` and ``pool[t] <= people there at the end of t``
+    (``Site-pool``): an aircraft can take a whole sortie processed over several periods."""
     S = len(net.sites)
     outs = _by(net.arc_from, S)
     g = gather(people.flow, outs, np.zeros_like(outs))  # (C, S, T, K)
     lab = np.moveaxis(g, 0, -1).reshape(S, net.T, -1)
     rhs = per_period(net, net.rate)
-    add_rows(m, net, "Site-processing", [(lab, 1.0)], ["site", "period"], "<=", rhs)
+    parts: list[Part] = [(lab, 1.0)]
+    pooled = np.broadcast_to(net.pooled[:, None], (S, net.T))
+    if pooled.any():
+        pool = m.add_variables(
+            lower=0,
+            name="Site-pool",
+            coords=[coords(net)["site"], coords(net)["period"]],
+            dims=["site", "period"],
+            mask=data_array(net, pooled, ["site", "period"]),
+        ).labels.values
+        me = np.arange(S)[:, None]
+        now, before = gather(pool, me, np.zeros_like(me)), gather(pool, me, np.ones_like(me))
+        parts += [(now, 1.0), (before, -1.0)]
+        hold = np.moveaxis(people.hold, 0, -1)  # (S, T, C)
+        dims = ["site", "period"]
+        add_rows(
+            m,
+            net,
+            "Site-pool",
+            [(now, 1.0), (hold, -1.0)],
+            dims,
+            "<=",
+            np.zeros((S, net.T)),
+            pooled,
+        )
+    add_rows(m, net, "Site-processing", parts, ["site", "period"], "<=", rhs)
 
 
 def define_ground_capacity(m: linopy.Model, net: Network, people: PeopleVars) -> None:

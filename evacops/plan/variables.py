@@ -9,6 +9,9 @@
   a fleet) in a period, if the cohort may use it and it is open; they arrive ``arc_delay``
   periods later;
 - ``Arc-backlog[arc, period]`` (repair model only): people waiting for seats on an air arc;
+- ``Site-pool[site, period]``: people processed and not yet gone at the evacuation airport and
+  the staging bases with a processing rate
+  (:func:`evacops.plan.constraints.define_processing_rates`);
 - ``Site-arrived[site, period]``: people who have arrived at a site up to and including a period
   (only at sites with a stay limit or a minimum dwell): a stay is then three terms per row.
 

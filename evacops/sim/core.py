@@ -116,6 +116,7 @@ class Batch:
             landings.go_around(self, t, quick)
         flows.people(self, t)
         capacity.overflow(self, t)
+        flows.processed(self)
         stays.record(self, t)
         pp.H = self.now.A
         records.record(self, t)

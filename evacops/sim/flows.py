@@ -36,6 +36,7 @@ def people(b: Batch, t: int) -> None:
     room = np.where(net.arc_move[None, :] >= 0, seats, net.arc_cap[None, :])
     now.arc_room = np.where(md.arc_open_ta[t][None, :] & now.site_open[:, net.arc_from], room, 0.0)
     now.site_room = now.rate_eff.copy()
+    now.site_room[:, net.pooled] += b.people.pool[:, net.pooled]
     dwell_limit(b, t)  # nobody leaves before their minimum dwell
     for li, layer in enumerate(md.layers):
         if md.plan is not None and ix.layer_arcs[li].arcs.size:
@@ -43,6 +44,24 @@ def people(b: Batch, t: int) -> None:
         _surplus(b, t, layer)
     if now.gone:
         _load_aircraft(b, t)
+
+
+def processed(b: Batch) -> None:
+    """At the end of a period, the people processed and still waiting at each pooled site
+    (:attr:`~evacops.network.Network.pooled`): processing goes on at the site's rate while
+    anyone there is not yet processed, as in the planner's ``Site-pool`` rows
+    (:func:`evacops.network.limits.processed_pool`), so that those who leave together on a
+    sortie may have been processed over several periods. Processing goes on while a site is
+    closed, as in the planner (nobody leaves it then)."""
+    md, now = b.md, b.now
+    net = md.net
+    s = np.flatnonzero(net.pooled)
+    if not s.size:
+        return
+    out = np.stack([now.flow_t[:, net.arc_from == x].sum(axis=(1, 2)) for x in s], axis=1)
+    there = now.A[:, s].sum(axis=2)
+    pool = b.people.pool
+    pool[:, s] = np.maximum(np.minimum(pool[:, s] + net.rate[s][None, :] - out, there), 0.0)
 
 
 def _load_aircraft(b: Batch, t: int) -> None:

@@ -30,6 +30,7 @@ class People:
     land_sched: np.ndarray  # (LB, R, S) people aboard landing at a site, by period (a ring)
     stay_hold: np.ndarray  # (H, R, n) people at each site with a stay limit, by period (a ring)
     stay_cum: np.ndarray  # (H, R, n) people who have left it by the end of each period (a ring)
+    pool: np.ndarray  # (R, S) people processed and still waiting at pooled sites (Network.pooled)
 
     @classmethod
     def new(cls, md: SimModel, R: int) -> People:
@@ -42,6 +43,7 @@ class People:
             land_sched=np.zeros((md.ix.land_ring, R, S)),
             stay_hold=np.zeros((md.stays.H, R, md.stays.sites.size)),
             stay_cum=np.zeros((md.stays.H, R, md.stays.sites.size)),
+            pool=np.zeros((R, S)),
         )
 
 

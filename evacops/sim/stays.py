@@ -84,10 +84,10 @@ class StayLimits:
 def _airlift(net: Network, s: int) -> np.ndarray:
     """(T,) people the fleets that fly on from site ``s`` can carry from it per period, as a
     planner would estimate it: each fleet's aircraft available x the people a sortie takes
-    (its seats, at most what the site out-processes in a period: people board in the period
-    their sortie leaves) x the rotations an aircraft flies per period (one per out-and-back
-    cycle of block and ground times, within its crews' sorties and its maintenance down time),
-    shared equally among the airfields it carries people from."""
+    (its seats; at a site that is not pooled, at most what it processes in a period, since
+    people there board in the period their sortie leaves) x the rotations an aircraft flies per
+    period (one per out-and-back cycle of block and ground times, within its crews' sorties and
+    its maintenance down time), shared equally among the airfields it carries people from."""
     out = np.zeros(net.T)
     dt = net.period_h
     for f in range(len(net.fleets)):
@@ -105,7 +105,7 @@ def _airlift(net: Network, s: int) -> np.ndarray:
             per = min(per, net.fleet_sorties_day[f] / 2 * dt / 24)
         origins = np.unique(net.move_from[fwd]).size
         open_ = net.move_open[here].any(axis=0)
-        seats = min(net.fleet_load[f], net.rate[s])
+        seats = net.fleet_load[f] if net.pooled[s] else min(net.fleet_load[f], net.rate[s])
         out += np.where(open_, net.fleet_avail[f] * seats * per / origins, 0.0)
     return out
 
