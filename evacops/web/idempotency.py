@@ -53,7 +53,7 @@ from evacops.errors import RegistryError, UserError
 from evacops.registry.services.context import Context
 from evacops.registry.services.shred import SHREDDED
 from evacops.registry.store.crypto import derive_key
-from evacops.registry.store.db import INTEGRITY_ERRORS
+from evacops.registry.store.db import integrity_errors
 from evacops.registry.store.tables import idempotency_keys as K
 from evacops.web import problems
 from evacops.web.deps import Caller, authorize
@@ -156,7 +156,7 @@ def _begin(p: Pending, route: str, digest: str, hours: float) -> None:
                     )
                 )  # fmt: skip
                 return
-    except INTEGRITY_ERRORS:  # the same key sent twice at once: the other one runs
+    except integrity_errors():  # the same key sent twice at once: the other one runs
         raise KeyInUse() from None
     if row["request_hash"] == SHREDDED:  # its operation was shredded: the answer is gone
         raise KeyInUse()

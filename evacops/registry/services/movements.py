@@ -23,7 +23,7 @@ from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
 from evacops.registry.services import gate_view
 from evacops.registry.services.context import Context
-from evacops.registry.store.db import INTEGRITY_ERRORS, raw
+from evacops.registry.store.db import integrity_errors, raw
 from evacops.registry.store.tables import (
     events,
     manifest_entries,
@@ -131,7 +131,7 @@ def scan(
             request = _Scan(action, site, flight, key, override, at)
             shown = lookup_view(ctx, op, found) if view and found is not None else None
             return _scan(ctx, conn, op, request, cred, p, shown)
-    except INTEGRITY_ERRORS:
+    except integrity_errors():
         # a concurrent copy of the same scan won the race: report it
         with ctx.read() as conn:
             dup = _replayed(conn, key, claim.credential_id, action, scan_id)

@@ -28,7 +28,7 @@ from evacops.registry.limits import check_text, row_problems
 from evacops.registry.security import Perm, require
 from evacops.registry.services.context import Context, chunks, token
 from evacops.registry.store.crypto import FieldCipher
-from evacops.registry.store.db import INTEGRITY_ERRORS, bulk_insert, raw, reserve_sequence
+from evacops.registry.store.db import bulk_insert, integrity_errors, raw, reserve_sequence
 from evacops.registry.store.tables import households, persons
 
 
@@ -312,7 +312,7 @@ def _write_registered(conn: Connection, ev_rows: list[dict[str, Any]], source: s
     ]  # fmt: skip
     try:
         bulk_insert(conn, "events", ev_cols, ev_tuples)
-    except INTEGRITY_ERRORS:
+    except integrity_errors():
         raise RegistryError(
             f"{source}: this file was imported already; nothing imported again"
         ) from None

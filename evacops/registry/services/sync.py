@@ -46,7 +46,7 @@ from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
 from evacops.registry.services import credentials, gate_view, movements
 from evacops.registry.services.context import Context, chunks
-from evacops.registry.store.db import INTEGRITY_ERRORS, raw
+from evacops.registry.store.db import integrity_errors, raw
 from evacops.registry.store.tables import (
     devices,
     events,
@@ -169,7 +169,7 @@ def _sync_part(
                        for s in part]  # fmt: skip
                 _keep(conn, kept)
                 return out
-        except INTEGRITY_ERRORS:
+        except integrity_errors():
             pass  # rolled back whole: nothing of it was kept
     return [_sync_one(ctx, op, dev, s, view) for s in part]
 
@@ -199,7 +199,7 @@ def _sync_one(ctx: Context, op: str, dev: dict, s: OfflineScan, view: bool) -> d
     try:
         with ctx.write() as conn:
             return _sync_in(ctx, conn, op, dev, s, view)
-    except INTEGRITY_ERRORS:
+    except integrity_errors():
         # the same (device, seq) sent twice at once: the other copy won; give its answer
         with ctx.read() as conn:
             prior = _prior(conn, dev["id"], s.seq)
