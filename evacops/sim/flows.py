@@ -12,7 +12,7 @@ import numpy as np
 
 from evacops.sim.arrays import rsum, segsum, take_by_priority
 from evacops.sim.crowds import call_forward, surges
-from evacops.sim.stays import dwell_limit, must_go, stay_grid, stay_room
+from evacops.sim.stays import dwell_limit, must_go, stay_room
 from evacops.sim.transfer import EPS, send, send_one
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ def people(b: Batch, t: int) -> None:
         seats[:, fa] = now.nd_move[:, mv] * net.arc_load[fa][None, :]  # max load on surge legs
     room = np.where(net.arc_move[None, :] >= 0, seats, net.arc_cap[None, :])
     now.arc_room = np.where(md.arc_open_ta[t][None, :] & now.site_open[:, net.arc_from], room, 0.0)
+    now.stay_at = {}  # stay rooms by (site, landing period), as people move this period
     now.site_room = now.rate_eff.copy()
     now.site_room[:, net.pooled] += b.people.pool[:, net.pooled]
     dwell_limit(b, t)  # nobody leaves before their minimum dwell
@@ -236,7 +237,41 @@ def _air_room(b: Batch, t: int, a: int, stay_only: bool = False) -> np.ndarray:
         )
         room = cap - there
     if stay:
-        if now.stay_next is None:  # (what lands or leaves meanwhile does not change it)
-            now.stay_next = stay_grid(b, t)
-        room = np.minimum(room, now.stay_next[:, to] - loaded)
+        room = np.minimum(room, _landing_stay_room(b, t, a, to) - loaded)
     return np.maximum(room, 0.0)
+
+
+def _landing_stay_room(b: Batch, t: int, a: int, to: int) -> np.ndarray:
+    """(R,) the people site ``to`` can take and send on before their stay ends, if they land
+    when the aircraft leaving on air arc ``a`` this period land (their drawn block times): the
+    least :func:`~evacops.sim.stays.stay_room` over each run's first to last of those landings
+    (next period where none leaves). Read for the landing period itself: a flight that is late
+    lands with later ones, and the room next period would let both bring more than the site can
+    send on in time."""
+    md, now, ac = b.md, b.now, b.air
+    m = int(md.net.arc_move[a])
+    first = np.full(b.R, t + 1, dtype=np.int64)
+    last = np.full(b.R, t + 1, dtype=np.int64)
+    seen = np.zeros(b.R, dtype=bool)
+    for rows, cols, mv in now.gone:
+        sel = mv == m
+        if not sel.any():
+            continue
+        r, eta = rows[sel], ac.eta[rows[sel], cols[sel]]
+        new = ~seen[r]
+        first[r[new]] = eta[new]
+        last[r[new]] = eta[new]
+        seen[r] = True
+        np.minimum.at(first, r, eta)
+        np.maximum.at(last, r, eta)
+    out = np.full(b.R, np.inf)
+    runs = np.arange(b.R)
+    for p in range(int(first.min()), int(last.max()) + 1):
+        live = (first <= p) & (p <= last)
+        if not live.any():
+            continue
+        key = (to, p)
+        if key not in now.stay_at:
+            now.stay_at[key] = stay_room(b, t, runs, np.full(b.R, to), np.full(b.R, p))
+        out[live] = np.minimum(out[live], now.stay_at[key][live])
+    return out

@@ -147,4 +147,6 @@ class Period:
     surge_all: np.ndarray | None = None
     # (R, S) the room each site has for people landing next period (evacops.sim.stays)
     stay_next: np.ndarray | None = None
+    # (R,) the room at a site for people landing in a period, by (site, period) (evacops.sim.flows)
+    stay_at: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     due: np.ndarray | None = None  # (R, n) people whose stay at each site ends now
