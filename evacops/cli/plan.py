@@ -211,7 +211,11 @@ def plan(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table format: csv or parquet")] = "csv",
     time_limit: Annotated[
-        float | None, typer.Option(help="seconds allowed for each solve (default: none)")
+        float | None,
+        typer.Option(
+            help="seconds allowed for each solve (default: none for the LP and the MIP; the "
+            "repair to whole sorties gets the LP's solve time, 10 to 30 s)"
+        ),
     ] = None,
     mip_gap: Annotated[float, typer.Option(help="relative MIP gap to stop at")] = 1e-3,
     check: Annotated[
