@@ -473,6 +473,7 @@ def test_loads_leaving_this_period_for_another_feeder_count_at_the_far_end():
     check_invariants(md, rec, random=True)
     assert rec["out"].sum(axis=(1, 2)).min() >= 90  # people were flown
 
+
 def test_a_flight_held_over_a_staging_base_may_overstay_and_it_is_counted():
     """What a flight takes for a staging base is decided when it leaves, for its drawn landing
     period; a hold over the base (here its MOG of 1) is decided on landing, after that. Three
