@@ -321,7 +321,10 @@ def test_invariants_random_scenarios(d, seed, stress):
     sc = scenario_from(d)
     md = build_model(sc, uncertainty=STRESS if stress else None)
     rec = run_batch(md, np.random.SeedSequence(seed).spawn(3), audit=True)
-    check_invariants(md, rec, random=True)
+    # an aircraft held in the air (arrival slots, MOG) lands later than its people were loaded
+    # for, perhaps with a later one: stays are then only checked to be counted right
+    held = bool(rec["air_hold_periods"].any())
+    check_invariants(md, rec, random=True, stays_kept=not held)
 
 
 # found by test_invariants_random_scenarios: with a random block time, an aircraft landed in
@@ -443,6 +446,53 @@ def test_a_late_landing_counts_against_the_stay_room_of_later_flights():
     rec = run_batch(md, np.random.SeedSequence(0).spawn(3), audit=True)
     check_invariants(md, rec, random=True)
     assert rec["out"].sum(axis=(1, 2)).max() >= 20  # people were flown, f0 full
+
+
+def test_loads_leaving_this_period_for_another_feeder_count_at_the_far_end():
+    """HOME holds 100 and is fed by STAGE0 (no stay limit, on 50 an hour) and STAGE1 (3 h, on
+    20 an hour). In one period f1 took 90 for STAGE0, where 90 already were; f2, leaving with
+    it for STAGE1, took one person, counting HOME's room without f1's 90: HOME filled from
+    STAGE0 and the one person overstayed (found by test_invariants_random_scenarios)."""
+    d = json.loads(json.dumps(LATE_LANDING))
+    d["sites"][2]["airfield"]["departure_slots_per_h"] = None
+    d["sites"][3] = {"name": "HOME", "kind": "destination", "holding_capacity": 100}
+    d["sites"][4]["max_stay_h"] = None
+    d["sites"].append({**d["sites"][4], "name": "STAGE1", "max_stay_h": 3})
+    d["legs"][2]["block_time_h"] = 1
+    d["legs"][3]["capacity_per_h"] = 50
+    d["legs"] += [
+        {**d["legs"][2], "name": "evac-1", "destination": "STAGE1"},
+        {**d["legs"][3], "name": "1-home", "origin": "STAGE1", "capacity_per_h": 20},
+    ]
+    d["fleets"][0]["legs"] = ["evac-0", "evac-1"]
+    d["fleets"][1]["home"] = "STAGE0"
+    d["fleets"].append({**d["fleets"][1], "name": "f2", "home": "STAGE1", "legs": ["evac-1"]})
+    d["cohorts"][0]["size"] = 181
+    md = build_model(scenario_from(d))
+    rec = run_batch(md, np.random.SeedSequence(0).spawn(3), audit=True)
+    check_invariants(md, rec, random=True)
+    assert rec["out"].sum(axis=(1, 2)).min() >= 90  # people were flown
+
+
+def test_a_flight_held_over_a_staging_base_may_overstay_and_it_is_counted():
+    """What a flight takes for a staging base is decided when it leaves, for its drawn landing
+    period; a hold over the base (here its MOG of 1) is decided on landing, after that. Three
+    aircraft shuttle EVAC-STAGE0 (1 h) with 45 people each, STAGE0 sends on 45 an hour and
+    keeps people one hour: a held aircraft lands with the next one and 45 overstay. The
+    overstay is counted, not hidden (docs/simulation.md, stays)."""
+    d = json.loads(json.dumps(LATE_LANDING))
+    d["sites"][2]["airfield"]["departure_slots_per_h"] = None
+    d["sites"][4]["airfield"]["mog"] = 1
+    d["legs"][2]["block_time_h"] = 1
+    d["legs"][3]["capacity_per_h"] = 45
+    d["fleets"][0]["count"] = 2
+    d["cohorts"][0]["size"] = 135
+    md = build_model(scenario_from(d))
+    rec = run_batch(md, np.random.SeedSequence(0).spawn(3), audit=True)
+    check_invariants(md, rec, random=True, stays_kept=False)  # overstays counted right
+    held = rec["air_hold_periods"] > 0
+    assert held.any() and rec["overstay"].sum() > 0  # the case the count is checked on
+    assert rec["overstay"][~held].sum() == 0.0  # no hold, no overstay
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])

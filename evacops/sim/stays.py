@@ -237,7 +237,8 @@ def _capacity(b: Batch, t: int, i: np.ndarray, e: np.ndarray) -> np.ndarray:
 def _far_room(b: Batch, t: int, rows: np.ndarray, i: np.ndarray) -> np.ndarray:
     """(n,) room at the far ends of a site's onward ground legs into places with a capacity:
     their least capacity from now on less people there and on the way, and less everyone at
-    (or bound for) the other places that feed them, who may take it first."""
+    (or bound for, aboard aircraft that left this period too) the other places that feed them,
+    who may take it first."""
     md, pp = b.md, b.people
     out = np.full(rows.size, np.inf)
     for j in np.unique(i):
@@ -253,6 +254,9 @@ def _far_room(b: Batch, t: int, rows: np.ndarray, i: np.ndarray) -> np.ndarray:
                 at = b.now.A[r][:, others].sum(axis=(1, 2))
                 on_way = pp.inbound[r][:, others].sum(axis=(1, 2))
                 taken = taken + at + on_way + rsum(pp.land_sched[:, r][:, :, others], 0).sum(1)
+                air = np.concatenate([md.ix.bound_arcs[o] for o in others])
+                if air.size and b.now.flow_t.size:  # loaded this period, not in land_sched yet
+                    taken = taken + b.now.flow_t[r][:, air].sum(axis=(1, 2))
             room += np.maximum(md.hold_cap[d, t:].min() - taken, 0.0)
         out[sel] = room
     return out
