@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 from helpers import scenario_from
 
 from evacops.sim import simulate
@@ -83,3 +85,33 @@ def test_more_room_sends_more_aircraft():
     res = simulate(scenario_from(d), runs=1, random=False, workers=1)
     assert round(res.evacuated()[0]) == 200 and res.rec["sorties_out"].sum() == 2
     assert res.rec["held_aircraft_periods"].sum() == 0
+
+
+def test_the_airport_admits_no_more_than_it_holds_and_shares_it_by_aircraft():
+    """Without a plan, the cohorts' admission quotas together never exceed the evacuation
+    airport's holding capacity (on Kabul the nations' quotas alone once filled the 10,000 places
+    airside and no SIV applicant got in for days); a fleet's loads are shared among the cohorts
+    it may carry, so cohorts sharing the US aircraft are not each counted with all of them."""
+    from evacops.scenario import load
+    from evacops.sim.model import LIFT_LOADS, build_model
+
+    md = build_model(load("scenarios/kabul-2021.yaml"))
+    net = md.net
+    cap = md.hold_cap[net.evac]
+    assert np.isfinite(cap).all()
+    assert (md.lift_quota.sum(axis=1) <= cap + 1e-6).all()
+    assert (md.lift_quota >= 0).all()
+    # when the US staging sites had room again (Ali Al Salem opens on 22 Aug), SIV applicants
+    # may come airside at least a C-17 load at a time
+    c17 = net.fleets.index("USAF C-17 Kabul")
+    siv = net.cohorts.index("SIV and families")
+    t = net.timeline.period_ceil(pd.Timestamp("2021-08-22T00:00:00+04:30").to_pydatetime())
+    assert md.lift_quota[t, siv] >= net.fleet_load[c17]
+    # a fleet's loads are shared by the cohorts it carries: the three US cohorts together
+    # never get more than LIFT_LOADS loads of the aircraft that carry them
+    us = [
+        net.cohorts.index(c) for c in ("US citizens", "SIV and families", "Other at-risk Afghans")
+    ]
+    us_fleets = [f for f, name in enumerate(net.fleets) if name.startswith("USAF")]
+    most = LIFT_LOADS * (net.fleet_avail[us_fleets] * net.fleet_load[us_fleets, None]).sum(axis=0)
+    assert (md.lift_quota[:, us].sum(axis=1) <= most + 1e-6).all()

@@ -242,6 +242,9 @@ def test_eligibility_that_changes_on_a_date():
     of b is screened or called after, and everyone is accounted for."""
     d = _gate_dict()
     d["cohorts"][1]["priority"] = 2  # b is called first
+    # two aircraft: the airport admits two loads of them, shared by a and b (200 each), so more
+    # of b are called than the gate screens by +4h and a crowd of b stands before it then
+    d["fleets"][0]["count"] = 2
     d["events"] = [{"kind": "eligibility", "site": "GATE", "at": "+4h", "cohorts": ["a"]}]
     md, rec = _audit(d)
     g, camp = md.net.sites.index("GATE"), md.net.sites.index("CAMP")

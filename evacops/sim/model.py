@@ -383,9 +383,14 @@ def _away_moves(net: Network, home_move: np.ndarray, block: np.ndarray) -> np.nd
     return out
 
 
-def _lift_quota(net: Network) -> np.ndarray:
+def _lift_quota(net: Network, hold_cap: np.ndarray) -> np.ndarray:
     """(T, C) people of each cohort the evacuation airport admits at once without a plan:
-    LIFT_LOADS loads of the aircraft available that may carry the cohort."""
+    LIFT_LOADS loads of the aircraft available that may carry the cohort, each fleet's loads
+    shared among the cohorts it may carry; where the cohorts' quotas together exceed the
+    airport's holding capacity, each is cut in the same proportion. Without that cut, on Kabul,
+    the nations' cohorts (each with two loads of its own aircraft, 11,288 in all) filled the
+    10,000 places airside with people their hubs could not yet take, and no SIV applicant could
+    get in to the US aircraft for days."""
     F, C = len(net.fleets), len(net.cohorts)
     carry = np.zeros((F, C), dtype=bool)  # the fleet may carry the cohort out of the airport
     for a, m in enumerate(net.arc_move):
@@ -393,8 +398,14 @@ def _lift_quota(net: Network) -> np.ndarray:
             carry[net.move_fleet[m]] |= net.arc_allowed[:, a]
     lift = np.zeros((net.T, C))
     for f in range(F):
-        lift += LIFT_LOADS * net.fleet_avail[f][:, None] * net.fleet_load[f] * carry[f][None, :]
-    return lift
+        n = int(carry[f].sum())
+        if n:
+            per = LIFT_LOADS * net.fleet_avail[f] * net.fleet_load[f] / n
+            lift += per[:, None] * carry[f][None, :]
+    cap = hold_cap[net.evac]  # (T,)
+    total = lift.sum(axis=1)
+    cut = np.where(np.isfinite(cap) & (total > cap), cap / np.where(total > 0, total, 1.0), 1.0)
+    return lift * cut[:, None]
 
 
 def _mog_eff(net: Network, home_site: np.ndarray) -> np.ndarray:
@@ -472,7 +483,7 @@ def build_model(
         fleet_all=padded([[m for m in range(M) if net.move_fleet[m] == f] for f in range(F)]),
         home_move=home_move,
         away_move=_away_moves(net, home_move, block),
-        lift_quota=_lift_quota(net),
+        lift_quota=_lift_quota(net, hold_cap),
         runway=Runway.of(net),
         crews=Crews.of(net),
         stays=StayLimits.of(net, hold_cap),
