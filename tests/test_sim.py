@@ -279,8 +279,9 @@ def test_whole_sorties_board_people_processed_over_several_periods(tmp_path):
     d["sites"][1]["processing_rate_per_h"] = 25
     path = tmp_path / "pooled.yaml"
     path.write_text(yaml.safe_dump(d, sort_keys=False))
-    folder = write_plan_of(path, tmp_path / "plan")
     p = solve_plan(load(path), check_binding=0)
+    folder = tmp_path / "plan"
+    write_plan(p, folder, scenario_path=path)
     out = p.out_by_period.sum(axis=0)
     assert out.max() == pytest.approx(100.0)  # a whole sortie, not one hour's processing
     assert (np.cumsum(out) <= 25.0 * np.arange(1, out.size + 1) + 1e-6).all()
@@ -411,26 +412,9 @@ LATE_LANDING = {
         {"name": "big", "planning_load": 300, "max_load": 450},
     ],
     "fleets": [
-        {
-            "name": "f0",
-            "type": "small",
-            "count": 1,
-            "home": "EVAC",
-            "legs": ["evac-0"],
-            "operator": "red",
-            "max_sorties_per_day": None,
-            "maintenance_down_fraction": 0,
-        },
-        {
-            "name": "f1",
-            "type": "small",
-            "count": 1,
-            "home": "EVAC",
-            "legs": ["evac-0"],
-            "operator": "red",
-            "max_sorties_per_day": None,
-            "maintenance_down_fraction": 0,
-        },
+        {"name": f, "type": "small", "count": 1, "home": "EVAC", "legs": ["evac-0"]}
+        | {"operator": "red", "max_sorties_per_day": None, "maintenance_down_fraction": 0}
+        for f in ("f0", "f1")
     ],
     "cohorts": [{"name": "c0", "size": 21, "origin": "CAMP", "priority": 1}],
     "safe_density_per_m2": 1.5,

@@ -103,16 +103,20 @@ def day_windows(period_h: float, fleet_avail: np.ndarray) -> DayWindows:
     return W, stride, ends, most
 
 
+def pool_step(prev: np.ndarray, rate, out: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """People processed and still waiting at a pooled site at the end of a period, from those
+    at the end of the one before: processing goes on at ``rate`` whenever someone there is not
+    yet processed, ``min(prev + rate - out, present)`` (never below 0)."""
+    return np.maximum(np.minimum(prev + rate - out, present), 0.0)
+
+
 def processed_pool(rate: np.ndarray, out: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """(..., T) people processed and still waiting at a pooled site at the end of each period,
-    processing going on at ``rate`` a period whenever someone there is not yet processed:
-    ``pool[t] = min(pool[t-1] + rate - out[t], present[t])``. ``out`` and ``present`` are
-    (..., T): people who left in each period and people there at its end. The largest pool any
-    schedule with these departures can have, so ``out[t] <= pool[t-1] + rate`` in every period
-    is exactly the planner's processing rows (``Site-processing``, ``Site-pool``) holding."""
+    """(..., T) :func:`pool_step` over every period: ``out`` and ``present`` are (..., T),
+    people who left in each period and people there at its end. The largest pool any schedule
+    with these departures can have, so ``out[t] <= pool[t-1] + rate`` in every period is exactly
+    the planner's processing rows (``Site-processing``, ``Site-pool``) holding."""
     pool = np.zeros(out.shape)
     prev = np.zeros(out.shape[:-1])
     for t in range(out.shape[-1]):
-        prev = np.maximum(np.minimum(prev + rate - out[..., t], present[..., t]), 0.0)
-        pool[..., t] = prev
+        prev = pool[..., t] = pool_step(prev, rate, out[..., t], present[..., t])
     return pool

@@ -64,32 +64,24 @@ def define_processing_rates(m: linopy.Model, net: Network, people: PeopleVars) -
     g = gather(people.flow, outs, np.zeros_like(outs))  # (C, S, T, K)
     lab = np.moveaxis(g, 0, -1).reshape(S, net.T, -1)
     rhs = per_period(net, net.rate)
+    dims = ["site", "period"]
     parts: list[Part] = [(lab, 1.0)]
     pooled = np.broadcast_to(net.pooled[:, None], (S, net.T))
     if pooled.any():
         pool = m.add_variables(
             lower=0,
             name="Site-pool",
-            coords=[coords(net)["site"], coords(net)["period"]],
-            dims=["site", "period"],
-            mask=data_array(net, pooled, ["site", "period"]),
+            coords=[coords(net)[d] for d in dims],
+            dims=dims,
+            mask=data_array(net, pooled, dims),
         ).labels.values
         me = np.arange(S)[:, None]
         now, before = gather(pool, me, np.zeros_like(me)), gather(pool, me, np.ones_like(me))
         parts += [(now, 1.0), (before, -1.0)]
         hold = np.moveaxis(people.hold, 0, -1)  # (S, T, C)
-        dims = ["site", "period"]
-        add_rows(
-            m,
-            net,
-            "Site-pool",
-            [(now, 1.0), (hold, -1.0)],
-            dims,
-            "<=",
-            np.zeros((S, net.T)),
-            pooled,
-        )
-    add_rows(m, net, "Site-processing", parts, ["site", "period"], "<=", rhs)
+        zero = np.zeros((S, net.T))
+        add_rows(m, net, "Site-pool", [(now, 1.0), (hold, -1.0)], dims, "<=", zero, pooled)
+    add_rows(m, net, "Site-processing", parts, dims, "<=", rhs)
 
 
 def define_ground_capacity(m: linopy.Model, net: Network, people: PeopleVars) -> None:

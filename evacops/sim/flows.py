@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from evacops.network.limits import pool_step
 from evacops.sim.arrays import rsum, segsum, take_by_priority
 from evacops.sim.crowds import call_forward, surges
 from evacops.sim.stays import dwell_limit, must_go, stay_room
@@ -54,15 +55,13 @@ def processed(b: Batch) -> None:
     (:func:`evacops.network.limits.processed_pool`), so that those who leave together on a
     sortie may have been processed over several periods. Processing goes on while a site is
     closed, as in the planner (nobody leaves it then)."""
-    md, now = b.md, b.now
-    net = md.net
-    s = np.flatnonzero(net.pooled)
-    if not s.size:
+    net, now, pool = b.md.net, b.now, b.people.pool
+    s = net.pooled
+    if not s.any():
         return
-    out = np.stack([now.flow_t[:, net.arc_from == x].sum(axis=(1, 2)) for x in s], axis=1)
-    there = now.A[:, s].sum(axis=2)
-    pool = b.people.pool
-    pool[:, s] = np.maximum(np.minimum(pool[:, s] + net.rate[s][None, :] - out, there), 0.0)
+    out = np.zeros((b.R, b.md.S))  # people who left each site this period
+    np.add.at(out.T, net.arc_from, now.flow_t.sum(axis=2).T)
+    pool[:, s] = pool_step(pool[:, s], net.rate[s][None, :], out[:, s], now.A[:, s].sum(axis=2))
 
 
 def _load_aircraft(b: Batch, t: int) -> None:
@@ -250,20 +249,14 @@ def _landing_stay_room(b: Batch, t: int, a: int, to: int) -> np.ndarray:
     send on in time."""
     md, now, ac = b.md, b.now, b.air
     m = int(md.net.arc_move[a])
-    first = np.full(b.R, t + 1, dtype=np.int64)
-    last = np.full(b.R, t + 1, dtype=np.int64)
-    seen = np.zeros(b.R, dtype=bool)
+    first = np.full(b.R, np.iinfo(np.int64).max)
+    last = np.full(b.R, -1)
     for rows, cols, mv in now.gone:
         sel = mv == m
-        if not sel.any():
-            continue
-        r, eta = rows[sel], ac.eta[rows[sel], cols[sel]]
-        new = ~seen[r]
-        first[r[new]] = eta[new]
-        last[r[new]] = eta[new]
-        seen[r] = True
-        np.minimum.at(first, r, eta)
-        np.maximum.at(last, r, eta)
+        np.minimum.at(first, rows[sel], ac.eta[rows[sel], cols[sel]])
+        np.maximum.at(last, rows[sel], ac.eta[rows[sel], cols[sel]])
+    none = last < 0
+    first[none] = last[none] = t + 1
     out = np.full(b.R, np.inf)
     runs = np.arange(b.R)
     for p in range(int(first.min()), int(last.max()) + 1):

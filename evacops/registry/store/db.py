@@ -191,12 +191,11 @@ def check_schema(engine: Engine) -> None:
         raise RegistryError(
             f"database: cannot open it ({_short(exc)}); check EVACOPS_DATABASE_URL"
         ) from None
-    head = SCHEMA_HEAD
     if current is None or not has_tables:
         raise RegistryError("database: not a registry yet; run 'evacops registry init'")
-    if current != head:
+    if current != SCHEMA_HEAD:
         raise RegistryError(
-            f"database: schema {current} is older than {head}; "
+            f"database: schema {current} is older than {SCHEMA_HEAD}; "
             "run 'evacops registry init' to upgrade"
         )
 
