@@ -132,7 +132,9 @@
     if (navigator.vibrate) navigator.vibrate(kind === "go" ? 80 : [200, 100, 200]);
   }
   function letIn(a) {
-    const who = [a.initials, a.household_size ? `${t("household")} ${a.household_size}` : ""]
+    // the initials isolated left to right: "Z.S." on a right-to-left page, not ".Z.S"
+    const initials = a.initials ? "\u2066" + a.initials + "\u2069" : "";
+    const who = [initials, a.household_size ? `${t("household")} ${a.household_size}` : ""]
       .filter(Boolean).join(" · ");
     show("go", t("letin"), who + (a.duplicate ? ` (${t("again")})` : ""));
   }
