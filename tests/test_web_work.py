@@ -94,6 +94,8 @@ def test_ramp_boards_by_scan_with_the_seat_count_and_departs(world: World):
     # initials isolated left to right: "Z.S." stays so on a right-to-left page
     assert re.search(r'<span class="who"><bdi dir="ltr">[A-Z]\.\s?[A-Z]\.</bdi>', r.text), r.text
     assert re.search(r"boarded\s*<strong>1</strong>\s*/\s*50", r.text)
+    # the manifest's version too: "v1" must not read "1v" on a right-to-left page
+    assert re.search(r'<bdi dir="ltr">v1</bdi>:', r.text), r.text
     r = c.post(f"{OPAGE}/ramp", data=board)
     assert "already scanned" in r.text  # the same scan again is one boarding
     assert 'value="depart"' in r.text and "has departed" not in r.text

@@ -4,10 +4,10 @@
   period; integer in the MIP and in the repair;
 - ``Station-idle[station, period]``: aircraft of a fleet ready and idle at an airfield;
 - ``Site-hold[cohort, site, period]``: people of a cohort waiting at a site at the end of a
-  period (only at sites the cohort may be at);
+  period (only from the first period a person of the cohort can be there);
 - ``Arc-flow[cohort, arc, period]``: people who set off on an arc (ground leg, or air leg flown by
-  a fleet) in a period, if the cohort may use it and it is open; they arrive ``arc_delay``
-  periods later;
+  a fleet) in a period, if the cohort may use it, it is open and a person of the cohort can
+  be at its start by then; they arrive ``arc_delay`` periods later;
 - ``Arc-backlog[arc, period]`` (repair model only): people waiting for seats on an air arc;
 - ``Site-pool[site, period]``: people processed and not yet gone at the evacuation airport and
   the staging bases with a processing rate
@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from evacops.network import Network
+from evacops.network.reach import first_periods
 from evacops.plan.rows import coords, data_array
 
 
@@ -52,9 +53,14 @@ class PeopleVars:
     arrived: np.ndarray  # (S, T) cumulative arrivals at sites with a stay limit, -1 elsewhere
 
 
-def flow_mask(net: Network) -> np.ndarray:
-    """(C, A, T) where a flow variable exists: the cohort may use the arc and it is open."""
-    return net.arc_allowed[:, :, None] & net.arc_open[None, :, :]
+def flow_mask(net: Network, first: np.ndarray | None = None) -> np.ndarray:
+    """(C, A, T) where a flow variable exists: the cohort may use the arc, it is open, and a
+    person of the cohort can be at its start by then (``first``:
+    :func:`evacops.network.reach.first_periods`, computed if not given)."""
+    if first is None:
+        first = first_periods(net)
+    there = np.arange(net.T)[None, None, :] >= first[:, net.arc_from][:, :, None]
+    return net.arc_allowed[:, :, None] & net.arc_open[None, :, :] & there
 
 
 def define_aircraft_variables(
@@ -90,16 +96,13 @@ def define_aircraft_variables(
 
 
 def define_people_variables(m: linopy.Model, net: Network) -> PeopleVars:
-    """People waiting (at the sites each cohort may be at: the ends of the arcs it may use and
-    where it appears) and people setting off on arcs."""
+    """People waiting (at a site from the first period a person of the cohort can be there:
+    :func:`evacops.network.reach.first_periods`) and people setting off on arcs
+    (:func:`flow_mask`)."""
     c = coords(net)
-    C, S = len(net.cohorts), len(net.sites)
-    allowed_site = np.zeros((C, S), dtype=bool)
-    for ci in range(C):
-        allowed_site[ci, net.arc_from[net.arc_allowed[ci]]] = True
-        allowed_site[ci, net.arc_to[net.arc_allowed[ci]]] = True
-        allowed_site[ci, net.appear[ci].sum(axis=1) > 0] = True
-    hold_mask = np.broadcast_to(allowed_site[:, :, None], (C, S, net.T))
+    S = len(net.sites)
+    first = first_periods(net)
+    hold_mask = np.arange(net.T)[None, None, :] >= first[:, :, None]
     hold = m.add_variables(
         lower=0,
         name="Site-hold",
@@ -112,7 +115,7 @@ def define_people_variables(m: linopy.Model, net: Network) -> PeopleVars:
         name="Arc-flow",
         coords=[c[d] for d in ("cohort", "arc", "period")],
         dims=["cohort", "arc", "period"],
-        mask=data_array(net, flow_mask(net), ["cohort", "arc", "period"]),
+        mask=data_array(net, flow_mask(net, first), ["cohort", "arc", "period"]),
     )
     stays = (net.max_stay > 0) | (net.min_dwell > 0)
     arrived = m.add_variables(
