@@ -329,6 +329,9 @@ class RemoteRegistry:
         params = {"since": since.isoformat()} if since is not None else {}
         return self.api.call("GET", self._op(op) + "/report", params=params)
 
+    def people_by_place(self, op: str) -> list[dict[str, Any]]:
+        return self.api.call("GET", self._op(op) + "/people-by-place")
+
     def export_manifest(self, op: str, flight: str, path: str | Path) -> int:
         """The passenger manifest's rows from the service (every page of one version, each
         audited there), written here as the server host writes the file."""

@@ -1,7 +1,7 @@
 """The evacops command line: one module per command, thin; each calls the same services the web
 service will.
 
-- validate.py, plan.py, route.py, simulate.py: the planning commands;
+- validate.py, plan.py, replan.py, route.py, simulate.py: the planning commands;
 - registry/: ``evacops registry ...``, one module per group of commands;
 - login.py: ``evacops login`` / ``logout``, the log-in at the service that lets the registry
   commands act through it away from the server host (evacops/client.py);
@@ -15,7 +15,17 @@ import sys
 
 import typer
 
-from evacops.cli import demo, login, plan, route, sensitivity, serve, simulate, validate
+from evacops.cli import (
+    demo,
+    login,
+    plan,
+    replan,
+    route,
+    sensitivity,
+    serve,
+    simulate,
+    validate,
+)
 from evacops.cli.output import err
 from evacops.cli.registry import app as registry_app
 
@@ -28,6 +38,7 @@ app = typer.Typer(
 )
 app.command()(validate.validate)
 app.command()(plan.plan)
+app.command()(replan.replan)
 app.command()(sensitivity.sensitivity)
 app.command()(route.route)
 app.command()(simulate.simulate)

@@ -83,11 +83,27 @@ def plan_run(net: Network, integer: bool = False) -> HighsRun[PlanModel]:
     return HighsRun(assemble_plan(net, integer=integer), started)
 
 
+Fixed = tuple[np.ndarray, np.ndarray]
+"""Sorties already flown: (mask (move, period) bool, whole sorties there); a re-plan fixes them
+(:mod:`evacops.plan.replan`)."""
+
+
+def _fix(run: HighsRun[PlanModel], fixed: Fixed | None) -> None:
+    if fixed is not None:
+        mask, values = fixed
+        run.fix_columns(np.where(mask, run.model.aircraft.sortie, -1), values)
+
+
 def lp_run(
-    net: Network, time_limit: float | None = None, threads: int | None = None
+    net: Network,
+    time_limit: float | None = None,
+    threads: int | None = None,
+    fixed: Fixed | None = None,
 ) -> HighsRun[PlanModel]:
-    """Build and solve the LP relaxation (interior point + crossover); keep it for re-solves."""
+    """Build and solve the LP relaxation (interior point + crossover), with the sorties in
+    ``fixed`` fixed; keep it for re-solves."""
     run = plan_run(net)
+    _fix(run, fixed)
     run.run(solver="ipm", run_crossover="on", **_options(time_limit, threads))
     return run
 
@@ -109,7 +125,7 @@ def solve_network(
 
 
 def repair_sorties(
-    net: Network, lp: Solution, budget_s: float | None = None
+    net: Network, lp: Solution, budget_s: float | None = None, fixed: Fixed | None = None
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Whole sorties near the LP's: the aircraft-only MIP described in the module docs.
 
@@ -117,7 +133,7 @@ def repair_sorties(
     (an absolute gap: the repair's own objective is tiny next to the plan's), or after
     ``budget_s`` with the best schedule found so far.
     Returns (sorties, idle aircraft by station and period, person-periods people the LP put on
-    an arc wait for a seat on the whole sorties).
+    an arc wait for a seat on the whole sorties). Sorties in ``fixed`` stay as they are.
     """
     demand = lp.flow.sum(axis=0)  # (arc, period)
     value = np.maximum(seat_value(net), 1.0)  # value per person on the arc, per period
@@ -126,6 +142,8 @@ def repair_sorties(
     gap = 1e-3 * max(abs(lp.objective), 1.0)
     for widen in (False, True):
         bounds = (lo, hi) if not widen else (np.zeros_like(lo), hi + 1)
+        if fixed is not None:
+            bounds = tuple(np.where(fixed[0], fixed[1], b) for b in bounds)  # type: ignore[assignment]
         started = time.perf_counter()
         rep = HighsRun(assemble_repair(net, demand, value, bounds), started)
         try:
@@ -209,13 +227,14 @@ def _whole_sorties(
     lp: Solution,
     time_limit: float | None,
     say: Progress,
+    fixed: Fixed | None = None,
 ) -> tuple[Solution, dict[str, Any]]:
     """The LP's plan on whole sorties (the repair), and what the repair did."""
     frac = np.abs(lp.sorties - np.round(lp.sorties)) > 1e-6
     say(f"repairing {int(frac.sum())} fractional sortie variables to whole sorties")
     t1 = time.perf_counter()
     budget = time_limit if time_limit is not None else repair_budget(run.solve_s)
-    y, idle, short = repair_sorties(net, lp, budget)
+    y, idle, short = repair_sorties(net, lp, budget, fixed)
     repair = {
         "fractional_sorties": int(frac.sum()),
         "seat_wait_person_periods": round(short, 3),
@@ -247,10 +266,15 @@ def _whole_sorties(
 
 
 def _solve_mip(
-    net: Network, start_from: Solution, mip_gap: float, time_limit: float | None
+    net: Network,
+    start_from: Solution,
+    mip_gap: float,
+    time_limit: float | None,
+    fixed: Fixed | None = None,
 ) -> Solution:
     """The full MIP with integer sorties, started from ``start_from`` (the repaired plan)."""
     mip = plan_run(net, integer=True)
+    _fix(mip, fixed)
     start = highspy.HighsSolution()
     col = np.zeros(mip.variables)
     v = mip.model
@@ -286,10 +310,43 @@ def solve_plan(
     t0 = time.perf_counter()
     say("compiling the time-expanded network")
     net = compile_network(scenario, period)
+    return plan_network(
+        net,
+        integer=integer,
+        time_limit=time_limit,
+        mip_gap=mip_gap,
+        check_binding=check_binding,
+        progress=say,
+        check_budget_s=check_budget_s,
+        started=t0,
+    )
+
+
+def plan_network(
+    net: Network,
+    integer: bool = False,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-3,
+    check_binding: int = 5,
+    progress: Progress | None = None,
+    check_budget_s: float | None = None,
+    fixed: Fixed | None = None,
+    started: float | None = None,
+) -> Plan:
+    """Plan a compiled network (:func:`solve_plan` after compiling; a re-plan gives the sorties
+    already flown in ``fixed``)."""
+    say = progress or (lambda _msg: None)
+    t0 = time.perf_counter() if started is None else started
     say(f"building and solving the LP ({net.T} periods of {net.period_h:g} h)")
     try:
-        run = lp_run(net, time_limit)
+        run = lp_run(net, time_limit, fixed=fixed)
     except InfeasibleError:
+        if fixed is not None:
+            raise InfeasibleError(
+                "infeasible: no plan from this state keeps every constraint (aircraft removed "
+                "while away from home, or a site closed that people or aircraft are on their way "
+                "to, leave none); re-plan from a later moment or with fewer changes"
+            ) from None
         raise InfeasibleError(explain_infeasible(net)) from None
     lp = _solution(run, duals=True)
     binding = []
@@ -298,10 +355,10 @@ def solve_plan(
     final, repair = lp, None
     frac = np.abs(lp.sorties - np.round(lp.sorties)) > 1e-6
     if frac.any() or integer:
-        final, repair = _whole_sorties(net, run, lp, time_limit, say)
+        final, repair = _whole_sorties(net, run, lp, time_limit, say, fixed)
     if integer:
         say("solving the MIP with integer sorties")
-        final, repair = _solve_mip(net, final, mip_gap, time_limit), None
+        final, repair = _solve_mip(net, final, mip_gap, time_limit, fixed), None
     plan = Plan(network=net, lp=lp, final=final, integer=integer, repair=repair)
     plan.binding = binding
     plan.wall_s = time.perf_counter() - t0

@@ -377,6 +377,9 @@ class Registry:
     def picture_counts(self, op: str) -> dict[str, Any]:
         return reports.picture_counts(self.ctx, op)
 
+    def people_by_place(self, op: str) -> list[dict[str, Any]]:
+        return reports.people_by_place(self.ctx, op)
+
     def attach_plan(
         self, op: str, outline: dict[str, Any], *, first_day: date | None = None
     ) -> dict[str, Any]:

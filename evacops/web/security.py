@@ -67,6 +67,7 @@ PERMISSIONS: dict[str, Perm | str] = {
     "api_health": PUBLIC,
     "api_operations": SIGNED_IN,
     "api_report": Perm.report,
+    "api_people_by_place": Perm.report,
     "api_counts_export": Perm.export_counts,
     "api_picture": Perm.report,
     "api_plan_attach": Perm.plan,

@@ -289,3 +289,26 @@ def audit_entries(ctx: Context, limit: int = 50) -> list[dict[str, Any]]:
     return [
         {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows
     ][::-1]
+
+
+def people_by_place(ctx: Context, op: str) -> list[dict[str, Any]]:
+    """People still to move, by cohort, status, site and (for people on a flight) the flight's
+    destination: what a re-plan starts from (:mod:`evacops.plan.replan`). Counts only, by one
+    GROUP BY; people out of the operation's care (missing, departed independently, merged) are
+    not counted. People registered and not yet scanned anywhere are at the operation's origin
+    site (where registration takes place), if it has one."""
+    require(ctx.actor, Perm.report, op)
+    P, F = persons.c, flights.c
+    keys = (P.cohort, P.status, P.site, F.destination)
+    with ctx.read() as conn:
+        origin = ctx.operation(conn, op)["origin_site"]
+        rows = conn.execute(
+            select(*keys, func.count())
+            .select_from(persons.outerjoin(flights, P.flight_id == F.id))
+            .where(P.operation_id == op, P.status.in_(ev.ACTIVE))
+            .group_by(*keys)
+        ).all()
+    return [
+        {"cohort": c, "status": s, "site": site or origin, "flight_destination": dest, "n": int(n)}
+        for c, s, site, dest, n in rows
+    ]

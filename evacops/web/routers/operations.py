@@ -31,6 +31,13 @@ def api_report(
     return reg.report(op, since=since)
 
 
+@router.get(OP + "/people-by-place", name="api_people_by_place")
+def api_people_by_place(op: str, reg: Registry = Depends(registry)) -> list[dict[str, Any]]:
+    """People still to move by cohort, status, site and flight destination (counts only):
+    what ``evacops replan --operation`` starts from."""
+    return reg.people_by_place(op)
+
+
 @router.get(OP + "/counts", name="api_counts_export")
 def api_counts_export(
     op: str, min_cell: int = Query(5, ge=1, le=1000), page: Page = Depends(),

@@ -1,0 +1,191 @@
+"""``evacops replan``: re-plan the rest of the horizon from a plan's state at a moment (or the
+registry's people), with what-if changes; the answer beside the plan, cohort by cohort."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from evacops.cli.output import err, fail, guard, out
+
+
+def _pairs(values: list[str], flag: str, cast: type) -> dict[str, Any]:
+    """``NAME=VALUE`` options as a dict; a one-line error naming the flag otherwise."""
+    got: dict[str, Any] = {}
+    for v in values:
+        name, sep, value = v.rpartition("=")
+        try:
+            if not sep or not name:
+                raise ValueError
+            got[name] = cast(value)
+        except ValueError:
+            fail(f"{flag} {v}: give NAME=NUMBER, e.g. {flag} 'Al Udeid=12000'")
+        if got[name] < 0:
+            fail(f"{flag} {v}: must be >= 0")
+    return got
+
+
+def _comparison(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """People out by the deadline per cohort: the plan's, the re-plan's (before the moment and
+    after), and the difference."""
+    old = {c["name"]: c["out_by_deadline"] for c in before.get("cohorts", [])}
+    rows = []
+    for c in after["cohorts"]:
+        was = old.get(c["name"])
+        now = c["out_by_deadline_total"]
+        rows.append(
+            {
+                "cohort": c["name"],
+                "plan": was,
+                "replan": now,
+                "difference": None if was is None else now - was,
+            }
+        )
+    return rows
+
+
+def _table(rows: list[dict[str, Any]], deadline: str) -> Table:
+    t = Table(title=f"People out by the deadline ({deadline}): the plan and the re-plan")
+    for col in ("cohort", "plan", "re-plan", "difference"):
+        t.add_column(col, justify="left" if col == "cohort" else "right")
+    total = {"plan": 0, "replan": 0}
+    for r in rows:
+        d = r["difference"]
+        t.add_row(r["cohort"], f"{r['plan']:,}", f"{r['replan']:,}", f"{d:+,}" if d else "0")
+        total["plan"] += r["plan"] or 0
+        total["replan"] += r["replan"]
+    diff = total["replan"] - total["plan"]
+    t.add_row("[bold]total[/]", f"{total['plan']:,}", f"{total['replan']:,}", f"{diff:+,}")
+    return t
+
+
+def _print_replan(summary: dict[str, Any], moment: datetime, deadline: str) -> None:
+    """The terminal view: the moment and the state, people out per cohort beside the plan."""
+    rp = summary["replan"]
+    out.print(
+        f"Re-plan from {moment:%Y-%m-%d %H:%M} UTC ({rp['source']}): "
+        f"{rp['people_waiting']:,} people waiting, {rp['people_on_their_way']:,} on their way, "
+        f"{rp['out_before']:,} out before; solved in {summary['wall_s']:.1f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print(_table(summary["comparison"], deadline))
+    gap = summary.get("repair", {}).get("objective_gap")
+    if gap is not None:
+        out.print(f"  whole sorties: {gap * 100:.2f} % under the LP bound", style="dim")
+    out.print(
+        "  not carried over the moment: " + "; ".join(rp["not_carried_over"]),
+        style="dim",
+        soft_wrap=True,
+    )
+
+
+@guard
+def replan(
+    scenario: Annotated[Path, typer.Argument(help="scenario file the plan was made for")],
+    plan_dir: Annotated[
+        Path, typer.Option("--plan", help="the plan's folder (evacops plan --out)")
+    ],
+    at: Annotated[
+        str,
+        typer.Option(
+            help="the moment to re-plan from: an ISO date and time with its zone, or hours from "
+            "the scenario's start (+72h); the re-plan starts at the first period from then"
+        ),
+    ],
+    operation: Annotated[
+        str | None,
+        typer.Option(
+            help="take the people waiting from this operation's registry (as the logged-in "
+            "user; a planner or reporter) instead of the plan"
+        ),
+    ] = None,
+    user: Annotated[str | None, typer.Option(help="registry user (with --operation)")] = None,
+    close: Annotated[
+        list[str] | None, typer.Option(help="what-if: close this site from the moment (repeat)")
+    ] = None,
+    capacity: Annotated[
+        list[str] | None, typer.Option(help="what-if: SITE=N holding capacity from the moment")
+    ] = None,
+    aircraft: Annotated[
+        list[str] | None, typer.Option(help="what-if: FLEET=N aircraft from the moment")
+    ] = None,
+    slots: Annotated[
+        list[str] | None,
+        typer.Option(help="what-if: AIRFIELD=N departure slots per hour from the moment"),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="folder for the re-plan's tables and report")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table format: csv or parquet")] = "csv",
+    time_limit: Annotated[
+        float | None, typer.Option(help="seconds allowed for each solve (default: none)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Re-plan the rest of the horizon from a moment: where the plan (or the registry) says
+    people are, the sorties already flown fixed, with what-if changes (close a gate or a base,
+    change a capacity, the aircraft of a fleet, an airfield's departure slots). Prints people
+    out by the deadline per cohort, the plan's and the re-plan's; the plan's folder is never
+    changed (write the re-plan with --out)."""
+    from evacops.network import compile_network
+    from evacops.plan.replan import (
+        check_moment,
+        registry_counts,
+        state_from_folder,
+        what_if,
+        with_counts,
+    )
+    from evacops.plan.replan import replan as run_replan
+    from evacops.planfolder import open_plan, read_plan, write_plan
+    from evacops.scenario import load
+
+    if fmt not in ("csv", "parquet"):
+        fail(f"--format {fmt}: must be csv or parquet")
+    if time_limit is not None and time_limit <= 0:
+        fail(f"--time-limit {time_limit:g}: must be > 0 seconds")
+    changes = {
+        "capacity": _pairs(capacity or [], "--capacity", float),
+        "aircraft": _pairs(aircraft or [], "--aircraft", int),
+        "departure_slots": _pairs(slots or [], "--slots", float),
+    }
+    sc = load(scenario)
+    pf = open_plan(plan_dir, scenario)
+    base = compile_network(sc, pf.period)
+    try:
+        at_period = base.timeline.period_ceil(at)
+    except (ValueError, TypeError):  # not a time, or one without its zone
+        fail(f"--at {at}: give an ISO date and time with its zone, or +HOURSh from the start")
+    check_moment(base, at_period)
+    moment = base.timeline.time_of(at_period)
+    arrays = read_plan(pf, base)
+    net = base
+    if close or any(changes.values()):
+        net = compile_network(what_if(sc, moment, close=close or [], **changes), pf.period)
+    state = state_from_folder(net, arrays, at_period)
+    if operation is not None:
+        from evacops.cli.registry.common import session
+
+        reg, op = session(user, operation)
+        state = with_counts(net, state, registry_counts(net, reg.people_by_place(op)))
+    with err.status("re-planning", spinner="dots") as status:
+        r = run_replan(net, state, time_limit=time_limit, progress=lambda m: status.update(m))
+        summary = r.summary()
+        summary["replan"]["what_if"] = {"close": close or [], **changes}
+        summary["replan"]["plan"] = str(plan_dir)
+        summary["comparison"] = _comparison(pf.summary, summary)
+        if out_dir is not None:
+            status.update(f"writing the re-plan to {out_dir}")
+            summary["files"] = write_plan(r.plan, out_dir, fmt=fmt, scenario_path=scenario)
+            (Path(out_dir) / "replan.json").write_text(json.dumps(summary, default=str) + "\n")
+    if as_json:
+        print(json.dumps(summary, default=str))
+        return
+    _print_replan(summary, moment, str(sc.deadline) if sc.deadline else "end of horizon")
+    if out_dir is not None:
+        out.print(f"Re-plan written to {out_dir}", highlight=False)

@@ -1,0 +1,255 @@
+"""Re-plan the rest of the horizon from a state: where people are at a moment, and the sorties
+already flown.
+
+A :class:`State` holds, at the start of period ``at``: the people of each cohort waiting at
+each site, the people on their way (on a ground leg or in the air) and the period they arrive,
+the people already off the evacuation airport, and the whole sorties flown before ``at``. It
+comes from a plan (:func:`state_from_plan`, :func:`state_from_folder`: the plan's own state at
+that moment), and may have its people replaced by counts from the registry
+(:func:`with_counts`).
+
+The re-plan (:func:`replan`) is the plan model of the same horizon with
+
+- the scenario's people rewritten: nobody before ``at``; the state's people appear at ``at``
+  where they are; those on their way appear where and when they arrive; the scenario's own
+  arrivals from ``at`` on are kept (so no variable of people exists before ``at``:
+  :func:`evacops.network.reach.first_periods`);
+- the sorties flown before ``at`` fixed, so every aircraft is where those sorties left it, and
+  crew days, maintenance, MOG and runway windows that reach back over ``at`` count them.
+
+The objective's weights are those of the full horizon (hours left to its end), so a re-plan from
+a plan's own state at ``at`` has the rest of that plan as an optimum: its objective plus what
+the plan's flows and sorties before ``at`` contributed equals the plan's (tested). Three things
+of people are not carried over the moment, each stated where it is reported:
+processing done before ``at`` and not yet used (the pool starts empty: stricter), time already
+spent at a site with a stay limit (the clock starts at ``at``: looser), and a minimum dwell
+already under way at the evacuation airport (looser).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from evacops.errors import UserError
+from evacops.network import Network
+from evacops.plan.result import Plan
+from evacops.plan.solve import Progress, plan_network
+from evacops.planfolder import PlanArrays
+from evacops.scenario import Scenario, parse_text
+
+
+@dataclass
+class State:
+    """Where people and aircraft are at the start of period ``at`` (arrays over the network's
+    indices)."""
+
+    at: int
+    waiting: np.ndarray  # (C, S) people at each site
+    arriving: np.ndarray  # (C, S, T) people on their way, by the period they arrive
+    out_before: np.ndarray  # (C,) people off the evacuation airport before ``at``
+    sorties: np.ndarray  # (M, T) whole sorties that left before ``at`` (zero from ``at`` on)
+    source: str = "plan"
+
+    @property
+    def people(self) -> int:
+        """People still to move: waiting and on their way."""
+        return round(float(self.waiting.sum() + self.arriving.sum()))
+
+
+def check_moment(net: Network, at: int) -> None:
+    """A re-plan starts inside the horizon, after its first period."""
+    if not 0 < at < net.T:
+        first, last = net.timeline.time_of(1), net.timeline.time_of(net.T - 1)
+        raise UserError(
+            f"must fall within the plan's horizon, from {first:%Y-%m-%d %H:%M} to "
+            f"{last:%Y-%m-%d %H:%M} (UTC)",
+            field="at",
+        )
+
+
+def plan_state(
+    net: Network, flow: np.ndarray, hold: np.ndarray, sorties: np.ndarray, at: int
+) -> State:
+    """A plan's own state at the start of period ``at``, from its flows (C, A, T), people
+    waiting (C, S, T) and whole sorties (M, T): its people waiting at the end of the period
+    before, its flows under way, its sorties flown."""
+    check_moment(net, at)
+    T = net.T
+    C, S = len(net.cohorts), len(net.sites)
+    arriving = np.zeros((C, S, T))
+    for a in range(len(net.arc_from)):
+        d = int(net.arc_delay[a])
+        for t in range(max(0, at - d), at):
+            if t + d < T:
+                arriving[:, net.arc_to[a], t + d] += flow[:, a, t]
+    out_before = flow[:, net.out_arcs, :at].sum(axis=(1, 2))
+    flown = np.zeros((len(net.move_fleet), T))
+    flown[:, :at] = sorties[:, :at]
+    return State(at, hold[:, :, at - 1].copy(), arriving, out_before, flown)
+
+
+def state_from_plan(plan: Plan, at: int) -> State:
+    """The state of a plan in hand at the start of period ``at`` (its whole sorties)."""
+    f = plan.final
+    return plan_state(plan.network, f.flow, f.hold, plan.sortie_counts.astype(float), at)
+
+
+def state_from_folder(net: Network, arrays: PlanArrays, at: int) -> State:
+    """The state of a plan read from its folder (:func:`evacops.planfolder.read_plan`) at the
+    start of period ``at`` (the folder's people are whole: rounded as its tables are)."""
+    return plan_state(
+        net,
+        arrays.flow.transpose(2, 1, 0),  # (T, A, C) -> (C, A, T)
+        arrays.hold.transpose(2, 1, 0),
+        arrays.sorties.T,
+        at,
+    )
+
+
+def with_counts(net: Network, state: State, counts: Mapping[tuple[str, str], float]) -> State:
+    """``state`` with the people waiting replaced by ``counts`` {(cohort, site): people} (the
+    registry's people by cohort and site); cohorts and sites not in the network are refused."""
+    waiting = np.zeros_like(state.waiting)
+    for (cohort, site), n in counts.items():
+        if cohort not in net.cohorts:
+            raise UserError(f"cohort {cohort!r} is not in the scenario", field="counts")
+        if site not in net.sites:
+            raise UserError(f"site {site!r} is not in the scenario", field="counts")
+        waiting[net.cohorts.index(cohort), net.sites.index(site)] += n
+    return dataclasses.replace(state, waiting=waiting, source="registry")
+
+
+def registry_counts(net: Network, rows: list[dict]) -> dict[tuple[str, str], float]:
+    """{(cohort, site): people} from the registry's people by place
+    (:meth:`Registry.people_by_place <evacops.registry.service.Registry.people_by_place>`):
+    registered or called forward, at their site; checked in or boarded, at the evacuation
+    airport (through a gate is inside it); on a flight, at the flight's destination (counted as
+    landed at the re-plan's moment); arrived, at their site."""
+    counts: dict[tuple[str, str], float] = {}
+    airport = net.sites[net.evac]
+    for r in rows:
+        status = r["status"]
+        site: str | None
+        if status in ("checked-in", "boarded"):
+            site = airport
+        elif status == "in-flight":
+            site = r.get("flight_destination") or airport
+        else:
+            site = r.get("site")
+        if not site:
+            raise UserError(
+                f"{r['n']} {status} people of cohort {r['cohort']!r} have no site in the "
+                "registry; record where they are (a scan with its site), then re-plan",
+                field="operation",
+            )
+        key = (str(r["cohort"]), str(site))
+        counts[key] = counts.get(key, 0.0) + float(r["n"])
+    return counts
+
+
+def state_network(net: Network, state: State) -> Network:
+    """``net`` with its people rewritten from the state (the module docs). A site holding more
+    people at the moment than its capacity from then on (a base that shrank, a what-if, or the
+    rounding of a plan read from its folder) is taken to hold at least those people: nobody is
+    made to vanish."""
+    appear = net.appear.copy()
+    appear[:, :, : state.at] = 0.0
+    appear[:, :, state.at] += state.waiting
+    appear += state.arriving
+    cap = net.cap.copy()
+    there = np.ceil(state.waiting.sum(axis=0) - 1e-9)
+    cap[:, state.at :] = np.maximum(cap[:, state.at :], there[:, None])
+    return dataclasses.replace(net, appear=appear, cap=cap)
+
+
+def what_if(
+    sc: Scenario,
+    at: datetime,
+    close: list[str] = (),  # type: ignore[assignment]
+    capacity: Mapping[str, float] | None = None,
+    aircraft: Mapping[str, int] | None = None,
+    departure_slots: Mapping[str, float] | None = None,
+) -> Scenario:
+    """``sc`` changed from ``at`` to the end of its horizon: sites closed (a gate, a base),
+    holding capacities, aircraft of a fleet, an airfield's departure slots per hour. Each change
+    is an event (or a slot change) of the scenario, checked as the scenario's own are: an
+    unknown site or fleet gets the scenario's one-line error."""
+    d = sc.model_dump(mode="json", by_alias=True, exclude_none=True)
+    end = (sc.time.start + timedelta(hours=sc.time.horizon_h)).isoformat()
+    when = at.isoformat()
+    note = "what-if"
+    events = d.setdefault("events", [])
+    for site in close:
+        events.append({"kind": "closure", "site": site, "start": when, "end": end, "note": note})
+    for site, n in (capacity or {}).items():
+        events.append(
+            {"kind": "capacity", "site": site, "at": when, "holding_capacity": n, "note": note}
+        )
+    for fleet, n in (aircraft or {}).items():
+        events.append({"kind": "fleet", "fleet": fleet, "at": when, "count": n, "note": note})
+    sites = {x["name"]: x for x in d["sites"]}
+    for site, rate in (departure_slots or {}).items():
+        if site not in sites or "airfield" not in sites[site]:
+            raise UserError(f"{site!r} is not an airfield of the scenario", field="slots")
+        changes = sites[site]["airfield"].setdefault("slot_changes", [])
+        changes.append({"from": when, "to": end, "departure_slots_per_h": rate})
+    return parse_text(json.dumps(d), source=f"{sc.name} (what-if)")
+
+
+@dataclass
+class Replan:
+    """A re-plan and the state it started from."""
+
+    plan: Plan
+    state: State
+
+    def summary(self) -> dict:
+        """The plan's summary, with the state and people out by the deadline counted over the
+        whole operation (before the re-plan's moment and after)."""
+        s = self.plan.summary()
+        net, st = self.plan.network, self.state
+        s["replan"] = {
+            "at": net.timeline.time_of(st.at).isoformat(),
+            "at_period": st.at,
+            "source": st.source,
+            "people_waiting": round(float(st.waiting.sum())),
+            "people_on_their_way": round(float(st.arriving.sum())),
+            "out_before": round(float(st.out_before.sum())),
+            "not_carried_over": [
+                "processing done and not yet used (starts empty: stricter)",
+                "time already spent at a site with a stay limit (starts at the moment: looser)",
+                "minimum dwell under way at the evacuation airport (looser)",
+            ],
+        }
+        for row in s["cohorts"]:
+            c = net.cohorts.index(row["name"])
+            row["out_before"] = round(float(st.out_before[c]))
+            row["out_by_deadline_total"] = row["out_before"] + row["out_by_deadline"]
+        s["out_by_deadline_total"] = sum(r["out_by_deadline_total"] for r in s["cohorts"])
+        return s
+
+
+def replan(
+    net: Network,
+    state: State,
+    time_limit: float | None = None,
+    check_binding: int = 0,
+    progress: Progress | None = None,
+) -> Replan:
+    """Re-plan the rest of ``net``'s horizon from ``state`` (LP + repair to whole sorties)."""
+    mask = np.zeros((len(net.move_fleet), net.T), dtype=bool)
+    mask[:, : state.at] = True
+    p = plan_network(
+        state_network(net, state),
+        time_limit=time_limit,
+        check_binding=check_binding,
+        progress=progress,
+        fixed=(mask, state.sorties),
+    )
+    return Replan(p, state)

@@ -1,0 +1,110 @@
+"""Re-planning from a state (:mod:`evacops.plan.replan`).
+
+- From a plan's own state at a moment, the re-plan's LP has the rest of that plan as an optimum:
+  its objective plus what the plan's flows before the moment contributed equals the plan's
+  (random scenarios without the three things a state does not carry over);
+- from a plan's whole-sortie state, the re-plan is never worse than going on with the plan, its
+  sorties before the moment are the plan's, and nobody is created or lost;
+- registry counts replace the people waiting; unknown cohorts, sites and moments are refused.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from evacops.errors import UserError
+from evacops.plan import solve_plan
+from evacops.plan.objective import flow_coefficients
+from evacops.plan.replan import plan_state, replan, state_from_plan, state_network, with_counts
+from evacops.plan.solve import lp_run
+from tests.helpers import scenario_from, shuttle_dict
+from tests.test_plan_properties import scenarios
+
+
+def _carried(d: dict) -> dict:
+    """``d`` without what a state does not carry over: processing pools at staging bases, stay
+    limits and a minimum dwell at the evacuation airport."""
+    for site in d["sites"]:
+        if site["kind"] == "staging":
+            site["processing_rate_per_h"] = None
+            site["max_stay_h"] = None
+        site.pop("min_dwell_h", None)
+    return d
+
+
+def _past(net, flow: np.ndarray, hold: np.ndarray, at: int) -> float:
+    """What flows and people waiting before period ``at`` contribute to the plan objective
+    (recomputed from the objective's definition: the sortie term is counted in both)."""
+    coef = flow_coefficients(net)
+    total = float((coef[:, :, :at] * flow[:, :, :at]).sum())
+    gate = net.site_kind == "gate"
+    ob = net.scenario.objective
+    return total + ob.gate_wait * net.period_h * float(hold[:, gate, :at].sum())
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.floats(0.1, 0.9))
+def test_a_replan_from_the_plans_own_state_has_the_plans_objective(d, when):
+    p = solve_plan(scenario_from(_carried(d)), check_binding=0)
+    net, lp = p.network, p.lp
+    at = min(net.T - 1, max(1, int(when * net.T)))
+    state = plan_state(net, lp.flow, lp.hold, lp.sorties, at)
+    mask = np.zeros(lp.sorties.shape, dtype=bool)
+    mask[:, :at] = True
+    run = lp_run(state_network(net, state), fixed=(mask, state.sorties))
+    rest = run.objective() + _past(net, lp.flow, lp.hold, at)
+    assert rest == pytest.approx(lp.objective, rel=1e-7, abs=1e-5)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.floats(0.1, 0.9))
+def test_a_replan_is_never_worse_than_going_on_with_the_plan(d, when):
+    p = solve_plan(scenario_from(_carried(d)), check_binding=0)
+    net, fin = p.network, p.final
+    at = min(net.T - 1, max(1, int(when * net.T)))
+    r = replan(net, state_from_plan(p, at))
+    past = _past(net, fin.flow, fin.hold, at)
+    assert r.plan.lp.objective + past <= fin.objective + 1e-6 * max(1.0, abs(fin.objective))
+    # the sorties before the moment are the plan's, whole
+    assert np.array_equal(r.plan.sortie_counts[:, :at], p.sortie_counts[:, :at])
+    # nobody created or lost: everyone is somewhere at the moment (waiting at a site, the
+    # destinations too, or on a leg), except people on a leg that ends after the horizon
+    rnet = r.plan.network
+    assert rnet.appear[:, :, :at].sum() == 0
+    beyond = sum(
+        fin.flow[:, a, t].sum()
+        for a in range(len(net.arc_from))
+        for t in range(at)
+        if t + net.arc_delay[a] >= net.T
+    )
+    assert rnet.appear.sum() + beyond == pytest.approx(net.appear.sum(), abs=1e-6)
+
+
+def test_the_shuttle_replanned_midway_keeps_its_first_sortie_and_its_people():
+    p = solve_plan(scenario_from(shuttle_dict()), check_binding=0)
+    r = replan(p.network, state_from_plan(p, 5))  # after the second sortie has left (hour 4)
+    s = r.summary()
+    assert s["replan"]["out_before"] == 200
+    assert s["out_by_deadline_total"] == 300
+    assert r.plan.sortie_counts[:, :5].sum() == p.sortie_counts[:, :5].sum()
+
+
+def test_registry_counts_replace_the_people_waiting():
+    p = solve_plan(scenario_from(shuttle_dict()), check_binding=0)
+    st_ = state_from_plan(p, 5)
+    moved = with_counts(p.network, st_, {("all", "CAMP"): 40, ("all", "EVAC"): 60})
+    assert moved.source == "registry"
+    net = p.network
+    assert moved.waiting[0, net.sites.index("CAMP")] == 40
+    assert moved.waiting.sum() == 100
+    r = replan(net, moved)
+    assert r.summary()["replan"]["people_waiting"] == 100
+    with pytest.raises(UserError, match="cohort 'nobody' is not in the scenario"):
+        with_counts(net, st_, {("nobody", "CAMP"): 1})
+    with pytest.raises(UserError, match="site 'MOON' is not in the scenario"):
+        with_counts(net, st_, {("all", "MOON"): 1})
+    with pytest.raises(UserError, match="within the plan's horizon"):
+        state_from_plan(p, p.network.T)
