@@ -318,4 +318,28 @@ def plan_outline(folder: str | Path) -> dict[str, Any]:
         "name": p.resolve().name,
         "scenario_sha256": summary.get("scenario_sha256"),
         "daily_out": {str(d)[:10]: int(n) for d, n in zip(day["date"], day["total"], strict=True)},
+        "call_forward": _timed_rows(p, "call_forward", _CALL_COLS),
+        "departures": _timed_rows(p, "schedule", _SORTIE_COLS),
     }
+
+
+_CALL_COLS = ("time", "gate", "assembly", "cohort", "people")
+_SORTIE_COLS = ("departure", "origin", "destination", "aircraft", "load")
+
+
+def _timed_rows(p: Path, table: str, cols: tuple[str, ...]) -> list[list[Any]]:
+    """A table's rows [time (ISO, UTC), then ``cols[1:]`` ...] as the operation keeps them with
+    the plan (counts only): ``call_forward`` for the gate pages, ``schedule`` (each sortie's
+    departure, origin, destination, aircraft and load) for the ramp pages. Empty if the folder
+    has no such table."""
+    if not (p / f"{table}.csv").exists() and not (p / f"{table}.parquet").exists():
+        return []
+    df = _table(p, table)
+    if any(c not in df.columns for c in cols):
+        raise _refuse(p, f"{table} has no {', '.join(cols)} columns; {_REPLAN}")
+    times = pd.to_datetime(df[cols[0]], utc=True)
+    a, b, c, n = (df[k] for k in cols[1:])
+    return [
+        [t.isoformat(), str(x), str(y), str(z), int(k)]
+        for t, x, y, z, k in zip(times, a, b, c, n, strict=True)
+    ]

@@ -214,7 +214,7 @@ def plan(
         float | None,
         typer.Option(
             help="seconds allowed for each solve (default: none for the LP and the MIP; the "
-            "repair to whole sorties gets the LP's solve time, 10 to 30 s)"
+            "repair to whole sorties 30 s, longer until it betters its first schedule)"
         ),
     ] = None,
     mip_gap: Annotated[float, typer.Option(help="relative MIP gap to stop at")] = 1e-3,

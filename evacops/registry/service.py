@@ -388,6 +388,11 @@ class Registry:
     def plan_vs_actual(self, op: str) -> dict[str, Any] | None:
         return plans.plan_vs_actual(self.ctx, op)
 
+    def plan_rows_now(
+        self, op: str, field: str, sites: list[str], now: datetime
+    ) -> dict[str, Any] | None:
+        return plans.plan_rows_now(self.ctx, op, field, sites, now)
+
     def counts_frame(self, op: str) -> pd.DataFrame:
         return exports.counts_frame(self.ctx, op)
 

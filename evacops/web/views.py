@@ -202,3 +202,15 @@ def _placed_narrow(sc: Any) -> dict[str, tuple[int, int]]:
             placed[name] = (pad + (i % 2) * col_w, top + (i // 2) * row_h)
         top += ((len(here) + 1) // 2) * row_h + gap if here else 0
     return placed
+
+
+def page_sites(c: Any, op: str, kinds: tuple[str, ...]) -> list[str]:
+    """The sites a page offers: the caller's own (a device or user bound to a site), or the
+    operation's sites of ``kinds``, in that order of kinds, then by name."""
+    if c.actor.site:
+        return [c.actor.site]
+    with c.registry.ctx.read() as conn:
+        found = c.registry.ctx.site_kinds(conn, op)
+    return sorted(
+        (s for s, k in found.items() if k in kinds), key=lambda s: (kinds.index(found[s]), s)
+    )

@@ -38,16 +38,26 @@ def attach(
         str | None,
         typer.Option(help="the operation's date of the plan's day 1 (default: the plan's own)"),
     ] = None,
+    drift: Annotated[
+        float | None,
+        typer.Option(
+            help="flag a re-plan on the operation picture when people out so far are this many "
+            "percent off the plan's so far (default 10)"
+        ),
+    ] = None,
     user: UserOpt = None,
     operation: OpOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Attach a plan as the operation's latest (planner or admin): its people out per day are
-    kept in the registry, to be shown beside the people actually out."""
+    kept in the registry, to be shown beside the people actually out; its call-forward and
+    sorties go to the gate and ramp pages."""
     from evacops.planfolder import plan_outline
 
     start = _day(first_day)
     outline = plan_outline(folder)
+    if drift is not None:
+        outline["drift_pct"] = drift
     reg, op = session(user, operation)
     r = reg.attach_plan(op, outline, first_day=start)
     emit(

@@ -14,7 +14,7 @@ No personal data: a plan is counts per day.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -53,6 +53,42 @@ def _check_outline(outline: dict[str, Any]) -> tuple[list[int], date]:
     return per_day, first
 
 
+MAX_CALL_ROWS = 50_000
+DRIFT_PCT = 10.0  # the default threshold: people out so far this far off the plan's, re-plan
+CALL_HOURS = 3  # the gate page shows the plan's call-forward for this many hours from now
+
+
+#: the plan's timed rows an operation keeps with it, each [time, site, ...]: what the pages
+#: that act on the plan show for the next hours (counts only)
+TIMED = {
+    "call_forward": "[time with its zone, gate, assembly point, cohort, people >= 0]",
+    "departures": "[time with its zone, origin, destination, aircraft, people >= 0]",
+}
+
+
+def _check_timed(rows: Any, field: str) -> list[list[Any]]:
+    """A plan's timed rows (:data:`TIMED`), times in UTC; one-line errors naming the field."""
+    if rows is None:
+        return []
+    if not isinstance(rows, list) or len(rows) > MAX_CALL_ROWS:
+        raise RegistryError(f"give a list of at most {MAX_CALL_ROWS} rows", field=field)
+    out = []
+    for i, r in enumerate(rows):
+        try:
+            t, site, other, who, n = r
+            when = datetime.fromisoformat(str(t))
+            n = int(n)
+            if when.tzinfo is None or n < 0:
+                raise ValueError
+            names = [str(site), str(other), str(who)]
+        except (TypeError, ValueError):
+            raise RegistryError(f"row {i + 1}: give {TIMED[field]}", field=field) from None
+        for name in names:
+            check_length(field, name, 200)
+        out.append([when.astimezone(UTC).isoformat(), *names, n])
+    return out
+
+
 def attach_plan(
     ctx: Context, op: str, outline: dict[str, Any], *, first_day: date | None = None
 ) -> dict[str, Any]:
@@ -66,18 +102,62 @@ def attach_plan(
     check_length("name", name, 200)
     if digest is not None and (not isinstance(digest, str) or len(digest) != 64):
         raise RegistryError("a SHA-256 as 64 hex digits", field="scenario_sha256")
+    timed = {f: _check_timed(outline.get(f), f) for f in TIMED}
+    drift = outline.get("drift_pct")
+    if drift is not None:
+        try:
+            drift = float(drift)
+            if not 0 < drift <= 1000:
+                raise ValueError
+        except (TypeError, ValueError):
+            raise RegistryError(
+                "give the re-plan threshold as a percent above 0 (e.g. 10)", field="drift_pct"
+            ) from None
     data = {
         "name": name,
         "scenario_sha256": digest,
         "plan_first_day": own_first.isoformat(),
         "first_day": (first_day or own_first).isoformat(),
         "planned_out": per_day,
+        "drift_pct": drift,
+        **timed,
     }
     with ctx.write() as conn:
         ctx.operation(conn, op)
         row = ctx.event(conn, op, ev.PLAN_ATTACHED, data=data)
         ctx.audit(conn, "plan-attached", op, name, {"days": len(per_day), "event": row["seq"]})
-    return {**data, "event": row["seq"], "attached_at": row["occurred_at"].isoformat()}
+    got = {k: v for k, v in data.items() if k not in TIMED}
+    counts = {f"{f}_rows": len(rows) for f, rows in timed.items()}
+    return {**got, **counts, "event": row["seq"],
+            "attached_at": row["occurred_at"].isoformat()}  # fmt: skip
+
+
+def plan_rows_now(
+    ctx: Context, op: str, field: str, sites: list[str], now: datetime, hours: int = CALL_HOURS
+) -> dict[str, Any] | None:
+    """The latest plan's timed rows ``field`` (:data:`TIMED`: ``call_forward`` to gates, or
+    ``departures`` from airfields) at ``sites``, from the hour ``now`` is in to ``hours`` later,
+    laid on the operation's calendar (shifted by the days between the plan's own first day and
+    the operation's), in time order: {plan, from, to, rows: [{time, site, other, who, n}]}. None
+    when no plan is attached or it has no such rows. For the gate and ramp pages (counts only:
+    anyone who scans may see them)."""
+    require(ctx.actor, Perm.scan, op)
+    with ctx.read() as conn:
+        ctx.operation(conn, op)
+        plan = latest_plan(conn, op)
+    if plan is None or not plan.get(field):
+        return None
+    shift = date.fromisoformat(plan["first_day"]) - date.fromisoformat(plan["plan_first_day"])
+    start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    end = start + timedelta(hours=hours)
+    wanted = set(sites)
+    rows = []
+    for t, site, other, who, n in plan[field]:
+        when = datetime.fromisoformat(t) + shift
+        if site in wanted and start <= when < end:
+            rows.append({"time": when, "site": site, "other": other, "who": who, "n": n})
+    rows.sort(key=lambda r: (r["time"], r["site"], r["other"], r["who"]))
+    return {"plan": plan["name"], "from": start, "to": end, "rows": rows}
 
 
 def latest_plan(conn: Connection, op: str) -> dict[str, Any] | None:
@@ -130,4 +210,24 @@ def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
         "attached_at": plan["attached_at"],
         "planned": sum(planned),
         "days": rows,
+        "drift": _drift(rows, ctx.clock().astimezone(UTC).date(), plan.get("drift_pct")),
+    }
+
+
+def _drift(rows: list[dict[str, Any]], today: date, threshold: float | None) -> dict[str, Any]:
+    """People out so far (through ``today``, UTC) against the plan's so far, and whether they
+    have drifted apart by more than the cell's threshold (percent of the plan's so far): a
+    re-plan is due."""
+    threshold = DRIFT_PCT if threshold is None else float(threshold)
+    so_far = [r for r in rows if date.fromisoformat(r["date"]) <= today]
+    planned = so_far[-1]["planned_total"] if so_far else 0
+    actual = so_far[-1]["actual_total"] if so_far else 0
+    pct = 100.0 * (actual - planned) / planned if planned else None
+    return {
+        "as_of": today.isoformat(),
+        "planned": planned,
+        "actual": actual,
+        "pct": None if pct is None else round(pct, 1),
+        "threshold_pct": threshold,
+        "replan": pct is not None and abs(pct) > threshold,
     }

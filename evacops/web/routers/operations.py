@@ -65,6 +65,25 @@ class PlanOutline(BaseModel):
     scenario_sha256: str | None = Field(None, min_length=64, max_length=64)
     daily_out: dict[str, int] = Field(description="YYYY-MM-DD: people out that day")
     first_day: date | None = Field(None, description="the operation's date of the plan's day 1")
+    call_forward: list[list[str | int]] | None = Field(
+        None,
+        max_length=50_000,
+        description="[time with its zone, gate, assembly point, cohort, people]: the plan's "
+        "call-forward, shown on the gate pages for the next hours",
+    )
+    drift_pct: float | None = Field(
+        None,
+        gt=0,
+        le=1000,
+        description="flag a re-plan on the picture when people out so far are this many percent "
+        "off the plan's so far (default 10)",
+    )
+    departures: list[list[str | int]] | None = Field(
+        None,
+        max_length=50_000,
+        description="[time with its zone, origin, destination, aircraft, people]: the plan's "
+        "sorties, shown on the ramp pages for the next hours",
+    )
 
 
 @router.post(OP + "/plans", name="api_plan_attach", status_code=201)

@@ -42,21 +42,13 @@ def page_picture_live(op: str, request: Request, c: Caller = Depends(caller)):
     return render(request, "_picture_live.html", c, op, pic=pic, now=_now())
 
 
-def _sites(c: Caller, op: str, kinds: tuple[str, ...]) -> list[str]:
-    if c.actor.site:
-        return [c.actor.site]
-    with c.registry.ctx.read() as conn:
-        found = c.registry.ctx.site_kinds(conn, op)
-    return sorted(
-        (s for s, k in found.items() if k in kinds), key=lambda s: (kinds.index(found[s]), s)
-    )
-
-
 @router.get("/gate", name="page_gate")
 def page_gate(op: str, request: Request, c: Caller = Depends(caller)):
-    sites = _sites(c, op, ("gate", "assembly", "airport"))
+    sites = views.page_sites(c, op, ("gate", "assembly", "airport"))
     inline = gate_inline()
-    page = render(request, "gate.html", c, op, page="gate", sites=sites, inline=inline)
+    # the plan's call-forward to these gates for the next hours (counts only), if one is attached
+    calls = c.registry.plan_rows_now(op, "call_forward", sites, c.registry.clock())
+    page = render(request, "gate.html", c, op, page="gate", sites=sites, inline=inline, calls=calls)
     page.headers["Content-Security-Policy"] = inline.csp
     return page
 

@@ -131,14 +131,17 @@ async def page_dedup_post(op: str, request: Request, c: Caller = Depends(caller)
 
 # ------------------------------------------------------------------------------ ramp
 def _ramp_view(c: Caller, op: str, flight: str) -> dict[str, Any]:
+    # the plan's departures from these airfields for the next hours, if a plan is attached
+    sites = views.page_sites(c, op, ("airport", "staging"))
+    plan = {"departures": c.registry.plan_rows_now(op, "departures", sites, c.registry.clock())}
     if not flight:
-        return {}
+        return plan
     try:
         m = c.registry.manifest(op, flight)
     except EvacopsError as exc:
-        return {"manifest_problem": exc}
+        return {**plan, "manifest_problem": exc}
     boarded = c.registry.reconcile(op, flight)
-    return {"manifest": {k: v for k, v in m.items() if k != "entries"}, "recon": boarded}
+    return {**plan, "manifest": {k: v for k, v in m.items() if k != "entries"}, "recon": boarded}
 
 
 def _ramp_action(c: Caller, op: str, f: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,101 @@
+"""Measure re-planning Kabul from a moment, beside planning it whole, in the same run.
+
+    .venv/bin/python benchmarks/replan_kabul.py [--period 1h] [--at +96h +192h]
+        [--close "Abbey Gate"] [--json]
+
+Plans the scenario (LP + repair, no bottleneck checks), then re-plans from the plan's own state
+at each moment (and, with --close, the what-if of that site closed from the moment). Prints for
+each: seconds (LP, whole sorties, total), the re-plan's variables, people out by the deadline
+over the whole operation, and the LP identity (the re-plan's LP objective plus what the plan's
+flows before the moment contributed, against the plan's LP objective; equal up to what a state
+does not carry over: docs/planner.md). Issue 12's target: a re-plan from a live state <= 5 s at
+1-hour periods. Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--scenario", default=os.path.join(ROOT, "scenarios", "kabul-2021.yaml"))
+    ap.add_argument("--period", default="1h")
+    ap.add_argument("--at", nargs="+", default=["+96h", "+192h"])
+    ap.add_argument("--close", help="also re-plan with this site closed from each moment")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+
+    from evacops.network import compile_network
+    from evacops.plan import solve_plan
+    from evacops.plan.objective import flow_coefficients
+    from evacops.plan.replan import replan, state_from_plan, what_if
+    from evacops.scenario import load
+
+    sc = load(a.scenario)
+    t0 = time.perf_counter()
+    p = solve_plan(sc, period=a.period, check_binding=0)
+    s = p.summary()
+    rows = [
+        {
+            "what": f"plan, {a.period} periods",
+            "lp_s": s["lp_solve_s"] + s["build_s"],
+            "after_lp_s": s["after_lp_s"],
+            "total_s": round(time.perf_counter() - t0, 2),
+            "variables": s["variables"],
+            "out_by_deadline": sum(c["out_by_deadline"] for c in s["cohorts"]),
+            "whole_sortie_gap_pct": round(100 * s.get("repair", {}).get("objective_gap", 0.0), 2),
+        }
+    ]
+    net = p.network
+    coef = flow_coefficients(net)
+    gate = net.site_kind == "gate"
+    for at_text in a.at:
+        at = net.timeline.period_ceil(at_text)
+        state = state_from_plan(p, at)
+        past = float((coef[:, :, :at] * p.final.flow[:, :, :at]).sum())
+        past += sc.objective.gate_wait * net.period_h * float(p.final.hold[:, gate, :at].sum())
+        cases = [("re-plan from the plan's state", net)]
+        if a.close:
+            moment = net.timeline.time_of(at)
+            closed = compile_network(what_if(sc, moment, [a.close]), a.period)
+            cases.append((f"what-if {a.close} closed", closed))
+        for name, n in cases:
+            t1 = time.perf_counter()
+            r = replan(n, state)
+            rs = r.summary()
+            rows.append(
+                {
+                    "what": f"{name} at {at_text}",
+                    "lp_s": rs["lp_solve_s"] + rs["build_s"],
+                    "after_lp_s": rs["after_lp_s"],
+                    "total_s": round(time.perf_counter() - t1, 2),
+                    "variables": rs["variables"],
+                    "out_by_deadline": rs["out_by_deadline_total"],
+                    "whole_sortie_gap_pct": round(
+                        100 * rs.get("repair", {}).get("objective_gap", 0.0), 2
+                    ),
+                    "lp_identity": f"{r.plan.lp.objective + past:.6e} vs {p.final.objective:.6e}",
+                }
+            )
+    if a.json:
+        print(json.dumps(rows, default=float))
+        return
+    head = ["what", "lp_s", "after_lp_s", "total_s", "variables", "out_by_deadline",
+            "whole_sortie_gap_pct"]  # fmt: skip
+    print(" | ".join(head))
+    for r in rows:
+        print(" | ".join(str(round(r[h], 2) if isinstance(r[h], float) else r[h]) for h in head))
+    for r in rows[1:]:
+        print(f"{r['what']}: re-plan's LP + the plan's past, against the plan: {r['lp_identity']}")
+
+
+if __name__ == "__main__":
+    main()
