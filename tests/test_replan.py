@@ -108,3 +108,17 @@ def test_registry_counts_replace_the_people_waiting():
         with_counts(net, st_, {("all", "MOON"): 1})
     with pytest.raises(UserError, match="within the plan's horizon"):
         state_from_plan(p, p.network.T)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.floats(0.1, 0.9))
+def test_a_replan_from_the_plans_state_always_has_a_plan(d, when):
+    """With stays, pools and dwell kept: the people there at the moment may stay to the end
+    (their time already spent is not known), so whole sorties always leave a plan (on Kabul a
+    stay clock started at the moment left none)."""
+    p = solve_plan(scenario_from(d), check_binding=0)
+    net = p.network
+    at = min(net.T - 1, max(1, int(when * net.T)))
+    r = replan(net, state_from_plan(p, at))
+    assert r.plan.final.status in ("optimal", "time limit reached")
+    assert np.array_equal(r.plan.sortie_counts[:, :at], p.sortie_counts[:, :at])

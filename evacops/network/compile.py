@@ -91,6 +91,9 @@ class Network:
     arc_load: np.ndarray  # (A,) seats per sortie on an air arc (max_load on surge legs), 0 ground
     fleet_sorties_day: np.ndarray  # (F,) sorties per aircraft in any 24 h, inf = no limit
     fleet_up: np.ndarray  # (F,) share of available aircraft that may be in use (maintenance)
+    # a re-plan's people present at a site with a stay limit (or on their way to it) at its
+    # moment, by the period they appear: they may stay to the end (evacops.plan.replan)
+    stay_exempt: np.ndarray | None = None  # (S, T) cumulative, None: nobody
 
     @property
     def T(self) -> int:

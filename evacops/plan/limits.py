@@ -138,5 +138,7 @@ def define_stays(m: linopy.Model, net: Network, people: PeopleVars) -> None:
         if not has.any():
             continue
         rhs = np.where(has[:, None], 0.0, np.inf) * np.ones((1, T))
+        if sign > 0 and net.stay_exempt is not None:  # a re-plan's people already there
+            rhs = rhs + net.stay_exempt
         parts = [(hold, sign), (now, -sign), (_prev(arrived, np.maximum(lag, 0)), sign)]
         add_rows(m, net, name, parts, ["site", "period"], "<=", rhs)

@@ -21,9 +21,10 @@ The objective's weights are those of the full horizon (hours left to its end), s
 a plan's own state at ``at`` has the rest of that plan as an optimum: its objective plus what
 the plan's flows and sorties before ``at`` contributed equals the plan's (tested). Three things
 of people are not carried over the moment, each stated where it is reported:
-processing done before ``at`` and not yet used (the pool starts empty: stricter), time already
-spent at a site with a stay limit (the clock starts at ``at``: looser), and a minimum dwell
-already under way at the evacuation airport (looser).
+processing done before ``at`` and not yet used (the pool starts empty: stricter), the stay limit
+of people at a site at ``at`` or on their way to it (their time already spent is not known;
+they may stay to the end: looser), and a minimum dwell already under way at the evacuation
+airport (looser).
 """
 
 from __future__ import annotations
@@ -165,7 +166,14 @@ def state_network(net: Network, state: State) -> Network:
     cap = net.cap.copy()
     there = np.ceil(state.waiting.sum(axis=0) - 1e-9)
     cap[:, state.at :] = np.maximum(cap[:, state.at :], there[:, None])
-    return dataclasses.replace(net, appear=appear, cap=cap)
+    # people there at the moment or on their way may stay to the end: their time already spent
+    # is not known, and a stay clock started at the moment could leave no plan on whole
+    # sorties (on Kabul it did: fewer onward seats early than the LP's fractions)
+    placed = np.zeros_like(net.cap)
+    placed[:, state.at] += state.waiting.sum(axis=0)
+    placed += state.arriving.sum(axis=0)
+    exempt = np.cumsum(placed, axis=1)
+    return dataclasses.replace(net, appear=appear, cap=cap, stay_exempt=exempt)
 
 
 def what_if(
@@ -223,7 +231,8 @@ class Replan:
             "out_before": round(float(st.out_before.sum())),
             "not_carried_over": [
                 "processing done and not yet used (starts empty: stricter)",
-                "time already spent at a site with a stay limit (starts at the moment: looser)",
+                "the stay limit for people at a site at the moment or on their way to it "
+                "(they may stay to the end: looser)",
                 "minimum dwell under way at the evacuation airport (looser)",
             ],
         }
