@@ -29,7 +29,7 @@ import contextlib
 import json
 import os
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import quote
@@ -331,6 +331,16 @@ class RemoteRegistry:
 
     def people_by_place(self, op: str) -> list[dict[str, Any]]:
         return self.api.call("GET", self._op(op) + "/people-by-place")
+
+    def attach_plan(
+        self, op: str, outline: dict[str, Any], *, first_day: date | None = None
+    ) -> dict[str, Any]:
+        body = {**outline, **({"first_day": first_day.isoformat()} if first_day else {})}
+        return self.api.call("POST", self._op(op) + "/plans", json=body)
+
+    def plan_vs_actual(self, op: str) -> dict[str, Any] | None:
+        """The picture's plan (the same record, with the chart the page draws)."""
+        return self.api.call("GET", self._op(op) + "/picture").get("plan")
 
     def export_manifest(self, op: str, flight: str, path: str | Path) -> int:
         """The passenger manifest's rows from the service (every page of one version, each

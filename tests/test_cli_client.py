@@ -492,3 +492,17 @@ def test_cli_login_with_a_token_lifetime_capped_by_the_service(registry_env, tmp
         assert me.json()["name"] == "gate"
     finally:
         s.stop()
+
+
+def test_a_planner_attaches_a_plan_through_the_service(service, tmp_path):
+    """`registry plan attach` and `plan show` away from the server host (they were missing from
+    the client: an attribute error, not an answer); the call-forward and sorties go with it."""
+    service.env.as_role("planner")
+    planner = away(tmp_path, "planner", service.url)
+    ok(planner, "login", "--json")
+    folder = tmp_path / "shuttle-plan"
+    ok(planner, "plan", "tests/scenarios/shuttle.yaml", "--out", folder, "--check", "0")
+    got = json.loads(ok(planner, "registry", "plan", "attach", folder, "--json").stdout)
+    assert got["name"] == "shuttle-plan" and got["departures_rows"] == 5
+    shown = json.loads(ok(planner, "registry", "plan", "show", "--json").stdout)
+    assert shown["name"] == "shuttle-plan" and shown["planned"] == 300
