@@ -66,7 +66,7 @@ def _objective(d: dict, reduce: bool, monkeypatch) -> tuple[float, int]:
 SLOW = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]  # monkeypatch: used in a context
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=SLOW)
+@settings(max_examples=5, deadline=None, suppress_health_check=SLOW)
 @given(scenarios(), st.integers(0, 6))
 def test_the_reduced_model_has_the_full_models_optimum(monkeypatch, d, start_h):
     d = _later(d, start_h)

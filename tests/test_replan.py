@@ -45,7 +45,7 @@ def _past(net, flow: np.ndarray, hold: np.ndarray, at: int) -> float:
     return total + ob.gate_wait * net.period_h * float(hold[:, gate, :at].sum())
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(), st.floats(0.1, 0.9))
 def test_a_replan_from_the_plans_own_state_has_the_plans_objective(d, when):
     p = solve_plan(scenario_from(_carried(d)), check_binding=0)
@@ -59,7 +59,7 @@ def test_a_replan_from_the_plans_own_state_has_the_plans_objective(d, when):
     assert rest == pytest.approx(lp.objective, rel=1e-7, abs=1e-5)
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(), st.floats(0.1, 0.9))
 def test_a_replan_is_never_worse_than_going_on_with_the_plan(d, when):
     p = solve_plan(scenario_from(_carried(d)), check_binding=0)
@@ -110,7 +110,7 @@ def test_registry_counts_replace_the_people_waiting():
         state_from_plan(p, p.network.T)
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(), st.floats(0.1, 0.9))
 def test_a_replan_from_the_plans_state_always_has_a_plan(d, when):
     """With stays, pools and dwell kept: the people there at the moment may stay to the end
