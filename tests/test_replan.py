@@ -35,6 +35,13 @@ def _carried(d: dict) -> dict:
     return d
 
 
+def _planned(d: dict, when: float):
+    """The plan of scenario ``d`` and a moment inside its horizon, ``when`` of the way in."""
+    p = solve_plan(scenario_from(d), check_binding=0)
+    T = p.network.T
+    return p, min(T - 1, max(1, int(when * T)))
+
+
 def _past(net, flow: np.ndarray, hold: np.ndarray, at: int) -> float:
     """What flows and people waiting before period ``at`` contribute to the plan objective
     (recomputed from the objective's definition: the sortie term is counted in both)."""
@@ -48,9 +55,8 @@ def _past(net, flow: np.ndarray, hold: np.ndarray, at: int) -> float:
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(), st.floats(0.1, 0.9))
 def test_a_replan_from_the_plans_own_state_has_the_plans_objective(d, when):
-    p = solve_plan(scenario_from(_carried(d)), check_binding=0)
+    p, at = _planned(_carried(d), when)
     net, lp = p.network, p.lp
-    at = min(net.T - 1, max(1, int(when * net.T)))
     state = plan_state(net, lp.flow, lp.hold, lp.sorties, at)
     mask = np.zeros(lp.sorties.shape, dtype=bool)
     mask[:, :at] = True
@@ -62,9 +68,8 @@ def test_a_replan_from_the_plans_own_state_has_the_plans_objective(d, when):
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios(), st.floats(0.1, 0.9))
 def test_a_replan_is_never_worse_than_going_on_with_the_plan(d, when):
-    p = solve_plan(scenario_from(_carried(d)), check_binding=0)
+    p, at = _planned(_carried(d), when)
     net, fin = p.network, p.final
-    at = min(net.T - 1, max(1, int(when * net.T)))
     r = replan(net, state_from_plan(p, at))
     past = _past(net, fin.flow, fin.hold, at)
     assert r.plan.lp.objective + past <= fin.objective + 1e-6 * max(1.0, abs(fin.objective))
@@ -116,9 +121,7 @@ def test_a_replan_from_the_plans_state_always_has_a_plan(d, when):
     """With stays, pools and dwell kept: the people there at the moment may stay to the end
     (their time already spent is not known), so whole sorties always leave a plan (on Kabul a
     stay clock started at the moment left none)."""
-    p = solve_plan(scenario_from(d), check_binding=0)
-    net = p.network
-    at = min(net.T - 1, max(1, int(when * net.T)))
-    r = replan(net, state_from_plan(p, at))
+    p, at = _planned(d, when)
+    r = replan(p.network, state_from_plan(p, at))
     assert r.plan.final.status in ("optimal", "time limit reached")
     assert np.array_equal(r.plan.sortie_counts[:, :at], p.sortie_counts[:, :at])
