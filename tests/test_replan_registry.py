@@ -121,6 +121,9 @@ def test_the_registry_state_puts_people_where_a_replan_starts_them(world: World)
     assert state.waiting[:, site["Assembly"]].sum() == 0
     r = replan(net, state)
     assert r.summary()["replan"]["source"] == "registry"
+    # the registry's people are all the people there are at the moment: the plan's own people
+    # on their way are not added to them
+    assert state.arriving.sum() == 0
     assert r.plan.network.appear[:, :, 4].sum() == pytest.approx(
-        len(world.ids) + state.arriving[:, :, 4].sum()
+        len(world.ids) + net.appear[:, :, 4].sum()
     )

@@ -85,6 +85,49 @@ def _print_replan(summary: dict[str, Any], moment: datetime, deadline: str) -> N
     )
 
 
+def _state(
+    sc: Any,
+    pf: Any,
+    at: str,
+    close: list[str],
+    changes: dict[str, dict[str, Any]],
+    operation: str | None,
+    user: str | None,
+) -> tuple[Any, Any, datetime]:
+    """The network (with the what-if changes) and the state at the moment: the plan's, with the
+    registry's people when ``operation`` is given."""
+    from evacops.network import compile_network
+    from evacops.plan.replan import (
+        check_moment,
+        registry_counts,
+        registry_out,
+        state_from_folder,
+        what_if,
+        with_counts,
+    )
+    from evacops.planfolder import read_plan
+
+    base = compile_network(sc, pf.period)
+    try:
+        at_period = base.timeline.period_ceil(at)
+    except (ValueError, TypeError):  # not a time, or one without its zone
+        fail(f"--at {at}: give an ISO date and time with its zone, or +HOURSh from the start")
+    check_moment(base, at_period)
+    moment = base.timeline.time_of(at_period)
+    arrays = read_plan(pf, base)
+    net = base
+    if close or any(changes.values()):
+        net = compile_network(what_if(sc, moment, close=close, **changes), pf.period)
+    state = state_from_folder(net, arrays, at_period)
+    if operation is not None:
+        from evacops.cli.registry.common import session
+
+        reg, op = session(user, operation)
+        rows = reg.people_by_place(op)
+        state = with_counts(net, state, registry_counts(net, rows), registry_out(rows))
+    return net, state, moment
+
+
 @guard
 def replan(
     scenario: Annotated[Path, typer.Argument(help="scenario file the plan was made for")],
@@ -133,16 +176,8 @@ def replan(
     change a capacity, the aircraft of a fleet, an airfield's departure slots). Prints people
     out by the deadline per cohort, the plan's and the re-plan's; the plan's folder is never
     changed (write the re-plan with --out)."""
-    from evacops.network import compile_network
-    from evacops.plan.replan import (
-        check_moment,
-        registry_counts,
-        state_from_folder,
-        what_if,
-        with_counts,
-    )
     from evacops.plan.replan import replan as run_replan
-    from evacops.planfolder import open_plan, read_plan, write_plan
+    from evacops.planfolder import open_plan, write_plan
     from evacops.scenario import load
 
     if fmt not in ("csv", "parquet"):
@@ -156,23 +191,7 @@ def replan(
     }
     sc = load(scenario)
     pf = open_plan(plan_dir, scenario)
-    base = compile_network(sc, pf.period)
-    try:
-        at_period = base.timeline.period_ceil(at)
-    except (ValueError, TypeError):  # not a time, or one without its zone
-        fail(f"--at {at}: give an ISO date and time with its zone, or +HOURSh from the start")
-    check_moment(base, at_period)
-    moment = base.timeline.time_of(at_period)
-    arrays = read_plan(pf, base)
-    net = base
-    if close or any(changes.values()):
-        net = compile_network(what_if(sc, moment, close=close or [], **changes), pf.period)
-    state = state_from_folder(net, arrays, at_period)
-    if operation is not None:
-        from evacops.cli.registry.common import session
-
-        reg, op = session(user, operation)
-        state = with_counts(net, state, registry_counts(net, reg.people_by_place(op)))
+    net, state, moment = _state(sc, pf, at, close or [], changes, operation, user)
     with err.status("re-planning", spinner="dots") as status:
         r = run_replan(net, state, time_limit=time_limit, progress=lambda m: status.update(m))
         summary = r.summary()

@@ -226,9 +226,8 @@ def _window_hours(dt: float) -> list[float]:
 
 
 def _blocked(tl: Timeline, start, end, n: int) -> tuple[int, int]:
-    a = max(0, tl.period_of(start))
-    b = min(n, tl.period_ceil(end))
-    return a, b
+    a, b = max(0, tl.period_of(start)), tl.period_ceil(end)
+    return a, n if b >= tl.n else b  # closed to the horizon's end: to landings after it too
 
 
 def _extended_periods(sc: Scenario, tl: Timeline) -> int:

@@ -113,17 +113,98 @@ def state_from_folder(net: Network, arrays: PlanArrays, at: int) -> State:
     )
 
 
-def with_counts(net: Network, state: State, counts: Mapping[tuple[str, str], float]) -> State:
-    """``state`` with the people waiting replaced by ``counts`` {(cohort, site): people} (the
-    registry's people by cohort and site); cohorts and sites not in the network are refused."""
-    waiting = np.zeros_like(state.waiting)
+def _waiting(net: Network, counts: Mapping[tuple[str, str], float]) -> np.ndarray:
+    """(C, S) people from {(cohort, site): people}; cohorts and sites not in the network are
+    refused."""
+    waiting = np.zeros((len(net.cohorts), len(net.sites)))
     for (cohort, site), n in counts.items():
         if cohort not in net.cohorts:
             raise UserError(f"cohort {cohort!r} is not in the scenario", field="counts")
         if site not in net.sites:
             raise UserError(f"site {site!r} is not in the scenario", field="counts")
         waiting[net.cohorts.index(cohort), net.sites.index(site)] += n
-    return dataclasses.replace(state, waiting=waiting, source="registry")
+    return waiting
+
+
+def with_counts(
+    net: Network,
+    state: State,
+    counts: Mapping[tuple[str, str], float],
+    out_before: Mapping[str, float] | None = None,
+) -> State:
+    """``state`` with its people replaced by the registry's: ``counts`` {(cohort, site): people}
+    waiting (people on a flight at its destination, :func:`registry_counts`), nobody else on
+    their way (the plan's people in transit are the plan's, not the registry's), and with
+    ``out_before`` {cohort: people} (:func:`registry_out`) the people already off the
+    evacuation airport. The sorties flown stay the state's."""
+    out = state.out_before
+    if out_before is not None:
+        out = np.array([float(out_before.get(c, 0.0)) for c in net.cohorts])
+    return dataclasses.replace(
+        state,
+        waiting=_waiting(net, counts),
+        arriving=np.zeros_like(state.arriving),
+        out_before=out,
+        source="registry",
+    )
+
+
+def registry_out(rows: list[dict]) -> dict[str, float]:
+    """{cohort: people} off the evacuation airport by the registry's people by place (on a
+    flight or arrived at a base)."""
+    out: dict[str, float] = {}
+    for r in rows:
+        if r["status"] in ("in-flight", "arrived"):
+            out[str(r["cohort"])] = out.get(str(r["cohort"]), 0.0) + float(r["n"])
+    return out
+
+
+def registry_state(
+    net: Network, at: int, rows: list[dict], sorties: np.ndarray, source: str = "registry"
+) -> State:
+    """The state at the start of period ``at`` from the registry alone: its people by place
+    (:func:`registry_counts`, :func:`registry_out`) and the whole sorties (M, T) of the plan it
+    follows, those before ``at`` taken as flown (where the aircraft are)."""
+    check_moment(net, at)
+    flown = np.zeros((len(net.move_fleet), net.T))
+    flown[:, :at] = sorties[:, :at]
+    out = registry_out(rows)
+    return State(
+        at,
+        _waiting(net, registry_counts(net, rows)),
+        np.zeros((len(net.cohorts), len(net.sites), net.T)),
+        np.array([out.get(c, 0.0) for c in net.cohorts]),
+        flown,
+        source,
+    )
+
+
+def sorties_from_departures(net: Network, rows: list[list]) -> np.ndarray:
+    """The whole sorties (M, T) of a plan's departures as an operation keeps them: rows [time
+    (the plan's own calendar, ISO), origin, destination, aircraft (``FLEET-NN``), load]
+    (:func:`evacops.planfolder.plan_outline`). A row that matches no fleet, leg or period of
+    ``net`` is refused."""
+    moves: dict[tuple[int, int, int], int] = {}
+    for m in range(len(net.move_fleet)):
+        key = (int(net.move_fleet[m]), int(net.move_from[m]), int(net.move_to[m]))
+        moves.setdefault(key, m)
+    fleets = {f: i for i, f in enumerate(net.fleets)}
+    sites = {s: i for i, s in enumerate(net.sites)}
+    out = np.zeros((len(net.move_fleet), net.T))
+    for i, (t, origin, dest, aircraft, _load) in enumerate(rows):
+        fleet = str(aircraft).rsplit("-", 1)[0]
+        move = moves.get(
+            (fleets.get(fleet, -1), sites.get(str(origin), -1), sites.get(str(dest), -1))
+        )
+        period = net.timeline.period_of(datetime.fromisoformat(str(t)))
+        if move is None or not 0 <= period < net.T:
+            raise UserError(
+                f"departure {i + 1} ({aircraft}, {origin} to {dest}) is not a leg of the "
+                "scenario's fleets within its horizon; attach a plan made for this scenario",
+                field="plan",
+            )
+        out[move, period] += 1
+    return out
 
 
 def registry_counts(net: Network, rows: list[dict]) -> dict[tuple[str, str], float]:
