@@ -303,8 +303,9 @@ def read_plan(pf: PlanFolder, net: Network) -> PlanArrays:
 
 def plan_outline(folder: str | Path) -> dict[str, Any]:
     """What an operation keeps of a plan (``evacops registry plan attach``): its name (the
-    folder's), the digest of its scenario and its people out per day (``daily_out``'s total),
-    as plain values."""
+    folder's), the digest of its scenario, its period (hours), its people out by the deadline
+    per cohort, its people out per day (``daily_out``'s total), its call-forward and its
+    departures, as plain values (counts only)."""
     p = Path(folder)
     summary = _read_summary(p, folder)
     if not (p / "daily_out.csv").exists() and not (p / "daily_out.parquet").exists():
@@ -314,9 +315,16 @@ def plan_outline(folder: str | Path) -> dict[str, Any]:
         day = day.reset_index()
     if "date" not in day.columns or "total" not in day.columns:
         raise _refuse(folder, f"daily_out has no date and total columns; {_REPLAN}")
+    cohorts = summary.get("cohorts") or []
     return {
         "name": p.resolve().name,
         "scenario_sha256": summary.get("scenario_sha256"),
+        "period_h": summary.get("period_h"),
+        "out_by_deadline": {
+            str(c["name"]): int(c.get("out_by_deadline_total", c.get("out_by_deadline", 0)))
+            for c in cohorts
+            if "name" in c
+        },
         "daily_out": {str(d)[:10]: int(n) for d, n in zip(day["date"], day["total"], strict=True)},
         "call_forward": _timed_rows(p, "call_forward", _CALL_COLS),
         "departures": _timed_rows(p, "schedule", _SORTIE_COLS),

@@ -89,6 +89,47 @@ def _check_timed(rows: Any, field: str) -> list[list[Any]]:
     return out
 
 
+def _check_period(value: Any) -> float | None:
+    """The plan's period in hours (a re-plan on the server compiles the scenario at it)."""
+    if value is None:
+        return None
+    try:
+        h = float(value)
+        if not 0 < h <= 24:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise RegistryError("give the plan's period in hours (0 to 24)", field="period_h") from None
+    return h
+
+
+def _check_cohort_counts(value: Any) -> dict[str, int]:
+    """The plan's people out by the deadline per cohort ({cohort: people >= 0})."""
+    if value is None:
+        return {}
+    try:
+        if not isinstance(value, dict) or len(value) > 1000:
+            raise ValueError
+        got = {str(k): int(n) for k, n in value.items()}
+        if any(n < 0 for n in got.values()):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise RegistryError(
+            "give people out by the deadline as {cohort: people >= 0}", field="out_by_deadline"
+        ) from None
+    for k in got:
+        check_length("out_by_deadline", k, 200)
+    return got
+
+
+def _check_replan(value: Any) -> int | None:
+    """The re-plan a plan was adopted from (services/replans.py), if it was."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RegistryError("the re-plan's id, a whole number", field="replan")
+    return value
+
+
 def attach_plan(
     ctx: Context, op: str, outline: dict[str, Any], *, first_day: date | None = None
 ) -> dict[str, Any]:
@@ -116,10 +157,13 @@ def attach_plan(
     data = {
         "name": name,
         "scenario_sha256": digest,
+        "period_h": _check_period(outline.get("period_h")),
+        "out_by_deadline": _check_cohort_counts(outline.get("out_by_deadline")),
         "plan_first_day": own_first.isoformat(),
         "first_day": (first_day or own_first).isoformat(),
         "planned_out": per_day,
         "drift_pct": drift,
+        "replan": _check_replan(outline.get("replan")),
         **timed,
     }
     with ctx.write() as conn:

@@ -64,6 +64,12 @@ class PlanOutline(BaseModel):
     name: str = Field("plan", max_length=200)
     scenario_sha256: str | None = Field(None, min_length=64, max_length=64)
     daily_out: dict[str, int] = Field(description="YYYY-MM-DD: people out that day")
+    period_h: float | None = Field(
+        None, gt=0, le=24, description="the plan's period in hours (a re-plan here uses it)"
+    )
+    out_by_deadline: dict[str, int] | None = Field(
+        None, description="cohort: people out by the scenario's deadline in the plan"
+    )
     first_day: date | None = Field(None, description="the operation's date of the plan's day 1")
     call_forward: list[list[str | int]] | None = Field(
         None,
