@@ -33,6 +33,7 @@ def _url(path: str, world: World) -> str:
         "code": "fa",
         "conflict": "999999",
         "category": "no-such-category",
+        "rid": "999999",
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: subs[m.group(1)], path)
 

@@ -57,6 +57,8 @@ CATEGORY_ADDED = "category-added"
 CATEGORY_RETIRED = "category-retired"
 CATEGORY_RESTORED = "category-restored"
 PLAN_ATTACHED = "plan-attached"  # the operation's latest plan (services/plans.py)
+REPLAN_REQUESTED = "replan-requested"  # a planner's re-plan (services/replans.py)
+REPLAN_FINISHED = "replan-finished"  # what came of it
 
 
 # Statuses of a person in the projection
@@ -455,6 +457,14 @@ class PlanAttached(Recorded):
     kind = PLAN_ATTACHED
 
 
+class ReplanRequested(Recorded):
+    kind = REPLAN_REQUESTED
+
+
+class ReplanFinished(Recorded):
+    kind = REPLAN_FINISHED
+
+
 #: every event type by its name in the log
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
@@ -462,7 +472,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         Registered, Correction, CallForward, GateIn, RollCall, DepartedIndependently, Found,
         Deplane, Missing, Board, Depart, Arrive, Merge, Unmerge, NotDuplicate, CredentialIssued,
         CredentialRevoked, FlightScheduled, Manifest, Shred, CategoryAdded, CategoryRetired,
-        CategoryRestored, PlanAttached,
+        CategoryRestored, PlanAttached, ReplanRequested, ReplanFinished,
     )
 }  # fmt: skip
 

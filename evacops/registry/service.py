@@ -31,6 +31,7 @@ from evacops.registry.services import (
     people,
     plans,
     registration,
+    replans,
     reports,
     rollcall,
     setup,
@@ -384,6 +385,27 @@ class Registry:
         self, op: str, outline: dict[str, Any], *, first_day: date | None = None
     ) -> dict[str, Any]:
         return plans.attach_plan(self.ctx, op, outline, first_day=first_day)
+
+    def request_replan(
+        self,
+        op: str,
+        *,
+        at: datetime | None = None,
+        what_if: dict[str, Any] | None = None,
+        scenario_sha256: str | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        return replans.request_replan(
+            self.ctx, op, at=at, what_if=what_if, scenario_sha256=scenario_sha256
+        )
+
+    def finish_replan(self, op: str, request: int, got: dict[str, Any]) -> None:
+        replans.finish_replan(self.ctx, op, request, got)
+
+    def replans(self, op: str, running: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
+        return replans.replans(self.ctx, op, running)
+
+    def adopt_replan(self, op: str, request: int) -> dict[str, Any]:
+        return replans.adopt_replan(self.ctx, op, request)
 
     def plan_vs_actual(self, op: str) -> dict[str, Any] | None:
         return plans.plan_vs_actual(self.ctx, op)

@@ -10,6 +10,8 @@ the answers kept under an ``Idempotency-Key`` (:mod:`evacops.web.idempotency`).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from evacops.web import security as sec
 from evacops.web.config import WebSettings
 from evacops.web.deps import authorize
 from evacops.web.ratelimit import RateLimit
+from evacops.web.replans import Replanner
 from evacops.web.uploads import BodyLimit
 
 HERE = Path(__file__).parent
@@ -39,6 +42,7 @@ def create_app(settings: WebSettings | None = None, *, accounts: Accounts | None
 
     settings = settings or WebSettings()
     app = FastAPI(
+        lifespan=_lifespan,
         title="evacops",
         version="1",
         summary="Run an evacuation operation: registry, gates, ramps, arrivals, picture.",
@@ -49,6 +53,7 @@ def create_app(settings: WebSettings | None = None, *, accounts: Accounts | None
     app.state.settings = settings
     app.state.accounts = accounts or Accounts.from_settings(settings.registry_settings())
     app.state.scenario = _scenario(settings)
+    app.state.replanner = Replanner(settings.scenario, _digest(settings))
     app.state.templates = templates()
     idempotency.install(app)  # innermost: it sees the answer as the route gave it
     app.add_middleware(
@@ -111,6 +116,20 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    app.state.replanner.shutdown()  # re-plans still running are listed as interrupted
+
+
+def _digest(settings: WebSettings) -> str | None:
+    if settings.scenario is None:
+        return None
+    from evacops.planfolder import scenario_digest
+
+    return scenario_digest(settings.scenario)
 
 
 def _scenario(settings: WebSettings) -> Any:

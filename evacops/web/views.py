@@ -204,6 +204,19 @@ def _placed_narrow(sc: Any) -> dict[str, tuple[int, int]]:
     return placed
 
 
+def what_if_options(scenario: Any) -> dict[str, Any] | None:
+    """What the picture's what-if form offers from the scenario served: sites to close or
+    resize (gates, assembly points, staging bases), fleets with their aircraft, airfields."""
+    if scenario is None:
+        return None
+    kinds = ("gate", "assembly", "staging")
+    return {
+        "sites": sorted((s.name for s in scenario.sites if s.kind in kinds), key=str.casefold),
+        "fleets": [{"name": f.name, "count": f.count} for f in scenario.fleets],
+        "airfields": sorted(s.name for s in scenario.sites if s.airfield is not None),
+    }
+
+
 def page_sites(c: Any, op: str, kinds: tuple[str, ...]) -> list[str]:
     """The sites a page offers: the caller's own (a device or user bound to a site), or the
     operation's sites of ``kinds``, in that order of kinds, then by name."""

@@ -8,6 +8,7 @@ from evacops.web.routers import (
     operations,
     pages,
     people,
+    replans,
     scans,
     work,
 )
@@ -19,6 +20,7 @@ ROUTERS = [
     scans.router,
     auth.router,
     operations.router,
+    replans.router,
     people.router,
     flights.router,
     dedup.router,
@@ -26,6 +28,7 @@ ROUTERS = [
     admin.pages,
     auth.pages,
     pages.router,
+    replans.pages,
     work.router,
     pages.sw,
 ]

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from evacops.errors import EvacopsError, UserError
+from evacops.registry.security import Perm
 from evacops.registry.services.accounts import OPERATION_ROLES
 from evacops.web import views
 from evacops.web.deps import Caller, caller
@@ -27,19 +28,38 @@ def _now() -> str:
 
 def _picture(request: Request, c: Caller, op: str) -> dict:
     scenario = request.app.state.scenario
-    return views.picture(c.registry, op, scenario, views.scenario_sha256(request))
+    pic = views.picture(c.registry, op, scenario, views.scenario_sha256(request))
+    pic["replans"] = c.registry.replans(op, request.app.state.replanner.running(op))[:REPLANS]
+    return pic
+
+
+REPLANS = 5  # the picture lists the latest re-plans
+
+
+def picture_page(
+    request: Request, c: Caller, op: str, status: int = 200, problem: object = None
+) -> HTMLResponse:
+    """The picture page (with the what-if form for a planner); ``problem``: a refused re-plan."""
+    pic = _picture(request, c, op)
+    what_if = None
+    if c.actor.can(Perm.plan, op):
+        what_if = views.what_if_options(request.app.state.scenario)
+    return render(request, "picture.html", c, op, status=status, page="picture", pic=pic,
+                  now=_now(), what_if=what_if, problem=problem,
+                  replan_note=request.query_params.get("replan"))  # fmt: skip
 
 
 @router.get("/picture", name="page_picture")
 def page_picture(op: str, request: Request, c: Caller = Depends(caller)):
-    pic = _picture(request, c, op)
-    return render(request, "picture.html", c, op, page="picture", pic=pic, now=_now())
+    return picture_page(request, c, op)
 
 
 @router.get("/picture/live", name="page_picture_live")
 def page_picture_live(op: str, request: Request, c: Caller = Depends(caller)):
     pic = _picture(request, c, op)
-    return render(request, "_picture_live.html", c, op, pic=pic, now=_now())
+    can_plan = c.actor.can(Perm.plan, op)
+    return render(request, "_picture_live.html", c, op, pic=pic, now=_now(),
+                  what_if=can_plan or None)  # fmt: skip
 
 
 @router.get("/gate", name="page_gate")

@@ -1,0 +1,283 @@
+"""Re-plans of an operation, kept: who asked, when, from what state, with what changes, and
+what came of it; and a re-plan adopted as the operation's plan.
+
+A planner asks (:func:`request_replan`): a ``replan-requested`` event records the moment (the
+operation's clock and the plan's own calendar), the what-if changes, the plan it starts from
+and the people the registry counts. The service runs the re-plan beside it
+(:mod:`evacops.plan.replan_job`, in a worker process) and records what came of it in a
+``replan-finished`` event (:func:`finish_replan`): people out by the deadline per cohort, the
+whole-sortie gap, and the outline an operation keeps of a plan, or the one-line reason it
+failed. :func:`adopt_replan` makes a finished re-plan the operation's plan (a
+``plan-attached`` event, :mod:`evacops.registry.services.plans`): the gate pages then show its
+call-forward, the ramp its departures, the picture its days. Its people out per day are what
+happened before the moment (the registry's) and the re-plan's from then on, so the picture's
+drift starts again from zero.
+
+No personal data: counts only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from evacops.errors import RegistryError
+from evacops.registry import events as ev
+from evacops.registry.security import Perm, require
+from evacops.registry.services import plans, reports
+from evacops.registry.services.context import Context, check_length
+from evacops.registry.store.tables import events
+
+MAX_NAMES = 50
+
+
+def _names(value: Any, field: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_NAMES:
+        raise RegistryError(f"give a list of at most {MAX_NAMES} names", field=field)
+    out = [str(v) for v in value]
+    for v in out:
+        check_length(field, v, 200)
+    return out
+
+
+def _numbers(value: Any, field: str, cast: type) -> dict[str, Any]:
+    if value is None:
+        return {}
+    try:
+        if not isinstance(value, dict) or len(value) > MAX_NAMES:
+            raise ValueError
+        out = {str(k): cast(v) for k, v in value.items()}
+        if any(v < 0 for v in out.values()):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise RegistryError(
+            f"give {{name: number >= 0}} (at most {MAX_NAMES})", field=field
+        ) from None
+    for k in out:
+        check_length(field, k, 200)
+    return out
+
+
+def check_what_if(what_if: dict[str, Any] | None) -> dict[str, Any]:
+    """The what-if changes of a request: ``close`` [site], ``capacity`` {site: people},
+    ``aircraft`` {fleet: count}, ``departure_slots`` {airfield: per hour}; one-line errors."""
+    w = what_if or {}
+    unknown = set(w) - {"close", "capacity", "aircraft", "departure_slots"}
+    if unknown:
+        raise RegistryError(
+            "what-if takes close, capacity, aircraft and departure_slots",
+            field=sorted(unknown)[0],
+        )
+    return {
+        "close": _names(w.get("close"), "close"),
+        "capacity": _numbers(w.get("capacity"), "capacity", float),
+        "aircraft": _numbers(w.get("aircraft"), "aircraft", int),
+        "departure_slots": _numbers(w.get("departure_slots"), "departure_slots", float),
+    }
+
+
+def _shift(plan: dict[str, Any]) -> timedelta:
+    """The operation's calendar minus the plan's own (days)."""
+    return date.fromisoformat(plan["first_day"]) - date.fromisoformat(plan["plan_first_day"])
+
+
+def request_replan(
+    ctx: Context,
+    op: str,
+    *,
+    at: datetime | None = None,
+    what_if: dict[str, Any] | None = None,
+    scenario_sha256: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Record a planner's request to re-plan from ``at`` (default: now) with ``what_if``
+    changes, from the operation's latest plan and the registry's people. Returns the record and
+    the job's inputs (:func:`evacops.plan.replan_job.run`, without the scenario's text).
+    Refused, with the fix, when there is no plan, it was made for another scenario than
+    ``scenario_sha256`` (the one served), or was attached without its period or departures."""
+    require(ctx.actor, Perm.plan, op)
+    changes = check_what_if(what_if)
+    moment = (at or ctx.clock()).astimezone(UTC)
+    with ctx.read() as conn:
+        ctx.operation(conn, op)
+        plan = plans.latest_plan(conn, op)
+    if plan is None:
+        raise RegistryError(
+            "no plan is attached; attach one first (evacops registry plan attach DIR)",
+            field="plan",
+        )
+    made_for = plan.get("scenario_sha256")
+    if scenario_sha256 is not None and made_for is not None and made_for != scenario_sha256:
+        raise RegistryError(
+            "the latest plan was made for another scenario than the one served; attach a plan "
+            "made for it",
+            field="plan",
+        )
+    if not plan.get("period_h") or not plan.get("departures"):
+        raise RegistryError(
+            "the latest plan was attached without its period or departures; attach its folder "
+            "again (evacops registry plan attach DIR)",
+            field="plan",
+        )
+    people = reports.people_by_place(ctx, op)
+    plan_at = moment - _shift(plan)
+    data = {
+        "at": moment.isoformat(),
+        "plan_at": plan_at.isoformat(),
+        "plan": plan["name"],
+        "plan_event": plan["event"],
+        "plan_out_by_deadline": plan.get("out_by_deadline") or {},
+        "what_if": changes,
+        "people": sum(int(r["n"]) for r in people),
+    }
+    with ctx.write() as conn:
+        row = ctx.event(conn, op, ev.REPLAN_REQUESTED, data=data)
+        ctx.audit(conn, "replan-requested", op, plan["name"], {"event": row["seq"]})
+    record = _record(row["seq"], row["actor"], row["occurred_at"], data)
+    job = {
+        "period_h": plan["period_h"],
+        "departures": plan["departures"],
+        "people": people,
+        "at": plan_at.isoformat(),
+        "what_if": changes,
+    }
+    return record, job
+
+
+def finish_replan(ctx: Context, op: str, request: int, got: dict[str, Any]) -> None:
+    """Record what came of re-plan ``request``: ``got`` is the job's answer, {result, outline}
+    or {error} (:func:`evacops.plan.replan_job.run`)."""
+    require(ctx.actor, Perm.plan, op)
+    if "error" in got:
+        data = {"request": request, "error": str(got["error"])[:500]}
+    else:
+        data = {"request": request, "result": got["result"], "outline": got["outline"]}
+    with ctx.write() as conn:
+        ctx.event(conn, op, ev.REPLAN_FINISHED, data=data)
+        ctx.audit(conn, "replan-finished", op, str(request), {"failed": "error" in got})
+
+
+def _record(seq: int, actor: str, at: datetime, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": seq,
+        "requested_by": actor,
+        "requested_at": at.isoformat(),
+        "at": data["at"],
+        "plan": data["plan"],
+        "what_if": data["what_if"],
+        "people": data["people"],
+        "status": "running",
+    }
+
+
+def _comparison(before: dict[str, int], after: dict[str, int]) -> list[dict[str, Any]]:
+    """People out by the deadline per cohort: the plan's, the re-plan's, the difference."""
+    rows = []
+    for c in sorted(set(before) | set(after)):
+        was, now = before.get(c), after.get(c, 0)
+        rows.append(
+            {"cohort": c, "plan": was, "replan": now,
+             "difference": None if was is None else now - was}
+        )  # fmt: skip
+    return rows
+
+
+def replans(ctx: Context, op: str, running: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
+    """The operation's re-plans, newest first: each request with its status (``running`` if
+    its id is in ``running``, the server's jobs; ``done``, ``failed``, or ``interrupted`` when
+    the server stopped before it finished), what came of it beside the plan it started from
+    (people out by the deadline per cohort) and whether it is the operation's plan now."""
+    require(ctx.actor, Perm.report, op)
+    E = events.c
+    with ctx.read() as conn:
+        ctx.operation(conn, op)
+        rows = conn.execute(
+            select(E.seq, E.type, E.actor, E.occurred_at, E.data)
+            .where(E.operation_id == op, E.type.in_((ev.REPLAN_REQUESTED, ev.REPLAN_FINISHED)))
+            .order_by(E.seq)
+        ).all()
+        plan = plans.latest_plan(conn, op)
+    adopted = plan.get("replan") if plan else None
+    records: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        if r.type == ev.REPLAN_REQUESTED:
+            records[r.seq] = _record(r.seq, r.actor, r.occurred_at, r.data)
+            records[r.seq]["_before"] = r.data.get("plan_out_by_deadline") or {}
+            continue
+        rec = records.get(int(r.data.get("request", -1)))
+        if rec is None:
+            continue
+        rec["finished_at"] = r.occurred_at.isoformat()
+        if "error" in r.data:
+            rec.update(status="failed", error=r.data["error"])
+        else:
+            res = r.data["result"]
+            rec.update(status="done", result=res)
+            rec["comparison"] = _comparison(rec["_before"], res["out_by_deadline"])
+    out = []
+    for seq in sorted(records, reverse=True):
+        rec = records[seq]
+        del rec["_before"]
+        if rec["status"] == "running" and seq not in running:
+            rec["status"] = "interrupted"
+        rec["adopted"] = seq == adopted
+        out.append(rec)
+    return out
+
+
+def adopt_replan(ctx: Context, op: str, request: int) -> dict[str, Any]:
+    """Make finished re-plan ``request`` the operation's plan (:mod:`evacops.registry.services.
+    plans`): its call-forward, departures and people out by the deadline; per day, the people
+    actually out before the moment's day, on that day those out so far plus the re-plan's, the
+    re-plan's after; laid on the operation's calendar as the plan it started from was."""
+    require(ctx.actor, Perm.plan, op)
+    E = events.c
+    with ctx.read() as conn:
+        ctx.operation(conn, op)
+        asked = conn.execute(
+            select(E.data).where(
+                E.operation_id == op, E.seq == request, E.type == ev.REPLAN_REQUESTED
+            )
+        ).scalar_one_or_none()
+        done = [
+            d
+            for d in conn.execute(
+                select(E.data).where(E.operation_id == op, E.type == ev.REPLAN_FINISHED)
+            ).scalars()
+            if int(d.get("request", -1)) == request
+        ]
+        plan = plans.latest_plan(conn, op)
+        actual = reports.out_per_day(conn, op)
+    if asked is None:
+        raise RegistryError(f"no re-plan {request} in operation {op}", field="replan")
+    if not done or "outline" not in done[-1]:
+        raise RegistryError(
+            f"re-plan {request} has not finished with a plan; wait for it or ask again",
+            field="replan",
+        )
+    if plan is None:  # (a re-plan starts from a plan: only a shredded log has none)
+        raise RegistryError("no plan is attached", field="plan")
+    outline = dict(done[-1]["outline"])
+    shift = _shift(plan)
+    moment_day = (datetime.fromisoformat(asked["at"]) - shift).date()
+    daily: dict[str, int] = {}
+    plan_first = date.fromisoformat(plan["plan_first_day"])
+    for d, n in actual.items():
+        own = date.fromisoformat(d) - shift
+        if plan_first <= own <= moment_day:
+            daily[own.isoformat()] = n
+    for d, n in outline["daily_out"].items():
+        if date.fromisoformat(d) >= moment_day:
+            daily[d] = daily.get(d, 0) + int(n)
+    first = min(date.fromisoformat(d) for d in daily)
+    outline.update(
+        name=f"re-plan {request}",
+        scenario_sha256=plan.get("scenario_sha256"),
+        daily_out=daily,
+        drift_pct=plan.get("drift_pct"),
+        replan=request,
+    )
+    return plans.attach_plan(ctx, op, outline, first_day=first + shift)

@@ -1,0 +1,101 @@
+"""The service's re-plans: asked for from the API or the picture, run beside the server in one
+worker process (:mod:`evacops.plan.replan_job`: counts in, counts out; the keys stay here),
+recorded in the registry when asked and when done (:mod:`evacops.registry.services.replans`).
+
+One worker: re-plans run one at a time, in the order asked, and the server keeps answering
+while they run (a process, not a thread: the model build holds the interpreter). A re-plan the
+server did not see finish (it stopped) is listed as interrupted; ask again.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from evacops.errors import UserError
+from evacops.registry.service import Registry
+
+log = logging.getLogger("evacops.web.replans")
+
+#: seconds each solve of a server re-plan may take (the LP, then the whole sorties)
+TIME_LIMIT_S = 600.0
+
+
+class Replanner:
+    """Runs the operation's re-plans for the scenario file at ``scenario`` (the one served)."""
+
+    def __init__(self, scenario: Path | None, digest: str | None) -> None:
+        self.scenario = scenario
+        self.digest = digest
+        self._pool: ProcessPoolExecutor | None = None
+        self._jobs: dict[tuple[str, int], Future[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def running(self, op: str) -> frozenset[int]:
+        """The ids of ``op``'s re-plans still running here."""
+        with self._lock:
+            return frozenset(i for (o, i), f in self._jobs.items() if o == op and not f.done())
+
+    def submit(
+        self, reg: Registry, op: str, at: datetime | None, what_if: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Record the request (as ``reg``'s user) and start the re-plan; its record."""
+        if self.scenario is None:
+            raise UserError(
+                "the server draws no scenario; start it with EVACOPS_SCENARIO set to the "
+                "scenario file the plan was made for",
+                field="scenario",
+            )
+        from evacops.plan.replan_job import run  # (loads the planner's package: when first asked)
+
+        record, job = reg.request_replan(op, at=at, what_if=what_if, scenario_sha256=self.digest)
+        job.update(
+            scenario=self.scenario.read_text(encoding="utf-8"),
+            source=self.scenario.name,
+            time_limit=TIME_LIMIT_S,
+        )
+        rid = record["id"]
+        with self._lock:
+            if self._pool is None:
+                ctx = multiprocessing.get_context("spawn")  # no copy of the server's state
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+            fut = self._pool.submit(run, job)
+            self._jobs[(op, rid)] = fut
+        fut.add_done_callback(lambda f: self._finished(reg, op, rid, f))
+        return record
+
+    def _finished(self, reg: Registry, op: str, rid: int, fut: Future[dict[str, Any]]) -> None:
+        try:
+            got = fut.result()
+        except Exception as exc:  # the worker died or the solver failed: record it, say why
+            log.warning("re-plan %s of %s failed: %s", rid, op, type(exc).__name__)
+            got = {"error": f"the re-plan stopped ({type(exc).__name__}); ask again"}
+        try:
+            reg.finish_replan(op, rid, got)
+        except Exception as exc:  # e.g. the operation was shredded meanwhile
+            log.warning("re-plan %s of %s not recorded: %s", rid, op, type(exc).__name__)
+        with self._lock:
+            self._jobs.pop((op, rid), None)
+
+    def wait(self, timeout: float = 600.0) -> None:
+        """Wait until every re-plan running now is recorded (tests, shutdown)."""
+        end = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if not self._jobs:
+                    return
+            if time.monotonic() > end:
+                raise TimeoutError("re-plans still running")
+            time.sleep(0.05)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)

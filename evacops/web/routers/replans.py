@@ -1,0 +1,121 @@
+"""Re-plans: asked for (API, picture page), listed, adopted as the operation's plan
+(:mod:`evacops.web.replans`, :mod:`evacops.registry.services.replans`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse
+from pydantic import AwareDatetime, BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from evacops.errors import EvacopsError, UserError
+from evacops.registry.service import Registry
+from evacops.web.deps import Caller, caller, registry
+from evacops.web.routers.common import OP
+
+router = APIRouter(tags=["re-plans"])
+pages = APIRouter(prefix="/o/{op}", include_in_schema=False)
+
+
+class ReplanRequest(BaseModel):
+    """A re-plan from a moment of the operation, with what-if changes from then on."""
+
+    at: AwareDatetime | None = Field(
+        None, description="the moment to re-plan from, with its zone (default: now)"
+    )
+    close: list[str] = Field([], max_length=50, description="sites to close (gates, bases)")
+    capacity: dict[str, float] = Field({}, description="site: holding capacity from the moment")
+    aircraft: dict[str, int] = Field({}, description="fleet: aircraft from the moment")
+    departure_slots: dict[str, float] = Field({}, description="airfield: departures per hour")
+
+
+def _submit(request: Request, reg: Registry, op: str, body: ReplanRequest) -> dict[str, Any]:
+    what_if = body.model_dump(exclude={"at"})
+    return request.app.state.replanner.submit(reg, op, body.at, what_if)
+
+
+@router.post(OP + "/replan", name="api_replan", status_code=202)
+def api_replan(
+    op: str, body: ReplanRequest, request: Request, reg: Registry = Depends(registry)
+) -> dict[str, Any]:
+    """Re-plan the rest of the horizon from the registry's people at a moment (planner, admin):
+    the latest plan's sorties before it flown, what-if changes from then on. Runs beside the
+    server; the answer is the re-plan's record (``status`` running): follow it at
+    ``GET .../replans/{id}``."""
+    return _submit(request, reg, op, body)
+
+
+@router.get(OP + "/replans", name="api_replans")
+def api_replans(op: str, request: Request, reg: Registry = Depends(registry)) -> list[dict]:
+    """The operation's re-plans, newest first: who asked, when, from what, the status, people
+    out by the deadline per cohort beside the plan they started from."""
+    return reg.replans(op, request.app.state.replanner.running(op))
+
+
+@router.get(OP + "/replans/{rid}", name="api_replan_show")
+def api_replan_show(
+    op: str, rid: int, request: Request, reg: Registry = Depends(registry)
+) -> dict[str, Any]:
+    """One re-plan (as listed)."""
+    for r in reg.replans(op, request.app.state.replanner.running(op)):
+        if r["id"] == rid:
+            return r
+    raise UserError(f"no re-plan {rid} in operation {op}", field="replan")
+
+
+@router.post(OP + "/replans/{rid}/adopt", name="api_replan_adopt")
+def api_replan_adopt(op: str, rid: int, reg: Registry = Depends(registry)) -> dict[str, Any]:
+    """Make a finished re-plan the operation's plan (planner, admin): the gates get its
+    call-forward, the ramp its departures, the picture its days."""
+    return reg.adopt_replan(op, rid)
+
+
+def _back(op: str, status: str) -> RedirectResponse:
+    return RedirectResponse(f"/o/{op}/picture?replan={status}#replans", status_code=303)
+
+
+def _page_request(form: dict[str, Any]) -> ReplanRequest:
+    """The picture's what-if form: a site to close, a fleet's aircraft, an airfield's slots
+    (each optional)."""
+    body: dict[str, Any] = {}
+    close = str(form.get("close") or "").strip()
+    if close:
+        body["close"] = [close]
+    for key, field, cast in (
+        ("fleet", "aircraft", int),
+        ("airfield", "departure_slots", float),
+        ("site", "capacity", float),
+    ):
+        name, value = str(form.get(key) or "").strip(), str(form.get(f"{key}_n") or "").strip()
+        if name and value:
+            try:
+                body[field] = {name: cast(value)}
+            except ValueError:
+                raise UserError("give a number", field=f"{key}_n") from None
+    return ReplanRequest(**body)
+
+
+@pages.post("/picture/replan", name="page_replan_post")
+async def page_replan_post(op: str, request: Request, c: Caller = Depends(caller)):
+    form = dict((await request.form()).items())
+    try:
+        body = _page_request(form)
+        await run_in_threadpool(_submit, request, c.registry, op, body)
+    except EvacopsError as exc:
+        from evacops.web.routers.pages import picture_page
+
+        return picture_page(request, c, op, status=422, problem=exc)
+    return _back(op, "asked")
+
+
+@pages.post("/picture/replans/{rid}/adopt", name="page_replan_adopt_post")
+async def page_replan_adopt_post(op: str, rid: int, request: Request, c: Caller = Depends(caller)):
+    try:
+        await run_in_threadpool(c.registry.adopt_replan, op, rid)
+    except EvacopsError as exc:
+        from evacops.web.routers.pages import picture_page
+
+        return picture_page(request, c, op, status=422, problem=exc)
+    return _back(op, "adopted")

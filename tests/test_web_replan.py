@@ -1,0 +1,167 @@
+"""Re-plans through the service: a planner asks (API or the picture's what-if form), the server
+re-plans from the registry's people and the attached plan's sorties in its worker process, keeps
+the request and what came of it, and a planner adopts it: the ramp and the gates then follow it.
+Roles, a stored plan never changed by a re-plan, refusals. SQLite, and PostgreSQL when
+EVACOPS_TEST_DATABASE_URL is set. Generated people."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import yaml
+from conftest import OPERATION
+from test_replan_registry import _moved, _scenario
+from test_web_support import World, csrf_of
+
+from evacops.plan import solve_plan
+from evacops.planfolder import plan_outline, write_plan
+from evacops.registry.services.plans import latest_plan
+from evacops.scenario import load
+from evacops.web.app import create_app
+
+API = f"/api/v1/operations/{OPERATION}"
+
+
+@pytest.fixture
+def world(registry_env, admin, tmp_path) -> World:
+    """The web world, served with the test scenario, and a plan of it attached, its day 1 laid
+    on today (the operation's calendar)."""
+    w = World(registry_env, admin)
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(_scenario()))
+    folder = tmp_path / "plan"
+    write_plan(solve_plan(load(path), check_binding=0), folder, scenario_path=path)
+    today = datetime.now(UTC).date()
+    admin.attach_plan(OPERATION, plan_outline(folder), first_day=today)
+    settings = w.app.state.settings.model_copy(update={"scenario": path})
+    w.app = create_app(settings, accounts=w.accounts)
+    w.moment = datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=4)
+    yield w
+    w.app.state.replanner.shutdown()
+
+
+def _ask(world: World, role: str = "planner", **body) -> dict:
+    r = world.client().post(
+        f"{API}/replan", json={"at": world.moment.isoformat(), **body}, headers=world.auth(role)
+    )
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "running"
+    world.app.state.replanner.wait(timeout=300)
+    return world.client().get(f"{API}/replans/{r.json()['id']}", headers=world.auth(role)).json()
+
+
+def _plan_event(world: World) -> int:
+    with world.admin.ctx.read() as conn:
+        return latest_plan(conn, OPERATION)["event"]
+
+
+def test_a_replan_from_the_registry_is_kept_and_never_changes_the_plan(world: World):
+    _moved(world)
+    before = _plan_event(world)
+    got = _ask(world)
+    assert got["status"] == "done", got.get("error")
+    assert got["requested_by"] == "planner" and got["at"] == world.moment.isoformat()
+    res = got["result"]
+    # the registry's people: all of them, one of them already flown (out before the moment)
+    assert res["state"]["people_waiting"] == len(world.ids)
+    assert res["state"]["people_on_their_way"] == 0
+    assert res["state"]["out_before"] == 1
+    # the comparison: per cohort, the plan's people out by the deadline beside the re-plan's
+    rows = {r["cohort"]: r for r in got["comparison"]}
+    assert set(rows) == set(res["out_by_deadline"])
+    for r in rows.values():
+        assert r["plan"] is not None and r["difference"] == r["replan"] - r["plan"]
+    assert sum(r["replan"] for r in rows.values()) == res["out_by_deadline_total"]
+    assert res["out_by_deadline_total"] <= len(world.ids)
+    assert _plan_event(world) == before  # asking never changes the operation's plan
+    listed = world.client().get(f"{API}/replans", headers=world.auth("reporter")).json()
+    assert [r["id"] for r in listed] == [got["id"]] and not listed[0]["adopted"]
+    assert "outline" not in listed[0]  # the list carries counts, not the re-plan's rows
+
+
+def test_what_if_losing_the_only_base_moves_nobody_more(world: World):
+    _moved(world)
+    got = _ask(world, close=["Al Udeid"])
+    assert got["status"] == "done", got.get("error")
+    assert got["what_if"]["close"] == ["Al Udeid"]
+    # no aircraft may land there from the moment (nor after the horizon): people out by the
+    # deadline are those out before it
+    assert got["result"]["out_by_deadline_total"] == got["result"]["state"]["out_before"] == 1
+    assert all(r["difference"] <= 0 for r in got["comparison"])
+
+
+def test_adopting_a_replan_sends_it_to_the_ramp_and_resets_the_days(world: World):
+    _moved(world)
+    got = _ask(world)
+    r = world.client().post(f"{API}/replans/{got['id']}/adopt", headers=world.auth("planner"))
+    assert r.status_code == 200, r.text
+    with world.admin.ctx.read() as conn:
+        plan = latest_plan(conn, OPERATION)
+    assert plan["replan"] == got["id"] and plan["name"] == f"re-plan {got['id']}"
+    assert plan["departures"], "the re-plan's sorties go to the ramp"
+    ramp = world.admin.plan_rows_now(OPERATION, "departures", ["HKIA"], world.moment)
+    assert ramp is not None and ramp["plan"] == plan["name"]
+    # its days: the one person actually out, then the re-plan's people out from the moment
+    # (the scenario has no deadline: out by the deadline is out within the horizon)
+    res = got["result"]
+    assert plan["first_day"] == world.moment.date().isoformat()
+    assert sum(plan["planned_out"]) == 1 + res["out_by_deadline_total"] - res["state"]["out_before"]
+    pic = world.client().get(f"{API}/picture", headers=world.auth("planner")).json()["plan"]
+    assert pic["drift"]["actual"] == 1 and pic["days"][0]["actual"] == 1
+    listed = world.client().get(f"{API}/replans", headers=world.auth("planner")).json()
+    assert listed[0]["adopted"] is True
+
+
+def test_roles_and_refusals(world: World):
+    c = world.client()
+    assert c.post(f"{API}/replan", json={}, headers=world.auth("reporter")).status_code == 403
+    assert c.get(f"{API}/replans", headers=world.auth("gate")).status_code == 403
+    bad = c.post(f"{API}/replan", json={"aircraft": {"c17": -1}}, headers=world.auth("planner"))
+    assert bad.status_code == 422 and bad.json()["field"] == "aircraft"
+    # a moment outside the plan's horizon: recorded as failed, with the one-line reason
+    far = world.moment + timedelta(days=30)
+    r = c.post(f"{API}/replan", json={"at": far.isoformat()}, headers=world.auth("planner"))
+    world.app.state.replanner.wait(timeout=300)
+    got = c.get(f"{API}/replans/{r.json()['id']}", headers=world.auth("planner")).json()
+    assert got["status"] == "failed" and "within the plan's horizon" in got["error"]
+    adopt = c.post(f"{API}/replans/{got['id']}/adopt", headers=world.auth("planner"))
+    assert adopt.status_code == 422 and "has not finished with a plan" in adopt.json()["detail"]
+    # an unknown fleet: the scenario's own one-line error
+    got = _ask(world, aircraft={"no-such-fleet": 2})
+    assert got["status"] == "failed" and "no-such-fleet" in got["error"]
+
+
+def test_the_picture_form_asks_and_lists_it(world: World):
+    _moved(world)
+    client = world.page_login("planner")
+    page = client.get(f"/o/{OPERATION}/picture")
+    assert 'action="/o/test-op/picture/replan"'.replace("test-op", OPERATION) in page.text
+    assert re.search(r'<option value="c17">c17 \(1\)</option>', page.text)
+    r = client.post(
+        f"/o/{OPERATION}/picture/replan",
+        data={"csrf": csrf_of(client), "close": "Gate A"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "replan=asked" in r.headers["location"]
+    world.app.state.replanner.wait(timeout=300)
+    live = client.get(f"/o/{OPERATION}/picture/live").text
+    assert 'data-status="done"' in live and "Gate A" in live
+    rid = re.search(r'data-replan="(\d+)"', live).group(1)
+    assert f"/picture/replans/{rid}/adopt" in live
+    # a reporter sees the re-plans but neither the form nor the adopt button
+    seen = world.page_login("reporter").get(f"/o/{OPERATION}/picture/live").text
+    assert f'data-replan="{rid}"' in seen and "/adopt" not in seen
+    assert "/picture/replan" not in world.page_login("reporter").get(f"/o/{OPERATION}/picture").text
+    r = client.post(
+        f"/o/{OPERATION}/picture/replans/{rid}/adopt",
+        data={"csrf": csrf_of(client)},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "replan=adopted" in r.headers["location"]
+    bad = client.post(
+        f"/o/{OPERATION}/picture/replan",
+        data={"csrf": csrf_of(client), "fleet": "c17", "fleet_n": "many"},
+    )
+    assert bad.status_code == 422 and 'id="replan-problem"' in bad.text
