@@ -137,17 +137,17 @@ def test_the_picture_form_asks_and_lists_it(world: World):
     _moved(world)
     client = world.page_login("planner")
     page = client.get(f"/o/{OPERATION}/picture")
-    assert 'action="/o/test-op/picture/replan"'.replace("test-op", OPERATION) in page.text
+    assert f'action="/o/{OPERATION}/picture/replan?lang=en"' in page.text
     assert re.search(r'<option value="c17">c17 \(1\)</option>', page.text)
     r = client.post(
-        f"/o/{OPERATION}/picture/replan",
+        f"/o/{OPERATION}/picture/replan?lang=en",
         data={"csrf": csrf_of(client), "close": "Gate A"},
         follow_redirects=False,
     )
     assert r.status_code == 303 and "replan=asked" in r.headers["location"]
     world.app.state.replanner.wait(timeout=300)
     live = client.get(f"/o/{OPERATION}/picture/live").text
-    assert 'data-status="done"' in live and "Gate A" in live
+    assert 'data-replan-status="done"' in live and "Gate A" in live
     rid = re.search(r'data-replan="(\d+)"', live).group(1)
     assert f"/picture/replans/{rid}/adopt" in live
     # a reporter sees the re-plans but neither the form nor the adopt button

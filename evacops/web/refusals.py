@@ -62,6 +62,13 @@ MESSAGES: dict[str, str] = {
     "scan-id-reused": "This scan id was used for another scan: give each scan its own id.",
     "seq-reused": "Another scan was synced under this number already.",
     "not-allowed": "Your role may not do this here: ask an admin.",
+    # re-plans (the picture's what-if)
+    "no-plan": "No plan is attached: a planner attaches the plan first.",
+    "plan-other-scenario": "The plan was made for another scenario than the one served: attach "
+    "a plan made for it.",
+    "plan-without-sorties": "The plan was attached without its sorties: attach its folder again.",
+    "replan-not-finished": "This re-plan has not finished with a plan: wait for it, or ask again.",
+    "no-scenario": "The service was started without the scenario: an admin sets EVACOPS_SCENARIO.",
     # offline scans recorded with a conflict (the sync's answer: conflict-<kind>)
     "conflict-two-gates": "Scanned at another gate too: kept for review.",
     "conflict-revoked-while-stale": "Revoked before this scan: kept for review.",

@@ -51,6 +51,7 @@ class Replanner:
                 "the server draws no scenario; start it with EVACOPS_SCENARIO set to the "
                 "scenario file the plan was made for",
                 field="scenario",
+                code="no-scenario",
             )
         from evacops.plan.replan_job import run  # (loads the planner's package: when first asked)
 

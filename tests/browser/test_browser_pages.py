@@ -278,3 +278,28 @@ def test_ramp_boards_by_scan_against_the_manifest(browser, demo_server, shot):
     )
     assert r.ok and r.json()["boarded"] == 1
     ctx.close()
+
+
+def test_planner_what_if_form_in_dari_refuses_without_a_plan(browser, demo_server, shot):
+    """The picture's what-if form, right to left, through a real browser: submitted (CSRF and
+    all) and refused in Dari, since the browser tests' demo operation has no plan attached."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    demo_server.login(page, "planner")
+    page.goto(f"{demo_server.url}/o/{OP}/picture?lang=fa")
+    assert page.get_attribute("html", "dir") == "rtl"
+    page.click("#what-if summary")
+    page.select_option("select[name=close]", index=1)
+    with page.expect_navigation():
+        page.click("form.what-if button")
+    problem = page.inner_text("#replan-problem")
+    assert "برنامه" in problem and "EVACOPS" not in problem, problem
+    assert page.is_visible("form.what-if")  # opened again beside the refusal
+    shot(page, "picture-what-if-dari")
+    # a reporter's picture has no form
+    other = browser.new_context().new_page()
+    demo_server.login(other, "reporter")
+    other.goto(f"{demo_server.url}/o/{OP}/picture")
+    assert other.locator("form.what-if").count() == 0
+    other.context.close()
+    ctx.close()

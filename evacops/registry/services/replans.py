@@ -108,6 +108,7 @@ def request_replan(
         raise RegistryError(
             "no plan is attached; attach one first (evacops registry plan attach DIR)",
             field="plan",
+            code="no-plan",
         )
     made_for = plan.get("scenario_sha256")
     if scenario_sha256 is not None and made_for is not None and made_for != scenario_sha256:
@@ -115,12 +116,14 @@ def request_replan(
             "the latest plan was made for another scenario than the one served; attach a plan "
             "made for it",
             field="plan",
+            code="plan-other-scenario",
         )
     if not plan.get("period_h") or not plan.get("departures"):
         raise RegistryError(
             "the latest plan was attached without its period or departures; attach its folder "
             "again (evacops registry plan attach DIR)",
             field="plan",
+            code="plan-without-sorties",
         )
     people = reports.people_by_place(ctx, op)
     plan_at = moment - _shift(plan)
@@ -257,6 +260,7 @@ def adopt_replan(ctx: Context, op: str, request: int) -> dict[str, Any]:
         raise RegistryError(
             f"re-plan {request} has not finished with a plan; wait for it or ask again",
             field="replan",
+            code="replan-not-finished",
         )
     if plan is None:  # (a re-plan starts from a plan: only a shredded log has none)
         raise RegistryError("no plan is attached", field="plan")

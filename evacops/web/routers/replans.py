@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from evacops.errors import EvacopsError, UserError
 from evacops.registry.service import Registry
+from evacops.web import i18n
 from evacops.web.deps import Caller, caller, registry
 from evacops.web.routers.common import OP
 
@@ -72,8 +73,10 @@ def api_replan_adopt(op: str, rid: int, reg: Registry = Depends(registry)) -> di
     return reg.adopt_replan(op, rid)
 
 
-def _back(op: str, status: str) -> RedirectResponse:
-    return RedirectResponse(f"/o/{op}/picture?replan={status}#replans", status_code=303)
+def _back(request: Request, op: str, status: str) -> RedirectResponse:
+    """Back to the picture, in the page's language (the form's ``?lang=``)."""
+    lang = i18n.language(request)
+    return RedirectResponse(f"/o/{op}/picture?lang={lang}&replan={status}", status_code=303)
 
 
 def _page_request(form: dict[str, Any]) -> ReplanRequest:
@@ -107,7 +110,7 @@ async def page_replan_post(op: str, request: Request, c: Caller = Depends(caller
         from evacops.web.routers.pages import picture_page
 
         return picture_page(request, c, op, status=422, problem=exc)
-    return _back(op, "asked")
+    return _back(request, op, "asked")
 
 
 @pages.post("/picture/replans/{rid}/adopt", name="page_replan_adopt_post")
@@ -118,4 +121,4 @@ async def page_replan_adopt_post(op: str, rid: int, request: Request, c: Caller 
         from evacops.web.routers.pages import picture_page
 
         return picture_page(request, c, op, status=422, problem=exc)
-    return _back(op, "adopted")
+    return _back(request, op, "adopted")
