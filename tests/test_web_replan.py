@@ -63,6 +63,7 @@ def test_a_replan_from_the_registry_is_kept_and_never_changes_the_plan(world: Wo
     got = _ask(world)
     assert got["status"] == "done", got.get("error")
     assert got["requested_by"] == "planner" and got["at"] == world.moment.isoformat()
+    assert got["took_s"] >= 0 and got["finished_at"] >= got["requested_at"]
     res = got["result"]
     # the registry's people: all of them, one of them already flown (out before the moment)
     assert res["state"]["people_waiting"] == len(world.ids)
@@ -89,7 +90,13 @@ def test_what_if_losing_the_only_base_moves_nobody_more(world: World):
     # no aircraft may land there from the moment (nor after the horizon): people out by the
     # deadline are those out before it
     assert got["result"]["out_by_deadline_total"] == got["result"]["state"]["out_before"] == 1
-    assert all(r["difference"] <= 0 for r in got["comparison"])
+    # beside it, the same re-plan without the change: the difference is the change's effect
+    plain = _ask(world)
+    assert got["result"]["baseline_out_by_deadline"] == plain["result"]["out_by_deadline"]
+    for r in got["comparison"]:
+        assert r["baseline"] == plain["result"]["out_by_deadline"][r["cohort"]]
+        assert r["difference"] == r["replan"] - r["baseline"] <= 0
+    assert "baseline" not in plain["comparison"][0]
 
 
 def test_adopting_a_replan_sends_it_to_the_ramp_and_resets_the_days(world: World):

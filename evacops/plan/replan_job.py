@@ -5,8 +5,10 @@ In: the scenario's text, the attached plan's period and departures (the operatio
 :func:`evacops.planfolder.plan_outline`), the registry's people by place (counts only), the
 moment on the plan's own calendar, and the what-if changes. Out: what the re-plan gives (people
 out by the deadline per cohort, before the moment and after; the whole-sortie gap; the state it
-started from) and its outline, ready to be attached as the operation's plan. Nothing personal
-crosses into the worker: the registry's keys stay with the server.
+started from; with what-if changes, the same re-plan without them, so that the change's effect
+is read apart from how far the registry has drifted from the plan) and its outline, ready to be
+attached as the operation's plan. Nothing personal crosses into the worker: the registry's keys
+stay with the server.
 
 Aircraft positions are the attached plan's: its sorties before the moment are taken as flown
 (the registry's flights are manifests of people, not of aircraft movements).
@@ -56,10 +58,16 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
     check_moment(base, at)
     moment = base.timeline.time_of(at)
     changes = {k: v for k, v in (job.get("what_if") or {}).items() if v}
+    sorties = sorties_from_departures(base, job["departures"])
+    baseline = None
     net = base
     if changes:
+        # the same state without the changes first: the what-if's effect is the difference
+        # between the two (beside the plan, it would be mixed with the registry's own drift)
+        b = replan(base, registry_state(base, at, job["people"], sorties), job.get("time_limit"))
+        baseline = {c["name"]: c["out_by_deadline_total"] for c in b.summary()["cohorts"]}
         net = compile_network(what_if(sc, moment, **changes), period)
-    state = registry_state(net, at, job["people"], sorties_from_departures(net, job["departures"]))
+    state = registry_state(net, at, job["people"], sorties)
     r = replan(net, state, time_limit=job.get("time_limit"))
     s = r.summary()
     with tempfile.TemporaryDirectory() as folder:
@@ -74,6 +82,7 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         "whole_sortie_gap_pct": None if gap is None else round(100 * gap, 2),
         "out_by_deadline": outline["out_by_deadline"],
         "out_by_deadline_total": s["out_by_deadline_total"],
+        "baseline_out_by_deadline": baseline,
         "state": {
             k: s["replan"][k]
             for k in ("at_period", "people_waiting", "people_on_their_way", "out_before")

@@ -176,15 +176,22 @@ def _record(seq: int, actor: str, at: datetime, data: dict[str, Any]) -> dict[st
     }
 
 
-def _comparison(before: dict[str, int], after: dict[str, int]) -> list[dict[str, Any]]:
-    """People out by the deadline per cohort: the plan's, the re-plan's, the difference."""
+def _comparison(
+    before: dict[str, int], after: dict[str, int], baseline: dict[str, int] | None = None
+) -> list[dict[str, Any]]:
+    """People out by the deadline per cohort: the plan's, the re-plan's and the difference; for a
+    what-if, also the re-plan without its changes (``baseline``), and the difference is the
+    change's effect (what-if less baseline)."""
     rows = []
     for c in sorted(set(before) | set(after)):
         was, now = before.get(c), after.get(c, 0)
-        rows.append(
-            {"cohort": c, "plan": was, "replan": now,
-             "difference": None if was is None else now - was}
-        )  # fmt: skip
+        row: dict[str, Any] = {"cohort": c, "plan": was, "replan": now}
+        if baseline is not None:
+            row["baseline"] = baseline.get(c, 0)
+            row["difference"] = now - row["baseline"]
+        else:
+            row["difference"] = None if was is None else now - was
+        rows.append(row)
     return rows
 
 
@@ -214,12 +221,17 @@ def replans(ctx: Context, op: str, running: frozenset[int] = frozenset()) -> lis
         if rec is None:
             continue
         rec["finished_at"] = r.occurred_at.isoformat()
+        rec["took_s"] = round(
+            (r.occurred_at - datetime.fromisoformat(rec["requested_at"])).total_seconds(), 1
+        )
         if "error" in r.data:
             rec.update(status="failed", error=r.data["error"])
         else:
             res = r.data["result"]
             rec.update(status="done", result=res)
-            rec["comparison"] = _comparison(rec["_before"], res["out_by_deadline"])
+            rec["comparison"] = _comparison(
+                rec["_before"], res["out_by_deadline"], res.get("baseline_out_by_deadline")
+            )
     out = []
     for seq in sorted(records, reverse=True):
         rec = records[seq]
