@@ -338,6 +338,19 @@ class RemoteRegistry:
         body = {**outline, **({"first_day": first_day.isoformat()} if first_day else {})}
         return self.api.call("POST", self._op(op) + "/plans", json=body)
 
+    def ask_replan(
+        self, op: str, *, at: datetime | None = None, what_if: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Ask the service to re-plan (it runs there, beside the server): the re-plan's record."""
+        body = {**(what_if or {}), **({"at": at.isoformat()} if at else {})}
+        return self.api.call("POST", self._op(op) + "/replan", json=body)
+
+    def replans(self, op: str, running: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
+        return self.api.call("GET", self._op(op) + "/replans")
+
+    def adopt_replan(self, op: str, request: int) -> dict[str, Any]:
+        return self.api.call("POST", self._op(op) + f"/replans/{request}/adopt")
+
     def plan_vs_actual(self, op: str) -> dict[str, Any] | None:
         """The picture's plan (the same record, with the chart the page draws)."""
         return self.api.call("GET", self._op(op) + "/picture").get("plan")

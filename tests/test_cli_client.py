@@ -506,3 +506,33 @@ def test_a_planner_attaches_a_plan_through_the_service(service, tmp_path):
     assert got["name"] == "shuttle-plan" and got["departures_rows"] == 5
     shown = json.loads(ok(planner, "registry", "plan", "show", "--json").stdout)
     assert shown["name"] == "shuttle-plan" and shown["planned"] == 300
+
+
+def test_a_planner_replans_the_operation_through_the_service(registry_env, tmp_path):
+    """`evacops replan SCENARIO --operation OP` away from the server host: the service re-plans
+    in its worker process (under `evacops serve`, not a test app) and the command follows it to
+    the end; --adopt makes it the operation's plan."""
+    import yaml
+    from test_replan_registry import _scenario
+
+    path = tmp_path / "registry-replan.yaml"
+    path.write_text(yaml.safe_dump(_scenario()))
+    registry_env.as_role("planner")
+    s = Service(registry_env, {"EVACOPS_SCENARIO": str(path)})
+    try:
+        planner = away(tmp_path, "planner", s.url)
+        ok(planner, "login", "--json")
+        folder = tmp_path / "plan"
+        ok(planner, "plan", path, "--out", folder, "--check", "0")
+        today = datetime.now(UTC).date()
+        ok(planner, "registry", "plan", "attach", folder, "--first-day", today.isoformat())
+        at = f"{today.isoformat()}T04:00:00+00:00"
+        r = ok(planner, "replan", path, "--operation", OPERATION, "--at", at, "--adopt", "--json")
+        got = json.loads(r.stdout)
+        assert got["status"] == "done" and got["requested_by"] == "planner", got
+        assert got["at"] == at and got["adopted"] is True
+        assert got["adopted_as"]["name"] == f"re-plan {got['id']}"
+        shown = json.loads(ok(planner, "registry", "plan", "show", "--json").stdout)
+        assert shown["name"] == f"re-plan {got['id']}"
+    finally:
+        s.stop()

@@ -6,12 +6,14 @@ EVACOPS_TEST_DATABASE_URL is set. Generated people."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
 from conftest import OPERATION
+from helpers import assert_user_error, evacops
 from test_replan_registry import _moved, _scenario
 from test_web_support import World, csrf_of
 
@@ -38,6 +40,7 @@ def world(registry_env, admin, tmp_path) -> World:
     settings = w.app.state.settings.model_copy(update={"scenario": path})
     w.app = create_app(settings, accounts=w.accounts)
     w.moment = datetime.combine(today, datetime.min.time(), UTC) + timedelta(hours=4)
+    w.scenario_path = path
     yield w
     w.app.state.replanner.shutdown()
 
@@ -172,3 +175,35 @@ def test_the_picture_form_asks_and_lists_it(world: World):
         data={"csrf": csrf_of(client), "fleet": "c17", "fleet_n": "many"},
     )
     assert bad.status_code == 422 and 'id="replan-problem"' in bad.text
+
+
+def test_the_cli_replans_an_operation_on_the_server_host_and_adopts_it(world: World):
+    """``evacops replan SCENARIO --operation OP`` without --plan, where the key is: the job runs
+    in the command, recorded as the service records it (the planner's request, what came of
+    it), and --adopt makes it the operation's plan."""
+    _moved(world)
+    env = {**world.env.env, "EVACOPS_USER": "planner"}
+    at = world.moment.isoformat()
+    args = ("replan", world.scenario_path, "--operation", OPERATION, "--at", at)
+    r = evacops(*args, "--close", "Al Udeid", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert got["status"] == "done" and got["requested_by"] == "planner"
+    assert got["result"]["out_by_deadline_total"] == got["result"]["state"]["out_before"] == 1
+    listed = world.client().get(f"{API}/replans", headers=world.auth("reporter")).json()
+    assert listed[0]["id"] == got["id"] and listed[0]["comparison"] == got["comparison"]
+    r = evacops(*args, "--adopt", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "effect of the change" not in r.stdout and "difference" in r.stdout
+    assert "is the operation's plan now" in r.stdout
+    adopted = int(re.search(r"Re-plan (\d+) of", r.stdout).group(1))
+    assert adopted != got["id"]
+    with world.admin.ctx.read() as conn:
+        assert latest_plan(conn, OPERATION)["replan"] == adopted
+    # bad input: one line each
+    bad = evacops("replan", world.scenario_path, "--operation", OPERATION, "--at", "+4h", env=env)
+    assert "with its zone" in assert_user_error(bad)
+    bad = evacops("replan", world.scenario_path, "--at", at, env=env)
+    assert "--plan DIR, or --operation" in assert_user_error(bad)
+    reporter = {**env, "EVACOPS_USER": "reporter"}
+    assert "role" in assert_user_error(evacops(*args, env=reporter)).lower()

@@ -132,15 +132,21 @@ def _state(
 def replan(
     scenario: Annotated[Path, typer.Argument(help="scenario file the plan was made for")],
     plan_dir: Annotated[
-        Path, typer.Option("--plan", help="the plan's folder (evacops plan --out)")
-    ],
-    at: Annotated[
-        str,
+        Path | None,
         typer.Option(
-            help="the moment to re-plan from: an ISO date and time with its zone, or hours from "
-            "the scenario's start (+72h); the re-plan starts at the first period from then"
+            "--plan",
+            help="the plan's folder (evacops plan --out); without it, --operation re-plans from "
+            "the operation's latest plan and the registry's people, and keeps the re-plan there",
         ),
-    ],
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="the moment to re-plan from: an ISO date and time with its zone, or (with "
+            "--plan) hours from the scenario's start (+72h); the re-plan starts at the first "
+            "period from then. Without --plan: default now"
+        ),
+    ] = None,
     operation: Annotated[
         str | None,
         typer.Option(
@@ -169,33 +175,80 @@ def replan(
     time_limit: Annotated[
         float | None, typer.Option(help="seconds allowed for each solve (default: none)")
     ] = None,
+    adopt: Annotated[
+        bool,
+        typer.Option(
+            help="without --plan: make the re-plan the operation's plan when it is done (the "
+            "gate and ramp pages follow it)"
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Re-plan the rest of the horizon from a moment: where the plan (or the registry) says
     people are, the sorties already flown fixed, with what-if changes (close a gate or a base,
     change a capacity, the aircraft of a fleet, an airfield's departure slots). Prints people
     out by the deadline per cohort, the plan's and the re-plan's; the plan's folder is never
-    changed (write the re-plan with --out)."""
-    from evacops.plan.replan import replan as run_replan
-    from evacops.planfolder import open_plan, write_plan
-    from evacops.scenario import load
+    changed (write the re-plan with --out). With --operation and no --plan: from the registry's
+    people and the operation's latest plan, kept in the registry (through the service, it runs
+    there); --adopt makes it the operation's plan."""
+    _check_options(fmt, time_limit)
+    changes = {"capacity": _pairs(capacity or [], "--capacity", float),
+               "aircraft": _pairs(aircraft or [], "--aircraft", int),
+               "departure_slots": _pairs(slots or [], "--slots", float)}  # fmt: skip
+    if plan_dir is None:
+        _check_live(operation, out_dir, time_limit)
+        from evacops.cli.replan_live import replan_operation
 
+        what_if = {"close": close or [], **changes}
+        replan_operation(scenario, str(operation), user, at, what_if, adopt, as_json)
+        return
+    if at is None or adopt:
+        fail("--at: give the moment to re-plan the plan from (e.g. --at +72h)" if at is None
+             else "--adopt goes with --operation and no --plan")  # fmt: skip
+    _from_plan(scenario, plan_dir, at, close or [], changes, operation, user, out_dir, fmt,
+               time_limit, as_json)  # fmt: skip
+
+
+def _check_options(fmt: str, time_limit: float | None) -> None:
     if fmt not in ("csv", "parquet"):
         fail(f"--format {fmt}: must be csv or parquet")
     if time_limit is not None and time_limit <= 0:
         fail(f"--time-limit {time_limit:g}: must be > 0 seconds")
-    changes = {
-        "capacity": _pairs(capacity or [], "--capacity", float),
-        "aircraft": _pairs(aircraft or [], "--aircraft", int),
-        "departure_slots": _pairs(slots or [], "--slots", float),
-    }
+
+
+def _check_live(operation: str | None, out_dir: Path | None, time_limit: float | None) -> None:
+    """Without --plan: an operation, and none of the options of a plan's folder."""
+    if operation is None:
+        fail("give --plan DIR, or --operation OP to re-plan from the registry's latest plan")
+    if out_dir is not None or time_limit is not None:
+        fail("--out and --time-limit go with --plan; the registry keeps an operation's re-plan")
+
+
+def _from_plan(
+    scenario: Path,
+    plan_dir: Path,
+    at: str,
+    close: list[str],
+    changes: dict[str, dict[str, Any]],
+    operation: str | None,
+    user: str | None,
+    out_dir: Path | None,
+    fmt: str,
+    time_limit: float | None,
+    as_json: bool,
+) -> None:
+    """Re-plan a plan's folder from ``at`` (its state, or the registry's people)."""
+    from evacops.plan.replan import replan as run_replan
+    from evacops.planfolder import open_plan, write_plan
+    from evacops.scenario import load
+
     sc = load(scenario)
     pf = open_plan(plan_dir, scenario)
-    net, state, moment = _state(sc, pf, at, close or [], changes, operation, user)
+    net, state, moment = _state(sc, pf, at, close, changes, operation, user)
     with err.status("re-planning", spinner="dots") as status:
         r = run_replan(net, state, time_limit=time_limit, progress=lambda m: status.update(m))
         summary = r.summary()
-        summary["replan"]["what_if"] = {"close": close or [], **changes}
+        summary["replan"]["what_if"] = {"close": close, **changes}
         summary["replan"]["plan"] = str(plan_dir)
         summary["comparison"] = _comparison(pf.summary, summary)
         if out_dir is not None:

@@ -11,14 +11,14 @@ Rounding to periods (period length Δ):
 - a sortie lands ``ceil(block_time_h / Δ)`` periods after it leaves and is ready to leave again
   ``ceil((block_time_h + ground_time_h) / Δ)`` periods after it left, so the two roundings are not
   added twice;
-- a closure blocks every period it overlaps; a site that opens at time x is closed before it.
+- a closure blocks every period it overlaps (one to the horizon's end, the periods after it
+  too); a site that opens at time x is closed before it.
 
 :func:`compile_network` puts together one function per component: sites (:func:`site_capacity`,
 :func:`site_openness`, :func:`site_rates`: holding capacity and crowd area, openness, processing
 rates, slots and MOG; :mod:`evacops.network.limits` for rates that change over time and stays),
-cohorts (:func:`cohort_appearance`), fleets and their moves
-(:func:`fleet_availability`, :func:`fleet_moves`: aircraft, stations, sorties' timing) and people
-arcs (:func:`people_arcs`: ground legs and air legs).
+cohorts (:func:`cohort_appearance`), fleets and their moves (:func:`fleet_availability`,
+:func:`fleet_moves`: aircraft, stations, sorties' timing), people arcs (:func:`people_arcs`).
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def _window_hours(dt: float) -> list[float]:
 
 def _blocked(tl: Timeline, start, end, n: int) -> tuple[int, int]:
     a, b = max(0, tl.period_of(start)), tl.period_ceil(end)
-    return a, n if b >= tl.n else b  # closed to the horizon's end: to landings after it too
+    return a, n if b >= tl.n else b
 
 
 def _extended_periods(sc: Scenario, tl: Timeline) -> int:
@@ -251,9 +251,8 @@ def _extended_periods(sc: Scenario, tl: Timeline) -> int:
 
 
 def site_capacity(sc: Scenario, tl: Timeline) -> tuple[np.ndarray, np.ndarray]:
-    """(holding capacity (S, T), crowd area (S,)) of each site: its capacity, its capacity
-    changes and capacity events in turn; a gate holds no more than its crowd area at the safe
-    density, whatever else is said."""
+    """(holding capacity (S, T), crowd area (S,)) of each site: its capacity, changes and events
+    in turn; a gate holds no more than its crowd area at the safe density, whatever is said."""
     sidx = {s.name: i for i, s in enumerate(sc.sites)}
     cap = np.full((len(sc.sites), tl.n), INF)
     for i, s in enumerate(sc.sites):
@@ -390,11 +389,10 @@ class _Moves:
 
 
 def fleet_moves(sc: Scenario, tl: Timeline, open_x: np.ndarray, fleet_avail: np.ndarray) -> _Moves:
-    """Each fleet's moves: every air leg it flies, outbound then back, landing
-    ``ceil(block / Δ)`` periods after it leaves and ready ``ceil((block + ground) / Δ)`` after;
-    a move may depart when its origin is open, its destination is open when it lands, and its
-    fleet ever has aircraft. Stations (fleet, site) are numbered as they are first met: each
-    fleet's home first, then the ends of its moves."""
+    """Each fleet's moves: every air leg it flies, outbound then back, landing ``ceil(block /
+    Δ)`` periods after it leaves and ready ``ceil((block + ground) / Δ)`` after; a move may
+    depart when its origin is open, its destination is open when it lands, and its fleet ever
+    has aircraft. Stations (fleet, site): each fleet's home first, then its moves' ends."""
     sidx = {s.name: i for i, s in enumerate(sc.sites)}
     legs = {lg.name: lg for lg in sc.legs}
     st_idx: dict[tuple[int, int], int] = {}

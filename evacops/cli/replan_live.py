@@ -1,0 +1,138 @@
+"""``evacops replan SCENARIO --operation OP`` without ``--plan``: a re-plan from the registry's
+people and the operation's latest plan, kept in the registry as the service keeps the ones asked
+from the picture (:mod:`evacops.registry.services.replans`). Through the service
+(``EVACOPS_URL`` and ``evacops login``) it runs there and this command follows it; on the server
+host (with the key) it runs here and is recorded the same way."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from evacops.cli.output import err, fail, out
+
+POLL_S = 1.0
+WAIT_S = 3600.0
+
+
+def _moment(at: str | None) -> datetime | None:
+    if at is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        fail(
+            f"--at {at}: with --operation and no --plan, give an ISO date and time with its zone "
+            "(the operation's clock), or leave it out for now"
+        )
+    return moment
+
+
+def _here(reg: Any, op: str, scenario: Path, moment: datetime | None, what_if: dict) -> dict:
+    """On the server host: record the request, run the job here, record what came of it."""
+    from evacops.plan.replan_job import run
+    from evacops.planfolder import scenario_digest
+
+    record, job = reg.request_replan(
+        op, at=moment, what_if=what_if, scenario_sha256=scenario_digest(scenario)
+    )
+    job.update(scenario=scenario.read_text(encoding="utf-8"), source=scenario.name)
+    with err.status("re-planning from the registry's people", spinner="dots"):
+        got = run(job)
+    reg.finish_replan(op, record["id"], got)
+    return _find(reg, op, record["id"])
+
+
+def _there(reg: Any, op: str, moment: datetime | None, what_if: dict) -> dict:
+    """Through the service: ask, then follow the re-plan until it is done."""
+    record = reg.ask_replan(op, at=moment, what_if=what_if)
+    end = time.monotonic() + WAIT_S
+    with err.status(f"the service is re-planning (re-plan {record['id']})", spinner="dots"):
+        while True:
+            found = _find(reg, op, record["id"])
+            if found["status"] != "running" or time.monotonic() > end:
+                return found
+            time.sleep(POLL_S)
+
+
+def _find(reg: Any, op: str, rid: int) -> dict:
+    for r in reg.replans(op):
+        if r["id"] == rid:
+            return r
+    fail(f"re-plan {rid} is not in operation {op}")
+    return {}
+
+
+def _table(rec: dict) -> Table:
+    rows = rec["comparison"]
+    what_if = rows and "baseline" in rows[0]
+    t = Table(title="People out by the deadline per cohort")
+    cols = ["cohort", "plan", *(("re-plan, no change", "what-if") if what_if else ("re-plan",))]
+    cols.append("effect of the change" if what_if else "difference")
+    for col in cols:
+        t.add_column(col, justify="left" if col == "cohort" else "right")
+    for r in rows:
+        d = r["difference"]
+        cells = [r["cohort"], "" if r["plan"] is None else f"{r['plan']:,}"]
+        if what_if:
+            cells.append(f"{r['baseline']:,}")
+        cells += [f"{r['replan']:,}", "" if d is None else (f"{d:+,}" if d else "0")]
+        t.add_row(*cells)
+    return t
+
+
+def replan_operation(
+    scenario: Path,
+    operation: str,
+    user: str | None,
+    at: str | None,
+    what_if: dict[str, Any],
+    adopt: bool,
+    as_json: bool,
+) -> None:
+    from evacops.cli.registry.common import session
+    from evacops.client import RemoteRegistry
+
+    moment = _moment(at)
+    reg, op = session(user, operation)
+    if isinstance(reg, RemoteRegistry):
+        rec = _there(reg, op, moment, what_if)
+    else:
+        rec = _here(reg, op, scenario, moment, what_if)
+    if rec["status"] == "done" and adopt:
+        rec["adopted_as"] = reg.adopt_replan(op, rec["id"])
+        rec["adopted"] = True
+    if as_json:
+        print(json.dumps(rec, default=str))
+        if rec["status"] != "done":
+            raise SystemExit(1)
+        return
+    if rec["status"] != "done":
+        fail(f"re-plan {rec['id']} {rec['status']}: {rec.get('error') or 'ask again'}")
+    res = rec["result"]
+    st = res["state"]
+    out.print(
+        f"Re-plan {rec['id']} of {op} from {rec['at'][:16]} UTC: {st['people_waiting']:,} people "
+        f"in the registry still to move, {st['out_before']:,} out before; answered in "
+        f"{rec.get('took_s', 0):.1f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print(_table(rec))
+    if res.get("whole_sortie_gap_pct") is not None:
+        out.print(f"  whole sorties: {res['whole_sortie_gap_pct']:.2f} % under the LP bound")
+    if rec.get("adopted"):
+        out.print(f"Adopted: re-plan {rec['id']} is the operation's plan now.", highlight=False)
+    else:
+        out.print(
+            f"Kept in the registry; adopt it with --adopt or from the picture (re-plan "
+            f"{rec['id']}).",
+            highlight=False,
+        )
