@@ -23,9 +23,6 @@ from evacops.registry.service import Registry
 
 log = logging.getLogger("evacops.web.replans")
 
-#: seconds each solve of a server re-plan may take (the LP, then the whole sorties)
-TIME_LIMIT_S = 600.0
-
 
 class Replanner:
     """Runs the operation's re-plans for the scenario file at ``scenario`` (the one served)."""
@@ -59,7 +56,7 @@ class Replanner:
         job.update(
             scenario=self.scenario.read_text(encoding="utf-8"),
             source=self.scenario.name,
-            time_limit=TIME_LIMIT_S,
+            time_limit=None,  # the LP to its end, the whole sorties on the planner's budget
         )
         rid = record["id"]
         with self._lock:

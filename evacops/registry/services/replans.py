@@ -204,30 +204,41 @@ def replans(ctx: Context, op: str, running: frozenset[int] = frozenset()) -> lis
     E = events.c
     with ctx.read() as conn:
         ctx.operation(conn, op)
-        rows = conn.execute(
-            select(E.seq, E.type, E.actor, E.occurred_at, E.data)
-            .where(E.operation_id == op, E.type.in_((ev.REPLAN_REQUESTED, ev.REPLAN_FINISHED)))
+        asked = conn.execute(
+            select(E.seq, E.actor, E.occurred_at, E.data)
+            .where(E.operation_id == op, E.type == ev.REPLAN_REQUESTED)
+            .order_by(E.seq)
+        ).all()
+        # what came of each, without its outline (the re-plan's rows: only adopting needs them)
+        finished = conn.execute(
+            select(
+                E.seq,
+                E.occurred_at,
+                E.data["request"].label("request"),
+                E.data["error"].label("error"),
+                E.data["result"].label("result"),
+            )
+            .where(E.operation_id == op, E.type == ev.REPLAN_FINISHED)
             .order_by(E.seq)
         ).all()
         plan = plans.latest_plan(conn, op)
     adopted = plan.get("replan") if plan else None
     records: dict[int, dict[str, Any]] = {}
-    for r in rows:
-        if r.type == ev.REPLAN_REQUESTED:
-            records[r.seq] = _record(r.seq, r.actor, r.occurred_at, r.data)
-            records[r.seq]["_before"] = r.data.get("plan_out_by_deadline") or {}
-            continue
-        rec = records.get(int(r.data.get("request", -1)))
+    for r in asked:
+        records[r.seq] = _record(r.seq, r.actor, r.occurred_at, r.data)
+        records[r.seq]["_before"] = r.data.get("plan_out_by_deadline") or {}
+    for f in finished:
+        rec = records.get(int(f.request if f.request is not None else -1))
         if rec is None:
             continue
-        rec["finished_at"] = r.occurred_at.isoformat()
+        rec["finished_at"] = f.occurred_at.isoformat()
         rec["took_s"] = round(
-            (r.occurred_at - datetime.fromisoformat(rec["requested_at"])).total_seconds(), 1
+            (f.occurred_at - datetime.fromisoformat(rec["requested_at"])).total_seconds(), 1
         )
-        if "error" in r.data:
-            rec.update(status="failed", error=r.data["error"])
+        if f.error is not None:
+            rec.update(status="failed", error=f.error)
         else:
-            res = r.data["result"]
+            res = f.result
             rec.update(status="done", result=res)
             rec["comparison"] = _comparison(
                 rec["_before"], res["out_by_deadline"], res.get("baseline_out_by_deadline")
