@@ -207,3 +207,49 @@ def test_the_cli_replans_an_operation_on_the_server_host_and_adopts_it(world: Wo
     assert "--plan DIR, or --operation" in assert_user_error(bad)
     reporter = {**env, "EVACOPS_USER": "reporter"}
     assert "role" in assert_user_error(evacops(*args, env=reporter)).lower()
+
+
+def test_hostile_what_ifs_and_a_flood_are_refused(world: World):
+    c, head = world.client(), world.auth("planner")
+    for body, field in (
+        ('{"aircraft": {"c17": 1000000}}', "aircraft"),
+        ('{"capacity": {"Al Udeid": NaN}}', "capacity"),
+        ('{"departure_slots": {"HKIA": -1}}', "departure_slots"),
+        ('{"close": ["x"], "everything": 1}', None),
+    ):
+        r = c.post(
+            f"{API}/replan", content=body, headers={**head, "content-type": "application/json"}
+        )
+        assert r.status_code == 422, (body, r.text)
+        if field:
+            assert r.json()["field"] == field, r.text
+    # three of the operation's re-plans running or waiting: the fourth is refused
+    from concurrent.futures import Future
+
+    jobs = world.app.state.replanner._jobs
+    for i in range(3):
+        jobs[(OPERATION, -1 - i)] = Future()
+    r = c.post(f"{API}/replan", json={}, headers=head)
+    assert r.status_code == 422 and r.json()["code"] == "replans-waiting", r.text
+    jobs.clear()
+
+
+def test_a_worker_killed_mid_replan_is_recorded_and_the_next_one_runs(world: World):
+    import os
+    import signal
+    import time
+
+    _moved(world)
+    c, head = world.client(), world.auth("planner")
+    r = c.post(f"{API}/replan", json={"at": world.moment.isoformat()}, headers=head)
+    pool = world.app.state.replanner._pool
+    deadline = time.monotonic() + 60
+    while not pool._processes and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in list(pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    world.app.state.replanner.wait(timeout=120)
+    got = c.get(f"{API}/replans/{r.json()['id']}", headers=head).json()
+    assert got["status"] == "failed" and "ask again" in got["error"], got
+    again = _ask(world)
+    assert again["status"] == "done", again.get("error")

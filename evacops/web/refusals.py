@@ -69,6 +69,7 @@ MESSAGES: dict[str, str] = {
     "plan-without-sorties": "The plan was attached without its sorties: attach its folder again.",
     "replan-not-finished": "This re-plan has not finished with a plan: wait for it, or ask again.",
     "no-scenario": "The service was started without the scenario: an admin sets EVACOPS_SCENARIO.",
+    "replans-waiting": "Three re-plans are running or waiting already: ask again when one is done.",
     # offline scans recorded with a conflict (the sync's answer: conflict-<kind>)
     "conflict-two-gates": "Scanned at another gate too: kept for review.",
     "conflict-revoked-while-stale": "Revoked before this scan: kept for review.",

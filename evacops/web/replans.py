@@ -14,6 +14,7 @@ import multiprocessing
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from evacops.errors import UserError
 from evacops.registry.service import Registry
 
 log = logging.getLogger("evacops.web.replans")
+
+MAX_WAITING = 3  # re-plans of one operation running or waiting at once
 
 
 class Replanner:
@@ -52,6 +55,14 @@ class Replanner:
             )
         from evacops.plan.replan_job import run  # (loads the planner's package: when first asked)
 
+        if len(self.running(op)) >= MAX_WAITING:
+            raise UserError(
+                f"{MAX_WAITING} re-plans of {op} are running or waiting; ask again when one "
+                "is done",
+                field="replan",
+                code="replans-waiting",
+            )
+
         record, job = reg.request_replan(op, at=at, what_if=what_if, scenario_sha256=self.digest)
         job.update(
             scenario=self.scenario.read_text(encoding="utf-8"),
@@ -60,13 +71,20 @@ class Replanner:
         )
         rid = record["id"]
         with self._lock:
-            if self._pool is None:
-                ctx = multiprocessing.get_context("spawn")  # no copy of the server's state
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
-            fut = self._pool.submit(run, job)
+            try:
+                fut = self._worker().submit(run, job)
+            except BrokenProcessPool:  # the worker died (memory?): a new one for this job
+                self._pool = None
+                fut = self._worker().submit(run, job)
             self._jobs[(op, rid)] = fut
         fut.add_done_callback(lambda f: self._finished(reg, op, rid, f))
         return record
+
+    def _worker(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            ctx = multiprocessing.get_context("spawn")  # no copy of the server's state
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+        return self._pool
 
     def _finished(self, reg: Registry, op: str, rid: int, fut: Future[dict[str, Any]]) -> None:
         try:

@@ -44,18 +44,24 @@ def _names(value: Any, field: str) -> list[str]:
     return out
 
 
+#: the largest number a what-if may give each change (a fleet of more aircraft than exist, or
+#: a capacity past any camp's, is a typing error; the worker would build arrays of that size)
+LIMITS = {"capacity": 10_000_000, "aircraft": 1_000, "departure_slots": 1_000}
+
+
 def _numbers(value: Any, field: str, cast: type) -> dict[str, Any]:
     if value is None:
         return {}
+    top = LIMITS[field]
     try:
         if not isinstance(value, dict) or len(value) > MAX_NAMES:
             raise ValueError
         out = {str(k): cast(v) for k, v in value.items()}
-        if any(v < 0 for v in out.values()):
+        if any(not 0 <= v <= top for v in out.values()):  # (NaN fails both)
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise RegistryError(
-            f"give {{name: number >= 0}} (at most {MAX_NAMES})", field=field
+            f"give {{name: number from 0 to {top:,}}} (at most {MAX_NAMES} names)", field=field
         ) from None
     for k in out:
         check_length(field, k, 200)

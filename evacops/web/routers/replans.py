@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from evacops.errors import EvacopsError, UserError
@@ -22,6 +22,8 @@ pages = APIRouter(prefix="/o/{op}", include_in_schema=False)
 
 class ReplanRequest(BaseModel):
     """A re-plan from a moment of the operation, with what-if changes from then on."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt change is refused, not ignored
 
     at: AwareDatetime | None = Field(
         None, description="the moment to re-plan from, with its zone (default: now)"
