@@ -188,7 +188,7 @@ def plan_rows_now(
     require(ctx.actor, Perm.scan, op)
     with ctx.read() as conn:
         ctx.operation(conn, op)
-        plan = latest_plan(conn, op)
+        plan = latest_plan(conn, op, ("name", "first_day", "plan_first_day", field))
     if plan is None or not plan.get(field):
         return None
     shift = date.fromisoformat(plan["first_day"]) - date.fromisoformat(plan["plan_first_day"])
@@ -204,8 +204,18 @@ def plan_rows_now(
     return {"plan": plan["name"], "from": start, "to": end, "rows": rows}
 
 
-def latest_plan(conn: Connection, op: str) -> dict[str, Any] | None:
-    """The last ``plan-attached`` event's record (in the caller's read), or None."""
+#: what most readers of the latest plan need of it: all but its timed rows (:data:`TIMED`, up to
+#: thousands of rows each, read only by the page that shows them)
+HEAD = ("name", "scenario_sha256", "period_h", "out_by_deadline", "plan_first_day", "first_day",
+        "planned_out", "drift_pct", "replan")  # fmt: skip
+
+
+def latest_plan(
+    conn: Connection, op: str, keys: tuple[str, ...] | None = None
+) -> dict[str, Any] | None:
+    """The last ``plan-attached`` event's record (in the caller's read), or None; with ``keys``,
+    only those of its data (selected by the database: a picture refresh does not read the
+    plan's call-forward and departures)."""
     E = events.c
     # the few plan events, found by the (operation, type) index; the last by sequence
     seqs = conn.execute(
@@ -214,8 +224,14 @@ def latest_plan(conn: Connection, op: str) -> dict[str, Any] | None:
     last = max(seqs, default=None)
     if last is None:
         return None
-    row = conn.execute(select(E.data, E.occurred_at).where(E.seq == last)).one()
-    return {**row.data, "event": last, "attached_at": row.occurred_at.isoformat()}
+    if keys is None:
+        row = conn.execute(select(E.data, E.occurred_at).where(E.seq == last)).one()
+        data = row.data
+    else:
+        cols = [E.data[k].label(f"k{i}") for i, k in enumerate(keys)]
+        row = conn.execute(select(E.occurred_at, *cols).where(E.seq == last)).one()
+        data = {k: row[i + 1] for i, k in enumerate(keys)}
+    return {**data, "event": last, "attached_at": row.occurred_at.isoformat()}
 
 
 def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
@@ -225,7 +241,7 @@ def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
     require(ctx.actor, Perm.report, op)
     with ctx.read() as conn:
         ctx.operation(conn, op)
-        plan = latest_plan(conn, op)
+        plan = latest_plan(conn, op, HEAD)
         if plan is None:
             return None
         out_per_day = reports.out_per_day(conn, op)

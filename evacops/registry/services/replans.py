@@ -227,7 +227,7 @@ def replans(ctx: Context, op: str, running: frozenset[int] = frozenset()) -> lis
             .where(E.operation_id == op, E.type == ev.REPLAN_FINISHED)
             .order_by(E.seq)
         ).all()
-        plan = plans.latest_plan(conn, op)
+        plan = plans.latest_plan(conn, op, ("replan",))
     adopted = plan.get("replan") if plan else None
     records: dict[int, dict[str, Any]] = {}
     for r in asked:
@@ -281,7 +281,7 @@ def adopt_replan(ctx: Context, op: str, request: int) -> dict[str, Any]:
             ).scalars()
             if int(d.get("request", -1)) == request
         ]
-        plan = plans.latest_plan(conn, op)
+        plan = plans.latest_plan(conn, op, plans.HEAD)
         actual = reports.out_per_day(conn, op)
     if asked is None:
         raise RegistryError(f"no re-plan {request} in operation {op}", field="replan")
