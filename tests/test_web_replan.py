@@ -96,9 +96,14 @@ def test_what_if_losing_the_only_base_moves_nobody_more(world: World):
     # beside it, the same re-plan without the change: the difference is the change's effect
     plain = _ask(world)
     assert got["result"]["baseline_out_by_deadline"] == plain["result"]["out_by_deadline"]
+    res = got["result"]
     for r in got["comparison"]:
         assert r["baseline"] == plain["result"]["out_by_deadline"][r["cohort"]]
         assert r["difference"] == r["replan"] - r["baseline"] <= 0
+        # and in the LP: the same state's LP without the change, less the what-if's
+        lp, base = res["lp_out_by_deadline"], res["baseline_lp_out_by_deadline"]
+        assert base == plain["result"]["lp_out_by_deadline"]
+        assert r["lp_difference"] == lp[r["cohort"]] - base[r["cohort"]] <= 0
     assert "baseline" not in plain["comparison"][0]
 
 
@@ -194,7 +199,7 @@ def test_the_cli_replans_an_operation_on_the_server_host_and_adopts_it(world: Wo
     assert listed[0]["id"] == got["id"] and listed[0]["comparison"] == got["comparison"]
     r = evacops(*args, "--adopt", env=env)
     assert r.returncode == 0, r.stderr
-    assert "effect of the change" not in r.stdout and "difference" in r.stdout
+    assert "effect (LP)" not in r.stdout and "difference" in r.stdout
     assert "is the operation's plan now" in r.stdout
     adopted = int(re.search(r"Re-plan (\d+) of", r.stdout).group(1))
     assert adopted != got["id"]

@@ -70,21 +70,28 @@ def _find(reg: Any, op: str, rid: int) -> dict:
     return {}
 
 
+def _signed(d: int | None) -> str:
+    return "" if d is None else (f"{d:+,}" if d else "0")
+
+
 def _table(rec: dict) -> Table:
     rows = rec["comparison"]
-    what_if = rows and "baseline" in rows[0]
+    what_if = bool(rows) and "baseline" in rows[0]
     t = Table(title="People out by the deadline per cohort")
-    cols = ["cohort", "plan", *(("re-plan, no change", "what-if") if what_if else ("re-plan",))]
-    cols.append("effect of the change" if what_if else "difference")
+    if what_if:
+        cols = ["cohort", "effect (LP)", "effect (whole sorties)", "what-if",
+                "re-plan, no change", "plan"]  # fmt: skip
+    else:
+        cols = ["cohort", "difference", "re-plan", "plan"]
     for col in cols:
         t.add_column(col, justify="left" if col == "cohort" else "right")
     for r in rows:
-        d = r["difference"]
-        cells = [r["cohort"], "" if r["plan"] is None else f"{r['plan']:,}"]
+        plan = "" if r["plan"] is None else f"{r['plan']:,}"
         if what_if:
-            cells.append(f"{r['baseline']:,}")
-        cells += [f"{r['replan']:,}", "" if d is None else (f"{d:+,}" if d else "0")]
-        t.add_row(*cells)
+            t.add_row(r["cohort"], _signed(r.get("lp_difference")), _signed(r["difference"]),
+                      f"{r['replan']:,}", f"{r['baseline']:,}", plan)  # fmt: skip
+        else:
+            t.add_row(r["cohort"], _signed(r["difference"]), f"{r['replan']:,}", plan)
     return t
 
 

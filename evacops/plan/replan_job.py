@@ -59,13 +59,14 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
     moment = base.timeline.time_of(at)
     changes = {k: v for k, v in (job.get("what_if") or {}).items() if v}
     sorties = sorties_from_departures(base, job["departures"])
-    baseline = None
+    baseline = baseline_lp = None
     net = base
     if changes:
         # the same state without the changes first: the what-if's effect is the difference
         # between the two (beside the plan, it would be mixed with the registry's own drift)
         b = replan(base, registry_state(base, at, job["people"], sorties), job.get("time_limit"))
         baseline = {c["name"]: c["out_by_deadline_total"] for c in b.summary()["cohorts"]}
+        baseline_lp = _lp_out(b)
         net = compile_network(what_if(sc, moment, **changes), period)
     state = registry_state(net, at, job["people"], sorties)
     r = replan(net, state, time_limit=job.get("time_limit"))
@@ -83,6 +84,8 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         "out_by_deadline": outline["out_by_deadline"],
         "out_by_deadline_total": s["out_by_deadline_total"],
         "baseline_out_by_deadline": baseline,
+        "lp_out_by_deadline": _lp_out(r),
+        "baseline_lp_out_by_deadline": baseline_lp,
         "state": {
             k: s["replan"][k]
             for k in ("at_period", "people_waiting", "people_on_their_way", "out_before")
@@ -91,3 +94,13 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         "sorties": s.get("sorties"),
     }
     return {"result": result, "outline": outline}
+
+
+def _lp_out(r: Any) -> dict[str, int]:
+    """People out by the deadline per cohort in the re-plan's LP (before the moment and after):
+    the figure two re-plans of the same state give alike (the whole sorties come from a repair
+    that stops on a time budget)."""
+    net, lp = r.plan.network, r.plan.lp
+    dl = net.deadline_period
+    out = lp.flow[:, net.out_arcs, :dl].sum(axis=(1, 2)) + r.state.out_before
+    return {c: round(float(out[i])) for i, c in enumerate(net.cohorts)}

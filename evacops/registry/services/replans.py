@@ -182,12 +182,14 @@ def _record(seq: int, actor: str, at: datetime, data: dict[str, Any]) -> dict[st
     }
 
 
-def _comparison(
-    before: dict[str, int], after: dict[str, int], baseline: dict[str, int] | None = None
-) -> list[dict[str, Any]]:
+def _comparison(before: dict[str, int], res: dict[str, Any]) -> list[dict[str, Any]]:
     """People out by the deadline per cohort: the plan's, the re-plan's and the difference; for a
-    what-if, also the re-plan without its changes (``baseline``), and the difference is the
-    change's effect (what-if less baseline)."""
+    what-if, also the re-plan without its changes (``baseline``) and the difference is the
+    change's effect (what-if less baseline), on whole sorties and in the LP (``lp_difference``:
+    the same for two re-plans of the same state; the whole sorties' repair stops on a budget)."""
+    after = res["out_by_deadline"]
+    baseline = res.get("baseline_out_by_deadline")
+    lp, lp_base = res.get("lp_out_by_deadline"), res.get("baseline_lp_out_by_deadline")
     rows = []
     for c in sorted(set(before) | set(after)):
         was, now = before.get(c), after.get(c, 0)
@@ -195,6 +197,8 @@ def _comparison(
         if baseline is not None:
             row["baseline"] = baseline.get(c, 0)
             row["difference"] = now - row["baseline"]
+            if lp is not None and lp_base is not None:
+                row["lp_difference"] = lp.get(c, 0) - lp_base.get(c, 0)
         else:
             row["difference"] = None if was is None else now - was
         rows.append(row)
@@ -246,9 +250,7 @@ def replans(ctx: Context, op: str, running: frozenset[int] = frozenset()) -> lis
         else:
             res = f.result
             rec.update(status="done", result=res)
-            rec["comparison"] = _comparison(
-                rec["_before"], res["out_by_deadline"], res.get("baseline_out_by_deadline")
-            )
+            rec["comparison"] = _comparison(rec["_before"], res)
     out = []
     for seq in sorted(records, reverse=True):
         rec = records[seq]
