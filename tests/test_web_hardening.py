@@ -392,7 +392,7 @@ def test_every_write_of_the_api_takes_an_idempotency_key(world: World):
     from evacops.web.routers import api_routes
 
     values = {"op": OPERATION, "flight": "RCH900", "device": "dev-x", "user": "nobody",
-              "conflict": "1"}  # fmt: skip
+              "conflict": "1", "rid": "1"}  # fmt: skip
     c = world.client()
     checked = []
     for route in api_routes():
