@@ -75,7 +75,7 @@ def main() -> None:
             cases.append((f"what-if {a.close} closed", closed))
         for name, n in cases:
             t1 = time.perf_counter()
-            r = replan(n, state)
+            r = replan(n, state, plan_sorties=p.sortie_counts.astype(float))
             rs = r.summary()
             rows.append(
                 {

@@ -93,9 +93,9 @@ def _state(
     changes: dict[str, dict[str, Any]],
     operation: str | None,
     user: str | None,
-) -> tuple[Any, Any, datetime]:
-    """The network (with the what-if changes) and the state at the moment: the plan's, with the
-    registry's people when ``operation`` is given."""
+) -> tuple[Any, Any, datetime, Any]:
+    """The network (with the what-if changes), the state at the moment (the plan's, with the
+    registry's people when ``operation`` is given) and the plan's whole sorties (M, T)."""
     from evacops.network import compile_network
     from evacops.plan.replan import (
         check_moment,
@@ -125,7 +125,7 @@ def _state(
         reg, op = session(user, operation)
         rows = reg.people_by_place(op)
         state = with_counts(net, state, registry_counts(net, rows), registry_out(rows))
-    return net, state, moment
+    return net, state, moment, arrays.sorties.T
 
 
 @guard
@@ -244,9 +244,10 @@ def _from_plan(
 
     sc = load(scenario)
     pf = open_plan(plan_dir, scenario)
-    net, state, moment = _state(sc, pf, at, close, changes, operation, user)
+    net, state, moment, plan_sorties = _state(sc, pf, at, close, changes, operation, user)
     with err.status("re-planning", spinner="dots") as status:
-        r = run_replan(net, state, time_limit=time_limit, progress=lambda m: status.update(m))
+        r = run_replan(net, state, time_limit=time_limit, progress=lambda m: status.update(m),
+                       plan_sorties=plan_sorties)  # fmt: skip
         summary = r.summary()
         summary["replan"]["what_if"] = {"close": close, **changes}
         summary["replan"]["plan"] = str(plan_dir)

@@ -331,8 +331,11 @@ def replan(
     time_limit: float | None = None,
     check_binding: int = 0,
     progress: Progress | None = None,
+    plan_sorties: np.ndarray | None = None,
 ) -> Replan:
-    """Re-plan the rest of ``net``'s horizon from ``state`` (LP + repair to whole sorties)."""
+    """Re-plan the rest of ``net``'s horizon from ``state`` (LP + repair to whole sorties).
+    ``plan_sorties`` (M, T): the whole sorties of the plan being re-planned, kept from the
+    moment on instead of the repair's when they keep every constraint and do better."""
     mask = np.zeros((len(net.move_fleet), net.T), dtype=bool)
     mask[:, : state.at] = True
     p = plan_network(
@@ -341,5 +344,6 @@ def replan(
         check_binding=check_binding,
         progress=progress,
         fixed=(mask, state.sorties),
+        candidate=None if plan_sorties is None else np.where(mask, state.sorties, plan_sorties),
     )
     return Replan(p, state)

@@ -64,12 +64,13 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
     if changes:
         # the same state without the changes first: the what-if's effect is the difference
         # between the two (beside the plan, it would be mixed with the registry's own drift)
-        b = replan(base, registry_state(base, at, job["people"], sorties), job.get("time_limit"))
+        b_state = registry_state(base, at, job["people"], sorties)
+        b = replan(base, b_state, job.get("time_limit"), plan_sorties=sorties)
         baseline = {c["name"]: c["out_by_deadline_total"] for c in b.summary()["cohorts"]}
         baseline_lp = _lp_out(b)
         net = compile_network(what_if(sc, moment, **changes), period)
     state = registry_state(net, at, job["people"], sorties)
-    r = replan(net, state, time_limit=job.get("time_limit"))
+    r = replan(net, state, time_limit=job.get("time_limit"), plan_sorties=sorties)
     s = r.summary()
     with tempfile.TemporaryDirectory() as folder:
         write_plan(r.plan, folder)
