@@ -148,15 +148,19 @@ def _start_from_a_first_schedule(rep: HighsRun[RepairModel]) -> highspy.HighsSol
 
 
 def _improve(
-    rep: HighsRun[RepairModel], start: highspy.HighsSolution, gap: float, budget_s
+    rep: HighsRun[RepairModel],
+    start: highspy.HighsSolution,
+    gap: float,
+    budget_s: float | None,
+    settle: bool = False,
 ) -> None:
     """Search from ``start`` for ``budget_s``; if the budget ran out before anything better than
     the start was found (on Kabul the first better schedules come after 20-30 s of cutting
-    planes at the root), search on until the first better one."""
+    planes at the root), search on until the first better one, unless ``settle``."""
     cost = np.asarray(rep.h.getLp().col_cost_)
     first = float(cost @ np.asarray(start.col_value))
     rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4, budget_s=budget_s)
-    if budget_s is None or rep.objective() < first - 1e-9 * max(1.0, abs(first)):
+    if budget_s is None or settle or rep.objective() < first - 1e-9 * max(1.0, abs(first)):
         return
     rep.h.setSolution(start)
     try:  # the start is the first improving solution HiGHS counts; the next is better
@@ -169,7 +173,11 @@ _ALL_SOLUTIONS = 2147483647  # HiGHS's default mip_max_improving_sols
 
 
 def repair_sorties(
-    net: Network, lp: Solution, budget_s: float | None = None, fixed: Fixed | None = None
+    net: Network,
+    lp: Solution,
+    budget_s: float | None = None,
+    fixed: Fixed | None = None,
+    settle: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Whole sorties near the LP's: the aircraft-only MIP described in the module docs.
 
@@ -192,7 +200,7 @@ def repair_sorties(
         started = time.perf_counter()
         rep = HighsRun(assemble_repair(net, demand, value, bounds), started)
         try:
-            _improve(rep, _start_from_a_first_schedule(rep), gap, budget_s)
+            _improve(rep, _start_from_a_first_schedule(rep), gap, budget_s, settle)
         except InfeasibleError:
             continue  # the floor/ceiling box has no whole schedule: search a wider one
         except SolverError:
@@ -273,13 +281,16 @@ def _whole_sorties(
     time_limit: float | None,
     say: Progress,
     fixed: Fixed | None = None,
+    settle: bool = False,
 ) -> tuple[Solution, dict[str, Any]]:
-    """The LP's plan on whole sorties (the repair), and what the repair did."""
+    """The LP's plan on whole sorties (the repair), and what the repair did; ``settle``: keep
+    the first schedule if the budget ends before a better one (a re-plan holding its plan's
+    own sorties as a floor)."""
     frac = np.abs(lp.sorties - np.round(lp.sorties)) > 1e-6
     say(f"repairing {int(frac.sum())} fractional sortie variables to whole sorties")
     t1 = time.perf_counter()
     budget = time_limit if time_limit is not None else REPAIR_BUDGET_S
-    y, idle, short = repair_sorties(net, lp, budget, fixed)
+    y, idle, short = repair_sorties(net, lp, budget, fixed, settle)
     repair = {
         "fractional_sorties": int(frac.sum()),
         "seat_wait_person_periods": round(short, 3),
@@ -310,32 +321,42 @@ def _whole_sorties(
     return final, repair
 
 
-def _better_of(
-    run: HighsRun[PlanModel],
-    final: Solution,
-    candidate: np.ndarray,
-    repair: dict[str, Any],
-    say: Progress,
-) -> Solution:
-    """``final`` (the repair's whole sorties), or the people flows on ``candidate``'s whole
-    sorties if they keep every constraint and give a lower objective; ``repair`` notes which.
-    (Re-planning Kabul at 1-hour periods from a plan's own state, the repair's schedule got
-    10,000 fewer people out than going on with the plan: the repair stops on a budget.)"""
-    say("comparing with the sorties of the plan being re-planned")
-    repair["plan_sorties"] = "not feasible"
+REPAIR_WITH_PLAN_S = 10.0
+"""The repair's budget in a re-plan whose plan's own sorties keep every constraint (they are
+kept if the repair does no better). Kabul at 1-hour periods (benchmarks/replan_kabul.py),
+re-planned from +54h: 88 s in all (LP 59 s), whole sorties 8.1 % above the LP bound; from
++192h: 39 s, 6.4 %. Searching on until the first better schedule, the +54h re-plan took 175 s."""
+
+
+def _on_sorties(run: HighsRun[PlanModel], sorties: np.ndarray, say: Progress) -> Solution | None:
+    """The people flows on whole ``sorties`` (M, T) (the plan being re-planned, going on as it
+    was), or None if they do not keep every constraint (a what-if closed a base they fly to)."""
+    say("solving the people flows on the sorties of the plan being re-planned")
     t1 = time.perf_counter()
-    run.fix_columns(run.model.aircraft.sortie, np.round(candidate))
+    run.fix_columns(run.model.aircraft.sortie, np.round(sorties))
     try:
         run.run(solver="ipm", run_crossover="on")
     except (InfeasibleError, SolverError):
-        return final
+        return None
     other = _solution(run, duals=False)
-    other.build_s, other.solve_s = 0.0, final.solve_s + time.perf_counter() - t1
+    other.build_s, other.solve_s = 0.0, time.perf_counter() - t1
+    other.status = "optimal"
+    return other
+
+
+def _better_of(final: Solution, other: Solution | None, repair: dict[str, Any]) -> Solution:
+    """The repair's whole sorties (``final``), or the plan's own (``other``) if they give a
+    lower objective; ``repair`` notes which. (Re-planning Kabul at 1-hour periods from a plan's
+    own state, the repair's schedule got 10,000 fewer people out than going on with the plan:
+    the repair stops on a budget.)"""
+    if other is None:
+        repair["plan_sorties"] = "not feasible"
+        return final
     better = other.objective < final.objective - 1e-9 * max(1.0, abs(final.objective))
     repair["plan_sorties"] = "kept: better than the repair's" if better else "the repair's better"
     if not better:
         return final
-    other.status = "optimal"
+    other.solve_s += final.solve_s
     return other
 
 
@@ -432,9 +453,16 @@ def plan_network(
     final, repair = lp, None
     frac = np.abs(lp.sorties - np.round(lp.sorties)) > 1e-6
     if frac.any() or integer:
-        final, repair = _whole_sorties(net, run, lp, time_limit, say, fixed)
+        other = None
         if candidate is not None and not integer:
-            final = _better_of(run, final, candidate, repair, say)
+            other = _on_sorties(run, candidate, say)
+        # with the plan's own sorties in hand as a floor, the repair gets a shorter budget
+        budget = time_limit
+        if budget is None and other is not None:
+            budget = REPAIR_WITH_PLAN_S
+        final, repair = _whole_sorties(net, run, lp, budget, say, fixed, other is not None)
+        if candidate is not None and not integer:
+            final = _better_of(final, other, repair)
     if integer:
         say("solving the MIP with integer sorties")
         final, repair = _solve_mip(net, final, mip_gap, time_limit, fixed), None
