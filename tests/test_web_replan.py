@@ -129,6 +129,38 @@ def test_adopting_a_replan_sends_it_to_the_ramp_and_resets_the_days(world: World
     assert listed[0]["adopted"] is True
 
 
+def test_adopting_counts_each_person_out_once_and_keeps_the_requests_calendar(world: World):
+    """People flown after the request are in the re-plan's own flows (its state was the
+    registry's when asked), so adopting does not count them again as actually out; and another
+    plan attached since the request (a different calendar) does not move the re-plan's days."""
+    _moved(world)
+    got = _ask(world)
+    res = got["result"]
+    # a second person flown after the request, on the moment's day
+    late = world.ids[1]
+    world.admin.add_flight(OPERATION, "RP2", origin="HKIA", destination="Al Udeid", seats=10)
+    world.admin.scan(OPERATION, world.payload[late], "board", flight="RP2", override="test")
+    world.admin.depart(OPERATION, "RP2")
+    # another plan attached since, its day 1 laid a week later
+    with world.admin.ctx.read() as conn:
+        first = latest_plan(conn, OPERATION)
+    outline = {k: first[k] for k in ("name", "period_h", "out_by_deadline", "departures")}
+    outline["daily_out"] = dict(zip(_days(first), first["planned_out"], strict=True))
+    later = datetime.fromisoformat(first["first_day"]).date() + timedelta(days=7)
+    world.admin.attach_plan(OPERATION, outline, first_day=later)
+    r = world.client().post(f"{API}/replans/{got['id']}/adopt", headers=world.auth("planner"))
+    assert r.status_code == 200, r.text
+    with world.admin.ctx.read() as conn:
+        plan = latest_plan(conn, OPERATION)
+    assert plan["first_day"] == world.moment.date().isoformat()
+    assert sum(plan["planned_out"]) == 1 + res["out_by_deadline_total"] - res["state"]["out_before"]
+
+
+def _days(plan: dict) -> list[str]:
+    start = datetime.fromisoformat(plan["plan_first_day"]).date()
+    return [(start + timedelta(days=i)).isoformat() for i in range(len(plan["planned_out"]))]
+
+
 def test_roles_and_refusals(world: World):
     c = world.client()
     assert c.post(f"{API}/replan", json={}, headers=world.auth("reporter")).status_code == 403

@@ -224,6 +224,23 @@ def latest_plan(
     last = max(seqs, default=None)
     if last is None:
         return None
+    return _plan_event(conn, last, keys)
+
+
+def plan_of_event(
+    conn: Connection, op: str, seq: int, keys: tuple[str, ...] | None = None
+) -> dict[str, Any] | None:
+    """The ``plan-attached`` event ``seq`` of operation ``op`` (as :func:`latest_plan` gives
+    it), or None if there is no such plan event."""
+    E = events.c
+    found = conn.execute(
+        select(E.seq).where(E.operation_id == op, E.seq == seq, E.type == ev.PLAN_ATTACHED)
+    ).scalar_one_or_none()
+    return None if found is None else _plan_event(conn, seq, keys)
+
+
+def _plan_event(conn: Connection, last: int, keys: tuple[str, ...] | None) -> dict[str, Any]:
+    E = events.c
     if keys is None:
         row = conn.execute(select(E.data, E.occurred_at).where(E.seq == last)).one()
         data = row.data

@@ -265,17 +265,19 @@ def replans(ctx: Context, op: str, running: frozenset[int] = frozenset()) -> lis
 def adopt_replan(ctx: Context, op: str, request: int) -> dict[str, Any]:
     """Make finished re-plan ``request`` the operation's plan (:mod:`evacops.registry.services.
     plans`): its call-forward, departures and people out by the deadline; per day, the people
-    actually out before the moment's day, on that day those out so far plus the re-plan's, the
-    re-plan's after; laid on the operation's calendar as the plan it started from was."""
+    actually out before the moment's day, on that day those out when it was asked plus the
+    re-plan's, the re-plan's after; laid on the operation's calendar as the plan it started
+    from was (even if another plan was attached since the request)."""
     require(ctx.actor, Perm.plan, op)
     E = events.c
     with ctx.read() as conn:
         ctx.operation(conn, op)
-        asked = conn.execute(
-            select(E.data).where(
+        row = conn.execute(
+            select(E.data, E.occurred_at).where(
                 E.operation_id == op, E.seq == request, E.type == ev.REPLAN_REQUESTED
             )
-        ).scalar_one_or_none()
+        ).one_or_none()
+        asked = None if row is None else row.data
         done = [
             d
             for d in conn.execute(
@@ -283,10 +285,14 @@ def adopt_replan(ctx: Context, op: str, request: int) -> dict[str, Any]:
             ).scalars()
             if int(d.get("request", -1)) == request
         ]
-        plan = plans.latest_plan(conn, op, plans.HEAD)
-        actual = reports.out_per_day(conn, op)
-    if asked is None:
-        raise RegistryError(f"no re-plan {request} in operation {op}", field="replan")
+        if asked is None:
+            raise RegistryError(f"no re-plan {request} in operation {op}", field="replan")
+        # the plan it started from (not the latest: another may have been attached since)
+        plan = plans.plan_of_event(conn, op, int(asked["plan_event"]), plans.HEAD)
+        latest = plans.latest_plan(conn, op, ("drift_pct",))
+        # people out when it was asked (its state: its ``out_before``); those flown since are
+        # in the re-plan's own flows
+        actual = reports.out_per_day(conn, op, until=row.occurred_at)
     if not done or "outline" not in done[-1]:
         raise RegistryError(
             f"re-plan {request} has not finished with a plan; wait for it or ask again",
@@ -294,7 +300,7 @@ def adopt_replan(ctx: Context, op: str, request: int) -> dict[str, Any]:
             code="replan-not-finished",
         )
     if plan is None:  # (a re-plan starts from a plan: only a shredded log has none)
-        raise RegistryError("no plan is attached", field="plan")
+        raise RegistryError(f"the plan re-plan {request} started from is gone", field="plan")
     outline = dict(done[-1]["outline"])
     shift = _shift(plan)
     moment_day = (datetime.fromisoformat(asked["at"]) - shift).date()
@@ -312,7 +318,7 @@ def adopt_replan(ctx: Context, op: str, request: int) -> dict[str, Any]:
         name=f"re-plan {request}",
         scenario_sha256=plan.get("scenario_sha256"),
         daily_out=daily,
-        drift_pct=plan.get("drift_pct"),
+        drift_pct=(latest or plan).get("drift_pct"),
         replan=request,
     )
     return plans.attach_plan(ctx, op, outline, first_day=first + shift)

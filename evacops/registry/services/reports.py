@@ -139,15 +139,19 @@ def _person_groups(
     ]
 
 
-def out_per_day(conn: Connection, op: str, since: datetime | None = None) -> dict[str, int]:
-    """People out (first departure, since ``since``) per UTC day, in the caller's read."""
+def out_per_day(
+    conn: Connection, op: str, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, int]:
+    """People out (first departure, since ``since`` and before ``until``) per UTC day, in the
+    caller's read."""
     P = persons.c
     day = _utc_day(conn, P.first_departed_at)
-    rows = conn.execute(
-        select(day, func.count())
-        .where(P.operation_id == op, P.status != "merged", _is_out(since))
-        .group_by(day)
+    query = select(day, func.count()).where(
+        P.operation_id == op, P.status != "merged", _is_out(since)
     )
+    if until is not None:
+        query = query.where(P.first_departed_at < until)
+    rows = conn.execute(query.group_by(day))
     return {str(d): int(n) for d, n in sorted(rows)}
 
 
