@@ -339,10 +339,18 @@ class RemoteRegistry:
         return self.api.call("POST", self._op(op) + "/plans", json=body)
 
     def ask_replan(
-        self, op: str, *, at: datetime | None = None, what_if: dict[str, Any] | None = None
+        self,
+        op: str,
+        *,
+        at: datetime | None = None,
+        what_if: dict[str, Any] | None = None,
+        scenario_sha256: str | None = None,
     ) -> dict[str, Any]:
-        """Ask the service to re-plan (it runs there, beside the server): the re-plan's record."""
+        """Ask the service to re-plan (it runs there, beside the server): the re-plan's record.
+        With ``scenario_sha256``, refused if the server draws another scenario."""
         body = {**(what_if or {}), **({"at": at.isoformat()} if at else {})}
+        if scenario_sha256 is not None:
+            body["scenario_sha256"] = scenario_sha256
         return self.api.call("POST", self._op(op) + "/replan", json=body)
 
     def replans(self, op: str, running: frozenset[int] = frozenset()) -> list[dict[str, Any]]:

@@ -534,5 +534,11 @@ def test_a_planner_replans_the_operation_through_the_service(registry_env, tmp_p
         assert got["adopted_as"]["name"] == f"re-plan {got['id']}"
         shown = json.loads(ok(planner, "registry", "plan", "show", "--json").stdout)
         assert shown["name"] == f"re-plan {got['id']}"
+        # SCENARIO is checked against the one the server draws (by its digest), and must exist
+        other = tmp_path / "other.yaml"
+        other.write_text(path.read_text() + "\n# another version\n")
+        for scenario, says in ((other, "another scenario"), (tmp_path / "gone.yaml", "gone.yaml")):
+            bad = evacops("replan", scenario, "--operation", OPERATION, "--at", at, env=planner)
+            assert says in assert_user_error(bad)
     finally:
         s.stop()

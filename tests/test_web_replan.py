@@ -244,6 +244,9 @@ def test_the_cli_replans_an_operation_on_the_server_host_and_adopts_it(world: Wo
     assert "--plan DIR, or --operation" in assert_user_error(bad)
     reporter = {**env, "EVACOPS_USER": "reporter"}
     assert "role" in assert_user_error(evacops(*args, env=reporter)).lower()
+    gone = world.scenario_path.with_name("gone.yaml")
+    bad = evacops("replan", gone, "--operation", OPERATION, "--at", at, env=env)
+    assert "gone.yaml: cannot read it" in assert_user_error(bad)
 
 
 def test_hostile_what_ifs_and_a_flood_are_refused(world: World):
@@ -269,6 +272,23 @@ def test_hostile_what_ifs_and_a_flood_are_refused(world: World):
     r = c.post(f"{API}/replan", json={}, headers=head)
     assert r.status_code == 422 and r.json()["code"] == "replans-waiting", r.text
     jobs.clear()
+
+
+def test_the_scenario_is_read_once_and_a_stopping_server_leaves_no_request_open(world: World):
+    """The text re-planned is the one whose digest the plan was checked against: the file
+    changed under a running server changes nothing until it restarts. A request the worker
+    cannot take (the server stopping) is recorded as failed, not left running."""
+    _moved(world)
+    world.scenario_path.write_text("not: [a scenario")
+    got = _ask(world)
+    assert got["status"] == "done", got.get("error")
+    world.app.state.replanner.shutdown()
+    c, head = world.client(), world.auth("planner")
+    r = c.post(f"{API}/replan", json={"at": world.moment.isoformat()}, headers=head)
+    assert r.status_code == 422 and r.json()["code"] == "replan-not-started", r.text
+    listed = c.get(f"{API}/replans", headers=head).json()
+    assert listed[0]["status"] == "failed" and "ask again" in listed[0]["error"]
+    assert listed[1]["id"] == got["id"] and listed[1]["status"] == "done"
 
 
 def test_a_worker_killed_mid_replan_is_recorded_and_the_next_one_runs(world: World):

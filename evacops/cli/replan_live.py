@@ -6,6 +6,7 @@ host (with the key) it runs here and is recorded the same way."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from datetime import datetime
@@ -35,24 +36,38 @@ def _moment(at: str | None) -> datetime | None:
     return moment
 
 
+def _read(scenario: Path) -> tuple[str, str]:
+    """The scenario's text and its SHA-256 (read once: the digest is that of the text)."""
+    try:
+        raw = scenario.read_bytes()
+        return raw.decode("utf-8"), hashlib.sha256(raw).hexdigest()
+    except (OSError, UnicodeDecodeError) as e:
+        fail(f"{scenario}: cannot read it ({type(e).__name__}); give the scenario file the "
+             "operation's plan was made for")  # fmt: skip
+        raise  # (fail exits)
+
+
 def _here(reg: Any, op: str, scenario: Path, moment: datetime | None, what_if: dict) -> dict:
     """On the server host: record the request, run the job here, record what came of it."""
     from evacops.plan.replan_job import run
-    from evacops.planfolder import scenario_digest
 
-    record, job = reg.request_replan(
-        op, at=moment, what_if=what_if, scenario_sha256=scenario_digest(scenario)
-    )
-    job.update(scenario=scenario.read_text(encoding="utf-8"), source=scenario.name)
-    with err.status("re-planning from the registry's people", spinner="dots"):
-        got = run(job)
+    text, digest = _read(scenario)
+    record, job = reg.request_replan(op, at=moment, what_if=what_if, scenario_sha256=digest)
+    job.update(scenario=text, source=scenario.name)
+    try:
+        with err.status("re-planning from the registry's people", spinner="dots"):
+            got = run(job)
+    except Exception as exc:  # (a solver failure): recorded, not left running
+        got = {"error": f"the re-plan stopped ({type(exc).__name__}); ask again"}
     reg.finish_replan(op, record["id"], got)
     return _find(reg, op, record["id"])
 
 
-def _there(reg: Any, op: str, moment: datetime | None, what_if: dict) -> dict:
-    """Through the service: ask, then follow the re-plan until it is done."""
-    record = reg.ask_replan(op, at=moment, what_if=what_if)
+def _there(reg: Any, op: str, scenario: Path, moment: datetime | None, what_if: dict) -> dict:
+    """Through the service: ask (for the scenario the server draws, checked by its digest),
+    then follow the re-plan until it is done."""
+    _, digest = _read(scenario)
+    record = reg.ask_replan(op, at=moment, what_if=what_if, scenario_sha256=digest)
     end = time.monotonic() + WAIT_S
     with err.status(f"the service is re-planning (re-plan {record['id']})", spinner="dots"):
         while True:
@@ -110,7 +125,7 @@ def replan_operation(
     moment = _moment(at)
     reg, op = session(user, operation)
     if isinstance(reg, RemoteRegistry):
-        rec = _there(reg, op, moment, what_if)
+        rec = _there(reg, op, scenario, moment, what_if)
     else:
         rec = _here(reg, op, scenario, moment, what_if)
     if rec["status"] == "done" and adopt:

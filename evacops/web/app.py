@@ -53,7 +53,7 @@ def create_app(settings: WebSettings | None = None, *, accounts: Accounts | None
     app.state.settings = settings
     app.state.accounts = accounts or Accounts.from_settings(settings.registry_settings())
     app.state.scenario = _scenario(settings)
-    app.state.replanner = Replanner(settings.scenario, _digest(settings))
+    app.state.replanner = Replanner(settings.scenario)
     app.state.templates = templates()
     idempotency.install(app)  # innermost: it sees the answer as the route gave it
     app.add_middleware(
@@ -122,14 +122,6 @@ class SecurityHeaders:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     app.state.replanner.shutdown()  # re-plans still running are listed as interrupted
-
-
-def _digest(settings: WebSettings) -> str | None:
-    if settings.scenario is None:
-        return None
-    from evacops.planfolder import scenario_digest
-
-    return scenario_digest(settings.scenario)
 
 
 def _scenario(settings: WebSettings) -> Any:

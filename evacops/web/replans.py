@@ -9,6 +9,7 @@ server did not see finish (it stopped) is listed as interrupted; ask again.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing
 import threading
@@ -24,18 +25,26 @@ from evacops.registry.service import Registry
 
 log = logging.getLogger("evacops.web.replans")
 
+_NOT_STARTED = "the re-plan could not start (the server is stopping, or its worker); ask again"
+
 MAX_WAITING = 3  # re-plans of one operation running or waiting at once
 
 
 class Replanner:
     """Runs the operation's re-plans for the scenario file at ``scenario`` (the one served)."""
 
-    def __init__(self, scenario: Path | None, digest: str | None) -> None:
+    def __init__(self, scenario: Path | None) -> None:
         self.scenario = scenario
-        self.digest = digest
+        # read once: the digest a request is checked against is that of the text re-planned
+        # (the file may change while the server runs; restart it to serve the new one)
+        raw = None if scenario is None else scenario.read_bytes()
+        self._text = None if raw is None else raw.decode("utf-8")
+        self.digest = None if raw is None else hashlib.sha256(raw).hexdigest()
         self._pool: ProcessPoolExecutor | None = None
+        self._closed = False
         self._jobs: dict[tuple[str, int], Future[dict[str, Any]]] = {}
         self._lock = threading.Lock()
+        self._asking = threading.Lock()  # one request at a time: the MAX_WAITING check holds
 
     def running(self, op: str) -> frozenset[int]:
         """The ids of ``op``'s re-plans still running here."""
@@ -43,9 +52,15 @@ class Replanner:
             return frozenset(i for (o, i), f in self._jobs.items() if o == op and not f.done())
 
     def submit(
-        self, reg: Registry, op: str, at: datetime | None, what_if: dict[str, Any] | None
+        self,
+        reg: Registry,
+        op: str,
+        at: datetime | None,
+        what_if: dict[str, Any] | None,
+        scenario_sha256: str | None = None,
     ) -> dict[str, Any]:
-        """Record the request (as ``reg``'s user) and start the re-plan; its record."""
+        """Record the request (as ``reg``'s user) and start the re-plan; its record. With
+        ``scenario_sha256`` (the caller's scenario file), refused if the server's differs."""
         if self.scenario is None:
             raise UserError(
                 "the server draws no scenario; start it with EVACOPS_SCENARIO set to the "
@@ -53,23 +68,41 @@ class Replanner:
                 field="scenario",
                 code="no-scenario",
             )
+        if scenario_sha256 is not None and scenario_sha256 != self.digest:
+            raise UserError(
+                "the server draws another scenario file than yours; re-plan with the one it "
+                "serves (EVACOPS_SCENARIO) or restart it with yours",
+                field="scenario_sha256",
+                code="scenario-other",
+            )
         from evacops.plan.replan_job import run  # (loads the planner's package: when first asked)
 
-        if len(self.running(op)) >= MAX_WAITING:
-            raise UserError(
-                f"{MAX_WAITING} re-plans of {op} are running or waiting; ask again when one "
-                "is done",
-                field="replan",
-                code="replans-waiting",
+        with self._asking:
+            if len(self.running(op)) >= MAX_WAITING:
+                raise UserError(
+                    f"{MAX_WAITING} re-plans of {op} are running or waiting; ask again when "
+                    "one is done",
+                    field="replan",
+                    code="replans-waiting",
+                )
+            record, job = reg.request_replan(
+                op, at=at, what_if=what_if, scenario_sha256=self.digest
             )
+            job.update(
+                scenario=self._text,
+                source=self.scenario.name,
+                time_limit=None,  # the LP to its end, the whole sorties on the planner's budget
+            )
+            rid = record["id"]
+            try:
+                fut = self._start(op, rid, job, run)
+            except Exception as exc:  # recorded as asked: record why it did not start
+                reg.finish_replan(op, rid, {"error": _NOT_STARTED})
+                raise UserError(_NOT_STARTED, field="replan", code="replan-not-started") from exc
+        fut.add_done_callback(lambda f: self._finished(reg, op, rid, f))
+        return record
 
-        record, job = reg.request_replan(op, at=at, what_if=what_if, scenario_sha256=self.digest)
-        job.update(
-            scenario=self.scenario.read_text(encoding="utf-8"),
-            source=self.scenario.name,
-            time_limit=None,  # the LP to its end, the whole sorties on the planner's budget
-        )
-        rid = record["id"]
+    def _start(self, op: str, rid: int, job: dict[str, Any], run: Any) -> Future[dict[str, Any]]:
         with self._lock:
             try:
                 fut = self._worker().submit(run, job)
@@ -77,16 +110,21 @@ class Replanner:
                 self._pool = None
                 fut = self._worker().submit(run, job)
             self._jobs[(op, rid)] = fut
-        fut.add_done_callback(lambda f: self._finished(reg, op, rid, f))
-        return record
+        return fut
 
     def _worker(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise RuntimeError("the server is stopping")
         if self._pool is None:
             ctx = multiprocessing.get_context("spawn")  # no copy of the server's state
             self._pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
         return self._pool
 
     def _finished(self, reg: Registry, op: str, rid: int, fut: Future[dict[str, Any]]) -> None:
+        if fut.cancelled():  # the server stopped before it ran: listed as interrupted
+            with self._lock:
+                self._jobs.pop((op, rid), None)
+            return
         try:
             got = fut.result()
         except Exception as exc:  # the worker died or the solver failed: record it, say why
@@ -111,7 +149,13 @@ class Replanner:
             time.sleep(0.05)
 
     def shutdown(self) -> None:
+        """Stop: re-plans waiting are dropped (listed as interrupted), no new one starts."""
         with self._lock:
+            self._closed = True
             pool, self._pool = self._pool, None
         if pool is not None:
+            # the one running is stopped too (recorded as failed: ask again), or the server's
+            # exit would wait for it; the pool's processes are not public, hence getattr
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
             pool.shutdown(wait=False, cancel_futures=True)

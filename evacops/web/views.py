@@ -87,12 +87,7 @@ def picture(
 
 def scenario_sha256(request: Any) -> str | None:
     """The SHA-256 of the scenario file the server draws (``EVACOPS_SCENARIO``), or None."""
-    path = request.app.state.settings.scenario
-    if path is None:
-        return None
-    from evacops.planfolder import scenario_digest
-
-    return scenario_digest(path)
+    return request.app.state.replanner.digest  # (read once, when the server started)
 
 
 def plan_view(

@@ -277,7 +277,9 @@ def adopt_replan(ctx: Context, op: str, request: int) -> dict[str, Any]:
                 E.operation_id == op, E.seq == request, E.type == ev.REPLAN_REQUESTED
             )
         ).one_or_none()
-        asked = None if row is None else row.data
+        if row is None:
+            raise RegistryError(f"no re-plan {request} in operation {op}", field="replan")
+        asked = row.data
         done = [
             d
             for d in conn.execute(
@@ -285,8 +287,6 @@ def adopt_replan(ctx: Context, op: str, request: int) -> dict[str, Any]:
             ).scalars()
             if int(d.get("request", -1)) == request
         ]
-        if asked is None:
-            raise RegistryError(f"no re-plan {request} in operation {op}", field="replan")
         # the plan it started from (not the latest: another may have been attached since)
         plan = plans.plan_of_event(conn, op, int(asked["plan_event"]), plans.HEAD)
         latest = plans.latest_plan(conn, op, ("drift_pct",))

@@ -32,11 +32,16 @@ class ReplanRequest(BaseModel):
     capacity: dict[str, float] = Field({}, description="site: holding capacity from the moment")
     aircraft: dict[str, int] = Field({}, description="fleet: aircraft from the moment")
     departure_slots: dict[str, float] = Field({}, description="airfield: departures per hour")
+    scenario_sha256: str | None = Field(
+        None,
+        pattern="^[0-9a-f]{64}$",
+        description="the SHA-256 of the scenario file meant; refused if the server draws another",
+    )
 
 
 def _submit(request: Request, reg: Registry, op: str, body: ReplanRequest) -> dict[str, Any]:
-    what_if = body.model_dump(exclude={"at"})
-    return request.app.state.replanner.submit(reg, op, body.at, what_if)
+    what_if = body.model_dump(exclude={"at", "scenario_sha256"})
+    return request.app.state.replanner.submit(reg, op, body.at, what_if, body.scenario_sha256)
 
 
 @router.post(OP + "/replan", name="api_replan", status_code=202)
