@@ -274,6 +274,34 @@ def test_hostile_what_ifs_and_a_flood_are_refused(world: World):
     jobs.clear()
 
 
+def test_a_replan_another_process_runs_is_listed_as_running_not_interrupted(world: World):
+    """With several server workers (or the CLI on the server host) a re-plan runs in one
+    process while the others answer: they list it as running, for up to RUNNING_ELSEWHERE; one
+    no process runs any more (asked without a runner, or long ago) as interrupted."""
+    from evacops.registry.services.replans import RUNNING_ELSEWHERE
+
+    planner = world.admin
+    other, _ = planner.request_replan(OPERATION, at=world.moment, runner="serve:another")
+    gone, _ = planner.request_replan(OPERATION, at=world.moment)
+    listed = {r["id"]: r["status"] for r in _listed(world)}
+    assert listed == {other["id"]: "running", gone["id"]: "interrupted"}
+    # an hour and more later, nobody has finished it: the process that ran it stopped
+    clock = planner.ctx.clock
+    planner.ctx.clock = lambda: clock() + RUNNING_ELSEWHERE + timedelta(minutes=1)
+    assert planner.replans(OPERATION, runner="serve:here")[1]["status"] == "interrupted"
+    planner.ctx.clock = clock
+    # and in its own process, running is what it runs, not what the record says
+    assert planner.replans(OPERATION, runner="serve:another")[1]["status"] == "interrupted"
+    planner.finish_replan(OPERATION, other["id"], {"error": "test"})
+    assert {r["id"]: r["status"] for r in _listed(world)}[other["id"]] == "failed"
+
+
+def _listed(world: World) -> list[dict]:
+    r = world.client().get(f"{API}/replans", headers=world.auth("planner"))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def test_the_scenario_is_read_once_and_a_stopping_server_leaves_no_request_open(world: World):
     """The text re-planned is the one whose digest the plan was checked against: the file
     changed under a running server changes nothing until it restarts. A request the worker

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,10 @@ def _here(reg: Any, op: str, scenario: Path, moment: datetime | None, what_if: d
     from evacops.plan.replan_job import run
 
     text, digest = _read(scenario)
-    record, job = reg.request_replan(op, at=moment, what_if=what_if, scenario_sha256=digest)
+    runner = f"cli:{uuid.uuid4().hex[:12]}"  # (the server lists it as running meanwhile)
+    record, job = reg.request_replan(
+        op, at=moment, what_if=what_if, scenario_sha256=digest, runner=runner
+    )
     job.update(scenario=text, source=scenario.name)
     try:
         with err.status("re-planning from the registry's people", spinner="dots"):

@@ -393,16 +393,19 @@ class Registry:
         at: datetime | None = None,
         what_if: dict[str, Any] | None = None,
         scenario_sha256: str | None = None,
+        runner: str | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         return replans.request_replan(
-            self.ctx, op, at=at, what_if=what_if, scenario_sha256=scenario_sha256
+            self.ctx, op, at=at, what_if=what_if, scenario_sha256=scenario_sha256, runner=runner
         )
 
     def finish_replan(self, op: str, request: int, got: dict[str, Any]) -> None:
         replans.finish_replan(self.ctx, op, request, got)
 
-    def replans(self, op: str, running: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
-        return replans.replans(self.ctx, op, running)
+    def replans(
+        self, op: str, running: frozenset[int] = frozenset(), runner: str | None = None
+    ) -> list[dict[str, Any]]:
+        return replans.replans(self.ctx, op, running, runner)
 
     def adopt_replan(self, op: str, request: int) -> dict[str, Any]:
         return replans.adopt_replan(self.ctx, op, request)

@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import threading
 import time
+import uuid
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
@@ -40,6 +41,7 @@ class Replanner:
         raw = None if scenario is None else scenario.read_bytes()
         self._text = None if raw is None else raw.decode("utf-8")
         self.digest = None if raw is None else hashlib.sha256(raw).hexdigest()
+        self.id = f"serve:{uuid.uuid4().hex[:12]}"  # this process, as the requests name it
         self._pool: ProcessPoolExecutor | None = None
         self._closed = False
         self._jobs: dict[tuple[str, int], Future[dict[str, Any]]] = {}
@@ -50,6 +52,10 @@ class Replanner:
         """The ids of ``op``'s re-plans still running here."""
         with self._lock:
             return frozenset(i for (o, i), f in self._jobs.items() if o == op and not f.done())
+
+    def replans(self, reg: Registry, op: str) -> list[dict[str, Any]]:
+        """``op``'s re-plans as this process sees them (its own running ones, others' too)."""
+        return reg.replans(op, self.running(op), self.id)
 
     def submit(
         self,
@@ -86,7 +92,7 @@ class Replanner:
                     code="replans-waiting",
                 )
             record, job = reg.request_replan(
-                op, at=at, what_if=what_if, scenario_sha256=self.digest
+                op, at=at, what_if=what_if, scenario_sha256=self.digest, runner=self.id
             )
             job.update(
                 scenario=self._text,

@@ -98,12 +98,14 @@ def request_replan(
     at: datetime | None = None,
     what_if: dict[str, Any] | None = None,
     scenario_sha256: str | None = None,
+    runner: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Record a planner's request to re-plan from ``at`` (default: now) with ``what_if``
     changes, from the operation's latest plan and the registry's people. Returns the record and
     the job's inputs (:func:`evacops.plan.replan_job.run`, without the scenario's text).
     Refused, with the fix, when there is no plan, it was made for another scenario than
-    ``scenario_sha256`` (the one served), or was attached without its period or departures."""
+    ``scenario_sha256`` (the one served), or was attached without its period or departures.
+    ``runner``: the process that will run it (:func:`replans`)."""
     require(ctx.actor, Perm.plan, op)
     changes = check_what_if(what_if)
     moment = (at or ctx.clock()).astimezone(UTC)
@@ -141,6 +143,7 @@ def request_replan(
         "plan_out_by_deadline": plan.get("out_by_deadline") or {},
         "what_if": changes,
         "people": sum(int(r["n"]) for r in people),
+        "runner": runner,
     }
     with ctx.write() as conn:
         row = ctx.event(conn, op, ev.REPLAN_REQUESTED, data=data)
@@ -205,11 +208,21 @@ def _comparison(before: dict[str, int], res: dict[str, Any]) -> list[dict[str, A
     return rows
 
 
-def replans(ctx: Context, op: str, running: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
-    """The operation's re-plans, newest first: each request with its status (``running`` if
-    its id is in ``running``, the server's jobs; ``done``, ``failed``, or ``interrupted`` when
-    the server stopped before it finished), what came of it beside the plan it started from
-    (people out by the deadline per cohort) and whether it is the operation's plan now."""
+#: how long a re-plan another process runs is taken as running while unfinished (a Kabul what-if
+#: at 1-hour periods takes 2-4 minutes; three may wait in turn); then as interrupted
+RUNNING_ELSEWHERE = timedelta(hours=1)
+
+
+def replans(
+    ctx: Context, op: str, running: frozenset[int] = frozenset(), runner: str | None = None
+) -> list[dict[str, Any]]:
+    """The operation's re-plans, newest first: each request with its status, what came of it
+    beside the plan it started from (people out by the deadline per cohort) and whether it is
+    the operation's plan now. Status: ``done``, ``failed``; unfinished, ``running`` if its id
+    is in ``running`` (the jobs of the caller's process, ``runner``), or if another process
+    runs it and it was asked less than :data:`RUNNING_ELSEWHERE` ago (a server of several
+    workers or hosts, or the CLI on the server host); else ``interrupted`` (the process that
+    ran it stopped)."""
     require(ctx.actor, Perm.report, op)
     E = events.c
     with ctx.read() as conn:
@@ -234,9 +247,14 @@ def replans(ctx: Context, op: str, running: frozenset[int] = frozenset()) -> lis
         plan = plans.latest_plan(conn, op, ("replan",))
     adopted = plan.get("replan") if plan else None
     records: dict[int, dict[str, Any]] = {}
+    elsewhere = set()
+    recent = ctx.clock().astimezone(UTC) - RUNNING_ELSEWHERE
     for r in asked:
         records[r.seq] = _record(r.seq, r.actor, r.occurred_at, r.data)
         records[r.seq]["_before"] = r.data.get("plan_out_by_deadline") or {}
+        by = r.data.get("runner")
+        if by is not None and by != runner and r.occurred_at.astimezone(UTC) > recent:
+            elsewhere.add(r.seq)
     for f in finished:
         rec = records.get(int(f.request if f.request is not None else -1))
         if rec is None:
@@ -255,7 +273,7 @@ def replans(ctx: Context, op: str, running: frozenset[int] = frozenset()) -> lis
     for seq in sorted(records, reverse=True):
         rec = records[seq]
         del rec["_before"]
-        if rec["status"] == "running" and seq not in running:
+        if rec["status"] == "running" and seq not in running and seq not in elsewhere:
             rec["status"] = "interrupted"
         rec["adopted"] = seq == adopted
         out.append(rec)

@@ -29,7 +29,7 @@ def _now() -> str:
 def _picture(request: Request, c: Caller, op: str) -> dict:
     scenario = request.app.state.scenario
     pic = views.picture(c.registry, op, scenario, views.scenario_sha256(request))
-    pic["replans"] = c.registry.replans(op, request.app.state.replanner.running(op))[:REPLANS]
+    pic["replans"] = request.app.state.replanner.replans(c.registry, op)[:REPLANS]
     return pic
 
 

@@ -59,7 +59,7 @@ def api_replan(
 def api_replans(op: str, request: Request, reg: Registry = Depends(registry)) -> list[dict]:
     """The operation's re-plans, newest first: who asked, when, from what, the status, people
     out by the deadline per cohort beside the plan they started from."""
-    return reg.replans(op, request.app.state.replanner.running(op))
+    return request.app.state.replanner.replans(reg, op)
 
 
 @router.get(OP + "/replans/{rid}", name="api_replan_show")
@@ -67,7 +67,7 @@ def api_replan_show(
     op: str, rid: int, request: Request, reg: Registry = Depends(registry)
 ) -> dict[str, Any]:
     """One re-plan (as listed)."""
-    for r in reg.replans(op, request.app.state.replanner.running(op)):
+    for r in request.app.state.replanner.replans(reg, op):
         if r["id"] == rid:
             return r
     raise UserError(f"no re-plan {rid} in operation {op}", field="replan")
