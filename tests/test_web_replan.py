@@ -180,6 +180,14 @@ def test_roles_and_refusals(world: World):
     assert got["status"] == "failed" and "no-such-fleet" in got["error"]
 
 
+def _entry(page: str, rid: str) -> str:
+    """The HTML of re-plan ``rid``'s entry in the picture's list of re-plans (from its
+    attributes on, to the next entry, or the page's end for the last)."""
+    found = [c for c in page.split('<div class="replan" ') if c.startswith(f'data-replan="{rid}"')]
+    assert len(found) == 1, page
+    return found[0]
+
+
 def test_the_picture_form_asks_and_lists_it(world: World):
     _moved(world)
     client = world.page_login("planner")
@@ -194,8 +202,11 @@ def test_the_picture_form_asks_and_lists_it(world: World):
     assert r.status_code == 303 and "replan=asked" in r.headers["location"]
     world.app.state.replanner.wait(timeout=300)
     live = client.get(f"/o/{OPERATION}/picture/live").text
-    assert 'data-replan-status="done"' in live and "Gate A" in live
     rid = re.search(r'data-replan="(\d+)"', live).group(1)
+    # the re-plan's own entry says what was changed (Gate A is on the picture anyway)
+    entry = _entry(live, rid)
+    assert entry.startswith(f'data-replan="{rid}" data-replan-status="done"'), entry
+    assert "Gate A" in re.search(r'<p class="stamp">(.*?)</p>', entry).group(1)
     assert f"/picture/replans/{rid}/adopt" in live
     # a reporter sees the re-plans but neither the form nor the adopt button
     seen = world.page_login("reporter").get(f"/o/{OPERATION}/picture/live").text
