@@ -110,7 +110,8 @@ def main() -> None:
 def _service_row(a: argparse.Namespace, p, state, at_text: str) -> dict:
     """The service's job (what POST .../replan runs in its worker), timed whole: compile the
     scenario, re-plan, write the outline; people as counts by cohort and site (no one on their
-    way: the registry places people in flight at their destination)."""
+    way: the registry places people in flight at their destination; nobody already out, so its
+    people out by the deadline count from the moment only)."""
     import tempfile
     from pathlib import Path
 

@@ -10,13 +10,23 @@ is read apart from how far the registry has drifted from the plan) and its outli
 attached as the operation's plan. Nothing personal crosses into the worker: the registry's keys
 stay with the server.
 
+With what-if changes the job solves two re-plans, without the changes and with them; the one
+without runs in a second process at the same time (the machine's other core; a process, since
+the model build holds the interpreter), which stops if this one is stopped.
+
 Aircraft positions are the attached plan's: its sorties before the moment are taken as flown
 (the registry's flights are manifests of people, not of aircraft movements).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 
@@ -39,16 +49,10 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         return {"error": str(e)}
 
 
-def _run(job: dict[str, Any]) -> dict[str, Any]:
+def _setup(job: dict[str, Any]) -> tuple[Any, str, Any, int, Any, Any]:
+    """The job's scenario, period, network, moment (period and time) and the plan's sorties."""
     from evacops.network import compile_network
-    from evacops.plan.replan import (
-        check_moment,
-        registry_state,
-        replan,
-        sorties_from_departures,
-        what_if,
-    )
-    from evacops.planfolder import plan_outline, write_plan
+    from evacops.plan.replan import check_moment, sorties_from_departures
     from evacops.scenario import parse_text
 
     sc = parse_text(job["scenario"], source=job.get("source", "scenario"))
@@ -56,21 +60,70 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
     base = compile_network(sc, period)
     at = base.timeline.period_ceil(datetime.fromisoformat(job["at"]))
     check_moment(base, at)
-    moment = base.timeline.time_of(at)
+    return (
+        sc,
+        period,
+        base,
+        at,
+        base.timeline.time_of(at),
+        sorties_from_departures(base, job["departures"]),
+    )
+
+
+def _baseline(job: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """The same re-plan without the what-if changes: people out by the deadline per cohort, on
+    whole sorties and in the LP."""
+    from evacops.plan.replan import registry_state, replan
+
+    _, _, base, at, _, sorties = _setup(job)
+    b = replan(base, registry_state(base, at, job["people"], sorties), job.get("time_limit"),
+               plan_sorties=sorties)  # fmt: skip
+    return {c["name"]: c["out_by_deadline_total"] for c in b.summary()["cohorts"]}, _lp_out(b)
+
+
+def _baseline_beside(job: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """:func:`_baseline` in a process of its own (the second core), which stops if this one
+    goes (a server stopping its worker)."""
+    _watch_parent()
+    return _baseline(job)
+
+
+def _watch_parent() -> None:
+    """In the child: exit when the process that started it is gone (reparented)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _run(job: dict[str, Any]) -> dict[str, Any]:
+    from evacops.network import compile_network
+    from evacops.plan.replan import registry_state, replan, what_if
+    from evacops.planfolder import plan_outline, write_plan
+
+    sc, period, base, at, moment, sorties = _setup(job)
     changes = {k: v for k, v in (job.get("what_if") or {}).items() if v}
-    sorties = sorties_from_departures(base, job["departures"])
     baseline = baseline_lp = None
     net = base
+    beside = None
     if changes:
-        # the same state without the changes first: the what-if's effect is the difference
-        # between the two (beside the plan, it would be mixed with the registry's own drift)
-        b_state = registry_state(base, at, job["people"], sorties)
-        b = replan(base, b_state, job.get("time_limit"), plan_sorties=sorties)
-        baseline = {c["name"]: c["out_by_deadline_total"] for c in b.summary()["cohorts"]}
-        baseline_lp = _lp_out(b)
+        # the same state without the changes too: the what-if's effect is the difference
+        # between the two (beside the plan, it would be mixed with the registry's own drift);
+        # solved at the same time in a second process, on the other core
         net = compile_network(what_if(sc, moment, **changes), period)
-    state = registry_state(net, at, job["people"], sorties)
-    r = replan(net, state, time_limit=job.get("time_limit"), plan_sorties=sorties)
+        beside = _start_beside(job)
+    try:
+        state = registry_state(net, at, job["people"], sorties)
+        r = replan(net, state, time_limit=job.get("time_limit"), plan_sorties=sorties)
+        if changes:
+            baseline, baseline_lp = _finish_beside(beside, job)
+    finally:
+        if beside is not None:
+            _stop(beside[0])
     s = r.summary()
     with tempfile.TemporaryDirectory() as folder:
         write_plan(r.plan, folder)
@@ -95,6 +148,33 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         "sorties": s.get("sorties"),
     }
     return {"result": result, "outline": outline}
+
+
+def _start_beside(job: dict[str, Any]) -> tuple[Any, Any] | None:
+    """A process running :func:`_baseline` (and its future), or None if none can start."""
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        return pool, pool.submit(_baseline_beside, job)
+    except (OSError, RuntimeError):  # (no process to be had: it runs here afterwards)
+        return None
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop the second process, even mid-solve (this re-plan failed, or it is done)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()  # (the pool's processes are not public, hence getattr)
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _finish_beside(
+    beside: tuple[Any, Any] | None, job: dict[str, Any]
+) -> tuple[dict[str, int], dict[str, int]]:
+    if beside is not None:
+        try:
+            return beside[1].result()
+        except BrokenProcessPool:  # the second process died (memory?): solve it here
+            pass
+    return _baseline(job)
 
 
 def _lp_out(r: Any) -> dict[str, int]:
