@@ -349,3 +349,54 @@ def test_a_worker_killed_mid_replan_is_recorded_and_the_next_one_runs(world: Wor
     assert got["status"] == "failed" and "ask again" in got["error"], got
     again = _ask(world)
     assert again["status"] == "done", again.get("error")
+
+
+def _children(pid: int) -> set[int]:
+    from pathlib import Path
+
+    try:
+        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def test_a_what_ifs_second_process_stops_with_the_worker(world: World):
+    """A what-if solves its re-plan without the change in a second process (the other core);
+    killed with the server's worker, that process does not go on solving alone."""
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    _moved(world)
+    c, head = world.client(), world.auth("planner")
+    r = c.post(
+        f"{API}/replan", json={"at": world.moment.isoformat(), "close": ["Gate A"]}, headers=head
+    )
+    assert r.status_code == 202, r.text
+    pool = world.app.state.replanner._pool
+    deadline = time.monotonic() + 60
+    second: set[int] = set()
+    while not second and time.monotonic() < deadline:
+        workers = list(pool._processes)
+        second = {g for w in workers for g in _children(w)}
+        time.sleep(0.02)
+    if not second:
+        pytest.skip("the re-plan ended before its second process could be seen")
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    world.app.state.replanner.wait(timeout=120)
+    end = time.monotonic() + 10
+    while any(os.path.exists(f"/proc/{g}") and _alive(g) for g in second):
+        left = {g: Path(f"/proc/{g}/cmdline").read_text() for g in second if _alive(g)}
+        assert time.monotonic() < end, left
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    """Not a zombie (a process that exited but was not reaped yet counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

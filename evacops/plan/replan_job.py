@@ -25,8 +25,6 @@ import os
 import tempfile
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 
@@ -81,23 +79,21 @@ def _baseline(job: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
     return {c["name"]: c["out_by_deadline_total"] for c in b.summary()["cohorts"]}, _lp_out(b)
 
 
-def _baseline_beside(job: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
-    """:func:`_baseline` in a process of its own (the second core), which stops if this one
-    goes (a server stopping its worker)."""
-    _watch_parent()
-    return _baseline(job)
-
-
-def _watch_parent() -> None:
-    """In the child: exit when the process that started it is gone (reparented)."""
-    parent = os.getppid()
+def _baseline_beside(job: dict[str, Any], parent: int, answer: Any) -> None:
+    """:func:`_baseline` in a process of its own (the second core); it sends its answer (or
+    the error's line) through ``answer`` and stops as soon as ``parent`` is gone (a server
+    stopping or killing its worker)."""
 
     def watch() -> None:
         while os.getppid() == parent:
-            time.sleep(1.0)
+            time.sleep(0.5)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+    try:
+        answer.send(("ok", _baseline(job)))
+    except UserError as e:
+        answer.send(("error", str(e)))
 
 
 def _run(job: dict[str, Any]) -> dict[str, Any]:
@@ -151,19 +147,24 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _start_beside(job: dict[str, Any]) -> tuple[Any, Any] | None:
-    """A process running :func:`_baseline` (and its future), or None if none can start."""
+    """The second process running :func:`_baseline_beside` and the end it answers on, or None
+    if no process can start (then it is solved here afterwards)."""
+    ctx = multiprocessing.get_context("spawn")
+    mine, theirs = ctx.Pipe(duplex=False)
     try:
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        return pool, pool.submit(_baseline_beside, job)
-    except (OSError, RuntimeError):  # (no process to be had: it runs here afterwards)
+        proc = ctx.Process(target=_baseline_beside, args=(job, os.getpid(), theirs), daemon=True)
+        proc.start()
+    except (OSError, RuntimeError):
         return None
+    finally:
+        theirs.close()  # (ours closed: the pipe ends when the process does)
+    return proc, mine
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
+def _stop(proc: Any) -> None:
     """Stop the second process, even mid-solve (this re-plan failed, or it is done)."""
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
-        proc.terminate()  # (the pool's processes are not public, hence getattr)
-    pool.shutdown(wait=True, cancel_futures=True)
+    proc.terminate()
+    proc.join(5)
 
 
 def _finish_beside(
@@ -171,9 +172,12 @@ def _finish_beside(
 ) -> tuple[dict[str, int], dict[str, int]]:
     if beside is not None:
         try:
-            return beside[1].result()
-        except BrokenProcessPool:  # the second process died (memory?): solve it here
-            pass
+            kind, got = beside[1].recv()
+        except (EOFError, OSError):  # the second process died (memory?): solve it here
+            return _baseline(job)
+        if kind == "error":
+            raise UserError(got)
+        return got
     return _baseline(job)
 
 
