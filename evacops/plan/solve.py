@@ -156,7 +156,8 @@ def _improve(
 ) -> None:
     """Search from ``start`` for ``budget_s``; if the budget ran out before anything better than
     the start was found (on Kabul the first better schedules come after 20-30 s of cutting
-    planes at the root), search on until the first better one, unless ``settle``."""
+    planes at the root), search on until the first better one (at most :data:`REPAIR_ON_S`
+    more; then the start is kept), unless ``settle``."""
     cost = np.asarray(rep.h.getLp().col_cost_)
     first = float(cost @ np.asarray(start.col_value))
     rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4, budget_s=budget_s)
@@ -164,12 +165,18 @@ def _improve(
         return
     rep.h.setSolution(start)
     try:  # the start is the first improving solution HiGHS counts; the next is better
-        rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4, mip_max_improving_sols=2)
+        rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4, mip_max_improving_sols=2, budget_s=REPAIR_ON_S)
     finally:
         rep.h.setOptionValue("mip_max_improving_sols", _ALL_SOLUTIONS)
 
 
 _ALL_SOLUTIONS = 2147483647  # HiGHS's default mip_max_improving_sols
+
+REPAIR_ON_S = 120.0
+"""The most the repair searches on for a schedule better than its first one once its budget
+is spent. Usually the first better one comes within a minute (Kabul at 1-hour periods: the
+whole plan in 136 s); once, planning Kabul at 1-hour periods while another job shared the
+machine's two cores, the search went on for more than 8 minutes without one."""
 
 
 def repair_sorties(
