@@ -116,7 +116,7 @@ class HighsRun(Generic[A]):
             has_solution = self.h.getInfo().primal_solution_status == 2
             # a budget or a solution limit (the repair's first-schedule fallback) with a
             # solution in hand is an answer, not a failure
-            stopped = ("time limit", "iteration", "solution limit")
+            stopped = ("time limit", "iteration", "solution limit", "interrupt")
             if not (any(w in status for w in stopped) and has_solution):
                 raise SolverError(
                     f"HiGHS stopped: {status}; try a longer time limit or a coarser period"

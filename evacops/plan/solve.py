@@ -154,29 +154,38 @@ def _improve(
     budget_s: float | None,
     settle: bool = False,
 ) -> None:
-    """Search from ``start`` for ``budget_s``; if the budget ran out before anything better than
-    the start was found (on Kabul the first better schedules come after 20-30 s of cutting
+    """Search from ``start`` for ``budget_s``; if the budget runs out before anything better
+    than the start was found (on Kabul the first better schedules come after 20-30 s of cutting
     planes at the root), search on until the first better one (at most :data:`REPAIR_ON_S`
-    more; then the start is kept), unless ``settle``."""
-    cost = np.asarray(rep.h.getLp().col_cost_)
-    first = float(cost @ np.asarray(start.col_value))
-    rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4, budget_s=budget_s)
-    if budget_s is None or settle or rep.objective() < first - 1e-9 * max(1.0, abs(first)):
+    more; then the start is kept), unless ``settle``. One search: HiGHS's interrupt callback
+    stops it (a second run from the start would repeat the root's cutting planes)."""
+    if budget_s is None or settle:
+        rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4, budget_s=budget_s)
         return
-    rep.h.setSolution(start)
-    try:  # the start is the first improving solution HiGHS counts; the next is better
-        rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4, mip_max_improving_sols=2, budget_s=REPAIR_ON_S)
+    lp = rep.h.getLp()
+    first = float(np.asarray(lp.col_cost_) @ np.asarray(start.col_value)) + float(lp.offset_)
+    better = first - 1e-9 * max(1.0, abs(first))
+    began = float(rep.h.getRunTime())
+    limit, last = began + budget_s, began + budget_s + REPAIR_ON_S
+
+    def stop(e: Any) -> None:
+        now = e.data_out.running_time
+        if now >= last or (now >= limit and e.data_out.mip_primal_bound < better):
+            e.interrupt()
+
+    rep.h.cbMipInterrupt += stop
+    try:
+        rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4)
     finally:
-        rep.h.setOptionValue("mip_max_improving_sols", _ALL_SOLUTIONS)
+        rep.h.cbMipInterrupt -= stop
 
 
 _ALL_SOLUTIONS = 2147483647  # HiGHS's default mip_max_improving_sols
 
 REPAIR_ON_S = 120.0
 """The most the repair searches on for a schedule better than its first one once its budget
-is spent. Usually the first better one comes within a minute (Kabul at 1-hour periods: the
-whole plan in 136 s); once, planning Kabul at 1-hour periods while another job shared the
-machine's two cores, the search went on for more than 8 minutes without one."""
+is spent (then it keeps the first). Planning Kabul at 1-hour periods on 5 Dec, a second search
+from the start (as the repair did then) ran more than 8 minutes without one."""
 
 
 def repair_sorties(
