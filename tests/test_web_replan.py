@@ -212,6 +212,18 @@ def test_the_picture_form_asks_and_lists_it(world: World):
     seen = world.page_login("reporter").get(f"/o/{OPERATION}/picture/live").text
     assert f'data-replan="{rid}"' in seen and "/adopt" not in seen
     assert "/picture/replan" not in world.page_login("reporter").get(f"/o/{OPERATION}/picture").text
+    # a server that draws no scenario cannot re-plan, but adopts what was re-planned
+    served = world.app
+    unlimited = {"rate_login_per_min": 0, "rate_auth_failures_per_min": 0}
+    world.app = create_app(world.settings.model_copy(update=unlimited), accounts=world.accounts)
+    try:
+        bare = world.page_login("planner")
+        for path in ("/picture", "/picture/live"):
+            text = bare.get(f"/o/{OPERATION}{path}").text
+            assert f"/picture/replans/{rid}/adopt" in text and 'id="what-if"' not in text, path
+    finally:
+        world.app.state.replanner.shutdown()
+        world.app = served
     r = client.post(
         f"/o/{OPERATION}/picture/replans/{rid}/adopt",
         data={"csrf": csrf_of(client)},

@@ -41,11 +41,10 @@ def picture_page(
 ) -> HTMLResponse:
     """The picture page (with the what-if form for a planner); ``problem``: a refused re-plan."""
     pic = _picture(request, c, op)
-    what_if = None
-    if c.actor.can(Perm.plan, op):
-        what_if = views.what_if_options(request.app.state.scenario)
+    can_plan = c.actor.can(Perm.plan, op)  # (adopting a re-plan needs no scenario served)
+    what_if = views.what_if_options(request.app.state.scenario) if can_plan else None
     return render(request, "picture.html", c, op, status=status, page="picture", pic=pic,
-                  now=_now(), what_if=what_if, problem=problem,
+                  now=_now(), what_if=what_if, can_plan=can_plan, problem=problem,
                   replan_note=request.query_params.get("replan"))  # fmt: skip
 
 
@@ -59,7 +58,7 @@ def page_picture_live(op: str, request: Request, c: Caller = Depends(caller)):
     pic = _picture(request, c, op)
     can_plan = c.actor.can(Perm.plan, op)
     return render(request, "_picture_live.html", c, op, pic=pic, now=_now(),
-                  what_if=can_plan or None)  # fmt: skip
+                  can_plan=can_plan)  # fmt: skip
 
 
 @router.get("/gate", name="page_gate")
