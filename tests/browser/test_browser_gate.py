@@ -168,3 +168,58 @@ def test_ramp_depart_asks_a_second_time(browser, demo_server, shot):
         engine.dispose()
     assert status == "departed"
     ctx.close()
+
+
+def test_gate_scan_made_while_a_sync_is_in_flight_gets_its_own_answer(browser, demo_server):
+    """On a slow link a second scan is made before the first one's sync is answered: it goes in
+    the next sync, sent as soon as the first is answered, and its own answer reaches the screen
+    after the first's. (Before, a sync asked for while one was in flight was skipped: the screen
+    ended on the first scan's answer, and the second waited for the 15 s timer.)"""
+    demo = demo_server.demo
+    first, second = demo.fresh_payloads[34], demo.fresh_payloads[35]
+    ids = [first["credential_id"], second["credential_id"]]
+    phone = demo.devices[3]  # a gate phone no other test enrols (each context numbers from 1)
+    assert phone["role"] == "gate"
+    ctx = browser.new_context(viewport=PHONE)
+    page = ctx.new_page()
+    demo_server.login(page, "gate")
+    page.goto(f"{demo_server.url}/o/{OP}/gate")
+    page.wait_for_selector("#gate[data-ready='1']")
+    _enrol(page, phone["token"])
+    page.evaluate(
+        """() => {
+        // the link: the first sync waits 2 s before it leaves; every sync's seqs are noted
+        window.sent = [];
+        const send = window.fetch.bind(window);
+        window.fetch = async (url, opts) => {
+          if (String(url).endsWith('/scans')) {
+            window.sent.push(JSON.parse(opts.body).scans.map((s) => s.seq));
+            if (window.sent.length === 1) await new Promise((ok) => setTimeout(ok, 2000));
+          }
+          return send(url, opts);
+        };
+        // every answer the box shows, in order
+        window.shown = [];
+        const box = document.getElementById('answer');
+        new MutationObserver(() => window.shown.push(box.className.replace('answer ', '')))
+          .observe(box, { attributes: true, childList: true, subtree: true, characterData: true });
+      }"""
+    )
+    page.fill("#payload", first["payload"])
+    page.press("#payload", "Enter")
+    page.wait_for_function("() => window.sent.length === 1")
+    page.fill("#payload", second["payload"])
+    page.press("#payload", "Enter")
+    # the second sync follows the first at once (well before the 15 s timer)
+    page.wait_for_function("() => window.sent.length === 2", timeout=8_000)
+    page.wait_for_function(
+        "() => window.shown.filter((k) => k === 'go').length === 2", timeout=8_000
+    )
+    assert page.evaluate("() => window.sent") == [[1], [2]]
+    shown = page.evaluate("() => window.shown")
+    # saved, saved, then each scan's own answer: the screen ends on the second's
+    assert shown[-1] == "go" and shown.count("saved") == 2, shown
+    assert shown.index("go") > max(i for i, k in enumerate(shown) if k == "saved"), shown
+    assert _waiting(page) == 0
+    assert _gate_in_count(demo_server, ids) == {ids[0]: 1, ids[1]: 1}
+    ctx.close()

@@ -32,7 +32,8 @@
   const $ = (id) => document.getElementById(id);
   const DEVICE_KEY = "evacops-device:" + op;
   let device = JSON.parse(localStorage.getItem(DEVICE_KEY) || "null");
-  let syncing = false;
+  let running = null; // the sync in flight
+  let queued = null; // the sync to follow it, shared by every caller who came meanwhile
 
   // ------------------------------------------------------------------ IndexedDB outbox
   const dbReady = new Promise((resolve, reject) => {
@@ -82,9 +83,24 @@
   }
 
   // ------------------------------------------------------------------ sync
-  async function sync() {
-    if (!device || syncing) return {};
-    syncing = true;
+  // One sync at a time. A scan made while one is in flight is sent by the next, which starts
+  // as soon as the first is answered; its caller gets the answers of both (the first may have
+  // taken the scan already), so every scan's answer reaches the screen.
+  function sync() {
+    if (!device) return Promise.resolve({});
+    if (!running) {
+      running = syncOnce().finally(() => { running = null; });
+      return running;
+    }
+    if (!queued) {
+      queued = running.then((first) => {
+        queued = null;
+        return sync().then((second) => ({ ...first, ...second }));
+      });
+    }
+    return queued;
+  }
+  async function syncOnce() {
     const answers = {};
     try {
       let batch = (await waiting()).sort((a, b) => a.seq - b.seq);
@@ -106,7 +122,6 @@
     } catch (e) {
       /* offline: the outbox keeps the scans */
     } finally {
-      syncing = false;
       status();
     }
     return answers;
