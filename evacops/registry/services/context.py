@@ -181,8 +181,7 @@ class Context:
             "data": data or {},
             "sealed": sealed,
         }
-        row["seq"] = ev.append(conn, row)
-        ev.apply(conn, row)
+        row["seq"] = ev.record(conn, row)
         return row
 
     # ------------------------------------------------------------------ keys
