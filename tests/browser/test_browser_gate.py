@@ -170,7 +170,7 @@ def test_ramp_depart_asks_a_second_time(browser, demo_server, shot):
     ctx.close()
 
 
-def test_gate_scan_made_while_a_sync_is_in_flight_gets_its_own_answer(browser, demo_server):
+def test_gate_scan_made_while_a_sync_is_in_flight_gets_its_own_answer(browser, demo_server, shot):
     """On a slow link a second scan is made before the first one's sync is answered: it goes in
     the next sync, sent as soon as the first is answered, and its own answer reaches the screen
     after the first's. (Before, a sync asked for while one was in flight was skipped: the screen
@@ -215,6 +215,7 @@ def test_gate_scan_made_while_a_sync_is_in_flight_gets_its_own_answer(browser, d
     page.wait_for_function(
         "() => window.shown.filter((k) => k === 'go').length === 2", timeout=8_000
     )
+    shot(page, "gate-phone-second-scan-during-sync")
     assert page.evaluate("() => window.sent") == [[1], [2]]
     shown = page.evaluate("() => window.shown")
     # saved, saved, then each scan's own answer: the screen ends on the second's
