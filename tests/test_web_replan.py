@@ -188,8 +188,24 @@ def _entry(page: str, rid: str) -> str:
     return found[0]
 
 
-def test_the_picture_form_asks_and_lists_it(world: World):
+def _now_at_the_moment(world: World, monkeypatch) -> None:
+    """The service's registries read the clock at ``world.moment`` (04:00 of the plan's day).
+    The picture's form re-plans from now, and the test scenario's 12-hour horizon holds a
+    moment only from 01:00 to 11:00 UTC of each day: on the real clock the test failed whenever
+    it ran outside those hours."""
+    make = world.accounts.registry
+
+    def registry(actor):
+        reg = make(actor)
+        reg.clock = lambda: world.moment
+        return reg
+
+    monkeypatch.setattr(world.accounts, "registry", registry)
+
+
+def test_the_picture_form_asks_and_lists_it(world: World, monkeypatch):
     _moved(world)
+    _now_at_the_moment(world, monkeypatch)
     client = world.page_login("planner")
     page = client.get(f"/o/{OPERATION}/picture")
     assert f'action="/o/{OPERATION}/picture/replan?lang=en"' in page.text
@@ -206,6 +222,7 @@ def test_the_picture_form_asks_and_lists_it(world: World):
     # the re-plan's own entry says what was changed (Gate A is on the picture anyway)
     entry = _entry(live, rid)
     assert entry.startswith(f'data-replan="{rid}" data-replan-status="done"'), entry
+    assert world.moment.strftime("%Y-%m-%d %H:%M") in entry  # re-planned from "now"
     assert "Gate A" in re.search(r'<p class="stamp">(.*?)</p>', entry).group(1)
     assert f"/picture/replans/{rid}/adopt" in live
     # a reporter sees the re-plans but neither the form nor the adopt button
