@@ -17,19 +17,29 @@ from tests.browser.test_browser_pages import OP, _answer, _enrol, _gate_in_count
 PHONE = {"width": 390, "height": 844}
 
 
+def _gate_phone(browser, demo_server, lang: str = "en", console: list[str] | None = None):
+    """A phone-size Chromium context signed in as the gate, on the gate page in ``lang``, its
+    script ready; Content-Security-Policy complaints go to ``console``. (context, page)"""
+    ctx = browser.new_context(viewport=PHONE)
+    page = ctx.new_page()
+    if console is not None:
+        page.on(
+            "console", lambda m: console.append(m.text) if "Content Security" in m.text else None
+        )
+    demo_server.login(page, "gate")
+    page.goto(f"{demo_server.url}/o/{OP}/gate?lang={lang}")
+    page.wait_for_selector("#gate[data-ready='1']")  # the inline script ran: CSP allowed it
+    return ctx, page
+
+
 def test_gate_short_code_typed_online_then_offline_syncs_once(browser, demo_server, shot):
     demo = demo_server.demo
     online, offline = demo.fresh_payloads[30], demo.fresh_payloads[31]
     ids = [online["credential_id"], offline["credential_id"]]
     phone = demo.devices[1]  # a gate phone no other test enrols (each context numbers from 1)
     assert phone["role"] == "gate"
-    ctx = browser.new_context(viewport=PHONE)
-    page = ctx.new_page()
     refused: list[str] = []
-    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
-    demo_server.login(page, "gate")
-    page.goto(f"{demo_server.url}/o/{OP}/gate")
-    page.wait_for_selector("#gate[data-ready='1']")  # the inline script ran: CSP allowed it
+    ctx, page = _gate_phone(browser, demo_server, console=refused)
     shot(page, "gate-phone-en")
 
     # online, with the session: typed as a person would, lower case, without the dash
@@ -170,57 +180,106 @@ def test_ramp_depart_asks_a_second_time(browser, demo_server, shot):
     ctx.close()
 
 
+# the link, in the page: the first sync's request waits 2 s before it leaves; each sync's device
+# and seqs are noted (``sent``), each answer it gets (``got``), and every answer the box shows,
+# in order (``shown``: [kind, who])
+_SLOW_LINK = """() => {
+  window.sent = []; window.got = []; window.shown = [];
+  const send = window.fetch.bind(window);
+  window.fetch = async (url, opts) => {
+    if (!String(url).endsWith('/scans')) return send(url, opts);
+    window.sent.push([String(url).split('/devices/')[1].split('/')[0],
+                      JSON.parse(opts.body).scans.map((s) => s.seq)]);
+    if (window.sent.length === 1) await new Promise((ok) => setTimeout(ok, 2000));
+    const res = await send(url, opts);
+    res.clone().json().then((j) => window.got.push(...j.answers));
+    return res;
+  };
+  const box = document.getElementById('answer');
+  new MutationObserver(() => window.shown.push(
+    [box.className.replace('answer ', ''), box.querySelector('.who').textContent]))
+    .observe(box, { attributes: true, childList: true, subtree: true, characterData: true });
+}"""
+
+
+def _scan(page, payload: str) -> None:
+    page.fill("#payload", payload)
+    page.press("#payload", "Enter")
+
+
+def _shown_go(page, n: int) -> list[str]:
+    """The who-lines of the first ``n`` let-in answers shown, once there are ``n``."""
+    page.wait_for_function(
+        f"() => window.shown.filter(([k]) => k === 'go').length >= {n}", timeout=8_000
+    )
+    return [who for kind, who in page.evaluate("() => window.shown") if kind == "go"][:n]
+
+
+def _says(who: str, answer: dict) -> bool:
+    """A let-in who-line names the answer's person: initials and household size."""
+    return answer["initials"] in who and str(answer["household_size"]) in who
+
+
 def test_gate_scan_made_while_a_sync_is_in_flight_gets_its_own_answer(browser, demo_server, shot):
     """On a slow link a second scan is made before the first one's sync is answered: it goes in
     the next sync, sent as soon as the first is answered, and its own answer reaches the screen
     after the first's. (Before, a sync asked for while one was in flight was skipped: the screen
-    ended on the first scan's answer, and the second waited for the 15 s timer.)"""
+    ended on the first scan's answer, and the second waited for the 15 s timer.) In Dari."""
     demo = demo_server.demo
     first, second = demo.fresh_payloads[34], demo.fresh_payloads[35]
     ids = [first["credential_id"], second["credential_id"]]
     phone = demo.devices[3]  # a gate phone no other test enrols (each context numbers from 1)
     assert phone["role"] == "gate"
-    ctx = browser.new_context(viewport=PHONE)
-    page = ctx.new_page()
-    demo_server.login(page, "gate")
-    page.goto(f"{demo_server.url}/o/{OP}/gate")
-    page.wait_for_selector("#gate[data-ready='1']")
+    ctx, page = _gate_phone(browser, demo_server, lang="fa")
     _enrol(page, phone["token"])
-    page.evaluate(
-        """() => {
-        // the link: the first sync waits 2 s before it leaves; every sync's seqs are noted
-        window.sent = [];
-        const send = window.fetch.bind(window);
-        window.fetch = async (url, opts) => {
-          if (String(url).endsWith('/scans')) {
-            window.sent.push(JSON.parse(opts.body).scans.map((s) => s.seq));
-            if (window.sent.length === 1) await new Promise((ok) => setTimeout(ok, 2000));
-          }
-          return send(url, opts);
-        };
-        // every answer the box shows, in order
-        window.shown = [];
-        const box = document.getElementById('answer');
-        new MutationObserver(() => window.shown.push(box.className.replace('answer ', '')))
-          .observe(box, { attributes: true, childList: true, subtree: true, characterData: true });
-      }"""
-    )
-    page.fill("#payload", first["payload"])
-    page.press("#payload", "Enter")
+    page.evaluate(_SLOW_LINK)
+    _scan(page, first["payload"])
     page.wait_for_function("() => window.sent.length === 1")
-    page.fill("#payload", second["payload"])
-    page.press("#payload", "Enter")
+    _scan(page, second["payload"])
     # the second sync follows the first at once (well before the 15 s timer)
     page.wait_for_function("() => window.sent.length === 2", timeout=8_000)
-    page.wait_for_function(
-        "() => window.shown.filter((k) => k === 'go').length === 2", timeout=8_000
-    )
-    shot(page, "gate-phone-second-scan-during-sync")
-    assert page.evaluate("() => window.sent") == [[1], [2]]
+    go = _shown_go(page, 2)
+    shot(page, "gate-phone-fa-second-scan-during-sync")
+    assert page.evaluate("() => window.sent") == [[phone["id"], [1]], [phone["id"], [2]]]
+    got = {a["seq"]: a for a in page.evaluate("() => window.got")}
+    # each scan's own answer, in order, naming its own person: the screen ends on the second's
+    assert _says(go[0], got[1]) and _says(go[1], got[2]), (go, got)
     shown = page.evaluate("() => window.shown")
-    # saved, saved, then each scan's own answer: the screen ends on the second's
-    assert shown[-1] == "go" and shown.count("saved") == 2, shown
-    assert shown.index("go") > max(i for i, k in enumerate(shown) if k == "saved"), shown
+    assert shown[-1][0] == "go" and [k for k, _ in shown].count("saved") == 2, shown
     assert _waiting(page) == 0
+    assert _gate_in_count(demo_server, ids) == {ids[0]: 1, ids[1]: 1}
+    ctx.close()
+
+
+def test_gate_enrolled_as_another_device_during_a_sync_loses_no_scan(browser, demo_server, shot):
+    """The page is enrolled as another phone while a sync of the first is in flight, and a scan
+    is made under the new one: the sync ends for the device it started with (its scan leaves
+    that device's outbox), and the new device's scan is sent under its own id. (Before, the
+    sync forgot the new device's seq, deleting its scan from the outbox: never sent.)"""
+    from evacops.registry import open_registry
+
+    demo = demo_server.demo
+    admin = open_registry(demo.settings, *demo.logins["admin"])
+    try:
+        old, new = (admin.enrol_device(OP, "East Gate", "gate", f"re-enrol {i}") for i in (1, 2))
+    finally:
+        admin.engine.dispose()
+    first, second = demo.fresh_payloads[36], demo.fresh_payloads[37]
+    ids = [first["credential_id"], second["credential_id"]]
+    ctx, page = _gate_phone(browser, demo_server, lang="fa")
+    _enrol(page, old[1])
+    page.evaluate(_SLOW_LINK)
+    _scan(page, first["payload"])
+    page.wait_for_function("() => window.sent.length === 1")
+    # enrolled again, as the other phone, while that sync waits
+    page.fill("#device-token", new[1])
+    page.click("#device-form button[type=submit]")
+    page.wait_for_function(f"() => window.evacopsGate.device().id === {new[0]!r}")
+    _scan(page, second["payload"])
+    page.wait_for_function("() => window.sent.length === 2", timeout=8_000)
+    _shown_go(page, 2)  # both answers shown
+    shot(page, "gate-phone-fa-re-enrolled-during-sync")
+    assert page.evaluate("() => window.sent") == [[old[0], [1]], [new[0], [1]]]
+    assert page.evaluate("() => window.evacopsGate.waiting(null)") == []  # no device's scan left
     assert _gate_in_count(demo_server, ids) == {ids[0]: 1, ids[1]: 1}
     ctx.close()

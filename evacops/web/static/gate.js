@@ -60,15 +60,15 @@
     await done(tx);
     return scan;
   }
-  async function waiting() {
+  async function waiting(dev = device) {
     const db = await dbReady;
     const all = await req(db.transaction("outbox").objectStore("outbox").getAll());
-    return device ? all.filter((s) => s.device === device.id) : all;
+    return dev ? all.filter((s) => s.device === dev.id) : all;
   }
-  async function forget(seqs) {
+  async function forget(dev, seqs) {
     const db = await dbReady;
     const tx = db.transaction("outbox", "readwrite");
-    for (const seq of seqs) tx.objectStore("outbox").delete([device.id, seq]);
+    for (const seq of seqs) tx.objectStore("outbox").delete([dev.id, seq]);
     await done(tx);
   }
   async function setMeta(key, value) {
@@ -85,7 +85,9 @@
   // ------------------------------------------------------------------ sync
   // One sync at a time. A scan made while one is in flight is sent by the next, which starts
   // as soon as the first is answered; its caller gets the answers of both (the first may have
-  // taken the scan already), so every scan's answer reaches the screen.
+  // taken the scan already), so every scan's answer reaches the screen. A sync sends for the
+  // device it started with, even if the page is enrolled as another meanwhile; its answers are
+  // keyed "device:seq", so one device's answer is never shown for another's scan.
   function sync() {
     if (!device) return Promise.resolve({});
     if (!running) {
@@ -101,21 +103,22 @@
     return queued;
   }
   async function syncOnce() {
+    const dev = device;
     const answers = {};
     try {
-      let batch = (await waiting()).sort((a, b) => a.seq - b.seq);
+      let batch = (await waiting(dev)).sort((a, b) => a.seq - b.seq);
       while (batch.length) {
         const part = batch.slice(0, 200);
         const body = { scans: part.map(({ seq, payload, code, action, at }) => ({ seq, payload, code, action, at })) };
-        const res = await fetch(`/api/v1/operations/${encodeURIComponent(op)}/devices/${encodeURIComponent(device.id)}/scans`, {
+        const res = await fetch(`/api/v1/operations/${encodeURIComponent(op)}/devices/${encodeURIComponent(dev.id)}/scans`, {
           method: "POST",
-          headers: { "Content-Type": "application/json", Authorization: "Bearer " + device.token },
+          headers: { "Content-Type": "application/json", Authorization: "Bearer " + dev.token },
           body: JSON.stringify(body),
         });
         if (!res.ok) break; // kept in the outbox; tried again later
         const out = await res.json();
-        for (const a of out.answers) answers[a.seq] = a;
-        await forget(out.answers.map((a) => a.seq));
+        for (const a of out.answers) answers[dev.id + ":" + a.seq] = a;
+        await forget(dev, out.answers.map((a) => a.seq));
         await setMeta("last-sync", new Date().toISOString());
         batch = batch.slice(200);
       }
@@ -172,7 +175,7 @@
       const scan = await enqueue(what);
       show("saved", t("saved"), what.code || "");
       const answers = await sync();
-      const a = answers[scan.seq];
+      const a = answers[scan.device + ":" + scan.seq];
       if (!a) return;
       if (a.outcome === "recorded" && !a.conflict) letIn(a);
       else show("stop", t("stop"), why(a));
