@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import multiprocessing as mp
 import os
 import sys
@@ -436,8 +437,8 @@ def main() -> None:
         a.batch_rate = [float(r) for r in a.batch_rate.split(",") if r.strip()]
     except ValueError:
         p.error(f"--batch-rate: scans/s as numbers, comma-separated (not {a.batch_rate!r})")
-    if not a.batch_rate or any(r <= 0 for r in a.batch_rate):
-        p.error("--batch-rate: give at least one rate above 0")
+    if not a.batch_rate or not all(math.isfinite(r) and r > 0 for r in a.batch_rate):
+        p.error("--batch-rate: give at least one rate, each a number above 0")
     if not a.modes or any(m not in MODES for m in a.modes):
         p.error(f"--modes: use {', '.join(MODES)} (comma-separated)")
     results = []
@@ -468,9 +469,10 @@ def main() -> None:
 
 
 def goal(r: dict) -> str:
-    """Issue 10's goal for one row: >= 1,000 scans/s sustained (acknowledged, with less than a
-    second's scans left waiting), p99 <= 50 ms."""
-    sustained = r["scans_per_s"] >= 1000 * 0.995 and r["waiting"] < r["scans_per_s"]
+    """Issue 10's goal for one row: >= 1,000 scans/s sustained (acknowledged, none refused or
+    failed, with less than a second's scans left waiting), p99 <= 50 ms."""
+    sustained = (r["scans_per_s"] >= 1000 * 0.995 and r["waiting"] < r["scans_per_s"]
+                 and r["errors"] == 0)  # fmt: skip
     fast = r["p99_ms"] <= 50
     what = "met" if sustained and fast else "missed"
     mode = r["mode"] + (f" at {r['offered_per_s']:.0f}/s" if r["offered_per_s"] else "")
