@@ -4,7 +4,8 @@ An event is one row of ``events`` (append-only). Each type of event is a small f
 (:class:`Registered`, :class:`GateIn`, :class:`Board`, ...) built from its row, whose
 :meth:`~Event.project` is the one place that says how it changes the projection
 (``persons``/``credentials``/``flights``/``person_keys``/``dedup_candidates``). The services
-append an event and apply it in the same transaction (:func:`append`, :func:`apply`);
+append an event and apply it in the same transaction (:func:`record`: :func:`append`, then
+:func:`apply`, or on PostgreSQL one statement for both where the event only updates its person);
 :func:`rebuild` throws the projection away and replays the log through the same classes. The
 tests compare the live projection with an independent reference written for them.
 """
