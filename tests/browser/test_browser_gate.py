@@ -283,3 +283,63 @@ def test_gate_enrolled_as_another_device_during_a_sync_loses_no_scan(browser, de
     assert page.evaluate("() => window.evacopsGate.waiting(null)") == []  # no device's scan left
     assert _gate_in_count(demo_server, ids) == {ids[0]: 1, ids[1]: 1}
     ctx.close()
+
+
+def _gate_in_sites(server, credential_ids: list[str]) -> dict[str, list[str]]:
+    """The site of each gate-in event on the server, per credential."""
+    from evacops.registry.store.db import make_engine
+    from evacops.registry.store.tables import events
+
+    engine = make_engine(server.demo.settings.database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(events.c.credential_id, events.c.site).where(
+                    events.c.operation_id == OP,
+                    events.c.type == "gate-in",
+                    events.c.credential_id.in_(credential_ids),
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    found: dict[str, list[str]] = {c: [] for c in credential_ids}
+    for cid, site in rows:
+        found[cid].append(site)
+    return found
+
+
+def test_gate_site_shown_is_where_the_scan_is_recorded(browser, demo_server, shot):
+    """The site a scan is recorded at is on the screen, not in the folded device set-up: chosen
+    for scans with the session, and an enrolled device's own (locked) once it is enrolled.
+    (Before, the site picker sat folded away in "This device" and showed the first gate,
+    Abbey Gate, for a phone enrolled at another.)"""
+    from evacops.registry import open_registry
+
+    demo = demo_server.demo
+    admin = open_registry(demo.settings, *demo.logins["admin"])
+    try:
+        device, token = admin.enrol_device(OP, "South Gate", "gate", "site shown")
+    finally:
+        admin.engine.dispose()
+    first, second = demo.fresh_payloads[38], demo.fresh_payloads[39]
+    ids = [first["credential_id"], second["credential_id"]]
+    ctx, page = _gate_phone(browser, demo_server)
+    assert page.is_visible("#site") and page.is_enabled("#site")
+    page.select_option("#site", "North Gate")
+    _scan(page, first["payload"])
+    page.wait_for_function("() => document.getElementById('answer').classList.contains('go')")
+    assert _gate_in_sites(demo_server, ids[:1]) == {ids[0]: ["North Gate"]}
+
+    _enrol(page, token)
+    page.wait_for_function("() => document.getElementById('site').disabled")
+    assert page.eval_on_selector("#site", "s => s.value") == "South Gate"
+    page.evaluate("() => document.getElementById('answer').className = 'answer idle'")
+    _scan(page, second["payload"])
+    page.wait_for_function("() => document.getElementById('answer').classList.contains('go')")
+    shot(page, "gate-phone-site-of-enrolled-device")
+    assert _gate_in_sites(demo_server, ids) == {ids[0]: ["North Gate"], ids[1]: ["South Gate"]}
+    page.reload()
+    page.wait_for_selector("#gate[data-ready='1']")
+    page.wait_for_function("() => document.getElementById('site').disabled")
+    assert page.eval_on_selector("#site", "s => s.value") == "South Gate"
+    ctx.close()

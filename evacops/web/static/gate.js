@@ -131,6 +131,7 @@
   }
 
   async function status() {
+    showSite();
     $("net").textContent = navigator.onLine ? t("online") : t("offline");
     const n = (await waiting()).length;
     $("waiting").textContent = String(n);
@@ -139,6 +140,16 @@
     const last = await getMeta("last-sync");
     $("last").textContent = last ? new Date(last).toTimeString().slice(0, 5) : t("never");
     $("device-label").textContent = device ? `${device.id} · ${device.site}` : $("device-label").textContent;
+  }
+
+  // the site a scan is recorded at: an enrolled device's own (locked), else the one chosen
+  function showSite() {
+    const pick = $("site");
+    if (device && device.site) {
+      if (![...pick.options].some((o) => o.value === device.site)) pick.add(new Option(device.site, device.site));
+      pick.value = device.site;
+    }
+    pick.disabled = !!(device && device.site);
   }
 
   // ------------------------------------------------------------------ the answer
