@@ -345,6 +345,8 @@ def _timed_rows(p: Path, table: str, cols: tuple[str, ...]) -> list[list[Any]]:
     df = _table(p, table)
     if any(c not in df.columns for c in cols):
         raise _refuse(p, f"{table} has no {', '.join(cols)} columns; {_REPLAN}")
+    if "flown_before_replan" in df.columns:  # a re-plan's flown sorties: no loads, no plan
+        df = df[~df["flown_before_replan"].astype(str).str.lower().isin(("true", "1"))]
     times = pd.to_datetime(df[cols[0]], utc=True)
     a, b, c, n = (df[k] for k in cols[1:])
     return [

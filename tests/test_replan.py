@@ -101,6 +101,25 @@ def test_the_shuttle_replanned_midway_keeps_its_first_sortie_and_its_people():
     assert r.plan.sortie_counts[:, :5].sum() == p.sortie_counts[:, :5].sum()
 
 
+def test_a_replans_schedule_marks_the_sorties_flown_before_it_without_loads():
+    """Sorties before the moment are the plan's, flown: the re-plan does not know their loads
+    (its people start at the moment), so they are marked and empty, not 0 people; from the
+    moment on every outbound sortie's load is the re-plan's people on it."""
+    p = solve_plan(scenario_from(shuttle_dict()), check_binding=0)
+    at = 5
+    r = replan(p.network, state_from_plan(p, at))
+    sched = r.plan.schedule()
+    flown = sched[sched["flown_before_replan"]]
+    assert (flown["dep_period"] < at).all() and len(flown) == int(p.sortie_counts[:, :at].sum())
+    assert flown["load"].isna().all()
+    rest = sched[~sched["flown_before_replan"]]
+    assert (rest["dep_period"] >= at).all() and rest["load"].notna().all()
+    air = r.plan.network.arc_move >= 0
+    assert int(rest["load"].sum()) == round(float(r.plan.final.flow[:, air, at:].sum()))
+    # a plan that is no re-plan has no flown sorties
+    assert not p.schedule()["flown_before_replan"].any()
+
+
 def test_registry_counts_replace_the_people_waiting():
     p = solve_plan(scenario_from(shuttle_dict()), check_binding=0)
     st_ = state_from_plan(p, 5)

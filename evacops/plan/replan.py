@@ -346,4 +346,5 @@ def replan(
         fixed=(mask, state.sorties),
         candidate=None if plan_sorties is None else np.where(mask, state.sorties, plan_sorties),
     )
+    p.moment = state.at
     return Replan(p, state)

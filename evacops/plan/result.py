@@ -42,6 +42,9 @@ class Plan:
     repair: dict | None = None
     binding: list = field(default_factory=list)
     wall_s: float = 0.0
+    moment: int = 0
+    """A re-plan's first period: its sorties before it were flown (fixed, from the plan it
+    re-plans) and its people start there, so it knows no loads before it."""
 
     # ---- basic quantities ----------------------------------------------------------------------
     @property
@@ -201,10 +204,18 @@ class Plan:
             *[f"load_{c}" for c in net.cohorts],
         ]
         df = pd.DataFrame(rows, columns=cols)
+        # a re-plan's sorties before its moment were flown: their loads are not the re-plan's
+        # (its people start at the moment), so they are unknown here, not zero
+        flown = df["dep_period"] < self.moment
+        df.insert(cols.index("load"), "flown_before_replan", flown)
+        for col in cols[cols.index("load"):]:
+            df[col] = df[col].astype("Int64").mask(flown)
         return df.sort_values(["dep_period", "aircraft"], kind="stable").reset_index(drop=True)
 
     def schedule(self) -> pd.DataFrame:
-        """Per-aircraft schedule: aircraft, leg, departure, arrival, load by cohort."""
+        """Per-aircraft schedule: aircraft, leg, departure, arrival, load by cohort. In a
+        re-plan, sorties that left before its moment are marked ``flown_before_replan`` and
+        their loads are empty (unknown to the re-plan)."""
         return self._schedule.copy()
 
     def out_cumulative(self) -> pd.DataFrame:
