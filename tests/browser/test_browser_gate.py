@@ -311,8 +311,8 @@ def _gate_in_sites(server, credential_ids: list[str]) -> dict[str, list[str]]:
 def test_gate_site_shown_is_where_the_scan_is_recorded(browser, demo_server, shot):
     """The site a scan is recorded at is on the screen, not in the folded device set-up: chosen
     for scans with the session, and an enrolled device's own (locked) once it is enrolled.
-    (Before, the site picker sat folded away in "This device" and showed the first gate,
-    Abbey Gate, for a phone enrolled at another.)"""
+    The choice is kept over a reload. (Before, the site picker sat folded away in "This device"
+    and showed the first gate, Abbey Gate, for a phone enrolled at another.)"""
     from evacops.registry import open_registry
 
     demo = demo_server.demo
@@ -326,6 +326,9 @@ def test_gate_site_shown_is_where_the_scan_is_recorded(browser, demo_server, sho
     ctx, page = _gate_phone(browser, demo_server)
     assert page.is_visible("#site") and page.is_enabled("#site")
     page.select_option("#site", "North Gate")
+    page.reload()  # the choice is kept over a reload
+    page.wait_for_selector("#gate[data-ready='1']")
+    assert page.eval_on_selector("#site", "s => s.value") == "North Gate"
     _scan(page, first["payload"])
     page.wait_for_function("() => document.getElementById('answer').classList.contains('go')")
     assert _gate_in_sites(demo_server, ids[:1]) == {ids[0]: ["North Gate"]}

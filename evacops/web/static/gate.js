@@ -143,8 +143,17 @@
   }
 
   // the site a scan is recorded at: an enrolled device's own (locked), else the one chosen
+  // (kept over a reload: a gate team that reloads does not fall back to the first gate)
+  const SITE_KEY = "evacops-site:" + op;
+  $("site").addEventListener("change", () => {
+    if (!$("site").disabled) localStorage.setItem(SITE_KEY, $("site").value);
+  });
   function showSite() {
     const pick = $("site");
+    const chosen = localStorage.getItem(SITE_KEY);
+    if (!(device && device.site) && chosen && [...pick.options].some((o) => o.value === chosen)) {
+      pick.value = chosen;
+    }
     if (device && device.site) {
       if (![...pick.options].some((o) => o.value === device.site)) pick.add(new Option(device.site, device.site));
       pick.value = device.site;
