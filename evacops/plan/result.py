@@ -203,14 +203,18 @@ class Plan:
             "load",
             *[f"load_{c}" for c in net.cohorts],
         ]
-        df = pd.DataFrame(rows, columns=cols)
-        # a re-plan's sorties before its moment were flown: their loads are not the re-plan's
-        # (its people start at the moment), so they are unknown here, not zero
-        flown = df["dep_period"] < self.moment
-        df.insert(cols.index("load"), "flown_before_replan", flown)
-        for col in cols[cols.index("load"):]:
-            df[col] = df[col].astype("Int64").mask(flown)
+        df = self._mark_flown(pd.DataFrame(rows, columns=cols))
         return df.sort_values(["dep_period", "aircraft"], kind="stable").reset_index(drop=True)
+
+    def _mark_flown(self, df: pd.DataFrame) -> pd.DataFrame:
+        """A re-plan's sorties before its moment were flown: their loads are not the
+        re-plan's (its people start at the moment), so they are unknown here, not zero."""
+        flown = df["dep_period"] < self.moment
+        loads = [c for c in df.columns if c == "load" or c.startswith("load_")]
+        df.insert(int(df.columns.get_loc("load")), "flown_before_replan", flown)
+        for col in loads:
+            df[col] = df[col].astype("Int64").mask(flown)
+        return df
 
     def schedule(self) -> pd.DataFrame:
         """Per-aircraft schedule: aircraft, leg, departure, arrival, load by cohort. In a

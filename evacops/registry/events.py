@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -143,7 +143,7 @@ def record(conn: Connection, row: dict[str, Any]) -> int:
         seq = append(conn, row)
         apply(conn, {**row, "seq": seq})
         return seq
-    values = kind.from_row({**row, "seq": None}).values()
+    values = cast(Seen, kind.from_row({**row, "seq": None})).values()  # a Seen: checked above
     values.pop("last_event")  # the new event's seq, set in the statement
     cols = sorted(values)
     template = _SEEN_TEMPLATES.get(tuple(cols))

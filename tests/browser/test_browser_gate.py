@@ -12,7 +12,14 @@ from sqlalchemy import select
 from evacops.demo import ORIGIN
 from evacops.web import i18n, refusals
 from tests.browser.conftest import go_offline, go_online
-from tests.browser.test_browser_pages import OP, _answer, _enrol, _gate_in_count, _waiting
+from tests.browser.test_browser_pages import (
+    OP,
+    _answer,
+    _enrol,
+    _gate_in_count,
+    _gate_in_sites,
+    _waiting,
+)
 
 PHONE = {"width": 390, "height": 844}
 
@@ -285,29 +292,6 @@ def test_gate_enrolled_as_another_device_during_a_sync_loses_no_scan(browser, de
     ctx.close()
 
 
-def _gate_in_sites(server, credential_ids: list[str]) -> dict[str, list[str]]:
-    """The site of each gate-in event on the server, per credential."""
-    from evacops.registry.store.db import make_engine
-    from evacops.registry.store.tables import events
-
-    engine = make_engine(server.demo.settings.database_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(events.c.credential_id, events.c.site).where(
-                    events.c.operation_id == OP,
-                    events.c.type == "gate-in",
-                    events.c.credential_id.in_(credential_ids),
-                )
-            ).all()
-    finally:
-        engine.dispose()
-    found: dict[str, list[str]] = {c: [] for c in credential_ids}
-    for cid, site in rows:
-        found[cid].append(site)
-    return found
-
-
 def test_gate_site_shown_is_where_the_scan_is_recorded(browser, demo_server, shot):
     """The site a scan is recorded at is on the screen, not in the folded device set-up: chosen
     for scans with the session, and an enrolled device's own (locked) once it is enrolled.
@@ -334,6 +318,7 @@ def test_gate_site_shown_is_where_the_scan_is_recorded(browser, demo_server, sho
     assert _gate_in_sites(demo_server, ids[:1]) == {ids[0]: ["North Gate"]}
 
     _enrol(page, token)
+    assert page.evaluate("() => window.evacopsGate.device().id") == device
     page.wait_for_function("() => document.getElementById('site').disabled")
     assert page.eval_on_selector("#site", "s => s.value") == "South Gate"
     page.evaluate("() => document.getElementById('answer').className = 'answer idle'")

@@ -34,8 +34,9 @@ def _pages() -> dict[str, tuple[str, set[str]]]:
     }
 
 
-def _gate_in_count(server, credential_ids: list[str]) -> dict[str, int]:
-    """gate-in events on the server per credential, straight from the event log."""
+def _gate_in_sites(server, credential_ids: list[str]) -> dict[str, list[str]]:
+    """The site of each gate-in event on the server per credential, straight from the event
+    log."""
     from sqlalchemy import select
 
     from evacops.registry.store.db import make_engine
@@ -45,7 +46,7 @@ def _gate_in_count(server, credential_ids: list[str]) -> dict[str, int]:
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                select(events.c.credential_id).where(
+                select(events.c.credential_id, events.c.site).where(
                     events.c.operation_id == OP,
                     events.c.type == "gate-in",
                     events.c.credential_id.in_(credential_ids),
@@ -53,10 +54,15 @@ def _gate_in_count(server, credential_ids: list[str]) -> dict[str, int]:
             ).all()
     finally:
         engine.dispose()
-    counts = dict.fromkeys(credential_ids, 0)
-    for (cid,) in rows:
-        counts[cid] += 1
-    return counts
+    found: dict[str, list[str]] = {c: [] for c in credential_ids}
+    for cid, site in rows:
+        found[cid].append(site)
+    return found
+
+
+def _gate_in_count(server, credential_ids: list[str]) -> dict[str, int]:
+    """gate-in events on the server per credential."""
+    return {c: len(sites) for c, sites in _gate_in_sites(server, credential_ids).items()}
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -131,7 +131,6 @@
   }
 
   async function status() {
-    showSite();
     $("net").textContent = navigator.onLine ? t("online") : t("offline");
     const n = (await waiting()).length;
     $("waiting").textContent = String(n);
@@ -150,15 +149,12 @@
   });
   function showSite() {
     const pick = $("site");
-    const chosen = localStorage.getItem(SITE_KEY);
-    if (!(device && device.site) && chosen && [...pick.options].some((o) => o.value === chosen)) {
-      pick.value = chosen;
-    }
-    if (device && device.site) {
-      if (![...pick.options].some((o) => o.value === device.site)) pick.add(new Option(device.site, device.site));
-      pick.value = device.site;
-    }
-    pick.disabled = !!(device && device.site);
+    const own = device && device.site;
+    const want = own || localStorage.getItem(SITE_KEY);
+    const offered = (name) => [...pick.options].some((o) => o.value === name);
+    if (own && !offered(own)) pick.add(new Option(own, own));
+    if (want && offered(want)) pick.value = want;
+    pick.disabled = !!own;
   }
 
   // ------------------------------------------------------------------ the answer
@@ -245,6 +241,7 @@
       device = { id: me.device, site: me.site, token };
       localStorage.setItem(DEVICE_KEY, JSON.stringify(device));
       $("device-token").value = "";
+      showSite();
       status();
     } catch (err) {
       show("stop", t("stop"), String(err.message || err));
@@ -313,6 +310,7 @@
   };
   if (document.readyState === "complete") registerWorker();
   else window.addEventListener("load", registerWorker);
+  showSite();
   status();
   sync();
   // for tests and the demo: the outbox, inspectable; data-ready: every handler is attached
