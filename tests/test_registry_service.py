@@ -582,6 +582,41 @@ def shredded(registry_env):
     return registry_env, ids, {"values": values, "sealed": sealed, "wrapped": wrapped, "kek": kek}
 
 
+def test_audit_many_entries_in_one_append_keep_their_order(registry_env, backend):
+    """One append of more entries than a batch of scans writes (30): they land on one lane in
+    the order given (each seq after the one it follows), their details read back as written,
+    the lane's head is the last one, and the chain verifies."""
+    from datetime import UTC, datetime
+
+    from evacops.registry.store import audit as audit_log
+
+    admin = registry_env.as_role("admin")
+    key = admin.ctx.audit_key()
+    at = datetime(2021, 8, 20, 6, 0, tzinfo=UTC)
+    entries = [
+        audit_log.Entry(at + timedelta(seconds=i), "gate", "scan", OPERATION if i % 2 else None,
+                        f"person:{i}", {"n": i, "site": "North Gate", "ok": i % 3 == 0})
+        for i in range(30)
+    ]  # fmt: skip
+    with admin.engine.begin() as conn:
+        before = conn.execute(select(func.max(audit.c.seq))).scalar() or 0
+        last = audit_log.append_many(conn, key=key, entries=entries)
+    with admin.engine.connect() as conn:
+        rows = conn.execute(
+            select(audit).where(audit.c.seq > before).order_by(audit.c.seq)
+        ).mappings().all()
+        head = conn.execute(text("SELECT seq, hash FROM audit_head WHERE id = :lane"),
+                            {"lane": rows[0]["lane"]}).one()  # fmt: skip
+    assert [r["subject"] for r in rows] == [f"person:{i}" for i in range(30)]
+    assert [r["detail"] for r in rows] == [e.detail for e in entries]
+    assert [r["operation_id"] for r in rows] == [e.operation for e in entries]
+    assert [r["at"] for r in rows] == [e.at for e in entries]
+    assert len({r["lane"] for r in rows}) == 1
+    assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:], strict=False))
+    assert tuple(head) == (rows[-1]["seq"], last) and rows[-1]["hash"] == last
+    assert admin.audit_verify().ok
+
+
 def test_audit_chain_detects_tampering(registry_env, backend):
     reg = registry_env.as_role("registrar")
     ids = register(reg, 5)
