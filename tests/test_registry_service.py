@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -602,9 +603,11 @@ def test_audit_many_entries_in_one_append_keep_their_order(registry_env, backend
         before = conn.execute(select(func.max(audit.c.seq))).scalar() or 0
         last = audit_log.append_many(conn, key=key, entries=entries)
     with admin.engine.connect() as conn:
-        rows = conn.execute(
-            select(audit).where(audit.c.seq > before).order_by(audit.c.seq)
-        ).mappings().all()
+        rows = (
+            conn.execute(select(audit).where(audit.c.seq > before).order_by(audit.c.seq))
+            .mappings()
+            .all()
+        )
         head = conn.execute(text("SELECT seq, hash FROM audit_head WHERE id = :lane"),
                             {"lane": rows[0]["lane"]}).one()  # fmt: skip
     assert [r["subject"] for r in rows] == [f"person:{i}" for i in range(30)]
@@ -612,7 +615,7 @@ def test_audit_many_entries_in_one_append_keep_their_order(registry_env, backend
     assert [r["operation_id"] for r in rows] == [e.operation for e in entries]
     assert [r["at"] for r in rows] == [e.at for e in entries]
     assert len({r["lane"] for r in rows}) == 1
-    assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b["prev_hash"] == a["hash"] for a, b in pairwise(rows))
     assert tuple(head) == (rows[-1]["seq"], last) and rows[-1]["hash"] == last
     assert admin.audit_verify().ok
 
