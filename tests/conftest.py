@@ -168,7 +168,7 @@ def reference_projection(log, candidates=frozenset()) -> dict[str, dict]:
         elif t in SEEN or t == "found":
             # seen at a site: on no flight
             p.update(site=e["site"], last_seen_at=at, last_event=e["seq"], flight_id=None)
-            status = d["status"] if t == "found" else SEEN[t]
+            status = d.get("status") if t == "found" else SEEN[t]  # an offline conflict: none
             if status:
                 p["status"] = status
         elif t == "missing":

@@ -144,6 +144,48 @@ def test_one_seq_twice_in_a_batch_is_one_scan(world):
     projection_ok(engine)
 
 
+def test_a_batch_answers_as_its_scans_sent_one_at_a_time(world):
+    """A batch reads its credentials and people in one round trip before recording them: a
+    later scan of a person an earlier scan of the batch changed reads the person again, so the
+    batch gives the answers (and the log) its scans give sent one per request."""
+    engine, ids, pay = world["admin"].engine, world["ids"], world["payload"]
+    at = (utcnow() - timedelta(minutes=5)).isoformat()
+    # each one's outcome depends on what the ones before it did
+    ACTIONS = ("gate-in", "found", "missing", "found", "departed-independently", "roll-call")
+
+    def scans(p, first):
+        return [{"seq": first + i, "payload": pay[p], "action": a, "at": at}
+                for i, a in enumerate(ACTIONS)]  # fmt: skip
+
+    one_by_one = [sync(world, "a", [s])[0] for s in scans(ids[0], 1)]
+    batch = sync(world, "a", [*scans(ids[1], 10), *scans(ids[2], 20)])
+
+    def shape(answers):
+        return [(a["outcome"], a.get("conflict"), a.get("code")) for a in answers]
+
+    assert shape(batch) == shape(one_by_one) * 2
+    assert [a["outcome"] for a in one_by_one] == [
+        "recorded", "conflict", "recorded", "recorded", "recorded", "conflict"
+    ]  # fmt: skip
+    with engine.connect() as conn:
+        kinds = {p: conn.execute(select(events.c.type).where(events.c.person_id == p)
+                                 .order_by(events.c.seq)).scalars().all()
+                 for p in ids[:3]}  # fmt: skip
+    assert kinds[ids[1]] == kinds[ids[0]] == kinds[ids[2]]
+    # a person with a second credential: a scan of either one sees what the other's did
+    old = pay[ids[3]]
+    [new] = [c["payload"] for c in world["admin"].issue_credentials(OPERATION, [ids[3]])]
+    assert new != old
+    both = [{"seq": 30 + i, "payload": p, "action": a, "at": at}
+            for i, (p, a) in enumerate(((new, "gate-in"), (new, "missing"), (old, "found"),
+                                        (old, "found")))]  # fmt: skip
+    assert [a["outcome"] for a in sync(world, "a", both)] == [
+        "recorded", "recorded", "recorded", "conflict"
+    ]  # fmt: skip
+    assert world["admin"].audit_verify().ok
+    projection_ok(engine)
+
+
 def test_one_credential_at_two_gates_is_recorded_twice_and_queued(world):
     admin, ids, pay = world["admin"], world["ids"], world["payload"]
     at = utcnow() - timedelta(minutes=20)

@@ -123,8 +123,8 @@ def append_many(conn: Connection, *, key: bytes, entries: list[Entry]) -> str:
     if not r.sqlite:  # the entries and their lane's new head in one statement (one round trip)
         cols = dict(zip(_COLUMNS[1:], zip(*rows, strict=True), strict=True))
         cols["detail"] = tuple(json.dumps(d, default=str) for d in cols["detail"])
-        params = {c: list(v) for c, v in cols.items()} | {"lane": lane, "head": head}
-        r.run(conn, _APPEND_PG, params).close()
+        arrays = {c: list(v) for c, v in cols.items()} | {"lane": lane, "head": head}
+        r.run(conn, _APPEND_PG, arrays).close()
         return head
     params: dict = {"lane": lane}
     for i, row in enumerate(rows):
