@@ -281,3 +281,68 @@ def test_openapi_describes_every_api_route(world: World):
     wanted = {(m, r.path) for r in api_routes() if r.path.startswith("/api/") for m in r.methods}
     assert wanted <= paths
     assert world.client().get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_scans_are_recorded_at_most_scan_threads_at_once(world: World, monkeypatch, threads):
+    """A server process records at most ``scan_threads`` scans at once (device batches and single
+    scans alike); the others wait their turn and are all recorded."""
+    import threading
+    import time
+
+    from evacops.registry.service import Registry
+    from evacops.web.app import create_app
+
+    inside, most, lock = [0], [0], threading.Lock()
+
+    def counted(real):
+        def wrapper(*args, **kwargs):
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            try:
+                time.sleep(0.4)  # long enough for every request to be waiting
+                return real(*args, **kwargs)
+            finally:
+                with lock:
+                    inside[0] -= 1
+
+        return wrapper
+
+    monkeypatch.setattr(Registry, "sync_scans", counted(Registry.sync_scans))
+    monkeypatch.setattr(Registry, "scan", counted(Registry.scan))
+    update = {"rate_login_per_min": 0, "rate_auth_failures_per_min": 0, "scan_threads": threads}
+    app = create_app(world.settings.model_copy(update=update), accounts=world.accounts)
+    devices = []
+    for i in range(3):
+        enrol = {"site": "Gate B", "role": "gate", "label": f"phone {i}"}
+        r = world.client().post(f"{OP}/devices", headers=world.auth("admin"), json=enrol)
+        devices.append((r.json()["device"], r.json()["token"]))
+    at = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    gate = world.auth("gate")
+    answers: list = []
+
+    def sync(i, client):
+        device, token = devices[i]
+        body = {"scans": [{"seq": 1, "payload": world.payload[world.ids[i]],
+                           "action": "gate-in", "at": at}]}  # fmt: skip
+        r = client.post(f"{OP}/devices/{device}/scans", json=body,
+                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        answers.append(r.json()["answers"][0]["outcome"])
+
+    def scan(i, client):
+        body = {"payload": world.payload[world.ids[i]], "site": "Gate A"}
+        r = client.post(f"{OP}/scans", headers={**gate, "Idempotency-Key": f"lim-{i}"}, json=body)
+        answers.append("recorded" if r.status_code == 200 else r.text)
+
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, base_url="http://testserver") as client:
+        jobs = [threading.Thread(target=sync, args=(i, client)) for i in range(3)]
+        jobs += [threading.Thread(target=scan, args=(i, client)) for i in range(3, 6)]
+        for j in jobs:
+            j.start()
+        for j in jobs:
+            j.join()
+    assert answers == ["recorded"] * 6
+    assert most[0] == threads

@@ -381,11 +381,7 @@ def _malformed(detail: str) -> InvalidCredential:
     return InvalidCredential(Reason.MALFORMED, f"not an evacops credential ({detail}); refuse it")
 
 
-@functools.lru_cache(maxsize=1024)
 def _parse(payload: str) -> tuple[Claim, bytes, bytes]:
-    """A payload's claim, signed body and signature (kept for the last 1,024 payloads: a batch
-    of scans reads each payload's credential id before verifying it; all three are immutable,
-    and a payload that does not parse raises each time)."""
     if not isinstance(payload, str) or len(payload) > _MAX_PAYLOAD_CHARS:
         raise _malformed("not a payload text of a credential QR code")
     if not payload.startswith(PREFIX):

@@ -16,7 +16,9 @@ variables; the registry's own settings are read from the same variables).
   ``EVACOPS_RATE_API_PER_MIN``: per-address rate limits (:mod:`evacops.web.ratelimit`; 0 turns
   one off);
 - ``EVACOPS_IDEMPOTENCY_HOURS``: how long an ``Idempotency-Key``'s answer is kept
-  (:mod:`evacops.web.idempotency`).
+  (:mod:`evacops.web.idempotency`);
+- ``EVACOPS_SCAN_THREADS``: how many scans (a device's batch, or one scan) a server process
+  records at once (:func:`evacops.web.deps.scanning`); the others wait their turn.
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ class WebSettings(BaseSettings):
     rate_api_per_min: int = Field(default=0, ge=0)
     #: hours an Idempotency-Key's answer is kept for replay
     idempotency_hours: float = Field(default=24, gt=0)
+    #: scans (batches or single) recorded at once in one server process: more threads than two
+    #: made each scan cost more CPU and wait longer (one Python process, one GIL; see
+    #: docs/service.md, Performance), while other requests keep the thread pool to themselves
+    scan_threads: int = Field(default=2, ge=1, le=64)
 
     def registry_settings(self) -> RegistrySettings:
         """The registry's settings with this service's values."""

@@ -5,8 +5,12 @@ them, and the one check of :data:`evacops.web.security.PERMISSIONS` on every rou
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +21,8 @@ from evacops.registry.service import Registry
 from evacops.registry.services.context import Caches
 from evacops.web import security as sec
 from evacops.web.problems import NotSignedIn
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -51,6 +57,18 @@ def caches(request: Request) -> Caches:
     if shared is None:
         shared = state.registry_caches = Caches()
     return shared
+
+
+async def scanning(request: Request, work: Callable[[], T]) -> T:
+    """Run a scan's ``work`` (blocking: the database) in a worker thread, at most
+    ``scan_threads`` at once in this process (the rest wait for a turn, in order): a gate sends
+    many small requests, each a few round trips to the database, and with one thread per
+    request each round trip waited for the interpreter's lock behind the others."""
+    state = request.app.state
+    limiter = getattr(state, "scan_limiter", None)
+    if limiter is None:
+        limiter = state.scan_limiter = anyio.CapacityLimiter(state.settings.scan_threads)
+    return await anyio.to_thread.run_sync(work, limiter=limiter)
 
 
 def _as(acc: Accounts, actor: Actor, request: Request) -> Registry:

@@ -11,7 +11,6 @@ its person and a previous copy of the scan in one round trip (:func:`_scan_looku
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -60,17 +59,6 @@ _SCAN_LOOKUP = (
     + " FROM credentials c JOIN persons p ON p.id = c.person_id WHERE c.id = {cid}"
 )
 _NV = len(gate_view.LOOKUP_COLUMNS)
-# the same for the credentials of a batch of scans (one parameter however many: a PostgreSQL
-# array, or a JSON array on SQLite), without a previous copy (a device's copies are found by
-# their (device, seq))
-_MANY_WHERE = {
-    False: "c.id = ANY({cids}::text[])",
-    True: "c.id IN (SELECT value FROM json_each({cids}))",
-}
-_SCAN_LOOKUP_MANY = {
-    sqlite: _SCAN_LOOKUP.replace("WHERE c.id = {cid}", "WHERE " + where)
-    for sqlite, where in _MANY_WHERE.items()
-}
 
 
 def _scan_lookup(conn: Connection, cid: str, key: str) -> dict[str, Any] | None:
@@ -79,25 +67,8 @@ def _scan_lookup(conn: Connection, cid: str, key: str) -> dict[str, Any] | None:
     cur = raw(conn).run(conn, _SCAN_LOOKUP, {"cid": cid, "key": key})
     row = cur.fetchone()
     cur.close()
-    return None if row is None else _found(row)
-
-
-def scan_lookup_many(conn: Connection, cids: list[str]) -> dict[str, dict[str, Any] | None]:
-    """:func:`_scan_lookup` of several credentials in one round trip (``dup_seq`` None): each of
-    ``cids`` to its row, None for a credential that is not in the registry."""
-    r = raw(conn)
-    cur = r.run(conn, _SCAN_LOOKUP_MANY[r.sqlite],
-                {"cids": json.dumps(cids) if r.sqlite else cids, "key": "-"})  # fmt: skip
-    rows = cur.fetchall()
-    cur.close()
-    out: dict[str, dict[str, Any] | None] = dict.fromkeys(cids)
-    for row in rows:
-        found = _found(row)
-        out[found["c_id"]] = found
-    return out
-
-
-def _found(row: Any) -> dict[str, Any]:
+    if row is None:
+        return None
     nc, np_ = len(_CRED_COLUMNS), len(_PERSON_COLUMNS)
     out = {"c_" + c: v for c, v in zip(_CRED_COLUMNS, row[:nc], strict=True)}
     out.update({"p_" + c: v for c, v in zip(_PERSON_COLUMNS, row[nc : nc + np_], strict=True)})

@@ -164,9 +164,8 @@ def _sync_part(
         try:
             with ctx.write() as conn, ctx.audit_together(conn):
                 priors = _priors(conn, dev["id"], [s.seq for s in part])
-                looked = _Looked(conn, [s for s in part if s.seq not in priors])
                 kept: list[dict[str, Any]] = []
-                out = [_sync_in(ctx, conn, op, dev, s, view, priors.get(s.seq), kept, looked)
+                out = [_sync_in(ctx, conn, op, dev, s, view, priors.get(s.seq), kept)
                        for s in part]  # fmt: skip
                 _keep(conn, kept)
                 return out
@@ -214,7 +213,7 @@ _READ = object()  # _sync_in: read the answer kept for (device, seq) now
 
 def _sync_in(
     ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan, view: bool,
-    prior: Any = _READ, kept: list[dict[str, Any]] | None = None, looked: _Looked | None = None,
+    prior: Any = _READ, kept: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """One scan of a device in ``conn``'s transaction: its answer kept before (``prior``, read
     here unless given), or recorded now (event, conflict, audit entry) with its
@@ -223,7 +222,7 @@ def _sync_in(
         prior = _prior(conn, dev["id"], s.seq)
     if prior is not None:
         return _replay(prior, s, ctx, conn, op, view)
-    answer = _record(ctx, conn, op, dev, s, view, looked)
+    answer = _record(ctx, conn, op, dev, s, view)
     shown = answer.pop("view", None)  # personal: told, never kept
     r = raw(conn)
     row = {
@@ -305,38 +304,9 @@ def _replay(
     return out
 
 
-class _Looked:
-    """The credentials of a batch's scans and their people, read in one round trip before the
-    scans are recorded (:func:`movements.scan_lookup_many`). A row is used once, and only while
-    no earlier scan of the batch has changed its person; otherwise that scan reads its own
-    (:func:`movements._scan_lookup`), as a scan sent alone does."""
-
-    __slots__ = ("_changed", "_rows")
-
-    def __init__(self, conn: Connection, scans: list[OfflineScan]):
-        cids = set()
-        for s in scans:
-            try:
-                cids.add(creds.decode_unverified(s.payload).credential_id)
-            except creds.InvalidCredential:
-                continue  # a short code, or refused when its turn comes
-        self._rows = movements.scan_lookup_many(conn, sorted(cids)) if cids else {}
-        self._changed: set[str] = set()
-
-    def get(self, conn: Connection, cid: str) -> dict[str, Any] | None:
-        read = cid in self._rows
-        found = self._rows.pop(cid) if read else None
-        if not read or (found is not None and found["p_id"] in self._changed):
-            found = movements._scan_lookup(conn, cid, "-")
-        if found is not None:
-            self._changed.add(found["p_id"])
-        return found
-
-
 def _record(
-    ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan, view: bool = False,
-    looked: _Looked | None = None,
-) -> dict:  # fmt: skip
+    ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan, view: bool = False
+) -> dict:
     """The event of one offline scan (and its conflict, if any); the answer to the device."""
     base: dict[str, Any] = {"seq": s.seq, "action": s.action}
     if s.payload.startswith(credentials.CODE_PREFIX):
@@ -351,8 +321,7 @@ def _record(
         if exc.reason != creds.Reason.EXPIRED:
             return {**base, "outcome": "invalid", **refusal(exc), "problem": exc.reason.value}
         claim, expired = creds.decode_unverified(s.payload), True
-    cid = claim.credential_id
-    found = looked.get(conn, cid) if looked else movements._scan_lookup(conn, cid, "-")
+    found = movements._scan_lookup(conn, claim.credential_id, "-")
     if found is None or found["c_operation_id"] != op or found["p_operation_id"] != op:
         return {**base, "outcome": "invalid", "problem": "unknown-credential",
                 "code": "credential-unknown"}  # fmt: skip

@@ -7,13 +7,13 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel, Field
 
 from evacops.errors import CredentialError, RegistryError
 from evacops.registry.service import Registry
 from evacops.web import views
-from evacops.web.deps import Caller, caller, registry
+from evacops.web.deps import Caller, caller, registry, scanning
 from evacops.web.routers.common import OP, Page
 
 router = APIRouter(prefix=OP, tags=["scans"])
@@ -46,7 +46,8 @@ class Rollcall(BaseModel):
 
 
 @router.post("/scans", name="api_scan")
-def api_scan(
+async def api_scan(
+    request: Request,
     op: str,
     body: Scan,
     c: Caller = Depends(caller),
@@ -56,7 +57,10 @@ def api_scan(
     scan is a 409 problem saying why (revoked, used, another operation). The short code typed
     in goes in ``code`` instead of ``payload``: a code more than one credential has is a 409
     ("ask for the full code or scan"); past the lookup limit a 429."""
-    reg = c.registry
+    return await scanning(request, lambda: _scan(op, body, c.registry, idempotency_key))
+
+
+def _scan(op: str, body: Scan, reg: Registry, idempotency_key: str | None) -> dict[str, Any]:
     options: dict[str, Any] = {"site": body.site, "flight": body.flight,
                                "scan_id": idempotency_key, "override": body.override,
                                "view": True}  # fmt: skip
@@ -71,11 +75,15 @@ def api_scan(
 
 
 @router.post("/devices/{device}/scans", name="api_device_sync")
-def api_device_sync(
-    op: str, device: str, body: Batch, reg: Registry = Depends(registry)
+async def api_device_sync(
+    request: Request, op: str, device: str, body: Batch, reg: Registry = Depends(registry)
 ) -> dict[str, Any]:
     """A device's offline scans, one answer per scan in order. Retries are harmless: a
     ``(device, seq)`` seen before answers as it did (``duplicate: true``)."""
+    return await scanning(request, lambda: _device_sync(op, device, body, reg))
+
+
+def _device_sync(op: str, device: str, body: Batch, reg: Registry) -> dict[str, Any]:
     answers = reg.sync_scans(op, device, body.scans, view=True)
     shown = []
     for a in answers:
