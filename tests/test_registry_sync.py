@@ -145,9 +145,9 @@ def test_one_seq_twice_in_a_batch_is_one_scan(world):
 
 
 def test_a_batch_answers_as_its_scans_sent_one_at_a_time(world):
-    """A batch reads its credentials and people in one round trip before recording them: a
-    later scan of a person an earlier scan of the batch changed reads the person again, so the
-    batch gives the answers (and the log) its scans give sent one per request."""
+    """A batch is one transaction: each of its scans sees what the earlier ones did to the
+    person (also through another credential of theirs), so the batch gives the answers and the
+    log its scans give sent one per request."""
     engine, ids, pay = world["admin"].engine, world["ids"], world["payload"]
     at = (utcnow() - timedelta(minutes=5)).isoformat()
     # each one's outcome depends on what the ones before it did

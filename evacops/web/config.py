@@ -63,7 +63,7 @@ class WebSettings(BaseSettings):
     idempotency_hours: float = Field(default=24, gt=0)
     #: scans (batches or single) recorded at once in one server process: more threads than two
     #: made each scan cost more CPU and wait longer (one Python process, one GIL; see
-    #: docs/service.md, Performance), while other requests keep the thread pool to themselves
+    #: docs/service.md, Measured), while other requests keep the thread pool to themselves
     scan_threads: int = Field(default=2, ge=1, le=64)
 
     def registry_settings(self) -> RegistrySettings:

@@ -122,7 +122,7 @@ def append_many(conn: Connection, *, key: bytes, entries: list[Entry]) -> str:
         head = digest
     if not r.sqlite:  # the entries and their lane's new head in one statement (one round trip)
         cols = dict(zip(_COLUMNS[1:], zip(*rows, strict=True), strict=True))
-        cols["detail"] = tuple(json.dumps(d, default=str) for d in cols["detail"])
+        cols["detail"] = tuple(json.dumps(d) for d in cols["detail"])  # as text, cast to json
         arrays = {c: list(v) for c, v in cols.items()} | {"lane": lane, "head": head}
         r.run(conn, _APPEND_PG, arrays).close()
         return head
