@@ -283,26 +283,36 @@ def test_openapi_describes_every_api_route(world: World):
     assert world.client().get("/docs").status_code == 200
 
 
-@pytest.mark.parametrize("threads", [1, 3])
-def test_scans_are_recorded_at_most_scan_threads_at_once(world: World, monkeypatch, threads):
-    """A server process records at most ``scan_threads`` scans at once (device batches and single
-    scans alike); the others wait their turn and are all recorded."""
+@pytest.mark.parametrize("turns", [1, 3])
+def test_scans_are_recorded_at_most_scan_turns_at_once(world: World, monkeypatch, turns):
+    """A server process records at most ``scan_tasks`` (PostgreSQL: on its event loop) or
+    ``scan_threads`` (SQLite: in worker threads) scans at once, device batches and single scans
+    alike; the others wait their turn and are all recorded. Inside, each scan waits for the
+    database (PostgreSQL) or sleeps (SQLite) long enough for every other request to arrive."""
     import threading
     import time
+
+    from sqlalchemy import text
 
     from evacops.registry.service import Registry
     from evacops.web.app import create_app
 
-    inside, most, lock = [0], [0], threading.Lock()
+    inside, most, lock, where = [0], [0], threading.Lock(), set()
+    pg = world.accounts.engine.dialect.name == "postgresql"
 
     def counted(real):
-        def wrapper(*args, **kwargs):
+        def wrapper(reg, *args, **kwargs):
             with lock:
                 inside[0] += 1
                 most[0] = max(most[0], inside[0])
+                where.add(threading.get_ident())
             try:
-                time.sleep(0.4)  # long enough for every request to be waiting
-                return real(*args, **kwargs)
+                if pg:  # on the loop's engine: the wait lets the event loop serve the others
+                    with reg.ctx.read() as conn:
+                        conn.execute(text("SELECT pg_sleep(0.4)"))
+                else:
+                    time.sleep(0.4)
+                return real(reg, *args, **kwargs)
             finally:
                 with lock:
                     inside[0] -= 1
@@ -311,7 +321,8 @@ def test_scans_are_recorded_at_most_scan_threads_at_once(world: World, monkeypat
 
     monkeypatch.setattr(Registry, "sync_scans", counted(Registry.sync_scans))
     monkeypatch.setattr(Registry, "scan", counted(Registry.scan))
-    update = {"rate_login_per_min": 0, "rate_auth_failures_per_min": 0, "scan_threads": threads}
+    update = {"rate_login_per_min": 0, "rate_auth_failures_per_min": 0, "scan_threads": turns,
+              "scan_tasks": turns}  # fmt: skip
     app = create_app(world.settings.model_copy(update=update), accounts=world.accounts)
     devices = []
     for i in range(3):
@@ -338,6 +349,7 @@ def test_scans_are_recorded_at_most_scan_threads_at_once(world: World, monkeypat
     from fastapi.testclient import TestClient
 
     with TestClient(app, base_url="http://testserver") as client:
+        loop_thread = client.portal.call(threading.get_ident)  # type: ignore[union-attr]
         jobs = [threading.Thread(target=sync, args=(i, client)) for i in range(3)]
         jobs += [threading.Thread(target=scan, args=(i, client)) for i in range(3, 6)]
         for j in jobs:
@@ -345,4 +357,6 @@ def test_scans_are_recorded_at_most_scan_threads_at_once(world: World, monkeypat
         for j in jobs:
             j.join()
     assert answers == ["recorded"] * 6
-    assert most[0] == threads
+    assert most[0] == turns
+    # PostgreSQL: every scan on the event loop's own thread; SQLite: never on it
+    assert (where == {loop_thread}) if pg else (loop_thread not in where)

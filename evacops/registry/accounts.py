@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -30,9 +31,14 @@ from evacops.registry.services import devices as dev
 from evacops.registry.settings import RegistrySettings
 from evacops.registry.store.crypto import KeyFolder
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
 
 class Accounts:
     """Log-in, sessions and device tokens over one engine and master key."""
+
+    _async_engine: AsyncEngine  # made with :attr:`loop`
 
     def __init__(self, engine: Engine, master_key: bytes, settings: RegistrySettings | None = None):
         self.engine = engine
@@ -84,6 +90,27 @@ class Accounts:
 
     def device_actor(self, token: str) -> Actor:
         return dev.device_actor(self.engine, token)
+
+    @functools.cached_property
+    def loop(self) -> Accounts | None:
+        """These accounts over a second engine that waits for PostgreSQL on the event loop
+        (:func:`~evacops.registry.store.db.make_loop_engine`); call them only inside
+        ``sqlalchemy.util.greenlet_spawn``. None on SQLite (no asyncio driver: its writes take
+        turns anyway)."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        from evacops.registry.store.db import make_loop_engine
+
+        self._async_engine = make_loop_engine(self.engine.url)
+        loop = Accounts(self._async_engine.sync_engine, self.master, self.settings)
+        loop.__dict__["_key_folder"] = self._key_folder
+        loop.__dict__["loop"] = loop
+        return loop
+
+    async def close_loop(self) -> None:
+        """Close the event loop engine's connections, if it was made."""
+        if self.__dict__.get("loop") is not None:
+            await self._async_engine.dispose()
 
     def registry(self, actor: Actor) -> Registry:
         """The registry as ``actor`` (from :meth:`login`, :meth:`session_actor` or

@@ -61,10 +61,13 @@ class WebSettings(BaseSettings):
     rate_api_per_min: int = Field(default=0, ge=0)
     #: hours an Idempotency-Key's answer is kept for replay
     idempotency_hours: float = Field(default=24, gt=0)
-    #: scans (batches or single) recorded at once in one server process: more threads than two
-    #: made each scan cost more CPU and wait longer (one Python process, one GIL; see
-    #: docs/service.md, Measured), while other requests keep the thread pool to themselves
+    #: on SQLite, scans (batches or single) recorded at once in one server process: more
+    #: threads than two made each scan cost more CPU and wait longer (one Python process, one
+    #: GIL; see docs/service.md, Measured), while other requests keep the thread pool
     scan_threads: int = Field(default=2, ge=1, le=64)
+    #: on PostgreSQL, scans recorded at once on one server process's event loop (each holds a
+    #: pooled connection while its statements wait; the pool keeps 10 open)
+    scan_tasks: int = Field(default=10, ge=1, le=64)
 
     def registry_settings(self) -> RegistrySettings:
         """The registry's settings with this service's values."""

@@ -12,6 +12,7 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 from fastapi import Depends, Request
+from sqlalchemy.util import greenlet_spawn
 from starlette.concurrency import run_in_threadpool
 
 from evacops.errors import AccessDenied
@@ -59,16 +60,28 @@ def caches(request: Request) -> Caches:
     return shared
 
 
-async def scanning(request: Request, work: Callable[[], T]) -> T:
-    """Run a scan's ``work`` (blocking: the database) in a worker thread, at most
-    ``scan_threads`` at once in this process (the rest wait for a turn, in order): a gate sends
-    many small requests, each a few round trips to the database, and with one thread per
-    request each round trip waited for the interpreter's lock behind the others."""
+async def scanning(request: Request, actor: Actor, work: Callable[[Registry], T]) -> T:
+    """Run a scan's ``work`` (blocking: the database) with the registry as ``actor``.
+
+    On PostgreSQL on the event loop (:attr:`Accounts.loop`): each statement's wait for the
+    database lets the loop serve other requests; at most ``scan_tasks`` at once. On SQLite in
+    a worker thread, at most ``scan_threads`` at once in this process (the rest wait for a
+    turn, in order): a gate sends many small requests, each a few round trips to the database,
+    and with one thread per request each round trip waited for the interpreter's lock behind
+    the others (docs/service.md, Scans take turns)."""
     state = request.app.state
+    acc = accounts(request)
+    loop = acc.loop
+    if loop is not None:
+        turns = getattr(state, "scan_turns", None)
+        if turns is None:
+            turns = state.scan_turns = anyio.CapacityLimiter(state.settings.scan_tasks)
+        async with turns:
+            return await greenlet_spawn(work, _as(loop, actor, request))
     limiter = getattr(state, "scan_limiter", None)
     if limiter is None:
         limiter = state.scan_limiter = anyio.CapacityLimiter(state.settings.scan_threads)
-    return await anyio.to_thread.run_sync(work, limiter=limiter)
+    return await anyio.to_thread.run_sync(work, _as(acc, actor, request), limiter=limiter)
 
 
 def _as(acc: Accounts, actor: Actor, request: Request) -> Registry:
@@ -78,18 +91,28 @@ def _as(acc: Accounts, actor: Actor, request: Request) -> Registry:
     return reg
 
 
+async def _device(acc: Accounts, token: str, request: Request) -> Caller | None:
+    """The device of a token ``evd_...``, or None. Checked against the database on every
+    request (one indexed read of its SHA-256: a revoked device is refused at once; no slow
+    hash, the token being 256 random bits). On PostgreSQL the read waits on the event loop
+    (:attr:`Accounts.loop`); on SQLite it is done on the event loop: a gate sends many small
+    requests, and a hop to the thread pool and back cost more than the read itself."""
+    loop = acc.loop
+    try:
+        if loop is None:
+            device = acc.device_actor(token)
+        else:
+            device = await greenlet_spawn(loop.device_actor, token)
+    except AccessDenied:
+        return None
+    return Caller(device, _as(acc, device, request), "bearer")
+
+
 def _resolve(acc: Accounts, request: Request) -> Caller | None:
-    """The caller, or None when no live session or token comes with the request. A device
-    token is checked against the database on every request (one indexed read of its SHA-256:
-    a revoked device is refused at once; no slow hash, the token being 256 random bits)."""
+    """The caller of a session (a bearer token or the cookie), or None when no live session
+    comes with the request."""
     token = _bearer(request)
     if token is not None:
-        if token.startswith("evd_"):
-            try:
-                device = acc.device_actor(token)
-            except AccessDenied:
-                return None
-            return Caller(device, _as(acc, device, request), "bearer")
         user = acc.session_actor(token)
         return Caller(user, _as(acc, user, request), "bearer", token) if user else None
     cookie = request.cookies.get(sec.SESSION_COOKIE)
@@ -127,10 +150,9 @@ async def authorize(request: Request) -> Caller | None:
     route = request.scope["route"]
     need = sec.PERMISSIONS[route.name]
     acc = accounts(request)
-    if (_bearer(request) or "").startswith("evd_"):
-        # a device's token: one indexed read, done here on the event loop. A gate sends many
-        # small requests; a hop to the thread pool and back cost more than the read itself
-        caller = _resolve(acc, request)
+    token = _bearer(request)
+    if token is not None and token.startswith("evd_"):
+        caller = await _device(acc, token, request)
     else:
         caller = await run_in_threadpool(_resolve, acc, request)
     if need == sec.PUBLIC:

@@ -80,7 +80,7 @@ def _token_row(engine: Engine, digest: str) -> tuple | None:
     r = raw(engine)
     pooled = engine.raw_connection()
     try:
-        dbapi: Any = pooled.driver_connection
+        dbapi: Any = pooled.dbapi_connection  # the driver's, or SQLAlchemy's asyncio adapter
         if not r.sqlite:
             dbapi.autocommit = True
         try:

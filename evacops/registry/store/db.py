@@ -18,13 +18,16 @@ from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from evacops.errors import RegistryError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -83,6 +86,22 @@ def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     raise RegistryError(
         f"EVACOPS_DATABASE_URL: {backend} is not supported; use sqlite:/// or postgresql+psycopg://"
     )
+
+
+def make_loop_engine(url: str | URL) -> AsyncEngine:
+    """A second engine on a PostgreSQL ``url`` with psycopg's asyncio driver, for the web
+    service's scans: the registry's code runs unchanged on its ``sync_engine`` inside
+    :func:`sqlalchemy.util.greenlet_spawn` on the event loop, and each statement's wait for the
+    database lets the loop serve other requests (no worker thread, no contention for the
+    interpreter's lock between them; docs/service.md, Scans on the event loop). The same pool
+    settings and error scrubbing as :func:`make_engine`."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(
+        url, pool_recycle=1800, pool_size=10, max_overflow=20, hide_parameters=True
+    )
+    event.listen(engine.sync_engine, "handle_error", _without_values)
+    return engine
 
 
 def _without_values(context) -> Exception | None:

@@ -57,7 +57,7 @@ async def api_scan(
     scan is a 409 problem saying why (revoked, used, another operation). The short code typed
     in goes in ``code`` instead of ``payload``: a code more than one credential has is a 409
     ("ask for the full code or scan"); past the lookup limit a 429."""
-    return await scanning(request, lambda: _scan(op, body, c.registry, idempotency_key))
+    return await scanning(request, c.actor, lambda reg: _scan(op, body, reg, idempotency_key))
 
 
 def _scan(op: str, body: Scan, reg: Registry, idempotency_key: str | None) -> dict[str, Any]:
@@ -76,11 +76,11 @@ def _scan(op: str, body: Scan, reg: Registry, idempotency_key: str | None) -> di
 
 @router.post("/devices/{device}/scans", name="api_device_sync")
 async def api_device_sync(
-    request: Request, op: str, device: str, body: Batch, reg: Registry = Depends(registry)
+    request: Request, op: str, device: str, body: Batch, c: Caller = Depends(caller)
 ) -> dict[str, Any]:
     """A device's offline scans, one answer per scan in order. Retries are harmless: a
     ``(device, seq)`` seen before answers as it did (``duplicate: true``)."""
-    return await scanning(request, lambda: _device_sync(op, device, body, reg))
+    return await scanning(request, c.actor, lambda reg: _device_sync(op, device, body, reg))
 
 
 def _device_sync(op: str, device: str, body: Batch, reg: Registry) -> dict[str, Any]:
