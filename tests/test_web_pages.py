@@ -203,6 +203,27 @@ def test_gate_page_is_small_gzipped_and_registers_its_service_worker(world: Worl
     assert total < 150_000
 
 
+def test_service_worker_cache_is_named_after_the_files_it_keeps(world: World, tmp_path):
+    """Phones drop a cached stylesheet when the server's changes: the worker's cache name is a
+    digest of its assets, so other files give another worker (which browsers install)."""
+    import re
+    import shutil
+
+    from evacops.web.routers import pages
+
+    served = world.client().get("/sw.js").text
+    assert "__ASSETS__" not in served
+    names = []
+    for i, css in enumerate(["body{color:red}", "body{color:red}", "body{color:blue}"]):
+        static = tmp_path / f"static{i}"
+        shutil.copytree(pages.STATIC, static)
+        (static / "style.css").write_text(css, encoding="utf-8")
+        names.append(re.search(r'const CACHE = "([^"]+)"', pages._worker(static)).group(1))
+    assert names[0] == names[1] != names[2]
+    ours = re.search(r'const CACHE = "([^"]+)"', served).group(1)
+    assert ours.startswith("evacops-") and ours not in names  # the shipped style.css differs
+
+
 def test_picture_against_the_scenario_draws_every_site_and_leg(world: World):
     from pathlib import Path
 

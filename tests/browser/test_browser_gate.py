@@ -138,6 +138,12 @@ def test_gate_phone_in_dari_and_arabic(browser, demo_server, shot):
     page.press("#code", "Enter")
     assert _answer(page)[0] == "saved"
     page.wait_for_function("() => document.getElementById('waiting').textContent.trim() === '1'")
+    # the device's id and site (Latin, in a right-to-left line) move to a new line whole,
+    # never split across two
+    label = page.eval_on_selector(
+        "#device-label", "e => [e.textContent, e.getClientRects().length]"
+    )
+    assert phone["site"] in label[0] and label[1] == 1, label
     shot(page, "gate-phone-fa-offline-waiting")
     go_online(ctx)
     page.evaluate("() => window.dispatchEvent(new Event('online'))")

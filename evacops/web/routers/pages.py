@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from evacops.errors import EvacopsError, UserError
@@ -140,9 +143,23 @@ sw = APIRouter(include_in_schema=False)
 
 @sw.get("/sw.js", name="service_worker")
 def service_worker():
-    """The gate's service worker, served from the root so that it may control every page."""
-    return FileResponse(
-        STATIC / "sw.js",
+    """The gate's service worker, served from the root so that it may control every page. Its
+    cache is named after a digest of the files it keeps (``__ASSETS__`` in sw.js): a server
+    with other static files serves a changed worker, which phones install, dropping the old
+    cache (a fixed name kept the first stylesheet a phone fetched for ever)."""
+    return Response(
+        _worker(STATIC),
         media_type="text/javascript",
         headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"},
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _worker(static: Path) -> str:
+    """sw.js with its cache's name (read once: static files ship with a release)."""
+    text = (static / "sw.js").read_text(encoding="utf-8")
+    assets = re.search(r"const ASSETS = \[(.*?)\];", text)
+    digest = hashlib.sha256()
+    for name in re.findall(r'"/static/([^"]+)"', assets.group(1) if assets else ""):
+        digest.update((static / name).read_bytes())
+    return text.replace("__ASSETS__", digest.hexdigest()[:12])

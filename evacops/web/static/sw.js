@@ -4,7 +4,7 @@
    style and script inline, so the cached page is the whole gate; jsQR (the QR decoder for
    browsers without BarcodeDetector) is fetched here, after the page has loaded, so the camera
    works offline too. */
-const CACHE = "evacops-v2";
+const CACHE = "evacops-__ASSETS__"; // the server puts a digest of ASSETS here
 const ASSETS = ["/static/style.css", "/static/vendor/jsQR.js"];
 
 self.addEventListener("install", (event) => {
