@@ -14,6 +14,29 @@ import pytest
 
 from evacops.registry.generate import EXAMPLE_CATEGORIES, EXAMPLE_SITES
 
+
+@pytest.fixture(autouse=True)
+def _loop_engines_closed(monkeypatch):
+    """Every engine a test's web service made for its scans on the event loop
+    (``Accounts.loop``, PostgreSQL) is closed after the test: a server's lifespan closes it, but
+    a TestClient used without ``with`` never runs the lifespan."""
+    import asyncio
+
+    from evacops.registry.store import db
+
+    made: list = []
+    real = db.make_loop_engine
+
+    def tracked(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(db, "make_loop_engine", tracked)
+    yield
+    for engine in made:
+        asyncio.run(engine.dispose())
+
+
 PG_URL = os.environ.get("EVACOPS_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
 PASSWORD = "test-password-1"

@@ -321,8 +321,14 @@ def test_scans_are_recorded_at_most_scan_turns_at_once(world: World, monkeypatch
 
     monkeypatch.setattr(Registry, "sync_scans", counted(Registry.sync_scans))
     monkeypatch.setattr(Registry, "scan", counted(Registry.scan))
-    update = {"rate_login_per_min": 0, "rate_auth_failures_per_min": 0, "scan_threads": turns,
-              "scan_tasks": turns}  # fmt: skip
+    # the setting of the other database's path differs: each path reads its own
+    other = 4 - turns
+    update = {
+        "rate_login_per_min": 0,
+        "rate_auth_failures_per_min": 0,
+        "scan_threads": other if pg else turns,
+        "scan_tasks": turns if pg else other,
+    }
     app = create_app(world.settings.model_copy(update=update), accounts=world.accounts)
     devices = []
     for i in range(3):

@@ -122,7 +122,7 @@ class SecurityHeaders:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     app.state.replanner.shutdown()  # re-plans still running are listed as interrupted
-    await app.state.accounts.close_loop()  # its connections belong to this event loop
+    await app.state.accounts.close_loop()  # the scans' pool: closed with the server
 
 
 def _scenario(settings: WebSettings) -> Any:

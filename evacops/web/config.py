@@ -17,8 +17,9 @@ variables; the registry's own settings are read from the same variables).
   one off);
 - ``EVACOPS_IDEMPOTENCY_HOURS``: how long an ``Idempotency-Key``'s answer is kept
   (:mod:`evacops.web.idempotency`);
-- ``EVACOPS_SCAN_THREADS``: how many scans (a device's batch, or one scan) a server process
-  records at once (:func:`evacops.web.deps.scanning`); the others wait their turn.
+- ``EVACOPS_SCAN_TASKS`` (PostgreSQL: on the event loop) and ``EVACOPS_SCAN_THREADS`` (SQLite:
+  in worker threads): how many scans (a device's batch, or one scan) a server process records
+  at once (:func:`evacops.web.deps.scanning`); the others wait their turn.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ class WebSettings(BaseSettings):
     #: GIL; see docs/service.md, Measured), while other requests keep the thread pool
     scan_threads: int = Field(default=2, ge=1, le=64)
     #: on PostgreSQL, scans recorded at once on one server process's event loop (each holds a
-    #: pooled connection while its statements wait; the pool keeps 10 open)
-    scan_tasks: int = Field(default=10, ge=1, le=64)
+    #: pooled connection while its statements wait; that pool keeps 10 open, 20 at most)
+    scan_tasks: int = Field(default=10, ge=1, le=16)
 
     def registry_settings(self) -> RegistrySettings:
         """The registry's settings with this service's values."""

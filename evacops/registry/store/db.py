@@ -93,12 +93,13 @@ def make_loop_engine(url: str | URL) -> AsyncEngine:
     service's scans: the registry's code runs unchanged on its ``sync_engine`` inside
     :func:`sqlalchemy.util.greenlet_spawn` on the event loop, and each statement's wait for the
     database lets the loop serve other requests (no worker thread, no contention for the
-    interpreter's lock between them; docs/service.md, Scans on the event loop). The same pool
-    settings and error scrubbing as :func:`make_engine`."""
+    interpreter's lock between them; docs/service.md, Scans on the event loop). The same error
+    scrubbing as :func:`make_engine`; at most 20 connections (10 kept open): the scans at once
+    (``EVACOPS_SCAN_TASKS``, at most 16) and the device tokens' checks."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
     engine = create_async_engine(
-        url, pool_recycle=1800, pool_size=10, max_overflow=20, hide_parameters=True
+        url, pool_recycle=1800, pool_size=10, max_overflow=10, hide_parameters=True
     )
     event.listen(engine.sync_engine, "handle_error", _without_values)
     return engine
@@ -113,6 +114,7 @@ def _without_values(context) -> Exception | None:
     wrapped = context.sqlalchemy_exception
     if diag is None or not diag.message_detail or wrapped is None:
         return None
+    scrub(orig)  # raised as the new error's cause, which a logged traceback shows
     try:
         plain = type(orig)(diag.message_primary or "database error")
     except Exception:  # an error class we cannot build: keep the original
@@ -121,6 +123,15 @@ def _without_values(context) -> Exception | None:
         context.statement, None, plain, hide_parameters=True,
         connection_invalidated=context.is_disconnect,
     )  # fmt: skip
+
+
+def scrub(exc: BaseException) -> None:
+    """Drop PostgreSQL's detail (``DETAIL: Key (...)=(...)``, ``Failing row contains (...)``)
+    from a driver error's message in place: its class (what callers catch) and its primary
+    message stay."""
+    diag = getattr(exc, "diag", None)
+    if diag is not None and diag.message_detail and diag.message_primary:
+        exc.args = (diag.message_primary,)
 
 
 def _private(db_file: str) -> None:
@@ -264,16 +275,27 @@ class Raw:
         return self._json(value)
 
     def run(self, conn, template: str, params: dict):
+        """``template`` with ``params``; the open cursor. A driver error comes without the
+        values PostgreSQL puts in its detail (:func:`scrub`)."""
         cur = conn.connection.dbapi_connection.cursor()
-        cur.execute(self.sql(template), params)
+        try:
+            cur.execute(self.sql(template), params)
+        except Exception as exc:
+            scrub(exc)
+            raise
         return cur
 
     def run_many(self, conn, template: str, rows: list[dict]) -> None:
         """``template`` once for each of ``rows`` (one round trip on PostgreSQL: psycopg sends
-        them together)."""
+        them together); errors as :meth:`run`."""
         cur = conn.connection.dbapi_connection.cursor()
-        cur.executemany(self.sql(template), rows)
-        cur.close()
+        try:
+            cur.executemany(self.sql(template), rows)
+        except Exception as exc:
+            scrub(exc)
+            raise
+        finally:
+            cur.close()
 
 
 def bulk_insert(conn, table: str, columns: Sequence[str], rows: list[tuple]) -> None:

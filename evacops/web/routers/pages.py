@@ -107,8 +107,9 @@ async def page_admin_post(op: str, request: Request, c: Caller = Depends(caller)
     try:
         extra = await run_in_threadpool(_admin_action, c, op, f)
     except EvacopsError as exc:
-        return _admin(request, c, op, status=422, message=exc.problem or str(exc))
-    return _admin(request, c, op, 200, **extra)
+        msg = exc.problem or str(exc)
+        return await run_in_threadpool(_admin, request, c, op, status=422, message=msg)
+    return await run_in_threadpool(_admin, request, c, op, 200, **extra)
 
 
 def _admin_action(c: Caller, op: str, f: dict[str, str]) -> dict[str, str]:

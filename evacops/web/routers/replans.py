@@ -116,7 +116,7 @@ async def page_replan_post(op: str, request: Request, c: Caller = Depends(caller
     except EvacopsError as exc:
         from evacops.web.routers.pages import picture_page
 
-        return picture_page(request, c, op, status=422, problem=exc)
+        return await run_in_threadpool(picture_page, request, c, op, status=422, problem=exc)
     return _back(request, op, "asked")
 
 
@@ -127,5 +127,5 @@ async def page_replan_adopt_post(op: str, rid: int, request: Request, c: Caller 
     except EvacopsError as exc:
         from evacops.web.routers.pages import picture_page
 
-        return picture_page(request, c, op, status=422, problem=exc)
+        return await run_in_threadpool(picture_page, request, c, op, status=422, problem=exc)
     return _back(request, op, "adopted")
