@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from evacops.registry.store.db import integrity_errors, make_engine, raw
+from evacops.registry.store.db import bulk_insert, integrity_errors, make_engine, raw
 
-SECRET = "Zarmina-1987-P4401"  # made up: stands for a name, a date, a document
-SHORT = "Nazanin-2001"
+SECRET = "VALUE-NOT-TO-LEAK-0001"  # stands for a name, a date, a document
+SHORT = "ROW-NOT-TO-LEAK"
 
 
 def _chain(exc: BaseException | None) -> str:
@@ -34,6 +34,7 @@ def test_database_errors_carry_no_values(database_url):
         "sqlalchemy": lambda c: c.execute(text("INSERT INTO t VALUES (2, :v)"), {"v": SECRET}),
         "driver": lambda c: raw(c).run(c, sql, {"id": 3, "v": SECRET}),
         "driver, many": lambda c: raw(c).run_many(c, sql, [{"id": 4, "v": SHORT}]),
+        "driver, copy": lambda c: bulk_insert(c, "t", ["id", "v"], [(5, SHORT)]),
     }
     try:
         for how, attempt in attempts.items():

@@ -114,13 +114,9 @@ def _without_values(context) -> Exception | None:
     wrapped = context.sqlalchemy_exception
     if diag is None or not diag.message_detail or wrapped is None:
         return None
-    scrub(orig)  # raised as the new error's cause, which a logged traceback shows
-    try:
-        plain = type(orig)(diag.message_primary or "database error")
-    except Exception:  # an error class we cannot build: keep the original
-        return None
+    scrub(orig)  # also the new error's cause, which a logged traceback shows
     return type(wrapped)(
-        context.statement, None, plain, hide_parameters=True,
+        context.statement, None, orig, hide_parameters=True,
         connection_invalidated=context.is_disconnect,
     )  # fmt: skip
 
@@ -132,6 +128,17 @@ def scrub(exc: BaseException) -> None:
     diag = getattr(exc, "diag", None)
     if diag is not None and diag.message_detail and diag.message_primary:
         exc.args = (diag.message_primary,)
+
+
+@contextmanager
+def scrubbed():
+    """Statements sent straight to the driver: an error raised inside loses its values
+    (:func:`scrub`) and goes on."""
+    try:
+        yield
+    except Exception as exc:
+        scrub(exc)
+        raise
 
 
 def _private(db_file: str) -> None:
@@ -278,11 +285,8 @@ class Raw:
         """``template`` with ``params``; the open cursor. A driver error comes without the
         values PostgreSQL puts in its detail (:func:`scrub`)."""
         cur = conn.connection.dbapi_connection.cursor()
-        try:
+        with scrubbed():
             cur.execute(self.sql(template), params)
-        except Exception as exc:
-            scrub(exc)
-            raise
         return cur
 
     def run_many(self, conn, template: str, rows: list[dict]) -> None:
@@ -290,10 +294,8 @@ class Raw:
         them together); errors as :meth:`run`."""
         cur = conn.connection.dbapi_connection.cursor()
         try:
-            cur.executemany(self.sql(template), rows)
-        except Exception as exc:
-            scrub(exc)
-            raise
+            with scrubbed():
+                cur.executemany(self.sql(template), rows)
         finally:
             cur.close()
 
@@ -309,7 +311,7 @@ def bulk_insert(conn, table: str, columns: Sequence[str], rows: list[tuple]) -> 
         marks = ", ".join("?" * len(columns))
         dbapi.cursor().executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
         return
-    with dbapi.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+    with scrubbed(), dbapi.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
 
