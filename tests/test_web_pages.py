@@ -96,6 +96,14 @@ def test_csrf_is_required_on_every_unsafe_request_by_cookie(world: World):
     assert len(world.admin.devices(OPERATION)) == 1
 
 
+def test_an_admin_action_refused_is_shown_as_an_error(world: World):
+    c = world.page_login("admin")
+    r = c.post(f"{OPAGE}/admin", data={"do": "shred", "confirm": "wrong", "csrf": csrf_of(c)})
+    assert r.status_code == 422
+    assert re.search(r'<p class="error" role="alert">[^<]*exactly to confirm', r.text)
+    assert 'class="ok"' not in r.text  # not worded as a success
+
+
 def test_logout_ends_the_session(world: World):
     c = world.page_login("planner")
     assert c.get(f"{OPAGE}/picture").status_code == 200

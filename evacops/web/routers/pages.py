@@ -107,8 +107,8 @@ async def page_admin_post(op: str, request: Request, c: Caller = Depends(caller)
     try:
         extra = await run_in_threadpool(_admin_action, c, op, f)
     except EvacopsError as exc:
-        msg = exc.problem or str(exc)
-        return await run_in_threadpool(_admin, request, c, op, status=422, message=msg)
+        error = exc.problem or str(exc)
+        return await run_in_threadpool(_admin, request, c, op, status=422, error=error)
     return await run_in_threadpool(_admin, request, c, op, 200, **extra)
 
 
