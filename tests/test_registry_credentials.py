@@ -234,6 +234,42 @@ def test_tampering_any_character_fails(payload):
             verify(p, KEY[1], operation=OP, now=BEFORE)
 
 
+def _outcome(p: str, **kw) -> object:
+    try:
+        return verify(p, KEY[1], operation=OP, now=BEFORE, **kw)
+    except InvalidCredential as exc:
+        return exc.reason
+
+
+def test_checking_by_signing_again_gives_the_same_answers(payload, monkeypatch):
+    """``own`` (the server holds the private key): a payload it issued is recognised by signing
+    again, without a verification; any other payload gets the answer it gets without ``own``."""
+    own = cr.signer(KEY[0], KEY[1])
+    data = cr._b45decode(payload[5:])
+    variants = [payload, encode(CID, OP, EXPIRES, OTHER_KEY[0]), encode(CID, "herat-2021",
+                EXPIRES, KEY[0]), encode(CID, OP, BEFORE, KEY[0])]  # fmt: skip
+    for i in range(0, len(data), 3):
+        forged = bytearray(data)
+        forged[i] ^= 0x10
+        variants.append("EVC1:" + cr._b45encode(bytes(forged)))
+    answers = [_outcome(p) for p in variants]
+    assert answers[0] == Claim(CID, OP, EXPIRES) and Reason.SIGNATURE in answers
+    assert [_outcome(p, own=own) for p in variants] == answers
+    calls = []
+    real = cr._verifier
+    monkeypatch.setattr(cr, "_verifier", lambda pub: calls.append(pub) or real(pub))
+    assert _outcome(payload, own=own) == answers[0] and calls == []  # no verification
+    assert _outcome(variants[1], own=own) is Reason.SIGNATURE and len(calls) == 1
+
+
+def test_a_signer_must_be_the_private_half_of_the_public_key():
+    assert cr.signer(KEY[0], KEY[1]).sign(b"x") == cr.signer(KEY[0], KEY[1]).sign(b"x")
+    with pytest.raises(CredentialError, match="not the private half"):
+        cr.signer(OTHER_KEY[0], KEY[1])
+    with pytest.raises(CredentialError):
+        cr.signer(KEY[0], KEY[1][:16])
+
+
 def test_another_key_fails(payload):
     assert "signature" in refused(Reason.SIGNATURE, payload, OTHER_KEY[1])
 

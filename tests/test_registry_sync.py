@@ -12,8 +12,9 @@ from conftest import OPERATION, assert_projection_is_the_log
 from sqlalchemy import func, select
 
 from evacops.errors import AccessDenied
+from evacops.registry import credentials as creds
 from evacops.registry.accounts import Accounts
-from evacops.registry.credentials import decode_unverified
+from evacops.registry.credentials import decode_unverified, encode, new_signing_key
 from evacops.registry.files import read_records
 from evacops.registry.generate import registrations_rows
 from evacops.registry.store import crypto
@@ -142,6 +143,41 @@ def test_one_seq_twice_in_a_batch_is_one_scan(world):
     assert n_events(engine) == before + 3
     assert world["admin"].audit_verify().ok
     projection_ok(engine)
+
+
+def test_a_batch_partly_synced_before_replays_those_and_records_the_rest(world, monkeypatch):
+    """A batch is first recorded on the hope that none of it was synced before; one that was
+    (the outbox sent again after a lost answer, with scans made since) is recorded again with
+    the answers kept: the old ones replayed, the new ones recorded once, nothing kept from the
+    first try. The credentials the server issued are recognised without a verification."""
+    engine, ids, pay = world["admin"].engine, world["ids"], world["payload"]
+    at = (utcnow() - timedelta(minutes=5)).isoformat()
+    scans = [{"seq": i + 1, "payload": pay[p], "action": "gate-in", "at": at}
+             for i, p in enumerate(ids[:8])]  # fmt: skip
+    calls: list = []
+    real = creds._verifier
+    monkeypatch.setattr(creds, "_verifier", lambda pub: calls.append(pub) or real(pub))
+    first = sync(world, "a", scans[:3])
+    before, kept_before = n_events(engine), _kept(engine)
+    again = sync(world, "a", [scans[5], scans[1], *scans[3:5], scans[0], scans[2], *scans[6:]])
+    assert [a["seq"] for a in again] == [6, 2, 4, 5, 1, 3, 7, 8]
+    assert [a["duplicate"] for a in again] == [False, True, False, False, True, True, False, False]
+    old = {a["seq"]: a["event"] for a in first}
+    assert {a["seq"]: a["event"] for a in again if a["duplicate"]} == old
+    assert all(a["outcome"] == "recorded" for a in again)
+    assert n_events(engine) == before + 5 and _kept(engine) == kept_before + 5
+    assert calls == []  # signed again and compared: no Ed25519 verification
+    forged = encode(decode_unverified(pay[ids[9]]).credential_id, OPERATION,
+                    decode_unverified(pay[ids[9]]).expires_at, new_signing_key()[0])  # fmt: skip
+    [bad] = sync(world, "a", [{"seq": 20, "payload": forged, "action": "gate-in", "at": at}])
+    assert bad["outcome"] == "invalid" and bad["problem"] == "signature" and len(calls) == 1
+    assert world["admin"].audit_verify().ok
+    projection_ok(engine)
+
+
+def _kept(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(device_scans)).scalar_one()
 
 
 def test_a_batch_answers_as_its_scans_sent_one_at_a_time(world):

@@ -19,9 +19,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, select
 
-from evacops.errors import RegistryError
+from evacops.errors import CredentialError, RegistryError
+from evacops.registry import credentials as creds
 from evacops.registry import events as ev
 from evacops.registry.limits import check_text
 from evacops.registry.security import Actor
@@ -59,13 +61,15 @@ class Caches:
     """What the contexts of one process may share between requests (the server makes one
     context per request): opened data keys (each checked against the operation's stored wrapped
     key on every use, so a shred anywhere still stops them at once), public keys, site kinds
-    (reloaded on a miss) and the audit key. None of it is a permission or a person's data."""
+    (reloaded on a miss), the audit key and the operations' signing keys for checking scanned
+    credentials (:meth:`Context.own_signer`). None of it is a permission or a person's data."""
 
-    __slots__ = ("audit_keys", "ciphers", "public", "sites")
+    __slots__ = ("audit_keys", "ciphers", "public", "signers", "sites")
 
     def __init__(self) -> None:
         self.ciphers: dict[str, tuple[bytes, FieldCipher]] = {}
         self.public: dict[str, bytes] = {}
+        self.signers: dict[str, Ed25519PrivateKey | None] = {}
         self.sites: dict[str, dict[str, str]] = {}
         self.audit_keys: dict[bytes, bytes] = {}
 
@@ -237,6 +241,22 @@ class Context:
             with self.read() as conn:
                 self.public[op] = self.operation(conn, op)["public_key"]
         return self.public[op]
+
+    def own_signer(self, op: str) -> Ed25519PrivateKey | None:
+        """The operation's signing key, for checking a scanned credential by signing its body
+        again (``own`` of :func:`evacops.registry.credentials.verify`): read once a process and
+        kept with the caches; None without the master key or for a shredded operation (then
+        the public key verifies, as a device does). Only the scan checks use it: issuing
+        credentials reads the key from the operation's row each time, so a shred stops it."""
+        signers = self.caches.signers
+        if op not in signers:
+            try:
+                with self.read() as conn:
+                    private = self.signing_key(conn, op)
+                signers[op] = creds.signer(private, self.public_key(op))
+            except (RegistryError, CredentialError):
+                signers[op] = None
+        return signers[op]
 
     def seal_text(
         self, conn: Connection, op: str, text: str | None, where: str, *, field: str = "reason"

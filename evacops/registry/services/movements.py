@@ -11,7 +11,7 @@ its person and a previous copy of the scan in one round trip (:func:`_scan_looku
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,14 +61,32 @@ _SCAN_LOOKUP = (
 _NV = len(gate_view.LOOKUP_COLUMNS)
 
 
+_SCAN_LOOKUPS = _SCAN_LOOKUP.replace("c.id = {cid}", "c.id IN ({cids})").replace("{key}", "'-'")
+
+
 def _scan_lookup(conn: Connection, cid: str, key: str) -> dict[str, Any] | None:
     """One round trip: the credential, its person, a previous copy of this scan, and what the
     gate's view needs (``view_row``: :data:`gate_view.LOOKUP_COLUMNS`)."""
     cur = raw(conn).run(conn, _SCAN_LOOKUP, {"cid": cid, "key": key})
     row = cur.fetchone()
     cur.close()
-    if row is None:
-        return None
+    return None if row is None else _found(row)
+
+
+def scan_lookups(conn: Connection, cids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """:func:`_scan_lookup` of several credentials in one round trip, by credential id, without
+    the previous copy (a device's scans are kept by ``(device, seq)`` instead)."""
+    if not cids:
+        return {}
+    marks = ", ".join(f"{{c{i}}}" for i in range(len(cids)))
+    params = {f"c{i}": c for i, c in enumerate(cids)}
+    cur = raw(conn).run(conn, _SCAN_LOOKUPS.replace("{cids}", marks), params)
+    rows = cur.fetchall()
+    cur.close()
+    return {row[0]: _found(row) for row in rows}
+
+
+def _found(row: Sequence[Any]) -> dict[str, Any]:
     nc, np_ = len(_CRED_COLUMNS), len(_PERSON_COLUMNS)
     out = {"c_" + c: v for c, v in zip(_CRED_COLUMNS, row[:nc], strict=True)}
     out.update({"p_" + c: v for c, v in zip(_PERSON_COLUMNS, row[nc : nc + np_], strict=True)})
@@ -115,7 +133,9 @@ def scan(
     if action == ev.CALL_FORWARD:
         require(ctx.actor, Perm.register, op)
     site = device_site(ctx, site)
-    claim = creds.verify(payload, ctx.public_key(op), operation=op, now=ctx.clock())
+    claim = creds.verify(
+        payload, ctx.public_key(op), operation=op, now=ctx.clock(), own=ctx.own_signer(op)
+    )
     key = scan_key(ctx, payload, action, site, flight, scan_id, at)
     try:
         with ctx.write() as conn:

@@ -32,6 +32,7 @@ makes no event: its answer is ``invalid``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, replace
@@ -126,6 +127,7 @@ def sync_scans(
     if len(scans) > MAX_BATCH:
         raise RegistryError(f"at most {MAX_BATCH} scans at a time", field="scans")
     dev = _device(ctx, op, device_id)
+    ctx.own_signer(op)  # read (once a process) before a transaction holds a connection
     out: list[dict[str, Any] | None] = []
     todo: list[tuple[int, OfflineScan]] = []
     for sent in scans:
@@ -154,24 +156,53 @@ def refusal(exc: RegistryError) -> dict[str, Any]:
 def _sync_part(
     ctx: Context, op: str, dev: dict, part: list[OfflineScan], view: bool
 ) -> list[dict[str, Any]]:
-    """Scans of one device in one transaction (one commit instead of one per scan), with one
-    read of the answers kept for their ``(device, seq)``, their ``device_scans`` rows written
-    together and their audit entries chained together at the end (:meth:`Context.audit_together`);
-    if a copy of one of them was being recorded at the same moment (a retry sent before its
-    answer came back, or the same seq twice in the batch), they are recorded again one
-    transaction each, which replays that copy."""
-    if len(part) > 1:
+    """Scans of one device in one transaction (one commit instead of one per scan), their
+    ``device_scans`` rows written together and their audit entries chained together at the end
+    (:meth:`Context.audit_together`).
+
+    First on the hope that none of them was synced before (the common case: one round trip
+    fewer); if one was (a retry), the ``device_scans`` key refuses the rows at the end, the
+    transaction rolls back whole, and the part is recorded again with one read of the answers
+    kept for its ``(device, seq)``, replaying those. If a copy of one of them was being
+    recorded at that same moment (a retry sent before its answer came back, or the same seq
+    twice in the batch), they are recorded one transaction each, which replays that copy."""
+    for replaying in (False, True) if len(part) > 1 else (False,):
         try:
             with ctx.write() as conn, ctx.audit_together(conn):
-                priors = _priors(conn, dev["id"], [s.seq for s in part])
+                priors = _priors(conn, dev["id"], [s.seq for s in part]) if replaying else {}
+                ahead = _Ahead(conn, [s for s in part if s.seq not in priors])
                 kept: list[dict[str, Any]] = []
-                out = [_sync_in(ctx, conn, op, dev, s, view, priors.get(s.seq), kept)
+                out = [_sync_in(ctx, conn, op, dev, s, view, priors.get(s.seq), kept, ahead)
                        for s in part]  # fmt: skip
                 _keep(conn, kept)
                 return out
         except integrity_errors():
             pass  # rolled back whole: nothing of it was kept
     return [_sync_one(ctx, op, dev, s, view) for s in part]
+
+
+class _Ahead:
+    """The credentials and persons of a transaction's scans, read together before the first
+    is recorded (one round trip instead of one a scan). A row is used once, and only while no
+    earlier scan of the batch touched its person: a credential or person seen again is read
+    again, so each scan sees what the scans before it recorded."""
+
+    def __init__(self, conn: Connection, part: list[OfflineScan]):
+        cids = set()
+        for s in part:
+            if not s.payload.startswith(credentials.CODE_PREFIX):
+                with contextlib.suppress(creds.InvalidCredential):
+                    cids.add(creds.decode_unverified(s.payload).credential_id)
+        self.rows = movements.scan_lookups(conn, sorted(cids))
+        self.touched: set[str] = set()
+
+    def take(self, conn: Connection, cid: str) -> dict[str, Any] | None:
+        found = self.rows.pop(cid, None)
+        if found is None or found["p_id"] in self.touched:
+            found = movements._scan_lookup(conn, cid, "-")
+        if found is not None:
+            self.touched.add(found["p_id"])
+        return found
 
 
 def _device(ctx: Context, op: str, device_id: str) -> dict[str, Any]:
@@ -213,7 +244,7 @@ _READ = object()  # _sync_in: read the answer kept for (device, seq) now
 
 def _sync_in(
     ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan, view: bool,
-    prior: Any = _READ, kept: list[dict[str, Any]] | None = None,
+    prior: Any = _READ, kept: list[dict[str, Any]] | None = None, ahead: _Ahead | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """One scan of a device in ``conn``'s transaction: its answer kept before (``prior``, read
     here unless given), or recorded now (event, conflict, audit entry) with its
@@ -222,7 +253,7 @@ def _sync_in(
         prior = _prior(conn, dev["id"], s.seq)
     if prior is not None:
         return _replay(prior, s, ctx, conn, op, view)
-    answer = _record(ctx, conn, op, dev, s, view)
+    answer = _record(ctx, conn, op, dev, s, view, ahead)
     shown = answer.pop("view", None)  # personal: told, never kept
     r = raw(conn)
     row = {
@@ -305,8 +336,9 @@ def _replay(
 
 
 def _record(
-    ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan, view: bool = False
-) -> dict:
+    ctx: Context, conn: Connection, op: str, dev: dict, s: OfflineScan, view: bool = False,
+    ahead: _Ahead | None = None,
+) -> dict:  # fmt: skip
     """The event of one offline scan (and its conflict, if any); the answer to the device."""
     base: dict[str, Any] = {"seq": s.seq, "action": s.action}
     if s.payload.startswith(credentials.CODE_PREFIX):
@@ -315,13 +347,15 @@ def _record(
             return {**base, **got}
         s = replace(s, payload=got["payload"])
     try:
-        claim = creds.verify(s.payload, ctx.public_key(op), operation=op, now=s.at)
+        claim = creds.verify(s.payload, ctx.public_key(op), operation=op, now=s.at,
+                             own=ctx.own_signer(op))  # fmt: skip
         expired = False
     except creds.InvalidCredential as exc:
         if exc.reason != creds.Reason.EXPIRED:
             return {**base, "outcome": "invalid", **refusal(exc), "problem": exc.reason.value}
         claim, expired = creds.decode_unverified(s.payload), True
-    found = movements._scan_lookup(conn, claim.credential_id, "-")
+    cid = claim.credential_id
+    found = ahead.take(conn, cid) if ahead else movements._scan_lookup(conn, cid, "-")
     if found is None or found["c_operation_id"] != op or found["p_operation_id"] != op:
         return {**base, "outcome": "invalid", "problem": "unknown-credential",
                 "code": "credential-unknown"}  # fmt: skip
