@@ -135,3 +135,39 @@ def test_serve_refuses_flags_that_do_not_go_together(env, tmp_path):
         timeout=60,
     )
     assert r.returncode == 2 and "--tls-key" in r.stderr + r.stdout
+
+
+def test_serve_freezes_the_start_up_out_of_the_collectors_sight(env, monkeypatch):
+    """``evacops serve`` turns ``EVACOPS_GC_FREEZE`` on for its workers (unless it is set); an
+    app with it collects once and freezes what the start-up made, and thaws it when it stops;
+    an app without it (a test's) leaves the collector alone."""
+    import gc
+
+    import uvicorn
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from evacops.cli import app as cli
+    from evacops.web.app import create_app
+    from evacops.web.config import WebSettings
+
+    ran: list = []
+    monkeypatch.setattr(
+        uvicorn, "run", lambda *a, **k: ran.append(os.environ.get("EVACOPS_GC_FREEZE"))
+    )
+    for k in ("EVACOPS_DATABASE_URL", "EVACOPS_KEY_FILE"):
+        monkeypatch.setenv(k, env[k])
+    monkeypatch.delenv("EVACOPS_GC_FREEZE", raising=False)
+    assert CliRunner().invoke(cli, ["serve"]).exit_code == 0
+    monkeypatch.setenv("EVACOPS_GC_FREEZE", "false")  # an operator's own choice is kept
+    assert CliRunner().invoke(cli, ["serve"]).exit_code == 0
+    assert ran == ["true", "false"]
+    assert gc.get_freeze_count() == 0
+    settings = {"database_url": env["EVACOPS_DATABASE_URL"], "key_file": env["EVACOPS_KEY_FILE"]}
+    with TestClient(create_app(WebSettings(**settings, gc_freeze=False))) as client:
+        assert client.get("/api/v1/health").status_code == 200
+        assert gc.get_freeze_count() == 0
+    with TestClient(create_app(WebSettings(**settings, gc_freeze=True))) as client:
+        assert client.get("/api/v1/health").status_code == 200
+        assert gc.get_freeze_count() > 10_000  # the modules, the app, its routes and models
+    assert gc.get_freeze_count() == 0

@@ -52,6 +52,7 @@ def serve(
     settings = WebSettings()
     if tls_cert is not None:
         os.environ.setdefault("EVACOPS_COOKIE_SECURE", "true")
+    os.environ.setdefault("EVACOPS_GC_FREEZE", "true")  # every worker: docs/service.md
     from evacops.registry.store.db import check_schema, make_engine
 
     try:

@@ -19,7 +19,11 @@ variables; the registry's own settings are read from the same variables).
   (:mod:`evacops.web.idempotency`);
 - ``EVACOPS_SCAN_TASKS`` (PostgreSQL: on the event loop) and ``EVACOPS_SCAN_THREADS`` (SQLite:
   in worker threads): how many scans (a device's batch, or one scan) a server process records
-  at once (:func:`evacops.web.deps.scanning`); the others wait their turn.
+  at once (:func:`evacops.web.deps.scanning`); the others wait their turn;
+- ``EVACOPS_GC_FREEZE``: before serving, collect once and freeze what the start-up made, so that
+  the collector's full passes stop pausing every request (:func:`evacops.web.app.
+  settle_garbage_collector`); on in ``evacops serve`` unless set to false, off in an app made
+  for tests.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ class WebSettings(BaseSettings):
     #: on PostgreSQL, scans recorded at once on one server process's event loop (each holds a
     #: pooled connection while its statements wait; that pool keeps 10 open, 20 at most)
     scan_tasks: int = Field(default=10, ge=1, le=16)
+    #: freeze the start-up's objects out of the garbage collector's sight before serving
+    gc_freeze: bool = False
 
     def registry_settings(self) -> RegistrySettings:
         """The registry's settings with this service's values."""
