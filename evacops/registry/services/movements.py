@@ -10,6 +10,7 @@ its person and a previous copy of the scan in one round trip (:func:`_scan_looku
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -49,19 +50,30 @@ _PERSON_COLUMNS = (
     "id", "operation_id", "household_id", "status", "site", "flight_id", "merged_into",
     "age_group",
 )  # fmt: skip
-_SCAN_LOOKUP = (
-    "SELECT "
-    + ", ".join(f"c.{c}" for c in _CRED_COLUMNS)
-    + ", "
-    + ", ".join(f"p.{c}" for c in _PERSON_COLUMNS)
-    + ", (SELECT seq FROM events WHERE idempotency_key = {key}), "
-    + ", ".join(gate_view.LOOKUP_COLUMNS)
-    + " FROM credentials c JOIN persons p ON p.id = c.person_id WHERE c.id = {cid}"
-)
+
+
+def _lookup_sql(previous: str, where: str) -> str:
+    """The look-up of a scan's credential and person (``where``), with ``previous``: the seq of
+    an earlier copy of the scan, or NULL."""
+    return (
+        "SELECT "
+        + ", ".join(f"c.{c}" for c in _CRED_COLUMNS)
+        + ", "
+        + ", ".join(f"p.{c}" for c in _PERSON_COLUMNS)
+        + f", {previous}, "
+        + ", ".join(gate_view.LOOKUP_COLUMNS)
+        + f" FROM credentials c JOIN persons p ON p.id = c.person_id WHERE {where}"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _lookups_sql(n: int) -> str:
+    """:func:`_lookup_sql` of ``n`` credentials, without a previous copy."""
+    return _lookup_sql("NULL", "c.id IN (" + ", ".join(f"{{c{i}}}" for i in range(n)) + ")")
+
+
+_SCAN_LOOKUP = _lookup_sql("(SELECT seq FROM events WHERE idempotency_key = {key})", "c.id = {cid}")
 _NV = len(gate_view.LOOKUP_COLUMNS)
-
-
-_SCAN_LOOKUPS = _SCAN_LOOKUP.replace("c.id = {cid}", "c.id IN ({cids})").replace("{key}", "'-'")
 
 
 def _scan_lookup(conn: Connection, cid: str, key: str) -> dict[str, Any] | None:
@@ -78,9 +90,8 @@ def scan_lookups(conn: Connection, cids: Sequence[str]) -> dict[str, dict[str, A
     the previous copy (a device's scans are kept by ``(device, seq)`` instead)."""
     if not cids:
         return {}
-    marks = ", ".join(f"{{c{i}}}" for i in range(len(cids)))
     params = {f"c{i}": c for i, c in enumerate(cids)}
-    cur = raw(conn).run(conn, _SCAN_LOOKUPS.replace("{cids}", marks), params)
+    cur = raw(conn).run(conn, _lookups_sql(len(cids)), params)
     rows = cur.fetchall()
     cur.close()
     return {row[0]: _found(row) for row in rows}

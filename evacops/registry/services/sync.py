@@ -199,7 +199,7 @@ class _Ahead:
     def take(self, conn: Connection, cid: str) -> dict[str, Any] | None:
         found = self.rows.pop(cid, None)
         if found is None or found["p_id"] in self.touched:
-            found = movements._scan_lookup(conn, cid, "-")
+            found = movements.scan_lookups(conn, [cid]).get(cid)
         if found is not None:
             self.touched.add(found["p_id"])
         return found
@@ -355,7 +355,7 @@ def _record(
             return {**base, "outcome": "invalid", **refusal(exc), "problem": exc.reason.value}
         claim, expired = creds.decode_unverified(s.payload), True
     cid = claim.credential_id
-    found = ahead.take(conn, cid) if ahead else movements._scan_lookup(conn, cid, "-")
+    found = ahead.take(conn, cid) if ahead else movements.scan_lookups(conn, [cid]).get(cid)
     if found is None or found["c_operation_id"] != op or found["p_operation_id"] != op:
         return {**base, "outcome": "invalid", "problem": "unknown-credential",
                 "code": "credential-unknown"}  # fmt: skip
