@@ -15,6 +15,26 @@ import pytest
 from evacops.registry.generate import EXAMPLE_CATEGORIES, EXAMPLE_SITES
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _argon2_at_its_lowest_cost():
+    """Passwords hashed in the tests' own process cost Argon2id's least (1 pass, 8 KiB), not the
+    service's 0.1 s and 64 MiB a hash: the suite creates and logs in thousands of users, and what
+    it checks (a password verifies, a wrong one does not, an unknown user does the same work) does
+    not depend on the cost. The hashes stay Argon2id; a command line the tests start is a new
+    interpreter with the real cost, and tests/test_registry_cli.py checks that cost on the hash a
+    command line stored."""
+    from argon2 import PasswordHasher
+
+    from evacops.registry import security
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    security.dummy_hash.cache_clear()
+    yield
+    patch.undo()
+    security.dummy_hash.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _loop_engines_closed(monkeypatch):
     """Every engine a test's web service made for its scans on the event loop

@@ -11,8 +11,11 @@ from datetime import date, timedelta
 
 import pytest
 from helpers import assert_user_error, evacops
+from sqlalchemy import select
 
 from evacops.registry.generate import registrations_rows
+from evacops.registry.store.db import make_engine
+from evacops.registry.store.tables import users
 
 PASSWORD = "cli-password-1"
 
@@ -74,6 +77,13 @@ def test_every_command_end_to_end(cli_env, tmp_path):
     assert init["key_created"] and init["admin_created"] and init["operation"] == "kabul-2021"
     key = tmp_path / "secret" / "master.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    # the command line hashes passwords at the service's cost (the tests' own process uses
+    # Argon2id's least: tests/conftest.py): 64 MiB, 3 passes, 4 lanes
+    engine = make_engine(env["EVACOPS_DATABASE_URL"])
+    with engine.connect() as conn:
+        stored = conn.execute(select(users.c.password_hash)).scalars().all()
+    engine.dispose()
+    assert stored and all(h.startswith("$argon2id$v=19$m=65536,t=3,p=4$") for h in stored)
     # a second init keeps the key and says where it is
     again = run(env, "init").stdout
     assert str(key) in again and "New master key" not in again

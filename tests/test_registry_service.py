@@ -954,3 +954,30 @@ def test_unaccompanied_minors_and_their_escort(registry_env):
     escorts = {u["person_id"]: u["escort_id"] for u in r["unaccompanied"]}
     assert escorts == {ids[1]: ids[0], ids[2]: None}
     assert projection_is_the_log(reg)
+
+
+def test_registry_site_kinds_are_the_scenarios():
+    """The registry keeps its own copy of the site kinds (so a registry command line does not
+    load the scenario model): the same kinds, in the same order."""
+    from typing import get_args
+
+    from evacops.registry.service import SITE_KINDS
+    from evacops.scenario.model import SiteKind
+
+    assert get_args(SiteKind) == SITE_KINDS
+
+
+def test_a_registry_command_line_loads_no_scenario_numpy_or_qr_code():
+    """What a registry command line imports to act (evacops.registry.service and the command
+    line's helpers) leaves out what it does not need: each costs tens of milliseconds at every
+    command's start."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, evacops.cli.registry.common, evacops.registry.service;"
+        "print(' '.join(m for m in ('evacops.scenario', 'numpy', 'pandas', 'segno', 'httpx',"
+        " 'matplotlib') if m in sys.modules))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == ""

@@ -25,8 +25,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import segno
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -36,6 +34,7 @@ from evacops.registry.base45 import b45decode as _b45decode
 from evacops.registry.base45 import b45encode as _b45encode
 
 if TYPE_CHECKING:
+    import numpy as np
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
@@ -538,6 +537,9 @@ def _check_label(index: int, label: Label) -> Claim:
 
 def _qr_matrix(payload: str) -> np.ndarray:
     """The QR symbol with its quiet zone, True for a dark module."""
+    import numpy as np  # here: a command line that draws no code does not load them
+    import segno
+
     qr = segno.make(payload, error=QR_ERROR, micro=False)
     return np.array(list(qr.matrix_iter(scale=1, border=QR_QUIET_MODULES)), dtype=bool)
 
