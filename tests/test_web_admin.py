@@ -235,3 +235,32 @@ def test_the_section_in_dari_is_right_to_left_and_translated(world: World):
     for dari in ("دسته‌های واجد شرایط", "افزودن دسته", "غیرفعال کردن", "گروه"):
         assert dari in section
     assert "Add category" not in section and "Retire" not in section
+
+
+def test_the_admin_pages_answers_are_in_the_pages_language(world: World):
+    """What an admin's form did, and why one was refused, in Dari on the Dari page: never the
+    registry's English words (they were, before)."""
+    OPAGE = f"/o/{OPERATION}"
+    c = world.page_login("admin")
+
+    def post(**form):
+        return c.post(f"{OPAGE}/admin", data={**form, "csrf": csrf_of(c)})
+
+    c.get("/lang/fa")
+    r = post(do="grant", user="registrar", role="gate")
+    assert r.status_code == 200
+    assert re.search(r'<p class="ok" role="status">نقش داده شد\.</p>', r.text)
+    r = post(do="add-user", user="registrar", role="gate", password="long-enough-pass")
+    assert r.status_code == 422
+    error = re.search(r'<p class="error" role="alert">([^<]*)</p>', r.text).group(1)
+    assert error == "کاربر registrar از قبل وجود دارد: نام دیگری انتخاب کنید."
+    r = post(do="shred", confirm="wrong")
+    error = re.search(r'<p class="error" role="alert">([^<]*)</p>', r.text).group(1)
+    assert error == "برای تأیید، شناسه عملیات را دقیقاً تایپ کنید."
+    r = post(do="enrol", site="Gate A", role="gate", label="phone 1")
+    (device,) = [d["id"] for d in world.admin.devices(OPERATION)]
+    assert f"دستگاه {device} ثبت شد." in r.text
+    # in English, the same answers in English
+    c.get("/lang/en")
+    r = post(do="revoke-device", device=device)
+    assert '<p class="ok" role="status">Device revoked.</p>' in r.text

@@ -62,6 +62,15 @@ MESSAGES: dict[str, str] = {
     "scan-id-reused": "This scan id was used for another scan: give each scan its own id.",
     "seq-reused": "Another scan was synced under this number already.",
     "not-allowed": "Your role may not do this here: ask an admin.",
+    # the admin page
+    "user-exists": "User %(user)s exists already: choose another name.",
+    "password-short": "The password is too short: use 12 characters or more.",
+    "no-such-user": "No such user: add the user first.",
+    "user-is-admin": "This user is an admin: an admin has every operation already.",
+    "not-an-operation-role": "Not a role in an operation: choose one from the list.",
+    "label-needed": "Give the device a label (1 to 100 characters).",
+    "confirm-shred": "Type the operation's id exactly to confirm.",
+    "unknown-action": "Unknown action: reload the page.",
     # re-plans (the picture's what-if)
     "no-plan": "No plan is attached: a planner attaches the plan first.",
     "plan-other-scenario": "The plan was made for another scenario than the one served: attach "

@@ -301,6 +301,7 @@ def _role(role: str) -> Role:
             "(admin is global: 'evacops registry user add --role admin')",
             field="role",
             value=role,
+            code="not-an-operation-role",
         )
     return r
 
@@ -370,7 +371,9 @@ def members(ctx: Context, op: str) -> list[dict[str, Any]]:
 def _user(conn: Connection, name: str) -> Any:
     row = conn.execute(select(users.c.name, users.c.role).where(users.c.name == name)).first()
     if row is None:
-        raise RegistryError("no such user", field="user", value=name)
+        raise RegistryError("no such user", field="user", value=name, code="no-such-user")
     if row.role == Role.admin:
-        raise RegistryError("is an admin (every operation already)", field="user", value=name)
+        raise RegistryError(
+            "is an admin (every operation already)", field="user", value=name, code="user-is-admin"
+        )
     return row

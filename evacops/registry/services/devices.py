@@ -35,7 +35,9 @@ def enrol_device(ctx: Context, op: str, site: str, role: str, label: str) -> tup
         )
     label = (label or "").strip()
     if not label or len(label) > LABEL_MAX:
-        raise RegistryError(f"give a label of 1 to {LABEL_MAX} characters", field="label")
+        raise RegistryError(
+            f"give a label of 1 to {LABEL_MAX} characters", field="label", code="label-needed"
+        )
     device_id = token("dev", 10)
     secret = "evd_" + secrets.token_urlsafe(32)
     with ctx.write() as conn:

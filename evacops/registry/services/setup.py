@@ -92,7 +92,9 @@ def add_user(
         ) from None
     with ctx.write() as conn:
         if conn.execute(select(users.c.name).where(users.c.name == name)).first():
-            raise RegistryError(f"user {name}: exists already")
+            raise RegistryError(
+                f"user {name}: exists already", code="user-exists", params={"user": name}
+            )
         _add_user(conn, name, role_, password)
         ops: list[str] = []
         if role_ != Role.admin:
@@ -253,7 +255,10 @@ def _add_user(conn: Connection, name: str, role: Role, password: str) -> None:
     check_text("user", name, name="name")
     check_text("password", password)
     if len(password) < 8:
-        raise RegistryError(f"user {name}: password too short; use at least 8 characters")
+        raise RegistryError(
+            f"user {name}: password too short; use at least 8 characters",
+            code="password-short",
+        )
     conn.execute(
         insert(users).values(
             name=name, role=role.value, password_hash=hash_password(password), created_at=utcnow()

@@ -134,8 +134,8 @@ async def page_categories_post(op: str, request: Request, c: Caller = Depends(ca
     try:
         extra["category_message"] = await run_in_threadpool(_category_action, c, op, f)
     except EvacopsError as exc:
-        status, extra["category_error"] = 422, exc.problem or str(exc)
-        extra["category_field"] = exc.field or ""
+        # worded by the page: its code's words in the page's language, else "field: English"
+        status, extra["category_error"] = 422, exc
     if request.headers.get("hx-request") == "true":
         cats = await run_in_threadpool(c.registry.categories, op)
         return render(request, "_categories.html", c, op, status, categories=cats, **extra)

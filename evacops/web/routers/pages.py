@@ -8,6 +8,7 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -75,7 +76,7 @@ def page_gate(op: str, request: Request, c: Caller = Depends(caller)):
     return page
 
 
-def admin_page(request: Request, c: Caller, op: str, status: int = 200, **extra: str):
+def admin_page(request: Request, c: Caller, op: str, status: int = 200, **extra: Any):
     reg = c.registry
     return render(
         request,
@@ -107,36 +108,40 @@ async def page_admin_post(op: str, request: Request, c: Caller = Depends(caller)
     try:
         extra = await run_in_threadpool(_admin_action, c, op, f)
     except EvacopsError as exc:
-        error = exc.problem or str(exc)
-        return await run_in_threadpool(_admin, request, c, op, status=422, error=error)
+        # the page words it in its language (refusal(error): the code's words, else English)
+        return await run_in_threadpool(_admin, request, c, op, status=422, error=exc)
     return await run_in_threadpool(_admin, request, c, op, 200, **extra)
 
 
-def _admin_action(c: Caller, op: str, f: dict[str, str]) -> dict[str, str]:
+def _admin_action(c: Caller, op: str, f: dict[str, str]) -> dict[str, Any]:
+    """Do what the form asks (its ``do``); the page words what was done (``admin_done``) in its
+    language."""
     reg, do = c.registry, f.get("do")
     if do == "enrol":
         device_id, token = reg.enrol_device(
             op, f.get("site", ""), f.get("role", "gate"), f.get("label", "")
         )
-        return {"message": f"device {device_id} enrolled", "new_token": token}
+        return {"admin_done": do, "device": device_id, "new_token": token}
     if do == "revoke-device":
         reg.revoke_device(op, f.get("device", ""))
-        return {"message": "device revoked"}
+        return {"admin_done": do}
     if do == "add-user":
         reg.add_user(f.get("user", ""), f.get("role", ""), f.get("password", ""), operations=[op])
-        return {"message": "user added"}
+        return {"admin_done": do}
     if do == "grant":
         reg.grant(op, f.get("user", ""), f.get("role", ""))
-        return {"message": "role given"}
+        return {"admin_done": do}
     if do == "revoke-role":
         reg.revoke_role(op, f.get("user", ""))
-        return {"message": "role removed"}
+        return {"admin_done": do}
     if do == "shred":
         if f.get("confirm") != op:
-            raise UserError("type the operation's id exactly to confirm", field="confirm")
+            raise UserError(
+                "type the operation's id exactly to confirm", field="confirm", code="confirm-shred"
+            )
         reg.shred(op)
-        return {"message": "operation shredded"}
-    raise UserError("unknown action", field="do")
+        return {"admin_done": do}
+    raise UserError("unknown action", field="do", code="unknown-action")
 
 
 sw = APIRouter(include_in_schema=False)
