@@ -71,6 +71,13 @@ MESSAGES: dict[str, str] = {
     "label-needed": "Give the device a label (1 to 100 characters).",
     "confirm-shred": "Type the operation's id exactly to confirm.",
     "unknown-action": "Unknown action: reload the page.",
+    "category-needed": "Give the category a name.",
+    "cohort-needed": "Give the cohort its people go in.",
+    "priority-number": "The priority must be a number 0 or more, such as 1 or 2.5.",
+    "category-exists": "This category exists already.",
+    "not-a-category": "Not a category of this operation.",
+    "retired-already": "This category is retired already.",
+    "not-retired": "This category is not retired.",
     # re-plans (the picture's what-if)
     "no-plan": "No plan is attached: a planner attaches the plan first.",
     "plan-other-scenario": "The plan was made for another scenario than the one served: attach "

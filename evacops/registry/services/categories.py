@@ -58,22 +58,30 @@ def add_category(ctx: Context, op: str, category: str, cohort: str, priority: fl
     require(ctx.actor, Perm.manage, op)
     category, cohort = (category or "").strip(), (cohort or "").strip()
     if not category:
-        raise RegistryError("give the category a name", field="category")
+        raise RegistryError("give the category a name", field="category", code="category-needed")
     if not cohort:
-        raise RegistryError("give the cohort its people go in", field="cohort")
+        raise RegistryError(
+            "give the cohort its people go in", field="cohort", code="cohort-needed"
+        )
     check_text("category", category)
     check_text("cohort", cohort)
     try:
         priority = float(priority)
     except (TypeError, ValueError):
-        raise RegistryError("must be a number such as 1 or 2.5", field="priority") from None
+        raise RegistryError(
+            "must be a number such as 1 or 2.5", field="priority", code="priority-number"
+        ) from None
     if not math.isfinite(priority) or priority < 0:
-        raise RegistryError("must be a number 0 or more", field="priority", value=priority)
+        raise RegistryError(
+            "must be a number 0 or more", field="priority", value=priority, code="priority-number"
+        )
     with ctx.write() as conn:
         catmap = _locked_map(ctx, conn, op)
         if category in catmap:
             state = "retired; restore it" if catmap[category].get("retired") else "in use"
-            raise RegistryError(f"exists already ({state})", field="category")
+            raise RegistryError(
+                f"exists already ({state})", field="category", code="category-exists"
+            )
         catmap[category] = {"cohort": cohort, "priority": priority}
         data = {"category": category, "cohort": cohort, "priority": priority}
         _write(ctx, conn, op, catmap, ev.CATEGORY_ADDED, data)
@@ -96,9 +104,15 @@ def _set_retired(ctx: Context, op: str, category: str, *, retired: bool) -> None
         catmap = _locked_map(ctx, conn, op)
         entry = catmap.get(category)
         if entry is None:
-            raise RegistryError(f"not a category of operation {op}", field="category")
+            raise RegistryError(
+                f"not a category of operation {op}", field="category", code="not-a-category"
+            )
         if bool(entry.get("retired")) == retired:
-            raise RegistryError("retired already" if retired else "not retired", field="category")
+            raise RegistryError(
+                "retired already" if retired else "not retired",
+                field="category",
+                code="retired-already" if retired else "not-retired",
+            )
         entry = {k: v for k, v in entry.items() if k not in ("retired", "retired_at")}
         if retired:
             entry.update(retired=True, retired_at=ctx.clock().isoformat())
@@ -119,7 +133,9 @@ def _locked_map(ctx: Context, conn: Connection, op: str) -> dict[str, Any]:
         ctx.operation(conn, op)  # words the error
     assert row is not None
     if row.shredded_at is not None:
-        raise RegistryError(f"operation {op}: shredded; its categories no longer change")
+        raise RegistryError(
+            f"operation {op}: shredded; its categories no longer change", code="shredded"
+        )
     return {k: dict(v) for k, v in (row.category_map or {}).items()}
 
 

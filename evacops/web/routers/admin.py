@@ -130,7 +130,7 @@ async def page_categories_post(op: str, request: Request, c: Caller = Depends(ca
 
     form = await request.form()
     f = {k: str(v) for k, v in form.items() if isinstance(v, str)}
-    status, extra = 200, {}
+    status, extra = 200, dict[str, Any]()
     try:
         extra["category_message"] = await run_in_threadpool(_category_action, c, op, f)
     except EvacopsError as exc:
@@ -149,12 +149,14 @@ def _category_action(c: Caller, op: str, f: dict[str, str]) -> str:
         try:
             priority = float(f.get("priority") or "1")
         except ValueError:
-            raise UserError("must be a number such as 1 or 2.5", field="priority") from None
+            raise UserError(
+                "must be a number such as 1 or 2.5", field="priority", code="priority-number"
+            ) from None
         reg.add_category(op, name, f.get("cohort", ""), priority)
     elif do == "category-retire":
         reg.retire_category(op, name)
     elif do == "category-restore":
         reg.restore_category(op, name)
     else:
-        raise UserError("unknown action", field="do")
+        raise UserError("unknown action", field="do", code="unknown-action")
     return do
