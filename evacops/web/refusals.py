@@ -120,7 +120,17 @@ def of_error(gettext: Callable[[str], str], exc: Any) -> str:
     return text(gettext, getattr(exc, "code", None), getattr(exc, "params", None), str(exc))
 
 
+#: the refusals only the admin page's forms give: worded there, and left out of what the gate
+#: page carries (:func:`translated`), which a phone loads over a slow link
+ADMIN_CODES = frozenset({
+    "user-exists", "password-short", "no-such-user", "user-is-admin", "not-an-operation-role",
+    "label-needed", "confirm-shred", "unknown-action", "category-needed", "cohort-needed",
+    "priority-number", "category-exists", "not-a-category", "retired-already", "not-retired",
+})  # fmt: skip
+
+
 def translated(gettext: Callable[[str], str]) -> dict[str, str]:
-    """Every refusal's words in the language of ``gettext``, by code (for the gate's script,
-    which fills ``%(name)s`` from the answer's ``params``)."""
-    return {code: gettext(msgid) for code, msgid in MESSAGES.items()}
+    """Every refusal's words a gate, the ramp or arrival may be given, in the language of
+    ``gettext``, by code (for the gate's script, which fills ``%(name)s`` from the answer's
+    ``params``); not the admin page's own (:data:`ADMIN_CODES`)."""
+    return {code: gettext(msgid) for code, msgid in MESSAGES.items() if code not in ADMIN_CODES}
