@@ -41,6 +41,7 @@ def _loop_engines_closed(monkeypatch):
     (``Accounts.loop``, PostgreSQL) is closed after the test: a server's lifespan closes it, but
     a TestClient used without ``with`` never runs the lifespan."""
     import asyncio
+    import concurrent.futures
 
     from evacops.registry.store import db
 
@@ -53,8 +54,12 @@ def _loop_engines_closed(monkeypatch):
 
     monkeypatch.setattr(db, "make_loop_engine", tracked)
     yield
-    for engine in made:
-        asyncio.run(engine.dispose())
+    # each in a thread of its own: in a worker that ran the browser tests, the session's
+    # Playwright (sync API) keeps its event loop marked as running in this thread, and
+    # asyncio.run refuses to start here ("cannot be called from a running event loop")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        for engine in made:
+            pool.submit(asyncio.run, engine.dispose()).result()
 
 
 PG_URL = os.environ.get("EVACOPS_TEST_DATABASE_URL")
