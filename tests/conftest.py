@@ -18,11 +18,11 @@ from evacops.registry.generate import EXAMPLE_CATEGORIES, EXAMPLE_SITES
 @pytest.fixture(autouse=True, scope="session")
 def _argon2_at_its_lowest_cost():
     """Passwords hashed in the tests' own process cost Argon2id's least (1 pass, 8 KiB), not the
-    service's 0.1 s and 64 MiB a hash: the suite creates and logs in thousands of users, and what
-    it checks (a password verifies, a wrong one does not, an unknown user does the same work) does
-    not depend on the cost. The hashes stay Argon2id; a command line the tests start is a new
-    interpreter with the real cost, and tests/test_registry_cli.py checks that cost on the hash a
-    command line stored."""
+    service's 64 MiB, 3 passes and 4 lanes (0.1-0.35 s a hash): the suite creates and logs in
+    thousands of users, and what it checks (a password verifies, a wrong one does not, an
+    unknown user does the same work) does not depend on the cost. The hashes stay Argon2id; a
+    command line the tests start is a new interpreter with the real cost, and
+    tests/test_registry_cli.py checks that cost on the hashes a command line stored."""
     from argon2 import PasswordHasher
 
     from evacops.registry import security

@@ -87,6 +87,8 @@ def test_unknown_user_does_the_same_argon2_work_and_gets_the_same_answer(account
     assert str(unknown.value) == str(wrong.value)
     assert seen[0] == acc.dummy_hash() and seen[1] != acc.dummy_hash()
     assert seen[0].startswith("$argon2id$") and seen[1].startswith("$argon2id$")
+    # the same cost: memory, passes and lanes (whatever they are here: tests/conftest.py)
+    assert seen[0].split("$")[3] == seen[1].split("$")[3]
     # an unknown name is locked out like a known one (the lock says nothing about existence)
     for i in range(4):
         with pytest.raises(AccessDenied):

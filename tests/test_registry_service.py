@@ -975,7 +975,7 @@ def test_a_registry_command_line_loads_no_scenario_numpy_or_qr_code():
     import sys
 
     code = (
-        "import sys, evacops.cli.registry.common, evacops.registry.service;"
+        "import sys, evacops.cli, evacops.cli.registry.common, evacops.registry.service;"
         "print(' '.join(m for m in ('evacops.scenario', 'numpy', 'pandas', 'segno', 'httpx',"
         " 'matplotlib') if m in sys.modules))"
     )

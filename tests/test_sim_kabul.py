@@ -3,7 +3,8 @@ with the scenario's uncertainty nobody is created or lost and no capacity is exc
 
 Solving the Kabul plan at 1-hour periods takes minutes, so it is solved once for this module at
 6-hour periods (LP + repair, no binding checks: a sixth of the periods, the same sites, legs,
-fleets, cohorts, limits and events; 45 s here where 3-hour periods took 77 s) and written to a
+fleets, cohorts, limits and events, their durations rounded to whole periods; 45 s here where
+3-hour periods took 77 s) and written to a
 temporary folder as `evacops plan --out` would. The simulator reads the period length from the
 plan, so the checks are the same.
 """

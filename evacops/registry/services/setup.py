@@ -32,6 +32,8 @@ from evacops.registry.store import audit as audit_log
 from evacops.registry.store.crypto import new_data_key, wrap_key
 from evacops.registry.store.tables import flights, operations, sites, users, utcnow
 
+#: the fewest characters a password may have (the web's forms and API ask for 12)
+PASSWORD_MIN = 8
 OPERATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 #: the kinds a site may be: the scenario's (:data:`evacops.scenario.model.SiteKind`, equal by
 #: tests/test_registry_service.py; not imported here, so that a registry command line does not
@@ -92,9 +94,7 @@ def add_user(
         ) from None
     with ctx.write() as conn:
         if conn.execute(select(users.c.name).where(users.c.name == name)).first():
-            raise RegistryError(
-                f"user {name}: exists already", code="user-exists", params={"user": name}
-            )
+            raise RegistryError(f"user {name}: exists already", code="user-exists")
         _add_user(conn, name, role_, password)
         ops: list[str] = []
         if role_ != Role.admin:
@@ -254,10 +254,11 @@ def _add_user(conn: Connection, name: str, role: Role, password: str) -> None:
         raise RegistryError("give a name of 1 to 100 characters", field="name")
     check_text("user", name, name="name")
     check_text("password", password)
-    if len(password) < 8:
+    if len(password) < PASSWORD_MIN:
         raise RegistryError(
-            f"user {name}: password too short; use at least 8 characters",
+            f"user {name}: password too short; use at least {PASSWORD_MIN} characters",
             code="password-short",
+            params={"min": PASSWORD_MIN},
         )
     conn.execute(
         insert(users).values(

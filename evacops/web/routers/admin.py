@@ -137,8 +137,9 @@ async def page_categories_post(op: str, request: Request, c: Caller = Depends(ca
         # worded by the page: its code's words in the page's language, else "field: English"
         status, extra["category_error"] = 422, exc
     if request.headers.get("hx-request") == "true":
+        # 200 with the refusal in the section: htmx swaps no 4xx answer into the page
         cats = await run_in_threadpool(c.registry.categories, op)
-        return render(request, "_categories.html", c, op, status, categories=cats, **extra)
+        return render(request, "_categories.html", c, op, 200, categories=cats, **extra)
     return await run_in_threadpool(admin_page, request, c, op, status, **extra)
 
 
