@@ -277,3 +277,7 @@ def test_the_admin_pages_answers_are_in_the_pages_language(world: World):
     r = c.post(f"{PAGE}/categories", data=form, headers={"HX-Request": "true"})
     assert r.status_code == 200
     assert '<p class="error" role="alert">این دسته از قبل غیرفعال شده است.</p>' in r.text
+    add = {"csrf": csrf_of(c), "do": "category-add", "category": "at-risk", "cohort": "At-risk"}
+    r = c.post(f"{PAGE}/categories", data=add, headers={"HX-Request": "true"})
+    want = "این دسته از قبل وجود دارد و غیرفعال است: آن را دوباره فعال کنید."
+    assert f'<p class="error" role="alert">{want}</p>' in r.text

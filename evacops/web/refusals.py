@@ -68,6 +68,8 @@ MESSAGES: dict[str, str] = {
     "no-such-user": "No such user: add the user first.",
     "user-is-admin": "This user is an admin: an admin has every operation already.",
     "not-an-operation-role": "Not a role in an operation: choose one from the list.",
+    "not-a-role": "Not a role: choose one from the list.",
+    "not-a-device-role": "Not a role a device may have: choose gate or manifest.",
     "label-needed": "Give the device a label (1 to 100 characters).",
     "confirm-shred": "Type the operation's id exactly to confirm.",
     "unknown-action": "Unknown action: reload the page.",
@@ -75,6 +77,7 @@ MESSAGES: dict[str, str] = {
     "cohort-needed": "Give the cohort of the plan this category's people go in.",
     "priority-number": "The priority must be a number 0 or more, such as 1 or 2.5.",
     "category-exists": "This category exists already.",
+    "category-exists-retired": "This category exists already, retired: restore it.",
     "not-a-category": "Not a category of this operation.",
     "retired-already": "This category is retired already.",
     "not-retired": "This category is not retired.",
@@ -124,8 +127,10 @@ def of_error(gettext: Callable[[str], str], exc: Any) -> str:
 #: page carries (:func:`translated`), which a phone loads over a slow link
 ADMIN_CODES = frozenset({
     "user-exists", "password-short", "no-such-user", "user-is-admin", "not-an-operation-role",
+    "not-a-role", "not-a-device-role",
     "label-needed", "confirm-shred", "unknown-action", "category-needed", "cohort-needed",
-    "priority-number", "category-exists", "not-a-category", "retired-already", "not-retired",
+    "priority-number", "category-exists", "category-exists-retired", "not-a-category",
+    "retired-already", "not-retired",
 })  # fmt: skip
 
 

@@ -78,9 +78,11 @@ def add_category(ctx: Context, op: str, category: str, cohort: str, priority: fl
     with ctx.write() as conn:
         catmap = _locked_map(ctx, conn, op)
         if category in catmap:
-            state = "retired; restore it" if catmap[category].get("retired") else "in use"
+            retired = bool(catmap[category].get("retired"))
             raise RegistryError(
-                f"exists already ({state})", field="category", code="category-exists"
+                f"exists already ({'retired; restore it' if retired else 'in use'})",
+                field="category",
+                code="category-exists-retired" if retired else "category-exists",
             )
         catmap[category] = {"cohort": cohort, "priority": priority}
         data = {"category": category, "cohort": cohort, "priority": priority}

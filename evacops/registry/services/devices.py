@@ -31,7 +31,10 @@ def enrol_device(ctx: Context, op: str, site: str, role: str, label: str) -> tup
     require(ctx.actor, Perm.manage, op)
     if role not in DEVICE_ROLES:
         raise RegistryError(
-            f"not a device role; use one of {', '.join(DEVICE_ROLES)}", field="role", value=role
+            f"not a device role; use one of {', '.join(DEVICE_ROLES)}",
+            field="role",
+            value=role,
+            code="not-a-device-role",
         )
     label = (label or "").strip()
     if not label or len(label) > LABEL_MAX:

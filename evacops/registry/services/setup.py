@@ -90,7 +90,7 @@ def add_user(
         role_ = Role(role)
     except ValueError:
         raise RegistryError(
-            f"not a role; use one of {', '.join(Role)}", field="role", value=role
+            f"not a role; use one of {', '.join(Role)}", field="role", value=role, code="not-a-role"
         ) from None
     with ctx.write() as conn:
         if conn.execute(select(users.c.name).where(users.c.name == name)).first():

@@ -35,7 +35,7 @@ def shred(ctx: Context, op: str) -> dict[str, Any]:
     with ctx.write() as conn:
         row = ctx.operation(conn, op)
         if row["wrapped_data_key"] is None:
-            raise RegistryError(f"operation {op}: shredded already")
+            raise RegistryError(f"operation {op}: shredded already", code="shredded")
         if engine.dialect.name == "sqlite":
             conn.exec_driver_sql("PRAGMA secure_delete=ON")
         conn.execute(
