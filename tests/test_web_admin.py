@@ -268,6 +268,10 @@ def test_the_admin_pages_answers_are_in_the_pages_language(world: World):
     c.get("/lang/en")
     r = post(do="revoke-device", device=device)
     assert '<p class="ok" role="status">Device revoked.</p>' in r.text
+    r = post(do="revoke-device", device=device)  # again: nothing to revoke, and it says so
+    assert (
+        '<p class="ok" role="status">Nothing revoked: the device was revoked already.</p>' in r.text
+    )
     # the categories section (htmx) the same way
     c.get("/lang/fa")
     form = {"csrf": csrf_of(c), "do": "category-retire", "category": "at-risk"}

@@ -123,8 +123,8 @@ def _admin_action(c: Caller, op: str, f: dict[str, str]) -> dict[str, Any]:
         )
         return {"admin_done": do, "device": device_id, "new_token": token}
     if do == "revoke-device":
-        reg.revoke_device(op, f.get("device", ""))
-        return {"admin_done": do}
+        revoked = reg.revoke_device(op, f.get("device", ""))
+        return {"admin_done": do if revoked else "revoke-device-none"}
     if do == "add-user":
         reg.add_user(f.get("user", ""), f.get("role", ""), f.get("password", ""), operations=[op])
         return {"admin_done": do}
@@ -132,8 +132,8 @@ def _admin_action(c: Caller, op: str, f: dict[str, str]) -> dict[str, Any]:
         reg.grant(op, f.get("user", ""), f.get("role", ""))
         return {"admin_done": do}
     if do == "revoke-role":
-        reg.revoke_role(op, f.get("user", ""))
-        return {"admin_done": do}
+        removed = reg.revoke_role(op, f.get("user", ""))
+        return {"admin_done": do if removed else "revoke-role-none"}
     if do == "shred":
         if f.get("confirm") != op:
             raise UserError(
