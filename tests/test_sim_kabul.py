@@ -2,11 +2,9 @@
 with the scenario's uncertainty nobody is created or lost and no capacity is exceeded.
 
 Solving the Kabul plan at 1-hour periods takes minutes, so it is solved once for this module at
-6-hour periods (LP + repair, no binding checks: a sixth of the periods, the same sites, legs,
-fleets, cohorts, limits and events, their durations rounded to whole periods; 45 s here where
-3-hour periods took 77 s) and written to a
-temporary folder as `evacops plan --out` would. The simulator reads the period length from the
-plan, so the checks are the same.
+3-hour periods (LP + repair, no binding checks: a third of the periods, the same sites, legs,
+fleets, cohorts, limits and events) and written to a temporary folder as `evacops plan --out`
+would. The simulator reads the period length from the plan, so the checks are the same.
 """
 
 from __future__ import annotations
@@ -33,7 +31,7 @@ KABUL = ROOT / "scenarios" / "kabul-2021.yaml"
 
 @pytest.fixture(scope="module")
 def kabul_plan(tmp_path_factory) -> Path:
-    return write_plan_of(KABUL, tmp_path_factory.mktemp("kabul") / "plan", period="6h")
+    return write_plan_of(KABUL, tmp_path_factory.mktemp("kabul") / "plan", period="3h")
 
 
 @pytest.fixture(scope="module")
