@@ -25,11 +25,11 @@ PAGE = f"/o/{OPERATION}"
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
-def _codes_raised() -> set[str]:
+def _codes_raised(paths=None) -> set[str]:
     """Every literal code the registry gives an error (``code="..."``, ``"a" if x else "b"``) or
-    a device's answer (``{"code": "..."}``)."""
+    a device's answer (``{"code": "..."}``), in ``paths`` (default: all of the registry)."""
     found: set[str] = set()
-    for path in (ROOT / "evacops" / "registry").rglob("*.py"):
+    for path in paths or (ROOT / "evacops" / "registry").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             values: list[ast.AST] = []
             if isinstance(node, ast.keyword) and node.arg == "code":
@@ -58,6 +58,17 @@ def test_every_refusal_code_has_words_in_every_language():
             assert re.search("[\u0600-\u06ff]", words), (lang, code)
             # the same values go in, each once
             assert sorted(PLACEHOLDER.findall(words)) == sorted(PLACEHOLDER.findall(msgid))
+
+
+def test_no_scan_gives_a_refusal_the_gate_page_does_not_carry():
+    """The gate page leaves out the admin page's own refusals (refusals.ADMIN_CODES): no code
+    a scan, a sync, a manifest, boarding, arrival or roll-call can give is one of them."""
+    services = ROOT / "evacops" / "registry" / "services"
+    scanning = ["movements", "sync", "manifests", "rollcall", "gate_view", "credentials",
+                "context"]  # fmt: skip
+    codes = _codes_raised([services / f"{name}.py" for name in scanning])
+    assert {"already-boarded", "wrong-site", "code-ambiguous"} <= codes  # the walk finds them
+    assert codes & refusals.ADMIN_CODES == set()
 
 
 def test_words_fall_back_to_english_for_an_unknown_code_or_a_missing_value():
