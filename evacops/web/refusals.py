@@ -17,8 +17,9 @@ from typing import Any
 _AMBIGUOUS = "More than one credential has this code: ask for the full code or scan the QR code."
 _NOT_OURS = "Not a credential of this operation."
 
-#: code -> the English message (a gettext msgid; ``%(name)s`` takes the refusal's params)
-MESSAGES: dict[str, str] = {
+#: code -> the English message (a gettext msgid; ``%(name)s`` takes the refusal's params) of
+#: the refusals a gate, the ramp, arrival or the picture may be given
+_GATE_MESSAGES: dict[str, str] = {
     # the credential itself
     "credential-malformed": "Not a credential: scan the QR code again, or type the short code.",
     "credential-signature": (
@@ -62,7 +63,26 @@ MESSAGES: dict[str, str] = {
     "scan-id-reused": "This scan id was used for another scan: give each scan its own id.",
     "seq-reused": "Another scan was synced under this number already.",
     "not-allowed": "Your role may not do this here: ask an admin.",
-    # the admin page
+    # re-plans (the picture's what-if)
+    "no-plan": "No plan is attached: a planner attaches the plan first.",
+    "plan-other-scenario": "The plan was made for another scenario than the one served: attach "
+    "a plan made for it.",
+    "plan-without-sorties": "The plan was attached without its sorties: attach its folder again.",
+    "replan-not-finished": "This re-plan has not finished with a plan: wait for it, or ask again.",
+    "no-scenario": "The service was started without the scenario: an admin sets EVACOPS_SCENARIO.",
+    "replans-waiting": "Three re-plans are running or waiting already: ask again when one is done.",
+    # offline scans recorded with a conflict (the sync's answer: conflict-<kind>)
+    "conflict-two-gates": "Scanned at another gate too: kept for review.",
+    "conflict-revoked-while-stale": "Revoked before this scan: kept for review.",
+    "conflict-expired": "Expired before this scan: kept for review.",
+    "conflict-over-seats": "More boarded than seats: kept for review.",
+    "conflict-refused-online": "Would have been refused online: kept for review.",
+    "conflict-ambiguous-code": _AMBIGUOUS,
+}
+
+#: the refusals only the admin page's forms give: worded there like the others, and left out of
+#: what the gate page carries (:func:`translated`), which a phone loads over a slow link
+ADMIN_MESSAGES: dict[str, str] = {
     "user-exists": "This user name is taken: choose another.",
     "password-short": "The password is too short: use at least %(min)s characters.",
     "no-such-user": "No such user: add the user first.",
@@ -81,22 +101,10 @@ MESSAGES: dict[str, str] = {
     "not-a-category": "Not a category of this operation.",
     "retired-already": "This category is retired already.",
     "not-retired": "This category is not retired.",
-    # re-plans (the picture's what-if)
-    "no-plan": "No plan is attached: a planner attaches the plan first.",
-    "plan-other-scenario": "The plan was made for another scenario than the one served: attach "
-    "a plan made for it.",
-    "plan-without-sorties": "The plan was attached without its sorties: attach its folder again.",
-    "replan-not-finished": "This re-plan has not finished with a plan: wait for it, or ask again.",
-    "no-scenario": "The service was started without the scenario: an admin sets EVACOPS_SCENARIO.",
-    "replans-waiting": "Three re-plans are running or waiting already: ask again when one is done.",
-    # offline scans recorded with a conflict (the sync's answer: conflict-<kind>)
-    "conflict-two-gates": "Scanned at another gate too: kept for review.",
-    "conflict-revoked-while-stale": "Revoked before this scan: kept for review.",
-    "conflict-expired": "Expired before this scan: kept for review.",
-    "conflict-over-seats": "More boarded than seats: kept for review.",
-    "conflict-refused-online": "Would have been refused online: kept for review.",
-    "conflict-ambiguous-code": _AMBIGUOUS,
 }
+ADMIN_CODES = frozenset(ADMIN_MESSAGES)
+#: every refusal's English words, by code
+MESSAGES: dict[str, str] = {**_GATE_MESSAGES, **ADMIN_MESSAGES}
 
 
 def text(
@@ -123,19 +131,8 @@ def of_error(gettext: Callable[[str], str], exc: Any) -> str:
     return text(gettext, getattr(exc, "code", None), getattr(exc, "params", None), str(exc))
 
 
-#: the refusals only the admin page's forms give: worded there, and left out of what the gate
-#: page carries (:func:`translated`), which a phone loads over a slow link
-ADMIN_CODES = frozenset({
-    "user-exists", "password-short", "no-such-user", "user-is-admin", "not-an-operation-role",
-    "not-a-role", "not-a-device-role",
-    "label-needed", "confirm-shred", "unknown-action", "category-needed", "cohort-needed",
-    "priority-number", "category-exists", "category-exists-retired", "not-a-category",
-    "retired-already", "not-retired",
-})  # fmt: skip
-
-
 def translated(gettext: Callable[[str], str]) -> dict[str, str]:
     """Every refusal's words a gate, the ramp or arrival may be given, in the language of
     ``gettext``, by code (for the gate's script, which fills ``%(name)s`` from the answer's
     ``params``); not the admin page's own (:data:`ADMIN_CODES`)."""
-    return {code: gettext(msgid) for code, msgid in MESSAGES.items() if code not in ADMIN_CODES}
+    return {code: gettext(msgid) for code, msgid in _GATE_MESSAGES.items()}
