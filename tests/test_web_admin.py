@@ -285,3 +285,41 @@ def test_the_admin_pages_answers_are_in_the_pages_language(world: World):
     r = c.post(f"{PAGE}/categories", data=add, headers={"HX-Request": "true"})
     want = "این دسته از قبل وجود دارد و غیرفعال است: آن را دوباره فعال کنید."
     assert f'<p class="error" role="alert">{want}</p>' in r.text
+
+
+def test_one_password_minimum_for_the_service_the_api_and_the_page(world: World):
+    """The fewest characters a password may have is one number (PASSWORD_MIN): the service
+    (and so the command line) refuses one character fewer with the refusal's code and the
+    number, the API the same, and the admin page's form asks for it and says it, in English and
+    in Dari (the page asked for 12 while the command line took 8, before)."""
+    from evacops.registry.services.setup import PASSWORD_MIN
+
+    short, enough = "p" * (PASSWORD_MIN - 1), "p" * PASSWORD_MIN
+    with pytest.raises(RegistryError) as exc:
+        world.admin.add_user("short-one", "gate", short, operations=[OPERATION])
+    assert exc.value.code == "password-short" and exc.value.params == {"min": PASSWORD_MIN}
+    world.admin.add_user("long-one", "gate", enough, operations=[OPERATION])
+    api = world.client()
+    headers = world.auth("admin")
+    url = f"/api/v1/operations/{OPERATION}/users"
+    r = api.post(url, json={"name": "api-short", "role": "gate", "password": short},
+                 headers=headers)  # fmt: skip
+    assert r.status_code == 422 and "password" in r.text and short not in r.text
+    r = api.post(url, json={"name": "api-long", "role": "gate", "password": enough},
+                 headers=headers)  # fmt: skip
+    assert r.status_code == 200, r.text
+    c = world.page_login("admin")
+    page = c.get(PAGE).text
+    assert f'name="password" type="password" minlength="{PASSWORD_MIN}"' in page
+    assert f"Password ({PASSWORD_MIN} characters or more)" in page
+    # a form sent around the browser's check gets the page's refusal, with the number
+    r = c.post(PAGE, data={"do": "add-user", "user": "page-short", "role": "gate",
+                           "password": short, "csrf": csrf_of(c)})  # fmt: skip
+    assert r.status_code == 422
+    assert f"use at least {PASSWORD_MIN} characters" in r.text and short not in r.text
+    c.get("/lang/fa")
+    page = c.get(PAGE).text
+    assert f"رمز عبور ({PASSWORD_MIN} حرف یا بیشتر)" in page
+    users = {m["user"] for m in world.admin.members(OPERATION)}
+    assert {"long-one", "api-long"} <= users
+    assert not {"short-one", "api-short", "page-short"} & users

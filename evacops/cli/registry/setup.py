@@ -131,7 +131,8 @@ def user_add(
     ],
     user: UserOpt = None,
 ) -> None:
-    """Add a user (admin only). The new user's password is asked for (or EVACOPS_NEW_PASSWORD)."""
+    """Add a user (admin only). The new user's password (12 characters or more) is asked for
+    (or EVACOPS_NEW_PASSWORD)."""
     import os
 
     reg = open_as(user)

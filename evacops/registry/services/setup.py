@@ -32,8 +32,9 @@ from evacops.registry.store import audit as audit_log
 from evacops.registry.store.crypto import new_data_key, wrap_key
 from evacops.registry.store.tables import flights, operations, sites, users, utcnow
 
-#: the fewest characters a password may have (the web's forms and API ask for 12)
-PASSWORD_MIN = 8
+#: the fewest characters a password may have: the command line, the API and the admin page's
+#: form alike (the form shows it and asks for it)
+PASSWORD_MIN = 12
 OPERATION_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 #: the kinds a site may be: the scenario's (:data:`evacops.scenario.model.SiteKind`, equal by
 #: tests/test_registry_service.py; not imported here, so that a registry command line does not

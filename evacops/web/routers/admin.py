@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from evacops.errors import EvacopsError, UserError
 from evacops.registry.limits import TEXT_LIMITS
 from evacops.registry.service import Registry
+from evacops.registry.services.setup import PASSWORD_MIN
 from evacops.web.deps import Caller, caller, registry
 from evacops.web.pages import render
 from evacops.web.routers.common import API, OP, Page
@@ -29,7 +30,7 @@ class Grant(BaseModel):
 class NewUser(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     role: str = Field(max_length=20)
-    password: str = Field(min_length=12, max_length=1000)
+    password: str = Field(min_length=PASSWORD_MIN, max_length=1000)
 
 
 class Device(BaseModel):

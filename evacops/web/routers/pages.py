@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from evacops.errors import EvacopsError, UserError
 from evacops.registry.security import Perm
 from evacops.registry.services.accounts import OPERATION_ROLES
+from evacops.registry.services.setup import PASSWORD_MIN
 from evacops.web import views
 from evacops.web.deps import Caller, caller
 from evacops.web.inline import gate as gate_inline
@@ -89,6 +90,7 @@ def admin_page(request: Request, c: Caller, op: str, status: int = 200, **extra:
         devices=reg.devices(op),
         categories=reg.categories(op),
         roles=[str(r) for r in OPERATION_ROLES],
+        password_min=PASSWORD_MIN,
         **extra,
     )
 
