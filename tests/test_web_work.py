@@ -11,6 +11,7 @@ import pytest
 from conftest import OPERATION
 from test_web_support import World, csrf_of
 
+from evacops.registry.files import read_records
 from evacops.registry.generate import registrations_rows
 
 OPAGE = f"/o/{OPERATION}"
@@ -65,6 +66,38 @@ def test_dedup_page_runs_the_search_and_lists_the_queue(world: World):
     table = r.text.split('id="queue"')[1].split("</table>")[0]
     assert table.count("<tr>") == max(len(queue[:100]), 1)
     assert "result" in r.text  # the search's counts were shown
+
+
+def test_dedup_page_says_why_each_pair_is_queued_in_the_pages_language(world: World):
+    """A registrar decides merge or not from why the pair was queued: each row lists its
+    reasons as words (same document, names 93 % alike, same birth date, ...), one per reason
+    code the search kept, never the codes themselves; in Dari in Dari."""
+    rows = registrations_rows(40, 8, duplicate_rate=0.3)
+    world.admin.register(OPERATION, read_records(rows, source="t"), source="t")
+    c = world.page_login("registrar")
+    r = c.post(f"{OPAGE}/dedup", data={"csrf": csrf_of(c), "do": "run"})
+    queue = world.admin.review_queue(OPERATION)
+    assert queue, "registrations with duplicates queue pairs"
+
+    def reasons_shown(text: str) -> list[list[str]]:
+        table = text.split('id="queue"')[1].split("</table>")[0]
+        return [re.findall(r"<li>([^<]*)</li>", ul) for ul in
+                re.findall(r'<ul class="why">(.*?)</ul>', table, re.S)]  # fmt: skip
+
+    shown = reasons_shown(r.text)
+    assert len(shown) == len(queue[:100])
+    for q, words in zip(queue, shown, strict=False):
+        codes = [k for k in (q["reasons"] or "").split(",") if k]
+        assert len(words) == len(codes) and all(words)
+        for code, word in zip(codes, words, strict=True):
+            # worded, not a code: several words, none of the codes' marks
+            assert " " in word and not re.search(r"[=~!+]", word), (code, word)
+            if code.startswith("name~"):
+                assert word == f"names {round(float(code[5:]) * 100)} % alike"
+    c.get("/lang/fa")
+    shown = reasons_shown(c.get(f"{OPAGE}/dedup").text)
+    assert len(shown) == len(queue[:100])
+    assert all(not re.search(r"[A-Za-z]", w) for words in shown for w in words), shown[:3]
 
 
 def _flight(world: World, code: str, seats: int) -> None:
