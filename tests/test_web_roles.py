@@ -34,6 +34,7 @@ def _url(path: str, world: World) -> str:
         "conflict": "999999",
         "category": "no-such-category",
         "rid": "999999",
+        "candidate": "999999",
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: subs[m.group(1)], path)
 

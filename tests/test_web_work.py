@@ -100,6 +100,49 @@ def test_dedup_page_says_why_each_pair_is_queued_in_the_pages_language(world: Wo
     assert all(not re.search(r"[A-Za-z]", w) for words in shown for w in words), shown[:3]
 
 
+#: the comparison's row labels in English
+LABEL = {"given_name": "Given name", "family_name": "Family name", "document": "Document number"}
+
+
+def test_a_registrar_compares_a_queued_pair_side_by_side_and_decides_there(world: World):
+    """The queue links each pair to its two records side by side (what a registrar may see of a
+    person, each read audited), the rows that differ marked; Merge there keeps the first; a pair
+    decided already is a 404 that says so; in Dari the labels are Dari."""
+    rows = registrations_rows(40, 8, duplicate_rate=0.3)
+    world.admin.register(OPERATION, read_records(rows, source="t"), source="t")
+    world.admin.run_dedup(OPERATION)
+    q = world.admin.review_queue(OPERATION)[0]
+    c = world.page_login("registrar")
+    assert f'href="{OPAGE}/dedup/{q["candidate"]}"' in c.get(f"{OPAGE}/dedup").text
+    reads = len([e for e in world.admin.audit_entries(100_000) if e["action"] == "read"])
+    r = c.get(f"{OPAGE}/dedup/{q['candidate']}")
+    assert r.status_code == 200, r.text
+    a, b = (world.admin.person(OPERATION, q[k]) for k in ("person_a", "person_b"))
+    table = r.text.split('id="pair"')[1].split("</table>")[0]
+    for field in ("given_name", "family_name", "document"):
+        shown = re.search(rf"<tr( class=\"differ\")?><th>{LABEL[field]}</th><td><bdi>([^<]*)"
+                          rf"</bdi></td><td><bdi>([^<]*)</bdi></td></tr>", table)  # fmt: skip
+        assert shown, field
+        assert (shown.group(2), shown.group(3)) == (a[field] or "–", b[field] or "–")
+        assert (shown.group(1) is not None) == (a[field] != b[field]), field
+    # the registrar's two reads of the pair's records are in the audit log (the admin's two
+    # reads above as well)
+    after = [e for e in world.admin.audit_entries(100_000) if e["action"] == "read"]
+    assert len(after) >= reads + 4
+    # Merge from the comparison: the first is kept, the pair leaves the queue
+    form = {"csrf": csrf_of(c), "do": "merge", "keep": q["person_a"], "duplicate": q["person_b"]}
+    assert 'name="keep" value="{}"'.format(q["person_a"]) in r.text
+    assert c.post(f"{OPAGE}/dedup", data=form).status_code == 200
+    assert q["candidate"] not in [x["candidate"] for x in world.admin.review_queue(OPERATION)]
+    gone = c.get(f"{OPAGE}/dedup/{q['candidate']}")
+    assert gone.status_code == 404 and "decided already" in gone.text
+    assert a["given_name"] not in gone.text
+    c.get("/lang/fa")
+    nxt = world.admin.review_queue(OPERATION)[0]
+    fa = c.get(f"{OPAGE}/dedup/{nxt['candidate']}").text
+    assert "سابقهٔ اول" in fa and "تاریخ تولد" in fa and "First record" not in fa
+
+
 def _flight(world: World, code: str, seats: int) -> None:
     r = world.client().post(
         f"/api/v1/operations/{OPERATION}/flights",

@@ -54,6 +54,7 @@ PERMISSIONS: dict[str, Perm | str] = {
     "page_upload_post": Perm.register,
     "page_dedup": Perm.dedup,
     "page_dedup_post": Perm.dedup,
+    "page_dedup_pair": Perm.dedup,
     "page_ramp": Perm.manifest,
     "page_ramp_post": Perm.manifest,
     "page_arrival": Perm.scan,

@@ -106,6 +106,34 @@ def page_dedup(op: str, request: Request, c: Caller = Depends(caller)):
                   queue=c.registry.review_queue(op)[:100])  # fmt: skip
 
 
+#: what the comparison of a queued pair shows, in this order (what each role may see of a person:
+#: :func:`evacops.registry.services.people.person`, every read audited)
+PAIR_FIELDS = ("household_id", "given_name", "family_name", "native_name", "birth_date", "sex",
+               "nationality", "document", "category", "cohort", "status", "credential")  # fmt: skip
+
+
+def _pair(c: Caller, op: str, candidate: int) -> dict[str, Any]:
+    """A queued pair and its two records side by side, or no pair (decided, or no such one)."""
+    reg = c.registry
+    pair = next((q for q in reg.review_queue(op) if q["candidate"] == candidate), None)
+    if pair is None:
+        return {"pair": None, "rows": []}
+    a, b = reg.person(op, pair["person_a"]), reg.person(op, pair["person_b"])
+    for p in (a, b):  # a date known only by its year shows as the year
+        if p.get("birth_precision") == "year" and p.get("birth_date"):
+            p["birth_date"] = str(p["birth_date"])[:4]
+    rows = [(k, a.get(k), b.get(k)) for k in PAIR_FIELDS if k in a or k in b]
+    return {"pair": pair, "rows": rows}
+
+
+@router.get("/dedup/{candidate}", name="page_dedup_pair")
+def page_dedup_pair(op: str, candidate: int, request: Request, c: Caller = Depends(caller)):
+    """One queued pair's two records side by side, with the reasons and the two answers."""
+    got = _pair(c, op, candidate)
+    return render(request, "dedup_pair.html", c, op, status=200 if got["pair"] else 404,
+                  page="dedup", **got)  # fmt: skip
+
+
 def _decide(c: Caller, op: str, f: dict[str, Any]) -> dict[str, Any]:
     reg, do = c.registry, f.get("do")
     keep, dup, reason = str(f.get("keep", "")), str(f.get("duplicate", "")), "review page"
