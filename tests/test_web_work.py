@@ -141,6 +141,8 @@ def test_a_registrar_compares_a_queued_pair_side_by_side_and_decides_there(world
     nxt = world.admin.review_queue(OPERATION)[0]
     fa = c.get(f"{OPAGE}/dedup/{nxt['candidate']}").text
     assert "سابقهٔ اول" in fa and "تاریخ تولد" in fa and "First record" not in fa
+    # statuses in words of the page, not the registry's codes
+    assert not re.search(r"<bdi>(registered|called-forward|checked-in|boarded)</bdi>", fa)
 
 
 def _flight(world: World, code: str, seats: int) -> None:
