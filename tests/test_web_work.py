@@ -100,6 +100,28 @@ def test_dedup_page_says_why_each_pair_is_queued_in_the_pages_language(world: Wo
     assert all(not re.search(r"[A-Za-z]", w) for words in shown for w in words), shown[:3]
 
 
+def test_dedup_page_counts_every_queued_pair_though_it_lists_the_first(world: World, monkeypatch):
+    """The heading counts every pair waiting, not the ones listed (the page lists the first
+    QUEUE_SHOWN, best score first, and says so)."""
+    from evacops.web.routers import work
+
+    rows = registrations_rows(40, 8, duplicate_rate=0.3)
+    world.admin.register(OPERATION, read_records(rows, source="t"), source="t")
+    world.admin.run_dedup(OPERATION)
+    queued = len(world.admin.review_queue(OPERATION))
+    assert queued > 3
+    monkeypatch.setattr(work, "QUEUE_SHOWN", 3)
+    c = world.page_login("registrar")
+    text = c.get(f"{OPAGE}/dedup").text
+    assert f"To review ({queued})</h2>" in text
+    assert "The first 3 shown, best score first" in text
+    table = text.split('id="queue"')[1].split("</table>")[0]
+    assert table.count("<tr>") == 3
+    monkeypatch.setattr(work, "QUEUE_SHOWN", queued)
+    text = c.get(f"{OPAGE}/dedup").text
+    assert f"To review ({queued})</h2>" in text and "The first" not in text
+
+
 #: the comparison's row labels in English
 LABEL = {"given_name": "Given name", "family_name": "Family name", "document": "Document number"}
 

@@ -103,7 +103,16 @@ async def page_upload_post(op: str, request: Request, c: Caller = Depends(caller
 @router.get("/dedup", name="page_dedup")
 def page_dedup(op: str, request: Request, c: Caller = Depends(caller)):
     return render(request, "dedup.html", c, op, page="dedup",
-                  queue=c.registry.review_queue(op)[:100])  # fmt: skip
+                  **_queue(c.registry.review_queue(op)))  # fmt: skip
+
+
+#: the most pairs the duplicates page lists at once (best score first; the count says how many
+#: wait in all)
+QUEUE_SHOWN = 100
+
+
+def _queue(queue: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"queue": queue[:QUEUE_SHOWN], "queued": len(queue)}
 
 
 #: what the comparison of a queued pair shows, in this order (what each role may see of a person:
@@ -154,7 +163,7 @@ async def page_dedup_post(op: str, request: Request, c: Caller = Depends(caller)
     out = await run_in_threadpool(_outcome, _decide, c, op, f)
     queue = await run_in_threadpool(c.registry.review_queue, op)
     return render(request, "dedup.html", c, op, status=422 if "problem" in out else 200,
-                  page="dedup", queue=queue[:100], **out)  # fmt: skip
+                  page="dedup", **_queue(queue), **out)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ ramp
