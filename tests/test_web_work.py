@@ -135,7 +135,9 @@ def test_a_registrar_compares_a_queued_pair_side_by_side_and_decides_there(world
     world.admin.run_dedup(OPERATION)
     q = world.admin.review_queue(OPERATION)[0]
     c = world.page_login("registrar")
-    assert f'href="{OPAGE}/dedup/{q["candidate"]}"' in c.get(f"{OPAGE}/dedup").text
+    queue_page = c.get(f"{OPAGE}/dedup").text
+    assert f'href="{OPAGE}/dedup/{q["candidate"]}"' in queue_page
+    assert "Merge keeps the first of the two ids" in queue_page  # the queue's Merge says which
     reads = len([e for e in world.admin.audit_entries(100_000) if e["action"] == "read"])
     r = c.get(f"{OPAGE}/dedup/{q['candidate']}")
     assert r.status_code == 200, r.text
