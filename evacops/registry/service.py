@@ -353,8 +353,8 @@ class Registry:
     def run_dedup(self, op: str, *, threshold: float = 0.8) -> dict[str, Any]:
         return dedup.run_dedup(self.ctx, op, threshold=threshold)
 
-    def review_queue(self, op: str) -> list[dict[str, Any]]:
-        return dedup.review_queue(self.ctx, op)
+    def review_queue(self, op: str, candidate: int | None = None) -> list[dict[str, Any]]:
+        return dedup.review_queue(self.ctx, op, candidate)
 
     def merge(self, op: str, keep: str, duplicate: str, *, reason: str = "") -> int:
         return people.merge(self.ctx, op, keep, duplicate, reason=reason)

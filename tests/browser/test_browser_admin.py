@@ -50,24 +50,3 @@ def test_a_refused_category_form_shows_why_in_the_pages_language(browser, demo_s
     assert page.evaluate("window.__same_page === true")
     shot(page, "admin-categories-refused-fa")
     ctx.close()
-
-
-def test_a_phone_shows_every_devices_revoke_button_without_scrolling(browser, demo_server, shot):
-    """Revoking a lost gate phone is urgent: on a phone (390 px wide) every Revoke button of the
-    devices table is on the screen as the page opens, left to right and right to left, with no
-    sideways scrolling of the table (it hid them past its edge, before)."""
-    ctx = browser.new_context(viewport={"width": 390, "height": 844})
-    page = ctx.new_page()
-    demo_server.login(page, "admin")
-    for lang in ("en", "fa"):
-        page.goto(f"{demo_server.url}/lang/{lang}")
-        page.goto(f"{demo_server.url}/o/{OPERATION}/admin")
-        buttons = page.locator("#devices button")
-        assert buttons.count() >= 2
-        for i in range(buttons.count()):
-            box = buttons.nth(i).bounding_box()
-            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (lang, box)
-        table = page.locator("#devices")
-        assert table.evaluate("t => t.scrollWidth <= t.clientWidth + 1"), lang
-        shot(page, f"admin-devices-{lang}")
-    ctx.close()

@@ -100,20 +100,15 @@ def _records(ctx: Context, conn, op: str) -> tuple[list[Any], dict[str, list[str
     return records, keys
 
 
-def review_queue(ctx: Context, op: str) -> list[dict[str, Any]]:
-    """The open candidate pairs, best score first."""
+def review_queue(ctx: Context, op: str, candidate: int | None = None) -> list[dict[str, Any]]:
+    """The open candidate pairs, best score first (only ``candidate``, if given and open)."""
     require(ctx.actor, Perm.dedup, op)
     D = dedup_candidates.c
+    query = select(dedup_candidates).where(D.operation_id == op, D.decision.is_(None))
+    if candidate is not None:
+        query = query.where(D.id == candidate)
     with ctx.read() as conn:
-        rows = (
-            conn.execute(
-                select(dedup_candidates)
-                .where(D.operation_id == op, D.decision.is_(None))
-                .order_by(D.score.desc(), D.id)
-            )
-            .mappings()
-            .all()
-        )
+        rows = conn.execute(query.order_by(D.score.desc(), D.id)).mappings().all()
     return [
         {
             "candidate": r["id"],

@@ -124,9 +124,10 @@ PAIR_FIELDS = ("household_id", "given_name", "family_name", "native_name", "birt
 def _pair(c: Caller, op: str, candidate: int) -> dict[str, Any]:
     """A queued pair and its two records side by side, or no pair (decided, or no such one)."""
     reg = c.registry
-    pair = next((q for q in reg.review_queue(op) if q["candidate"] == candidate), None)
-    if pair is None:
+    found = reg.review_queue(op, candidate)
+    if not found:
         return {"pair": None, "rows": []}
+    pair = found[0]
     a, b = reg.person(op, pair["person_a"]), reg.person(op, pair["person_b"])
     for p in (a, b):  # a date known only by its year shows as the year
         if p.get("birth_precision") == "year" and p.get("birth_date"):
