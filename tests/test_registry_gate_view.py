@@ -182,12 +182,13 @@ def test_household_count_reads_the_household_index_not_the_whole_operation(world
     ``ix_persons_household`` with both its equalities. Before migration 0005, SQLite took the
     picture's index (operation first) and walked every person of the operation on every scan
     (benchmarks/web_scans.py fell from 190 to 87 scans/s at 20,000 people)."""
-    from evacops.registry.services import movements
 
     engine = world["admin"].engine
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite's query plan (PostgreSQL plans by its statistics)")
-    lookup = movements._SCAN_LOOKUP.format(cid=":cid", key=":key")
+    from evacops.registry.services import lookups
+
+    lookup = lookups.SCAN_LOOKUP.format(cid=":cid", key=":key")
     with engine.connect() as conn:
         dbapi = conn.connection.dbapi_connection
         plan = [

@@ -145,6 +145,61 @@ def test_one_seq_twice_in_a_batch_is_one_scan(world):
     projection_ok(engine)
 
 
+def test_a_batch_of_nothing_but_bad_payloads_is_kept_for_its_retry(world):
+    """No credential found, so no audit lane read with the look-ups and no audit entry: the
+    batch's device_scans rows are written on their own, and a retry is told the same."""
+    engine = world["admin"].engine
+    at = (utcnow() - timedelta(minutes=5)).isoformat()
+    bad = [{"seq": 1, "payload": "EVC1:NOT-A-CREDENTIAL", "action": "gate-in", "at": at},
+           {"seq": 2, "payload": "hello", "action": "gate-in", "at": at}]  # fmt: skip
+    before = n_events(engine)
+    first = sync(world, "a", bad)
+    assert [a["outcome"] for a in first] == ["invalid", "invalid"]
+    again = sync(world, "a", bad)
+    assert [a["duplicate"] for a in again] == [True, True]
+    assert [a["outcome"] for a in again] == ["invalid", "invalid"]
+    assert n_events(engine) == before
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(device_scans)).scalar_one() == 2
+    assert world["admin"].audit_verify().ok
+
+
+def test_batches_of_several_devices_at_once_keep_the_audit_chain_whole(world):
+    """Devices syncing at the same moment: each batch takes an audit lane with its look-ups and
+    writes its device_scans rows with its audit entries; every scan is kept once, with its
+    event, and the audit chain verifies."""
+    engine, ids, pay = world["admin"].engine, world["ids"], world["payload"]
+    at = utcnow() - timedelta(minutes=5)
+    mine = {"a": ids[:10], "b": ids[10:20]}
+    before = n_events(engine)
+    errors: list = []
+
+    def device(name):
+        try:
+            for k in range(0, 10, 2):  # five batches of two
+                batch = [{"seq": k + j + 1, "payload": pay[p], "action": "gate-in",
+                          "at": (at + timedelta(seconds=k + j)).isoformat()}
+                         for j, p in enumerate(mine[name][k : k + 2])]  # fmt: skip
+                assert [a["outcome"] for a in sync(world, name, batch)] == ["recorded"] * 2
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=device, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert n_events(engine) == before + 20
+    with engine.connect() as conn:
+        kept = conn.execute(
+            select(device_scans.c.event_seq).where(device_scans.c.event_seq.is_not(None))
+        ).scalars()  # fmt: skip
+        assert len(set(kept)) == 20
+    assert world["admin"].audit_verify().ok
+    projection_ok(engine)
+
+
 def test_a_batch_partly_synced_before_replays_those_and_records_the_rest(world, monkeypatch):
     """A batch is first recorded on the hope that none of it was synced before; one that was
     (the outbox sent again after a lost answer, with scans made since) is recorded again with

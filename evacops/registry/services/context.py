@@ -16,6 +16,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,8 +30,21 @@ from evacops.registry.limits import check_text
 from evacops.registry.security import Actor
 from evacops.registry.store import audit as audit_log
 from evacops.registry.store.crypto import FieldCipher, KeyFolder, unwrap_key
-from evacops.registry.store.db import writer_turn
+from evacops.registry.store.db import raw, writer_turn
 from evacops.registry.store.tables import flights, operations, persons, sites, utcnow
+
+
+@dataclass
+class Together:
+    """What a block of :meth:`Context.audit_together` hands over for the append at its end:
+    ``lane``, a lane ``(id, head)`` the block read and locked
+    (:data:`evacops.registry.store.audit.LANE_CTE`); ``also``, called when the block has ended:
+    on PostgreSQL a statement to send with the entries (:data:`evacops.registry.store.audit.Also`),
+    or None (it wrote what it had itself)."""
+
+    lane: tuple[int, str] | None = None
+    also: Callable[[], audit_log.Also | None] | None = None
+
 
 # the sealed fields that identify a person (compared by dedup, rewritten by a correction)
 IDENTITY_FIELDS = ("given_name", "family_name", "birth_date", "document")
@@ -138,19 +152,27 @@ class Context:
         audit_log.append_many(conn, key=self.audit_key(), entries=[entry])
 
     @contextmanager
-    def audit_together(self, conn: Connection) -> Iterator[None]:
+    def audit_together(self, conn: Connection) -> Iterator[Together]:
         """The audit entries made on ``conn`` inside the block are appended, in order, when it
         ends (still in ``conn``'s transaction): one lane taken once and one statement for all of
-        them, instead of two or three per entry (a batch of scans). If the block raises, none
-        is written (the transaction it is in rolls back)."""
+        them, instead of two or three per entry (a batch of scans). The block may set the
+        :class:`Together` it is given: a lane it locked already, a write of its own to go in
+        the entries' statement. If the block raises, none is written (the transaction it is in
+        rolls back)."""
         entries: list[audit_log.Entry] = []
+        together = Together()
         outer, self._gathering = self._gathering, (conn, entries)
         try:
-            yield
+            yield together
         finally:
             self._gathering = outer
+        also = together.also() if together.also is not None else None
         if entries:
-            audit_log.append_many(conn, key=self.audit_key(), entries=entries)
+            audit_log.append_many(conn, key=self.audit_key(), entries=entries,
+                                  lane=together.lane, also=also)  # fmt: skip
+        elif also is not None:
+            cte, params = also
+            raw(conn).run(conn, "WITH " + cte + " SELECT 1", params).close()
 
     def event(
         self,

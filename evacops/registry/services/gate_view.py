@@ -2,7 +2,7 @@
 category (they mark the wearer).
 
 It is read in the scan's own transaction: the scan's one look-up
-(:func:`evacops.registry.services.movements._scan_lookup`) brings the sealed initials, the size
+(:func:`evacops.registry.services.lookups.scan_lookup`) brings the sealed initials, the size
 of the household and the operation's wrapped data key along with the credential and its person
 (:data:`LOOKUP_COLUMNS`), so the answer a gate sees and the state the scan changed come from the
 same snapshot and cost no second round trip. A scan sent again reads them by person

@@ -5,14 +5,14 @@ and its reconciliation (manifested, boarded, deplaned).
 A scan is idempotent: the same scan received twice (same scan id, or the same payload, action,
 site and flight) is one event. Boarding claims a seat (or a lap place) in ``seat_claims``, whose
 unique keys stop two gates giving away the same last seat. The hot path reads the credential,
-its person and a previous copy of the scan in one round trip (:func:`_scan_lookup`).
+its person and a previous copy of the scan in one round trip
+(:func:`evacops.registry.services.lookups.scan_lookup`).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,8 @@ from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
 from evacops.registry.services import gate_view
 from evacops.registry.services.context import Context
-from evacops.registry.store.db import integrity_errors, raw
+from evacops.registry.services.lookups import lookup_view, scan_lookup
+from evacops.registry.store.db import integrity_errors
 from evacops.registry.store.tables import (
     events,
     manifest_entries,
@@ -45,74 +46,6 @@ SCAN_ACTIONS = (
 SCAN_ID_MAX = 90  # events.idempotency_key is 100 characters, "scan:" included
 # what a scan's answer repeats from its event's data (the same for a repeated scan)
 _SCAN_ANSWER = ("seat", "lap", "override", "expected_site")
-_CRED_COLUMNS = ("id", "operation_id", "person_id", "revoked_at", "boarded_at")
-_PERSON_COLUMNS = (
-    "id", "operation_id", "household_id", "status", "site", "flight_id", "merged_into",
-    "age_group",
-)  # fmt: skip
-
-
-def _lookup_sql(previous: str, where: str) -> str:
-    """The look-up of a scan's credential and person (``where``), with ``previous``: the seq of
-    an earlier copy of the scan, or NULL."""
-    return (
-        "SELECT "
-        + ", ".join(f"c.{c}" for c in _CRED_COLUMNS)
-        + ", "
-        + ", ".join(f"p.{c}" for c in _PERSON_COLUMNS)
-        + f", {previous}, "
-        + ", ".join(gate_view.LOOKUP_COLUMNS)
-        + f" FROM credentials c JOIN persons p ON p.id = c.person_id WHERE {where}"
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _lookups_sql(n: int) -> str:
-    """:func:`_lookup_sql` of ``n`` credentials, without a previous copy."""
-    return _lookup_sql("NULL", "c.id IN (" + ", ".join(f"{{c{i}}}" for i in range(n)) + ")")
-
-
-_SCAN_LOOKUP = _lookup_sql("(SELECT seq FROM events WHERE idempotency_key = {key})", "c.id = {cid}")
-_NV = len(gate_view.LOOKUP_COLUMNS)
-
-
-def _scan_lookup(conn: Connection, cid: str, key: str) -> dict[str, Any] | None:
-    """One round trip: the credential, its person, a previous copy of this scan, and what the
-    gate's view needs (``view_row``: :data:`gate_view.LOOKUP_COLUMNS`)."""
-    cur = raw(conn).run(conn, _SCAN_LOOKUP, {"cid": cid, "key": key})
-    row = cur.fetchone()
-    cur.close()
-    return None if row is None else _found(row)
-
-
-def scan_lookups(conn: Connection, cids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """:func:`_scan_lookup` of several credentials in one round trip, by credential id, without
-    the previous copy (a device's scans are kept by ``(device, seq)`` instead)."""
-    if not cids:
-        return {}
-    params = {f"c{i}": c for i, c in enumerate(cids)}
-    cur = raw(conn).run(conn, _lookups_sql(len(cids)), params)
-    rows = cur.fetchall()
-    cur.close()
-    return {row[0]: _found(row) for row in rows}
-
-
-def _found(row: Sequence[Any]) -> dict[str, Any]:
-    nc, np_ = len(_CRED_COLUMNS), len(_PERSON_COLUMNS)
-    out = {"c_" + c: v for c, v in zip(_CRED_COLUMNS, row[:nc], strict=True)}
-    out.update({"p_" + c: v for c, v in zip(_PERSON_COLUMNS, row[nc : nc + np_], strict=True)})
-    out["dup_seq"] = row[nc + np_]
-    out["view_row"] = tuple(row[-_NV:])
-    return out
-
-
-def lookup_view(ctx: Context, op: str, found: dict[str, Any]) -> dict[str, Any] | None:
-    """The gate's view of the person :func:`_scan_lookup` found (None: the actor may not see
-    it); the caller audits it with the scan."""
-    if not gate_view.may_see(ctx, op):
-        return None
-    pid, household = found["p_id"], found["p_household_id"]
-    return gate_view.view(ctx, op, pid, household, found["view_row"])
 
 
 def scan(
@@ -152,7 +85,7 @@ def scan(
         with ctx.write() as conn:
             if action == ev.BOARD and flight and ctx.pg:  # lock first: later reads are fresh
                 ctx.flight(conn, op, flight, lock=True)
-            found = _scan_lookup(conn, claim.credential_id, key)
+            found = scan_lookup(conn, claim.credential_id, key)
             if found is not None and found["dup_seq"] is not None:
                 dup = _replayed(conn, key, claim.credential_id, action, scan_id)
                 if dup is not None:

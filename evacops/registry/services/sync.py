@@ -33,6 +33,7 @@ makes no event: its answer is ``invalid``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, replace
@@ -45,7 +46,7 @@ from evacops.errors import AccessDenied, CredentialError, RegistryError
 from evacops.registry import credentials as creds
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
-from evacops.registry.services import credentials, gate_view, movements
+from evacops.registry.services import credentials, gate_view, lookups, movements
 from evacops.registry.services.context import Context, chunks
 from evacops.registry.store.db import integrity_errors, raw
 from evacops.registry.store.tables import (
@@ -168,14 +169,15 @@ def _sync_part(
     twice in the batch), they are recorded one transaction each, which replays that copy."""
     for replaying in (False, True) if len(part) > 1 else (False,):
         try:
-            with ctx.write() as conn, ctx.audit_together(conn):
+            with ctx.write() as conn, ctx.audit_together(conn) as together:
                 priors = _priors(conn, dev["id"], [s.seq for s in part]) if replaying else {}
                 ahead = _Ahead(conn, [s for s in part if s.seq not in priors])
+                together.lane = ahead.lane
                 kept: list[dict[str, Any]] = []
+                together.also = functools.partial(_keep, conn, kept)
                 out = [_sync_in(ctx, conn, op, dev, s, view, priors.get(s.seq), kept, ahead)
                        for s in part]  # fmt: skip
-                _keep(conn, kept)
-                return out
+            return out
         except integrity_errors():
             pass  # rolled back whole: nothing of it was kept
     return [_sync_one(ctx, op, dev, s, view) for s in part]
@@ -193,13 +195,13 @@ class _Ahead:
             if not s.payload.startswith(credentials.CODE_PREFIX):
                 with contextlib.suppress(creds.InvalidCredential):
                     cids.add(creds.decode_unverified(s.payload).credential_id)
-        self.rows = movements.scan_lookups(conn, sorted(cids))
+        self.rows, self.lane = lookups.scan_lookups_and_lane(conn, sorted(cids))
         self.touched: set[str] = set()
 
     def take(self, conn: Connection, cid: str) -> dict[str, Any] | None:
         found = self.rows.pop(cid, None)
         if found is None or found["p_id"] in self.touched:
-            found = movements.scan_lookups(conn, [cid]).get(cid)
+            found = lookups.scan_lookups(conn, [cid]).get(cid)
         if found is not None:
             self.touched.add(found["p_id"])
         return found
@@ -284,6 +286,18 @@ _INSERT_SCAN = (
 )
 
 
+_KEEP_COLUMNS = ("seq", "body_hash", "event_seq", "outcome", "answer", "received_at")
+# a data-modifying WITH query (see _keep); the audit entries' statement is its primary statement
+_KEEP_PG = (
+    "ds AS (INSERT INTO device_scans (device_id, seq, body_hash, event_seq, outcome, answer, "
+    "received_at) SELECT {ds_device_id}, s.seq, s.body_hash, s.event_seq, s.outcome, "
+    "s.answer::json, s.received_at FROM unnest({ds_seq}::bigint[], {ds_body_hash}::text[], "
+    "{ds_event_seq}::bigint[], {ds_outcome}::text[], {ds_answer}::text[], "
+    "{ds_received_at}::timestamptz[]) AS s(seq, body_hash, event_seq, outcome, answer, "
+    "received_at))"
+)
+
+
 def _prior(conn: Connection, device_id: str, seq: int) -> tuple[str, dict] | None:
     """The body hash and answer kept for ``(device, seq)``, if it was synced before."""
     cur = raw(conn).run(conn, _PRIOR, {"device_id": device_id, "seq": seq})
@@ -306,10 +320,20 @@ def _priors(conn: Connection, device_id: str, seqs: list[int]) -> dict[int, tupl
     return {q: (h, a if isinstance(a, dict) else json.loads(a)) for q, h, a in rows}
 
 
-def _keep(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Write the ``device_scans`` rows of :func:`_sync_in` (``kept``) in one go."""
-    if rows:
-        raw(conn).run_many(conn, _INSERT_SCAN, rows)
+def _keep(conn: Connection, rows: list[dict[str, Any]]) -> tuple[str, dict] | None:
+    """The ``device_scans`` rows of :func:`_sync_in` (``kept``), in one go: on SQLite written
+    now; on PostgreSQL the statement that writes them (the rows as one array a column), for
+    :meth:`Context.audit_together` to send with the batch's audit entries (one round trip)."""
+    if not rows:
+        return None
+    r = raw(conn)
+    if r.sqlite:
+        r.run_many(conn, _INSERT_SCAN, rows)
+        return None
+    params: dict[str, Any] = {f"ds_{c}": [row[c] for row in rows] for c in _KEEP_COLUMNS}
+    params["ds_answer"] = [json.dumps(a.obj) for a in params["ds_answer"]]  # psycopg's Json
+    params["ds_device_id"] = rows[0]["device_id"]
+    return _KEEP_PG, params
 
 
 def _replay(
@@ -355,11 +379,11 @@ def _record(
             return {**base, "outcome": "invalid", **refusal(exc), "problem": exc.reason.value}
         claim, expired = creds.decode_unverified(s.payload), True
     cid = claim.credential_id
-    found = ahead.take(conn, cid) if ahead else movements.scan_lookups(conn, [cid]).get(cid)
+    found = ahead.take(conn, cid) if ahead else lookups.scan_lookups(conn, [cid]).get(cid)
     if found is None or found["c_operation_id"] != op or found["p_operation_id"] != op:
         return {**base, "outcome": "invalid", "problem": "unknown-credential",
                 "code": "credential-unknown"}  # fmt: skip
-    shown = movements.lookup_view(ctx, op, found) if view else None
+    shown = lookups.lookup_view(ctx, op, found) if view else None
     cred = {k[2:]: found[k] for k in found if k.startswith("c_")}
     p = {k[2:]: found[k] for k in found if k.startswith("p_")}
     site = dev["site"]  # a device scans where it is enrolled

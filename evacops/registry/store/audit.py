@@ -103,41 +103,64 @@ class Entry:
     detail: dict
 
 
-def append_many(conn: Connection, *, key: bytes, entries: list[Entry]) -> str:
+#: PostgreSQL: a data-modifying statement to send with the entries, as ``name AS (INSERT ...)``
+#: and its parameters (named apart from the entries' own): one round trip for both
+Also = tuple[str, dict]
+
+
+def append_many(
+    conn: Connection, *, key: bytes, entries: list[Entry], lane: tuple[int, str] | None = None,
+    also: Also | None = None,
+) -> str:  # fmt: skip
     """Append ``entries``, in order, to one lane inside the caller's transaction: the lane's
     head is read and locked once, the entries chained one after the other and written with the
-    lane's new head in one statement on PostgreSQL (two on SQLite). Return the last hash."""
+    lane's new head in one statement on PostgreSQL (two on SQLite). Return the last hash.
+
+    ``lane``: ``(lane, head)`` read and locked earlier in this transaction (:data:`LANE_CTE`);
+    ``also`` (PostgreSQL): a statement of the caller's, sent in the same statement as the
+    entries."""
     r = raw(conn)
-    cur = r.run(conn, _LANE_PG if not r.sqlite else _LANE_ONE, {})
-    row = cur.fetchone()
-    if row is None:  # every lane busy: wait for lane 1
-        cur = r.run(conn, _LANE_ONE + " FOR UPDATE", {})
-        row = cur.fetchone()
-    lane, head = row
+    if lane is None:
+        cur = r.run(conn, _LANE_PG if not r.sqlite else _LANE_ONE, {})
+        lane = cur.fetchone()
+        if lane is None:  # every lane busy: wait for lane 1
+            cur = r.run(conn, _LANE_ONE + " FOR UPDATE", {})
+            lane = cur.fetchone()
+    lane_id, head = lane
     rows = []
     for e in entries:
         at = e.at.astimezone(UTC)
-        digest = _digest(key, head, lane, at, e.actor, e.action, e.operation, e.subject, e.detail)
+        digest = _digest(
+            key, head, lane_id, at, e.actor, e.action, e.operation, e.subject, e.detail
+        )
         rows.append((r.dt(at), e.actor, e.action, e.operation, e.subject, e.detail, head, digest))
         head = digest
     if not r.sqlite:  # the entries and their lane's new head in one statement (one round trip)
         cols = dict(zip(_COLUMNS[1:], zip(*rows, strict=True), strict=True))
         cols["detail"] = tuple(json.dumps(d) for d in cols["detail"])  # as text, cast to json
-        arrays = {c: list(v) for c, v in cols.items()} | {"lane": lane, "head": head}
-        r.run(conn, _APPEND_PG, arrays).close()
+        arrays = {c: list(v) for c, v in cols.items()} | {"lane": lane_id, "head": head}
+        if also is None:
+            r.run(conn, _APPEND_PG, arrays).close()
+        else:
+            cte, extra = also
+            r.run(conn, "WITH " + cte + ", " + _APPEND_PG[len("WITH ") :], arrays | extra).close()
         return head
-    params: dict = {"lane": lane}
+    params: dict = {"lane": lane_id}
     for i, row in enumerate(rows):
         params.update({f"{c}{i}": v for c, v in zip(_COLUMNS[1:], row, strict=True)})
         params[f"detail{i}"] = r.json(row[5])
     cur = r.run(conn, _insert(len(rows)), params)
     seq = max(s for (s,) in cur.fetchall())
-    r.run(conn, _SET_HEAD, {"lane": lane, "seq": seq, "hash": head}).close()
+    r.run(conn, _SET_HEAD, {"lane": lane_id, "seq": seq, "hash": head}).close()
     return head
 
 
 # sent straight to the driver (see events.append)
 _LANE_PG = "SELECT id, hash FROM audit_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+#: PostgreSQL: a free lane read and locked as part of a caller's first statement (``WITH`` this,
+#: then ``(SELECT id FROM lane)`` and ``(SELECT hash FROM lane)`` among its columns), for
+#: :func:`append_many`'s ``lane``: one round trip fewer
+LANE_CTE = "lane AS (" + _LANE_PG + ")"
 _LANE_ONE = "SELECT id, hash FROM audit_head WHERE id = 1"
 _COLUMNS = ("lane", "at", "actor", "action", "operation_id", "subject", "detail", "prev_hash",
             "hash")  # fmt: skip
