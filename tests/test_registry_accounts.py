@@ -261,3 +261,37 @@ def test_device_token_is_bound_to_operation_site_and_role_and_revocable(accounts
     with pytest.raises(AccessDenied, match="not a device token"):
         accounts.device_actor("evd_" + "x" * 43)
     assert [e["subject"] for e in _audit(admin.engine, "device-revoked")] == [device_id]
+
+
+def test_a_device_token_revoked_by_another_process_is_refused_within_the_recheck(
+    accounts, admin, monkeypatch
+):
+    """A live token's row is read again after devices.RECHECK_S, not on every request; a
+    revocation this process did not make (another server worker, the CLI) is refused once that
+    time has passed. One this process made is refused at once (the test above)."""
+    from sqlalchemy import update
+
+    from evacops.registry.services import devices as dev_service
+    from evacops.registry.store.tables import devices
+
+    clock = [1000.0]
+    monkeypatch.setattr(dev_service.time, "monotonic", lambda: clock[0])
+    reads: list[str] = []
+    real = dev_service._token_row
+
+    def counted(engine, digest):
+        reads.append(digest)
+        return real(engine, digest)
+
+    monkeypatch.setattr(dev_service, "_token_row", counted)
+    device_id, token = admin.enrol_device(OPERATION, "Gate A", "gate", "phone 9")
+    assert accounts.device_actor(token).device == device_id
+    assert accounts.device_actor(token).device == device_id
+    assert len(reads) == 1  # the second request used the row read by the first
+    with admin.engine.begin() as conn:  # revoked elsewhere: this process's rows not told
+        conn.execute(update(devices).where(devices.c.id == device_id)
+                     .values(revoked_at=datetime.now(UTC)))  # fmt: skip
+    clock[0] += dev_service.RECHECK_S
+    with pytest.raises(AccessDenied, match="revoked"):
+        accounts.device_actor(token)
+    assert len(reads) == 2

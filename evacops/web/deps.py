@@ -92,9 +92,10 @@ def _as(acc: Accounts, actor: Actor, request: Request) -> Registry:
 
 
 async def _device(acc: Accounts, token: str, request: Request) -> Caller | None:
-    """The device of a token ``evd_...``, or None. Checked against the database on every
-    request (one indexed read of its SHA-256: a revoked device is refused at once; no slow
-    hash, the token being 256 random bits). On PostgreSQL the read waits on the event loop
+    """The device of a token ``evd_...``, or None. Checked against the database (one indexed
+    read of its SHA-256, no slow hash, the token being 256 random bits), at most every
+    :data:`evacops.registry.services.devices.RECHECK_S` for a live token (a revoked one is
+    refused at once by the process that revoked it). On PostgreSQL the read waits on the event loop
     (:attr:`Accounts.loop`); on SQLite it is done on the event loop: a gate sends many small
     requests, and a hop to the thread pool and back cost more than the read itself."""
     loop = acc.loop

@@ -4,12 +4,15 @@ An admin enrols a device (:func:`enrol_device`) and is shown its token once; onl
 SHA-256 is stored. :func:`device_actor` turns a token into an :class:`Actor` that holds the
 device's role in its operation only and scans only at its site
 (:func:`evacops.registry.services.movements.scan` checks the site). A revoked device's token is
-refused at once.
+refused at once by the process that revoked it, and by every other process within
+:data:`RECHECK_S` (a live token's row is kept that long, :func:`device_actor`).
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
@@ -23,6 +26,14 @@ from evacops.registry.store.tables import devices
 #: the roles a device may hold
 DEVICE_ROLES = (Role.gate, Role.manifest)
 LABEL_MAX = 100
+#: seconds a live device token's row is used without reading it again: a gate sends many small
+#: requests, and the read was a tenth of a scan request's work on the server (docs/service.md,
+#: Measured); a revocation reaches the other server processes within this time
+RECHECK_S = 0.5
+# token digest -> (read at, time.monotonic(); the device's row): live tokens only, this process
+_LIVE: dict[str, tuple[float, tuple]] = {}
+_LIVE_MAX = 10_000
+_LIVE_LOCK = threading.Lock()
 
 
 def enrol_device(ctx: Context, op: str, site: str, role: str, label: str) -> tuple[str, str]:
@@ -68,12 +79,24 @@ def device_actor(engine: Engine, secret: str) -> Actor:
     :class:`AccessDenied` for an unknown or revoked token."""
     if not secret or len(secret) > 200:
         raise AccessDenied("not a device token")
-    row = _token_row(engine, token_hash(secret))
-    if row is None:
-        raise AccessDenied("not a device token")
+    digest = token_hash(secret)
+    now = time.monotonic()
+    seen = _LIVE.get(digest)
+    if seen is not None and now - seen[0] < RECHECK_S:
+        row = seen[1]
+    else:
+        read = _token_row(engine, digest)
+        if read is None:
+            raise AccessDenied("not a device token")
+        row = read
     device, operation, site, role_name, revoked_at = row
     if revoked_at is not None:
         raise AccessDenied(f"device {device}: revoked; ask an admin to enrol it again")
+    if seen is None or seen[1] is not row:
+        with _LIVE_LOCK:
+            if len(_LIVE) >= _LIVE_MAX:
+                _LIVE.clear()
+            _LIVE[digest] = (now, row)
     role = Role(role_name)
     return Actor(f"device:{device}", role, roles={operation: role}, device=device, site=site)
 
@@ -117,6 +140,8 @@ def revoke_device(ctx: Context, op: str, device_id: str) -> bool:
         ).rowcount
         if n:
             ctx.audit(conn, "device-revoked", op, device_id, {})
+    with _LIVE_LOCK:  # refused at once in this process (the others within RECHECK_S)
+        _LIVE.clear()
     return bool(n)
 
 
