@@ -82,6 +82,37 @@ def test_an_audit_rewrite_with_recomputed_hashes_is_detected(registry_env, backe
     assert not v.ok and v.first_bad == target["seq"], v
 
 
+def test_entries_chained_to_a_lane_that_moved_since_it_was_read_are_refused(
+    registry_env, backend, admin
+):
+    """A batch of scans reads its audit lane with its first statement (audit.LANE_CTE) and
+    appends at its end. Were another entry appended to that lane in between, on the same
+    transaction (which its own lock does not hold back), the batch's entries would fork the
+    chain: the append refuses instead, and the transaction rolls back whole."""
+    if backend == "sqlite":
+        pytest.skip("the lane read with a batch's look-ups is PostgreSQL's (FOR UPDATE)")
+    from datetime import UTC, datetime
+
+    from evacops.registry.store import audit as audit_log
+
+    key = admin.ctx.audit_key()
+    entry = audit_log.Entry(datetime.now(UTC), "test", "probe", OPERATION, "x", {})
+    before = admin.audit_verify().entries
+    with pytest.raises(RuntimeError, match="moved"), admin.engine.begin() as conn:
+        lane = tuple(conn.execute(text(f"WITH {audit_log.LANE_CTE} SELECT id, hash FROM lane"))
+                     .one())  # fmt: skip
+        audit_log.append_many(conn, key=key, entries=[entry])  # takes the same lane: ours
+        audit_log.append_many(conn, key=key, entries=[entry], lane=lane)
+    v = admin.audit_verify()
+    assert v.ok and v.entries == before, v
+    with admin.engine.begin() as conn:  # the lane as read, nothing in between: appended
+        lane = tuple(conn.execute(text(f"WITH {audit_log.LANE_CTE} SELECT id, hash FROM lane"))
+                     .one())  # fmt: skip
+        audit_log.append_many(conn, key=key, entries=[entry, entry], lane=lane)
+    v = admin.audit_verify()
+    assert v.ok and v.entries == before + 2, v
+
+
 # ---------------------------------------------------------------------------------- shred
 def test_a_database_copy_taken_before_the_shred_cannot_be_opened_after_it(registry_env, admin):
     """The copy: the operation's row as it was before the shred (its wrapped keys), written back

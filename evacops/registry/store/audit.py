@@ -22,6 +22,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
@@ -138,12 +139,17 @@ def append_many(
     if not r.sqlite:  # the entries and their lane's new head in one statement (one round trip)
         cols = dict(zip(_COLUMNS[1:], zip(*rows, strict=True), strict=True))
         cols["detail"] = tuple(json.dumps(d) for d in cols["detail"])  # as text, cast to json
-        arrays = {c: list(v) for c, v in cols.items()} | {"lane": lane_id, "head": head}
+        arrays: dict[str, Any] = {c: list(v) for c, v in cols.items()}
+        arrays |= {"lane": lane_id, "head": head, "prev": rows[0][6]}
         if also is None:
-            r.run(conn, _APPEND_PG, arrays).close()
+            cur = r.run(conn, _APPEND_PG, arrays)
         else:
             cte, extra = also
-            r.run(conn, "WITH " + cte + ", " + _APPEND_PG[len("WITH ") :], arrays | extra).close()
+            cur = r.run(conn, "WITH " + cte + ", " + _APPEND_PG[len("WITH ") :], arrays | extra)
+        moved = cur.fetchone() is None
+        cur.close()
+        if moved:  # the transaction rolls back: nothing of it is kept
+            raise RuntimeError(f"audit lane {lane_id} moved since it was read in this transaction")
         return head
     params: dict = {"lane": lane_id}
     for i, row in enumerate(rows):
@@ -168,7 +174,9 @@ _SET_HEAD = "UPDATE audit_head SET seq = {seq}, hash = {hash} WHERE id = {lane}"
 # PostgreSQL: the entries go as one array a column, the same eight parameters whatever their
 # number, so psycopg prepares the statement once (a statement with more than 50 parameters is
 # never prepared, and building it was a quarter of a scan's time on the server); WITH ORDINALITY
-# keeps their order, so each entry's seq is after the one it follows.
+# keeps their order, so each entry's seq is after the one it follows. The head is moved only
+# from the hash the entries were chained to (a lane read earlier in the transaction, LANE_CTE,
+# and an entry appended to it since by another path would otherwise fork the chain).
 _APPEND_PG = (
     "WITH entry AS (INSERT INTO audit (" + ", ".join(_COLUMNS) + ") "
     "SELECT {lane}, e.at, e.actor, e.action, e.operation_id, e.subject, e.detail::json, "
@@ -177,7 +185,8 @@ _APPEND_PG = (
     "{hash}::text[]) WITH ORDINALITY "
     "AS e(at, actor, action, operation_id, subject, detail, prev_hash, hash, n) "
     "ORDER BY e.n RETURNING seq) "
-    "UPDATE audit_head SET seq = (SELECT max(seq) FROM entry), hash = {head} WHERE id = {lane}"
+    "UPDATE audit_head SET seq = (SELECT max(seq) FROM entry), hash = {head} "
+    "WHERE id = {lane} AND hash = {prev} RETURNING id"
 )
 
 
