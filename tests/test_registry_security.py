@@ -101,8 +101,9 @@ def test_entries_chained_to_a_lane_that_moved_since_it_was_read_are_refused(
     with pytest.raises(RuntimeError, match="moved"), admin.engine.begin() as conn:
         lane = tuple(conn.execute(text(f"WITH {audit_log.LANE_CTE} SELECT id, hash FROM lane"))
                      .one())  # fmt: skip
-        audit_log.append_many(conn, key=key, entries=[entry])  # takes the same lane: ours
-        audit_log.append_many(conn, key=key, entries=[entry], lane=lane)
+        assert lane[0] != 1  # lane 1 is only ever taken last (audit.LANE_CTE)
+        audit_log.append_many(conn, key=key, entries=[entry], lane=lane)  # the other path
+        audit_log.append_many(conn, key=key, entries=[entry], lane=lane)  # chained to the old head
     v = admin.audit_verify()
     assert v.ok and v.entries == before, v
     with admin.engine.begin() as conn:  # the lane as read, nothing in between: appended

@@ -165,8 +165,14 @@ def append_many(
 _LANE_PG = "SELECT id, hash FROM audit_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
 #: PostgreSQL: a free lane read and locked as part of a caller's first statement (``WITH`` this,
 #: then ``(SELECT id FROM lane)`` and ``(SELECT hash FROM lane)`` among its columns), for
-#: :func:`append_many`'s ``lane``: one round trip fewer
-LANE_CTE = "lane AS (" + _LANE_PG + ")"
+#: :func:`append_many`'s ``lane``: one round trip fewer. Never lane 1: a writer that finds every
+#: lane busy waits for lane 1 at its end, holding its row locks, and a transaction that held
+#: lane 1 from its start might be waiting for one of those rows (a deadlock); lane 1 is only
+#: ever taken last.
+LANE_CTE = (
+    "lane AS (SELECT id, hash FROM audit_head WHERE id > 1 ORDER BY id LIMIT 1 "
+    "FOR UPDATE SKIP LOCKED)"
+)
 _LANE_ONE = "SELECT id, hash FROM audit_head WHERE id = 1"
 _COLUMNS = ("lane", "at", "actor", "action", "operation_id", "subject", "detail", "prev_hash",
             "hash")  # fmt: skip
