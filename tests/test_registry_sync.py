@@ -126,6 +126,35 @@ def test_concurrent_retries_of_one_batch_make_each_scan_once(world):
     for seq in range(12):  # every copy was told the same event
         assert len({a[seq]["event"] for a in answers}) == 1
     assert sum(not a[s]["duplicate"] for a in answers for s in range(12)) == 12
+    # the three threads share one registry (one context), each with its own transaction: each
+    # batch's audit entries went with it, none straight to a lane another batch had locked
+    assert world["admin"].audit_verify().ok
+
+
+def test_a_context_shared_by_threads_gathers_each_connections_entries_apart(world, monkeypatch):
+    """Two batches under one context (threads sharing a registry), the second begun while the
+    first is open: each one's audit entries are gathered for its own connection and appended at
+    its own end, none straight away (a straight append could take the lane the first batch
+    locked with its look-ups, ahead of it)."""
+    from evacops.registry.store import audit as audit_log
+
+    admin = world["admin"]
+    ctx = admin.ctx
+    calls: list = []
+
+    def append_many(conn, *, key, entries, lane=None, also=None):
+        calls.append((conn, [e.subject for e in entries]))
+        return ""
+
+    monkeypatch.setattr(audit_log, "append_many", append_many)
+    with admin.engine.connect() as c1, admin.engine.connect() as c2:
+        with ctx.audit_together(c1):
+            with ctx.audit_together(c2):  # another thread's batch, begun meanwhile
+                ctx.audit(c1, "probe", OPERATION, "one")
+                ctx.audit(c2, "probe", OPERATION, "two")
+            ctx.audit(c1, "probe", OPERATION, "three")
+        ctx.audit(c1, "probe", OPERATION, "four")  # no batch open on c1: appended at once
+    assert calls == [(c2, ["two"]), (c1, ["one", "three"]), (c1, ["four"])]
 
 
 def test_one_seq_twice_in_a_batch_is_one_scan(world):

@@ -108,8 +108,11 @@ class Context:
         self.clock = clock
         self.pg = engine.dialect.name == "postgresql"
         self.share(caches or Caches())
-        # (connection, entries) while :meth:`audit_together` gathers that connection's entries
-        self._gathering: tuple[Connection, list[audit_log.Entry]] | None = None
+        # id(connection) -> (connection, its entries) while :meth:`audit_together` gathers them:
+        # by connection, so threads sharing this context (each with its own transaction) never
+        # see one another's (a tuple slot was overwritten across threads, and an entry meant
+        # for a batch went straight to the lane that batch had locked, ahead of it)
+        self._gathering: dict[int, tuple[Connection, list[audit_log.Entry]]] = {}
 
     def share(self, caches: Caches) -> None:
         """Keep the caches in ``caches`` (shared with the process's other contexts)."""
@@ -145,7 +148,7 @@ class Context:
         :meth:`audit_together`, when its block ends)."""
         entry = audit_log.Entry(self.clock(), self.actor.name, action, operation, subject,
                                 detail or {})  # fmt: skip
-        gathering = self._gathering
+        gathering = self._gathering.get(id(conn))
         if gathering is not None and gathering[0] is conn:
             gathering[1].append(entry)
             return
@@ -161,11 +164,15 @@ class Context:
         rolls back)."""
         entries: list[audit_log.Entry] = []
         together = Together()
-        outer, self._gathering = self._gathering, (conn, entries)
+        outer = self._gathering.get(id(conn))
+        self._gathering[id(conn)] = (conn, entries)
         try:
             yield together
         finally:
-            self._gathering = outer
+            if outer is None:
+                self._gathering.pop(id(conn), None)
+            else:
+                self._gathering[id(conn)] = outer
         also = together.also() if together.also is not None else None
         if entries:
             audit_log.append_many(conn, key=self.audit_key(), entries=entries,
