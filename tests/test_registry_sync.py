@@ -54,6 +54,24 @@ def world(registry_env, admin):
             "payload": payload, "devs": devs, "accounts": accounts}  # fmt: skip
 
 
+def at_once(*calls) -> list[Exception]:
+    """Run each of ``calls`` in a thread of its own, all at once; the exceptions they raised."""
+    errors: list[Exception] = []
+
+    def run(call):
+        try:
+            call()
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
 def sync(world, name, scans):
     device_id, reg = world["devs"][name]
     return reg.sync_scans(OPERATION, device_id, scans)
@@ -108,20 +126,7 @@ def test_concurrent_retries_of_one_batch_make_each_scan_once(world):
              for i, p in enumerate(ids[:12])]  # fmt: skip
     before = n_events(engine)
     answers: list = []
-    errors: list = []
-
-    def run():
-        try:
-            answers.append(sync(world, "a", batch))
-        except Exception as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert at_once(*[lambda: answers.append(sync(world, "a", batch))] * 3) == []
     assert n_events(engine) == before + 12
     for seq in range(12):  # every copy was told the same event
         assert len({a[seq]["event"] for a in answers}) == 1
@@ -201,24 +206,15 @@ def test_batches_of_several_devices_at_once_keep_the_audit_chain_whole(world):
     at = utcnow() - timedelta(minutes=5)
     mine = {"a": ids[:10], "b": ids[10:20]}
     before = n_events(engine)
-    errors: list = []
 
     def device(name):
-        try:
-            for k in range(0, 10, 2):  # five batches of two
-                batch = [{"seq": k + j + 1, "payload": pay[p], "action": "gate-in",
-                          "at": (at + timedelta(seconds=k + j)).isoformat()}
-                         for j, p in enumerate(mine[name][k : k + 2])]  # fmt: skip
-                assert [a["outcome"] for a in sync(world, name, batch)] == ["recorded"] * 2
-        except Exception as exc:
-            errors.append(exc)
+        for k in range(0, 10, 2):  # five batches of two
+            batch = [{"seq": k + j + 1, "payload": pay[p], "action": "gate-in",
+                      "at": (at + timedelta(seconds=k + j)).isoformat()}
+                     for j, p in enumerate(mine[name][k : k + 2])]  # fmt: skip
+            assert [a["outcome"] for a in sync(world, name, batch)] == ["recorded"] * 2
 
-    threads = [threading.Thread(target=device, args=(n,)) for n in ("a", "b")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert at_once(lambda: device("a"), lambda: device("b")) == []
     assert n_events(engine) == before + 20
     with engine.connect() as conn:
         kept = conn.execute(

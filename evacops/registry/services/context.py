@@ -30,7 +30,7 @@ from evacops.registry.limits import check_text
 from evacops.registry.security import Actor
 from evacops.registry.store import audit as audit_log
 from evacops.registry.store.crypto import FieldCipher, KeyFolder, unwrap_key
-from evacops.registry.store.db import raw, writer_turn
+from evacops.registry.store.db import writer_turn
 from evacops.registry.store.tables import flights, operations, persons, sites, utcnow
 
 
@@ -178,8 +178,7 @@ class Context:
             audit_log.append_many(conn, key=self.audit_key(), entries=entries,
                                   lane=together.lane, also=also)  # fmt: skip
         elif also is not None:
-            cte, params = also
-            raw(conn).run(conn, "WITH " + cte + " SELECT 1", params).close()
+            audit_log.send_also(conn, also)
 
     def event(
         self,

@@ -82,17 +82,14 @@ def device_actor(engine: Engine, secret: str) -> Actor:
     digest = token_hash(secret)
     now = time.monotonic()
     seen = _LIVE.get(digest)
-    if seen is not None and now - seen[0] < RECHECK_S:
-        row = seen[1]
-    else:
-        read = _token_row(engine, digest)
-        if read is None:
-            raise AccessDenied("not a device token")
-        row = read
+    fresh = seen is None or now - seen[0] >= RECHECK_S
+    row = _token_row(engine, digest) if seen is None or fresh else seen[1]
+    if row is None:
+        raise AccessDenied("not a device token")
     device, operation, site, role_name, revoked_at = row
     if revoked_at is not None:
         raise AccessDenied(f"device {device}: revoked; ask an admin to enrol it again")
-    if seen is None or seen[1] is not row:
+    if fresh:
         with _LIVE_LOCK:
             if len(_LIVE) >= _LIVE_MAX:
                 _LIVE.clear()

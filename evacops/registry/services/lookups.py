@@ -23,11 +23,12 @@ _PERSON_COLUMNS = (
 )  # fmt: skip
 
 
-def _lookup_sql(previous: str, where: str) -> str:
+def _lookup_sql(previous: str, where: str, lead: str = "") -> str:
     """The look-up of a scan's credential and person (``where``), with ``previous``: the seq of
-    an earlier copy of the scan, or NULL."""
+    an earlier copy of the scan, or NULL; ``lead``: ``WITH ... SELECT`` and columns before the
+    look-up's own."""
     return (
-        "SELECT "
+        (lead or "SELECT ")
         + ", ".join(f"c.{c}" for c in _CRED_COLUMNS)
         + ", "
         + ", ".join(f"p.{c}" for c in _PERSON_COLUMNS)
@@ -37,10 +38,14 @@ def _lookup_sql(previous: str, where: str) -> str:
     )
 
 
-@functools.lru_cache(maxsize=64)
-def _lookups_sql(n: int) -> str:
-    """:func:`_lookup_sql` of ``n`` credentials, without a previous copy."""
-    return _lookup_sql("NULL", "c.id IN (" + ", ".join(f"{{c{i}}}" for i in range(n)) + ")")
+@functools.lru_cache(maxsize=128)
+def _lookups_sql(n: int, lane: bool = False) -> str:
+    """:func:`_lookup_sql` of ``n`` credentials, without a previous copy; with ``lane``, also a
+    free audit lane read and locked (PostgreSQL), its id and head the first two columns."""
+    lead = ("WITH " + audit_log.LANE_CTE + " SELECT (SELECT id FROM lane), "
+            "(SELECT hash FROM lane), ") if lane else ""  # fmt: skip
+    where = "c.id IN (" + ", ".join(f"{{c{i}}}" for i in range(n)) + ")"
+    return _lookup_sql("NULL", where, lead)
 
 
 SCAN_LOOKUP = _lookup_sql("(SELECT seq FROM events WHERE idempotency_key = {key})", "c.id = {cid}")
@@ -68,16 +73,6 @@ def scan_lookups(conn: Connection, cids: Sequence[str]) -> dict[str, dict[str, A
     return {row[0]: _found(row) for row in rows}
 
 
-@functools.lru_cache(maxsize=64)
-def _lookups_lane_sql(n: int) -> str:
-    """:func:`_lookups_sql` that also reads and locks a free audit lane (PostgreSQL), its id and
-    head the first two columns of every row."""
-    return (
-        "WITH " + audit_log.LANE_CTE + " SELECT (SELECT id FROM lane), (SELECT hash FROM lane), "
-        + _lookups_sql(n)[len("SELECT "):]
-    )  # fmt: skip
-
-
 def scan_lookups_and_lane(
     conn: Connection, cids: Sequence[str]
 ) -> tuple[dict[str, dict[str, Any]], tuple[int, str] | None]:
@@ -87,7 +82,7 @@ def scan_lookups_and_lane(
     r = raw(conn)
     if r.sqlite or not cids:
         return scan_lookups(conn, cids), None
-    cur = r.run(conn, _lookups_lane_sql(len(cids)), {f"c{i}": c for i, c in enumerate(cids)})
+    cur = r.run(conn, _lookups_sql(len(cids), lane=True), {f"c{i}": c for i, c in enumerate(cids)})
     rows = cur.fetchall()
     cur.close()
     lane = (rows[0][0], rows[0][1]) if rows and rows[0][0] is not None else None

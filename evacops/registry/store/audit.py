@@ -109,6 +109,12 @@ class Entry:
 Also = tuple[str, dict]
 
 
+def send_also(conn: Connection, also: Also) -> None:
+    """``also`` on its own (PostgreSQL), when there are no entries to send it with."""
+    cte, params = also
+    raw(conn).run(conn, "WITH " + cte + " SELECT 1", params).close()
+
+
 def append_many(
     conn: Connection, *, key: bytes, entries: list[Entry], lane: tuple[int, str] | None = None,
     also: Also | None = None,
@@ -162,17 +168,15 @@ def append_many(
 
 
 # sent straight to the driver (see events.append)
-_LANE_PG = "SELECT id, hash FROM audit_head ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+_FREE_LANE = "SELECT id, hash FROM audit_head {where}ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+_LANE_PG = _FREE_LANE.format(where="")
 #: PostgreSQL: a free lane read and locked as part of a caller's first statement (``WITH`` this,
 #: then ``(SELECT id FROM lane)`` and ``(SELECT hash FROM lane)`` among its columns), for
 #: :func:`append_many`'s ``lane``: one round trip fewer. Never lane 1: a writer that finds every
 #: lane busy waits for lane 1 at its end, holding its row locks, and a transaction that held
 #: lane 1 from its start might be waiting for one of those rows (a deadlock); lane 1 is only
 #: ever taken last.
-LANE_CTE = (
-    "lane AS (SELECT id, hash FROM audit_head WHERE id > 1 ORDER BY id LIMIT 1 "
-    "FOR UPDATE SKIP LOCKED)"
-)
+LANE_CTE = "lane AS (" + _FREE_LANE.format(where="WHERE id > 1 ") + ")"
 _LANE_ONE = "SELECT id, hash FROM audit_head WHERE id = 1"
 _COLUMNS = ("lane", "at", "actor", "action", "operation_id", "subject", "detail", "prev_hash",
             "hash")  # fmt: skip
