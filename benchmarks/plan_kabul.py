@@ -1,10 +1,14 @@
-"""Measure planning the Kabul scenario: build and solve time and peak memory, per period length.
+"""Measure planning the Kabul scenario: build and solve time and peak memory, per period length,
+beside the peer: the same benchmark on the code and scenario of another commit (default
+41f41a7, the planner as issue 11 was filed, before the limits real operations have).
 
     .venv/bin/python benchmarks/plan_kabul.py [--scenario scenarios/kabul-2021.yaml]
-        [--periods 1h 15min] [--integer] [--json]
+        [--periods 1h [15min ...]] [--integer] [--peer COMMIT | --no-peer] [--json]
 
-Each period length runs in a fresh process so that its peak memory (max RSS) is its own.
-Targets (issue 2): 1-hour periods <= 30 s and <= 4 GiB; 15-minute periods <= 180 s.
+Each period length runs in a fresh process so that its peak memory (max RSS) is its own; the
+peer runs after it, from its own files (`git archive`, so this must be a git checkout), with its
+own version of the scenario. Targets: issue 11, planning Kabul at 1-hour periods no slower than
+the peer; issue 12, 1-hour periods <= 20 s with whole sorties, 15-minute periods <= 120 s.
 Figures are printed, never asserted.
 """
 
@@ -16,6 +20,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,11 +68,43 @@ def one(scenario: str, period: str, integer: bool) -> dict:
     }
 
 
+PEER = "41f41a7"
+"""The planner as issue 11 was filed ("today's" planning, about 115 s at 1-hour periods then)."""
+
+
+def child(root: str, scenario: str, period: str, integer: bool) -> dict:
+    """One period's figures from the benchmark script under ``root`` (ours or the peer's)."""
+    cmd = [sys.executable, os.path.join(root, "benchmarks", "plan_kabul.py")]
+    cmd += ["--scenario", scenario, "--child", period] + (["--integer"] if integer else [])
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        print(res.stderr, file=sys.stderr)
+        sys.exit(res.returncode)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def peer_tree(commit: str, into: str) -> str | None:
+    """Extract ``commit``'s files into ``into``; None (and a line saying why) if it cannot."""
+    try:
+        archive = subprocess.run(
+            ["git", "-C", ROOT, "archive", commit], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"peer {commit}: not run ({e}); run from a git checkout, or pass --no-peer")
+        return None
+    return into
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--scenario", default=os.path.join(ROOT, "scenarios", "kabul-2021.yaml"))
-    ap.add_argument("--periods", nargs="+", default=["1h", "15min"])
+    ap.add_argument(
+        "--periods", nargs="+", default=["1h"], help="period lengths (15min does not finish today)"
+    )
     ap.add_argument("--integer", action="store_true", help="solve the MIP instead of LP+repair")
+    ap.add_argument("--peer", default=PEER, help=f"commit to measure beside (default {PEER})")
+    ap.add_argument("--no-peer", action="store_true", help="measure this code alone")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -75,24 +112,25 @@ def main() -> None:
         print(json.dumps(one(a.scenario, a.child, a.integer)))
         return
     rows = []
-    for period in a.periods:
-        cmd = [sys.executable, __file__, "--scenario", a.scenario, "--child", period]
-        if a.integer:
-            cmd.append("--integer")
-        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if res.returncode != 0:
-            print(res.stderr, file=sys.stderr)
-            sys.exit(res.returncode)
-        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    with tempfile.TemporaryDirectory(prefix="evacops-peer-") as tmp:
+        peer = None if a.no_peer else peer_tree(a.peer, tmp)
+        rel = os.path.relpath(os.path.abspath(a.scenario), ROOT)
+        for period in a.periods:
+            rows.append({"code": "this", **child(ROOT, a.scenario, period, a.integer)})
+            if peer is not None:
+                theirs = os.path.join(peer, rel)
+                rows.append({"code": a.peer, **child(peer, theirs, period, a.integer)})
     if a.json:
         print(json.dumps(rows, indent=2))
         return
-    targets = {"1h": 30.0, "15min": 180.0}
+    targets = {"1h": 20.0, "15min": 120.0}  # issue 12
     print(f"Kabul planning benchmark: {a.scenario} ({os.cpu_count()} cores)")
     print("  LP s: load, compile, build and solve the LP (the bound every schedule is held to);")
     print("  repair s: whole sorties and people re-flowed on them (or the MIP with --integer)")
     print("  total s is wall time; cpu s the process's CPU time (the same on an idle machine)")
+    print("  code: this checkout, or the peer commit with its own scenario (issue 11: no slower)")
     head = (
+        "code",
         "period",
         "mode",
         "vars",
@@ -106,11 +144,13 @@ def main() -> None:
         "out",
         "left",
     )
-    print("{:>7} {:>10} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}".format(*head))
+    line = "{:>8} {:>7} {:>10} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}"
+    print(line.format(*head))
     for r in rows:
         print(
-            "{:>7} {:>10} {:>9,} {:>9,} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8} {:>9,.0f} "
+            "{:>8} {:>7} {:>10} {:>9,} {:>9,} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8} {:>9,.0f} "
             "{:>9,} {:>9,}".format(
+                r["code"],
                 r["period"],
                 r["mode"],
                 r["variables"],
@@ -125,6 +165,13 @@ def main() -> None:
                 r["left_behind"],
             )
         )
+    for period in a.periods:
+        pair = [r for r in rows if r["period"] == period]
+        if len(pair) == 2:
+            ours, theirs = pair
+            wall = ours["end_to_end_s"] / theirs["end_to_end_s"]
+            cpu = ours["cpu_s"] / theirs["cpu_s"]
+            print(f"{period}: this code takes {wall:.2f}x the peer's wall time, {cpu:.2f}x its CPU")
 
 
 if __name__ == "__main__":
