@@ -87,13 +87,17 @@ def peer_tree(commit: str, into: str) -> str | None:
     """Extract ``commit``'s files into ``into``; None (and a line saying why) if it cannot."""
     try:
         archive = subprocess.run(
-            ["git", "-C", ROOT, "archive", commit], capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
-    except (OSError, subprocess.CalledProcessError) as e:
-        print(f"peer {commit}: not run ({e}); run from a git checkout, or pass --no-peer")
-        return None
-    return into
+            ["git", "-C", ROOT, "archive", commit], capture_output=True, check=False
+        )
+    except OSError as e:
+        why = f"git: {e.strerror}"
+    else:
+        if archive.returncode == 0:
+            subprocess.run(["tar", "-x", "-C", into], input=archive.stdout, check=True)
+            return into
+        why = "not a commit of this clone"
+    print(f"peer {commit}: not run ({why}); fetch it, or pass --no-peer", file=sys.stderr)
+    return None
 
 
 def main() -> None:
