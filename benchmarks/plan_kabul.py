@@ -119,10 +119,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="evacops-peer-") as tmp:
         peer = None if a.no_peer else peer_tree(a.peer, tmp)
         rel = os.path.relpath(os.path.abspath(a.scenario), ROOT)
+        theirs = os.path.join(tmp, rel)  # the peer's own version of the scenario file
+        if peer is not None and (rel.startswith(os.pardir) or not os.path.isfile(theirs)):
+            say = f"peer {a.peer}: not run (it has no {a.scenario}); pass --no-peer"
+            print(say, file=sys.stderr)
+            peer = None
         for period in a.periods:
             rows.append({"code": "this", **child(ROOT, a.scenario, period, a.integer)})
             if peer is not None:
-                theirs = os.path.join(peer, rel)
                 rows.append({"code": a.peer, **child(peer, theirs, period, a.integer)})
     if a.json:
         print(json.dumps(rows, indent=2))

@@ -63,3 +63,21 @@ def test_an_unknown_peer_is_said_in_one_line_and_ours_still_runs():
     said = res.stderr.strip().splitlines()
     assert len(said) == 1 and said[0].startswith("peer 0000000") and "--no-peer" in said[0]
     assert [r["code"] for r in json.loads(res.stdout)] == ["this"]
+
+
+def test_a_scenario_the_peer_lacks_is_said_in_one_line(tmp_path):
+    if not _has("41f41a7"):
+        pytest.skip("commit 41f41a7 is not in this clone (shallow?)")
+    own = tmp_path / "mine.yaml"
+    own.write_text((ROOT / "scenarios" / "small-airlift.yaml").read_text())
+    res = subprocess.run(
+        [sys.executable, str(SCRIPT), "--scenario", str(own), "--periods", "1h", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr
+    said = res.stderr.strip().splitlines()
+    assert len(said) == 1 and "not run (it has no" in said[0], said
+    assert [r["code"] for r in json.loads(res.stdout)] == ["this"]
