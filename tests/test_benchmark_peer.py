@@ -25,9 +25,9 @@ def _has(commit: str) -> bool:
     return res.returncode == 0
 
 
-def _bench(*args: str) -> subprocess.CompletedProcess:
+def _bench(*args: str, scenario: str = SCENARIO) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), "--scenario", SCENARIO, "--periods", "1h", *args],
+        [sys.executable, str(SCRIPT), "--scenario", scenario, "--periods", "1h", *args],
         capture_output=True,
         text=True,
         check=False,
@@ -70,13 +70,7 @@ def test_a_scenario_the_peer_lacks_is_said_in_one_line(tmp_path):
         pytest.skip("commit 41f41a7 is not in this clone (shallow?)")
     own = tmp_path / "mine.yaml"
     own.write_text((ROOT / "scenarios" / "small-airlift.yaml").read_text())
-    res = subprocess.run(
-        [sys.executable, str(SCRIPT), "--scenario", str(own), "--periods", "1h", "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    res = _bench("--json", scenario=str(own))
     assert res.returncode == 0, res.stderr
     said = res.stderr.strip().splitlines()
     assert len(said) == 1 and "not run (it has no" in said[0], said

@@ -83,7 +83,7 @@ def device_actor(engine: Engine, secret: str) -> Actor:
     now = time.monotonic()
     seen = _LIVE.get(digest)
     fresh = seen is None or now - seen[0] >= RECHECK_S
-    row = _token_row(engine, digest) if seen is None or fresh else seen[1]
+    row = seen[1] if seen is not None and not fresh else _token_row(engine, digest)
     if row is None:
         raise AccessDenied("not a device token")
     device, operation, site, role_name, revoked_at = row

@@ -61,16 +61,20 @@ def scan_lookup(conn: Connection, cid: str, key: str) -> dict[str, Any] | None:
     return None if row is None else _found(row)
 
 
+def _fetch(conn: Connection, cids: Sequence[str], lane: bool) -> list[Sequence[Any]]:
+    """The rows of :func:`_lookups_sql` for ``cids`` (not empty)."""
+    cur = raw(conn).run(
+        conn, _lookups_sql(len(cids), lane), {f"c{i}": c for i, c in enumerate(cids)}
+    )
+    rows = cur.fetchall()
+    cur.close()
+    return rows
+
+
 def scan_lookups(conn: Connection, cids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """:func:`scan_lookup` of several credentials in one round trip, by credential id, without
     the previous copy (a device's scans are kept by ``(device, seq)`` instead)."""
-    if not cids:
-        return {}
-    params = {f"c{i}": c for i, c in enumerate(cids)}
-    cur = raw(conn).run(conn, _lookups_sql(len(cids)), params)
-    rows = cur.fetchall()
-    cur.close()
-    return {row[0]: _found(row) for row in rows}
+    return {row[0]: _found(row) for row in _fetch(conn, cids, lane=False)} if cids else {}
 
 
 def scan_lookups_and_lane(
@@ -79,12 +83,9 @@ def scan_lookups_and_lane(
     """:func:`scan_lookups`, and on PostgreSQL in the same round trip a free audit lane read and
     locked for the transaction's entries (``(lane, head)``; None when none was free, no
     credential was found, or on SQLite): :meth:`Context.audit_together`'s ``lane``."""
-    r = raw(conn)
-    if r.sqlite or not cids:
+    if raw(conn).sqlite or not cids:
         return scan_lookups(conn, cids), None
-    cur = r.run(conn, _lookups_sql(len(cids), lane=True), {f"c{i}": c for i, c in enumerate(cids)})
-    rows = cur.fetchall()
-    cur.close()
+    rows = _fetch(conn, cids, lane=True)
     lane = (rows[0][0], rows[0][1]) if rows and rows[0][0] is not None else None
     return {row[2]: _found(row[2:]) for row in rows}, lane
 
