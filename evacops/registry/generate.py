@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from evacops.registry.dedup import PersonRecord
+from evacops.registry.family_names import family_pool
 from evacops.registry.files import REQUIRED_COLUMNS
 from evacops.registry.given_names import FEMALE_NAMES, MALE_NAMES
-from evacops.registry.names import skeleton
 
 __all__ = [
     "CATEGORIES",
@@ -63,27 +63,8 @@ EXAMPLE_SITES: dict[str, str] = {
     "Dulles": "destination",
 }
 
-# Syllables for synthetic family names and their suffixes.
-_ONSETS = ("b", "d", "f", "g", "gh", "h", "j", "k", "kh", "l", "m", "n", "p", "q", "r", "s",
-           "sh", "t", "w", "y", "z", "zh", "ch")  # fmt: skip
-_NUCLEI = ("a", "a", "a", "e", "i", "o", "u", "oo", "ee", "ai")
-_CODAS = ("", "", "", "n", "r", "l", "m", "s", "d", "k", "g", "t")
-_SUFFIXES = ("", "", "", "", "i", "i", "zai", "zai", "khel", "wal", "yar", "zada", "mal")
-# Real family and tribal names never to be produced, even by chance.
-_EXCLUDED_FAMILY = frozenset(
-    skeleton(n)
-    for n in (
-        "Karzai", "Ghani", "Barakzai", "Popalzai", "Ahmadzai", "Haqqani", "Durrani", "Dostum",
-        "Hekmatyar", "Mohseni", "Sultani", "Nabizada", "Alokozai", "Achakzai", "Noorzai",
-        "Sadozai", "Mohammadzai", "Tarin", "Wardak", "Safi", "Mangal", "Zadran", "Stanikzai",
-        "Amin", "Hakimi", "Karimi", "Rahimi", "Ahmadi", "Mohammadi", "Hussaini", "Rezai",
-        "Sharifi", "Rasuli", "Jalali", "Hamidi", "Azizi", "Nazari", "Saberi", "Yousufzai",
-        "Kakar", "Khan", "Shinwari", "Momand", "Yusufzai", "Amiri", "Nuristani", "Panjshiri",
-    )
-)  # fmt: skip
 _FOREIGN = (("USA", 40.0), ("GBR", 14.0), ("DEU", 12.0), ("CAN", 10.0), ("NLD", 5.0),
             ("SWE", 5.0), ("NOR", 4.0), ("FRA", 4.0), ("AUS", 3.0), ("ITA", 3.0))  # fmt: skip
-_FAMILY_POOL = 6000
 
 
 @dataclass
@@ -116,7 +97,8 @@ class _Generator:
         self.rng = np.random.default_rng(seed)
         self.male_p = _weights(MALE_NAMES)
         self.female_p = _weights(FEMALE_NAMES)
-        self.family_pool = self._family_pool()
+        self.family_pool, state = family_pool(seed)
+        self.rng.bit_generator.state = dict(state)
         # Family names are frequent the way surnames are: a few common, a long tail.
         ranks = np.arange(len(self.family_pool), dtype=float)
         w = 1.0 / (ranks + 30.0) ** 0.9
@@ -125,33 +107,6 @@ class _Generator:
         self.foreign_p = _weights([(w, c) for c, w in _FOREIGN])
 
     # --- names ------------------------------------------------------------------------------
-    def _family_name(self) -> str:
-        rng = self.rng
-        n_syl = int(rng.choice((1, 2, 2, 2, 3)))
-        parts = []
-        for _ in range(n_syl):
-            parts.append(
-                _ONSETS[rng.integers(len(_ONSETS))]
-                + _NUCLEI[rng.integers(len(_NUCLEI))]
-                + _CODAS[rng.integers(len(_CODAS))]
-            )
-        suffix = _SUFFIXES[rng.integers(len(_SUFFIXES))]
-        if n_syl == 1 and not suffix:
-            suffix = "zai"
-        return ("".join(parts) + suffix).capitalize()
-
-    def _family_pool(self) -> list[str]:
-        pool: list[str] = []
-        seen: set[str] = set(_EXCLUDED_FAMILY)
-        while len(pool) < _FAMILY_POOL:
-            name = self._family_name()
-            key = skeleton(name)
-            if len(key) < 4 or key in seen:
-                continue
-            seen.add(key)
-            pool.append(name)
-        return pool
-
     def given_spelling(self, p: _Person, avoid: str | None = None) -> str:
         spellings = (FEMALE_NAMES if p.female else MALE_NAMES)[p.given][1]
         if avoid is not None and len(spellings) > 1:
