@@ -241,13 +241,14 @@ def plan(
     then fewer sorties. Prints a summary; with --out writes CSV/Parquet tables, PNG plots and an
     HTML report.
     """
-    from evacops.plan import solve_plan
-    from evacops.planfolder import write_plan
-    from evacops.report.plan import write_plan_report
     from evacops.scenario import load
 
     _check_options(period, time_limit, check, check_budget, mip_gap, fmt)
     sc = load(scenario)
+    from evacops.plan import solve_plan  # after the checks: a bad input is refused at once
+    from evacops.planfolder import write_plan
+    from evacops.report.plan import write_plan_report
+
     with err.status("planning", spinner="dots") as status:
         p = solve_plan(
             sc,

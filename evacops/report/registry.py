@@ -12,7 +12,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from evacops.report import HtmlReport, make_folder
+from evacops.report.folders import make_folder
+from evacops.report.html import HtmlReport
 
 _STEP_COLOURS = ("#4477aa", "#ccbb44", "#228833", "#aa3377")
 _TABLES = (
