@@ -13,13 +13,12 @@ the value).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from evacops.errors import RegistryError
 from evacops.registry.security import Actor
 from evacops.registry.services import (
     accounts,
@@ -59,7 +58,6 @@ __all__ = [
     "ImportResult",
     "Registry",
     "age_group",
-    "as_utc",
     "initials",
 ]
 
@@ -438,14 +436,3 @@ class Registry:
 
     def audit_entries(self, limit: int = 50) -> list[dict[str, Any]]:
         return reports.audit_entries(self.ctx, limit)
-
-
-def as_utc(value: str) -> datetime:
-    """An ISO date or datetime from the command line, as an aware UTC datetime."""
-    try:
-        d = datetime.fromisoformat(value)
-    except ValueError:
-        raise RegistryError(
-            f"{value!r}: not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM+HH:MM"
-        ) from None
-    return (d if d.tzinfo else d.replace(tzinfo=UTC)).astimezone(UTC)

@@ -21,7 +21,7 @@ import getpass
 import json
 import os
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +29,7 @@ import typer
 from rich.table import Table
 
 from evacops.cli.output import fail, out
+from evacops.errors import RegistryError
 
 app = typer.Typer(
     help="Track every evacuee: registrations, credentials, scans, manifests, reports, audit.",
@@ -188,3 +189,15 @@ class quiet:
 
     def __exit__(self, *exc):
         return False
+
+
+def as_utc(value: str) -> datetime:
+    """An ISO date or datetime from the command line, as an aware UTC datetime (kept here: a
+    command through the service never loads the database layer)."""
+    try:
+        d = datetime.fromisoformat(value)
+    except ValueError:
+        raise RegistryError(
+            f"{value!r}: not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM+HH:MM"
+        ) from None
+    return (d if d.tzinfo else d.replace(tzinfo=UTC)).astimezone(UTC)

@@ -15,6 +15,7 @@ from evacops.cli.registry.common import (
     OpOpt,
     UserOpt,
     app,
+    as_utc,
     emit,
     kv_table,
     open_as,
@@ -39,8 +40,6 @@ def report(
 ) -> None:
     """Counts by status, site, cohort and nationality; people out (since a date), per day;
     households split across places; unaccompanied minors."""
-    from evacops.registry.service import as_utc
-
     reg, op = session(user, operation)
     r = reg.report(op, since=as_utc(since) if since else None)
     if out_dir is not None:

@@ -16,6 +16,7 @@ from evacops.cli.registry.common import (
     OpOpt,
     UserOpt,
     app,
+    as_utc,
     emit,
     load_settings,
     open_as,
@@ -177,8 +178,6 @@ def flight(
     as_json: JsonOpt = False,
 ) -> None:
     """Schedule a flight (--from, --to, --seats), or record its departure (--depart)."""
-    from evacops.registry.service import as_utc
-
     reg, op = session(user, operation)
     if depart:
         res = reg.depart(op, code)
