@@ -237,12 +237,13 @@ def simulate(
     and an HTML report.
     """
     from evacops.scenario import load
-    from evacops.sim import prepare
-    from evacops.sim import simulate as run_simulation
 
     _check_options(runs, seed, engine, workers, scheduler)
     counts = _read_compare(compare)
     sc = load(scenario)
+    from evacops.sim import prepare  # after the checks: a bad input is refused at once
+    from evacops.sim import simulate as run_simulation
+
     model = prepare(sc, plan_dir, scenario)
     with progress_bar("simulating", runs) as progress:
         res = run_simulation(

@@ -17,7 +17,23 @@ A newcomer reads the modules in this order:
 - :mod:`~evacops.plan.gates`: the call-forward schedule and the crowd at each gate.
 """
 
-from evacops.plan.result import Plan
-from evacops.plan.solve import solve_network, solve_plan
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evacops.plan.result import Plan
+    from evacops.plan.solve import solve_network, solve_plan
 
 __all__ = ["Plan", "solve_network", "solve_plan"]
+
+# imported on first use (PEP 562): a light submodule (the sensitivity file's reader, the
+# what-if's changes) must not load linopy, pandas and xarray, about 1.3 s of a command's start
+_WHERE = {"Plan": "result", "solve_network": "solve", "solve_plan": "solve"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'evacops.plan' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"evacops.plan.{_WHERE[name]}"), name)
