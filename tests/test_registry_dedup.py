@@ -252,6 +252,30 @@ def test_generator_is_deterministic_and_safe() -> None:
     assert max(households.values()) <= 9
 
 
+def test_the_family_name_pool_drawn_once_changes_no_draw() -> None:
+    """The pool of family names is drawn once per seed and process (evacops.registry.
+    family_names): the same seed gives the same people with the pool cached (here, after a
+    first call) as without (a new interpreter, which draws it), so no later draw depends on
+    the cache; and no real family name is in the pool."""
+    import hashlib
+    import subprocess
+    import sys
+
+    from evacops.registry.family_names import _EXCLUDED_FAMILY, family_pool
+
+    code = (
+        "import hashlib, sys; from evacops.registry.generate import registrations_rows as r; "
+        "sys.stdout.write(hashlib.sha256(repr(r(60, 11, 0.2)).encode()).hexdigest())"
+    )
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    registrations_rows(5, seed=11)  # the pool of seed 11 is now cached in this process
+    here = hashlib.sha256(repr(registrations_rows(60, 11, 0.2)).encode()).hexdigest()
+    assert here == fresh.stdout
+    pool, _ = family_pool(11)
+    assert len(set(pool)) == len(pool) == 6000
+    assert not {skeleton(n) for n in pool} & _EXCLUDED_FAMILY
+
+
 def test_registration_rows_and_csv(tmp_path) -> None:
     rows = registrations_rows(300, seed=3)
     assert rows == registrations_rows(300, seed=3)
