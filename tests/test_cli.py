@@ -280,6 +280,25 @@ def test_plan_missing_scenario():
     assert "no such file" in line
 
 
+def test_light_modules_load_no_solver_plots_or_database():
+    """What a refused option, the gates' table, a sensitivity file or a command through the
+    service needs loads neither the solver (linopy), the plots (matplotlib) nor SQLAlchemy: the
+    packages import their heavy parts on first use (a new interpreter, as a command line)."""
+    import sys
+
+    code = (
+        "import sys, evacops.cli, evacops.plan, evacops.report, evacops.report.levels, "
+        "evacops.plan.sensitivity, evacops.cli.registry.common, evacops.client; "
+        "print(' '.join(m for m in ('linopy', 'matplotlib', 'sqlalchemy') if m in sys.modules))"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.split() == []
+    # and the package still gives the solver when asked for it
+    code = "from evacops.plan import Plan, solve_plan; print(solve_plan.__module__, Plan.__name__)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.split() == ["evacops.plan.solve", "Plan"]
+
+
 def test_plan_broken_scenario(broken):
     line = assert_user_error(evacops("plan", broken, "--check", "0"))
     assert line.startswith(f"error: {broken}:")
