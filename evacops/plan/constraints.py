@@ -211,8 +211,22 @@ def _on_ground(net: Network) -> tuple[np.ndarray, np.ndarray]:
     return padded(groups_i), padded(groups_l, 0)
 
 
+def most_on_ground(net: Network) -> np.ndarray:
+    """(S,) the most aircraft that could ever be on an airfield's ground: every aircraft of the
+    fleets that have a station there or fly there. Aircraft are conserved, so no schedule puts
+    more there; where that is within the MOG, its rows could never bind."""
+    fleets_at: list[set[int]] = [set() for _ in net.sites]
+    for f, s in net.stations:
+        fleets_at[s].add(f)
+    for f, s in zip(net.move_fleet, net.move_to, strict=True):
+        fleets_at[int(s)].add(int(f))
+    return np.array([float(sum(net.fleet_count[f] for f in fl)) for fl in fleets_at])
+
+
 def define_mog(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
-    """Aircraft on the ground at an airfield (idle, or in their ground time) <= its MOG."""
+    """Aircraft on the ground at an airfield (idle, or in their ground time) <= its MOG. An
+    airfield where every aircraft that could come fits (:func:`most_on_ground`) has no rows: an
+    exact reduction (at Kabul 18 of 25 airfields, 7,344 of 10,200 rows at 1-hour periods)."""
     S = len(net.sites)
     st_site = np.array([s for _, s in net.stations])
     idle_idx = _by(st_site, S)
@@ -227,7 +241,8 @@ def define_mog(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
         (gather(aircraft.idle, idle_idx, np.zeros_like(idle_idx)), 1.0),
         (gather(aircraft.sortie, gi, gl), 1.0),
     ]
-    add_rows(m, net, "Airfield-mog", parts, ["site", "period"], "<=", rhs)
+    can_bind = most_on_ground(net)[:, None] > rhs
+    add_rows(m, net, "Airfield-mog", parts, ["site", "period"], "<=", rhs, mask=can_bind)
 
 
 # ---- repair --------------------------------------------------------------------------------------

@@ -87,9 +87,30 @@ def _day_windows(
     add_rows(m, net, name, parts, ["fleet", "period"], "<=", rhs, mask=rows)
 
 
+def implied(net: Network) -> tuple[np.ndarray, np.ndarray]:
+    """(F,) fleets whose crew windows the maintenance windows imply, and (F,) fleets whose
+    maintenance windows the crew windows imply. Both count the same windows against the same
+    aircraft, a sortie of move m for 1 (crews) or its hours in use h_m (maintenance): where
+    min h_m x sorties per day >= hours up per day, hours up bound the sorties tighter, and where
+    max h_m x sorties per day <= hours up, the sorties bound the hours. The implied family's
+    rows are left out (exact; at Kabul 10 of 40 fleet families). Never both for one fleet."""
+    F = len(net.fleets)
+    hours = net.move_ready * net.period_h
+    lo = np.array([hours[net.move_fleet == f].min(initial=np.inf) for f in range(F)])
+    hi = np.array([hours[net.move_fleet == f].max(initial=0.0) for f in range(F)])
+    crew = np.isfinite(net.fleet_sorties_day)
+    maint = net.fleet_up < 1.0
+    per_day = np.where(crew, net.fleet_sorties_day, 0.0)
+    up = 24.0 * net.fleet_up
+    crew_implied = crew & maint & (lo * per_day >= up)
+    maint_implied = crew & maint & ~crew_implied & (hi * per_day <= up)
+    return crew_implied, maint_implied
+
+
 def define_crew_limits(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
-    """Fleet-crew: sorties in 24 hours <= max_sorties_per_day x aircraft (module docs)."""
-    limited = np.isfinite(net.fleet_sorties_day)
+    """Fleet-crew: sorties in 24 hours <= max_sorties_per_day x aircraft (module docs); none for
+    a fleet whose maintenance limit implies it (:func:`implied`)."""
+    limited = np.isfinite(net.fleet_sorties_day) & ~implied(net)[0]
     if limited.any():
         ones = np.ones(len(net.move_fleet))
         per_day = np.where(limited, net.fleet_sorties_day, 0.0)
@@ -98,8 +119,9 @@ def define_crew_limits(m: linopy.Model, net: Network, aircraft: AircraftVars) ->
 
 def define_maintenance(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
     """Fleet-maintenance: hours in use (block + ground time, departure to ready again) in 24
-    hours <= (1 - maintenance_down_fraction) x 24 h x aircraft (module docs)."""
-    down = net.fleet_up < 1.0
+    hours <= (1 - maintenance_down_fraction) x 24 h x aircraft (module docs); none for a fleet
+    whose crew limit implies it (:func:`implied`)."""
+    down = (net.fleet_up < 1.0) & ~implied(net)[1]
     if down.any():
         hours = net.move_ready * net.period_h
         per_day = 24.0 * net.fleet_up
@@ -140,5 +162,16 @@ def define_stays(m: linopy.Model, net: Network, people: PeopleVars) -> None:
         rhs = np.where(has[:, None], 0.0, np.inf) * np.ones((1, T))
         if sign > 0 and net.stay_exempt is not None:  # a re-plan's people already there
             rhs = rhs + net.stay_exempt
-        parts = [(hold, sign), (now, -sign), (_prev(arrived, np.maximum(lag, 0)), sign)]
-        add_rows(m, net, name, parts, ["site", "period"], "<=", rhs)
+        before = _prev(arrived, np.maximum(lag, 0))
+        parts = [(hold, sign), (now, -sign), (before, sign)]
+        mask = stay_rows_can_bind(before[..., 0]) if sign > 0 else None
+        add_rows(m, net, name, parts, ["site", "period"], "<=", rhs, mask=mask)
+
+
+def stay_rows_can_bind(before: np.ndarray) -> np.ndarray:
+    """(S, T) the ``Site-stay`` rows that can bind: those with arrivals ``max_stay`` periods
+    back (``before``, the labels of arrivals so far then, -1 before the first period). Before
+    anyone can have stayed too long the row says "people there <= people who arrived so far",
+    which the balances imply, so it is left out: an exact reduction (at Kabul 2,985 of 6,120
+    rows at 1-hour periods)."""
+    return before >= 0
