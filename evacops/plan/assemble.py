@@ -49,15 +49,20 @@ class RepairModel:
     backlog: np.ndarray
 
 
-def _define_aircraft_limits(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
+def _define_aircraft_limits(
+    m: linopy.Model, net: Network, aircraft: AircraftVars, reduce: bool
+) -> None:
     """The aircraft families both models share: balance, availability, slots and runway
-    movements, MOG, crews and maintenance."""
+    movements, MOG, crews and maintenance; ``reduce``: without the rows that could never bind
+    (the plan model's LP: the same optimum, 25 % faster on Kabul). The repair keeps them: on
+    Kabul at 1-hour periods, from the same LP, its search took 215 s without them and 88 s
+    with them (the MIP's path, not its answer, changes)."""
     con.define_aircraft_balance(m, net, aircraft)
     con.define_fleet_availability(m, net, aircraft)
     con.define_slots(m, net, aircraft)
-    con.define_mog(m, net, aircraft)
-    limits.define_crew_limits(m, net, aircraft)
-    limits.define_maintenance(m, net, aircraft)
+    con.define_mog(m, net, aircraft, reduce)
+    limits.define_crew_limits(m, net, aircraft, reduce)
+    limits.define_maintenance(m, net, aircraft, reduce)
 
 
 def assemble_plan(net: Network, integer: bool = False) -> PlanModel:
@@ -71,7 +76,7 @@ def assemble_plan(net: Network, integer: bool = False) -> PlanModel:
     con.define_ground_capacity(m, net, people)
     con.define_seat_capacity(m, net, people, aircraft)
     limits.define_stays(m, net, people)
-    _define_aircraft_limits(m, net, aircraft)
+    _define_aircraft_limits(m, net, aircraft, reduce=True)
     m.add_objective(plan_objective(m, net, people, aircraft))
     return PlanModel(m=m, aircraft=aircraft, people=people)
 
@@ -89,7 +94,7 @@ def assemble_repair(
     m = linopy.Model()
     aircraft = define_aircraft_variables(m, net, integer=True, sortie_bounds=sortie_bounds)
     backlog = define_backlog_variables(m, net, seat_demand)
-    _define_aircraft_limits(m, net, aircraft)
+    _define_aircraft_limits(m, net, aircraft, reduce=False)
     con.define_seat_cover(m, net, aircraft, backlog, seat_demand)
     m.add_objective(repair_objective(m, net, aircraft, backlog, shortfall_value))
     return RepairModel(m=m, aircraft=aircraft, backlog=backlog)

@@ -223,10 +223,11 @@ def most_on_ground(net: Network) -> np.ndarray:
     return np.array([float(sum(net.fleet_count[f] for f in fl)) for fl in fleets_at])
 
 
-def define_mog(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
-    """Aircraft on the ground at an airfield (idle, or in their ground time) <= its MOG. An
-    airfield where every aircraft that could come fits (:func:`most_on_ground`) has no rows: an
-    exact reduction (at Kabul 18 of 25 airfields, 7,344 of 10,200 rows at 1-hour periods)."""
+def define_mog(m: linopy.Model, net: Network, aircraft: AircraftVars, reduce: bool = True) -> None:
+    """Aircraft on the ground at an airfield (idle, or in their ground time) <= its MOG. With
+    ``reduce``, an airfield where every aircraft that could come fits (:func:`most_on_ground`)
+    has no rows: an exact reduction (at Kabul 18 of 25 airfields, 6,576 of 10,200 rows at
+    1-hour periods)."""
     S = len(net.sites)
     st_site = np.array([s for _, s in net.stations])
     idle_idx = _by(st_site, S)
@@ -241,7 +242,7 @@ def define_mog(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
         (gather(aircraft.idle, idle_idx, np.zeros_like(idle_idx)), 1.0),
         (gather(aircraft.sortie, gi, gl), 1.0),
     ]
-    can_bind = most_on_ground(net)[:, None] > rhs
+    can_bind = most_on_ground(net)[:, None] > rhs if reduce else None
     add_rows(m, net, "Airfield-mog", parts, ["site", "period"], "<=", rhs, mask=can_bind)
 
 

@@ -107,21 +107,29 @@ def implied(net: Network) -> tuple[np.ndarray, np.ndarray]:
     return crew_implied, maint_implied
 
 
-def define_crew_limits(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
-    """Fleet-crew: sorties in 24 hours <= max_sorties_per_day x aircraft (module docs); none for
-    a fleet whose maintenance limit implies it (:func:`implied`)."""
-    limited = np.isfinite(net.fleet_sorties_day) & ~implied(net)[0]
+def define_crew_limits(
+    m: linopy.Model, net: Network, aircraft: AircraftVars, reduce: bool = True
+) -> None:
+    """Fleet-crew: sorties in 24 hours <= max_sorties_per_day x aircraft (module docs); with
+    ``reduce``, none for a fleet whose maintenance limit implies it (:func:`implied`)."""
+    limited = np.isfinite(net.fleet_sorties_day)
+    if reduce:
+        limited &= ~implied(net)[0]
     if limited.any():
         ones = np.ones(len(net.move_fleet))
         per_day = np.where(limited, net.fleet_sorties_day, 0.0)
         _day_windows(m, net, "Fleet-crew", aircraft.sortie, ones, limited, per_day)
 
 
-def define_maintenance(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
+def define_maintenance(
+    m: linopy.Model, net: Network, aircraft: AircraftVars, reduce: bool = True
+) -> None:
     """Fleet-maintenance: hours in use (block + ground time, departure to ready again) in 24
-    hours <= (1 - maintenance_down_fraction) x 24 h x aircraft (module docs); none for a fleet
-    whose crew limit implies it (:func:`implied`)."""
-    down = (net.fleet_up < 1.0) & ~implied(net)[1]
+    hours <= (1 - maintenance_down_fraction) x 24 h x aircraft (module docs); with ``reduce``,
+    none for a fleet whose crew limit implies it (:func:`implied`)."""
+    down = net.fleet_up < 1.0
+    if reduce:
+        down &= ~implied(net)[1]
     if down.any():
         hours = net.move_ready * net.period_h
         per_day = 24.0 * net.fleet_up
