@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 import pytest
+import yaml
 
 from evacops.network import compile_network
 from evacops.plan import solve_plan
@@ -18,12 +19,12 @@ from evacops.plan.assemble import assemble_plan
 from evacops.plan.basis import Basis
 from evacops.plan.binding import counts, day_blocks
 from evacops.plan.bottleneck import amount
-from evacops.plan.constraints import most_on_ground
+from evacops.plan.constraints import mog_left_out, mog_room
 from evacops.plan.levers import KINDS, Lever, Rows, Shift, deltas, shift
 from evacops.plan.solve import lp_run
 from evacops.scenario import load
 from tests.binding_helpers import changed, cold
-from tests.helpers import HERE, ROOT, evacops
+from tests.helpers import HERE, ROOT, evacops, scenario_from
 
 SLOTS = HERE / "scenarios" / "slots.yaml"
 SMALL = ROOT / "scenarios" / "small-airlift.yaml"
@@ -71,6 +72,25 @@ def test_beyond_its_range_the_estimate_no_longer_holds(slots_plan):
     assert top.estimate_at(2.0).people == pytest.approx(2400.0)  # the line, wrong beyond 1.5
 
 
+def test_an_aircraft_estimate_stops_where_a_parking_limit_left_out_could_bind():
+    """The plan model leaves out MOG rows that no aircraft could fill (mog_left_out), which the
+    basis cannot see: with 10 aircraft and 11 places, one more aircraft is as far as the
+    estimate may claim to be exact, and within it a fresh solve of the changed network agrees."""
+    d = yaml.safe_load(SLOTS.read_text())
+    d["sites"][1]["airfield"].update(departure_slots_per_h=10, mog=11)  # the aircraft bind
+    d["sites"][2]["airfield"]["mog"] = 11
+    plan = solve_plan(scenario_from(d), check_binding=3)
+    net = plan.network
+    assert mog_left_out(net)[[1, 2]].all() and mog_room(net, 0) == 1.0
+    (b,) = [b for b in plan.binding if b.lever.kind == "aircraft"]
+    assert b.estimate.people == pytest.approx(300.0)  # one more aircraft: 3 more round trips
+    assert b.exact_up_to == 1.0 and b.range_kind == "at least"
+    assert "Airfield-mog" in (b.ends_with or "")
+    base, _ = cold(net)
+    people, _ = cold(changed(net, b.lever, 1.0))
+    assert people - base == pytest.approx(b.estimate_at(1.0).people, abs=1e-6)
+
+
 def test_levers_move_the_right_hand_sides_the_model_code_gives():
     """For every lever that network arrays can express, the model assembled from the changed
     network has the lever's right-hand sides, row for row."""
@@ -94,14 +114,13 @@ def test_levers_move_the_right_hand_sides_the_model_code_gives():
                     if fam not in before:
                         continue
                     lab = before[fam].labels.values[i]
-                    if ((after[fam].labels.values[i] >= 0) != (lab >= 0)).any():
+                    now = after[fam].labels.values[i] >= 0
+                    if (now != (lab >= 0)).any():
                         # one more parking place can give every aircraft that could come room:
                         # the airfield's MOG rows are then left out (they could never bind)
                         assert (kind.key, fam) == ("parking", "Airfield-mog")
-                        s = lever.entity
-                        assert most_on_ground(net)[s] > net.mog[s]
-                        assert most_on_ground(other)[s] <= other.mog[s]
-                        assert not (after[fam].labels.values[i] >= 0).any()
+                        gone = mog_left_out(other)[i] & ~mog_left_out(net)[i]
+                        assert (now == ((lab >= 0) & ~gone)).all()
                         continue
                     moved = after[fam].rhs.values[i] - before[fam].rhs.values[i]
                     assert np.allclose(moved[lab >= 0], d[lab >= 0]), (lever, fam)

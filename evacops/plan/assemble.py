@@ -53,16 +53,16 @@ def _define_aircraft_limits(
     m: linopy.Model, net: Network, aircraft: AircraftVars, reduce: bool
 ) -> None:
     """The aircraft families both models share: balance, availability, slots and runway
-    movements, MOG, crews and maintenance; ``reduce``: without the rows that could never bind
-    (the plan model's LP: the same optimum, 25 % faster on Kabul). The repair keeps them: on
-    Kabul at 1-hour periods, from the same LP, its search took 215 s without them and 88 s
-    with them (the MIP's path, not its answer, changes)."""
+    movements, MOG, crews and maintenance; ``reduce``: without the MOG rows that could never
+    bind (the plan model's LP: the same optimum, faster). The repair keeps them: on Kabul at
+    1-hour periods, from the same LP, its search took 215 s without them and 81-88 s with them
+    (the MIP's path, not its answer, changes)."""
     con.define_aircraft_balance(m, net, aircraft)
     con.define_fleet_availability(m, net, aircraft)
     con.define_slots(m, net, aircraft)
     con.define_mog(m, net, aircraft, reduce)
-    limits.define_crew_limits(m, net, aircraft, reduce)
-    limits.define_maintenance(m, net, aircraft, reduce)
+    limits.define_crew_limits(m, net, aircraft)
+    limits.define_maintenance(m, net, aircraft)
 
 
 def assemble_plan(net: Network, integer: bool = False) -> PlanModel:

@@ -36,6 +36,7 @@ from evacops.errors import InfeasibleError, SolverError
 from evacops.network import Network
 from evacops.plan.basis import Basis, Ray
 from evacops.plan.bottleneck import PEOPLE_TOL, Bottleneck, Outcome
+from evacops.plan.constraints import mog_room
 from evacops.plan.highs import HighsRun
 from evacops.plan.levers import FAMILIES, KIND, KINDS, Lever, Rows, Shift, shift
 
@@ -334,6 +335,20 @@ def _estimate(net: Network, res: Resolver, c: Candidate, b: Bottleneck, until: f
     _walk(net, res, c, b, until)
 
 
+def _within_rows_left_out(net: Network, b: Bottleneck) -> None:
+    """The basis cannot see rows the plan model leaves out (MOG rows that no aircraft could
+    fill, :func:`~evacops.plan.constraints.mog_left_out`). More aircraft of a fleet bring them
+    nearer, so an "aircraft" estimate is exact no farther than they still could not bind
+    (:func:`~evacops.plan.constraints.mog_room`; at least one aircraft, so the check by
+    re-solving the same model holds). Beyond, the range is "at least"."""
+    if b.lever.kind != "aircraft" or b.exact_up_to is None:
+        return
+    room = mog_room(net, b.lever.entity)
+    if room < b.exact_up_to:
+        b.exact_up_to, b.range_closed = room, False
+        b.ends_with = "Airfield-mog: a parking limit no aircraft could fill might bind beyond"
+
+
 def _check(res: Resolver, c: Candidate, b: Bottleneck) -> None:
     """Re-solve with one whole step, within the budget. Each check gets its own: on Kabul one
     check ran out while the next two finished in two thirds of the time."""
@@ -409,6 +424,7 @@ def find_binding(
         say("settling the estimates' ranges")
         for c, b in zip(found, out, strict=True):
             _estimate(net, res, c, b, until)
+            _within_rows_left_out(net, b)
     finally:
         res.restore()
         run.solve_s = solve_s  # the re-solves are not the LP's time

@@ -211,39 +211,65 @@ def _on_ground(net: Network) -> tuple[np.ndarray, np.ndarray]:
     return padded(groups_i), padded(groups_l, 0)
 
 
-def most_on_ground(net: Network) -> np.ndarray:
-    """(S,) the most aircraft that could ever be on an airfield's ground: every aircraft of the
-    fleets that have a station there or fly there. Aircraft are conserved, so no schedule puts
-    more there; where that is within the MOG, its rows could never bind."""
+def _fleets_at(net: Network) -> list[set[int]]:
+    """Per site, the fleets that have a station there or fly there."""
     fleets_at: list[set[int]] = [set() for _ in net.sites]
     for f, s in net.stations:
         fleets_at[s].add(f)
     for f, s in zip(net.move_fleet, net.move_to, strict=True):
         fleets_at[int(s)].add(int(f))
-    return np.array([float(sum(net.fleet_count[f] for f in fl)) for fl in fleets_at])
+    return fleets_at
+
+
+def most_on_ground(net: Network) -> np.ndarray:
+    """(S,) the most aircraft that could ever be on an airfield's ground: every aircraft of the
+    fleets that have a station there or fly there. Aircraft are conserved, so no schedule puts
+    more there."""
+    return np.array([float(sum(net.fleet_count[f] for f in fl)) for fl in _fleets_at(net)])
+
+
+def mog_rhs(net: Network) -> np.ndarray:
+    """(S, T) the ``Airfield-mog`` right-hand sides: the MOG, plus the aircraft not yet (or no
+    longer) available, which are held idle at home but are not on its ground."""
+    st_site = np.array([s for _, s in net.stations])
+    away = np.zeros((len(net.sites), net.T))
+    home_site = st_site[net.fleet_home_station]
+    np.add.at(away, home_site, np.maximum(net.fleet_count[:, None] - net.fleet_avail, 0.0))
+    return per_period(net, net.mog) + away
+
+
+def mog_left_out(net: Network) -> np.ndarray:
+    """(S, T) the ``Airfield-mog`` rows the plan model leaves out: where every aircraft that
+    could come (:func:`most_on_ground`) and one more fit, so the row could never bind, nor with
+    one more aircraft of any fleet (the bottleneck report's lever, and its check by re-solving
+    the same model; :func:`mog_room` caps its range beyond). At Kabul 18 of 25 airfields, 6,576
+    of 10,200 rows at 1-hour periods."""
+    return most_on_ground(net)[:, None] + 1.0 <= mog_rhs(net)
+
+
+def mog_room(net: Network, fleet: int) -> float:
+    """How many more aircraft of ``fleet`` leave every MOG row the plan model left out unable to
+    bind (inf if it reaches none): the estimate of the "aircraft" lever is exact no farther,
+    as the basis cannot see rows that are not in the model."""
+    out = mog_left_out(net)
+    room = mog_rhs(net) - most_on_ground(net)[:, None]
+    sites = [s for s, fl in enumerate(_fleets_at(net)) if fleet in fl]
+    return float(room[sites][out[sites]].min(initial=np.inf))
 
 
 def define_mog(m: linopy.Model, net: Network, aircraft: AircraftVars, reduce: bool = True) -> None:
-    """Aircraft on the ground at an airfield (idle, or in their ground time) <= its MOG. With
-    ``reduce``, an airfield where every aircraft that could come fits (:func:`most_on_ground`)
-    has no rows: an exact reduction (at Kabul 18 of 25 airfields, 6,576 of 10,200 rows at
-    1-hour periods)."""
+    """Aircraft on the ground at an airfield (idle, or in their ground time) <= its MOG; with
+    ``reduce``, without the rows that could never bind (:func:`mog_left_out`)."""
     S = len(net.sites)
     st_site = np.array([s for _, s in net.stations])
     idle_idx = _by(st_site, S)
     gi, gl = _on_ground(net)
-    # aircraft not yet (or no longer) available are held idle at home but are not on its
-    # ground: they do not count against the MOG
-    away = np.zeros((S, net.T))
-    home_site = st_site[net.fleet_home_station]
-    np.add.at(away, home_site, np.maximum(net.fleet_count[:, None] - net.fleet_avail, 0.0))
-    rhs = per_period(net, net.mog) + away
     parts = [
         (gather(aircraft.idle, idle_idx, np.zeros_like(idle_idx)), 1.0),
         (gather(aircraft.sortie, gi, gl), 1.0),
     ]
-    can_bind = most_on_ground(net)[:, None] > rhs if reduce else None
-    add_rows(m, net, "Airfield-mog", parts, ["site", "period"], "<=", rhs, mask=can_bind)
+    keep = ~mog_left_out(net) if reduce else None
+    add_rows(m, net, "Airfield-mog", parts, ["site", "period"], "<=", mog_rhs(net), mask=keep)
 
 
 # ---- repair --------------------------------------------------------------------------------------

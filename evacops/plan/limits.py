@@ -87,49 +87,19 @@ def _day_windows(
     add_rows(m, net, name, parts, ["fleet", "period"], "<=", rhs, mask=rows)
 
 
-def implied(net: Network) -> tuple[np.ndarray, np.ndarray]:
-    """(F,) fleets whose crew windows the maintenance windows imply, and (F,) fleets whose
-    maintenance windows the crew windows imply. Both count the same windows against the same
-    aircraft, a sortie of move m for 1 (crews) or its hours in use h_m (maintenance): where
-    min h_m x sorties per day >= hours up per day, hours up bound the sorties tighter, and where
-    max h_m x sorties per day <= hours up, the sorties bound the hours. The implied family's
-    rows are left out (exact; at Kabul 10 of 40 fleet families). Never both for one fleet."""
-    F = len(net.fleets)
-    hours = net.move_ready * net.period_h
-    lo = np.array([hours[net.move_fleet == f].min(initial=np.inf) for f in range(F)])
-    hi = np.array([hours[net.move_fleet == f].max(initial=0.0) for f in range(F)])
-    crew = np.isfinite(net.fleet_sorties_day)
-    maint = net.fleet_up < 1.0
-    per_day = np.where(crew, net.fleet_sorties_day, 0.0)
-    up = 24.0 * net.fleet_up
-    crew_implied = crew & maint & (lo * per_day >= up)
-    maint_implied = crew & maint & ~crew_implied & (hi * per_day <= up)
-    return crew_implied, maint_implied
-
-
-def define_crew_limits(
-    m: linopy.Model, net: Network, aircraft: AircraftVars, reduce: bool = True
-) -> None:
-    """Fleet-crew: sorties in 24 hours <= max_sorties_per_day x aircraft (module docs); with
-    ``reduce``, none for a fleet whose maintenance limit implies it (:func:`implied`)."""
+def define_crew_limits(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
+    """Fleet-crew: sorties in 24 hours <= max_sorties_per_day x aircraft (module docs)."""
     limited = np.isfinite(net.fleet_sorties_day)
-    if reduce:
-        limited &= ~implied(net)[0]
     if limited.any():
         ones = np.ones(len(net.move_fleet))
         per_day = np.where(limited, net.fleet_sorties_day, 0.0)
         _day_windows(m, net, "Fleet-crew", aircraft.sortie, ones, limited, per_day)
 
 
-def define_maintenance(
-    m: linopy.Model, net: Network, aircraft: AircraftVars, reduce: bool = True
-) -> None:
+def define_maintenance(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
     """Fleet-maintenance: hours in use (block + ground time, departure to ready again) in 24
-    hours <= (1 - maintenance_down_fraction) x 24 h x aircraft (module docs); with ``reduce``,
-    none for a fleet whose crew limit implies it (:func:`implied`)."""
+    hours <= (1 - maintenance_down_fraction) x 24 h x aircraft (module docs)."""
     down = net.fleet_up < 1.0
-    if reduce:
-        down &= ~implied(net)[1]
     if down.any():
         hours = net.move_ready * net.period_h
         per_day = 24.0 * net.fleet_up
