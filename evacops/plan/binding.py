@@ -346,7 +346,9 @@ def _within_rows_left_out(net: Network, b: Bottleneck) -> None:
     room = mog_room(net, b.lever.entity)
     if room < b.exact_up_to:
         b.exact_up_to, b.range_closed = room, False
-        b.ends_with = "Airfield-mog: a parking limit no aircraft could fill might bind beyond"
+        b.ends_with = (
+            "Airfield-mog left out of the model (room for every aircraft) may become tight"
+        )
 
 
 def _check(res: Resolver, c: Candidate, b: Bottleneck) -> None:

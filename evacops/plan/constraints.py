@@ -238,23 +238,32 @@ def mog_rhs(net: Network) -> np.ndarray:
     return per_period(net, net.mog) + away
 
 
+SPARE = 1.0
+"""Places a left-out MOG row keeps free beyond every aircraft that could come: one more aircraft
+of any fleet (the bottleneck report's lever, and its check by re-solving the same model) still
+cannot fill it."""
+
+
+def _spare(net: Network) -> np.ndarray:
+    """(S, T) places at each airfield beyond every aircraft that could come."""
+    return mog_rhs(net) - most_on_ground(net)[:, None]
+
+
 def mog_left_out(net: Network) -> np.ndarray:
     """(S, T) the ``Airfield-mog`` rows the plan model leaves out: where every aircraft that
-    could come (:func:`most_on_ground`) and one more fit, so the row could never bind, nor with
-    one more aircraft of any fleet (the bottleneck report's lever, and its check by re-solving
-    the same model; :func:`mog_room` caps its range beyond). At Kabul 18 of 25 airfields, 6,576
-    of 10,200 rows at 1-hour periods."""
-    return most_on_ground(net)[:, None] + 1.0 <= mog_rhs(net)
+    could come (:func:`most_on_ground`) leaves :data:`SPARE` places free, so the row could never
+    bind, nor with one more aircraft (:func:`mog_room` caps that lever's range beyond). At
+    Kabul 18 of 25 airfields, 6,576 of 10,200 rows at 1-hour periods."""
+    return _spare(net) >= SPARE
 
 
 def mog_room(net: Network, fleet: int) -> float:
     """How many more aircraft of ``fleet`` leave every MOG row the plan model left out unable to
     bind (inf if it reaches none): the estimate of the "aircraft" lever is exact no farther,
     as the basis cannot see rows that are not in the model."""
-    out = mog_left_out(net)
-    room = mog_rhs(net) - most_on_ground(net)[:, None]
     sites = [s for s, fl in enumerate(_fleets_at(net)) if fleet in fl]
-    return float(room[sites][out[sites]].min(initial=np.inf))
+    spare = _spare(net)[sites]
+    return float(spare[spare >= SPARE].min(initial=np.inf))
 
 
 def define_mog(m: linopy.Model, net: Network, aircraft: AircraftVars, reduce: bool = True) -> None:
