@@ -345,10 +345,14 @@ class RemoteRegistry:
         at: datetime | None = None,
         what_if: dict[str, Any] | None = None,
         scenario_sha256: str | None = None,
+        keep_schedule: bool = False,
     ) -> dict[str, Any]:
         """Ask the service to re-plan (it runs there, beside the server): the re-plan's record.
-        With ``scenario_sha256``, refused if the server draws another scenario."""
+        With ``scenario_sha256``, refused if the server draws another scenario;
+        ``keep_schedule``: the people alone, on the plan's sorties."""
         body = {**(what_if or {}), **({"at": at.isoformat()} if at else {})}
+        if keep_schedule:
+            body["keep_schedule"] = True
         if scenario_sha256 is not None:
             body["scenario_sha256"] = scenario_sha256
         return self.api.call("POST", self._op(op) + "/replan", json=body)

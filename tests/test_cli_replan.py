@@ -64,6 +64,15 @@ def test_the_terminal_view_names_the_moment_and_the_difference(plan_dir):
     assert "-200" in r.stdout and "not carried over the moment" in r.stdout
 
 
+def test_keeping_the_schedule_replans_the_people_alone(plan_dir):
+    s = _replan(plan_dir, "--at", "+5h", "--keep-schedule")
+    assert s["mode"] == "schedule-kept" and s["lp_bound"] is None and "repair" not in s
+    assert s["comparison"] == [{"cohort": "all", "plan": 300, "replan": 300, "difference": 0}]
+    r = evacops("replan", SHUTTLE, "--plan", plan_dir, "--at", "+5h", "--keep-schedule")
+    assert r.returncode == 0, r.stderr
+    assert "people re-planned on the plan's schedule" in " ".join(r.stdout.split())
+
+
 @pytest.mark.parametrize(
     "args, says",
     [
@@ -73,6 +82,10 @@ def test_the_terminal_view_names_the_moment_and_the_difference(plan_dir):
         (["--at", "+2h", "--aircraft", "one"], "--aircraft one: give NAME=NUMBER"),
         (["--at", "+2h", "--capacity", "STAGE=-3"], "--capacity STAGE=-3: must be >= 0"),
         (["--at", "+2h", "--slots", "CAMP=2"], "'CAMP' is not an airfield of the scenario"),
+        (
+            ["--at", "+3h", "--close", "STAGE", "--keep-schedule"],
+            "flies evac-stage@one at 2030-01-01 04:00, which this state rules out",
+        ),
     ],
 )
 def test_bad_input_is_one_line(plan_dir, args, says):

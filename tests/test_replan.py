@@ -16,10 +16,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evacops.errors import UserError
+from evacops.network import compile_network
 from evacops.plan import solve_plan
 from evacops.plan.objective import flow_coefficients
-from evacops.plan.replan import plan_state, replan, state_from_plan, state_network, with_counts
-from evacops.plan.solve import lp_run
+from evacops.plan.replan import (
+    plan_state,
+    replan,
+    replan_people,
+    state_from_plan,
+    state_network,
+    what_if,
+    with_counts,
+)
+from evacops.plan.solve import lp_run, on_schedule, plan_run
 from tests.helpers import scenario_from, shuttle_dict
 from tests.test_plan_properties import scenarios
 
@@ -148,3 +157,53 @@ def test_a_replan_from_the_plans_state_always_has_a_plan(d, when):
     r = replan(p.network, state_from_plan(p, at))
     assert r.plan.final.status in ("optimal", "time limit reached")
     assert np.array_equal(r.plan.sortie_counts[:, :at], p.sortie_counts[:, :at])
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.floats(0.1, 0.9))
+def test_people_replanned_on_the_plans_own_schedule_are_the_rest_of_the_plan(d, when):
+    """Keeping the schedule (every sortie the plan's, whole), the people re-planned from the
+    plan's own state are an optimum of the rest of that plan: the same objective, the same
+    sorties, and no LP bound claimed (the aircraft were not re-planned)."""
+    p, at = _planned(_carried(d), when)
+    net, fin = p.network, p.final
+    r = replan_people(net, state_from_plan(p, at), p.sortie_counts.astype(float))
+    past = _past(net, fin.flow, fin.hold, at)
+    assert r.plan.final.objective + past == pytest.approx(fin.objective, rel=1e-6, abs=1e-4)
+    assert np.array_equal(r.plan.sortie_counts, p.sortie_counts)
+    s = r.summary()
+    assert s["mode"] == "schedule-kept" and s["lp_bound"] is None and "repair" not in s
+    assert s["out_by_deadline_total"] <= sum(c["size"] for c in d["cohorts"])
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_people_flows_on_whole_sorties_by_dual_simplex_equal_interior_point(d):
+    """The re-flow on whole sorties (:func:`evacops.plan.solve.reflow`, the dual simplex from
+    scratch) reaches the optimum interior point and crossover reach on the same schedule."""
+    p = solve_plan(scenario_from(d), check_binding=-1)
+    y = p.sortie_counts.astype(float)
+    got = on_schedule(p.network, y)
+    run = plan_run(p.network)
+    run.fix_columns(run.model.aircraft.sortie, y)
+    run.run(solver="ipm", run_crossover="on")
+    assert got.objective == pytest.approx(run.objective(), rel=1e-7, abs=1e-5)
+    assert got.objective == pytest.approx(p.final.objective, rel=1e-7, abs=1e-5)
+
+
+def test_a_schedule_a_what_if_rules_out_is_refused_naming_the_sortie():
+    """Closing the staging base the shuttle flies to from hour 3: the plan's sortie at hour 4
+    cannot be kept; the one-line error names it and the fix (re-plan the aircraft too)."""
+    sc = scenario_from(shuttle_dict())
+    p = solve_plan(sc, check_binding=0)
+    moment = p.network.timeline.time_of(3)
+    net = compile_network(what_if(sc, moment, close=["STAGE"]), "1h")
+    f = p.final
+    state = plan_state(net, f.flow, f.hold, p.sortie_counts.astype(float), 3)
+    with pytest.raises(
+        UserError, match=r"flies evac-stage@one at 2030-01-01 04:00.*re-plan the aircraft too"
+    ):
+        replan_people(net, state, p.sortie_counts.astype(float))
+    # without the change the same schedule is kept, and gets everyone out as the plan does
+    r = replan_people(p.network, state_from_plan(p, 3), p.sortie_counts.astype(float))
+    assert r.summary()["out_by_deadline_total"] == 300

@@ -107,6 +107,49 @@ def test_what_if_losing_the_only_base_moves_nobody_more(world: World):
     assert "baseline" not in plain["comparison"][0]
 
 
+def test_keeping_the_schedule_replans_the_people_alone(world: World, monkeypatch):
+    """``keep_schedule``: the people alone, on the plan's sorties (seconds on Kabul); no LP
+    figures claimed; a what-if the schedule cannot keep fails with the sortie at fault; the
+    picture's form asks for it with a checkbox, and its entry says so."""
+    _moved(world)
+    got = _ask(world, keep_schedule=True)
+    assert got["status"] == "done", got.get("error")
+    assert got["keep_schedule"] is True
+    res = got["result"]
+    assert res["keep_schedule"] is True and res["whole_sortie_gap_pct"] is None
+    assert res["lp_out_by_deadline"] is None
+    assert res["state"]["people_waiting"] == len(world.ids) and res["state"]["out_before"] == 1
+    assert sum(r["replan"] for r in got["comparison"]) == res["out_by_deadline_total"]
+    assert _ask(world)["keep_schedule"] is False
+    # closing the only base: the plan's later sorties land there, so the schedule cannot be kept
+    closed = _ask(world, close=["Al Udeid"], keep_schedule=True)
+    assert closed["status"] == "failed"
+    assert "which this state rules out" in closed["error"]
+    assert "re-plan the aircraft too" in closed["error"]
+    # a what-if the schedule keeps: its effect on whole sorties, no LP column
+    gate = _ask(world, close=["Gate A"], keep_schedule=True)
+    assert gate["status"] == "done", gate.get("error")
+    for r in gate["comparison"]:
+        assert r["difference"] == r["replan"] - r["baseline"] and "lp_difference" not in r
+    # the picture's form
+    _now_at_the_moment(world, monkeypatch)
+    client = world.page_login("planner")
+    assert 'name="keep_schedule"' in client.get(f"/o/{OPERATION}/picture").text
+    r = client.post(
+        f"/o/{OPERATION}/picture/replan?lang=en",
+        data={"csrf": csrf_of(client), "close": "Gate A", "keep_schedule": "1"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "replan=asked" in r.headers["location"]
+    world.app.state.replanner.wait(timeout=300)
+    live = client.get(f"/o/{OPERATION}/picture/live").text
+    rid = re.search(r'data-replan="(\d+)"', live).group(1)
+    entry = _entry(live, rid)
+    assert "data-keep-schedule" in entry and "data-lp-difference" not in entry, entry
+    listed = world.client().get(f"{API}/replans/{rid}", headers=world.auth("reporter")).json()
+    assert listed["keep_schedule"] is True
+
+
 def test_adopting_a_replan_sends_it_to_the_ramp_and_resets_the_days(world: World):
     _moved(world)
     got = _ask(world)

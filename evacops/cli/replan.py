@@ -78,6 +78,13 @@ def _print_replan(summary: dict[str, Any], moment: datetime, deadline: str) -> N
     gap = summary.get("repair", {}).get("objective_gap")
     if gap is not None:
         out.print(f"  whole sorties: {gap * 100:.2f} % under the LP bound", style="dim")
+    if summary["mode"] == "schedule-kept":
+        out.print(
+            "  people re-planned on the plan's schedule (every aircraft flies as planned); "
+            "no LP bound: without --keep-schedule the aircraft are re-planned too",
+            style="dim",
+            soft_wrap=True,
+        )
     out.print(
         "  not carried over the moment: " + "; ".join(rp["not_carried_over"]),
         style="dim",
@@ -128,6 +135,16 @@ def _state(
     return net, state, moment, arrays.sorties.T
 
 
+KeepSchedule = Annotated[
+    bool,
+    typer.Option(
+        help="re-plan the people alone, on the plan's whole sorties (every aircraft flies as "
+        "planned): seconds where re-planning the aircraft too takes minutes; refused with the "
+        "sortie at fault when a what-if rules the schedule out"
+    ),
+]
+
+
 @guard
 def replan(
     scenario: Annotated[Path, typer.Argument(help="scenario file the plan was made for")],
@@ -175,6 +192,7 @@ def replan(
     time_limit: Annotated[
         float | None, typer.Option(help="seconds allowed for each solve (default: none)")
     ] = None,
+    keep_schedule: KeepSchedule = False,
     adopt: Annotated[
         bool,
         typer.Option(
@@ -200,13 +218,14 @@ def replan(
         from evacops.cli.replan_live import replan_operation
 
         what_if = {"close": close or [], **changes}
-        replan_operation(scenario, str(operation), user, at, what_if, adopt, as_json)
+        replan_operation(scenario, str(operation), user, at, what_if, adopt, as_json,
+                         keep_schedule)  # fmt: skip
         return
     if at is None or adopt:
         fail("--at: give the moment to re-plan the plan from (e.g. --at +72h)" if at is None
              else "--adopt goes with --operation and no --plan")  # fmt: skip
     _from_plan(scenario, plan_dir, at, close or [], changes, operation, user, out_dir, fmt,
-               time_limit, as_json)  # fmt: skip
+               time_limit, as_json, keep_schedule)  # fmt: skip
 
 
 def _check_options(fmt: str, time_limit: float | None) -> None:
@@ -236,9 +255,11 @@ def _from_plan(
     fmt: str,
     time_limit: float | None,
     as_json: bool,
+    keep_schedule: bool = False,
 ) -> None:
     """Re-plan a plan's folder from ``at`` (its state, or the registry's people)."""
     from evacops.plan.replan import replan as run_replan
+    from evacops.plan.replan import replan_people
     from evacops.planfolder import open_plan, write_plan
     from evacops.scenario import load
 
@@ -246,8 +267,11 @@ def _from_plan(
     pf = open_plan(plan_dir, scenario)
     net, state, moment, plan_sorties = _state(sc, pf, at, close, changes, operation, user)
     with err.status("re-planning", spinner="dots") as status:
-        r = run_replan(net, state, time_limit=time_limit, progress=lambda m: status.update(m),
-                       plan_sorties=plan_sorties)  # fmt: skip
+        say = lambda m: status.update(m)  # noqa: E731
+        if keep_schedule:
+            r = replan_people(net, state, plan_sorties, progress=say)
+        else:
+            r = run_replan(net, state, time_limit, progress=say, plan_sorties=plan_sorties)
         summary = r.summary()
         summary["replan"]["what_if"] = {"close": close, **changes}
         summary["replan"]["plan"] = str(plan_dir)

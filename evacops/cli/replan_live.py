@@ -48,14 +48,16 @@ def _read(scenario: Path) -> tuple[str, str]:
         raise  # (fail exits)
 
 
-def _here(reg: Any, op: str, scenario: Path, moment: datetime | None, what_if: dict) -> dict:
+def _here(
+    reg: Any, op: str, scenario: Path, moment: datetime | None, what_if: dict, keep: bool
+) -> dict:
     """On the server host: record the request, run the job here, record what came of it."""
     from evacops.plan.replan_job import run
 
     text, digest = _read(scenario)
     runner = f"cli:{uuid.uuid4().hex[:12]}"  # (the server lists it as running meanwhile)
     record, job = reg.request_replan(
-        op, at=moment, what_if=what_if, scenario_sha256=digest, runner=runner
+        op, at=moment, what_if=what_if, scenario_sha256=digest, runner=runner, keep_schedule=keep
     )
     job.update(scenario=text, source=scenario.name)
     try:
@@ -67,11 +69,15 @@ def _here(reg: Any, op: str, scenario: Path, moment: datetime | None, what_if: d
     return _find(reg, op, record["id"])
 
 
-def _there(reg: Any, op: str, scenario: Path, moment: datetime | None, what_if: dict) -> dict:
+def _there(
+    reg: Any, op: str, scenario: Path, moment: datetime | None, what_if: dict, keep: bool
+) -> dict:
     """Through the service: ask (for the scenario the server draws, checked by its digest),
     then follow the re-plan until it is done."""
     _, digest = _read(scenario)
-    record = reg.ask_replan(op, at=moment, what_if=what_if, scenario_sha256=digest)
+    record = reg.ask_replan(
+        op, at=moment, what_if=what_if, scenario_sha256=digest, keep_schedule=keep
+    )
     end = time.monotonic() + WAIT_S
     with err.status(f"the service is re-planning (re-plan {record['id']})", spinner="dots"):
         while True:
@@ -122,6 +128,7 @@ def replan_operation(
     what_if: dict[str, Any],
     adopt: bool,
     as_json: bool,
+    keep_schedule: bool = False,
 ) -> None:
     from evacops.cli.registry.common import session
     from evacops.client import RemoteRegistry
@@ -129,9 +136,9 @@ def replan_operation(
     moment = _moment(at)
     reg, op = session(user, operation)
     if isinstance(reg, RemoteRegistry):
-        rec = _there(reg, op, scenario, moment, what_if)
+        rec = _there(reg, op, scenario, moment, what_if, keep_schedule)
     else:
-        rec = _here(reg, op, scenario, moment, what_if)
+        rec = _here(reg, op, scenario, moment, what_if, keep_schedule)
     if rec["status"] == "done" and adopt:
         rec["adopted_as"] = reg.adopt_replan(op, rec["id"])
         rec["adopted"] = True
@@ -154,6 +161,12 @@ def replan_operation(
     out.print(_table(rec))
     if res.get("whole_sortie_gap_pct") is not None:
         out.print(f"  whole sorties: {res['whole_sortie_gap_pct']:.2f} % under the LP bound")
+    if res.get("keep_schedule"):
+        out.print(
+            "  people re-planned on the plan's schedule (every aircraft flies as planned); "
+            "no LP bound: without --keep-schedule the aircraft are re-planned too",
+            soft_wrap=True,
+        )
     if rec.get("adopted"):
         out.print(f"Adopted: re-plan {rec['id']} is the operation's plan now.", highlight=False)
     else:

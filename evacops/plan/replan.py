@@ -31,16 +31,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 
-from evacops.errors import UserError
+from evacops.errors import InfeasibleError, UserError
 from evacops.network import Network
 from evacops.plan.result import Plan
-from evacops.plan.solve import Progress, plan_network
+from evacops.plan.solve import Progress, on_schedule, plan_network
 from evacops.planfolder import PlanArrays
 from evacops.scenario import Scenario, parse_text
 
@@ -348,3 +349,47 @@ def replan(
     )
     p.moment = state.at
     return Replan(p, state)
+
+
+def replan_people(
+    net: Network,
+    state: State,
+    plan_sorties: np.ndarray,
+    progress: Progress | None = None,
+) -> Replan:
+    """Re-plan the people alone from ``state``, on the whole sorties of the plan being
+    re-planned (``plan_sorties``, M x T; before the moment, the state's): where each person
+    waits, which gate calls whom, who boards which sortie. Every aircraft flies as that plan
+    said, so it takes one LP of people (seconds where the full re-plan takes minutes) and its
+    people flows are optimal for that schedule; there is no LP bound, since the aircraft are
+    not re-planned. A one-line error names the first sortie the state or a what-if rules out
+    (a closed base, fewer aircraft or slots): then re-plan the aircraft too (:func:`replan`)."""
+    say = progress or (lambda _msg: None)
+    t0 = time.perf_counter()
+    sorties = np.round(np.where(np.arange(net.T) < state.at, state.sorties, plan_sorties))
+    rnet = state_network(net, state)
+    say("solving the people flows on the plan's sorties")
+    try:
+        sol = on_schedule(rnet, sorties)
+    except InfeasibleError:
+        raise UserError(_not_kept(rnet, sorties), field="keep_schedule") from None
+    p = Plan(network=rnet, lp=sol, final=sol, integer=False, schedule_kept=True)
+    p.moment = state.at
+    p.wall_s = time.perf_counter() - t0
+    return Replan(p, state)
+
+
+def _not_kept(net: Network, sorties: np.ndarray) -> str:
+    """Why the schedule cannot be kept: the first sortie flown where its move may not depart
+    (a closed site), else the limits together (aircraft, slots, capacities)."""
+    names = net.move_names
+    for m, t in zip(*np.nonzero((sorties > 0.5) & ~net.move_open), strict=True):
+        when = net.timeline.time_of(int(t)).strftime("%Y-%m-%d %H:%M")
+        return (
+            f"the plan's schedule flies {names[m]} at {when}, which this state rules out (a "
+            "site closed); re-plan the aircraft too (without keep-schedule)"
+        )
+    return (
+        "the plan's schedule does not fit this state (fewer aircraft or slots, or people "
+        "who cannot all be held); re-plan the aircraft too (without keep-schedule)"
+    )

@@ -12,7 +12,9 @@ stay with the server.
 
 With what-if changes the job solves two re-plans, without the changes and with them; the one
 without runs in a second process at the same time (the machine's other core; a process, since
-the model build holds the interpreter), which stops if this one is stopped.
+the model build holds the interpreter), which stops if this one is stopped. With
+``keep_schedule`` both re-plan the people alone on the plan's sorties
+(:func:`evacops.plan.replan.replan_people`: seconds), one after the other, here.
 
 Aircraft positions are the attached plan's: its sorties before the moment are taken as flown
 (the registry's flights are manifests of people, not of aircraft movements).
@@ -38,7 +40,8 @@ WHAT_IF = ("close", "capacity", "aircraft", "departure_slots")
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
     """Re-plan from ``job`` (the module docs): {scenario, source, period_h, departures, people,
-    at (ISO, the plan's calendar), what_if, time_limit} -> {result, outline}, or {error} with a
+    at (ISO, the plan's calendar), what_if, keep_schedule, time_limit} -> {result, outline}, or
+    {error} with a
     one-line message when the inputs do not make a re-plan (a moment outside the horizon, a
     site or fleet not in the scenario)."""
     try:
@@ -68,15 +71,23 @@ def _setup(job: dict[str, Any]) -> tuple[Any, str, Any, int, Any, Any]:
     )
 
 
-def _baseline(job: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+def _baseline(job: dict[str, Any]) -> tuple[dict[str, int], dict[str, int] | None]:
     """The same re-plan without the what-if changes: people out by the deadline per cohort, on
     whole sorties and in the LP."""
-    from evacops.plan.replan import registry_state, replan
-
     _, _, base, at, _, sorties = _setup(job)
-    b = replan(base, registry_state(base, at, job["people"], sorties), job.get("time_limit"),
-               plan_sorties=sorties)  # fmt: skip
+    b = _solve(job, base, at, sorties)
     return {c["name"]: c["out_by_deadline_total"] for c in b.summary()["cohorts"]}, _lp_out(b)
+
+
+def _solve(job: dict[str, Any], net: Any, at: int, sorties: Any) -> Any:
+    """The re-plan of ``net`` from the registry's people at period ``at``: LP and whole
+    sorties, or with ``keep_schedule`` the people alone on the plan's ``sorties``."""
+    from evacops.plan.replan import registry_state, replan, replan_people
+
+    state = registry_state(net, at, job["people"], sorties)
+    if job.get("keep_schedule"):
+        return replan_people(net, state, sorties)
+    return replan(net, state, time_limit=job.get("time_limit"), plan_sorties=sorties)
 
 
 def _baseline_beside(job: dict[str, Any], parent: int, answer: Any) -> None:
@@ -98,23 +109,24 @@ def _baseline_beside(job: dict[str, Any], parent: int, answer: Any) -> None:
 
 def _run(job: dict[str, Any]) -> dict[str, Any]:
     from evacops.network import compile_network
-    from evacops.plan.replan import registry_state, replan, what_if
+    from evacops.plan.replan import what_if
     from evacops.planfolder import plan_outline, write_plan
 
     sc, period, base, at, moment, sorties = _setup(job)
     changes = {k: v for k, v in (job.get("what_if") or {}).items() if v}
+    keep = bool(job.get("keep_schedule"))
     baseline = baseline_lp = None
     net = base
     beside = None
     if changes:
         # the same state without the changes too: the what-if's effect is the difference
         # between the two (beside the plan, it would be mixed with the registry's own drift);
-        # solved at the same time in a second process, on the other core
+        # solved at the same time in a second process, on the other core (on a kept schedule
+        # both take seconds: here, after this one)
         net = compile_network(what_if(sc, moment, **changes), period)
-        beside = _start_beside(job)
+        beside = None if keep else _start_beside(job)
     try:
-        state = registry_state(net, at, job["people"], sorties)
-        r = replan(net, state, time_limit=job.get("time_limit"), plan_sorties=sorties)
+        r = _solve(job, net, at, sorties)
         if changes:
             baseline, baseline_lp = _finish_beside(beside, job)
     finally:
@@ -131,6 +143,7 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         "wall_s": s.get("wall_s"),
         "status": s.get("status"),
         "whole_sortie_gap_pct": None if gap is None else round(100 * gap, 2),
+        "keep_schedule": keep,
         "out_by_deadline": outline["out_by_deadline"],
         "out_by_deadline_total": s["out_by_deadline_total"],
         "baseline_out_by_deadline": baseline,
@@ -169,7 +182,7 @@ def _stop(proc: Any) -> None:
 
 def _finish_beside(
     beside: tuple[Any, Any] | None, job: dict[str, Any]
-) -> tuple[dict[str, int], dict[str, int]]:
+) -> tuple[dict[str, int], dict[str, int] | None]:
     if beside is not None:
         try:
             kind, got = beside[1].recv()
@@ -181,11 +194,13 @@ def _finish_beside(
     return _baseline(job)
 
 
-def _lp_out(r: Any) -> dict[str, int]:
+def _lp_out(r: Any) -> dict[str, int] | None:
     """People out by the deadline per cohort in the re-plan's LP (before the moment and after):
     the figure two re-plans of the same state give alike (the whole sorties come from a repair
     that stops on a time budget)."""
     net, lp = r.plan.network, r.plan.lp
+    if r.plan.schedule_kept:  # no LP: its whole sorties' figures are the only ones
+        return None
     dl = net.deadline_period
     out = lp.flow[:, net.out_arcs, :dl].sum(axis=(1, 2)) + r.state.out_before
     return {c: round(float(out[i])) for i, c in enumerate(net.cohorts)}

@@ -45,6 +45,9 @@ class Plan:
     moment: int = 0
     """A re-plan's first period: its sorties before it were flown (fixed, from the plan it
     re-plans) and its people start there, so it knows no loads before it."""
+    schedule_kept: bool = False
+    """A re-plan of the people alone, on the whole sorties of the plan it re-plans
+    (:func:`evacops.plan.replan.replan_people`): no LP, so no bound (``lp`` is ``final``)."""
 
     # ---- basic quantities ----------------------------------------------------------------------
     @property
@@ -294,12 +297,14 @@ class Plan:
         all_h = comp["completion_h"]
         completion = float(all_h.max()) if all_h.notna().all() else None
         lp_obj, fin_obj = self.lp.objective, self.final.objective
+        mode = "mip" if self.integer else ("lp+repair" if self.repair else "lp")
         out: dict[str, Any] = {
             "scenario": self.scenario.name,
             "status": self.final.status,
             "objective": fin_obj,
-            "lp_bound": lp_obj,
-            "mode": "mip" if self.integer else ("lp+repair" if self.repair else "lp"),
+            # people re-planned on a kept schedule: optimal for it, no bound on any other
+            "lp_bound": None if self.schedule_kept else lp_obj,
+            "mode": "schedule-kept" if self.schedule_kept else mode,
             "mip_gap": self.final.mip_gap,
             "evacuated_total": int(comp["evacuated"].sum()),
             "delivered_total": int(comp["delivered"].sum()),

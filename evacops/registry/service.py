@@ -392,9 +392,16 @@ class Registry:
         what_if: dict[str, Any] | None = None,
         scenario_sha256: str | None = None,
         runner: str | None = None,
+        keep_schedule: bool = False,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         return replans.request_replan(
-            self.ctx, op, at=at, what_if=what_if, scenario_sha256=scenario_sha256, runner=runner
+            self.ctx,
+            op,
+            at=at,
+            what_if=what_if,
+            scenario_sha256=scenario_sha256,
+            runner=runner,
+            keep_schedule=keep_schedule,
         )
 
     def finish_replan(self, op: str, request: int, got: dict[str, Any]) -> None:

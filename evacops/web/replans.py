@@ -64,9 +64,11 @@ class Replanner:
         at: datetime | None,
         what_if: dict[str, Any] | None,
         scenario_sha256: str | None = None,
+        keep_schedule: bool = False,
     ) -> dict[str, Any]:
         """Record the request (as ``reg``'s user) and start the re-plan; its record. With
-        ``scenario_sha256`` (the caller's scenario file), refused if the server's differs."""
+        ``scenario_sha256`` (the caller's scenario file), refused if the server's differs;
+        ``keep_schedule``: the people alone, on the plan's sorties."""
         if self.scenario is None:
             raise UserError(
                 "the server draws no scenario; start it with EVACOPS_SCENARIO set to the "
@@ -92,7 +94,12 @@ class Replanner:
                     code="replans-waiting",
                 )
             record, job = reg.request_replan(
-                op, at=at, what_if=what_if, scenario_sha256=self.digest, runner=self.id
+                op,
+                at=at,
+                what_if=what_if,
+                scenario_sha256=self.digest,
+                runner=self.id,
+                keep_schedule=keep_schedule,
             )
             job.update(
                 scenario=self._text,

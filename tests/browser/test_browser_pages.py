@@ -305,6 +305,9 @@ def test_planner_what_if_form_in_dari_refuses_without_a_plan(browser, demo_serve
     assert page.get_attribute("html", "dir") == "rtl"
     page.click("#what-if summary")
     page.select_option("select[name=close]", index=1)
+    keep = page.locator("label.check", has=page.locator("input[name=keep_schedule]"))
+    assert "هواپیما" in keep.inner_text()  # "keep the aircraft schedule", in Dari
+    page.check("input[name=keep_schedule]")
     with page.expect_navigation():
         page.click("form.what-if button")
     problem = page.inner_text("#replan-problem")

@@ -99,13 +99,15 @@ def request_replan(
     what_if: dict[str, Any] | None = None,
     scenario_sha256: str | None = None,
     runner: str | None = None,
+    keep_schedule: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Record a planner's request to re-plan from ``at`` (default: now) with ``what_if``
     changes, from the operation's latest plan and the registry's people. Returns the record and
     the job's inputs (:func:`evacops.plan.replan_job.run`, without the scenario's text).
     Refused, with the fix, when there is no plan, it was made for another scenario than
     ``scenario_sha256`` (the one served), or was attached without its period or departures.
-    ``runner``: the process that will run it (:func:`replans`)."""
+    ``runner``: the process that will run it (:func:`replans`); ``keep_schedule``: the people
+    alone, on the plan's sorties (:func:`evacops.plan.replan.replan_people`)."""
     require(ctx.actor, Perm.plan, op)
     changes = check_what_if(what_if)
     moment = (at or ctx.clock()).astimezone(UTC)
@@ -142,6 +144,7 @@ def request_replan(
         "plan_event": plan["event"],
         "plan_out_by_deadline": plan.get("out_by_deadline") or {},
         "what_if": changes,
+        "keep_schedule": bool(keep_schedule),
         "people": sum(int(r["n"]) for r in people),
         "runner": runner,
     }
@@ -155,6 +158,7 @@ def request_replan(
         "people": people,
         "at": plan_at.isoformat(),
         "what_if": changes,
+        "keep_schedule": bool(keep_schedule),
     }
     return record, job
 
@@ -180,6 +184,7 @@ def _record(seq: int, actor: str, at: datetime, data: dict[str, Any]) -> dict[st
         "at": data["at"],
         "plan": data["plan"],
         "what_if": data["what_if"],
+        "keep_schedule": bool(data.get("keep_schedule")),
         "people": data["people"],
         "status": "running",
     }
