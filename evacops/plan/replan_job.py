@@ -41,9 +41,8 @@ WHAT_IF = ("close", "capacity", "aircraft", "departure_slots")
 def run(job: dict[str, Any]) -> dict[str, Any]:
     """Re-plan from ``job`` (the module docs): {scenario, source, period_h, departures, people,
     at (ISO, the plan's calendar), what_if, keep_schedule, time_limit} -> {result, outline}, or
-    {error} with a
-    one-line message when the inputs do not make a re-plan (a moment outside the horizon, a
-    site or fleet not in the scenario)."""
+    {error} with a one-line message when the inputs do not make a re-plan (a moment outside the
+    horizon, a site or fleet not in the scenario)."""
     try:
         return _run(job)
     except UserError as e:
@@ -75,8 +74,12 @@ def _baseline(job: dict[str, Any]) -> tuple[dict[str, int], dict[str, int] | Non
     """The same re-plan without the what-if changes: people out by the deadline per cohort, on
     whole sorties and in the LP."""
     _, _, base, at, _, sorties = _setup(job)
-    b = _solve(job, base, at, sorties)
-    return {c["name"]: c["out_by_deadline_total"] for c in b.summary()["cohorts"]}, _lp_out(b)
+    return _outs(_solve(job, base, at, sorties))
+
+
+def _outs(r: Any) -> tuple[dict[str, int], dict[str, int] | None]:
+    """A re-plan's people out by the deadline per cohort, on whole sorties and in the LP."""
+    return {c["name"]: c["out_by_deadline_total"] for c in r.summary()["cohorts"]}, _lp_out(r)
 
 
 def _solve(job: dict[str, Any], net: Any, at: int, sorties: Any) -> Any:
@@ -127,7 +130,9 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         beside = None if keep else _start_beside(job)
     try:
         r = _solve(job, net, at, sorties)
-        if changes:
+        if changes and keep:  # (the network without the changes is in hand)
+            baseline, baseline_lp = _outs(_solve(job, base, at, sorties))
+        elif changes:
             baseline, baseline_lp = _finish_beside(beside, job)
     finally:
         if beside is not None:
