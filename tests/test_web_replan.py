@@ -152,6 +152,8 @@ def test_keeping_the_schedule_replans_the_people_alone(world: World, monkeypatch
 
 def test_adopting_a_replan_sends_it_to_the_ramp_and_resets_the_days(world: World):
     _moved(world)
+    with world.admin.ctx.read() as conn:
+        first = latest_plan(conn, OPERATION)
     got = _ask(world)
     r = world.client().post(f"{API}/replans/{got['id']}/adopt", headers=world.auth("planner"))
     assert r.status_code == 200, r.text
@@ -159,6 +161,12 @@ def test_adopting_a_replan_sends_it_to_the_ramp_and_resets_the_days(world: World
         plan = latest_plan(conn, OPERATION)
     assert plan["replan"] == got["id"] and plan["name"] == f"re-plan {got['id']}"
     assert plan["departures"], "the re-plan's sorties go to the ramp"
+    # the sorties flown before the moment are the first plan's, kept: a later re-plan from the
+    # adopted plan starts every aircraft where they left it
+    moment = datetime.fromisoformat(got["result"]["at"])
+    before = [d for d in first["departures"] if datetime.fromisoformat(d[0]) < moment]
+    assert before, "the test's moment comes after the first plan's first sortie"
+    assert [d for d in plan["departures"] if datetime.fromisoformat(d[0]) < moment] == before
     ramp = world.admin.plan_rows_now(OPERATION, "departures", ["HKIA"], world.moment)
     assert ramp is not None and ramp["plan"] == plan["name"]
     # its days: the one person actually out, then the re-plan's people out from the moment
@@ -170,6 +178,8 @@ def test_adopting_a_replan_sends_it_to_the_ramp_and_resets_the_days(world: World
     assert pic["drift"]["actual"] == 1 and pic["days"][0]["actual"] == 1
     listed = world.client().get(f"{API}/replans", headers=world.auth("planner")).json()
     assert listed[0]["adopted"] is True
+    kept = _ask(world, keep_schedule=True)  # the adopted schedule, whole, fits the aircraft
+    assert kept["status"] == "done", kept.get("error")
 
 
 def test_adopting_counts_each_person_out_once_and_keeps_the_requests_calendar(world: World):
@@ -316,6 +326,11 @@ def test_the_cli_replans_an_operation_on_the_server_host_and_adopts_it(world: Wo
     assert r.returncode == 0, r.stderr
     assert "effect (LP)" not in r.stdout and "difference" in r.stdout
     assert "is the operation's plan now" in r.stdout
+    # the people alone on the plan's schedule: a what-if's effect without an LP column
+    kept = evacops(*args, "--close", "Gate A", "--keep-schedule", env=env)
+    assert kept.returncode == 0, kept.stderr
+    assert "(LP)" not in kept.stdout and "whole" in kept.stdout  # (headers wrap in a cell)
+    assert "people re-planned on the plan's schedule" in " ".join(kept.stdout.split())
     adopted = int(re.search(r"Re-plan (\d+) of", r.stdout).group(1))
     assert adopted != got["id"]
     with world.admin.ctx.read() as conn:

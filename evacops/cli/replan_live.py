@@ -102,10 +102,11 @@ def _signed(d: int | None) -> str:
 def _table(rec: dict) -> Table:
     rows = rec["comparison"]
     what_if = bool(rows) and "baseline" in rows[0]
+    lp = what_if and not rec["result"].get("keep_schedule")  # (a kept schedule has no LP)
     t = Table(title="People out by the deadline per cohort")
     if what_if:
-        cols = ["cohort", "effect (LP)", "effect (whole sorties)", "what-if",
-                "re-plan, no change", "plan"]  # fmt: skip
+        cols = ["cohort", *(["effect (LP)"] if lp else []), "effect (whole sorties)",
+                "what-if", "re-plan, no change", "plan"]  # fmt: skip
     else:
         cols = ["cohort", "difference", "re-plan", "plan"]
     for col in cols:
@@ -113,8 +114,9 @@ def _table(rec: dict) -> Table:
     for r in rows:
         plan = "" if r["plan"] is None else f"{r['plan']:,}"
         if what_if:
-            t.add_row(r["cohort"], _signed(r.get("lp_difference")), _signed(r["difference"]),
-                      f"{r['replan']:,}", f"{r['baseline']:,}", plan)  # fmt: skip
+            t.add_row(r["cohort"], *([_signed(r.get("lp_difference"))] if lp else []),
+                      _signed(r["difference"]), f"{r['replan']:,}", f"{r['baseline']:,}",
+                      plan)  # fmt: skip
         else:
             t.add_row(r["cohort"], _signed(r["difference"]), f"{r['replan']:,}", plan)
     return t

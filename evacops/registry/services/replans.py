@@ -311,7 +311,7 @@ def adopt_replan(ctx: Context, op: str, request: int) -> dict[str, Any]:
             if int(d.get("request", -1)) == request
         ]
         # the plan it started from (not the latest: another may have been attached since)
-        plan = plans.plan_of_event(conn, op, int(asked["plan_event"]), plans.HEAD)
+        plan = plans.plan_of_event(conn, op, int(asked["plan_event"]), (*plans.HEAD, "departures"))
         latest = plans.latest_plan(conn, op, ("drift_pct",))
         # people out when it was asked (its state: its ``out_before``); those flown since are
         # in the re-plan's own flows
@@ -325,6 +325,12 @@ def adopt_replan(ctx: Context, op: str, request: int) -> dict[str, Any]:
     if plan is None:  # (a re-plan starts from a plan: only a shredded log has none)
         raise RegistryError(f"the plan re-plan {request} started from is gone", field="plan")
     outline = dict(done[-1]["outline"])
+    # the sorties flown before the re-plan's moment (its outline has none: their loads are not
+    # the re-plan's): the plan's, as the re-plan took them, so a later re-plan from this plan
+    # starts every aircraft where those sorties left it
+    moment = datetime.fromisoformat(done[-1]["result"]["at"])
+    flown = [d for d in plan.get("departures") or [] if datetime.fromisoformat(d[0]) < moment]
+    outline["departures"] = flown + list(outline.get("departures") or [])
     shift = _shift(plan)
     moment_day = (datetime.fromisoformat(asked["at"]) - shift).date()
     daily: dict[str, int] = {}
