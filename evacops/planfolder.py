@@ -83,17 +83,22 @@ def _write_table(df: pd.DataFrame, folder: Path, name: str, fmt: str) -> Path:
 
 
 def write_plan(
-    plan: Plan, folder: str | Path, fmt: str = "csv", scenario_path: str | Path | None = None
+    plan: Plan,
+    folder: str | Path,
+    fmt: str = "csv",
+    scenario_path: str | Path | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the plan's tables (as ``fmt``: csv or parquet) and ``summary.json`` into ``folder``
     (with the digest of the scenario file at ``scenario_path``, if given); return the paths
-    written by name (each table, then ``summary``)."""
+    written by name (each table, then ``summary``). ``summary``: the one to write instead of
+    the plan's own (a re-plan's, with its moment and the people out before it)."""
     if fmt not in FORMATS:  # before anything is written
         raise UserError("must be csv or parquet", field="format", value=fmt)
     from evacops.report.folders import make_folder  # (evacops.report loads matplotlib)
 
     out = make_folder(folder)
-    summary = plan.summary()
+    summary = dict(plan.summary() if summary is None else summary)
     if scenario_path is not None:
         summary["scenario_sha256"] = scenario_digest(scenario_path)
     files: dict[str, Any] = {}

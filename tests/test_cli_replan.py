@@ -73,6 +73,20 @@ def test_keeping_the_schedule_replans_the_people_alone(plan_dir):
     assert "people re-planned on the plan's schedule" in " ".join(r.stdout.split())
 
 
+@pytest.mark.parametrize("keep", [[], ["--keep-schedule"]])
+def test_a_replans_folder_replanned_again_counts_everyone(plan_dir, tmp_path, keep):
+    """A re-plan's folder has no flows before its moment: re-planned again, the people out
+    before that moment still count (the plan's 300, not the 200 flown after it), and a moment
+    before it is refused."""
+    first = tmp_path / "first"
+    _replan(plan_dir, "--at", "+3h", *keep, "--out", str(first))
+    s = _replan(first, "--at", "+5h", *keep)
+    assert s["comparison"] == [{"cohort": "all", "plan": 300, "replan": 300, "difference": 0}]
+    assert s["replan"]["out_before"] == 200
+    line = assert_user_error(evacops("replan", SHUTTLE, "--plan", first, "--at", "+1h"))
+    assert "this folder is a re-plan from 2030-01-01T03:00" in line, line
+
+
 @pytest.mark.parametrize(
     "args, says",
     [

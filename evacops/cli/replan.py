@@ -33,7 +33,11 @@ def _pairs(values: list[str], flag: str, cast: type) -> dict[str, Any]:
 def _comparison(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
     """People out by the deadline per cohort: the plan's, the re-plan's (before the moment and
     after), and the difference."""
-    old = {c["name"]: c["out_by_deadline"] for c in before.get("cohorts", [])}
+    # (a re-plan's folder: its people out before its own moment too)
+    old = {
+        c["name"]: c.get("out_by_deadline_total", c["out_by_deadline"])
+        for c in before.get("cohorts", [])
+    }
     rows = []
     for c in after["cohorts"]:
         was = old.get(c["name"])
@@ -126,6 +130,13 @@ def _state(
     if close or any(changes.values()):
         net = compile_network(what_if(sc, moment, close=close, **changes), pf.period)
     state = state_from_folder(net, arrays, at_period)
+    earlier = pf.summary.get("replan")  # a re-plan's folder: no flows before its moment
+    if earlier is not None:
+        if at_period < int(earlier["at_period"]):
+            fail(f"--at {at}: this folder is a re-plan from {earlier['at']}; re-plan it from "
+                 "then or later, or from the plan it started from")  # fmt: skip
+        before = {c["name"]: c.get("out_before", 0) for c in pf.summary.get("cohorts", [])}
+        state.out_before = state.out_before + [before.get(c, 0) for c in net.cohorts]
     if operation is not None:
         from evacops.cli.registry.common import session
 
@@ -278,7 +289,9 @@ def _from_plan(
         summary["comparison"] = _comparison(pf.summary, summary)
         if out_dir is not None:
             status.update(f"writing the re-plan to {out_dir}")
-            summary["files"] = write_plan(r.plan, out_dir, fmt=fmt, scenario_path=scenario)
+            summary["files"] = write_plan(
+                r.plan, out_dir, fmt=fmt, scenario_path=scenario, summary=summary
+            )
             (Path(out_dir) / "replan.json").write_text(json.dumps(summary, default=str) + "\n")
     if as_json:
         print(json.dumps(summary, default=str))
