@@ -207,3 +207,35 @@ def test_a_schedule_a_what_if_rules_out_is_refused_naming_the_sortie():
     # without the change the same schedule is kept, and gets everyone out as the plan does
     r = replan_people(p.network, state_from_plan(p, 3), p.sortie_counts.astype(float))
     assert r.summary()["out_by_deadline_total"] == 300
+
+
+def test_a_schedule_with_more_aircraft_away_than_a_what_if_leaves_is_refused_naming_them():
+    """The shuttle's one aircraft taken away from hour 4: at 04:00 the plan sends it out again,
+    so its schedule cannot be kept (the line names the fleet, the time and the count), while a
+    re-plan of the aircraft keeps it home. From hour 3 the aircraft is still away on a sortie
+    flown before the moment: no plan keeps that, and the line says so."""
+    sc = scenario_from(shuttle_dict())
+    p = solve_plan(sc, check_binding=0)
+    y, f = p.sortie_counts.astype(float), p.final
+
+    def moved(at: int):
+        net = compile_network(
+            what_if(sc, p.network.timeline.time_of(at), aircraft={"one": 0}), "1h"
+        )
+        return net, plan_state(net, f.flow, f.hold, y, at)
+
+    net, state = moved(4)
+    with pytest.raises(
+        UserError,
+        match=r"schedule has 1 aircraft of one away from home at 2030-01-01 04:00, where this "
+        r"state leaves 0; re-plan the aircraft too",
+    ):
+        replan_people(net, state, y)
+    assert replan(net, state).summary()["out_by_deadline_total"] == 100  # the one flown at 0
+    net, state = moved(3)
+    with pytest.raises(
+        UserError,
+        match=r"sorties flown before the moment leave 1 aircraft of one away from home at "
+        r"2030-01-01 03:00.*no plan keeps that",
+    ):
+        replan_people(net, state, y)

@@ -372,24 +372,67 @@ def replan_people(
     try:
         sol = on_schedule(rnet, sorties)
     except InfeasibleError:
-        raise UserError(_not_kept(rnet, sorties), field="keep_schedule") from None
+        raise UserError(_not_kept(rnet, sorties, state), field="keep_schedule") from None
     p = Plan(network=rnet, lp=sol, final=sol, integer=False, schedule_kept=True)
     p.moment = state.at
     p.wall_s = time.perf_counter() - t0
     return Replan(p, state)
 
 
-def _not_kept(net: Network, sorties: np.ndarray) -> str:
+def _not_kept(net: Network, sorties: np.ndarray, state: State) -> str:
     """Why the schedule cannot be kept: the first sortie flown where its move may not depart
-    (a closed site), else the limits together (aircraft, slots, capacities)."""
+    (a closed site), or the first period a fleet has more aircraft away from home than are
+    available (by the sorties flown before the moment alone: no plan can keep that); else the
+    other limits together (slots, capacities)."""
+    fix = "re-plan the aircraft too (without keep-schedule)"
+    flown = _first_over(net, away_from_home(net, state.sorties))
+    if flown is not None:
+        return (
+            f"the sorties flown before the moment leave {flown}; no plan keeps that: change the "
+            "aircraft from a later moment"
+        )
     names = net.move_names
     for m, t in zip(*np.nonzero((sorties > 0.5) & ~net.move_open), strict=True):
         when = net.timeline.time_of(int(t)).strftime("%Y-%m-%d %H:%M")
         return (
             f"the plan's schedule flies {names[m]} at {when}, which this state rules out (a "
-            "site closed); re-plan the aircraft too (without keep-schedule)"
+            f"site closed); {fix}"
         )
+    over = _first_over(net, away_from_home(net, sorties))
+    if over is not None:
+        return f"the plan's schedule has {over}; {fix}"
     return (
-        "the plan's schedule does not fit this state (fewer aircraft or slots, or people "
-        "who cannot all be held); re-plan the aircraft too (without keep-schedule)"
+        "the plan's schedule does not fit this state (fewer slots, or people who cannot all be "
+        f"held); {fix}"
     )
+
+
+def _first_over(net: Network, away: np.ndarray) -> str | None:
+    """The first period a fleet has more aircraft ``away`` (F, T) than available, in words."""
+    over = np.argwhere(away > net.fleet_avail + 1e-6)
+    if not len(over):
+        return None
+    f, t = over[np.argmin(over[:, 1])]
+    when = net.timeline.time_of(int(t)).strftime("%Y-%m-%d %H:%M")
+    return (
+        f"{away[f, t]:.0f} aircraft of {net.fleets[f]} away from home at {when}, where this "
+        f"state leaves {net.fleet_avail[f, t]:.0f}"
+    )
+
+
+def away_from_home(net: Network, sorties: np.ndarray) -> np.ndarray:
+    """(F, T) aircraft of each fleet not idle at its home station at the end of each period,
+    under whole ``sorties`` (M, T): gone on a sortie from home, not yet ready back there (as
+    the model's station balance counts them)."""
+    T = net.T
+    away = np.zeros((len(net.fleets), T))
+    home = net.fleet_home_station
+    for m, f in enumerate(net.move_fleet):
+        if net.move_from_station[m] == home[f]:
+            away[f] += np.cumsum(sorties[m])
+        r = int(net.move_ready[m])
+        if net.move_to_station[m] == home[f] and r < T:
+            back = np.zeros(T)
+            back[r:] = sorties[m, : T - r]
+            away[f] -= np.cumsum(back)
+    return away
