@@ -42,7 +42,7 @@ def test_rows_that_cannot_bind_leave_the_optimum_alone(monkeypatch, d):
 
 
 def _both_reductions_apply(d: dict) -> dict:
-    """Long stays at the staging bases and room for every aircraft on every ground."""
+    """Stay limits at the staging bases and room for every aircraft on every ground."""
     for site in d["sites"]:
         if site["kind"] == "staging":
             site["max_stay_h"] = 6

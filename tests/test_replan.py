@@ -224,18 +224,14 @@ def test_a_schedule_with_more_aircraft_away_than_a_what_if_leaves_is_refused_nam
         )
         return net, plan_state(net, f.flow, f.hold, y, at)
 
+    for at, says in (
+        (4, r"schedule has 1 aircraft of one away from home at 2030-01-01 04:00, where this "
+            r"state leaves 0; re-plan the aircraft too"),
+        (3, r"sorties flown before the moment leave 1 aircraft of one away from home at "
+            r"2030-01-01 03:00.*no plan keeps that"),
+    ):  # fmt: skip
+        net, state = moved(at)
+        with pytest.raises(UserError, match=says):
+            replan_people(net, state, y)
     net, state = moved(4)
-    with pytest.raises(
-        UserError,
-        match=r"schedule has 1 aircraft of one away from home at 2030-01-01 04:00, where this "
-        r"state leaves 0; re-plan the aircraft too",
-    ):
-        replan_people(net, state, y)
     assert replan(net, state).summary()["out_by_deadline_total"] == 100  # the one flown at 0
-    net, state = moved(3)
-    with pytest.raises(
-        UserError,
-        match=r"sorties flown before the moment leave 1 aircraft of one away from home at "
-        r"2030-01-01 03:00.*no plan keeps that",
-    ):
-        replan_people(net, state, y)

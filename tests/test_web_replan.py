@@ -135,15 +135,7 @@ def test_keeping_the_schedule_replans_the_people_alone(world: World, monkeypatch
     _now_at_the_moment(world, monkeypatch)
     client = world.page_login("planner")
     assert 'name="keep_schedule"' in client.get(f"/o/{OPERATION}/picture").text
-    r = client.post(
-        f"/o/{OPERATION}/picture/replan?lang=en",
-        data={"csrf": csrf_of(client), "close": "Gate A", "keep_schedule": "1"},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303 and "replan=asked" in r.headers["location"]
-    world.app.state.replanner.wait(timeout=300)
-    live = client.get(f"/o/{OPERATION}/picture/live").text
-    rid = re.search(r'data-replan="(\d+)"', live).group(1)
+    live, rid = _ask_on_the_picture(world, client, close="Gate A", keep_schedule="1")
     entry = _entry(live, rid)
     assert "data-keep-schedule" in entry and "data-lp-difference" not in entry, entry
     listed = world.client().get(f"{API}/replans/{rid}", headers=world.auth("reporter")).json()
@@ -241,6 +233,19 @@ def _entry(page: str, rid: str) -> str:
     return found[0]
 
 
+def _ask_on_the_picture(world: World, client, **form: str) -> tuple[str, str]:
+    """Submit the picture's what-if ``form``, wait for the re-plan: the live part and its id."""
+    r = client.post(
+        f"/o/{OPERATION}/picture/replan?lang=en",
+        data={"csrf": csrf_of(client), **form},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "replan=asked" in r.headers["location"]
+    world.app.state.replanner.wait(timeout=300)
+    live = client.get(f"/o/{OPERATION}/picture/live").text
+    return live, re.search(r'data-replan="(\d+)"', live).group(1)
+
+
 def _now_at_the_moment(world: World, monkeypatch) -> None:
     """The service's registries read the clock at ``world.moment`` (04:00 of the plan's day).
     The picture's form re-plans from now, and the test scenario's 12-hour horizon holds a
@@ -263,15 +268,7 @@ def test_the_picture_form_asks_and_lists_it(world: World, monkeypatch):
     page = client.get(f"/o/{OPERATION}/picture")
     assert f'action="/o/{OPERATION}/picture/replan?lang=en"' in page.text
     assert re.search(r'<option value="c17">c17 \(1\)</option>', page.text)
-    r = client.post(
-        f"/o/{OPERATION}/picture/replan?lang=en",
-        data={"csrf": csrf_of(client), "close": "Gate A"},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303 and "replan=asked" in r.headers["location"]
-    world.app.state.replanner.wait(timeout=300)
-    live = client.get(f"/o/{OPERATION}/picture/live").text
-    rid = re.search(r'data-replan="(\d+)"', live).group(1)
+    live, rid = _ask_on_the_picture(world, client, close="Gate A")
     # the re-plan's own entry says what was changed (Gate A is on the picture anyway)
     entry = _entry(live, rid)
     assert entry.startswith(f'data-replan="{rid}" data-replan-status="done"'), entry

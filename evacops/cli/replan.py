@@ -68,6 +68,14 @@ def _table(rows: list[dict[str, Any]], deadline: str) -> Table:
     return t
 
 
+KEPT_NOTE = (
+    "  people re-planned on the plan's schedule (every aircraft flies as planned); no LP bound: "
+    "without --keep-schedule the aircraft are re-planned too"
+)
+"""What the terminal says under a re-plan that kept the plan's schedule (here and through the
+service, :mod:`evacops.cli.replan_live`)."""
+
+
 def _print_replan(summary: dict[str, Any], moment: datetime, deadline: str) -> None:
     """The terminal view: the moment and the state, people out per cohort beside the plan."""
     rp = summary["replan"]
@@ -83,12 +91,7 @@ def _print_replan(summary: dict[str, Any], moment: datetime, deadline: str) -> N
     if gap is not None:
         out.print(f"  whole sorties: {gap * 100:.2f} % under the LP bound", style="dim")
     if summary["mode"] == "schedule-kept":
-        out.print(
-            "  people re-planned on the plan's schedule (every aircraft flies as planned); "
-            "no LP bound: without --keep-schedule the aircraft are re-planned too",
-            style="dim",
-            soft_wrap=True,
-        )
+        out.print(KEPT_NOTE, style="dim", soft_wrap=True)
     out.print(
         "  not carried over the moment: " + "; ".join(rp["not_carried_over"]),
         style="dim",
@@ -129,14 +132,7 @@ def _state(
     net = base
     if close or any(changes.values()):
         net = compile_network(what_if(sc, moment, close=close, **changes), pf.period)
-    state = state_from_folder(net, arrays, at_period)
-    earlier = pf.summary.get("replan")  # a re-plan's folder: no flows before its moment
-    if earlier is not None:
-        if at_period < int(earlier["at_period"]):
-            fail(f"--at {at}: this folder is a re-plan from {earlier['at']}; re-plan it from "
-                 "then or later, or from the plan it started from")  # fmt: skip
-        before = {c["name"]: c.get("out_before", 0) for c in pf.summary.get("cohorts", [])}
-        state.out_before = state.out_before + [before.get(c, 0) for c in net.cohorts]
+    state = state_from_folder(net, arrays, at_period, pf.summary)
     if operation is not None:
         from evacops.cli.registry.common import session
 

@@ -17,6 +17,7 @@ from typing import Any
 from rich.table import Table
 
 from evacops.cli.output import err, fail, out
+from evacops.cli.replan import KEPT_NOTE
 
 POLL_S = 1.0
 WAIT_S = 3600.0
@@ -164,11 +165,7 @@ def replan_operation(
     if res.get("whole_sortie_gap_pct") is not None:
         out.print(f"  whole sorties: {res['whole_sortie_gap_pct']:.2f} % under the LP bound")
     if res.get("keep_schedule"):
-        out.print(
-            "  people re-planned on the plan's schedule (every aircraft flies as planned); "
-            "no LP bound: without --keep-schedule the aircraft are re-planned too",
-            soft_wrap=True,
-        )
+        out.print(KEPT_NOTE, soft_wrap=True)
     if rec.get("adopted"):
         out.print(f"Adopted: re-plan {rec['id']} is the operation's plan now.", highlight=False)
     else:

@@ -102,16 +102,31 @@ def state_from_plan(plan: Plan, at: int) -> State:
     return plan_state(plan.network, f.flow, f.hold, plan.sortie_counts.astype(float), at)
 
 
-def state_from_folder(net: Network, arrays: PlanArrays, at: int) -> State:
+def state_from_folder(
+    net: Network, arrays: PlanArrays, at: int, summary: Mapping | None = None
+) -> State:
     """The state of a plan read from its folder (:func:`evacops.planfolder.read_plan`) at the
-    start of period ``at`` (the folder's people are whole: rounded as its tables are)."""
-    return plan_state(
+    start of period ``at`` (the folder's people are whole: rounded as its tables are). With the
+    folder's ``summary``, a re-plan's folder (it has no flows before its own moment) counts the
+    people out before that moment, and a moment before it is refused."""
+    state = plan_state(
         net,
         arrays.flow.transpose(2, 1, 0),  # (T, A, C) -> (C, A, T)
         arrays.hold.transpose(2, 1, 0),
         arrays.sorties.T,
         at,
     )
+    earlier = None if summary is None else summary.get("replan")
+    if summary is not None and earlier is not None:
+        if at < int(earlier["at_period"]):
+            raise UserError(
+                f"this folder is a re-plan from {earlier['at']}; re-plan it from then or later, "
+                "or from the plan it started from",
+                field="at",
+            )
+        out = {c["name"]: c.get("out_before", 0) for c in summary.get("cohorts", [])}
+        state.out_before = state.out_before + [out.get(c, 0) for c in net.cohorts]
+    return state
 
 
 def _waiting(net: Network, counts: Mapping[tuple[str, str], float]) -> np.ndarray:
@@ -345,7 +360,7 @@ def replan(
         check_binding=check_binding,
         progress=progress,
         fixed=(mask, state.sorties),
-        candidate=None if plan_sorties is None else np.where(mask, state.sorties, plan_sorties),
+        candidate=None if plan_sorties is None else _with_flown(state, plan_sorties),
     )
     p.moment = state.at
     return Replan(p, state)
@@ -366,7 +381,7 @@ def replan_people(
     (a closed base, fewer aircraft or slots): then re-plan the aircraft too (:func:`replan`)."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
-    sorties = np.round(np.where(np.arange(net.T) < state.at, state.sorties, plan_sorties))
+    sorties = np.round(_with_flown(state, plan_sorties))
     rnet = state_network(net, state)
     say("solving the people flows on the plan's sorties")
     try:
@@ -377,6 +392,11 @@ def replan_people(
     p.moment = state.at
     p.wall_s = time.perf_counter() - t0
     return Replan(p, state)
+
+
+def _with_flown(state: State, plan_sorties: np.ndarray) -> np.ndarray:
+    """(M, T) the state's sorties before its moment (flown), the plan's from then on."""
+    return np.where(np.arange(plan_sorties.shape[1]) < state.at, state.sorties, plan_sorties)
 
 
 def _not_kept(net: Network, sorties: np.ndarray, state: State) -> str:
