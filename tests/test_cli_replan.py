@@ -98,7 +98,8 @@ def test_a_replans_folder_replanned_again_counts_everyone(plan_dir, tmp_path, ke
         (["--at", "+2h", "--slots", "CAMP=2"], "'CAMP' is not an airfield of the scenario"),
         (
             ["--at", "+3h", "--close", "STAGE", "--keep-schedule"],
-            "flies evac-stage@one at 2030-01-01 04:00, which this state rules out",
+            "flies evac-stage@one at 2030-01-01 04:00 (+1 h from the moment), which this state "
+            "rules out",
         ),
     ],
 )

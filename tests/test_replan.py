@@ -201,7 +201,9 @@ def test_a_schedule_a_what_if_rules_out_is_refused_naming_the_sortie():
     f = p.final
     state = plan_state(net, f.flow, f.hold, p.sortie_counts.astype(float), 3)
     with pytest.raises(
-        UserError, match=r"flies evac-stage@one at 2030-01-01 04:00.*re-plan the aircraft too"
+        UserError,
+        match=r"flies evac-stage@one at 2030-01-01 04:00 \(\+1 h from the moment\).*re-plan "
+        r"the aircraft too",
     ):
         replan_people(net, state, p.sortie_counts.astype(float))
     # without the change the same schedule is kept, and gets everyone out as the plan does
@@ -225,8 +227,8 @@ def test_a_schedule_with_more_aircraft_away_than_a_what_if_leaves_is_refused_nam
         return net, plan_state(net, f.flow, f.hold, y, at)
 
     for at, says in (
-        (4, r"schedule has 1 aircraft of one away from home at 2030-01-01 04:00, where this "
-            r"state leaves 0; re-plan the aircraft too"),
+        (4, r"schedule has 1 aircraft of one away from home at 2030-01-01 04:00 \(\+0 h from "
+            r"the moment\), where this state leaves 0; re-plan the aircraft too"),
         (3, r"sorties flown before the moment leave 1 aircraft of one away from home at "
             r"2030-01-01 03:00.*no plan keeps that"),
     ):  # fmt: skip

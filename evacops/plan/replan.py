@@ -405,7 +405,7 @@ def _not_kept(net: Network, sorties: np.ndarray, state: State) -> str:
     available (by the sorties flown before the moment alone: no plan can keep that); else the
     other limits together (slots, capacities)."""
     fix = "re-plan the aircraft too (without keep-schedule)"
-    flown = _first_over(net, away_from_home(net, state.sorties))
+    flown = _first_over(net, away_from_home(net, state.sorties), state.at)
     if flown is not None:
         return (
             f"the sorties flown before the moment leave {flown}; no plan keeps that: change the "
@@ -413,12 +413,12 @@ def _not_kept(net: Network, sorties: np.ndarray, state: State) -> str:
         )
     names = net.move_names
     for m, t in zip(*np.nonzero((sorties > 0.5) & ~net.move_open), strict=True):
-        when = net.timeline.time_of(int(t)).strftime("%Y-%m-%d %H:%M")
+        when = _when(net, int(t), state.at)
         return (
             f"the plan's schedule flies {names[m]} at {when}, which this state rules out (a "
             f"site closed); {fix}"
         )
-    over = _first_over(net, away_from_home(net, sorties))
+    over = _first_over(net, away_from_home(net, sorties), state.at)
     if over is not None:
         return f"the plan's schedule has {over}; {fix}"
     return (
@@ -427,13 +427,20 @@ def _not_kept(net: Network, sorties: np.ndarray, state: State) -> str:
     )
 
 
-def _first_over(net: Network, away: np.ndarray) -> str | None:
+def _when(net: Network, t: int, at: int) -> str:
+    """Period ``t`` in words, also from the moment ``at``: a re-plan in the service runs on the
+    plan's own calendar, which may not be the operation's."""
+    hours = (t - at) * net.period_h
+    return f"{net.timeline.time_of(t):%Y-%m-%d %H:%M} ({hours:+g} h from the moment)"
+
+
+def _first_over(net: Network, away: np.ndarray, at: int) -> str | None:
     """The first period a fleet has more aircraft ``away`` (F, T) than available, in words."""
     over = np.argwhere(away > net.fleet_avail + 1e-6)
     if not len(over):
         return None
     f, t = over[np.argmin(over[:, 1])]
-    when = net.timeline.time_of(int(t)).strftime("%Y-%m-%d %H:%M")
+    when = _when(net, int(t), at)
     return (
         f"{away[f, t]:.0f} aircraft of {net.fleets[f]} away from home at {when}, where this "
         f"state leaves {net.fleet_avail[f, t]:.0f}"
