@@ -14,6 +14,7 @@ import pytest
 import yaml
 from conftest import OPERATION
 from helpers import assert_user_error, evacops
+from markupsafe import escape
 from test_replan_registry import _moved, _scenario
 from test_web_support import World, csrf_of
 
@@ -126,6 +127,11 @@ def test_keeping_the_schedule_replans_the_people_alone(world: World, monkeypatch
     assert closed["status"] == "failed"
     assert "which this state rules out" in closed["error"]
     assert "re-plan the aircraft too" in closed["error"]
+    # with the refusal's code and values, for a page to word it in its language
+    assert closed["error_code"] == "schedule-site-closed"
+    params = closed["error_params"]
+    assert set(params) == {"move", "time", "hours"} and params["move"] in closed["error"]
+    assert f"at {params['time']} ({params['hours']} h from the moment)" in closed["error"]
     # a what-if the schedule keeps: its effect on whole sorties, no LP column
     gate = _ask(world, close=["Gate A"], keep_schedule=True)
     assert gate["status"] == "done", gate.get("error")
@@ -140,6 +146,15 @@ def test_keeping_the_schedule_replans_the_people_alone(world: World, monkeypatch
     assert "data-keep-schedule" in entry and "data-lp-difference" not in entry, entry
     listed = world.client().get(f"{API}/replans/{rid}", headers=world.auth("reporter")).json()
     assert listed["keep_schedule"] is True
+    # a refusal on the picture in Dari: its words, the values isolated from the right-to-left
+    # text, not the planner's English line
+    _, rid = _ask_on_the_picture(world, client, close="Al Udeid", keep_schedule="1")
+    entry = _entry(client.get(f"/o/{OPERATION}/picture/live?lang=fa").text, rid)
+    failed = world.client().get(f"{API}/replans/{rid}", headers=world.auth("reporter")).json()
+    assert failed["status"] == "failed" and failed["error_code"] == "schedule-site-closed"
+    assert "را تیک نزنید" in entry and "rules out" not in entry, entry
+    for value in failed["error_params"].values():
+        assert f"\u2068{escape(value)}\u2069" in entry
 
 
 def test_adopting_a_replan_sends_it_to_the_ramp_and_resets_the_days(world: World):

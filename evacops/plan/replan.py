@@ -387,7 +387,7 @@ def replan_people(
     try:
         sol = on_schedule(rnet, sorties)
     except InfeasibleError:
-        raise UserError(_not_kept(rnet, sorties, state), field="keep_schedule") from None
+        raise _not_kept(rnet, sorties, state) from None
     p = Plan(network=rnet, lp=sol, final=sol, integer=False, schedule_kept=True)
     p.moment = state.at
     p.wall_s = time.perf_counter() - t0
@@ -399,52 +399,73 @@ def _with_flown(state: State, plan_sorties: np.ndarray) -> np.ndarray:
     return np.where(np.arange(plan_sorties.shape[1]) < state.at, state.sorties, plan_sorties)
 
 
-def _not_kept(net: Network, sorties: np.ndarray, state: State) -> str:
-    """Why the schedule cannot be kept: the first sortie flown where its move may not depart
-    (a closed site), or the first period a fleet has more aircraft away from home than are
-    available (by the sorties flown before the moment alone: no plan can keep that); else the
-    other limits together (slots, capacities)."""
-    fix = "re-plan the aircraft too (without keep-schedule)"
+KEEP_FIX = "re-plan the aircraft too (without keep-schedule)"
+
+
+def _not_kept(net: Network, sorties: np.ndarray, state: State) -> UserError:
+    """Why the schedule cannot be kept, as an error with a refusal code and the values its
+    words need (a page words it in its language, :mod:`evacops.web.refusals`): the first
+    period a fleet has more aircraft away from home than are available by the sorties flown
+    before the moment alone (no plan can keep that), the first sortie flown where its move may
+    not depart (a closed site), the first period the schedule has more away than available;
+    else the other limits together (slots, capacities)."""
     flown = _first_over(net, away_from_home(net, state.sorties), state.at)
     if flown is not None:
-        return (
-            f"the sorties flown before the moment leave {flown}; no plan keeps that: change the "
-            "aircraft from a later moment"
+        return _refusal(
+            "schedule-flown-over",
+            "the sorties flown before the moment leave %(count)s aircraft of %(fleet)s away "
+            "from home at %(time)s (%(hours)s h from the moment), where this state leaves "
+            "%(left)s; no plan keeps that: change the aircraft from a later moment",
+            flown,
         )
-    names = net.move_names
     for m, t in zip(*np.nonzero((sorties > 0.5) & ~net.move_open), strict=True):
-        when = _when(net, int(t), state.at)
-        return (
-            f"the plan's schedule flies {names[m]} at {when}, which this state rules out (a "
-            f"site closed); {fix}"
+        return _refusal(
+            "schedule-site-closed",
+            "the plan's schedule flies %(move)s at %(time)s (%(hours)s h from the moment), "
+            f"which this state rules out (a site closed); {KEEP_FIX}",
+            {"move": net.move_names[m], **_when(net, int(t), state.at)},
         )
     over = _first_over(net, away_from_home(net, sorties), state.at)
     if over is not None:
-        return f"the plan's schedule has {over}; {fix}"
-    return (
-        "the plan's schedule does not fit this state (fewer slots, or people who cannot all be "
-        f"held); {fix}"
+        return _refusal(
+            "schedule-fleet-over",
+            "the plan's schedule has %(count)s aircraft of %(fleet)s away from home at "
+            "%(time)s (%(hours)s h from the moment), where this state leaves %(left)s; "
+            f"{KEEP_FIX}",
+            over,
+        )
+    return _refusal(
+        "schedule-not-fit",
+        "the plan's schedule does not fit this state (fewer slots, or people who cannot all "
+        f"be held); {KEEP_FIX}",
+        {},
     )
 
 
-def _when(net: Network, t: int, at: int) -> str:
-    """Period ``t`` in words, also from the moment ``at``: a re-plan in the service runs on the
-    plan's own calendar, which may not be the operation's."""
+def _refusal(code: str, words: str, params: dict[str, str]) -> UserError:
+    return UserError(words % params, field="keep_schedule", code=code, params=params)
+
+
+def _when(net: Network, t: int, at: int) -> dict[str, str]:
+    """Period ``t`` (time, and hours from the moment ``at``): a re-plan in the service runs on
+    the plan's own calendar, which may not be the operation's."""
     hours = (t - at) * net.period_h
-    return f"{net.timeline.time_of(t):%Y-%m-%d %H:%M} ({hours:+g} h from the moment)"
+    return {"time": f"{net.timeline.time_of(t):%Y-%m-%d %H:%M}", "hours": f"{hours:+g}"}
 
 
-def _first_over(net: Network, away: np.ndarray, at: int) -> str | None:
-    """The first period a fleet has more aircraft ``away`` (F, T) than available, in words."""
+def _first_over(net: Network, away: np.ndarray, at: int) -> dict[str, str] | None:
+    """The first period a fleet has more aircraft ``away`` (F, T) than available: the values
+    a refusal's words need."""
     over = np.argwhere(away > net.fleet_avail + 1e-6)
     if not len(over):
         return None
     f, t = over[np.argmin(over[:, 1])]
-    when = _when(net, int(t), at)
-    return (
-        f"{away[f, t]:.0f} aircraft of {net.fleets[f]} away from home at {when}, where this "
-        f"state leaves {net.fleet_avail[f, t]:.0f}"
-    )
+    return {
+        "count": f"{away[f, t]:.0f}",
+        "fleet": net.fleets[f],
+        "left": f"{net.fleet_avail[f, t]:.0f}",
+        **_when(net, int(t), at),
+    }
 
 
 def away_from_home(net: Network, sorties: np.ndarray) -> np.ndarray:

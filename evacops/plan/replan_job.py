@@ -46,7 +46,16 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     try:
         return _run(job)
     except UserError as e:
-        return {"error": str(e)}
+        return _error(e)
+
+
+def _error(e: UserError) -> dict[str, Any]:
+    """{error: the English line, error_code, error_params: the refusal a page words in its
+    language (:mod:`evacops.web.refusals`), if the error has one}."""
+    out: dict[str, Any] = {"error": str(e)}
+    if e.code is not None:
+        out.update(error_code=e.code, error_params=dict(e.params))
+    return out
 
 
 def _setup(job: dict[str, Any]) -> tuple[Any, str, Any, int, Any, Any]:
@@ -107,7 +116,7 @@ def _baseline_beside(job: dict[str, Any], parent: int, answer: Any) -> None:
     try:
         answer.send(("ok", _baseline(job)))
     except UserError as e:
-        answer.send(("error", str(e)))
+        answer.send(("error", _error(e)))
 
 
 def _run(job: dict[str, Any]) -> dict[str, Any]:
@@ -194,7 +203,9 @@ def _finish_beside(
         except (EOFError, OSError):  # the second process died (memory?): solve it here
             return _baseline(job)
         if kind == "error":
-            raise UserError(got)
+            raise UserError(
+                got["error"], code=got.get("error_code"), params=got.get("error_params")
+            )
         return got
     return _baseline(job)
 

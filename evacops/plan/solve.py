@@ -482,7 +482,8 @@ def plan_network(
             raise InfeasibleError(
                 "infeasible: no plan from this state keeps every constraint (aircraft removed "
                 "while away from home, or a site closed that people or aircraft are on their way "
-                "to, leave none); re-plan from a later moment or with fewer changes"
+                "to, leave none); re-plan from a later moment or with fewer changes",
+                code="replan-infeasible",
             ) from None
         raise InfeasibleError(explain_infeasible(net)) from None
     lp = _solution(run, duals=True)

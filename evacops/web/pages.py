@@ -60,6 +60,9 @@ def render(
         "ngettext": tr.ngettext,
         "refusal": lambda problem: _refusal(tr.gettext, problem),
         "refusal_words": lambda: refusals.translated(tr.gettext),
+        "refusal_text": lambda code, params, fallback: refusals.text(
+            tr.gettext, code, refusals.isolated(params), fallback
+        ),
         "csrf": csrf_of(request),
         "caller": caller,
         "op": op,

@@ -103,8 +103,27 @@ ADMIN_MESSAGES: dict[str, str] = {
     "not-retired": "This category is not retired.",
 }
 ADMIN_CODES = frozenset(ADMIN_MESSAGES)
+
+_KEEP_FIX = 're-plan the aircraft too (leave "Keep the aircraft schedule" unticked).'
+#: why a re-plan failed, as the operation picture words it (the planner's error carries the
+#: code and its values, :func:`evacops.plan.replan._not_kept`); not on the gate page either
+REPLAN_MESSAGES: dict[str, str] = {
+    "replan-infeasible": "No plan from this state keeps every constraint (aircraft removed "
+    "while away from home, or a site closed that people or aircraft are on their way to): "
+    "re-plan from a later moment or with fewer changes.",
+    "schedule-flown-over": "The sorties flown before the moment leave %(count)s aircraft of "
+    "%(fleet)s away from home at %(time)s (%(hours)s h from the moment), where this state "
+    "leaves %(left)s: no plan keeps that. Change the aircraft from a later moment.",
+    "schedule-site-closed": "The plan's schedule flies %(move)s at %(time)s (%(hours)s h from "
+    "the moment), which this state rules out (a site closed): " + _KEEP_FIX,
+    "schedule-fleet-over": "The plan's schedule has %(count)s aircraft of %(fleet)s away from "
+    "home at %(time)s (%(hours)s h from the moment), where this state leaves %(left)s: "
+    + _KEEP_FIX,
+    "schedule-not-fit": "The plan's schedule does not fit this state (fewer slots, or people "
+    "who cannot all be held): " + _KEEP_FIX,
+}
 #: every refusal's English words, by code
-MESSAGES: dict[str, str] = {**_GATE_MESSAGES, **ADMIN_MESSAGES}
+MESSAGES: dict[str, str] = {**_GATE_MESSAGES, **ADMIN_MESSAGES, **REPLAN_MESSAGES}
 
 
 def text(
@@ -125,6 +144,12 @@ def text(
         return fallback or msgid
 
 
+def isolated(params: Mapping[str, Any] | None) -> dict[str, str]:
+    """``params`` each in a bidi isolate (U+2068 ... U+2069), so that a time, a signed number
+    of hours or a fleet's Latin name keeps its own order inside a right-to-left sentence."""
+    return {k: f"\u2068{v}\u2069" for k, v in dict(params or {}).items()}
+
+
 def of_error(gettext: Callable[[str], str], exc: Any) -> str:
     """An :class:`~evacops.errors.EvacopsError` as a page shows it: its code's words in the
     page's language, else its English words."""
@@ -134,5 +159,6 @@ def of_error(gettext: Callable[[str], str], exc: Any) -> str:
 def translated(gettext: Callable[[str], str]) -> dict[str, str]:
     """Every refusal's words a gate, the ramp or arrival may be given, in the language of
     ``gettext``, by code (for the gate's script, which fills ``%(name)s`` from the answer's
-    ``params``); not the admin page's own (:data:`ADMIN_CODES`)."""
+    ``params``); not the admin page's own (:data:`ADMIN_CODES`) nor the picture's
+    (:data:`REPLAN_MESSAGES`)."""
     return {code: gettext(msgid) for code, msgid in _GATE_MESSAGES.items()}

@@ -169,6 +169,12 @@ def finish_replan(ctx: Context, op: str, request: int, got: dict[str, Any]) -> N
     require(ctx.actor, Perm.plan, op)
     if "error" in got:
         data = {"request": request, "error": str(got["error"])[:500]}
+        if got.get("error_code"):
+            # the refusal's code and values, for a page to word it in its language
+            data["error_code"] = str(got["error_code"])[:50]
+            data["error_params"] = {
+                str(k)[:20]: str(v)[:100] for k, v in dict(got.get("error_params") or {}).items()
+            }
     else:
         data = {"request": request, "result": got["result"], "outline": got["outline"]}
     with ctx.write() as conn:
@@ -244,6 +250,8 @@ def replans(
                 E.occurred_at,
                 E.data["request"].label("request"),
                 E.data["error"].label("error"),
+                E.data["error_code"].label("error_code"),
+                E.data["error_params"].label("error_params"),
                 E.data["result"].label("result"),
             )
             .where(E.operation_id == op, E.type == ev.REPLAN_FINISHED)
@@ -270,6 +278,8 @@ def replans(
         )
         if f.error is not None:
             rec.update(status="failed", error=f.error)
+            if f.error_code is not None:
+                rec.update(error_code=f.error_code, error_params=f.error_params or {})
         else:
             res = f.result
             rec.update(status="done", result=res)
