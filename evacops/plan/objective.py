@@ -55,6 +55,29 @@ def seat_value(net: Network) -> np.ndarray:
     return np.abs(coef).max(axis=0)
 
 
+def repair_value(net: Network) -> np.ndarray:
+    """(A, T) what the repair prices a person waiting for a seat on each air arc at (at least
+    1; :func:`repair_objective` takes the difference from one period to the next): the plan's
+    :func:`seat_value`, and on an onward arc (one that does not leave the evacuation airport)
+    at least what a seat out of the evacuation airport is worth in the same period.
+
+    In the plan's objective an onward seat is worth little (its people are out already), yet
+    a person not flown on from a staging base holds a place there and uses up a stay that a
+    person from the evacuation airport needs: with the national hubs' 72-hour stays, a French
+    A400M that flies Kabul legs instead of its Paris legs flies empty seats out of Kabul. Priced
+    as the plan prices them, the repair put off the onward legs (on Kabul at 1-hour periods,
+    6.75 % under the LP bound, the French cohort 2,402 people short of the LP); priced as seats
+    out of Kabul, 5.6-6.0 % (docs/planner.md, "Whole sorties")."""
+    v = seat_value(net)
+    air = net.arc_move >= 0
+    out = net.out_arcs & air
+    onward = air & ~out
+    if out.any() and onward.any():
+        v = v.copy()
+        v[onward] = np.maximum(v[onward], v[out].max(axis=0)[None, :])
+    return np.maximum(v, 1.0)
+
+
 def plan_objective(
     m: linopy.Model, net: Network, people: PeopleVars, aircraft: AircraftVars
 ) -> linopy.LinearExpression:

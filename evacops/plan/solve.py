@@ -32,7 +32,7 @@ from evacops.network import Network, compile_network
 from evacops.plan.assemble import PlanModel, RepairModel, assemble_plan, assemble_repair
 from evacops.plan.binding import FAMILIES, Binding, find_binding
 from evacops.plan.highs import HighsRun, Solution
-from evacops.plan.objective import seat_value
+from evacops.plan.objective import repair_value
 from evacops.plan.result import Plan
 from evacops.scenario import Scenario
 
@@ -205,7 +205,7 @@ def repair_sorties(
     an arc wait for a seat on the whole sorties). Sorties in ``fixed`` stay as they are.
     """
     demand = lp.flow.sum(axis=0)  # (arc, period)
-    value = np.maximum(seat_value(net), 1.0)  # value per person on the arc, per period
+    value = repair_value(net)  # value per person on the arc, per period
     lo = np.floor(lp.sorties + 1e-6)
     hi = np.ceil(lp.sorties - 1e-6)
     gap = 1e-3 * max(abs(lp.objective), 1.0)
