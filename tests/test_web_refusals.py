@@ -186,9 +186,12 @@ def test_the_gate_page_carries_every_refusal_in_its_language(world: World):
     assert m, "the gate page has no refusals for its script"
     words = json.loads(unescape(m.group(1)))
     tr = i18n.translations("ps").gettext
+    pages_own = refusals.ADMIN_CODES | refusals.REPLAN_CODES
     gates = {code: msgid for code, msgid in refusals.MESSAGES.items()
-             if code not in refusals.ADMIN_CODES}  # fmt: skip
+             if code not in pages_own}  # fmt: skip
     assert words == {code: tr(msgid) for code, msgid in gates.items()}
-    # the admin page's own refusals are not carried: codes the admin's forms give, all listed
-    assert set(refusals.MESSAGES) >= refusals.ADMIN_CODES and "user-exists" in refusals.ADMIN_CODES
-    assert not refusals.ADMIN_CODES & set(words)
+    # the admin page's and the picture's own refusals are not carried: codes the admin's forms
+    # and a failed re-plan give, all listed
+    assert set(refusals.MESSAGES) >= pages_own and "user-exists" in refusals.ADMIN_CODES
+    assert "schedule-site-closed" in refusals.REPLAN_CODES
+    assert not pages_own & set(words)

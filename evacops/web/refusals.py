@@ -122,6 +122,7 @@ REPLAN_MESSAGES: dict[str, str] = {
     "schedule-not-fit": "The plan's schedule does not fit this state (fewer slots, or people "
     "who cannot all be held): " + _KEEP_FIX,
 }
+REPLAN_CODES = frozenset(REPLAN_MESSAGES)
 #: every refusal's English words, by code
 MESSAGES: dict[str, str] = {**_GATE_MESSAGES, **ADMIN_MESSAGES, **REPLAN_MESSAGES}
 
@@ -160,5 +161,5 @@ def translated(gettext: Callable[[str], str]) -> dict[str, str]:
     """Every refusal's words a gate, the ramp or arrival may be given, in the language of
     ``gettext``, by code (for the gate's script, which fills ``%(name)s`` from the answer's
     ``params``); not the admin page's own (:data:`ADMIN_CODES`) nor the picture's
-    (:data:`REPLAN_MESSAGES`)."""
+    (:data:`REPLAN_CODES`)."""
     return {code: gettext(msgid) for code, msgid in _GATE_MESSAGES.items()}
