@@ -233,6 +233,13 @@ def test_roles_and_refusals(world: World):
     world.app.state.replanner.wait(timeout=300)
     got = c.get(f"{API}/replans/{r.json()['id']}", headers=world.auth("planner")).json()
     assert got["status"] == "failed" and "within the plan's horizon" in got["error"]
+    assert got["error_code"] == "replan-moment"
+    assert f"from {got['error_params']['first']} to {got['error_params']['last']}" in got["error"]
+    # the picture words it in its language (Arabic here), with the horizon's ends
+    live = world.page_login("planner").get(f"/o/{OPERATION}/picture/live?lang=ar").text
+    entry = _entry(live, str(got["id"]))
+    assert "خارج أفق الخطة" in entry and "within the plan's horizon" not in entry, entry
+    assert f"\u2068{got['error_params']['last']}\u2069" in entry
     adopt = c.post(f"{API}/replans/{got['id']}/adopt", headers=world.auth("planner"))
     assert adopt.status_code == 422 and "has not finished with a plan" in adopt.json()["detail"]
     # an unknown fleet: the scenario's own one-line error

@@ -68,10 +68,12 @@ def check_moment(net: Network, at: int) -> None:
     """A re-plan starts inside the horizon, after its first period."""
     if not 0 < at < net.T:
         first, last = net.timeline.time_of(1), net.timeline.time_of(net.T - 1)
+        when = {"first": f"{first:%Y-%m-%d %H:%M}", "last": f"{last:%Y-%m-%d %H:%M}"}
         raise UserError(
-            f"must fall within the plan's horizon, from {first:%Y-%m-%d %H:%M} to "
-            f"{last:%Y-%m-%d %H:%M} (UTC)",
+            "must fall within the plan's horizon, from {first} to {last} (UTC)".format(**when),
             field="at",
+            code="replan-moment",
+            params=when,
         )
 
 

@@ -111,6 +111,9 @@ REPLAN_MESSAGES: dict[str, str] = {
     "replan-infeasible": "No plan from this state keeps every constraint (aircraft removed "
     "while away from home, or a site closed that people or aircraft are on their way to): "
     "re-plan from a later moment or with fewer changes.",
+    "replan-moment": "The moment to re-plan from is outside the plan's horizon (%(first)s to "
+    "%(last)s UTC, on the plan's calendar): attach a plan that covers now, or re-plan from a "
+    "moment within it with the API or the command line.",
     "schedule-flown-over": "The sorties flown before the moment leave %(count)s aircraft of "
     "%(fleet)s away from home at %(time)s (%(hours)s h from the moment), where this state "
     "leaves %(left)s: no plan keeps that. Change the aircraft from a later moment.",
