@@ -11,41 +11,30 @@ import pytest
 from evacops.network import compile_network
 from evacops.plan import solve_plan
 from evacops.plan.objective import repair_value, seat_value
-from tests.helpers import scenario_from
+from tests.helpers import scenario_from, set_capacity, shuttle_dict
 
 LOAD = 100
 
 
 def _hub(stay_h: float, cap: int, horizon_h: int, onward_h: float, aircraft: int) -> dict:
-    """One fleet based at a national hub, flying the evacuation leg and the onward leg home;
-    the hub holds ``cap`` people for at most ``stay_h`` hours."""
-    field = {"ground_time_h": {"default": 1}}
-    return {
-        "name": "hub",
-        "time": {"start": "2030-01-01T00:00:00+00:00", "horizon_h": horizon_h, "period": "1h"},
-        "evacuation_airport": "EVAC",
-        "sites": [
-            {"name": "CAMP", "kind": "assembly"},
-            {"name": "EVAC", "kind": "airport", "unlimited": True, "reason": "test",
-             "airfield": field},
-            {"name": "HUB", "kind": "staging", "holding_capacity": cap, "max_stay_h": stay_h,
-             "airfield": field},
-            {"name": "HOME", "kind": "destination", "unlimited": True, "reason": "test",
-             "airfield": field},
-        ],
-        "legs": [
-            {"name": "camp-evac", "kind": "ground", "origin": "CAMP", "destination": "EVAC",
-             "travel_time_h": 0},
-            {"name": "evac-hub", "kind": "air", "origin": "EVAC", "destination": "HUB",
-             "block_time_h": 1},
-            {"name": "hub-home", "kind": "air", "origin": "HUB", "destination": "HOME",
-             "block_time_h": onward_h},
-        ],
-        "aircraft_types": [{"name": "T", "planning_load": LOAD, "max_load": LOAD}],
-        "fleets": [{"name": "own", "type": "T", "count": aircraft, "home": "HUB",
-                    "legs": ["evac-hub", "hub-home"]}],
-        "cohorts": [{"name": "all", "size": 3000, "origin": "CAMP"}],
-    }  # fmt: skip
+    """The shuttle with its fleet based at the staging site (a national hub) flying the
+    evacuation leg and an onward leg home by air; the hub holds ``cap`` people for at most
+    ``stay_h`` hours."""
+    d = shuttle_dict()
+    d["time"]["horizon_h"] = horizon_h
+    sites = {s["name"]: s for s in d["sites"]}
+    set_capacity(sites["STAGE"], cap)["max_stay_h"] = stay_h
+    sites["HOME"]["airfield"] = {"ground_time_h": {"default": 1}}
+    onward = {"name": "stage-home", "kind": "air", "origin": "STAGE", "destination": "HOME"}
+    d["legs"] = [lg for lg in d["legs"] if lg["name"] != "stage-home"]
+    d["legs"].append({**onward, "block_time_h": onward_h})
+    d["aircraft_types"] = [{"name": "T", "planning_load": LOAD, "max_load": LOAD}]
+    d["fleets"] = [
+        {"name": "own", "type": "T", "count": aircraft, "home": "STAGE",
+         "legs": ["evac-stage", "stage-home"]}
+    ]  # fmt: skip
+    d["cohorts"][0]["size"] = 3000
+    return d
 
 
 def test_an_onward_seat_is_worth_at_least_a_seat_out_in_the_same_period():

@@ -69,11 +69,11 @@ def check_moment(net: Network, at: int) -> None:
     if not 0 < at < net.T:
         first, last = net.timeline.time_of(1), net.timeline.time_of(net.T - 1)
         when = {"first": f"{first:%Y-%m-%d %H:%M}", "last": f"{last:%Y-%m-%d %H:%M}"}
-        raise UserError(
-            "must fall within the plan's horizon, from {first} to {last} (UTC)".format(**when),
+        raise _refusal(
+            "replan-moment",
+            "must fall within the plan's horizon, from %(first)s to %(last)s (UTC)",
+            when,
             field="at",
-            code="replan-moment",
-            params=when,
         )
 
 
@@ -444,8 +444,12 @@ def _not_kept(net: Network, sorties: np.ndarray, state: State) -> UserError:
     )
 
 
-def _refusal(code: str, words: str, params: dict[str, str]) -> UserError:
-    return UserError(words % params, field="keep_schedule", code=code, params=params)
+def _refusal(
+    code: str, words: str, params: dict[str, str], field: str = "keep_schedule"
+) -> UserError:
+    """An error with a refusal ``code`` and the ``params`` its ``words`` take (``%(name)s``):
+    a page words it in its language (:data:`evacops.web.refusals.REPLAN_MESSAGES`)."""
+    return UserError(words % params, field=field, code=code, params=params)
 
 
 def _when(net: Network, t: int, at: int) -> dict[str, str]:
