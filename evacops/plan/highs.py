@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,24 +33,40 @@ class Assembled(Protocol):
 A = TypeVar("A", bound=Assembled)
 
 
+class _Quiet:
+    """How many threads have stdout silenced, and the stdout they saved (the first one in)."""
+
+    lock = threading.Lock()
+    depth = 0
+    saved = -1
+
+
 @contextlib.contextmanager
 def _quiet_stdout() -> Iterator[None]:
     """Silence what the solver library prints on the process's stdout (its banner), so that
-    ``--json`` output stays one JSON object."""
+    ``--json`` output stays one JSON object. Threads solving at once (a what-if beside its
+    baseline) share one redirection: the first in saves stdout, the last out puts it back (each
+    saving its own, one would save the null device and leave it as the process's stdout)."""
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):  # captured streams in tests
         yield
         return
-    sys.stdout.flush()
-    saved = os.dup(fd)
+    with _Quiet.lock:
+        if _Quiet.depth == 0:
+            sys.stdout.flush()
+            _Quiet.saved = os.dup(fd)
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), fd)
+        _Quiet.depth += 1
     try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), fd)
-            yield
+        yield
     finally:
-        os.dup2(saved, fd)
-        os.close(saved)
+        with _Quiet.lock:
+            _Quiet.depth -= 1
+            if _Quiet.depth == 0:
+                os.dup2(_Quiet.saved, fd)
+                os.close(_Quiet.saved)
 
 
 def _positions(labels: np.ndarray, ordered: np.ndarray) -> np.ndarray:
