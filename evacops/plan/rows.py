@@ -67,8 +67,8 @@ def terms(parts: Sequence[Part]) -> tuple[np.ndarray, np.ndarray]:
     for labels, coeff in parts:
         labels = np.broadcast_to(labels, (*shape, labels.shape[-1]))
         vs.append(labels)
-        cs.append(np.where(labels >= 0, np.broadcast_to(coeff, labels.shape), 0.0))
-    return np.concatenate(vs, axis=-1), np.concatenate(cs, axis=-1).astype(float)
+        cs.append(np.where(labels >= 0, coeff, 0.0))
+    return np.concatenate(vs, axis=-1), np.concatenate(cs, axis=-1, dtype=float)
 
 
 def expression(
@@ -102,7 +102,12 @@ def add_rows(
     mask: np.ndarray | None = None,
 ) -> None:
     """Add the family ``name``: rows over ``dims`` of the parts' terms ``sign`` ``rhs``. A row
-    with an infinite right-hand side, no term or a False ``mask`` is left out."""
+    with an infinite right-hand side, no term or a False ``mask`` is left out.
+
+    The rows go to linopy as a :class:`linopy.Constraint` made from their arrays, not as
+    ``expression <= rhs``: that way linopy aligns nothing (the terms, the right-hand side and
+    the mask share one set of coordinates already), which took a third of the model's build
+    (Kabul at 1-hour periods, a re-plan's model: 1.4 s to build, of which 0.5 s there)."""
     v, c = terms(parts)
     rhs = np.broadcast_to(rhs, v.shape[:-1])
     keep = np.isfinite(rhs) & (v.max(axis=-1) >= 0)
@@ -110,10 +115,18 @@ def add_rows(
         keep &= mask
     if not keep.any():
         return
-    m.add_constraints(
-        expression(m, net, v, c, dims),
-        sign,  # type: ignore[arg-type]
-        data_array(net, np.where(keep, rhs, 0.0), dims),
-        name=name,
-        mask=data_array(net, keep, dims),
+    at = {d: coords(net)[d] for d in dims}
+    data = xr.Dataset(
+        {
+            "coeffs": ([*dims, TERM_DIM], c),
+            "vars": ([*dims, TERM_DIM], v),
+            "sign": (dims, np.full(v.shape[:-1], SIGNS[sign])),
+            "rhs": (dims, np.where(keep, rhs, 0.0)),
+        },
+        coords=at,
     )
+    m.add_constraints(linopy.Constraint(data, m), name=name, mask=data_array(net, keep, dims))
+
+
+SIGNS = {"<=": "<=", ">=": ">=", "=": "=", "==": "="}
+"""The signs a family may have, as linopy writes them."""
