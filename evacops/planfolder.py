@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,19 +59,20 @@ def daily_out(plan: Plan) -> pd.DataFrame:
     return plan.daily_out()
 
 
-def plan_tables(plan: Plan) -> dict[str, pd.DataFrame]:
-    """The tables of a plan folder (:data:`TABLES`), by name."""
+def plan_tables(plan: Plan, names: Sequence[str] = TABLES) -> dict[str, pd.DataFrame]:
+    """The tables ``names`` of a plan folder (:data:`TABLES`), by name."""
     from evacops.plan.gates import call_forward
 
-    return {
-        "people": plan.people(),
-        "flows": plan.flows(),
-        "sorties": plan.sorties(),
-        "schedule": plan.schedule(),
-        "completion": plan.completion(),
-        "daily_out": daily_out(plan),
-        "call_forward": call_forward(plan),
+    make: dict[str, Callable[[], pd.DataFrame]] = {
+        "people": plan.people,
+        "flows": plan.flows,
+        "sorties": plan.sorties,
+        "schedule": plan.schedule,
+        "completion": plan.completion,
+        "daily_out": lambda: daily_out(plan),
+        "call_forward": lambda: call_forward(plan),
     }
+    return {name: make[name]() for name in names}
 
 
 def _write_table(df: pd.DataFrame, folder: Path, name: str, fmt: str) -> Path:
@@ -88,11 +91,12 @@ def write_plan(
     fmt: str = "csv",
     scenario_path: str | Path | None = None,
     summary: dict[str, Any] | None = None,
+    tables: Sequence[str] = TABLES,
 ) -> dict[str, Any]:
-    """Write the plan's tables (as ``fmt``: csv or parquet) and ``summary.json`` into ``folder``
-    (with the digest of the scenario file at ``scenario_path``, if given); return the paths
-    written by name (each table, then ``summary``). ``summary``: the one to write instead of
-    the plan's own (a re-plan's, with its moment and the people out before it)."""
+    """Write the plan's ``tables`` (as ``fmt``: csv or parquet) and ``summary.json`` into
+    ``folder`` (with the digest of the scenario file at ``scenario_path``, if given); return the
+    paths written by name (each table, then ``summary``). ``summary``: the one to write instead
+    of the plan's own (a re-plan's, with its moment and the people out before it)."""
     if fmt not in FORMATS:  # before anything is written
         raise UserError("must be csv or parquet", field="format", value=fmt)
     from evacops.report.folders import make_folder  # (evacops.report loads matplotlib)
@@ -102,7 +106,7 @@ def write_plan(
     if scenario_path is not None:
         summary["scenario_sha256"] = scenario_digest(scenario_path)
     files: dict[str, Any] = {}
-    for name, df in plan_tables(plan).items():
+    for name, df in plan_tables(plan, tables).items():
         files[name] = str(_write_table(df, out, name, fmt))
     (out / SUMMARY).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     files["summary"] = str(out / SUMMARY)
@@ -334,6 +338,20 @@ def plan_outline(folder: str | Path) -> dict[str, Any]:
         "call_forward": _timed_rows(p, "call_forward", _CALL_COLS),
         "departures": _timed_rows(p, "schedule", _SORTIE_COLS),
     }
+
+
+#: the tables :func:`plan_outline` reads
+OUTLINE = ("schedule", "daily_out", "call_forward")
+
+
+def outline_of(plan: Plan) -> dict[str, Any]:
+    """:func:`plan_outline` of ``plan`` without a plan folder of its own (a re-plan the service
+    made): its summary and the three tables the outline reads written to a folder that is gone
+    afterwards, read back as ``evacops registry plan attach`` reads a folder (the same values,
+    the same rounding). The people and flows tables, most of a folder's writing, are left out."""
+    with tempfile.TemporaryDirectory() as folder:
+        write_plan(plan, folder, tables=OUTLINE)
+        return plan_outline(folder)
 
 
 _CALL_COLS = ("time", "gate", "assembly", "cohort", "people")

@@ -137,6 +137,8 @@ def test_keeping_the_schedule_replans_the_people_alone(world: World, monkeypatch
     assert gate["status"] == "done", gate.get("error")
     for r in gate["comparison"]:
         assert r["difference"] == r["replan"] - r["baseline"] and "lp_difference" not in r
+    # its baseline (solved in a thread beside it) is the kept re-plan of the same state
+    assert gate["result"]["baseline_out_by_deadline"] == res["out_by_deadline"]
     # the picture's form
     _now_at_the_moment(world, monkeypatch)
     client = world.page_login("planner")
