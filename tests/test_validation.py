@@ -535,3 +535,17 @@ def test_more_aircraft_based_at_a_site_than_its_mog(tmp_path):
         "its mog of 1; raise the mog or base some of these fleets elsewhere",
         "mog: 1",
     )
+
+
+def test_a_python_object_tag_is_refused_not_built(tmp_path):
+    """A hostile file: YAML that asks the loader to build Python objects (run a command) is
+    refused by the safe loader (libyaml's where PyYAML has it) as not valid YAML."""
+    marker = tmp_path / "ran"
+    text = SHUTTLE.read_text() + (
+        f"extra: !!python/object/apply:os.system ['touch {marker}']\n"
+    )
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text)
+    (problem,) = load_problems(path)
+    assert re.match(rf"{re.escape(str(path))}:\d+: not valid YAML \(", problem), problem
+    assert not marker.exists()
