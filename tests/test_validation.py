@@ -541,9 +541,7 @@ def test_a_python_object_tag_is_refused_not_built(tmp_path):
     """A hostile file: YAML that asks the loader to build Python objects (run a command) is
     refused by the safe loader (libyaml's where PyYAML has it) as not valid YAML."""
     marker = tmp_path / "ran"
-    text = SHUTTLE.read_text() + (
-        f"extra: !!python/object/apply:os.system ['touch {marker}']\n"
-    )
+    text = SHUTTLE.read_text() + (f"extra: !!python/object/apply:os.system ['touch {marker}']\n")
     path = tmp_path / "hostile.yaml"
     path.write_text(text)
     (problem,) = load_problems(path)
