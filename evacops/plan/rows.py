@@ -3,7 +3,7 @@
 A constraint family is a set of rows over some of the network's axes (``site x period``, ...);
 each row's terms are variable labels gathered from label arrays by index and lag
 (:func:`gather`), padded with -1 where a row has fewer terms (linopy ignores label -1). The
-pieces are handed to linopy as a :class:`linopy.LinearExpression` (:func:`add_rows`), so no
+pieces are handed to linopy as a :class:`linopy.Constraint` (:func:`add_rows`), so no
 Python loop runs per aircraft, arc or period.
 """
 
@@ -69,17 +69,6 @@ def terms(parts: Sequence[Part]) -> tuple[np.ndarray, np.ndarray]:
         vs.append(labels)
         cs.append(np.where(labels >= 0, coeff, 0.0))
     return np.concatenate(vs, axis=-1), np.concatenate(cs, axis=-1, dtype=float)
-
-
-def expression(
-    m: linopy.Model, net: Network, v: np.ndarray, c: np.ndarray, dims: list[str]
-) -> linopy.LinearExpression:
-    """The expressions of rows ``dims`` with term labels ``v`` and coefficients ``c``."""
-    cs = coords(net)
-    at = {d: cs[d] for d in dims}
-    ds = xr.Dataset({"coeffs": ([*dims, TERM_DIM], c), "vars": ([*dims, TERM_DIM], v)}, coords=at)
-    ds["const"] = xr.DataArray(np.zeros(v.shape[:-1]), coords=at, dims=dims)
-    return linopy.LinearExpression(ds, m)
 
 
 def flat_expression(
