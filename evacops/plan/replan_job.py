@@ -179,8 +179,10 @@ def _kept_beside(
     changes (on ``base``), the second in a thread beside the first. HiGHS lets go of the
     interpreter while it solves, so the two solves (most of the time) run at once on the two
     cores; building the two models takes turns. Kabul at 1-hour periods from +54h: two solves
-    of 2.9 s took 2.9 s at once, 5.8 s one after the other. An error of either is raised (the
-    changed one's first)."""
+    of 2.9 s took 2.9 s at once, 5.8 s one after the other. HiGHS keeps a task scheduler per
+    calling thread (HiGHS pull request 818), so two of its objects may solve at once in two
+    threads, as highspy's own ``startSolve`` does. An error of either is raised (the changed
+    one's first)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         without = pool.submit(lambda: _outs(_solve(job, base, at, sorties)))
         r = _solve(job, net, at, sorties)
