@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -373,6 +373,7 @@ def replan_people(
     state: State,
     plan_sorties: np.ndarray,
     progress: Progress | None = None,
+    on_built: Callable[[], None] | None = None,
 ) -> Replan:
     """Re-plan the people alone from ``state``, on the whole sorties of the plan being
     re-planned (``plan_sorties``, M x T; before the moment, the state's): where each person
@@ -380,14 +381,15 @@ def replan_people(
     said, so it takes one LP of people (seconds where the full re-plan takes minutes) and its
     people flows are optimal for that schedule; there is no LP bound, since the aircraft are
     not re-planned. A one-line error names the first sortie the state or a what-if rules out
-    (a closed base, fewer aircraft or slots): then re-plan the aircraft too (:func:`replan`)."""
+    (a closed base, fewer aircraft or slots): then re-plan the aircraft too (:func:`replan`).
+    ``on_built``: called once its model is built, before the solve."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     sorties = np.round(_with_flown(state, plan_sorties))
     rnet = state_network(net, state)
     say("solving the people flows on the plan's sorties")
     try:
-        sol = on_schedule(rnet, sorties)
+        sol = on_schedule(rnet, sorties, on_built)
     except InfeasibleError:
         raise _not_kept(rnet, sorties, state) from None
     p = Plan(network=rnet, lp=sol, final=sol, integer=False, schedule_kept=True)

@@ -91,14 +91,15 @@ def _outs(r: Any) -> tuple[dict[str, int], dict[str, int] | None]:
     return {c["name"]: c["out_by_deadline_total"] for c in r.summary()["cohorts"]}, _lp_out(r)
 
 
-def _solve(job: dict[str, Any], net: Any, at: int, sorties: Any) -> Any:
+def _solve(job: dict[str, Any], net: Any, at: int, sorties: Any, on_built: Any = None) -> Any:
     """The re-plan of ``net`` from the registry's people at period ``at``: LP and whole
-    sorties, or with ``keep_schedule`` the people alone on the plan's ``sorties``."""
+    sorties, or with ``keep_schedule`` the people alone on the plan's ``sorties`` (calling
+    ``on_built`` once its model is built)."""
     from evacops.plan.replan import registry_state, replan, replan_people
 
     state = registry_state(net, at, job["people"], sorties)
     if job.get("keep_schedule"):
-        return replan_people(net, state, sorties)
+        return replan_people(net, state, sorties, on_built=on_built)
     return replan(net, state, time_limit=job.get("time_limit"), plan_sorties=sorties)
 
 
@@ -139,16 +140,16 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         beside = None if keep else _start_beside(job)
     try:
         if changes and keep:
-            r, (baseline, baseline_lp) = _kept_beside(job, net, base, at, sorties)
+            r, outline, (baseline, baseline_lp) = _kept_beside(job, net, base, at, sorties)
         else:
             r = _solve(job, net, at, sorties)
+            outline = outline_of(r.plan)
         if changes and not keep:
             baseline, baseline_lp = _finish_beside(beside, job)
     finally:
         if beside is not None:
             _stop(beside[0])
     s = r.summary()
-    outline = outline_of(r.plan)
     outline["out_by_deadline"] = {c["name"]: c["out_by_deadline_total"] for c in s["cohorts"]}
     gap = (s.get("repair") or {}).get("objective_gap")
     result = {
@@ -174,19 +175,36 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
 
 def _kept_beside(
     job: dict[str, Any], net: Any, base: Any, at: int, sorties: Any
-) -> tuple[Any, tuple[dict[str, int], dict[str, int] | None]]:
-    """A what-if on the kept schedule: its re-plan (on ``net``) and the same without the
-    changes (on ``base``), the second in a thread beside the first. HiGHS lets go of the
-    interpreter while it solves, so the two solves (most of the time) run at once on the two
-    cores; building the two models takes turns. Kabul at 1-hour periods from +54h: two solves
-    of 2.9 s took 2.9 s at once, 5.8 s one after the other. HiGHS keeps a task scheduler per
-    calling thread (HiGHS pull request 818), so two of its objects may solve at once in two
-    threads, as highspy's own ``startSolve`` does. An error of either is raised (the changed
-    one's first)."""
+) -> tuple[Any, dict[str, Any], tuple[dict[str, int], dict[str, int] | None]]:
+    """A what-if on the kept schedule: its re-plan (on ``net``) and its outline, and the same
+    re-plan without the changes (on ``base``) in a thread beside it. HiGHS lets go of the
+    interpreter while it solves, so the work is staged to overlap: the what-if's model is built
+    first; the baseline's is built while the what-if's solves; the outline is written while the
+    baseline's solves. Kabul at 1-hour periods from +54h: two solves of 2.9 s took 2.9 s at
+    once, 5.8 s one after the other. HiGHS keeps a task scheduler per calling thread (HiGHS
+    pull request 818), so two of its objects may solve at once in two threads, as highspy's own
+    ``startSolve`` does. An error of either is raised (the changed one's first)."""
+    from evacops.planfolder import outline_of
+
+    built, failed = threading.Event(), threading.Event()
+
+    def without() -> tuple[dict[str, int], dict[str, int] | None]:
+        built.wait()
+        if failed.is_set():  # the what-if failed before its model was built: nothing to do
+            return {}, None
+        return _outs(_solve(job, base, at, sorties))
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        without = pool.submit(lambda: _outs(_solve(job, base, at, sorties)))
-        r = _solve(job, net, at, sorties)
-        return r, without.result()
+        done = pool.submit(without)
+        try:
+            r = _solve(job, net, at, sorties, on_built=built.set)
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            built.set()
+        outline = outline_of(r.plan)
+        return r, outline, done.result()
 
 
 def _start_beside(job: dict[str, Any]) -> tuple[Any, Any] | None:

@@ -302,11 +302,16 @@ def reflow(run: HighsRun[PlanModel], sorties: np.ndarray) -> None:
     run.run(solver="simplex", simplex_strategy=1)
 
 
-def on_schedule(net: Network, sorties: np.ndarray) -> Solution:
+def on_schedule(
+    net: Network, sorties: np.ndarray, on_built: Callable[[], None] | None = None
+) -> Solution:
     """The plan model of ``net`` with every sortie fixed to whole ``sorties`` (M, T): the
     people flows optimal for that schedule (:func:`reflow`, no LP before it). Raises
-    InfeasibleError if the schedule does not fit ``net``."""
+    InfeasibleError if the schedule does not fit ``net``. ``on_built`` is called once the
+    model is built, before it is solved (a caller building another model meanwhile)."""
     run = plan_run(net)
+    if on_built is not None:
+        on_built()
     if (sorties[run.model.aircraft.sortie < 0] > 0.5).any():
         raise InfeasibleError("the schedule flies a move the network rules out")
     t1 = time.perf_counter()

@@ -1,0 +1,78 @@
+"""The service's re-plan job (``evacops.plan.replan_job.run``) on the kept schedule, called
+directly: a what-if and its baseline staged in two threads (the what-if's model built first,
+the baseline's while it solves); a what-if the schedule cannot keep fails at once, with no
+baseline solved. Generated counts only, no people."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+from test_replan_registry import _scenario
+
+import evacops.plan.solve as solve
+from evacops.plan import replan_job, solve_plan
+from evacops.plan.replan import state_from_plan
+from evacops.planfolder import plan_outline, write_plan
+from evacops.scenario import load
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory) -> dict:
+    """A kept-schedule job from the plan's own state at +4h (counts by cohort and site)."""
+    d = tmp_path_factory.mktemp("job")
+    path = d / "scenario.yaml"
+    path.write_text(yaml.safe_dump(_scenario()))
+    p = solve_plan(load(path), check_binding=0)
+    write_plan(p, d / "plan", scenario_path=path)
+    net, at = p.network, 4
+    state = state_from_plan(p, at)
+    here = state.waiting + state.arriving.sum(axis=2)
+    people = [
+        {"cohort": c, "status": "registered", "site": net.sites[j], "n": round(float(here[i, j]))}
+        for i, c in enumerate(net.cohorts)
+        for j in range(len(net.sites))
+        if here[i, j] >= 0.5
+    ]
+    return {
+        "scenario": Path(path).read_text(),
+        "period_h": net.period_h,
+        "departures": plan_outline(d / "plan")["departures"],
+        "people": people,
+        "at": net.timeline.time_of(at).isoformat(),
+        "keep_schedule": True,
+    }
+
+
+def _watch(monkeypatch) -> list[str]:
+    """The threads that build a plan model, in the order they start building."""
+    seen: list[str] = []
+    real = solve.assemble_plan
+
+    def spy(*a, **k):
+        seen.append("main" if threading.current_thread() is threading.main_thread() else "beside")
+        return real(*a, **k)
+
+    monkeypatch.setattr(solve, "assemble_plan", spy)
+    return seen
+
+
+def test_a_kept_what_if_builds_its_model_first_and_its_baseline_beside(job, monkeypatch):
+    plain = replan_job.run(job)
+    assert "error" not in plain, plain
+    seen = _watch(monkeypatch)
+    got = replan_job.run({**job, "what_if": {"close": ["Gate A"]}})
+    assert "error" not in got, got
+    assert seen == ["main", "beside"]
+    res = got["result"]
+    assert res["baseline_out_by_deadline"] == plain["result"]["out_by_deadline"]
+    assert got["outline"]["departures"] == plain["outline"]["departures"]  # the same schedule
+
+
+def test_a_what_if_the_schedule_cannot_keep_fails_without_a_baseline(job, monkeypatch):
+    seen = _watch(monkeypatch)
+    got = replan_job.run({**job, "what_if": {"close": ["Al Udeid"]}})
+    assert got["error_code"] == "schedule-site-closed", got
+    assert seen == ["main"]  # the baseline's model was never built
