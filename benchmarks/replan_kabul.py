@@ -144,23 +144,15 @@ def _service_row(a: argparse.Namespace, p, state, at_text: str, keep: bool = Fal
     scenario, re-plan, write the outline; people as counts by cohort and site (no one on their
     way: the registry places people in flight at their destination; nobody already out, so its
     people out by the deadline count from the moment only); ``keep``: the schedule kept."""
-    import tempfile
     from pathlib import Path
 
+    from evacops.plan.replan import registry_rows
     from evacops.plan.replan_job import run
-    from evacops.planfolder import plan_outline, write_plan
+    from evacops.planfolder import outline_of
 
     net = p.network
-    with tempfile.TemporaryDirectory() as d:
-        write_plan(p, d)
-        outline = plan_outline(Path(d))
-    here = state.waiting + state.arriving.sum(axis=2)
-    people = [
-        {"cohort": c, "status": "registered", "site": net.sites[j], "n": round(float(here[i, j]))}
-        for i, c in enumerate(net.cohorts)
-        for j in range(len(net.sites))
-        if here[i, j] >= 0.5
-    ]
+    outline = outline_of(p)
+    people = registry_rows(net, state)
     job = {
         "scenario": Path(a.scenario).read_text(encoding="utf-8"),
         "period_h": net.period_h,

@@ -344,13 +344,14 @@ def plan_outline(folder: str | Path) -> dict[str, Any]:
 OUTLINE = ("schedule", "daily_out", "call_forward")
 
 
-def outline_of(plan: Plan) -> dict[str, Any]:
+def outline_of(plan: Plan, summary: dict[str, Any] | None = None) -> dict[str, Any]:
     """:func:`plan_outline` of ``plan`` without a plan folder of its own (a re-plan the service
-    made): its summary and the three tables the outline reads written to a folder that is gone
-    afterwards, read back as ``evacops registry plan attach`` reads a folder (the same values,
-    the same rounding). The people and flows tables, most of a folder's writing, are left out."""
+    made): its summary (``summary``, if the caller has it already) and the three tables the
+    outline reads written to a folder that is gone afterwards, read back as ``evacops registry
+    plan attach`` reads a folder (the same values, the same rounding). The people and flows
+    tables, most of a folder's writing, are left out."""
     with tempfile.TemporaryDirectory() as folder:
-        write_plan(plan, folder, tables=OUTLINE)
+        write_plan(plan, folder, summary=summary, tables=OUTLINE)
         return plan_outline(folder)
 
 

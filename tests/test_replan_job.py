@@ -14,8 +14,8 @@ from test_replan_registry import _scenario
 
 import evacops.plan.solve as solve
 from evacops.plan import replan_job, solve_plan
-from evacops.plan.replan import state_from_plan
-from evacops.planfolder import plan_outline, write_plan
+from evacops.plan.replan import registry_counts, registry_rows, state_from_plan
+from evacops.planfolder import outline_of
 from evacops.scenario import load
 
 
@@ -26,21 +26,12 @@ def job(tmp_path_factory) -> dict:
     path = d / "scenario.yaml"
     path.write_text(yaml.safe_dump(_scenario()))
     p = solve_plan(load(path), check_binding=0)
-    write_plan(p, d / "plan", scenario_path=path)
     net, at = p.network, 4
-    state = state_from_plan(p, at)
-    here = state.waiting + state.arriving.sum(axis=2)
-    people = [
-        {"cohort": c, "status": "registered", "site": net.sites[j], "n": round(float(here[i, j]))}
-        for i, c in enumerate(net.cohorts)
-        for j in range(len(net.sites))
-        if here[i, j] >= 0.5
-    ]
     return {
         "scenario": Path(path).read_text(),
         "period_h": net.period_h,
-        "departures": plan_outline(d / "plan")["departures"],
-        "people": people,
+        "departures": outline_of(p)["departures"],
+        "people": registry_rows(net, state_from_plan(p, at)),
         "at": net.timeline.time_of(at).isoformat(),
         "keep_schedule": True,
     }
@@ -76,3 +67,19 @@ def test_a_what_if_the_schedule_cannot_keep_fails_without_a_baseline(job, monkey
     got = replan_job.run({**job, "what_if": {"close": ["Al Udeid"]}})
     assert got["error_code"] == "schedule-site-closed", got
     assert seen == ["main"]  # the baseline's model was never built
+
+
+def test_registry_rows_give_back_the_state_they_came_from(tmp_path):
+    """What the benchmark and these tests hand the job as the registry's counts: read back by
+    :func:`registry_counts`, every cohort at every site as the state had it (whole people)."""
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(_scenario()))
+    p = solve_plan(load(path), check_binding=0)
+    net = p.network
+    for at in (2, 4, 6):
+        state = state_from_plan(p, at)
+        counts = registry_counts(net, registry_rows(net, state))
+        here = state.waiting + state.arriving.sum(axis=2)
+        for i, c in enumerate(net.cohorts):
+            for j, site in enumerate(net.sites):
+                assert counts.get((c, site), 0) == round(float(here[i, j]))

@@ -177,6 +177,21 @@ def registry_out(rows: list[dict]) -> dict[str, float]:
     return out
 
 
+def registry_rows(net: Network, state: State) -> list[dict]:
+    """The people of ``state`` as the registry's people by place gives them (the rows
+    :func:`registry_counts` reads): every person waiting, or on their way (placed at their
+    destination), as ``registered`` at that site, in whole people; nobody out. A plan's own
+    state handed to the service's re-plan job as if the registry had counted it (the
+    benchmarks' and tests' way in)."""
+    here = state.waiting + state.arriving.sum(axis=2)
+    return [
+        {"cohort": c, "status": "registered", "site": net.sites[j], "n": round(float(here[i, j]))}
+        for i, c in enumerate(net.cohorts)
+        for j in range(len(net.sites))
+        if here[i, j] >= 0.5
+    ]
+
+
 def registry_state(
     net: Network, at: int, rows: list[dict], sorties: np.ndarray, source: str = "registry"
 ) -> State:

@@ -140,16 +140,16 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         beside = None if keep else _start_beside(job)
     try:
         if changes and keep:
-            r, outline, (baseline, baseline_lp) = _kept_beside(job, net, base, at, sorties)
+            r, (baseline, baseline_lp) = _kept_beside(job, net, base, at, sorties)
         else:
             r = _solve(job, net, at, sorties)
-            outline = outline_of(r.plan)
+        s = r.summary()
+        outline = outline_of(r.plan, s)  # (while the second process, if any, still solves)
         if changes and not keep:
             baseline, baseline_lp = _finish_beside(beside, job)
     finally:
         if beside is not None:
             _stop(beside[0])
-    s = r.summary()
     outline["out_by_deadline"] = {c["name"]: c["out_by_deadline_total"] for c in s["cohorts"]}
     gap = (s.get("repair") or {}).get("objective_gap")
     result = {
@@ -175,17 +175,15 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
 
 def _kept_beside(
     job: dict[str, Any], net: Any, base: Any, at: int, sorties: Any
-) -> tuple[Any, dict[str, Any], tuple[dict[str, int], dict[str, int] | None]]:
-    """A what-if on the kept schedule: its re-plan (on ``net``) and its outline, and the same
-    re-plan without the changes (on ``base``) in a thread beside it. HiGHS lets go of the
-    interpreter while it solves, so the work is staged to overlap: the what-if's model is built
-    first; the baseline's is built while the what-if's solves; the outline is written while the
-    baseline's solves. Kabul at 1-hour periods from +54h: two solves of 2.9 s took 2.9 s at
-    once, 5.8 s one after the other. HiGHS keeps a task scheduler per calling thread (HiGHS
-    pull request 818), so two of its objects may solve at once in two threads, as highspy's own
+) -> tuple[Any, tuple[dict[str, int], dict[str, int] | None]]:
+    """A what-if on the kept schedule: its re-plan (on ``net``), and the same re-plan without
+    the changes (on ``base``) in a thread beside it. HiGHS lets go of the interpreter while it
+    solves, so the two solves run at once (Kabul at 1-hour periods from +54h: two solves of
+    2.9 s took 2.9 s at once, 5.8 s one after the other); the models, Python's work, are built
+    one after the other, the what-if's first, so that a what-if the schedule cannot keep fails
+    before the baseline's is built. HiGHS keeps a task scheduler per calling thread (HiGHS pull
+    request 818), so two of its objects may solve at once in two threads, as highspy's own
     ``startSolve`` does. An error of either is raised (the changed one's first)."""
-    from evacops.planfolder import outline_of
-
     built, failed = threading.Event(), threading.Event()
 
     def without() -> tuple[dict[str, int], dict[str, int] | None]:
@@ -203,8 +201,7 @@ def _kept_beside(
             raise
         finally:
             built.set()
-        outline = outline_of(r.plan)
-        return r, outline, done.result()
+        return r, done.result()
 
 
 def _start_beside(job: dict[str, Any]) -> tuple[Any, Any] | None:

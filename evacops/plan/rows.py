@@ -80,6 +80,10 @@ def flat_expression(
     )
 
 
+SIGNS = {"<=": "<=", ">=": ">=", "=": "=", "==": "="}
+"""The signs a family may have, as linopy writes them."""
+
+
 def add_rows(
     m: linopy.Model,
     net: Network,
@@ -115,7 +119,3 @@ def add_rows(
         coords=at,
     )
     m.add_constraints(linopy.Constraint(data, m), name=name, mask=data_array(net, keep, dims))
-
-
-SIGNS = {"<=": "<=", ">=": ">=", "=": "=", "==": "="}
-"""The signs a family may have, as linopy writes them."""
