@@ -83,6 +83,20 @@ def test_bundled_scenarios_load(path):
     assert sc.cohorts and sc.fleets
 
 
+def test_lines_are_found_only_for_an_error(monkeypatch, tmp_path):
+    """PyYAML composes the node tree (for the lines errors name) in Python: a valid scenario is
+    read without it, an invalid one still gets its line."""
+    composed = []
+    compose = yaml.compose
+    monkeypatch.setattr(yaml, "compose", lambda *a, **k: composed.append(1) or compose(*a, **k))
+    parse_text(SMALL.read_text())
+    assert composed == []
+    d = shuttle_dict()
+    d["fleets"][0]["count"] = -5
+    only_problem(d, tmp_path, "fleets[0].count: must be >= 0, got -5", "count: -5")
+    assert composed == [1]
+
+
 def test_scenario_error_is_a_user_error():
     assert issubclass(ScenarioError, UserError)
     exc = ScenarioError(["a.yaml:1: x: one", "a.yaml:2: y: two", "a.yaml:3: z: three"])

@@ -138,13 +138,19 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         # both take seconds: in a thread of this process, _kept_beside)
         net = compile_network(what_if(sc, moment, **changes), period)
         beside = None if keep else _start_beside(job)
+
+    def summed(r: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        s = r.summary()
+        return s, outline_of(r.plan, s)
+
     try:
         if changes and keep:
-            r, (baseline, baseline_lp) = _kept_beside(job, net, base, at, sorties)
+            r, (s, outline), (baseline, baseline_lp) = _kept_beside(
+                job, net, base, at, sorties, summed
+            )
         else:
             r = _solve(job, net, at, sorties)
-        s = r.summary()
-        outline = outline_of(r.plan, s)  # (while the second process, if any, still solves)
+            s, outline = summed(r)  # (while the second process, if any, still solves)
         if changes and not keep:
             baseline, baseline_lp = _finish_beside(beside, job)
     finally:
@@ -174,10 +180,11 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _kept_beside(
-    job: dict[str, Any], net: Any, base: Any, at: int, sorties: Any
-) -> tuple[Any, tuple[dict[str, int], dict[str, int] | None]]:
-    """A what-if on the kept schedule: its re-plan (on ``net``), and the same re-plan without
-    the changes (on ``base``) in a thread beside it. HiGHS lets go of the interpreter while it
+    job: dict[str, Any], net: Any, base: Any, at: int, sorties: Any, then: Any
+) -> tuple[Any, Any, tuple[dict[str, int], dict[str, int] | None]]:
+    """A what-if on the kept schedule: its re-plan (on ``net``), ``then`` of it (its summary
+    and outline, made while the baseline still solves), and the same re-plan without the
+    changes (on ``base``) in a thread beside it. HiGHS lets go of the interpreter while it
     solves, so the two solves run at once (Kabul at 1-hour periods from +54h: two solves of
     2.9 s took 2.9 s at once, 5.8 s one after the other); the models, Python's work, are built
     one after the other, the what-if's first, so that a what-if the schedule cannot keep fails
@@ -201,7 +208,7 @@ def _kept_beside(
             raise
         finally:
             built.set()
-        return r, done.result()
+        return r, then(r), done.result()
 
 
 def _start_beside(job: dict[str, Any]) -> tuple[Any, Any] | None:
