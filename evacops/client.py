@@ -346,13 +346,17 @@ class RemoteRegistry:
         what_if: dict[str, Any] | None = None,
         scenario_sha256: str | None = None,
         keep_schedule: bool = False,
+        window_h: float | None = None,
     ) -> dict[str, Any]:
         """Ask the service to re-plan (it runs there, beside the server): the re-plan's record.
         With ``scenario_sha256``, refused if the server draws another scenario;
-        ``keep_schedule``: the people alone, on the plan's sorties."""
+        ``keep_schedule``: the people alone, on the plan's sorties; ``window_h``: the aircraft
+        for the next hours only."""
         body = {**(what_if or {}), **({"at": at.isoformat()} if at else {})}
         if keep_schedule:
             body["keep_schedule"] = True
+        if window_h is not None:
+            body["window_h"] = window_h
         if scenario_sha256 is not None:
             body["scenario_sha256"] = scenario_sha256
         return self.api.call("POST", self._op(op) + "/replan", json=body)

@@ -73,6 +73,21 @@ def test_keeping_the_schedule_replans_the_people_alone(plan_dir):
     assert "people re-planned on the plan's schedule" in " ".join(r.stdout.split())
 
 
+def test_a_window_replans_the_aircraft_around_a_closed_base(plan_dir):
+    """The staging base closed from hour 3: the kept schedule is refused (below); re-planning
+    the aircraft for the next 2 hours only gets out whom the whole re-plan gets out, says so,
+    and keeps no sortie to the closed base."""
+    whole = _replan(plan_dir, "--at", "+3h", "--close", "STAGE")
+    s = _replan(plan_dir, "--at", "+3h", "--close", "STAGE", "--window", "2")
+    assert s["window_until"].startswith("2030-01-01T05:00") and whole["window_until"] is None
+    assert s["comparison"] == whole["comparison"]
+    assert s["lp_bound"] >= whole["lp_bound"] - 1e-6 * abs(whole["lp_bound"])
+    r = evacops("replan", SHUTTLE, "--plan", plan_dir, "--at", "+3h", "--close", "STAGE",
+                "--window", "2")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "aircraft re-planned until 2030-01-01T05:00 only" in " ".join(r.stdout.split())
+
+
 @pytest.mark.parametrize("keep", [[], ["--keep-schedule"]])
 def test_a_replans_folder_replanned_again_counts_everyone(plan_dir, tmp_path, keep):
     """A re-plan's folder has no flows before its moment: re-planned again, the people out
@@ -100,6 +115,12 @@ def test_a_replans_folder_replanned_again_counts_everyone(plan_dir, tmp_path, ke
             ["--at", "+3h", "--close", "STAGE", "--keep-schedule"],
             "flies evac-stage@one at 2030-01-01 04:00 (+1 h from the moment), which this state "
             "rules out",
+        ),
+        (["--at", "+3h", "--window", "0"], "--window 0: give hours above 0 and at most 168"),
+        (["--at", "+3h", "--window", "2", "--keep-schedule"], "--window and --keep-schedule"),
+        (
+            ["--at", "+4h", "--aircraft", "one=0", "--window", "1"],
+            "the plan's sorties after the first 1 h do not fit this state",
         ),
     ],
 )

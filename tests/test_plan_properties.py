@@ -255,11 +255,13 @@ def check_invariants(p) -> None:
         assert rows["origin"].iloc[0] == home, aircraft
         assert (rows["origin"].to_numpy()[1:] == rows["destination"].to_numpy()[:-1]).all()
         assert (rows["dep_period"].to_numpy()[1:] >= rows["ready_period"].to_numpy()[:-1]).all()
-    out_rows = sched.query("direction == 'outbound'")
+    # (a re-plan's sorties flown before its moment carry no loads: its people start there)
+    loaded = sched[~sched["flown_before_replan"]] if "flown_before_replan" in sched else sched
+    out_rows = loaded.query("direction == 'outbound'")
     most = [seats[(leg, f)] for leg, f in zip(out_rows["leg"], out_rows["fleet"], strict=True)]
     assert (out_rows["load"].to_numpy() <= np.array(most)).all()
-    assert (sched.query("direction == 'back'")["load"] == 0).all()
-    out_sched = sched.query("direction == 'outbound'")
+    assert (loaded.query("direction == 'back'")["load"] == 0).all()
+    out_sched = loaded.query("direction == 'outbound'")
     for c, name in enumerate(net.cohorts):
         total = out_sched.groupby(["leg", "fleet", "dep_period"])[f"load_{name}"].sum()
         for (leg, fleet, t), people in total.items():

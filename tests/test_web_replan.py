@@ -159,6 +159,40 @@ def test_keeping_the_schedule_replans_the_people_alone(world: World, monkeypatch
         assert f"\u2068{escape(value)}\u2069" in entry
 
 
+def test_a_window_replans_the_aircraft_for_its_hours(world: World, monkeypatch):
+    """``window_h``: the aircraft re-planned for the next hours, the plan's sorties kept after
+    them (none to a closed base): where the kept schedule is refused (the only base closed), a
+    window answers as the whole re-plan does, and says what its bound is for; it goes with no
+    kept schedule, and the picture's form asks for it in the page's language."""
+    _moved(world)
+    whole = _ask(world, close=["Al Udeid"])
+    got = _ask(world, close=["Al Udeid"], window_h=2)
+    assert got["status"] == "done", got.get("error")
+    assert got["window_h"] == 2 and whole["window_h"] is None
+    res = got["result"]
+    assert res["window_h"] == 2 and res["window_until"] and not whole["result"]["window_until"]
+    assert res["out_by_deadline"] == whole["result"]["out_by_deadline"]
+    assert res["baseline_out_by_deadline"] is not None  # (its baseline: the same window)
+    c, head = world.client(), world.auth("planner")
+    for hours in (0, -1, 10000, "many"):
+        r = c.post(f"{API}/replan", json={"window_h": hours}, headers=head)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "window_h", r.text
+    both = c.post(f"{API}/replan", json={"window_h": 2, "keep_schedule": True}, headers=head)
+    assert both.status_code == 422 and both.json()["code"] == "window-and-kept", both.text
+    # the picture's form: a window chosen from a list; its entry says what was re-planned
+    _now_at_the_moment(world, monkeypatch)
+    client = world.page_login("planner")
+    assert '<select name="window_h">' in client.get(f"/o/{OPERATION}/picture").text
+    _, rid = _ask_on_the_picture(world, client, close="Al Udeid", window_h="24")
+    entry = _entry(client.get(f"/o/{OPERATION}/picture/live?lang=fa").text, rid)
+    assert "data-window" in entry and "هواپیماها برای 24 ساعت نخست" in entry, entry
+    bad = client.post(
+        f"/o/{OPERATION}/picture/replan?lang=fa",
+        data={"csrf": csrf_of(client), "window_h": "24", "keep_schedule": "1"},
+    )
+    assert bad.status_code == 422 and "یکی را برگزینید" in bad.text, bad.text
+
+
 def test_adopting_a_replan_sends_it_to_the_ramp_and_resets_the_days(world: World):
     _moved(world)
     with world.admin.ctx.read() as conn:

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from evacops.cli.output import err, fail, guard, out
+from evacops.plan.replan_job import MAX_WINDOW_H
 
 
 def _pairs(values: list[str], flag: str, cast: type) -> dict[str, Any]:
@@ -76,6 +77,15 @@ KEPT_NOTE = (
 service, :mod:`evacops.cli.replan_live`)."""
 
 
+def window_note(until: str) -> str:
+    """What the terminal says under a re-plan of the aircraft in a window (--window)."""
+    return (
+        f"  aircraft re-planned until {until[:16]} only, the plan's sorties kept after it; the "
+        "LP bound holds for schedules that keep them (without --window the whole horizon is "
+        "re-planned, in minutes)"
+    )
+
+
 def _print_replan(summary: dict[str, Any], moment: datetime, deadline: str) -> None:
     """The terminal view: the moment and the state, people out per cohort beside the plan."""
     rp = summary["replan"]
@@ -92,6 +102,8 @@ def _print_replan(summary: dict[str, Any], moment: datetime, deadline: str) -> N
         out.print(f"  whole sorties: {gap * 100:.2f} % under the LP bound", style="dim")
     if summary["mode"] == "schedule-kept":
         out.print(KEPT_NOTE, style="dim", soft_wrap=True)
+    if summary.get("window_until"):
+        out.print(window_note(summary["window_until"]), style="dim", soft_wrap=True)
     out.print(
         "  not carried over the moment: " + "; ".join(rp["not_carried_over"]),
         style="dim",
@@ -152,6 +164,22 @@ KeepSchedule = Annotated[
 ]
 
 
+Window = Annotated[
+    float | None,
+    typer.Option(
+        help="re-plan the aircraft only in the next HOURS from the moment, keeping the plan's "
+        "sorties after them (none to a closed site): a rolling horizon, seconds where the "
+        "whole re-plan takes minutes; its LP bound holds for schedules that keep them",
+        metavar="HOURS",
+    ),
+]
+
+
+TimeLimit = Annotated[
+    float | None, typer.Option(help="seconds allowed for each solve (default: none)")
+]
+
+
 @guard
 def replan(
     scenario: Annotated[Path, typer.Argument(help="scenario file the plan was made for")],
@@ -196,10 +224,9 @@ def replan(
         Path | None, typer.Option("--out", help="folder for the re-plan's tables and report")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table format: csv or parquet")] = "csv",
-    time_limit: Annotated[
-        float | None, typer.Option(help="seconds allowed for each solve (default: none)")
-    ] = None,
+    time_limit: TimeLimit = None,
     keep_schedule: KeepSchedule = False,
+    window: Window = None,
     adopt: Annotated[
         bool,
         typer.Option(
@@ -216,7 +243,7 @@ def replan(
     changed (write the re-plan with --out). With --operation and no --plan: from the registry's
     people and the operation's latest plan, kept in the registry (through the service, it runs
     there); --adopt makes it the operation's plan."""
-    _check_options(fmt, time_limit)
+    _check_options(fmt, time_limit, window, keep_schedule)
     changes = {"capacity": _pairs(capacity or [], "--capacity", float),
                "aircraft": _pairs(aircraft or [], "--aircraft", int),
                "departure_slots": _pairs(slots or [], "--slots", float)}  # fmt: skip
@@ -226,16 +253,22 @@ def replan(
 
         what_if = {"close": close or [], **changes}
         replan_operation(scenario, str(operation), user, at, what_if, adopt, as_json,
-                         keep_schedule)  # fmt: skip
+                         keep_schedule, window)  # fmt: skip
         return
     if at is None or adopt:
         fail("--at: give the moment to re-plan the plan from (e.g. --at +72h)" if at is None
              else "--adopt goes with --operation and no --plan")  # fmt: skip
     _from_plan(scenario, plan_dir, at, close or [], changes, operation, user, out_dir, fmt,
-               time_limit, as_json, keep_schedule)  # fmt: skip
+               time_limit, as_json, keep_schedule, window)  # fmt: skip
 
 
-def _check_options(fmt: str, time_limit: float | None) -> None:
+def _check_options(
+    fmt: str, time_limit: float | None, window: float | None = None, keep: bool = False
+) -> None:
+    if window is not None and (keep or not 0 < window <= MAX_WINDOW_H):
+        fail(f"--window {window:g}: give hours above 0 and at most {MAX_WINDOW_H}"
+             if not keep else "--window and --keep-schedule: choose one (a kept "
+             "schedule re-plans no aircraft; a window re-plans them for its hours)")  # fmt: skip
     if fmt not in ("csv", "parquet"):
         fail(f"--format {fmt}: must be csv or parquet")
     if time_limit is not None and time_limit <= 0:
@@ -263,6 +296,7 @@ def _from_plan(
     time_limit: float | None,
     as_json: bool,
     keep_schedule: bool = False,
+    window: float | None = None,
 ) -> None:
     """Re-plan a plan's folder from ``at`` (its state, or the registry's people)."""
     from evacops.plan.replan import replan as run_replan
@@ -278,7 +312,8 @@ def _from_plan(
         if keep_schedule:
             r = replan_people(net, state, plan_sorties, progress=say)
         else:
-            r = run_replan(net, state, time_limit, progress=say, plan_sorties=plan_sorties)
+            r = run_replan(net, state, time_limit, progress=say, plan_sorties=plan_sorties,
+                           window_h=window)  # fmt: skip
         summary = r.summary()
         summary["replan"]["what_if"] = {"close": close, **changes}
         summary["replan"]["plan"] = str(plan_dir)

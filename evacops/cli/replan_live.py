@@ -17,7 +17,7 @@ from typing import Any
 from rich.table import Table
 
 from evacops.cli.output import err, fail, out
-from evacops.cli.replan import KEPT_NOTE
+from evacops.cli.replan import KEPT_NOTE, window_note
 
 POLL_S = 1.0
 WAIT_S = 3600.0
@@ -50,7 +50,13 @@ def _read(scenario: Path) -> tuple[str, str]:
 
 
 def _here(
-    reg: Any, op: str, scenario: Path, moment: datetime | None, what_if: dict, keep: bool
+    reg: Any,
+    op: str,
+    scenario: Path,
+    moment: datetime | None,
+    what_if: dict,
+    keep: bool,
+    window: float | None,
 ) -> dict:
     """On the server host: record the request, run the job here, record what came of it."""
     from evacops.plan.replan_job import run
@@ -58,7 +64,13 @@ def _here(
     text, digest = _read(scenario)
     runner = f"cli:{uuid.uuid4().hex[:12]}"  # (the server lists it as running meanwhile)
     record, job = reg.request_replan(
-        op, at=moment, what_if=what_if, scenario_sha256=digest, runner=runner, keep_schedule=keep
+        op,
+        at=moment,
+        what_if=what_if,
+        scenario_sha256=digest,
+        runner=runner,
+        keep_schedule=keep,
+        window_h=window,
     )
     job.update(scenario=text, source=scenario.name)
     try:
@@ -71,13 +83,19 @@ def _here(
 
 
 def _there(
-    reg: Any, op: str, scenario: Path, moment: datetime | None, what_if: dict, keep: bool
+    reg: Any,
+    op: str,
+    scenario: Path,
+    moment: datetime | None,
+    what_if: dict,
+    keep: bool,
+    window: float | None,
 ) -> dict:
     """Through the service: ask (for the scenario the server draws, checked by its digest),
     then follow the re-plan until it is done."""
     _, digest = _read(scenario)
     record = reg.ask_replan(
-        op, at=moment, what_if=what_if, scenario_sha256=digest, keep_schedule=keep
+        op, at=moment, what_if=what_if, scenario_sha256=digest, keep_schedule=keep, window_h=window
     )
     end = time.monotonic() + WAIT_S
     with err.status(f"the service is re-planning (re-plan {record['id']})", spinner="dots"):
@@ -132,6 +150,7 @@ def replan_operation(
     adopt: bool,
     as_json: bool,
     keep_schedule: bool = False,
+    window: float | None = None,
 ) -> None:
     from evacops.cli.registry.common import session
     from evacops.client import RemoteRegistry
@@ -139,9 +158,9 @@ def replan_operation(
     moment = _moment(at)
     reg, op = session(user, operation)
     if isinstance(reg, RemoteRegistry):
-        rec = _there(reg, op, scenario, moment, what_if, keep_schedule)
+        rec = _there(reg, op, scenario, moment, what_if, keep_schedule, window)
     else:
-        rec = _here(reg, op, scenario, moment, what_if, keep_schedule)
+        rec = _here(reg, op, scenario, moment, what_if, keep_schedule, window)
     if rec["status"] == "done" and adopt:
         rec["adopted_as"] = reg.adopt_replan(op, rec["id"])
         rec["adopted"] = True
@@ -166,6 +185,8 @@ def replan_operation(
         out.print(f"  whole sorties: {res['whole_sortie_gap_pct']:.2f} % under the LP bound")
     if res.get("keep_schedule"):
         out.print(KEPT_NOTE, soft_wrap=True)
+    if res.get("window_until"):
+        out.print(window_note(res["window_until"]), soft_wrap=True)
     if rec.get("adopted"):
         out.print(f"Adopted: re-plan {rec['id']} is the operation's plan now.", highlight=False)
     else:

@@ -365,22 +365,61 @@ def replan(
     check_binding: int = 0,
     progress: Progress | None = None,
     plan_sorties: np.ndarray | None = None,
+    window_h: float | None = None,
 ) -> Replan:
     """Re-plan the rest of ``net``'s horizon from ``state`` (LP + repair to whole sorties).
     ``plan_sorties`` (M, T): the whole sorties of the plan being re-planned, kept from the
-    moment on instead of the repair's when they keep every constraint and do better."""
+    moment on instead of the repair's when they keep every constraint and do better.
+
+    ``window_h``: re-plan the aircraft only in the next ``window_h`` hours and keep the plan's
+    sorties after them (none where a site is closed), the people over the whole horizon: a
+    rolling horizon, seconds where the whole re-plan takes minutes (the LP, most of its
+    sorties fixed, by the dual simplex). Its LP bound is the window's: no schedule that keeps
+    the plan's sorties after the window does better; the whole re-plan may."""
     mask = np.zeros((len(net.move_fleet), net.T), dtype=bool)
     mask[:, : state.at] = True
-    p = plan_network(
-        state_network(net, state),
-        time_limit=time_limit,
-        check_binding=check_binding,
-        progress=progress,
-        fixed=(mask, state.sorties),
-        candidate=None if plan_sorties is None else _with_flown(state, plan_sorties),
-    )
+    fixed, end = state.sorties, None
+    candidate = None if plan_sorties is None else _with_flown(state, plan_sorties)
+    if window_h is not None:
+        if candidate is None:
+            raise UserError("a window re-plan keeps a plan's sorties after it: give the plan")
+        end = window_end(net, state.at, window_h)
+        mask[:, end:] = True
+        fixed = np.where(net.move_open, np.round(candidate), 0.0)
+    try:
+        p = plan_network(
+            state_network(net, state),
+            time_limit=time_limit,
+            check_binding=check_binding,
+            progress=progress,
+            fixed=(mask, fixed),
+            candidate=candidate,
+            simplex=window_h is not None,
+        )
+    except InfeasibleError as e:
+        if window_h is None:
+            raise
+        raise _refusal(
+            "window-not-fit",
+            "the plan's sorties after the first %(hours)s h do not fit this state (fewer "
+            "aircraft or slots, or people who cannot all be held); re-plan with a longer "
+            "window, or without one",
+            {"hours": f"{window_h:g}"},
+            field="window",
+        ) from e
     p.moment = state.at
+    p.window_end = end
     return Replan(p, state)
+
+
+def window_end(net: Network, at: int, window_h: float) -> int:
+    """The first period after a re-plan window of ``window_h`` hours from period ``at`` (at
+    least one period; at most the horizon's end)."""
+    if not window_h > 0:
+        raise UserError(
+            f"a re-plan window of {window_h:g} h: give a number of hours above 0", field="window"
+        )
+    return min(net.T, at + max(1, int(np.ceil(window_h / net.period_h - 1e-9))))
 
 
 def replan_people(

@@ -36,11 +36,15 @@ from evacops.errors import UserError
 STATE = ("at_period", "people_waiting", "people_on_their_way", "out_before")
 #: what-if changes a request may carry (the keys of :func:`evacops.plan.replan.what_if`)
 WHAT_IF = ("close", "capacity", "aircraft", "departure_slots")
+#: the longest re-plan window (``window_h``) asked for, in hours: a longer one is the whole
+#: re-plan's work (re-plan without a window)
+MAX_WINDOW_H = 24 * 7
 
 
 def run(job: dict[str, Any]) -> dict[str, Any]:
     """Re-plan from ``job`` (the module docs): {scenario, source, period_h, departures, people,
-    at (ISO, the plan's calendar), what_if, keep_schedule, time_limit} -> {result, outline}, or
+    at (ISO, the plan's calendar), what_if, keep_schedule, window_h, time_limit} -> {result,
+    outline}, or
     {error} with a one-line message when the inputs do not make a re-plan (a moment outside the
     horizon, a site or fleet not in the scenario)."""
     try:
@@ -100,7 +104,13 @@ def _solve(job: dict[str, Any], net: Any, at: int, sorties: Any, on_built: Any =
     state = registry_state(net, at, job["people"], sorties)
     if job.get("keep_schedule"):
         return replan_people(net, state, sorties, on_built=on_built)
-    return replan(net, state, time_limit=job.get("time_limit"), plan_sorties=sorties)
+    return replan(
+        net,
+        state,
+        time_limit=job.get("time_limit"),
+        plan_sorties=sorties,
+        window_h=job.get("window_h"),
+    )
 
 
 def _baseline_beside(job: dict[str, Any], parent: int, answer: Any) -> None:
@@ -164,6 +174,8 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         "status": s.get("status"),
         "whole_sortie_gap_pct": None if gap is None else round(100 * gap, 2),
         "keep_schedule": keep,
+        "window_h": job.get("window_h"),
+        "window_until": s.get("window_until"),
         "out_by_deadline": outline["out_by_deadline"],
         "out_by_deadline_total": s["out_by_deadline_total"],
         "baseline_out_by_deadline": baseline,

@@ -48,6 +48,10 @@ class Plan:
     schedule_kept: bool = False
     """A re-plan of the people alone, on the whole sorties of the plan it re-plans
     (:func:`evacops.plan.replan.replan_people`): no LP, so no bound (``lp`` is ``final``)."""
+    window_end: int | None = None
+    """A re-plan of the aircraft in a window (:func:`evacops.plan.replan.replan` with
+    ``window_h``): the first period after it, from which the plan's sorties were kept; its LP
+    bound holds for schedules that keep them."""
 
     # ---- basic quantities ----------------------------------------------------------------------
     @property
@@ -305,6 +309,10 @@ class Plan:
             # people re-planned on a kept schedule: optimal for it, no bound on any other
             "lp_bound": None if self.schedule_kept else lp_obj,
             "mode": "schedule-kept" if self.schedule_kept else mode,
+            # a re-plan of the aircraft until then only (its bound is for that window)
+            "window_until": None
+            if self.window_end is None
+            else self.network.timeline.time_of(self.window_end).isoformat(),
             "mip_gap": self.final.mip_gap,
             "evacuated_total": int(comp["evacuated"].sum()),
             "delivered_total": int(comp["delivered"].sum()),

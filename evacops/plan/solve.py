@@ -99,12 +99,16 @@ def lp_run(
     time_limit: float | None = None,
     threads: int | None = None,
     fixed: Fixed | None = None,
+    simplex: bool = False,
 ) -> HighsRun[PlanModel]:
-    """Build and solve the LP relaxation (interior point + crossover), with the sorties in
-    ``fixed`` fixed; keep it for re-solves."""
+    """Build and solve the LP relaxation (interior point + crossover, or with ``simplex`` the
+    dual simplex), with the sorties in ``fixed`` fixed; keep it for re-solves."""
     run = plan_run(net)
     _fix(run, fixed)
-    run.run(solver="ipm", run_crossover="on", **_options(time_limit, threads))
+    if simplex:
+        run.run(solver="simplex", simplex_strategy=1, **_options(time_limit, threads))
+    else:
+        run.run(solver="ipm", run_crossover="on", **_options(time_limit, threads))
     return run
 
 
@@ -472,16 +476,18 @@ def plan_network(
     fixed: Fixed | None = None,
     started: float | None = None,
     candidate: np.ndarray | None = None,
+    simplex: bool = False,
 ) -> Plan:
     """Plan a compiled network (:func:`solve_plan` after compiling; a re-plan gives the sorties
     already flown in ``fixed``, and the plan it re-plans as ``candidate``: whole sorties (M, T)
     kept instead of the repair's when they keep every constraint and do better, so a re-plan
-    on whole sorties is never worse than going on with that plan)."""
+    on whole sorties is never worse than going on with that plan). ``simplex``: the LP by the
+    dual simplex (most sorties fixed: a re-plan of the aircraft in a window)."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter() if started is None else started
     say(f"building and solving the LP ({net.T} periods of {net.period_h:g} h)")
     try:
-        run = lp_run(net, time_limit, fixed=fixed)
+        run = lp_run(net, time_limit, fixed=fixed, simplex=simplex)
     except InfeasibleError:
         if fixed is not None:
             raise InfeasibleError(

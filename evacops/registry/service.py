@@ -393,6 +393,7 @@ class Registry:
         scenario_sha256: str | None = None,
         runner: str | None = None,
         keep_schedule: bool = False,
+        window_h: float | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         return replans.request_replan(
             self.ctx,
@@ -402,6 +403,7 @@ class Registry:
             scenario_sha256=scenario_sha256,
             runner=runner,
             keep_schedule=keep_schedule,
+            window_h=window_h,
         )
 
     def finish_replan(self, op: str, request: int, got: dict[str, Any]) -> None:

@@ -124,6 +124,12 @@ REPLAN_MESSAGES: dict[str, str] = {
     + _KEEP_FIX,
     "schedule-not-fit": "The plan's schedule does not fit this state (fewer slots, or people "
     "who cannot all be held): " + _KEEP_FIX,
+    "window-hours": "Give the hours to re-plan the aircraft for: above 0 and at most %(max)s.",
+    "window-and-kept": "Re-plan the aircraft for some hours, or keep their schedule: choose one "
+    "(a kept schedule re-plans no aircraft).",
+    "window-not-fit": "The plan's sorties after the first %(hours)s h do not fit this state "
+    "(fewer aircraft or slots, or people who cannot all be held): re-plan with a longer window, "
+    "or without one.",
 }
 REPLAN_CODES = frozenset(REPLAN_MESSAGES)
 #: every refusal's English words, by code

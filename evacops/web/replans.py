@@ -65,10 +65,12 @@ class Replanner:
         what_if: dict[str, Any] | None,
         scenario_sha256: str | None = None,
         keep_schedule: bool = False,
+        window_h: float | None = None,
     ) -> dict[str, Any]:
         """Record the request (as ``reg``'s user) and start the re-plan; its record. With
         ``scenario_sha256`` (the caller's scenario file), refused if the server's differs;
-        ``keep_schedule``: the people alone, on the plan's sorties."""
+        ``keep_schedule``: the people alone, on the plan's sorties; ``window_h``: the aircraft
+        re-planned for the next hours only."""
         if self.scenario is None:
             raise UserError(
                 "the server draws no scenario; start it with EVACOPS_SCENARIO set to the "
@@ -100,6 +102,7 @@ class Replanner:
                 scenario_sha256=self.digest,
                 runner=self.id,
                 keep_schedule=keep_schedule,
+                window_h=window_h,
             )
             job.update(
                 scenario=self._text,

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 
 from evacops.errors import RegistryError
+from evacops.plan.replan_job import MAX_WINDOW_H
 from evacops.registry import events as ev
 from evacops.registry.security import Perm, require
 from evacops.registry.services import plans, reports
@@ -100,6 +101,7 @@ def request_replan(
     scenario_sha256: str | None = None,
     runner: str | None = None,
     keep_schedule: bool = False,
+    window_h: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Record a planner's request to re-plan from ``at`` (default: now) with ``what_if``
     changes, from the operation's latest plan and the registry's people. Returns the record and
@@ -107,9 +109,11 @@ def request_replan(
     Refused, with the fix, when there is no plan, it was made for another scenario than
     ``scenario_sha256`` (the one served), or was attached without its period or departures.
     ``runner``: the process that will run it (:func:`replans`); ``keep_schedule``: the people
-    alone, on the plan's sorties (:func:`evacops.plan.replan.replan_people`)."""
+    alone, on the plan's sorties (:func:`evacops.plan.replan.replan_people`); ``window_h``:
+    the aircraft re-planned in the next hours only, the plan's sorties kept after them."""
     require(ctx.actor, Perm.plan, op)
     changes = check_what_if(what_if)
+    window_h = check_window(window_h, keep_schedule)
     moment = (at or ctx.clock()).astimezone(UTC)
     with ctx.read() as conn:
         ctx.operation(conn, op)
@@ -145,6 +149,7 @@ def request_replan(
         "plan_out_by_deadline": plan.get("out_by_deadline") or {},
         "what_if": changes,
         "keep_schedule": bool(keep_schedule),
+        "window_h": window_h,
         "people": sum(int(r["n"]) for r in people),
         "runner": runner,
     }
@@ -159,8 +164,32 @@ def request_replan(
         "at": plan_at.isoformat(),
         "what_if": changes,
         "keep_schedule": bool(keep_schedule),
+        "window_h": window_h,
     }
     return record, job
+
+
+def check_window(window_h: float | None, keep_schedule: bool) -> float | None:
+    """A re-plan window in hours (or None), refused with the fix when it is not above 0 and at
+    most :data:`MAX_WINDOW_H`, or asked with a kept schedule (which re-plans no aircraft)."""
+    if window_h is None:
+        return None
+    w = float(window_h)
+    if not 0 < w <= MAX_WINDOW_H:  # (not a number: nan)
+        raise RegistryError(
+            f"window_h {window_h}: give hours above 0 and at most {MAX_WINDOW_H}",
+            field="window_h",
+            code="window-hours",
+            params={"max": str(MAX_WINDOW_H)},
+        )
+    if keep_schedule:
+        raise RegistryError(
+            "window_h and keep_schedule: choose one (a kept schedule re-plans no aircraft; a "
+            "window re-plans them for its hours)",
+            field="window_h",
+            code="window-and-kept",
+        )
+    return w
 
 
 def finish_replan(ctx: Context, op: str, request: int, got: dict[str, Any]) -> None:
@@ -191,6 +220,7 @@ def _record(seq: int, actor: str, at: datetime, data: dict[str, Any]) -> dict[st
         "plan": data["plan"],
         "what_if": data["what_if"],
         "keep_schedule": bool(data.get("keep_schedule")),
+        "window_h": data.get("window_h"),
         "people": data["people"],
         "status": "running",
     }

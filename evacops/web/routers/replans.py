@@ -11,7 +11,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from evacops.errors import EvacopsError, UserError
+from evacops.plan.replan_job import MAX_WINDOW_H
 from evacops.registry.service import Registry
+from evacops.registry.services.replans import check_window
 from evacops.web import i18n
 from evacops.web.deps import Caller, caller, registry
 from evacops.web.routers.common import OP
@@ -38,6 +40,14 @@ class ReplanRequest(BaseModel):
         "flies as planned): seconds, where re-planning the aircraft too takes minutes; fails "
         "with the sortie at fault when a what-if rules the schedule out",
     )
+    window_h: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_WINDOW_H,
+        description="re-plan the aircraft only in the next hours, keeping the plan's sorties "
+        "after them (a rolling horizon: seconds where the whole re-plan takes minutes; its "
+        "bound holds for schedules that keep them); not with keep_schedule",
+    )
     scenario_sha256: str | None = Field(
         None,
         pattern="^[0-9a-f]{64}$",
@@ -46,9 +56,15 @@ class ReplanRequest(BaseModel):
 
 
 def _submit(request: Request, reg: Registry, op: str, body: ReplanRequest) -> dict[str, Any]:
-    what_if = body.model_dump(exclude={"at", "scenario_sha256", "keep_schedule"})
+    what_if = body.model_dump(exclude={"at", "scenario_sha256", "keep_schedule", "window_h"})
     return request.app.state.replanner.submit(
-        reg, op, body.at, what_if, body.scenario_sha256, keep_schedule=body.keep_schedule
+        reg,
+        op,
+        body.at,
+        what_if,
+        body.scenario_sha256,
+        keep_schedule=body.keep_schedule,
+        window_h=body.window_h,
     )
 
 
@@ -113,6 +129,12 @@ def _page_request(form: dict[str, Any]) -> ReplanRequest:
             except ValueError:
                 raise UserError("give a number", field=f"{key}_n") from None
     body["keep_schedule"] = bool(form.get("keep_schedule"))
+    window = str(form.get("window_h") or "").strip()
+    if window:
+        try:
+            body["window_h"] = check_window(float(window), body["keep_schedule"])
+        except ValueError:
+            raise UserError("give a number", field="window_h") from None
     return ReplanRequest(**body)
 
 
