@@ -1,4 +1,5 @@
-"""The service's re-plan job (``evacops.plan.replan_job.run``) on the kept schedule, called
+"""The service's re-plan job (``evacops.plan.replan_job.run``) on the kept schedule (and in a
+window), called
 directly: a what-if and its baseline staged in two threads (the what-if's model built first,
 the baseline's while it solves); a what-if the schedule cannot keep fails at once, with no
 baseline solved. Generated counts only, no people."""
@@ -60,6 +61,23 @@ def test_a_kept_what_if_builds_its_model_first_and_its_baseline_beside(job, monk
     res = got["result"]
     assert res["baseline_out_by_deadline"] == plain["result"]["out_by_deadline"]
     assert got["outline"]["departures"] == plain["outline"]["departures"]  # the same schedule
+
+
+def test_a_window_what_if_solves_its_baseline_in_a_thread_beside_it(job, monkeypatch):
+    """With ``window_h`` (seconds, as a kept schedule) the baseline runs in a thread, not a
+    second process: its model is built here, after the what-if's, and it is the plain window
+    re-plan of the same state."""
+    windowed = {**job, "keep_schedule": False, "window_h": 3}
+    plain = replan_job.run(windowed)
+    assert "error" not in plain, plain
+    assert plain["result"]["window_until"] and plain["result"]["window_h"] == 3
+    seen = _watch(monkeypatch)
+    got = replan_job.run({**windowed, "what_if": {"close": ["Gate A"]}})
+    assert "error" not in got, got
+    assert seen == ["main", "beside"]
+    res = got["result"]
+    assert res["baseline_out_by_deadline"] == plain["result"]["out_by_deadline"]
+    assert res["baseline_lp_out_by_deadline"] == plain["result"]["lp_out_by_deadline"]
 
 
 def test_a_what_if_the_schedule_cannot_keep_fails_without_a_baseline(job, monkeypatch):

@@ -26,9 +26,11 @@ from evacops.plan.replan import (
     replan,
     replan_people,
     state_from_plan,
+    state_network,
     what_if,
     window_end,
 )
+from evacops.plan.solve import lp_run, on_schedule, reflow
 from tests.helpers import scenario_from, shuttle_dict
 from tests.test_plan_properties import check_invariants, scenarios
 from tests.test_replan import _carried, _planned
@@ -59,6 +61,23 @@ def test_a_window_replan_lies_between_the_whole_replan_and_going_on_with_the_pla
     s = r.summary()
     assert s["window_until"] == net.timeline.time_of(end).isoformat()
     assert whole.summary()["window_until"] is None
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.floats(0.1, 0.8), st.floats(1.0, 24.0))
+def test_people_reflowed_warm_from_the_windows_lp_equal_a_solve_from_scratch(d, when, w):
+    """A window re-plan re-flows its people on whole sorties from the LP's basis (the sorties
+    differ from the LP's in the window only): the same optimum as a model solved afresh."""
+    p, at = _planned(d, when)
+    net, y = p.network, p.sortie_counts.astype(float)
+    state = state_from_plan(p, at)
+    rnet = state_network(net, state)
+    mask = np.ones(y.shape, dtype=bool)
+    mask[:, at : window_end(net, at, w)] = False
+    run = lp_run(rnet, fixed=(mask, y), simplex=True)
+    reflow(run, y, warm=True)
+    fresh = on_schedule(rnet, y).objective
+    assert run.objective() == pytest.approx(fresh, rel=1e-7, abs=1e-5)
 
 
 def test_a_closed_base_is_flown_around_in_the_window_and_dropped_after_it():

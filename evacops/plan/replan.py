@@ -366,6 +366,7 @@ def replan(
     progress: Progress | None = None,
     plan_sorties: np.ndarray | None = None,
     window_h: float | None = None,
+    on_built: Callable[[], None] | None = None,
 ) -> Replan:
     """Re-plan the rest of ``net``'s horizon from ``state`` (LP + repair to whole sorties).
     ``plan_sorties`` (M, T): the whole sorties of the plan being re-planned, kept from the
@@ -375,7 +376,8 @@ def replan(
     sorties after them (none where a site is closed), the people over the whole horizon: a
     rolling horizon, seconds where the whole re-plan takes minutes (the LP, most of its
     sorties fixed, by the dual simplex). Its LP bound is the window's: no schedule that keeps
-    the plan's sorties after the window does better; the whole re-plan may."""
+    the plan's sorties after the window does better; the whole re-plan may. ``on_built``:
+    called once its LP's model is built, before the solve."""
     mask = np.zeros((len(net.move_fleet), net.T), dtype=bool)
     mask[:, : state.at] = True
     fixed, end = state.sorties, None
@@ -395,6 +397,7 @@ def replan(
             fixed=(mask, fixed),
             candidate=candidate,
             simplex=window_h is not None,
+            on_built=on_built,
         )
     except InfeasibleError as e:
         if window_h is None:

@@ -14,7 +14,8 @@ With what-if changes the job solves two re-plans, without the changes and with t
 without runs in a second process at the same time (the machine's other core; a process, since
 the model build holds the interpreter), which stops if this one is stopped. With
 ``keep_schedule`` both re-plan the people alone on the plan's sorties
-(:func:`evacops.plan.replan.replan_people`: seconds), in two threads of this process.
+(:func:`evacops.plan.replan.replan_people`: seconds), and with ``window_h`` the aircraft in the
+next hours only (seconds too), in two threads of this process.
 
 Aircraft positions are the attached plan's: its sorties before the moment are taken as flown
 (the registry's flights are manifests of people, not of aircraft movements).
@@ -110,6 +111,7 @@ def _solve(job: dict[str, Any], net: Any, at: int, sorties: Any, on_built: Any =
         time_limit=job.get("time_limit"),
         plan_sorties=sorties,
         window_h=job.get("window_h"),
+        on_built=on_built,
     )
 
 
@@ -138,6 +140,7 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
     sc, period, base, at, moment, sorties = _setup(job)
     changes = {k: v for k, v in (job.get("what_if") or {}).items() if v}
     keep = bool(job.get("keep_schedule"))
+    window = job.get("window_h") is not None
     baseline = baseline_lp = None
     net = base
     beside = None
@@ -145,23 +148,23 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         # the same state without the changes too: the what-if's effect is the difference
         # between the two (beside the plan, it would be mixed with the registry's own drift);
         # solved at the same time in a second process, on the other core (on a kept schedule
-        # both take seconds: in a thread of this process, _kept_beside)
+        # or in a window both take seconds: in a thread of this process, _kept_beside)
         net = compile_network(what_if(sc, moment, **changes), period)
-        beside = None if keep else _start_beside(job)
+        beside = None if keep or window else _start_beside(job)
 
     def summed(r: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         s = r.summary()
         return s, outline_of(r.plan, s)
 
     try:
-        if changes and keep:
+        if changes and (keep or window):
             r, (s, outline), (baseline, baseline_lp) = _kept_beside(
                 job, net, base, at, sorties, summed
             )
         else:
             r = _solve(job, net, at, sorties)
             s, outline = summed(r)  # (while the second process, if any, still solves)
-        if changes and not keep:
+        if changes and not (keep or window):
             baseline, baseline_lp = _finish_beside(beside, job)
     finally:
         if beside is not None:
@@ -194,7 +197,8 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
 def _kept_beside(
     job: dict[str, Any], net: Any, base: Any, at: int, sorties: Any, then: Any
 ) -> tuple[Any, Any, tuple[dict[str, int], dict[str, int] | None]]:
-    """A what-if on the kept schedule: its re-plan (on ``net``), ``then`` of it (its summary
+    """A what-if on the kept schedule or in a window (seconds): its re-plan (on ``net``),
+    ``then`` of it (its summary
     and outline, made while the baseline still solves), and the same re-plan without the
     changes (on ``base``) in a thread beside it. HiGHS lets go of the interpreter while it
     solves, so the two solves run at once (Kabul at 1-hour periods from +54h: two solves of
