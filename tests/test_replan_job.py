@@ -1,8 +1,7 @@
-"""The service's re-plan job (``evacops.plan.replan_job.run``) on the kept schedule (and in a
-window), called
-directly: a what-if and its baseline staged in two threads (the what-if's model built first,
-the baseline's while it solves); a what-if the schedule cannot keep fails at once, with no
-baseline solved. Generated counts only, no people."""
+"""The service's re-plan job (``evacops.plan.replan_job.run``) on the kept schedule and in a
+window, called directly: a what-if and its baseline staged in two threads (the what-if's model
+built first, the baseline's while it solves); a what-if the schedule cannot keep fails at once,
+with no baseline solved. Generated counts only, no people."""
 
 from __future__ import annotations
 
