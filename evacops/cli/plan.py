@@ -191,6 +191,32 @@ def _print_bottlenecks(found: list[dict[str, Any]]) -> None:
     )
 
 
+Check = Annotated[
+    int,
+    typer.Option(
+        help="bottlenecks to check by re-solving the LP with one more step (0 = estimates "
+        "from the optimal basis only)"
+    ),
+]
+CheckBudget = Annotated[
+    float | None,
+    typer.Option(
+        help="seconds each checking re-solve may take (default: the LP's own solve time, at "
+        "least 10); one that runs out is reported not checked"
+    ),
+]
+Polish = Annotated[
+    int,
+    typer.Option(
+        "--polish",
+        help="passes of polishing the whole sorties window by window (48 h windows every 24 h, "
+        "the rest of the schedule kept; a window kept only if the plan gets better): nearer the "
+        "LP bound, at some seconds a window (docs/planner.md, Polishing)",
+        metavar="PASSES",
+    ),
+]
+
+
 @guard
 def plan(
     scenario: Annotated[Path, typer.Argument(help="scenario file (YAML or JSON)")],
@@ -218,20 +244,9 @@ def plan(
         ),
     ] = None,
     mip_gap: Annotated[float, typer.Option(help="relative MIP gap to stop at")] = 1e-3,
-    check: Annotated[
-        int,
-        typer.Option(
-            help="bottlenecks to check by re-solving the LP with one more step (0 = estimates "
-            "from the optimal basis only)"
-        ),
-    ] = 3,
-    check_budget: Annotated[
-        float | None,
-        typer.Option(
-            help="seconds each checking re-solve may take (default: the LP's own solve time, at "
-            "least 10); one that runs out is reported not checked"
-        ),
-    ] = None,
+    check: Check = 3,
+    check_budget: CheckBudget = None,
+    polish_sweeps: Polish = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Plan an evacuation: optimal time-phased flows, sorties and a per-aircraft schedule.
@@ -244,6 +259,9 @@ def plan(
     from evacops.scenario import load
 
     _check_options(period, time_limit, check, check_budget, mip_gap, fmt)
+    if polish_sweeps < 0 or (polish_sweeps and integer):
+        fail(f"--polish {polish_sweeps}: give 0 or more passes, without --integer (a MIP is "
+             "solved whole)" if polish_sweeps else "")  # fmt: skip
     sc = load(scenario)
     from evacops.plan import solve_plan  # after the checks: a bad input is refused at once
     from evacops.planfolder import write_plan
@@ -260,6 +278,10 @@ def plan(
             check_budget_s=check_budget,
             progress=lambda msg: status.update(msg),
         )
+        if polish_sweeps:
+            from evacops.plan.polish import polish
+
+            p = polish(p, polish_sweeps, progress=lambda msg: status.update(msg))
         summary = p.summary()
         if out_dir is not None:
             status.update(f"writing tables, plots and report to {out_dir}")

@@ -1,0 +1,55 @@
+"""Polishing a plan's whole sorties window by window (:mod:`evacops.plan.polish`, ``evacops
+plan --polish``): never worse than the repair's schedule, never better than the LP bound, every
+limit kept; the command line reports what it did and refuses what it cannot do."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+
+from evacops.plan import solve_plan
+from evacops.plan.polish import polish
+from tests.helpers import ROOT, assert_user_error, evacops, scenario_from
+from tests.test_plan_properties import check_invariants, check_limits, scenarios
+
+SMALL = ROOT / "scenarios" / "small-airlift.yaml"
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_polishing_never_makes_a_plan_worse_and_keeps_every_limit(d):
+    p = solve_plan(scenario_from(d), check_binding=0)
+    q = polish(p, sweeps=2, window_h=3, step_h=2)
+    tol = 1e-6 * max(1.0, abs(p.lp.objective))
+    assert q.lp is p.lp  # the same model: its LP is the bound
+    assert q.lp.objective <= q.final.objective + tol
+    assert q.final.objective <= p.final.objective + tol
+    check_invariants(q)
+    check_limits(q)
+    if p.repair is None:  # the LP was whole: nothing to polish
+        assert q is p
+    else:
+        info = q.summary()["repair"]["polish"]
+        assert info["sweeps"] == 2 and info["objective_before"] == p.final.objective
+        assert 0 <= info["windows_kept"] <= 2 * len(range(0, p.network.T, 2))
+
+
+def test_the_command_line_polishes_and_says_so():
+    def planned(*args: str) -> dict:
+        r = evacops("plan", SMALL, "--period", "1h", "--check", "0", "--json", *args)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    plain, polished = planned(), planned("--polish", "1")
+    assert polished["lp_bound"] == plain["lp_bound"]
+    assert polished["objective"] <= plain["objective"] + 1e-6 * abs(plain["objective"])
+    info = polished["repair"]["polish"]
+    assert info["objective_before"] == plain["objective"] and info["window_h"] == 48
+    assert "polish" not in plain["repair"]
+    for args, says in (
+        (["--polish", "-1"], "--polish -1: give 0 or more passes"),
+        (["--polish", "1", "--integer"], "without --integer"),
+    ):
+        line = assert_user_error(evacops("plan", SMALL, *args))
+        assert says in line, line
