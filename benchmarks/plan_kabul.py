@@ -3,7 +3,7 @@ beside the peer: the same benchmark on the code and scenario of another commit (
 41f41a7, the planner as issue 11 was filed, before the limits real operations have).
 
     .venv/bin/python benchmarks/plan_kabul.py [--scenario scenarios/kabul-2021.yaml]
-        [--periods 1h [15min ...]] [--integer] [--peer COMMIT | --no-peer] [--json]
+        [--periods 1h [15min ...]] [--integer] [--polish N] [--peer COMMIT | --no-peer] [--json]
 
 Each period length runs in a fresh process so that its peak memory (max RSS) is its own; the
 peer runs after it, from its own files (`git archive`, so this must be a git checkout), with its
@@ -26,8 +26,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def one(scenario: str, period: str, integer: bool) -> dict:
-    """Run in this process: compile, build, solve (LP + repair, or MIP); no binding checks."""
+def one(scenario: str, period: str, integer: bool, polish_passes: int = 0) -> dict:
+    """Run in this process: compile, build, solve (LP + repair, or MIP; ``polish_passes`` of
+    polishing after the repair, evacops plan --polish); no binding checks."""
     sys.path.insert(0, ROOT)
     from evacops.plan import solve_plan
     from evacops.scenario import load
@@ -42,13 +43,17 @@ def one(scenario: str, period: str, integer: bool) -> dict:
         check_binding=0,
         progress=lambda msg: stages.append((time.perf_counter(), msg)),
     )
+    if polish_passes:
+        from evacops.plan.polish import polish
+
+        p = polish(p, polish_passes)
     total = time.perf_counter() - t0
     # the LP stage ends where the next stage (binding duals) begins
     lp_end = next((t for t, msg in stages if msg.startswith("reading the binding")), t0 + total)
     s = p.summary()
     return {
         "period": period,
-        "mode": s["mode"],
+        "mode": s["mode"] + ("+polish" if polish_passes else ""),
         "periods": s["periods"],
         "variables": s["variables"],
         "constraints": s["constraints"],
@@ -72,10 +77,11 @@ PEER = "41f41a7"
 """The planner as issue 11 was filed ("today's" planning, about 115 s at 1-hour periods then)."""
 
 
-def child(root: str, scenario: str, period: str, integer: bool) -> dict:
+def child(root: str, scenario: str, period: str, integer: bool, polish_passes: int = 0) -> dict:
     """One period's figures from the benchmark script under ``root`` (ours or the peer's)."""
     cmd = [sys.executable, os.path.join(root, "benchmarks", "plan_kabul.py")]
     cmd += ["--scenario", scenario, "--child", period] + (["--integer"] if integer else [])
+    cmd += ["--polish", str(polish_passes)] if polish_passes else []
     res = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if res.returncode != 0:
         print(res.stderr, file=sys.stderr)
@@ -109,11 +115,18 @@ def main() -> None:
     ap.add_argument("--integer", action="store_true", help="solve the MIP instead of LP+repair")
     ap.add_argument("--peer", default=PEER, help=f"commit to measure beside (default {PEER})")
     ap.add_argument("--no-peer", action="store_true", help="measure this code alone")
+    ap.add_argument(
+        "--polish",
+        type=int,
+        default=0,
+        help="this code only: also plan with this many passes of polishing (evacops plan "
+        "--polish), a second row",
+    )
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(one(a.scenario, a.child, a.integer)))
+        print(json.dumps(one(a.scenario, a.child, a.integer, a.polish)))
         return
     rows = []
     with tempfile.TemporaryDirectory(prefix="evacops-peer-") as tmp:
@@ -126,6 +139,8 @@ def main() -> None:
             peer = None
         for period in a.periods:
             rows.append({"code": "this", **child(ROOT, a.scenario, period, a.integer)})
+            if a.polish:
+                rows.append({"code": "this", **child(ROOT, a.scenario, period, False, a.polish)})
             if peer is not None:
                 rows.append({"code": a.peer, **child(peer, theirs, period, a.integer)})
     if a.json:
@@ -151,13 +166,14 @@ def main() -> None:
         "peak MiB",
         "out",
         "left",
+        "gap %",
     )
-    line = "{:>8} {:>7} {:>10} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}"
+    line = "{:>8} {:>7} {:>17} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>6}"
     print(line.format(*head))
     for r in rows:
         print(
-            "{:>8} {:>7} {:>10} {:>9,} {:>9,} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8} {:>9,.0f} "
-            "{:>9,} {:>9,}".format(
+            "{:>8} {:>7} {:>17} {:>9,} {:>9,} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8} {:>9,.0f} "
+            "{:>9,} {:>9,} {:>6}".format(
                 r["code"],
                 r["period"],
                 r["mode"],
@@ -171,15 +187,26 @@ def main() -> None:
                 r["peak_rss_mib"],
                 r["evacuated_total"],
                 r["left_behind"],
+                _gap(r),
             )
         )
+    print("  gap %: the whole sorties' objective under the LP bound (issue 12: within 1 %)")
     for period in a.periods:
-        pair = [r for r in rows if r["period"] == period]
+        pair = [r for r in rows if r["period"] == period and "polish" not in r["mode"]]
         if len(pair) == 2:
             ours, theirs = pair
             wall = ours["end_to_end_s"] / theirs["end_to_end_s"]
             cpu = ours["cpu_s"] / theirs["cpu_s"]
             print(f"{period}: this code takes {wall:.2f}x the peer's wall time, {cpu:.2f}x its CPU")
+
+
+def _gap(r: dict) -> str:
+    """The whole sorties' objective under the LP bound, in per cent (objectives are minimised
+    and negative), or "-" where the row has no bound."""
+    obj, lp = r.get("objective"), r.get("lp_bound")
+    if obj is None or not lp:
+        return "-"
+    return f"{100 * (obj - lp) / abs(lp):.2f}"
 
 
 if __name__ == "__main__":
