@@ -15,6 +15,7 @@ own optimum can reach, so it stops short of the bound.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import time
 from typing import Any
 
@@ -56,6 +57,8 @@ def polish(
             if q.final.objective < best.objective - 1e-9 * abs(best.objective):
                 best, y = q.final, q.sortie_counts.astype(float)
                 kept += 1
+            del q
+            gc.collect()  # (a window's model holds reference cycles: free it before the next)
     info: dict[str, Any] = {
         "sweeps": sweeps,
         "window_h": window_h,
