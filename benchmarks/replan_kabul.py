@@ -88,21 +88,8 @@ def main() -> None:
         for name, n in cases:
             t1 = time.perf_counter()
             r = replan(n, state, plan_sorties=p.sortie_counts.astype(float))
-            rs = r.summary()
-            rows.append(
-                {
-                    "what": f"{name} at {at_text}",
-                    "lp_s": rs["lp_solve_s"] + rs["build_s"],
-                    "after_lp_s": rs["after_lp_s"],
-                    "total_s": round(time.perf_counter() - t1, 2),
-                    "variables": rs["variables"],
-                    "out_by_deadline": rs["out_by_deadline_total"],
-                    "whole_sortie_gap_pct": round(
-                        100 * rs.get("repair", {}).get("objective_gap", 0.0), 2
-                    ),
-                    "lp_identity": f"{r.plan.lp.objective + past:.6e} vs {p.final.objective:.6e}",
-                }
-            )
+            identity = f"{r.plan.lp.objective + past:.6e} vs {p.final.objective:.6e}"
+            rows.append(_lp_row(f"{name} at {at_text}", r, t1, identity))
             for w in a.window:
                 t1 = time.perf_counter()
                 try:
@@ -111,21 +98,7 @@ def main() -> None:
                     rows.append(_row(f"{name}, aircraft for {w:g} h, at {at_text}: {e}",
                                      time.perf_counter() - t1))  # fmt: skip
                     continue
-                ws = wr.summary()
-                rows.append(
-                    {
-                        "what": f"{name}, aircraft for the next {w:g} h, at {at_text}",
-                        "lp_s": ws["lp_solve_s"] + ws["build_s"],
-                        "after_lp_s": ws["after_lp_s"],
-                        "total_s": round(time.perf_counter() - t1, 2),
-                        "variables": ws["variables"],
-                        "out_by_deadline": ws["out_by_deadline_total"],
-                        "whole_sortie_gap_pct": round(
-                            100 * ws.get("repair", {}).get("objective_gap", 0.0), 2
-                        ),
-                        "lp_identity": "",
-                    }
-                )
+                rows.append(_lp_row(f"{name}, aircraft for the next {w:g} h, at {at_text}", wr, t1))
             # the people alone, on the plan's sorties (--keep-schedule): no LP, no bound
             t1 = time.perf_counter()
             try:
@@ -164,6 +137,21 @@ def main() -> None:
         what = "whole sorties" if "schedule kept" in r["what"] else "LP"
         print(f"{r['what']}: re-plan's {what} + the plan's past, against the plan: "
               f"{r['lp_identity']}")  # fmt: skip
+
+
+def _lp_row(what: str, r, t1: float, identity: str = "") -> dict:
+    """A row of a re-plan with an LP (``r``), timed from ``t1``."""
+    s = r.summary()
+    return {
+        "what": what,
+        "lp_s": s["lp_solve_s"] + s["build_s"],
+        "after_lp_s": s["after_lp_s"],
+        "total_s": round(time.perf_counter() - t1, 2),
+        "variables": s["variables"],
+        "out_by_deadline": s["out_by_deadline_total"],
+        "whole_sortie_gap_pct": round(100 * s.get("repair", {}).get("objective_gap", 0.0), 2),
+        "lp_identity": identity,
+    }
 
 
 def _row(what: str, total: float, variables: int = 0, out: int = 0, identity: str = "") -> dict:

@@ -128,6 +128,8 @@ def _check_options(
     check_budget: float | None,
     mip_gap: float,
     fmt: str,
+    polish: int = 0,
+    integer: bool = False,
 ) -> None:
     """Refuse bad option values before anything is solved or written."""
     from evacops.scenario import check_period
@@ -144,6 +146,8 @@ def _check_options(
         fail(f"--mip-gap {mip_gap:g}: must be between 0 and 1, e.g. 0.001")
     if fmt not in ("csv", "parquet"):
         fail(f"--format {fmt}: must be csv or parquet")
+    if polish < 0 or (polish and integer):
+        fail(f"--polish {polish}: give 0 or more passes, without --integer (a MIP is solved whole)")
 
 
 def _print_plan(p: Any, summary: dict[str, Any]) -> None:
@@ -258,10 +262,7 @@ def plan(
     """
     from evacops.scenario import load
 
-    _check_options(period, time_limit, check, check_budget, mip_gap, fmt)
-    if polish_sweeps < 0 or (polish_sweeps and integer):
-        fail(f"--polish {polish_sweeps}: give 0 or more passes, without --integer (a MIP is "
-             "solved whole)" if polish_sweeps else "")  # fmt: skip
+    _check_options(period, time_limit, check, check_budget, mip_gap, fmt, polish_sweeps, integer)
     sc = load(scenario)
     from evacops.plan import solve_plan  # after the checks: a bad input is refused at once
     from evacops.planfolder import write_plan

@@ -50,27 +50,16 @@ def _read(scenario: Path) -> tuple[str, str]:
 
 
 def _here(
-    reg: Any,
-    op: str,
-    scenario: Path,
-    moment: datetime | None,
-    what_if: dict,
-    keep: bool,
-    window: float | None,
+    reg: Any, op: str, scenario: Path, moment: datetime | None, what_if: dict, how: dict
 ) -> dict:
-    """On the server host: record the request, run the job here, record what came of it."""
+    """On the server host: record the request, run the job here, record what came of it
+    (``how``: keep_schedule, window_h, as the request takes them)."""
     from evacops.plan.replan_job import run
 
     text, digest = _read(scenario)
     runner = f"cli:{uuid.uuid4().hex[:12]}"  # (the server lists it as running meanwhile)
     record, job = reg.request_replan(
-        op,
-        at=moment,
-        what_if=what_if,
-        scenario_sha256=digest,
-        runner=runner,
-        keep_schedule=keep,
-        window_h=window,
+        op, at=moment, what_if=what_if, scenario_sha256=digest, runner=runner, **how
     )
     job.update(scenario=text, source=scenario.name)
     try:
@@ -83,20 +72,12 @@ def _here(
 
 
 def _there(
-    reg: Any,
-    op: str,
-    scenario: Path,
-    moment: datetime | None,
-    what_if: dict,
-    keep: bool,
-    window: float | None,
+    reg: Any, op: str, scenario: Path, moment: datetime | None, what_if: dict, how: dict
 ) -> dict:
     """Through the service: ask (for the scenario the server draws, checked by its digest),
     then follow the re-plan until it is done."""
     _, digest = _read(scenario)
-    record = reg.ask_replan(
-        op, at=moment, what_if=what_if, scenario_sha256=digest, keep_schedule=keep, window_h=window
-    )
+    record = reg.ask_replan(op, at=moment, what_if=what_if, scenario_sha256=digest, **how)
     end = time.monotonic() + WAIT_S
     with err.status(f"the service is re-planning (re-plan {record['id']})", spinner="dots"):
         while True:
@@ -157,10 +138,9 @@ def replan_operation(
 
     moment = _moment(at)
     reg, op = session(user, operation)
-    if isinstance(reg, RemoteRegistry):
-        rec = _there(reg, op, scenario, moment, what_if, keep_schedule, window)
-    else:
-        rec = _here(reg, op, scenario, moment, what_if, keep_schedule, window)
+    how = {"keep_schedule": keep_schedule, "window_h": window}
+    ask = _there if isinstance(reg, RemoteRegistry) else _here
+    rec = ask(reg, op, scenario, moment, what_if, how)
     if rec["status"] == "done" and adopt:
         rec["adopted_as"] = reg.adopt_replan(op, rec["id"])
         rec["adopted"] = True

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from evacops.plan.replan import window_end
 from evacops.plan.result import Plan
 from evacops.plan.solve import Progress, plan_network
 
@@ -43,7 +44,6 @@ def polish(
     if sweeps <= 0 or plan.repair is None:  # nothing to polish (an LP already whole, a MIP)
         return plan
     t0 = time.perf_counter()
-    w = max(1, round(window_h / net.period_h))
     step = max(1, round(step_h / net.period_h))
     best, y = plan.final, plan.sortie_counts.astype(float)
     before = best.objective
@@ -52,7 +52,7 @@ def polish(
         for start in range(0, net.T, step):
             say(f"polishing the whole sorties: pass {sweep + 1}, from {start * net.period_h:g} h")
             mask = np.ones(y.shape, dtype=bool)
-            mask[:, start : start + w] = False
+            mask[:, start : window_end(net, start, window_h)] = False
             q = plan_network(net, check_binding=-1, fixed=(mask, y), candidate=y, simplex=True)
             if q.final.objective < best.objective - 1e-9 * abs(best.objective):
                 best, y = q.final, q.sortie_counts.astype(float)

@@ -45,9 +45,8 @@ MAX_WINDOW_H = 24 * 7
 def run(job: dict[str, Any]) -> dict[str, Any]:
     """Re-plan from ``job`` (the module docs): {scenario, source, period_h, departures, people,
     at (ISO, the plan's calendar), what_if, keep_schedule, window_h, time_limit} -> {result,
-    outline}, or
-    {error} with a one-line message when the inputs do not make a re-plan (a moment outside the
-    horizon, a site or fleet not in the scenario)."""
+    outline}, or {error} with a one-line message when the inputs do not make a re-plan (a
+    moment outside the horizon, a site or fleet not in the scenario)."""
     try:
         return _run(job)
     except UserError as e:
@@ -148,7 +147,7 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         # the same state without the changes too: the what-if's effect is the difference
         # between the two (beside the plan, it would be mixed with the registry's own drift);
         # solved at the same time in a second process, on the other core (on a kept schedule
-        # or in a window both take seconds: in a thread of this process, _kept_beside)
+        # or in a window both take seconds: in a thread of this process, _beside_in_thread)
         net = compile_network(what_if(sc, moment, **changes), period)
         beside = None if keep or window else _start_beside(job)
 
@@ -158,7 +157,7 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
 
     try:
         if changes and (keep or window):
-            r, (s, outline), (baseline, baseline_lp) = _kept_beside(
+            r, (s, outline), (baseline, baseline_lp) = _beside_in_thread(
                 job, net, base, at, sorties, summed
             )
         else:
@@ -194,19 +193,19 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
     return {"result": result, "outline": outline}
 
 
-def _kept_beside(
+def _beside_in_thread(
     job: dict[str, Any], net: Any, base: Any, at: int, sorties: Any, then: Any
 ) -> tuple[Any, Any, tuple[dict[str, int], dict[str, int] | None]]:
     """A what-if on the kept schedule or in a window (seconds): its re-plan (on ``net``),
-    ``then`` of it (its summary
-    and outline, made while the baseline still solves), and the same re-plan without the
-    changes (on ``base``) in a thread beside it. HiGHS lets go of the interpreter while it
-    solves, so the two solves run at once (Kabul at 1-hour periods from +54h: two solves of
-    2.9 s took 2.9 s at once, 5.8 s one after the other); the models, Python's work, are built
-    one after the other, the what-if's first, so that a what-if the schedule cannot keep fails
-    before the baseline's is built. HiGHS keeps a task scheduler per calling thread (HiGHS pull
-    request 818), so two of its objects may solve at once in two threads, as highspy's own
-    ``startSolve`` does. An error of either is raised (the changed one's first)."""
+    ``then`` of it (its summary and outline, made while the baseline still solves), and the same
+    re-plan without the changes (on ``base``) in a thread beside it. HiGHS lets go of the
+    interpreter while it solves, so the two solves run at once (Kabul at 1-hour periods from
+    +54h: two solves of 2.9 s took 2.9 s at once, 5.8 s one after the other); the models,
+    Python's work, are built one after the other, the what-if's first, so that a what-if the
+    schedule cannot keep fails before the baseline's is built. HiGHS keeps a task scheduler per
+    calling thread (HiGHS pull request 818), so two of its objects may solve at once in two
+    threads, as highspy's own ``startSolve`` does. An error of either is raised (the changed
+    one's first)."""
     built, failed = threading.Event(), threading.Event()
 
     def without() -> tuple[dict[str, int], dict[str, int] | None]:
