@@ -86,6 +86,33 @@ def test_a_what_if_the_schedule_cannot_keep_fails_without_a_baseline(job, monkey
     assert seen == ["main"]  # the baseline's model was never built
 
 
+def test_a_window_what_if_that_fails_answers_without_waiting_for_its_baseline(job, monkeypatch):
+    """The plan's one aircraft taken away at the moment: a 1-hour window cannot keep the plan's
+    later sorties, which is found only once the what-if's LP is solved. The refusal comes back
+    while the baseline (held here until the answer is in) still solves; it then ends alone."""
+    release, finished = threading.Event(), threading.Event()
+    real = replan_job._solve
+
+    def held(*a, **k):
+        if threading.current_thread() is threading.main_thread():
+            return real(*a, **k)
+        try:
+            assert release.wait(60)
+            return real(*a, **k)
+        finally:
+            finished.set()
+
+    monkeypatch.setattr(replan_job, "_solve", held)
+    windowed = {**job, "keep_schedule": False, "window_h": 1}
+    try:
+        got = replan_job.run({**windowed, "what_if": {"aircraft": {"c17": 0}}})
+        assert not finished.is_set()  # answered while the baseline still waits to solve
+    finally:
+        release.set()
+    assert got["error_code"] == "window-not-fit" and got["error_params"] == {"hours": "1"}, got
+    assert finished.wait(60)
+
+
 def test_registry_rows_give_back_the_state_they_came_from(tmp_path):
     """What the benchmark and these tests hand the job as the registry's counts: read back by
     :func:`registry_counts`, every cohort at every site as the state had it (whole people)."""

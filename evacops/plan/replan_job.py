@@ -205,7 +205,10 @@ def _beside_in_thread(
     schedule cannot keep fails before the baseline's is built. HiGHS keeps a task scheduler per
     calling thread (HiGHS pull request 818), so two of its objects may solve at once in two
     threads, as highspy's own ``startSolve`` does. An error of either is raised (the changed
-    one's first)."""
+    one's first). A what-if that fails answers at once: it does not wait for its baseline (a
+    window the plan's later sorties do not fit is found only once its LP is solved, while the
+    baseline may solve for seconds more); the baseline's thread ends on its own and its answer
+    is dropped."""
     built, failed = threading.Event(), threading.Event()
 
     def without() -> tuple[dict[str, int], dict[str, int] | None]:
@@ -214,16 +217,20 @@ def _beside_in_thread(
             return {}, None
         return _outs(_solve(job, base, at, sorties))
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        done = pool.submit(without)
-        try:
-            r = _solve(job, net, at, sorties, on_built=built.set)
-        except BaseException:
-            failed.set()
-            raise
-        finally:
-            built.set()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baseline")
+    done = pool.submit(without)
+    try:
+        r = _solve(job, net, at, sorties, on_built=built.set)
+    except BaseException:
+        failed.set()
+        built.set()
+        pool.shutdown(wait=False)
+        raise
+    built.set()
+    try:
         return r, then(r), done.result()
+    finally:
+        pool.shutdown(wait=True)
 
 
 def _start_beside(job: dict[str, Any]) -> tuple[Any, Any] | None:
