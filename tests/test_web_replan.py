@@ -386,6 +386,16 @@ def test_the_cli_replans_an_operation_on_the_server_host_and_adopts_it(world: Wo
     assert kept.returncode == 0, kept.stderr
     assert "(LP)" not in kept.stdout and "whole" in kept.stdout  # (headers wrap in a cell)
     assert "people re-planned on the plan's schedule" in " ".join(kept.stdout.split())
+    # the aircraft re-planned for the next 3 hours only: recorded with its window, said below
+    win = evacops(*args, "--close", "Gate A", "--window", "3", "--json", env=env)
+    assert win.returncode == 0, win.stderr
+    wres = json.loads(win.stdout)
+    assert wres["status"] == "done" and wres["window_h"] == 3, wres
+    assert wres["result"]["window_h"] == 3 and wres["result"]["window_until"]
+    said = " ".join(evacops(*args, "--window", "3", env=env).stdout.split())
+    assert "aircraft re-planned until" in said and "the plan's sorties kept after it" in said
+    both = evacops(*args, "--window", "3", "--keep-schedule", env=env)
+    assert "--window and --keep-schedule: choose one" in assert_user_error(both)
     adopted = int(re.search(r"Re-plan (\d+) of", r.stdout).group(1))
     assert adopted != got["id"]
     with world.admin.ctx.read() as conn:
