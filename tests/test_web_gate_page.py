@@ -89,3 +89,16 @@ def test_ramp_depart_needs_a_second_tap(world: World):
     assert 'value="depart"' in details.group(1)
     assert "Depart flight XYZ1 now?" in details.group(1)
     assert html.count('value="depart"') == 1
+
+
+def test_dari_says_aircraft_with_one_word_everywhere():
+    """A term worded one way on one page and another way on the next reads as two things. Dari
+    has two words for aircraft (هواپیما, and طیاره as Kabul often says it): the catalog uses one,
+    the one it gives for "Aircraft", in every message."""
+    tr = i18n.translations("fa")
+    words = {"هواپیما", "طیاره"}
+    [word] = [w for w in words if w in tr.gettext("Aircraft")]
+    other = (words - {word}).pop()
+    said = [tr.gettext(m) for m in catalogs.msgids()]
+    assert sum(word in s for s in said) > 5
+    assert [s for s in said if other in s] == []
