@@ -150,6 +150,31 @@ def _check_options(
         fail(f"--polish {polish}: give 0 or more passes, without --integer (a MIP is solved whole)")
 
 
+def _frame_table(df: Any) -> Table:
+    """A small DataFrame (its index the first column) as a terminal table."""
+    t = Table()
+    t.add_column(str(df.index.name))
+    for col in df.columns:
+        t.add_column(str(col), justify="right")
+    for key, *values in df.itertuples():
+        t.add_row(str(key), *[f"{v:,}" for v in values])
+    return t
+
+
+def _print_whole_cost(summary: dict[str, Any]) -> None:
+    """Where whole sorties cost people against the LP (cohorts, fleets), if they cost any."""
+    from evacops.plan import whole_cost
+
+    r = summary.get("repair")
+    if not r or not r.get("evacuated_cost"):
+        return
+    cohorts, fleets = whole_cost.frames(r)
+    out.print(whole_cost.heading(r), style="italic", soft_wrap=True)
+    out.print(_frame_table(cohorts))
+    if len(fleets):
+        out.print(_frame_table(fleets))
+
+
 def _print_plan(p: Any, summary: dict[str, Any]) -> None:
     """The terminal view of a plan: summary, cohorts, call-forward, gates, bottlenecks."""
     from evacops.plan.priority import priority_sentence
@@ -157,6 +182,7 @@ def _print_plan(p: Any, summary: dict[str, Any]) -> None:
 
     out.print(_summary_table(summary))
     out.print(_cohort_table(summary))
+    _print_whole_cost(summary)
     out.print("People off the evacuation airport per day, by cohort", style="italic")
     out.print(_daily_table(summary))
     out.print(priority_sentence(summary["priority"]), highlight=False, soft_wrap=True)

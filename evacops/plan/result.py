@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from evacops.network import Network
+from evacops.plan import whole_cost
 from evacops.plan.gates import gate_densities
 from evacops.plan.highs import Solution
 from evacops.plan.priority import priority_summary
@@ -352,6 +353,9 @@ class Plan:
                 "objective_gap": (fin_obj - lp_obj) / abs(lp_obj) if lp_obj else 0.0,
                 "lp_evacuated_total": lp_out,
                 "evacuated_cost": lp_out - out["evacuated_total"],
+                # where: per cohort (summing to evacuated_cost) and per fleet
+                "by_cohort": whole_cost.by_cohort(self, lp_out),
+                "by_fleet": whole_cost.by_fleet(self),
             }
         out["daily_out"] = [
             {

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from evacops.plan import whole_cost
 from evacops.plan.gates import call_forward_daily, density_frame
 from evacops.plan.gates import gate_densities as plan_gates
 from evacops.plan.priority import priority_sentence
@@ -225,6 +226,18 @@ def _cohorts_section(rep: HtmlReport, plan: Plan, summary: dict[str, Any], plot:
     rep.table(daily_out(plan))
 
 
+def _whole_cost_section(rep: HtmlReport, summary: dict[str, Any]) -> None:
+    """Where whole sorties cost people against the LP, if they cost any."""
+    r = summary.get("repair")
+    if not r or not r.get("evacuated_cost"):
+        return
+    cohorts, fleets = whole_cost.frames(r)
+    rep.paragraph(whole_cost.heading(r) + ".")
+    rep.table(cohorts)
+    if len(fleets):
+        rep.table(fleets)
+
+
 def _report(plan: Plan, summary: dict[str, Any], plots: dict[str, Path]) -> HtmlReport:
     """The plan's report page: key figures, how it was solved, the bottlenecks, the plots."""
     rep = HtmlReport(f"evacops plan: {plan.scenario.name}")
@@ -242,6 +255,7 @@ def _report(plan: Plan, summary: dict[str, Any], plots: dict[str, Path]) -> Html
         ]
     )
     rep.paragraph(_solve_line(plan, summary))
+    _whole_cost_section(rep, summary)
     _bottlenecks_section(rep, summary["binding"])
     rep.heading("People off the evacuation airport")
     rep.image(plots["cumulative"], "Cumulative people off the evacuation airport, by cohort")
