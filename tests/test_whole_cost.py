@@ -66,16 +66,19 @@ def test_a_hub_fleet_that_rounds_its_sorties_shows_where_people_are_lost():
     assert f["lp_sorties"] != int(f["lp_sorties"])  # the LP's fractions, against whole ones
 
 
+LEAD = "fewer people off the evacuation airport within the horizon than the LP. By cohort:"
+
+
 def test_the_terminal_and_the_report_show_where_whole_sorties_cost_people(tmp_path):
     path = tmp_path / "hub.yaml"
     path.write_text(yaml.safe_dump(_hub(5, 200, 30, 2.5, 1), sort_keys=False))
     r = evacops("plan", path, "--check", "0", "--out", tmp_path / "out")
     assert r.returncode == 0, r.stderr
     said = " ".join(r.stdout.split())
-    assert "fewer people off the evacuation airport within the horizon than the LP" in said
-    assert "fewer people" in said and "own" in said
+    assert LEAD in said
+    assert "Fleets whose whole sorties carry fewer people than the LP's" in said and "own" in said
     html = (tmp_path / "out" / "report.html").read_text()
-    assert "fewer people off the evacuation airport within the horizon than the LP" in html
+    assert LEAD in html
     assert html.count("fewer people</th>") == 2  # the cohorts' table and the fleets'
     got = json.loads(evacops("plan", path, "--check", "0", "--json").stdout)
     assert got["repair"]["by_fleet"][0]["fleet"] == "own"

@@ -172,6 +172,7 @@ def _print_whole_cost(summary: dict[str, Any]) -> None:
     out.print(whole_cost.heading(r), style="italic", soft_wrap=True)
     out.print(_frame_table(cohorts))
     if len(fleets):
+        out.print(whole_cost.FLEET_HEADING, style="italic", soft_wrap=True)
         out.print(_frame_table(fleets))
 
 

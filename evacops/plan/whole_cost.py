@@ -113,9 +113,15 @@ def frames(repair: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def heading(repair: dict[str, Any]) -> str:
-    """The line above the two tables."""
+    """The line above the cohorts' table."""
     return (
         f"Whole sorties get {repair['evacuated_cost']:,} fewer people off the evacuation "
-        "airport within the horizon than the LP: by cohort, and the fleets whose whole sorties "
-        "carry fewer people than the LP's (sorties with people aboard; people carried, every leg)"
+        "airport within the horizon than the LP. By cohort:"
     )
+
+
+#: the line above the fleets' table
+FLEET_HEADING = (
+    "Fleets whose whole sorties carry fewer people than the LP's (sorties with people aboard; "
+    "people carried, every leg):"
+)

@@ -232,9 +232,10 @@ def _whole_cost_section(rep: HtmlReport, summary: dict[str, Any]) -> None:
     if not r or not r.get("evacuated_cost"):
         return
     cohorts, fleets = whole_cost.frames(r)
-    rep.paragraph(whole_cost.heading(r) + ".")
+    rep.paragraph(whole_cost.heading(r))
     rep.table(cohorts)
     if len(fleets):
+        rep.paragraph(whole_cost.FLEET_HEADING)
         rep.table(fleets)
 
 
