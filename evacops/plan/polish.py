@@ -1,4 +1,4 @@
-"""Polishing a plan's whole sorties window by window (``evacops plan --polish N``).
+"""Polishing a plan's whole sorties fleet by fleet and window by window (``--polish N``).
 
 The repair (:func:`evacops.plan.solve.repair_sorties`) rounds the LP's sorties on a model of
 seats, not of people, and stops on a budget; on Kabul its schedule ends 5-8 % under the LP
@@ -10,6 +10,14 @@ simplex, the repair in the window, the people re-flowed warm). A window's schedu
 if it lowers the plan's objective, so the plan never gets worse, and its bound stays the plan's
 LP (the same model). A fix-and-optimise search: it finds no schedule better than any window's
 own optimum can reach, so it stops short of the bound.
+
+Each pass first takes the fleets whose whole sorties carry fewer people than the LP's
+(:func:`evacops.plan.whole_cost.by_fleet`, the largest shortfall first, at most
+:data:`FLEETS` of them) one at a time: the fleet's sorties free over the whole horizon, every
+other fleet's kept (the same model, another mask). A fleet's neighbourhood is cheap (its few
+sorties) and goes where whole sorties cost most; the windows then re-plan every fleet together
+(on Kabul at 1-hour periods, eight fleets took the plan from 5.63 % to 4.69 % under the bound
+in 118 s, where the windows' pass took 390 s to 4.47 %).
 """
 
 from __future__ import annotations
@@ -21,12 +29,16 @@ from typing import Any
 
 import numpy as np
 
+from evacops.plan import whole_cost
 from evacops.plan.replan import window_end
 from evacops.plan.result import Plan
 from evacops.plan.solve import Progress, plan_network
 
 #: hours of a window and hours between two windows' starts (they overlap by the difference)
 WINDOW_H, STEP_H = 48.0, 24.0
+#: the most fleets re-planned one at a time in a pass (those whose whole sorties carry the most
+#: fewer people than the LP's)
+FLEETS = 8
 
 
 def polish(
@@ -35,38 +47,63 @@ def polish(
     window_h: float = WINDOW_H,
     step_h: float = STEP_H,
     progress: Progress | None = None,
+    fleets: int = FLEETS,
 ) -> Plan:
-    """``plan`` with its whole sorties improved window by window (``sweeps`` passes over the
-    horizon, windows of ``window_h`` hours every ``step_h`` hours); its LP (the bound) kept.
-    The summary's ``repair.polish`` says what it did."""
+    """``plan`` with its whole sorties improved fleet by fleet and window by window (``sweeps``
+    passes: up to ``fleets`` fleets, then windows of ``window_h`` hours every ``step_h`` hours
+    over the horizon); its LP (the bound) kept. The summary's ``repair.polish`` says what it
+    did."""
     say = progress or (lambda _msg: None)
     net = plan.network
     if sweeps <= 0 or plan.repair is None:  # nothing to polish (an LP already whole, a MIP)
         return plan
     t0 = time.perf_counter()
     step = max(1, round(step_h / net.period_h))
-    best, y = plan.final, plan.sortie_counts.astype(float)
-    before = best.objective
-    kept = 0
+    state = _Best(plan.final, plan.sortie_counts.astype(float))
+    before = state.best.objective
+    fleets_kept = windows_kept = 0
     for sweep in range(sweeps):
+        current = dataclasses.replace(plan, final=state.best)
+        short = [r["fleet"] for r in whole_cost.by_fleet(current) if r["cost"] > 0][:fleets]
+        for name in short:
+            say(f"polishing the whole sorties: pass {sweep + 1}, the fleet {name}")
+            free = np.asarray(net.move_fleet) == net.fleets.index(name)
+            fleets_kept += state.try_free(net, free[:, None] & np.ones((1, net.T), dtype=bool))
         for start in range(0, net.T, step):
             say(f"polishing the whole sorties: pass {sweep + 1}, from {start * net.period_h:g} h")
-            mask = np.ones(y.shape, dtype=bool)
-            mask[:, start : window_end(net, start, window_h)] = False
-            q = plan_network(net, check_binding=-1, fixed=(mask, y), candidate=y, simplex=True)
-            if q.final.objective < best.objective - 1e-9 * abs(best.objective):
-                best, y = q.final, q.sortie_counts.astype(float)
-                kept += 1
-            del q
-            gc.collect()  # (a window's model holds reference cycles: free it before the next)
+            free = np.zeros(state.y.shape, dtype=bool)
+            free[:, start : window_end(net, start, window_h)] = True
+            windows_kept += state.try_free(net, free)
     info: dict[str, Any] = {
         "sweeps": sweeps,
         "window_h": window_h,
         "step_h": step_h,
-        "windows_kept": kept,
+        "windows_kept": windows_kept,
+        "fleets": fleets,
+        "fleets_kept": fleets_kept,
         "objective_before": before,
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    out = dataclasses.replace(plan, final=best, repair={**plan.repair, "polish": info})
+    out = dataclasses.replace(plan, final=state.best, repair={**plan.repair, "polish": info})
     out.wall_s = plan.wall_s + info["seconds"]
     return out
+
+
+class _Best:
+    """The best schedule so far (its solution and whole sorties, move x period)."""
+
+    def __init__(self, best: Any, y: np.ndarray):
+        self.best, self.y = best, y
+
+    def try_free(self, net: Any, free: np.ndarray) -> int:
+        """Re-plan the sorties where ``free`` (move x period), the rest kept; keep the result
+        if it lowers the objective. 1 if kept, else 0."""
+        q = plan_network(
+            net, check_binding=-1, fixed=(~free, self.y), candidate=self.y, simplex=True
+        )
+        kept = q.final.objective < self.best.objective - 1e-9 * abs(self.best.objective)
+        if kept:
+            self.best, self.y = q.final, q.sortie_counts.astype(float)
+        del q
+        gc.collect()  # (a model holds reference cycles: free it before the next)
+        return int(kept)
