@@ -240,11 +240,10 @@ Polish = Annotated[
     int,
     typer.Option(
         "--polish",
-        help="passes of polishing the whole sorties: each pass re-plans the 8 fleets whose "
-        "whole sorties carry the most fewer people than the LP's, one at a time, then every "
-        "fleet in 48 h windows every 24 h (the rest of the schedule kept; a change kept only if "
-        "the plan gets better): nearer the LP bound, at seconds a step (docs/planner.md, "
-        "Polishing)",
+        help="passes of polishing the whole sorties: each pass re-plans every fleet in 48 h "
+        "windows every 24 h, then one at a time the 8 fleets whose whole sorties carry the most "
+        "fewer people than the LP's (the rest of the schedule kept; a change kept only if the "
+        "plan gets better): nearer the LP bound, at seconds a step (docs/planner.md, Polishing)",
         metavar="PASSES",
     ),
 ]
