@@ -5,7 +5,7 @@ whole and the people are re-planned on them. The summary's ``repair.evacuated_co
 many fewer people leave the evacuation airport within the horizon on whole sorties. That figure
 alone tells a planner nothing to act on; split by cohort and by fleet it does: on Kabul at
 3-hour periods most of it is national lists whose onward airliners fly fewer whole sorties than
-the LP's fractions, so their staging base stays full and their Kabul seats go out part empty
+the LP's fractions, so their hubs pass fewer people on and their Kabul seats go out part empty
 (docs/planner.md, "What whole sorties cost, and where").
 
 ``by_cohort`` sums exactly to ``evacuated_cost`` (the LP's people per cohort are whole numbers
