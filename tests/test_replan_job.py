@@ -13,6 +13,7 @@ import yaml
 from test_replan_registry import _scenario
 
 import evacops.plan.solve as solve
+from evacops.errors import UserError
 from evacops.plan import replan_job, solve_plan
 from evacops.plan.replan import registry_counts, registry_rows, state_from_plan
 from evacops.planfolder import outline_of
@@ -90,12 +91,19 @@ def test_a_window_what_if_that_fails_answers_without_waiting_for_its_baseline(jo
     """The plan's one aircraft taken away at the moment: a 1-hour window cannot keep the plan's
     later sorties, which is found only once the what-if's LP is solved. The refusal comes back
     while the baseline (held here until the answer is in) still solves; it then ends alone."""
-    release, finished = threading.Event(), threading.Event()
+    entered, release, finished = threading.Event(), threading.Event(), threading.Event()
     real = replan_job._solve
 
     def held(*a, **k):
         if threading.current_thread() is threading.main_thread():
-            return real(*a, **k)
+            try:
+                return real(*a, **k)
+            except UserError:
+                # the refusal waits until the baseline has started (else the job rightly skips
+                # it), so that what is tested is not waiting for a baseline that runs
+                assert entered.wait(60)
+                raise
+        entered.set()
         try:
             assert release.wait(60)
             return real(*a, **k)
