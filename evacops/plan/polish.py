@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from evacops.network import Network
 from evacops.plan import whole_cost
 from evacops.plan.replan import window_end
 from evacops.plan.result import Plan
@@ -72,8 +73,8 @@ def polish(
         short = [r["fleet"] for r in whole_cost.by_fleet(current) if r["cost"] > 0][:fleets]
         for name in short:
             say(f"polishing the whole sorties: pass {sweep + 1}, the fleet {name}")
-            free = np.asarray(net.move_fleet) == net.fleets.index(name)
-            fleets_kept += state.try_free(net, free[:, None] & np.ones((1, net.T), dtype=bool))
+            mine = np.asarray(net.move_fleet) == net.fleets.index(name)
+            fleets_kept += state.try_free(net, np.repeat(mine[:, None], net.T, axis=1))
     info: dict[str, Any] = {
         "sweeps": sweeps,
         "window_h": window_h,
@@ -95,7 +96,7 @@ class _Best:
     def __init__(self, best: Any, y: np.ndarray):
         self.best, self.y = best, y
 
-    def try_free(self, net: Any, free: np.ndarray) -> int:
+    def try_free(self, net: Network, free: np.ndarray) -> int:
         """Re-plan the sorties where ``free`` (move x period), the rest kept; keep the result
         if it lowers the objective. 1 if kept, else 0."""
         q = plan_network(

@@ -222,15 +222,13 @@ def _beside_in_thread(
     try:
         r = _solve(job, net, at, sorties, on_built=built.set)
     except BaseException:
-        failed.set()
-        built.set()
+        failed.set()  # (before built: the baseline's thread reads it once built is set)
         pool.shutdown(wait=False)
         raise
-    built.set()
-    try:
-        return r, then(r), done.result()
     finally:
-        pool.shutdown(wait=True)
+        built.set()
+    with pool:
+        return r, then(r), done.result()
 
 
 def _start_beside(job: dict[str, Any]) -> tuple[Any, Any] | None:

@@ -354,7 +354,7 @@ class Plan:
                 "lp_evacuated_total": lp_out,
                 "evacuated_cost": lp_out - out["evacuated_total"],
                 # where: per cohort (summing to evacuated_cost) and per fleet
-                "by_cohort": whole_cost.by_cohort(self, lp_out),
+                "by_cohort": whole_cost.by_cohort(self, lp_out, comp["evacuated"].tolist()),
                 "by_fleet": whole_cost.by_fleet(self),
             }
         out["daily_out"] = [

@@ -15,6 +15,7 @@ by the largest remainder of its total); ``by_fleet`` counts the sorties that car
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,21 +25,21 @@ if TYPE_CHECKING:
     from evacops.plan.result import Plan
 
 
-def by_cohort(plan: Plan, lp_total: int) -> list[dict[str, Any]]:
+def by_cohort(plan: Plan, lp_total: int, out: Sequence[int]) -> list[dict[str, Any]]:
     """Per cohort: people off the evacuation airport within the horizon in the LP (whole
-    numbers summing to ``lp_total``) and on whole sorties, and the difference (``cost``)."""
-    from evacops.plan.result import _whole, largest_remainder
+    numbers summing to ``lp_total``) and on whole sorties (``out``, the plan's own per-cohort
+    count, :meth:`~evacops.plan.result.Plan.completion`), and the difference (``cost``)."""
+    from evacops.plan.result import largest_remainder
 
     net = plan.network
     lp = plan.lp.flow[:, net.out_arcs, :].sum(axis=(1, 2))
-    lp_whole = largest_remainder(lp, lp_total)
-    whole = [_whole(x) for x in plan.out_by_period.sum(axis=1)]
+    lp_whole = [int(x) for x in largest_remainder(lp, lp_total)]
     return [
         {
             "cohort": name,
-            "lp_out": int(lp_whole[c]),
-            "out": whole[c],
-            "cost": int(lp_whole[c]) - whole[c],
+            "lp_out": lp_whole[c],
+            "out": int(out[c]),
+            "cost": lp_whole[c] - int(out[c]),
         }
         for c, name in enumerate(net.cohorts)
     ]
