@@ -156,6 +156,25 @@ def test_language_from_accept_language_and_cookie(world: World):
     assert '<html lang="en" dir="ltr">' in c.get(f"{OPAGE}/gate?lang=en").text
 
 
+def test_a_language_asked_in_the_link_stays_after_a_form(world: World):
+    """A link sent to a phone with ``?lang=fa``: the log-in form posts without the query and
+    redirects, and the page after it is still in Dari (the link's choice is kept in the
+    cookie); a page without ``?lang=`` sets nothing."""
+    from tests.test_web_support import PASSWORD
+
+    c = world.client()
+    r = c.get("/login?lang=fa")
+    assert '<html lang="fa" dir="rtl">' in r.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
+    r = c.post("/login", data={"name": "gate", "password": PASSWORD, "csrf": csrf})
+    assert r.status_code == 200 and '<html lang="fa" dir="rtl">' in r.text
+    assert '<html lang="fa" dir="rtl">' in c.get(f"{OPAGE}/gate").text
+    # an unknown language in the link is ignored, and the cookie kept
+    assert '<html lang="fa" dir="rtl">' in c.get(f"{OPAGE}/gate?lang=xx").text
+    other = world.client()
+    assert "evacops_lang" not in other.get("/login").cookies
+
+
 def test_every_gate_registration_arrival_message_is_translated(world: World):
     """The gate page's catalog entries are complete in the three other languages."""
     from babel.messages.pofile import read_po

@@ -2,7 +2,7 @@
 last three. Catalogs are gettext ``.po`` files in ``locale/<lang>/LC_MESSAGES/messages.po``,
 compiled when the service starts (babel; no build step). A request's language: the ``lang``
 query parameter, else the ``evacops_lang`` cookie, else the best of ``Accept-Language``, else
-English.
+English. A page asked with ``?lang=`` sets the cookie (:func:`evacops.web.pages.keep_language`).
 """
 
 from __future__ import annotations

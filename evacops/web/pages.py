@@ -70,7 +70,18 @@ def render(
         **context,
     }
     templates = request.app.state.templates
-    return templates.TemplateResponse(request, name, ctx, status_code=status)
+    resp = templates.TemplateResponse(request, name, ctx, status_code=status)
+    keep_language(request, resp)
+    return resp
+
+
+def keep_language(request: Request, resp: Any) -> None:
+    """A page opened with ``?lang=`` (a link sent to a gate's phone) keeps its language on the
+    pages after it: forms post without the query and redirect, so the choice goes in the
+    cookie, as the language menu's ``/lang/{code}`` does."""
+    asked = request.query_params.get("lang")
+    if asked in i18n.LANGUAGES and asked != request.cookies.get(sec.LANG_COOKIE):
+        resp.set_cookie(sec.LANG_COOKIE, asked, max_age=365 * 86400, samesite="strict")
 
 
 def _refusal(gettext: Any, problem: Any) -> str:
