@@ -79,8 +79,9 @@ class Plan:
         net = self.network
         out = np.zeros((len(net.cohorts), net.T))
         for a in np.flatnonzero(net.dest_sites[net.arc_to]):
-            d = net.arc_delay[a]
-            out[:, d:] += self.final.flow[:, a, : net.T - d]
+            d = int(net.arc_delay[a])
+            if d < net.T:  # (a leg longer than the horizon delivers nobody within it)
+                out[:, d:] += self.final.flow[:, a, : net.T - d]
         return out
 
     # ---- tidy DataFrames -------------------------------------------------------------------------
@@ -262,7 +263,7 @@ class Plan:
         use = np.zeros((len(net.fleets), net.T))
         for m in range(len(net.move_leg)):
             k = self.sortie_counts[m]
-            for d in range(int(net.move_land[m])):
+            for d in range(min(int(net.move_land[m]), net.T)):
                 use[net.move_fleet[m], d:] += k[: net.T - d]
         return pd.DataFrame(use.T, index=self.times, columns=net.fleets)
 
