@@ -43,6 +43,10 @@ def _summary_table(s: dict) -> Table:
                 f"{100 * r['objective_gap']:.2f}% objective, {r['evacuated_cost']:,} people",
             )
         )
+        if r.get("search"):
+            from evacops.plan.window_search import found_by
+
+            rows.append(("  whole sorties found by", found_by(r["search"])))
     for k, v in rows:
         t.add_row(k, v)
     return t
@@ -272,7 +276,8 @@ def plan(
         float | None,
         typer.Option(
             help="seconds allowed for each solve (default: none for the LP and the MIP; the "
-            "repair to whole sorties 30 s, longer until it betters its first schedule)"
+            "repair to whole sorties 30 s, longer until it betters its first schedule, with a "
+            "search window by window beside it on the other core)"
         ),
     ] = None,
     mip_gap: Annotated[float, typer.Option(help="relative MIP gap to stop at")] = 1e-3,

@@ -8,8 +8,10 @@ Two modes:
   (:func:`evacops.plan.assemble.assemble_repair`): each sortie variable may only take the floor
   or the ceiling of its LP value, subject to every aircraft constraint (fleet balance,
   availability, slots, MOG), and it must seat the people the LP put on each arc; seats it cannot
-  give are priced at those people's value. If every person keeps a seat, the LP's flows stand;
-  otherwise the LP is re-solved from its basis with the whole sorties fixed.
+  give are priced at those people's value. HiGHS searches it on one core, a search window by
+  window (:mod:`evacops.plan.window_search`) on the other, and the better schedule is kept. If
+  every person keeps a seat, the LP's flows stand; otherwise the people are re-flowed with the
+  whole sorties fixed.
 - ``integer=True``: the LP relaxation first (bound and duals), then the full MIP with integer
   sorties, started from the repaired schedule; HiGHS's MIP gap is reported.
 
@@ -29,6 +31,7 @@ import numpy as np
 
 from evacops.errors import InfeasibleError, SolverError
 from evacops.network import Network, compile_network
+from evacops.plan import window_search
 from evacops.plan.assemble import PlanModel, RepairModel, assemble_plan, assemble_repair
 from evacops.plan.binding import FAMILIES, Binding, find_binding
 from evacops.plan.highs import HighsRun, Solution
@@ -202,6 +205,7 @@ def repair_sorties(
     budget_s: float | None = None,
     fixed: Fixed | None = None,
     settle: bool = False,
+    info: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Whole sorties near the LP's: the aircraft-only MIP described in the module docs.
 
@@ -211,6 +215,11 @@ def repair_sorties(
     tiny next to the plan's), or after ``budget_s`` with the best schedule found so far.
     Returns (sorties, idle aircraft by station and period, person-periods people the LP put on
     an arc wait for a seat on the whole sorties). Sorties in ``fixed`` stay as they are.
+
+    Beside HiGHS's search, on the other core, a search window by window from the same first
+    schedule (:mod:`evacops.plan.window_search`) runs as long as HiGHS's does; the repair keeps
+    the schedule of the two with the lower repair objective (``info``, if given, gets what
+    each found: the summary's ``repair.search``).
     """
     demand = lp.flow.sum(axis=0)  # (arc, period)
     value = repair_value(net)  # value per person on the arc, per period
@@ -224,21 +233,56 @@ def repair_sorties(
         started = time.perf_counter()
         rep = HighsRun(assemble_repair(net, demand, value, bounds), started)
         try:
-            _improve(rep, _start_from_a_first_schedule(rep), gap, budget_s, settle)
+            start = _start_from_a_first_schedule(rep)
         except InfeasibleError:
             continue  # the floor/ceiling box has no whole schedule: search a wider one
+        beside = None
+        if window_search.spans_windows(*bounds, net.period_h):
+            col = np.asarray(start.col_value)
+            beside = window_search.Beside(rep.model, col, net.period_h, gap)
+        try:
+            _improve(rep, start, gap, budget_s, settle)
         except SolverError:
             if budget_s is None:
                 raise
             # nothing found within the budget: look on until the first whole schedule
             rep.run(mip_abs_gap=gap, mip_max_improving_sols=1)
-        y = np.round(rep.values(rep.model.aircraft.sortie))
-        idle = np.round(rep.values(rep.model.aircraft.idle))
-        waiting = float(rep.values(rep.model.backlog).sum())
-        return y, idle, waiting
+        finally:
+            other = None if beside is None else beside.result()
+        mine = window_search.objective_of(rep)
+        won = other is not None and other[1].objective < mine
+        if info is not None:
+            info.update(_searches(mine, other, won))
+        return _read_repair(*other) if won and other is not None else _read_repair(rep)
     raise SolverError(
         "no whole-sortie schedule found near the LP optimum; solve the MIP with integer sorties"
     )
+
+
+def _read_repair(
+    rep: HighsRun[RepairModel], found: window_search.Found | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(sorties, idle, backlog summed) of the repair's schedule: HiGHS's (``found`` None) or
+    the window search's."""
+    values = rep.values if found is None else (lambda lab: found.values(rep, lab))
+    y = np.round(values(rep.model.aircraft.sortie))
+    idle = np.round(values(rep.model.aircraft.idle))
+    return y, idle, float(values(rep.model.backlog).sum())
+
+
+def _searches(
+    highs_objective: float,
+    other: tuple[HighsRun[RepairModel], window_search.Found] | None,
+    windows_won: bool,
+) -> dict[str, Any]:
+    """What the two searches found (the summary's ``repair.search``)."""
+    out: dict[str, Any] = {"kept": "windows" if windows_won else "highs",
+                           "highs_objective": highs_objective}  # fmt: skip
+    if other is not None:
+        f = other[1]
+        out["windows"] = {"objective": f.objective, "solved": f.windows, "kept": f.kept,
+                          "seconds": f.seconds}  # fmt: skip
+    return out
 
 
 def explain_infeasible(net: Network) -> str:
@@ -353,10 +397,12 @@ def _whole_sorties(
     say(f"repairing {int(frac.sum())} fractional sortie variables to whole sorties")
     t1 = time.perf_counter()
     budget = time_limit if time_limit is not None else REPAIR_BUDGET_S
-    y, idle, short = repair_sorties(net, lp, budget, fixed, settle)
+    search: dict[str, Any] = {}
+    y, idle, short = repair_sorties(net, lp, budget, fixed, settle, search)
     repair = {
         "fractional_sorties": int(frac.sum()),
         "seat_wait_person_periods": round(short, 3),
+        "search": search,
     }
     if short > 1e-6:
         say("re-solving the people flows on the whole sorties")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from evacops.plan import whole_cost
+from evacops.plan import whole_cost, window_search
 from evacops.plan.gates import call_forward_daily, density_frame
 from evacops.plan.gates import gate_densities as plan_gates
 from evacops.plan.priority import priority_sentence
@@ -129,6 +129,8 @@ def _solve_line(plan: Plan, summary: dict[str, Any]) -> str:
             f"against the LP bound ({r['evacuated_cost']:,} people out within the "
             "horizon)."
         )
+        if r.get("search"):
+            line += f" The whole sorties were found by {window_search.found_by(r['search'])}."
     if summary.get("mip_gap") is not None:
         line += f" MIP gap {100 * summary['mip_gap']:.2f}%."
     return line

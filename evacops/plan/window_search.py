@@ -1,0 +1,183 @@
+"""A second search for the repair's whole sorties, run beside HiGHS's own on the other core.
+
+The repair (:func:`evacops.plan.solve.repair_sorties`) hands its first whole schedule to
+HiGHS's branch and cut, which spends its first 20-45 s on Kabul in cutting planes at the root
+before its heuristics find a better schedule. This search starts from the same schedule and
+improves it one window of time at a time (fix and optimise): the sorties of one window
+(:data:`WINDOW_H` hours, a new window every :data:`STEP_H` hours) free within the repair's box,
+every other sortie fixed at the best schedule so far, each window a small MIP that HiGHS
+solves from that schedule (so it is never worse), kept if it lowers the repair's objective.
+A window's MIP stops at :data:`NODES` nodes, not on a clock, so the search gives the same
+schedule on any machine and under any load.
+
+The repair keeps the better of the two. Measured on Kabul (docs/planner.md, "Two searches at
+once"): at 3-hour periods the windows reach 6.45 % under the LP bound in 8 s, where HiGHS's
+search stops at 8.07 % after its 30 s budget; at 1-hour periods HiGHS's search is the better
+(5.63 % against 7.76 % for the windows), so the windows change nothing there but share the
+machine with it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import highspy
+import numpy as np
+
+from evacops.errors import InfeasibleError, SolverError
+from evacops.plan.assemble import RepairModel
+from evacops.plan.highs import HighsRun
+
+#: hours of a window and hours between two windows' starts (they overlap by the difference)
+WINDOW_H, STEP_H = 48.0, 24.0
+#: the most branch-and-bound nodes of one window's MIP (a work limit, not a clock)
+NODES = 300
+
+
+@dataclass
+class Found:
+    """What the window search found: its best schedule's column values and repair objective,
+    how many windows it solved and kept, and how long it took."""
+
+    col: np.ndarray
+    objective: float
+    windows: int
+    kept: int
+    seconds: float
+
+    def values(self, rep: HighsRun[RepairModel], labels: np.ndarray) -> np.ndarray:
+        """The values of variables ``labels`` of ``rep``'s model in this schedule."""
+        pos = np.where(labels >= 0, rep.vpos[np.maximum(labels, 0)], -1)
+        return np.where(pos >= 0, self.col[np.maximum(pos, 0)], 0.0)
+
+
+def _objective(h: highspy.Highs, col: np.ndarray) -> float:
+    lp = h.getLp()
+    return float(np.asarray(lp.col_cost_) @ col) + float(lp.offset_)
+
+
+def objective_of(rep: HighsRun[RepairModel]) -> float:
+    """The repair objective of ``rep``'s current solution, from its values and the model's
+    costs (HiGHS's own figure is that of the last run, whose costs may have differed)."""
+    return _objective(rep.h, np.asarray(rep.h.getSolution().col_value))
+
+
+def by_windows(
+    rep: HighsRun[RepairModel],
+    start: np.ndarray,
+    period_h: float,
+    gap: float,
+    stop: threading.Event | None = None,
+    window_h: float | None = None,
+    step_h: float | None = None,
+) -> Found:
+    """Improve the repair's schedule ``start`` (column values of ``rep``) one window at a time
+    (one sweep over the horizon); ``gap``: each window's absolute MIP gap, as the repair's.
+    ``stop`` set: end now, the window being solved interrupted (its best so far is kept:
+    HiGHS's interrupted search returns a schedule no worse than the one it was given)."""
+    t0 = time.perf_counter()
+    h = rep.h
+    labels = rep.model.aircraft.sortie
+    keep = labels >= 0
+    cols = rep.vpos[labels[keep]].astype(np.int32)
+    lp = h.getLp()
+    lo, hi = np.asarray(lp.col_lower_)[cols], np.asarray(lp.col_upper_)[cols]
+    period = np.broadcast_to(np.arange(labels.shape[1])[None, :], labels.shape)[keep]
+    width = max(1, round((window_h or WINDOW_H) / period_h))
+    step = max(1, round((step_h or STEP_H) / period_h))
+    best, best_obj = np.asarray(start, dtype=float).copy(), _objective(h, np.asarray(start))
+    windows = kept = 0
+    interrupt = _interrupt_on(stop)
+    h.cbMipInterrupt += interrupt
+    try:
+        for first in range(0, labels.shape[1], step):
+            free = (period >= first) & (period < first + width)
+            if stop is not None and stop.is_set():
+                break
+            if not (lo[free] < hi[free]).any():
+                continue
+            now = best[cols]
+            h.changeColsBounds(len(cols), cols, np.where(free, lo, now), np.where(free, hi, now))
+            incumbent = highspy.HighsSolution()
+            incumbent.col_value = list(best)
+            incumbent.value_valid = True
+            h.setSolution(incumbent)
+            try:
+                rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4, mip_max_nodes=NODES)
+            except (InfeasibleError, SolverError):
+                continue  # (not expected: the best schedule is a solution of every window)
+            if h.getInfo().primal_solution_status != 2:
+                continue
+            windows += 1
+            col = np.asarray(h.getSolution().col_value)
+            obj = _objective(h, col)
+            if obj < best_obj - 1e-9 * max(1.0, abs(best_obj)):
+                best, best_obj, kept = col.copy(), obj, kept + 1
+    finally:
+        h.cbMipInterrupt -= interrupt
+        h.changeColsBounds(len(cols), cols, lo, hi)
+    return Found(best, best_obj, windows, kept, round(time.perf_counter() - t0, 3))
+
+
+def _interrupt_on(stop: threading.Event | None) -> Any:
+    def check(e: Any) -> None:
+        if stop is not None and stop.is_set():
+            e.interrupt()
+
+    return check
+
+
+def spans_windows(lo: np.ndarray, hi: np.ndarray, period_h: float) -> bool:
+    """Whether the sorties free in the box (``lo`` < ``hi``, move x period) span more than one
+    window: if not, one window holds them all and this search would solve the same MIP as
+    HiGHS's (a re-plan of the aircraft in a window of 12-48 hours), so it is not started."""
+    periods = np.flatnonzero((hi > lo).any(axis=0))
+    if not len(periods):
+        return False
+    return bool((periods[-1] - periods[0] + 1) * period_h > WINDOW_H)
+
+
+class Beside:
+    """:func:`by_windows` in a thread of its own, on its own HiGHS object built from the same
+    repair model (HiGHS lets go of the interpreter while it solves, so the two searches run on
+    the two cores). :meth:`result` stops it (its window's MIP interrupted) and takes its best
+    schedule so far: it searches as long as HiGHS's search does, never longer."""
+
+    def __init__(self, model: RepairModel, start: np.ndarray, period_h: float, gap: float):
+        self.stop = threading.Event()
+        self.found: Found | None = None
+        self.rep: HighsRun[RepairModel] | None = None
+        self.error: BaseException | None = None
+
+        def search() -> None:
+            try:
+                self.rep = HighsRun(model, time.perf_counter())
+                self.found = by_windows(self.rep, start, period_h, gap, self.stop)
+            except BaseException as e:  # (kept for result(): a thread's error is not raised)
+                self.error = e
+
+        self.thread = threading.Thread(target=search, name="repair-windows", daemon=True)
+        self.thread.start()
+
+    def result(self) -> tuple[HighsRun[RepairModel], Found] | None:
+        """Stop the window search and return its run and best schedule (None if it failed)."""
+        self.stop.set()
+        self.thread.join()
+        if self.error is not None or self.found is None or self.rep is None:
+            return None
+        return self.rep, self.found
+
+
+def found_by(search: dict[str, Any]) -> str:
+    """Which of the repair's two searches gave its schedule, in words (the summary's
+    ``repair.search``: the terminal and the report)."""
+    w = search.get("windows")
+    if search["kept"] == "windows" and w:
+        return f"the window search ({w['kept']} of {w['solved']} windows bettered the first)"
+    if not w or not w["solved"]:
+        return "HiGHS's search"
+    n = w["solved"]
+    return f"HiGHS's search (better than the window search's {n} window{'s' * (n != 1)})"
