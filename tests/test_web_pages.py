@@ -165,6 +165,7 @@ def test_a_language_asked_in_the_link_stays_after_a_form(world: World):
     c = world.client()
     r = c.get("/login?lang=fa")
     assert '<html lang="fa" dir="rtl">' in r.text
+    assert "private" in r.headers["cache-control"] or "no-store" in r.headers["cache-control"]
     csrf = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)
     r = c.post("/login", data={"name": "gate", "password": PASSWORD, "csrf": csrf})
     assert r.status_code == 200 and '<html lang="fa" dir="rtl">' in r.text

@@ -236,12 +236,11 @@ def repair_sorties(
             start = _start_from_a_first_schedule(rep)
         except InfeasibleError:
             continue  # the floor/ceiling box has no whole schedule: search a wider one
-        beside = None
-        if window_search.spans_windows(*bounds, net.period_h):
-            col = np.asarray(start.col_value)
-            beside = window_search.Beside(rep.model, col, net.period_h, gap)
+        beside = window_search.start_beside(rep, start, bounds, net.period_h, gap)
         try:
             _improve(rep, start, gap, budget_s, settle)
+        except InfeasibleError:
+            continue  # (as before the window search: a wider box)
         except SolverError:
             if budget_s is None:
                 raise
@@ -250,9 +249,11 @@ def repair_sorties(
         finally:
             other = None if beside is None else beside.result()
         mine = window_search.objective_of(rep)
-        won = other is not None and other[1].objective < mine
+        # the windows' schedule only if better by more than the search's gap (the repair's
+        # objective stands in for the plan's: a difference within the gap says nothing)
+        won = other is not None and other[1].objective < mine - gap
         if info is not None:
-            info.update(_searches(mine, other, won))
+            info.update(window_search.summary(mine, other, won))
         return _read_repair(*other) if won and other is not None else _read_repair(rep)
     raise SolverError(
         "no whole-sortie schedule found near the LP optimum; solve the MIP with integer sorties"
@@ -268,21 +269,6 @@ def _read_repair(
     y = np.round(values(rep.model.aircraft.sortie))
     idle = np.round(values(rep.model.aircraft.idle))
     return y, idle, float(values(rep.model.backlog).sum())
-
-
-def _searches(
-    highs_objective: float,
-    other: tuple[HighsRun[RepairModel], window_search.Found] | None,
-    windows_won: bool,
-) -> dict[str, Any]:
-    """What the two searches found (the summary's ``repair.search``)."""
-    out: dict[str, Any] = {"kept": "windows" if windows_won else "highs",
-                           "highs_objective": highs_objective}  # fmt: skip
-    if other is not None:
-        f = other[1]
-        out["windows"] = {"objective": f.objective, "solved": f.windows, "kept": f.kept,
-                          "seconds": f.seconds}  # fmt: skip
-    return out
 
 
 def explain_infeasible(net: Network) -> str:

@@ -7,10 +7,12 @@ improves it one window of time at a time (fix and optimise): the sorties of one 
 (:data:`WINDOW_H` hours, a new window every :data:`STEP_H` hours) free within the repair's box,
 every other sortie fixed at the best schedule so far, each window a small MIP that HiGHS
 solves from that schedule (so it is never worse), kept if it lowers the repair's objective.
-A window's MIP stops at :data:`NODES` nodes, not on a clock, so the search gives the same
-schedule on any machine and under any load.
+A window's MIP stops at :data:`NODES` nodes, not on a clock, so a sweep run to its end gives
+the same schedule on any machine and under any load; beside the repair it is stopped when
+HiGHS's search ends, so how far it gets depends on the machine, as HiGHS's budget does.
 
-The repair keeps the better of the two. Measured on Kabul (docs/planner.md, "Two searches at
+The repair keeps the windows' schedule if its repair objective is lower than HiGHS's by more
+than the search's gap. Measured on Kabul (docs/planner.md, "Two searches at
 once"): at 3-hour periods the windows reach 6.45 % under the LP bound in 8 s, where HiGHS's
 search stops at 8.07 % after its 30 s budget; at 1-hour periods HiGHS's search is the better
 (5.63 % against 7.76 % for the windows), so the windows change nothing there but share the
@@ -19,6 +21,8 @@ machine with it.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +34,8 @@ import numpy as np
 from evacops.errors import InfeasibleError, SolverError
 from evacops.plan.assemble import RepairModel
 from evacops.plan.highs import HighsRun
+
+log = logging.getLogger(__name__)
 
 #: hours of a window and hours between two windows' starts (they overlap by the difference)
 WINDOW_H, STEP_H = 48.0, 24.0
@@ -85,13 +91,16 @@ def by_windows(
     cols = rep.vpos[labels[keep]].astype(np.int32)
     lp = h.getLp()
     lo, hi = np.asarray(lp.col_lower_)[cols], np.asarray(lp.col_upper_)[cols]
+    cost, offset = np.asarray(lp.col_cost_).copy(), float(lp.offset_)
     period = np.broadcast_to(np.arange(labels.shape[1])[None, :], labels.shape)[keep]
     width = max(1, round((window_h or WINDOW_H) / period_h))
     step = max(1, round((step_h or STEP_H) / period_h))
-    best, best_obj = np.asarray(start, dtype=float).copy(), _objective(h, np.asarray(start))
+    best = np.asarray(start, dtype=float).copy()
+    best_obj = float(cost @ best) + offset
     windows = kept = 0
     interrupt = _interrupt_on(stop)
-    h.cbMipInterrupt += interrupt
+    if stop is not None:
+        h.cbMipInterrupt += interrupt
     try:
         for first in range(0, labels.shape[1], step):
             free = (period >= first) & (period < first + width)
@@ -113,11 +122,12 @@ def by_windows(
                 continue
             windows += 1
             col = np.asarray(h.getSolution().col_value)
-            obj = _objective(h, col)
+            obj = float(cost @ col) + offset
             if obj < best_obj - 1e-9 * max(1.0, abs(best_obj)):
                 best, best_obj, kept = col.copy(), obj, kept + 1
     finally:
-        h.cbMipInterrupt -= interrupt
+        if stop is not None:
+            h.cbMipInterrupt -= interrupt
         h.changeColsBounds(len(cols), cols, lo, hi)
     return Found(best, best_obj, windows, kept, round(time.perf_counter() - t0, 3))
 
@@ -128,6 +138,14 @@ def _interrupt_on(stop: threading.Event | None) -> Any:
             e.interrupt()
 
     return check
+
+
+def cores() -> int:
+    """The cores this process may run on (a container's limit, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # (not on Linux)
+        return os.cpu_count() or 1
 
 
 def spans_windows(lo: np.ndarray, hi: np.ndarray, period_h: float) -> bool:
@@ -154,21 +172,59 @@ class Beside:
 
         def search() -> None:
             try:
+                if self.stop.is_set():  # (HiGHS's search ended before this one began)
+                    return
                 self.rep = HighsRun(model, time.perf_counter())
                 self.found = by_windows(self.rep, start, period_h, gap, self.stop)
-            except BaseException as e:  # (kept for result(): a thread's error is not raised)
+            except Exception as e:  # (kept for result(): a thread's error is not raised)
                 self.error = e
 
         self.thread = threading.Thread(target=search, name="repair-windows", daemon=True)
         self.thread.start()
 
     def result(self) -> tuple[HighsRun[RepairModel], Found] | None:
-        """Stop the window search and return its run and best schedule (None if it failed)."""
+        """Stop the window search and return its run and best schedule (None if it failed, or
+        had not begun: its error is logged, the repair goes on with HiGHS's schedule)."""
         self.stop.set()
         self.thread.join()
+        if self.error is not None:
+            log.warning("the window search failed: %s", type(self.error).__name__)
         if self.error is not None or self.found is None or self.rep is None:
             return None
         return self.rep, self.found
+
+
+def start_beside(
+    rep: HighsRun[RepairModel],
+    start: highspy.HighsSolution,
+    bounds: tuple[np.ndarray, np.ndarray],
+    period_h: float,
+    gap: float,
+) -> Beside | None:
+    """The window search started beside HiGHS's, or None: where the free sorties fit one window
+    (it would solve HiGHS's MIP again), on one core (it would take HiGHS's), or where it
+    cannot start (the repair goes on without it)."""
+    if not spans_windows(*bounds, period_h) or cores() < 2:
+        return None
+    try:
+        return Beside(rep.model, np.asarray(start.col_value), period_h, gap)
+    except RuntimeError:  # (no thread can start)
+        return None
+
+
+def summary(
+    highs_objective: float,
+    other: tuple[HighsRun[RepairModel], Found] | None,
+    windows_won: bool,
+) -> dict[str, Any]:
+    """What the two searches found (the summary's ``repair.search``)."""
+    out: dict[str, Any] = {"kept": "windows" if windows_won else "highs",
+                           "highs_objective": highs_objective}  # fmt: skip
+    if other is not None:
+        f = other[1]
+        out["windows"] = {"objective": f.objective, "solved": f.windows, "kept": f.kept,
+                          "seconds": f.seconds}  # fmt: skip
+    return out
 
 
 def found_by(search: dict[str, Any]) -> str:
@@ -180,4 +236,4 @@ def found_by(search: dict[str, Any]) -> str:
     if not w or not w["solved"]:
         return "HiGHS's search"
     n = w["solved"]
-    return f"HiGHS's search (better than the window search's {n} window{'s' * (n != 1)})"
+    return f"HiGHS's search (the window search's {n} window{'s' * (n != 1)} did no better)"

@@ -82,6 +82,8 @@ def keep_language(request: Request, resp: Any) -> None:
     asked = request.query_params.get("lang")
     if asked in i18n.LANGUAGES and asked != request.cookies.get(sec.LANG_COOKIE):
         resp.set_cookie(sec.LANG_COOKIE, asked, max_age=365 * 86400, samesite="strict")
+        if "cache-control" not in resp.headers:  # (a shared cache must not keep a Set-Cookie)
+            resp.headers["Cache-Control"] = "private"
 
 
 def _refusal(gettext: Any, problem: Any) -> str:
