@@ -131,10 +131,26 @@ def test_the_search_starts_only_where_the_free_sorties_span_more_than_a_window(m
     assert window_search.spans_windows(lo[:, :20], hi[:, :20] + 1, 1.0)
     net = _two_fleets()
     lp = solve._solution(solve.lp_run(net), duals=False)
-    monkeypatch.setattr(window_search, "cores", lambda: 1)
+    started = []
+    real = window_search.Beside
+
+    def spy(*a, **k):
+        started.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(window_search, "Beside", spy)
     info: dict = {}
+    with window_search.sharing_cores(1):  # a what-if's baseline solving in a second process
+        solve.repair_sorties(net, lp, 30.0, info=info)
+    assert info["kept"] == "highs" and "windows" not in info and not started
+    assert window_search.free_cores() == 2  # (given back)
     solve.repair_sorties(net, lp, 30.0, info=info)
-    assert info["kept"] == "highs" and "windows" not in info  # one core: HiGHS's alone
+    assert started  # (the same repair alone on two cores starts it)
+    monkeypatch.setattr(window_search, "cores", lambda: 1)
+    started.clear()
+    info = {}
+    solve.repair_sorties(net, lp, 30.0, info=info)
+    assert info["kept"] == "highs" and "windows" not in info and not started  # one core
     monkeypatch.undo()
     info = {}
     solve.repair_sorties(net, lp, 30.0, info=info)

@@ -126,7 +126,11 @@ def _baseline_beside(job: dict[str, Any], parent: int, answer: Any) -> None:
 
     threading.Thread(target=watch, daemon=True).start()
     try:
-        answer.send(("ok", _baseline(job)))
+        from evacops.plan import window_search
+
+        with window_search.sharing_cores(1):  # (the parent solves the what-if meanwhile)
+            result = _baseline(job)
+        answer.send(("ok", result))
     except UserError as e:
         answer.send(("error", _error(e)))
 
@@ -161,7 +165,10 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
                 job, net, base, at, sorties, summed
             )
         else:
-            r = _solve(job, net, at, sorties)
+            from evacops.plan import window_search
+
+            with window_search.sharing_cores(0 if beside is None else 1):
+                r = _solve(job, net, at, sorties)
             s, outline = summed(r)  # (while the second process, if any, still solves)
         if changes and not (keep or window):
             baseline, baseline_lp = _finish_beside(beside, job)

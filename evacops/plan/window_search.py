@@ -21,10 +21,12 @@ machine with it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +150,32 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+class _Shared:
+    """Cores another solve is using beside this process's (:func:`sharing_cores`)."""
+
+    lock = threading.Lock()
+    taken = 0
+
+
+@contextlib.contextmanager
+def sharing_cores(n: int = 1) -> Iterator[None]:
+    """While another solve runs beside this one (a what-if's baseline in a second process,
+    :mod:`evacops.plan.replan_job`), count ``n`` cores fewer: on two cores the window search
+    does not start, where it would take a core from one of the two solves."""
+    with _Shared.lock:
+        _Shared.taken += n
+    try:
+        yield
+    finally:
+        with _Shared.lock:
+            _Shared.taken -= n
+
+
+def free_cores() -> int:
+    """The cores this process may run on less those another solve beside it is using."""
+    return cores() - _Shared.taken
+
+
 def spans_windows(lo: np.ndarray, hi: np.ndarray, period_h: float) -> bool:
     """Whether the sorties free in the box (``lo`` < ``hi``, move x period) span more than one
     window: if not, one window holds them all and this search would solve the same MIP as
@@ -204,7 +232,7 @@ def start_beside(
     """The window search started beside HiGHS's, or None: where the free sorties fit one window
     (it would solve HiGHS's MIP again), on one core (it would take HiGHS's), or where it
     cannot start (the repair goes on without it)."""
-    if not spans_windows(*bounds, period_h) or cores() < 2:
+    if not spans_windows(*bounds, period_h) or free_cores() < 2:
         return None
     try:
         return Beside(rep.model, np.asarray(start.col_value), period_h, gap)
