@@ -129,3 +129,20 @@ def test_a_window_needs_hours_and_the_plans_sorties():
         replan(p.network, state, window_h=2)
     assert window_end(p.network, 3, 0.5) == 4  # at least one period
     assert window_end(p.network, 3, 1e6) == p.network.T
+
+
+def test_a_window_replan_names_no_bottleneck():
+    """Its LP fixes the plan's sorties after the window, so its duals price that schedule's
+    limits, not the operation's ("one more aircraft" cannot fly a fixed schedule): the whole
+    re-plan names what binds, the window's nothing."""
+    from evacops.scenario import load
+    from tests.helpers import ROOT
+
+    p = solve_plan(load(ROOT / "tests" / "scenarios" / "two-fleets.yaml"), check_binding=0)
+    at = p.network.T // 3
+    state = state_from_plan(p, at)
+    y = p.sortie_counts.astype(float)
+    whole = replan(p.network, state, plan_sorties=y, check_binding=0)
+    r = replan(p.network, state, plan_sorties=y, window_h=6, check_binding=0)
+    assert whole.plan.binding and whole.summary()["binding"]
+    assert r.plan.binding == [] and r.summary()["binding"] == []

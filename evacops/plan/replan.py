@@ -392,7 +392,9 @@ def replan(
         p = plan_network(
             state_network(net, state),
             time_limit=time_limit,
-            check_binding=check_binding,
+            # a window's LP fixes the plan's sorties after it: its duals price that schedule's
+            # limits, not the operation's, so it names no bottleneck
+            check_binding=-1 if window_h is not None else check_binding,
             progress=progress,
             fixed=(mask, fixed),
             candidate=candidate,
