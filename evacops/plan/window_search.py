@@ -260,7 +260,8 @@ def found_by(search: dict[str, Any]) -> str:
     ``repair.search``: the terminal and the report)."""
     w = search.get("windows")
     if search["kept"] == "windows" and w:
-        return f"the window search ({w['kept']} of {w['solved']} windows bettered the first)"
+        n = f"{w['kept']} of {w['solved']}"
+        return f"the window search ({n} windows improved on the first schedule)"
     if not w or not w["solved"]:
         return "HiGHS's search"
     n = w["solved"]
