@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import highspy
@@ -271,36 +272,6 @@ def _read_repair(
     return y, idle, float(values(rep.model.backlog).sum())
 
 
-def explain_infeasible(net: Network) -> str:
-    """Find which cohort and constraint make the scenario infeasible, by relaxing in turn the
-    holding capacity of each site where people are made to appear."""
-    origins = np.flatnonzero(net.appear.sum(axis=(0, 2)) > 0)
-    for s in origins:
-        if not np.isfinite(net.cap[s]).any():
-            continue
-        saved = net.cap[s].copy()
-        net.cap[s] = np.inf
-        try:
-            lp_run(net)
-        except InfeasibleError:
-            continue
-        finally:
-            net.cap[s] = saved
-        cohorts = [net.cohorts[c] for c in np.flatnonzero(net.appear[:, s].sum(axis=1) > 0)]
-        t = int(np.argmax(np.cumsum(net.appear[:, s].sum(axis=0)) > saved.min()))
-        return (
-            f"infeasible: cohort {', '.join(map(repr, cohorts))} appears at {net.sites[s]!r} "
-            f"faster than it can leave, and its holding capacity ({saved.min():g}) is "
-            f"exceeded from {net.timeline.time_of(t):%d %b %H:%M}; raise "
-            f"sites[{net.sites[s]}].holding_capacity, spread the cohort's appear profile, or "
-            "add an assembly point before it"
-        )
-    return (
-        "infeasible: no plan satisfies every constraint, and no single holding capacity "
-        "explains it; check capacity changes and fleet events"
-    )
-
-
 def _what_binds(
     net: Network,
     run: HighsRun[PlanModel],
@@ -374,17 +345,23 @@ def _whole_sorties(
     fixed: Fixed | None = None,
     settle: bool = False,
     warm: bool = False,
+    then: Callable[[], Any] | None = None,
 ) -> tuple[Solution, dict[str, Any]]:
     """The LP's plan on whole sorties (the repair), and what the repair did (``warm``: its
     people re-flowed from the LP's basis, :func:`reflow`); ``settle``: keep
     the first schedule if the budget ends before a better one (a re-plan holding its plan's
-    own sorties as a floor)."""
+    own sorties as a floor); ``then``: called once the repair is done, before ``run`` is
+    used (the end of a solve on ``run`` in another thread meanwhile)."""
     frac = np.abs(lp.sorties - np.round(lp.sorties)) > 1e-6
     say(f"repairing {int(frac.sum())} fractional sortie variables to whole sorties")
     t1 = time.perf_counter()
     budget = time_limit if time_limit is not None else REPAIR_BUDGET_S
     search: dict[str, Any] = {}
-    y, idle, short = repair_sorties(net, lp, budget, fixed, settle, search)
+    try:
+        y, idle, short = repair_sorties(net, lp, budget, fixed, settle, search)
+    finally:
+        if then is not None:
+            then()
     repair = {
         "fractional_sorties": int(frac.sum()),
         "seat_wait_person_periods": round(short, 3),
@@ -437,6 +414,32 @@ def _on_sorties(
     other.build_s, other.solve_s = 0.0, time.perf_counter() - t1
     other.status = "optimal"
     return other
+
+
+def _window_sorties(
+    net: Network,
+    run: HighsRun[PlanModel],
+    lp: Solution,
+    candidate: np.ndarray,
+    time_limit: float | None,
+    say: Progress,
+    fixed: Fixed | None,
+) -> tuple[Solution, dict[str, Any]]:
+    """Whole sorties of a re-plan of the aircraft in a window (the LP by the dual simplex):
+    the people on the plan's own sorties (:func:`_on_sorties`, on ``run``) are solved in a
+    thread while the repair searches (HiGHS lets go of the interpreter: the two overlap on the
+    two cores), then the repair's people are re-flowed and the better kept. The repair gets
+    :data:`REPAIR_WITH_PLAN_S` and keeps its first schedule then, as where the plan's sorties
+    are a floor, whether or not they turn out to keep every constraint (a window's repair
+    seldom needs a second: on Kabul it ends by its gap in about 1 s)."""
+    say("solving the people flows on the plan's sorties beside the repair")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan-sorties") as pool:
+        other = pool.submit(_on_sorties, run, candidate, lambda _m: None, True)
+        budget = time_limit if time_limit is not None else REPAIR_WITH_PLAN_S
+        final, repair = _whole_sorties(
+            net, run, lp, budget, say, fixed, True, warm=True, then=other.exception
+        )
+        return _better_of(final, other.result(), repair), repair
 
 
 def _better_of(final: Solution, other: Solution | None, repair: dict[str, Any]) -> Solution:
@@ -544,6 +547,8 @@ def plan_network(
                 "to, leave none); re-plan from a later moment or with fewer changes",
                 code="replan-infeasible",
             ) from None
+        from evacops.plan.infeasible import explain_infeasible
+
         raise InfeasibleError(explain_infeasible(net)) from None
     lp = _solution(run, duals=True)
     binding = []
@@ -552,18 +557,21 @@ def plan_network(
     final, repair = lp, None
     frac = np.abs(lp.sorties - np.round(lp.sorties)) > 1e-6
     if frac.any() or integer:
-        other = None
-        if candidate is not None and not integer:
-            other = _on_sorties(run, candidate, say, warm=simplex)
-        # with the plan's own sorties in hand as a floor, the repair gets a shorter budget
-        budget = time_limit
-        if budget is None and other is not None:
-            budget = REPAIR_WITH_PLAN_S
-        final, repair = _whole_sorties(
-            net, run, lp, budget, say, fixed, other is not None, warm=simplex
-        )
-        if candidate is not None and not integer:
-            final = _better_of(final, other, repair)
+        if candidate is not None and simplex and not integer:
+            final, repair = _window_sorties(net, run, lp, candidate, time_limit, say, fixed)
+        else:
+            other = None
+            if candidate is not None and not integer:
+                other = _on_sorties(run, candidate, say, warm=simplex)
+            # with the plan's own sorties in hand as a floor, the repair gets a shorter budget
+            budget = time_limit
+            if budget is None and other is not None:
+                budget = REPAIR_WITH_PLAN_S
+            final, repair = _whole_sorties(
+                net, run, lp, budget, say, fixed, other is not None, warm=simplex
+            )
+            if candidate is not None and not integer:
+                final = _better_of(final, other, repair)
     if integer:
         say("solving the MIP with integer sorties")
         final, repair = _solve_mip(net, final, mip_gap, time_limit, fixed), None
