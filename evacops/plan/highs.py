@@ -140,8 +140,11 @@ class HighsRun(Generic[A]):
                 )
         return status
 
-    def values(self, labels: np.ndarray) -> np.ndarray:
-        col = np.asarray(self.h.getSolution().col_value)
+    def values(self, labels: np.ndarray, col: np.ndarray | None = None) -> np.ndarray:
+        """The values of variables ``labels`` (shaped like them; zeros where absent) in the
+        last solution, or in the column values ``col`` of another solution of this model."""
+        if col is None:
+            col = np.asarray(self.h.getSolution().col_value)
         pos = np.where(labels >= 0, self.vpos[np.maximum(labels, 0)], -1)
         return np.where(pos >= 0, col[np.maximum(pos, 0)], 0.0)
 

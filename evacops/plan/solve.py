@@ -266,10 +266,10 @@ def _read_repair(
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(sorties, idle, backlog summed) of the repair's schedule: HiGHS's (``found`` None) or
     the window search's."""
-    values = rep.values if found is None else (lambda lab: found.values(rep, lab))
-    y = np.round(values(rep.model.aircraft.sortie))
-    idle = np.round(values(rep.model.aircraft.idle))
-    return y, idle, float(values(rep.model.backlog).sum())
+    col = None if found is None else found.col
+    y = np.round(rep.values(rep.model.aircraft.sortie, col))
+    idle = np.round(rep.values(rep.model.aircraft.idle, col))
+    return y, idle, float(rep.values(rep.model.backlog, col).sum())
 
 
 def _what_binds(

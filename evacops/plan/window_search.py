@@ -56,21 +56,15 @@ class Found:
     kept: int
     seconds: float
 
-    def values(self, rep: HighsRun[RepairModel], labels: np.ndarray) -> np.ndarray:
-        """The values of variables ``labels`` of ``rep``'s model in this schedule."""
-        pos = np.where(labels >= 0, rep.vpos[np.maximum(labels, 0)], -1)
-        return np.where(pos >= 0, self.col[np.maximum(pos, 0)], 0.0)
 
-
-def _objective(h: highspy.Highs, col: np.ndarray) -> float:
-    lp = h.getLp()
+def objective_of(rep: HighsRun[RepairModel], col: np.ndarray | None = None) -> float:
+    """The repair objective of ``rep``'s current solution (or of column values ``col``), from
+    the model's costs (HiGHS's own figure is that of the last run, whose costs may have
+    differed: the first schedule is found with none)."""
+    lp = rep.h.getLp()
+    if col is None:
+        col = np.asarray(rep.h.getSolution().col_value)
     return float(np.asarray(lp.col_cost_) @ col) + float(lp.offset_)
-
-
-def objective_of(rep: HighsRun[RepairModel]) -> float:
-    """The repair objective of ``rep``'s current solution, from its values and the model's
-    costs (HiGHS's own figure is that of the last run, whose costs may have differed)."""
-    return _objective(rep.h, np.asarray(rep.h.getSolution().col_value))
 
 
 def by_windows(
@@ -100,14 +94,18 @@ def by_windows(
     best = np.asarray(start, dtype=float).copy()
     best_obj = float(cost @ best) + offset
     windows = kept = 0
-    interrupt = _interrupt_on(stop)
+
+    def interrupt(e: Any) -> None:
+        if stop is not None and stop.is_set():
+            e.interrupt()
+
     if stop is not None:
         h.cbMipInterrupt += interrupt
     try:
         for first in range(0, labels.shape[1], step):
-            free = (period >= first) & (period < first + width)
             if stop is not None and stop.is_set():
                 break
+            free = (period >= first) & (period < first + width)
             if not (lo[free] < hi[free]).any():
                 continue
             now = best[cols]
@@ -132,14 +130,6 @@ def by_windows(
             h.cbMipInterrupt -= interrupt
         h.changeColsBounds(len(cols), cols, lo, hi)
     return Found(best, best_obj, windows, kept, round(time.perf_counter() - t0, 3))
-
-
-def _interrupt_on(stop: threading.Event | None) -> Any:
-    def check(e: Any) -> None:
-        if stop is not None and stop.is_set():
-            e.interrupt()
-
-    return check
 
 
 def cores() -> int:
