@@ -38,6 +38,17 @@ def translations(lang: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(buf)
 
 
+def gettext_of(tr: gettext.NullTranslations):
+    """``tr``'s gettext for the pages: a percent sign stays on the line of its number (a
+    no-break space before ``%%``; a line break between "-80.8" and "%" read as two figures in a
+    right-to-left sentence on a phone)."""
+
+    def _(message: str) -> str:
+        return tr.gettext(message).replace(" %%", "\u00a0%%")
+
+    return _
+
+
 def _accept(header: str) -> str | None:
     best, best_q = None, 0.0
     for part in header.split(","):

@@ -56,7 +56,7 @@ def render(
         "lang": lang,
         "dir": i18n.direction(lang),
         "languages": i18n.LANGUAGES,
-        "_": tr.gettext,
+        "_": i18n.gettext_of(tr),
         "ngettext": tr.ngettext,
         "refusal": lambda problem: _refusal(tr.gettext, problem),
         "refusal_words": lambda: refusals.translated(tr.gettext),
