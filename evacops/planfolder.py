@@ -40,7 +40,16 @@ if TYPE_CHECKING:
 #: the file of the plan's summary (with ``period_h``, ``periods`` and ``scenario_sha256``)
 SUMMARY = "summary.json"
 #: the tables of a plan folder, in the order they are written
-TABLES = ("people", "flows", "sorties", "schedule", "completion", "daily_out", "call_forward")
+TABLES = (
+    "people",
+    "flows",
+    "sorties",
+    "schedule",
+    "completion",
+    "daily_out",
+    "call_forward",
+    "occupancy",
+)
 #: the tables the simulator reads
 NEEDED = ("flows", "people", "schedule")
 FORMATS = ("csv", "parquet")
@@ -59,6 +68,17 @@ def daily_out(plan: Plan) -> pd.DataFrame:
     return plan.daily_out()
 
 
+def staging_occupancy(plan: Plan) -> pd.DataFrame:
+    """People at each staging base at the end of each period (periods x staging bases, whole
+    people): what the operation picture shows beside each base's people now."""
+    occ = plan.occupancy()
+    staging = [s for s, k in zip(plan.network.sites, plan.network.site_kind, strict=True)
+               if k == "staging"]  # fmt: skip
+    out = occ[staging].round().astype(int)
+    out.index.name = "time"
+    return out
+
+
 def plan_tables(plan: Plan, names: Sequence[str] = TABLES) -> dict[str, pd.DataFrame]:
     """The tables ``names`` of a plan folder (:data:`TABLES`), by name."""
     from evacops.plan.gates import call_forward
@@ -71,6 +91,7 @@ def plan_tables(plan: Plan, names: Sequence[str] = TABLES) -> dict[str, pd.DataF
         "completion": plan.completion,
         "daily_out": lambda: daily_out(plan),
         "call_forward": lambda: call_forward(plan),
+        "occupancy": lambda: staging_occupancy(plan),
     }
     return {name: make[name]() for name in names}
 
@@ -314,7 +335,9 @@ def plan_outline(folder: str | Path) -> dict[str, Any]:
     """What an operation keeps of a plan (``evacops registry plan attach``): its name (the
     folder's), the digest of its scenario, its period (hours), its people out by the deadline
     per cohort, its people out per day (``daily_out``'s total), its call-forward and its
-    departures, as plain values (counts only)."""
+    departures, its flights with people per day and its people at each staging base per
+    period (where the folder has them: :func:`_flights_and_bases`), as plain values (counts
+    only)."""
     p = Path(folder)
     summary = _read_summary(p, folder)
     if not (p / "daily_out.csv").exists() and not (p / "daily_out.parquet").exists():
@@ -337,11 +360,43 @@ def plan_outline(folder: str | Path) -> dict[str, Any]:
         "daily_out": {str(d)[:10]: int(n) for d, n in zip(day["date"], day["total"], strict=True)},
         "call_forward": _timed_rows(p, "call_forward", _CALL_COLS),
         "departures": _timed_rows(p, "schedule", _SORTIE_COLS),
+        **_flights_and_bases(p, summary, [str(d)[:10] for d in day["date"]]),
     }
 
 
 #: the tables :func:`plan_outline` reads
-OUTLINE = ("schedule", "daily_out", "call_forward")
+OUTLINE = ("schedule", "daily_out", "call_forward", "occupancy")
+
+
+def _flights_and_bases(p: Path, summary: dict[str, Any], days: list[str]) -> dict[str, Any]:
+    """The outline's flights with people per day (``daily_flights``: the schedule's sorties with
+    a load, by the local day of their departure, as ``daily_out`` counts days) and the people
+    at each staging base per period (``occupancy``: {start, period_h, sites: {base: [people]}}),
+    each only where the folder has its table (a folder written before them has not)."""
+    out: dict[str, Any] = {}
+    if (p / "schedule.csv").exists() or (p / "schedule.parquet").exists():
+        df = _table(p, "schedule")
+        if "flown_before_replan" in df.columns:
+            df = df[~df["flown_before_replan"].astype(str).str.lower().isin(("true", "1"))]
+        if {"departure", "load"} <= set(df.columns):
+            dep = df.loc[df["load"] > 0, "departure"]
+            local = (dep.dt.date.astype(str) if pd.api.types.is_datetime64_any_dtype(dep)
+                     else dep.astype(str).str[:10])  # fmt: skip
+            counts = local.value_counts()
+            out["daily_flights"] = {d: int(counts.get(d, 0)) for d in days}
+    if (p / "occupancy.csv").exists() or (p / "occupancy.parquet").exists():
+        occ = _table(p, "occupancy")
+        if occ.index.name == "time":  # parquet keeps the index
+            occ = occ.reset_index()
+        if "time" not in occ.columns or not len(occ):
+            raise _refuse(p, f"occupancy has no time column or no rows; {_REPLAN}")
+        start = pd.Timestamp(str(occ["time"].iloc[0]))
+        out["occupancy"] = {
+            "start": start.tz_convert("UTC").isoformat() if start.tzinfo else start.isoformat(),
+            "period_h": summary.get("period_h"),
+            "sites": {str(c): [int(v) for v in occ[c]] for c in occ.columns if c != "time"},
+        }
+    return out
 
 
 def outline_of(plan: Plan, summary: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -100,7 +100,11 @@ def plan_view(
         return None
     recorded = pva.get("scenario_sha256")
     same = None if not (recorded and scenario_sha256) else recorded == scenario_sha256
-    return {**pva, "same_scenario": same, "chart": _bars(pva["days"])}
+    bases = pva.get("bases")
+    if bases:
+        # the time in a bidi isolate: it keeps its order in a right-to-left sentence
+        bases = {**bases, "at_text": f"\u2068{bases['at'][:16].replace('T', ' ')} UTC\u2069"}
+    return {**pva, "bases": bases, "same_scenario": same, "chart": _bars(pva["days"])}
 
 
 def _bars(days: list[dict[str, Any]]) -> dict[str, Any]:

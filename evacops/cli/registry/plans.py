@@ -73,16 +73,29 @@ def attach(
 @plan_app.command("show")
 @guard
 def show(user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False) -> None:
-    """The latest plan next to what happened: people out per day, planned and actual."""
+    """The latest plan next to what happened: people out per day, planned and actual; flights
+    with people per day, planned and flown; the plan's people at each staging base now."""
     reg, op = session(user, operation)
     r = reg.plan_vs_actual(op)
     if r is None:
         fail(f"operation {op}: no plan attached; attach one with 'evacops registry plan attach'")
         return
     t = Table(title=f"Operation {op}: plan {r['name']} (day 1 = {r['first_day']})")
-    for c in ("date", "day", "planned out", "actual out", "planned total", "actual total"):
+    cols = ["date", "day", "planned out", "actual out", "planned total", "actual total"]
+    flights = r["has_flights"]
+    for c in cols + (["flights planned", "flights flown"] if flights else []):
         t.add_column(c, justify="right")
     for d in r["days"]:
-        t.add_row(d["date"], str(d["day"]), f"{d['planned']:,}", f"{d['actual']:,}",
-                  f"{d['planned_total']:,}", f"{d['actual_total']:,}")  # fmt: skip
+        row = [d["date"], str(d["day"]), f"{d['planned']:,}", f"{d['actual']:,}",
+               f"{d['planned_total']:,}", f"{d['actual_total']:,}"]  # fmt: skip
+        if flights:
+            row += [f"{d['planned_flights']:,}", f"{d['actual_flights']:,}"]
+        t.add_row(*row)
+    bases = r.get("bases")
+    caption = None
+    if bases:
+        at = bases["at"][:16].replace("T", " ")
+        people = ", ".join(f"{s} {n:,}" for s, n in bases["sites"].items())
+        caption = f"the plan's people at each staging base at {at} UTC: {people}"
+    t.caption = caption
     emit(r, as_json, table=t)

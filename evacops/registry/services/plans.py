@@ -1,5 +1,5 @@
-"""The operation's latest plan, and the plan next to what happened: people out per day, planned
-and actual.
+"""The operation's latest plan, and the plan next to what happened: people out and flights per
+day, planned and actual, and the plan's people at each staging base now.
 
 A planner (or an admin) attaches a plan made by ``evacops plan SCENARIO --out DIR``: the edge
 (the CLI, the API, the demo) reads the folder's per-day figures (:func:`evacops.planfolder.
@@ -9,7 +9,7 @@ plan, the folder is not needed again, and an earlier plan stays in the log. The 
 laid onto the operation's calendar from ``first_day`` (a plan made for Kabul 2021 can be
 compared with an operation run now; by default its own dates).
 
-No personal data: a plan is counts per day.
+No personal data: a plan is counts (per day, per period, per site).
 """
 
 from __future__ import annotations
@@ -130,6 +130,66 @@ def _check_replan(value: Any) -> int | None:
     return value
 
 
+def _check_daily_flights(value: Any, first: date, days: int) -> list[int] | None:
+    """The plan's flights with people per day ({date: flights >= 0}), laid on its days of
+    people out (``daily_out``): a list as long as theirs."""
+    if value is None:
+        return None
+    field = "daily_flights"
+    try:
+        if not isinstance(value, dict):
+            raise ValueError
+        got = [(date.fromisoformat(str(d)), int(n)) for d, n in value.items()]
+    except (TypeError, ValueError):
+        raise RegistryError(
+            "give the plan's flights per day as {YYYY-MM-DD: flights}", field=field
+        ) from None
+    per_day = [0] * days
+    for d, n in got:
+        k = (d - first).days
+        if n < 0 or not 0 <= k < days:
+            raise RegistryError(
+                f"{d}: give flights >= 0 on the days of daily_out ({first} on)", field=field
+            )
+        per_day[k] = n
+    return per_day
+
+
+MAX_OCCUPANCY_CELLS = 400_000  # staging bases x periods (Kabul at 15 min: 15 x 1,632)
+
+
+def _check_occupancy(value: Any) -> dict[str, Any] | None:
+    """The plan's people at each staging base per period: {start (a time with its zone),
+    period_h, sites: {base: [people >= 0, one per period]}}, the start kept in UTC."""
+    if value is None:
+        return None
+    field = "occupancy"
+    try:
+        start = datetime.fromisoformat(str(value["start"]))
+        period_h = float(value["period_h"])
+        sites = value["sites"]
+        if start.tzinfo is None or not 0 < period_h <= 24 or not isinstance(sites, dict):
+            raise ValueError
+        cells = 0
+        out: dict[str, list[int]] = {}
+        for name, people in sites.items():
+            if not isinstance(people, list):
+                raise ValueError
+            out[str(name)] = [int(n) for n in people]
+            cells += len(people)
+        if cells > MAX_OCCUPANCY_CELLS or any(n < 0 for v in out.values() for n in v):
+            raise ValueError
+    except (TypeError, ValueError, KeyError):
+        raise RegistryError(
+            "give {start: a time with its zone, period_h: 0 to 24, sites: {base: [people >= 0 "
+            f"per period]}}}}, at most {MAX_OCCUPANCY_CELLS} numbers",
+            field=field,
+        ) from None
+    for name in out:
+        check_length(field, name, 200)
+    return {"start": start.astimezone(UTC).isoformat(), "period_h": period_h, "sites": out}
+
+
 def attach_plan(
     ctx: Context, op: str, outline: dict[str, Any], *, first_day: date | None = None
 ) -> dict[str, Any]:
@@ -154,6 +214,7 @@ def attach_plan(
             raise RegistryError(
                 "give the re-plan threshold as a percent above 0 (e.g. 10)", field="drift_pct"
             ) from None
+    occupancy = _check_occupancy(outline.get("occupancy"))
     data = {
         "name": name,
         "scenario_sha256": digest,
@@ -162,6 +223,10 @@ def attach_plan(
         "plan_first_day": own_first.isoformat(),
         "first_day": (first_day or own_first).isoformat(),
         "planned_out": per_day,
+        "planned_flights": _check_daily_flights(
+            outline.get("daily_flights"), own_first, len(per_day)
+        ),
+        "occupancy": occupancy,
         "drift_pct": drift,
         "replan": _check_replan(outline.get("replan")),
         **timed,
@@ -170,8 +235,9 @@ def attach_plan(
         ctx.operation(conn, op)
         row = ctx.event(conn, op, ev.PLAN_ATTACHED, data=data)
         ctx.audit(conn, "plan-attached", op, name, {"days": len(per_day), "event": row["seq"]})
-    got = {k: v for k, v in data.items() if k not in TIMED}
+    got = {k: v for k, v in data.items() if k not in TIMED and k != "occupancy"}
     counts = {f"{f}_rows": len(rows) for f, rows in timed.items()}
+    counts["occupancy_bases"] = len(occupancy["sites"]) if occupancy else 0
     return {**got, **counts, "event": row["seq"],
             "attached_at": row["occurred_at"].isoformat()}  # fmt: skip
 
@@ -207,7 +273,7 @@ def plan_rows_now(
 #: what most readers of the latest plan need of it: all but its timed rows (:data:`TIMED`, up to
 #: thousands of rows each, read only by the page that shows them)
 HEAD = ("name", "scenario_sha256", "period_h", "out_by_deadline", "plan_first_day", "first_day",
-        "planned_out", "drift_pct", "replan")  # fmt: skip
+        "planned_out", "planned_flights", "drift_pct", "replan")  # fmt: skip
 
 
 def latest_plan(
@@ -254,7 +320,9 @@ def _plan_event(conn: Connection, last: int, keys: tuple[str, ...] | None) -> di
 def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
     """The latest plan next to what happened: people out per UTC day, planned and actual (first
     departures, as the report counts them), one row per day from the first day of either to
-    the last, with running totals. None when no plan is attached."""
+    the last, with running totals; flights with people per day, planned and actual (their
+    departures), where the plan has them; and the plan's people at each staging base now
+    (``bases``, :func:`_bases_now`). None when no plan is attached."""
     require(ctx.actor, Perm.report, op)
     with ctx.read() as conn:
         ctx.operation(conn, op)
@@ -262,10 +330,13 @@ def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
         if plan is None:
             return None
         out_per_day = reports.out_per_day(conn, op)
+        flown = reports.flights_per_day(conn, op)
+        occupancy = _plan_event(conn, plan["event"], ("occupancy",))["occupancy"]
     first = date.fromisoformat(plan["first_day"])
     planned = plan["planned_out"]
+    flights = plan.get("planned_flights")
     last = first + timedelta(days=len(planned) - 1)
-    actual_days = [date.fromisoformat(d) for d in out_per_day]
+    actual_days = [date.fromisoformat(d) for d in (*out_per_day, *flown)]
     start = min([first, *actual_days])
     end = max([last, *actual_days])
     rows, cum_p, cum_a = [], 0, 0
@@ -277,8 +348,12 @@ def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
         cum_p, cum_a = cum_p + p, cum_a + a
         rows.append(
             {"date": d.isoformat(), "day": k + 1, "planned": p, "actual": a,
-             "planned_total": cum_p, "actual_total": cum_a}
+             "planned_total": cum_p, "actual_total": cum_a,
+             "planned_flights": None if flights is None else (
+                 flights[k] if 0 <= k < len(flights) else 0),
+             "actual_flights": flown.get(d.isoformat(), 0)}
         )  # fmt: skip
+    shift = first - date.fromisoformat(plan["plan_first_day"])
     return {
         "name": plan["name"],
         "scenario_sha256": plan["scenario_sha256"],
@@ -288,7 +363,29 @@ def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
         "planned": sum(planned),
         "days": rows,
         "drift": _drift(rows, ctx.clock().astimezone(UTC).date(), plan.get("drift_pct")),
+        "has_flights": flights is not None,
+        "bases": _bases_now(occupancy, shift, ctx.clock()),
     }
+
+
+def _bases_now(
+    occupancy: dict[str, Any] | None, shift: timedelta, now: datetime
+) -> dict[str, Any] | None:
+    """The plan's people at each staging base at the end of the last period that ended by
+    ``now`` (the plan's times laid on the operation's calendar by ``shift``): {at, sites:
+    {base: people}}; None without the plan's occupancy, before its first period ends or after
+    its last."""
+    if not occupancy:
+        return None
+    start = datetime.fromisoformat(occupancy["start"]) + shift
+    step = timedelta(hours=float(occupancy["period_h"]))
+    ended = int((now.astimezone(UTC) - start) // step)  # periods ended by now
+    n = max((len(v) for v in occupancy["sites"].values()), default=0)
+    if not 1 <= ended <= n:
+        return None
+    at = start + ended * step
+    sites = {s: v[ended - 1] for s, v in occupancy["sites"].items() if len(v) >= ended}
+    return {"at": at.isoformat(), "sites": sites}
 
 
 def _drift(rows: list[dict[str, Any]], today: date, threshold: float | None) -> dict[str, Any]:

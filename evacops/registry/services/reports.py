@@ -155,6 +155,16 @@ def out_per_day(
     return {str(d): int(n) for d, n in sorted(rows)}
 
 
+def flights_per_day(conn: Connection, op: str) -> dict[str, int]:
+    """Flights that left (their ``depart`` event) per UTC day, in the caller's read."""
+    E = events.c
+    day = _utc_day(conn, E.occurred_at)
+    rows = conn.execute(
+        select(day, func.count()).where(E.operation_id == op, E.type == ev.DEPART).group_by(day)
+    )
+    return {str(d): int(n) for d, n in sorted(rows)}
+
+
 def _timeline(conn: Connection, op: str) -> dict[str, dict[str, int]]:
     """Per day, people reaching each step for the first time (the earliest such event of
     each person; merged duplicates left out). Registration is each person's one ``registered``

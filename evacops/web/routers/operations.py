@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -57,6 +57,14 @@ def api_picture(op: str, request: Request, reg: Registry = Depends(registry)) ->
     return views.picture(reg, op, request.app.state.scenario, views.scenario_sha256(request))
 
 
+class PlanOccupancy(BaseModel):
+    """The plan's people at each staging base at the end of each period."""
+
+    start: datetime = Field(description="the start of the plan's first period, with its zone")
+    period_h: float = Field(gt=0, le=24)
+    sites: dict[str, list[int]] = Field(description="base: people at the end of each period")
+
+
 class PlanOutline(BaseModel):
     """A plan's people out per day, as ``evacops.planfolder.plan_outline`` reads it from a plan
     folder (``daily_out.csv``'s total and ``summary.json``'s ``scenario_sha256``)."""
@@ -89,6 +97,16 @@ class PlanOutline(BaseModel):
         max_length=50_000,
         description="[time with its zone, origin, destination, aircraft, people]: the plan's "
         "sorties, shown on the ramp pages for the next hours",
+    )
+    daily_flights: dict[str, int] | None = Field(
+        None,
+        description="YYYY-MM-DD: the plan's flights with people that day (the days of "
+        "daily_out), shown on the picture beside the flights that left",
+    )
+    occupancy: PlanOccupancy | None = Field(
+        None,
+        description="the plan's people at each staging base per period, shown on the picture "
+        "beside the people there now",
     )
 
 
