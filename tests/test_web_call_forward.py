@@ -132,12 +132,13 @@ def test_the_picture_flags_a_replan_when_people_out_drift_past_the_threshold(wor
     assert pva["drift"]["planned"] == 300 and pva["drift"]["actual"] == 0
     assert pva["drift"]["pct"] == -100.0 and pva["drift"]["replan"] is True
     page = world.page_login("planner").get(f"/o/{OPERATION}/picture").text
-    assert 'id="drift"' in page and "-100.0\u00a0% off the plan (0 against 300" in page
+    assert 'id="drift"' in page and "\u2068-100.0\u2069\u00a0% off the plan (0 against 300" in page
     fa = world.page_login("planner").get(f"/o/{OPERATION}/picture", params={"lang": "fa"}).text
     assert "برنامه‌ریزی دوباره" in fa
-    # a percent sign never wraps away from its number (a right-to-left line on a phone)
+    # a percent sign never wraps away from its number, and a signed number is isolated (its
+    # minus sign kept with it in a right-to-left line on a phone)
     drift = fa.split('id="drift"')[1].split("</p>")[0]
-    assert "-100.0\u00a0%" in drift and not re.search(r"\d %", drift)
+    assert "\u2068-100.0\u2069\u00a0%" in drift and not re.search(r"\d %", drift)
     # a cell that sets the threshold beyond the gap sees no flag
     _plan_of_three_days(world, drift_pct=150)
     assert world.admin.plan_vs_actual(OPERATION)["drift"]["replan"] is False

@@ -104,13 +104,22 @@ def plan_view(
     if bases:
         # the time in a bidi isolate: it keeps its order in a right-to-left sentence
         bases = {**bases, "at_text": f"\u2068{bases['at'][:16].replace('T', ' ')} UTC\u2069"}
-    return {**pva, "bases": bases, "same_scenario": same, "chart": _bars(pva["days"])}
+    drift = pva.get("drift")
+    if drift and drift.get("pct") is not None:
+        # a signed percent in a bidi isolate: "-81.6" keeps its minus sign and its place in a
+        # right-to-left sentence (bare, the sign and the number were set apart)
+        drift = {**drift, "pct_text": f"\u2068{drift['pct']}\u2069"}
+    return {**pva, "bases": bases, "drift": drift, "same_scenario": same,
+            "chart": _bars(pva["days"])}  # fmt: skip
 
 
 def _bars(days: list[dict[str, Any]]) -> dict[str, Any]:
     slot, bar, top, plot_h, left = 24, 9, 14, 120, 44
     peak = max([1, *(max(d["planned"], d["actual"]) for d in days)])
     scale = plot_h / peak
+    # a date label every ``every`` bars: at most 8, and never two in a row (a label is wider
+    # than a bar's slot: side by side they overlapped)
+    every = max(2, -(-len(days) // 8))
     bars = []
     for i, d in enumerate(days):
         x = left + i * slot + 2
@@ -119,7 +128,7 @@ def _bars(days: list[dict[str, Any]]) -> dict[str, Any]:
             {"date": d["date"], "label": d["date"][5:], "x": x, "xa": x + bar + 1, "w": bar,
              "planned": d["planned"], "actual": d["actual"],
              "yp": top + plot_h - hp, "hp": hp, "ya": top + plot_h - ha, "ha": ha,
-             "tick": i % max(1, len(days) // 8) == 0}
+             "tick": i % every == 0}
         )  # fmt: skip
     return {
         "bars": bars,
