@@ -72,7 +72,10 @@ def page_gate(op: str, request: Request, c: Caller = Depends(caller)):
     inline = gate_inline()
     # the plan's call-forward to these gates for the next hours (counts only), if one is attached
     calls = c.registry.plan_rows_now(op, "call_forward", sites, c.registry.clock())
-    page = render(request, "gate.html", c, op, page="gate", sites=sites, inline=inline, calls=calls)
+    with c.registry.ctx.read() as conn:
+        kinds = c.registry.ctx.site_kinds(conn, op)  # (the page shows the chosen site's calls)
+    page = render(request, "gate.html", c, op, page="gate", sites=sites, inline=inline,
+                  calls=calls, kinds=kinds)  # fmt: skip
     page.headers["Content-Security-Policy"] = inline.csp
     return page
 

@@ -146,7 +146,26 @@
   const SITE_KEY = "evacops-site:" + op;
   $("site").addEventListener("change", () => {
     if (!$("site").disabled) localStorage.setItem(SITE_KEY, $("site").value);
+    showCalls();
   });
+  // the plan's call-forward for the chosen site: a gate's own calls, an assembly point's
+  // people called from it, every call at the airport (or a site of unknown kind)
+  function showCalls() {
+    const pick = $("site");
+    const table = $("calls");
+    if (!table) return;
+    const opt = pick.options[pick.selectedIndex];
+    const kind = opt ? opt.dataset.kind : "";
+    const key = kind === "gate" ? "gate" : kind === "assembly" ? "from" : null;
+    let shown = 0;
+    table.querySelectorAll("tr[data-gate]").forEach((row) => {
+      const on = !key || row.dataset[key] === pick.value;
+      row.hidden = !on;
+      if (on) shown += 1;
+    });
+    table.hidden = shown === 0;
+    $("calls-none").hidden = shown > 0;
+  }
   function showSite() {
     const pick = $("site");
     const own = device && device.site;
@@ -155,6 +174,7 @@
     if (own && !offered(own)) pick.add(new Option(own, own));
     if (want && offered(want)) pick.value = want;
     pick.disabled = !!own;
+    showCalls();
   }
 
   // ------------------------------------------------------------------ the answer
