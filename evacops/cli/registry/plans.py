@@ -49,9 +49,9 @@ def attach(
     operation: OpOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Attach a plan as the operation's latest (planner or admin): its people out per day are
-    kept in the registry, to be shown beside the people actually out; its call-forward and
-    sorties go to the gate and ramp pages."""
+    """Attach a plan as the operation's latest (planner or admin): its people out and flights
+    per day and its people at each staging base are kept in the registry, to be shown beside
+    what actually happened; its call-forward and sorties go to the gate and ramp pages."""
     from evacops.planfolder import plan_outline
 
     start = _day(first_day)
@@ -66,7 +66,15 @@ def attach(
         lines=[
             f"Operation {op}: plan {r['name']} attached ({len(r['planned_out'])} days, "
             f"{sum(r['planned_out']):,} people out planned, day 1 = {r['first_day']})."
-        ],
+        ]
+        + (
+            [
+                f"  {sum(r['planned_flights']):,} flights with people planned; the plan's people "
+                f"at {r['occupancy_bases']} staging bases per period."
+            ]
+            if r.get("planned_flights") is not None
+            else []
+        ),
     )
 
 
