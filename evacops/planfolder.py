@@ -335,9 +335,8 @@ def plan_outline(folder: str | Path) -> dict[str, Any]:
     """What an operation keeps of a plan (``evacops registry plan attach``): its name (the
     folder's), the digest of its scenario, its period (hours), its people out by the deadline
     per cohort, its people out per day (``daily_out``'s total), its call-forward and its
-    departures, its flights with people per day and its people at each staging base per
-    period (where the folder has them: :func:`_flights_and_bases`), as plain values (counts
-    only)."""
+    departures, and its people at each staging base per period (where the folder has them:
+    :func:`_bases`), as plain values (counts only)."""
     p = Path(folder)
     summary = _read_summary(p, folder)
     if not (p / "daily_out.csv").exists() and not (p / "daily_out.parquet").exists():
@@ -360,7 +359,7 @@ def plan_outline(folder: str | Path) -> dict[str, Any]:
         "daily_out": {str(d)[:10]: int(n) for d, n in zip(day["date"], day["total"], strict=True)},
         "call_forward": _timed_rows(p, "call_forward", _CALL_COLS),
         "departures": _timed_rows(p, "schedule", _SORTIE_COLS),
-        **_flights_and_bases(p, summary, [str(d)[:10] for d in day["date"]]),
+        **_bases(p, summary),
     }
 
 
@@ -368,22 +367,11 @@ def plan_outline(folder: str | Path) -> dict[str, Any]:
 OUTLINE = ("schedule", "daily_out", "call_forward", "occupancy")
 
 
-def _flights_and_bases(p: Path, summary: dict[str, Any], days: list[str]) -> dict[str, Any]:
-    """The outline's flights with people per day (``daily_flights``: the schedule's sorties with
-    a load, by the local day of their departure, as ``daily_out`` counts days) and the people
-    at each staging base per period (``occupancy``: {start, period_h, sites: {base: [people]}}),
-    each only where the folder has its table (a folder written before them has not)."""
+def _bases(p: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """The outline's people at each staging base per period (``occupancy``: {start, period_h,
+    sites: {base: [people]}}), where the folder has its table (one written before it has
+    not)."""
     out: dict[str, Any] = {}
-    if (p / "schedule.csv").exists() or (p / "schedule.parquet").exists():
-        df = _table(p, "schedule")
-        if "flown_before_replan" in df.columns:
-            df = df[~df["flown_before_replan"].astype(str).str.lower().isin(("true", "1"))]
-        if {"departure", "load"} <= set(df.columns):
-            dep = df.loc[df["load"] > 0, "departure"]
-            local = (dep.dt.date.astype(str) if pd.api.types.is_datetime64_any_dtype(dep)
-                     else dep.astype(str).str[:10])  # fmt: skip
-            counts = local.value_counts()
-            out["daily_flights"] = {d: int(counts.get(d, 0)) for d in days}
     if (p / "occupancy.csv").exists() or (p / "occupancy.parquet").exists():
         occ = _table(p, "occupancy")
         if occ.index.name == "time":  # parquet keeps the index
@@ -401,7 +389,7 @@ def _flights_and_bases(p: Path, summary: dict[str, Any], days: list[str]) -> dic
 
 def outline_of(plan: Plan, summary: dict[str, Any] | None = None) -> dict[str, Any]:
     """:func:`plan_outline` of ``plan`` without a plan folder of its own (a re-plan the service
-    made): its summary (``summary``, if the caller has it already) and the three tables the
+    made): its summary (``summary``, if the caller has it already) and the four tables the
     outline reads written to a folder that is gone afterwards, read back as ``evacops registry
     plan attach`` reads a folder (the same values, the same rounding). The people and flows
     tables, most of a folder's writing, are left out."""

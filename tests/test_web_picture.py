@@ -192,7 +192,7 @@ def test_planner_attaches_a_plan_shown_next_to_what_happened(world: World, plan_
     assert r.returncode == 0, r.stderr
     assert f"day 1 = {day1}" in r.stdout
     # the small airlift has two staging bases (STAGE-A, STAGE-B)
-    assert "flights with people planned; the plan's people at 2 staging bases" in r.stdout
+    assert "flights with people planned and its people at 2 staging bases per period" in r.stdout
     pic = world.client().get(f"{API}/picture", headers=world.auth("planner")).json()
     plan = pic["plan"]
     assert plan["name"] == "small-airlift" and plan["first_day"] == day1

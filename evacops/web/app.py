@@ -154,6 +154,9 @@ def _scenario(settings: WebSettings) -> Any:
 def templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=HERE / "templates")
     t.env.autoescape = True
+    # ``x|isolate``: x in a bidi isolate (U+2068 ... U+2069), for a value put into a translated
+    # sentence: a signed number or a time keeps its own order in a right-to-left line
+    t.env.filters["isolate"] = lambda x: f"\u2068{x}\u2069"
     return t
 
 

@@ -100,17 +100,7 @@ def plan_view(
         return None
     recorded = pva.get("scenario_sha256")
     same = None if not (recorded and scenario_sha256) else recorded == scenario_sha256
-    bases = pva.get("bases")
-    if bases:
-        # the time in a bidi isolate: it keeps its order in a right-to-left sentence
-        bases = {**bases, "at_text": f"\u2068{bases['at'][:16].replace('T', ' ')} UTC\u2069"}
-    drift = pva.get("drift")
-    if drift and drift.get("pct") is not None:
-        # a signed percent in a bidi isolate: "-81.6" keeps its minus sign and its place in a
-        # right-to-left sentence (bare, the sign and the number were set apart)
-        drift = {**drift, "pct_text": f"\u2068{drift['pct']}\u2069"}
-    return {**pva, "bases": bases, "drift": drift, "same_scenario": same,
-            "chart": _bars(pva["days"])}  # fmt: skip
+    return {**pva, "same_scenario": same, "chart": _bars(pva["days"])}
 
 
 def _bars(days: list[dict[str, Any]]) -> dict[str, Any]:

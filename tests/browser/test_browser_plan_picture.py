@@ -39,7 +39,11 @@ def planned_demo(tmp_path_factory):
     outline = {
         "name": "phone-plan",
         "daily_out": dict.fromkeys(days, 12345),
-        "daily_flights": dict.fromkeys(days, 123),
+        # flights with people on each of the three days
+        "departures": [
+            [(start + timedelta(hours=h)).isoformat(), "HKIA", "Al Udeid", f"RCH{h}", 380]
+            for h in range(2, 72, 6)
+        ],
         # the next hour's call-forward to two gates, from two assembly points
         "call_forward": [
             [soon, "Abbey Gate", "Kabul city", "US citizens", 300],

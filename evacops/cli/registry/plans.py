@@ -30,6 +30,16 @@ def _day(value: str | None) -> date | None:
     return None  # not reached
 
 
+def _more(r: dict) -> list[str]:
+    """What else the plan carries to the picture, if it does."""
+    more = []
+    if r.get("planned_flights") is not None:
+        more.append(f"{sum(r['planned_flights'].values()):,} flights with people planned")
+    if r.get("occupancy_bases"):
+        more.append(f"its people at {r['occupancy_bases']} staging bases per period")
+    return [f"  With {' and '.join(more)}."] if more else []
+
+
 @plan_app.command("attach")
 @guard
 def attach(
@@ -65,16 +75,9 @@ def attach(
         as_json,
         lines=[
             f"Operation {op}: plan {r['name']} attached ({len(r['planned_out'])} days, "
-            f"{sum(r['planned_out']):,} people out planned, day 1 = {r['first_day']})."
-        ]
-        + (
-            [
-                f"  {sum(r['planned_flights']):,} flights with people planned; the plan's people "
-                f"at {r['occupancy_bases']} staging bases per period."
-            ]
-            if r.get("planned_flights") is not None
-            else []
-        ),
+            f"{sum(r['planned_out']):,} people out planned, day 1 = {r['first_day']}).",
+            *_more(r),
+        ],
     )
 
 

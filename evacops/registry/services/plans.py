@@ -130,37 +130,34 @@ def _check_replan(value: Any) -> int | None:
     return value
 
 
-def _check_daily_flights(value: Any, first: date, days: int) -> list[int] | None:
-    """The plan's flights with people per day ({date: flights >= 0}), laid on its days of
-    people out (``daily_out``): a list as long as theirs."""
-    if value is None:
+def _flights_per_day(departures: list[list[Any]]) -> dict[str, int] | None:
+    """The plan's flights with people per UTC day of its own calendar (its sorties with a
+    load, from its departures: [UTC time, origin, destination, aircraft, people]), as the
+    flights that left are counted; None for a plan without departures."""
+    if not departures:
         return None
-    field = "daily_flights"
-    try:
-        if not isinstance(value, dict):
-            raise ValueError
-        got = [(date.fromisoformat(str(d)), int(n)) for d, n in value.items()]
-    except (TypeError, ValueError):
-        raise RegistryError(
-            "give the plan's flights per day as {YYYY-MM-DD: flights}", field=field
-        ) from None
-    per_day = [0] * days
-    for d, n in got:
-        k = (d - first).days
-        if n < 0 or not 0 <= k < days:
-            raise RegistryError(
-                f"{d}: give flights >= 0 on the days of daily_out ({first} on)", field=field
-            )
-        per_day[k] = n
-    return per_day
+    out: dict[str, int] = {}
+    for t, *_rest, n in departures:
+        if n > 0:
+            out[t[:10]] = out.get(t[:10], 0) + 1
+    return dict(sorted(out.items()))
 
 
 MAX_OCCUPANCY_CELLS = 400_000  # staging bases x periods (Kabul at 15 min: 15 x 1,632)
+MAX_BASES = 1000
+
+
+def _people(n: Any) -> int:
+    """A whole number of people >= 0 (not a bool, not 2.9, not infinite)."""
+    if isinstance(n, bool) or not isinstance(n, int | float) or n != n or n < 0 or n != int(n):
+        raise ValueError
+    return int(n)
 
 
 def _check_occupancy(value: Any) -> dict[str, Any] | None:
     """The plan's people at each staging base per period: {start (a time with its zone),
-    period_h, sites: {base: [people >= 0, one per period]}}, the start kept in UTC."""
+    period_h, sites: {base: [people >= 0, one per period, the same periods for every base]}},
+    the start kept in UTC."""
     if value is None:
         return None
     field = "occupancy"
@@ -170,19 +167,22 @@ def _check_occupancy(value: Any) -> dict[str, Any] | None:
         sites = value["sites"]
         if start.tzinfo is None or not 0 < period_h <= 24 or not isinstance(sites, dict):
             raise ValueError
-        cells = 0
+        if not 0 < len(sites) <= MAX_BASES:
+            raise ValueError
         out: dict[str, list[int]] = {}
         for name, people in sites.items():
-            if not isinstance(people, list):
+            if not isinstance(people, list) or not people:
                 raise ValueError
-            out[str(name)] = [int(n) for n in people]
-            cells += len(people)
-        if cells > MAX_OCCUPANCY_CELLS or any(n < 0 for v in out.values() for n in v):
+            out[str(name)] = [_people(n) for n in people]
+        if len({len(v) for v in out.values()}) != 1:
             raise ValueError
-    except (TypeError, ValueError, KeyError):
+        if sum(len(v) for v in out.values()) > MAX_OCCUPANCY_CELLS:
+            raise ValueError
+    except (TypeError, ValueError, KeyError, OverflowError):
         raise RegistryError(
-            "give {start: a time with its zone, period_h: 0 to 24, sites: {base: [people >= 0 "
-            f"per period]}}}}, at most {MAX_OCCUPANCY_CELLS} numbers",
+            "give {start: a time with its zone, period_h: 0 to 24, sites: {base: [whole people "
+            f">= 0 per period]}}}}, the same periods for every base, at most {MAX_BASES} bases "
+            f"and {MAX_OCCUPANCY_CELLS} numbers",
             field=field,
         ) from None
     for name in out:
@@ -223,9 +223,7 @@ def attach_plan(
         "plan_first_day": own_first.isoformat(),
         "first_day": (first_day or own_first).isoformat(),
         "planned_out": per_day,
-        "planned_flights": _check_daily_flights(
-            outline.get("daily_flights"), own_first, len(per_day)
-        ),
+        "planned_flights": _flights_per_day(timed["departures"]),
         "occupancy": occupancy,
         "drift_pct": drift,
         "replan": _check_replan(outline.get("replan")),
@@ -334,9 +332,11 @@ def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
         occupancy = _plan_event(conn, plan["event"], ("occupancy",))["occupancy"]
     first = date.fromisoformat(plan["first_day"])
     planned = plan["planned_out"]
-    flights = plan.get("planned_flights")
+    flights = plan.get("planned_flights")  # {UTC day of the plan's own calendar: flights}
+    shift = first - date.fromisoformat(plan["plan_first_day"])
     last = first + timedelta(days=len(planned) - 1)
     actual_days = [date.fromisoformat(d) for d in (*out_per_day, *flown)]
+    actual_days += [date.fromisoformat(d) + shift for d in flights or {}]
     start = min([first, *actual_days])
     end = max([last, *actual_days])
     rows, cum_p, cum_a = [], 0, 0
@@ -349,11 +349,10 @@ def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
         rows.append(
             {"date": d.isoformat(), "day": k + 1, "planned": p, "actual": a,
              "planned_total": cum_p, "actual_total": cum_a,
-             "planned_flights": None if flights is None else (
-                 flights[k] if 0 <= k < len(flights) else 0),
+             "planned_flights": None if flights is None else flights.get(
+                 (d - shift).isoformat(), 0),
              "actual_flights": flown.get(d.isoformat(), 0)}
         )  # fmt: skip
-    shift = first - date.fromisoformat(plan["plan_first_day"])
     return {
         "name": plan["name"],
         "scenario_sha256": plan["scenario_sha256"],

@@ -156,11 +156,15 @@ def out_per_day(
 
 
 def flights_per_day(conn: Connection, op: str) -> dict[str, int]:
-    """Flights that left (their ``depart`` event) per UTC day, in the caller's read."""
+    """Flights that left with people (their ``depart`` event, anyone boarded) per UTC day, in
+    the caller's read: as a plan's flights are counted (its sorties with a load)."""
     E = events.c
     day = _utc_day(conn, E.occurred_at)
+    boarded = E.data["boarded"].as_integer() > 0
     rows = conn.execute(
-        select(day, func.count()).where(E.operation_id == op, E.type == ev.DEPART).group_by(day)
+        select(day, func.count())
+        .where(E.operation_id == op, E.type == ev.DEPART, boarded)
+        .group_by(day)
     )
     return {str(d): int(n) for d, n in sorted(rows)}
 

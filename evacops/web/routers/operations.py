@@ -98,11 +98,6 @@ class PlanOutline(BaseModel):
         description="[time with its zone, origin, destination, aircraft, people]: the plan's "
         "sorties, shown on the ramp pages for the next hours",
     )
-    daily_flights: dict[str, int] | None = Field(
-        None,
-        description="YYYY-MM-DD: the plan's flights with people that day (the days of "
-        "daily_out), shown on the picture beside the flights that left",
-    )
     occupancy: PlanOccupancy | None = Field(
         None,
         description="the plan's people at each staging base per period, shown on the picture "

@@ -70,10 +70,13 @@ def page_picture_live(op: str, request: Request, c: Caller = Depends(caller)):
 def page_gate(op: str, request: Request, c: Caller = Depends(caller)):
     sites = views.page_sites(c, op, ("gate", "assembly", "airport"))
     inline = gate_inline()
-    # the plan's call-forward to these gates for the next hours (counts only), if one is attached
-    calls = c.registry.plan_rows_now(op, "call_forward", sites, c.registry.clock())
     with c.registry.ctx.read() as conn:
-        kinds = c.registry.ctx.site_kinds(conn, op)  # (the page shows the chosen site's calls)
+        kinds = c.registry.ctx.site_kinds(conn, op)
+    # the plan's call-forward to every gate of the operation (counts only); the page shows the
+    # chosen site's: a gate's calls, an assembly point's people called from it, at the airport
+    # every call (a user bound to an assembly point or the airport sees theirs too)
+    gates = [s for s, k in kinds.items() if k == "gate"]
+    calls = c.registry.plan_rows_now(op, "call_forward", gates, c.registry.clock())
     page = render(request, "gate.html", c, op, page="gate", sites=sites, inline=inline,
                   calls=calls, kinds=kinds)  # fmt: skip
     page.headers["Content-Security-Policy"] = inline.csp

@@ -151,20 +151,25 @@
   // the plan's call-forward for the chosen site: a gate's own calls, an assembly point's
   // people called from it, every call at the airport (or a site of unknown kind)
   function showCalls() {
+    const none = $("calls-none");
+    if (!none) return; // no plan attached
     const pick = $("site");
     const table = $("calls");
-    if (!table) return;
     const opt = pick.options[pick.selectedIndex];
-    const kind = opt ? opt.dataset.kind : "";
+    const kind = (opt && opt.dataset.kind) || "";
     const key = kind === "gate" ? "gate" : kind === "assembly" ? "from" : null;
     let shown = 0;
-    table.querySelectorAll("tr[data-gate]").forEach((row) => {
-      const on = !key || row.dataset[key] === pick.value;
-      row.hidden = !on;
-      if (on) shown += 1;
-    });
-    table.hidden = shown === 0;
-    $("calls-none").hidden = shown > 0;
+    if (table) {
+      table.querySelectorAll("tr[data-gate]").forEach((row) => {
+        const on = !key || row.dataset[key] === pick.value;
+        row.hidden = !on;
+        if (on) shown += 1;
+      });
+      table.hidden = shown === 0;
+    }
+    none.hidden = shown > 0;
+    const say = kind === "assembly" || kind === "airport" ? kind : "gate";
+    none.querySelectorAll("[data-for]").forEach((s) => { s.hidden = s.dataset.for !== say; });
   }
   function showSite() {
     const pick = $("site");
