@@ -93,7 +93,8 @@ def test_dedup_page_says_why_each_pair_is_queued_in_the_pages_language(world: Wo
             # worded, not a code: several words, none of the codes' marks
             assert " " in word and not re.search(r"[=~!+]", word), (code, word)
             if code.startswith("name~"):
-                assert word == f"names {round(float(code[5:]) * 100)} % alike"
+                # (a no-break space: the percent sign stays on its number's line)
+                assert word == f"names {round(float(code[5:]) * 100)}\u00a0% alike"
     c.get("/lang/fa")
     shown = reasons_shown(c.get(f"{OPAGE}/dedup").text)
     assert len(shown) == len(queue[:100])
