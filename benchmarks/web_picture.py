@@ -2,7 +2,7 @@
 shows it.
 
     .venv/bin/python benchmarks/web_picture.py [--people 100000] [--runs 5] [--json]
-        [--database-url URL [--reuse]] [--no-browser]
+        [--database-url URL [--reuse]] [--no-browser] [--plain-plan]
 
 An operation of ``--people`` generated people is built fast, through the registry's own paths:
 the operation, its sites and one user per role as in the demo (evacops.demo); the people
@@ -10,7 +10,9 @@ imported from one generated CSV file by the registrar (the registry's bulk impor
 happened appended to the event log in bulk through the registry's own event path
 (``Context.event``: append and project, 5,000 events a transaction): 60% of households checked in
 at the four Kabul gates, 8 flights of 600 seats scheduled (by the service), boarded, 6 departed
-(by the service) and 4 deplaned and arrived; a 17-day plan attached by the planner. It is
+(by the service) and 4 deplaned and arrived; a 17-day plan attached by the planner (with
+2,400 departures and its people at each staging base every hour: the picture shows planned
+flights per day and the bases' planned people now beside what happened). It is
 served by ``evacops serve`` on a free localhost port.
 
 Printed: the server's time for the page (``GET /o/{op}/picture``, the planner's session, median
@@ -59,7 +61,9 @@ def _batched(reg: Any, rows: list[dict[str, Any]]) -> None:
                 ctx.event(conn, OPERATION, **r)
 
 
-def build_fast(url: str, key: Path, people: int, seed: int = 7) -> dict[str, Any]:
+def build_fast(
+    url: str, key: Path, people: int, seed: int = 7, plain_plan: bool = False
+) -> dict[str, Any]:
     """The benchmark's operation (see the module's docstring); returns what it holds."""
     from evacops.demo import _import, _set_up
     from evacops.registry import events as ev
@@ -93,8 +97,10 @@ def build_fast(url: str, key: Path, people: int, seed: int = 7) -> dict[str, Any
             checked.append(pid)
     _batched(admin, gate_in)
     flown = _fly(admin, checked, end)
-    plan_days = {(end - timedelta(days=1 - d)).date().isoformat(): 6000 for d in range(17)}
-    view["planner"].attach_plan(OPERATION, {"name": "bench-plan", "daily_out": plan_days})
+    plan = _plan(end)
+    if plain_plan:  # people out per day only, as before the plan's flights and bases
+        plan = {k: plan[k] for k in ("name", "daily_out")}
+    view["planner"].attach_plan(OPERATION, plan)
     _analyze(admin.engine)
     admin.engine.dispose()
     return {"people": imported.imported, "households": imported.households,
@@ -111,6 +117,27 @@ def _analyze(engine: Any) -> None:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         for table in ("persons", "events", "flights"):
             conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
+
+
+def _plan(end: Any) -> dict[str, Any]:
+    """A Kabul-sized plan outline (counts only): 17 days of people out, 2,400 departures with
+    people (150 a day), and the people at each of the scenario's staging bases every hour of
+    17 days, which the picture reads on every refresh to show beside the people there now."""
+    from evacops.demo import DEFAULT_SCENARIO
+    from evacops.scenario import load
+
+    first = end - timedelta(days=1)
+    start = first.replace(hour=0, minute=0, second=0, microsecond=0)
+    days = {(start + timedelta(days=d)).date().isoformat(): 6000 for d in range(17)}
+    departures = [[(start + timedelta(minutes=10 * k)).isoformat(), "HKIA", "Al Udeid",
+                   f"RCH{k % 40}", 380] for k in range(2400)]  # fmt: skip
+    bases = [s.name for s in load(DEFAULT_SCENARIO).sites if s.kind == "staging"]
+    hours = 17 * 24
+    occupancy = {"start": start.isoformat(), "period_h": 1,
+                 "sites": {b: [(37 * k + 11 * i) % 9000 for k in range(hours)]
+                           for i, b in enumerate(bases)}}  # fmt: skip
+    return {"name": "bench-plan", "daily_out": days, "departures": departures,
+            "occupancy": occupancy}  # fmt: skip
 
 
 def _fly(admin: Any, checked: list[str], end: Any) -> int:
@@ -201,6 +228,12 @@ def main() -> None:
     p.add_argument("--key-file", help="with --database-url: the master key's file")
     p.add_argument("--reuse", action="store_true", help="measure the operation built there")
     p.add_argument("--no-browser", action="store_true", help="the server's times only")
+    p.add_argument(
+        "--plain-plan",
+        action="store_true",
+        help="attach the plan's people out per day only (no departures, no bases): the "
+        "picture as it was before it showed them, for comparison",
+    )
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     from evacops.registry.settings import RegistrySettings
@@ -209,7 +242,7 @@ def main() -> None:
         url = a.database_url or f"sqlite:///{tmp}/bench.db"
         key = Path(a.key_file or Path(tmp) / "keys" / "master.key")
         t = time.perf_counter()
-        built = None if a.reuse else build_fast(url, key, a.people)
+        built = None if a.reuse else build_fast(url, key, a.people, plain_plan=a.plain_plan)
         setup_s = time.perf_counter() - t
         demo = Demo(
             settings=RegistrySettings(database_url=url, key_file=key),
@@ -221,6 +254,7 @@ def main() -> None:
             checked_in=0,
         )
         result = {"people": a.people, "database": url.split(":")[0], "built": built,
+                  "plain_plan": a.plain_plan,
                   "setup_s": setup_s, **measure(demo, a.runs, not a.no_browser)}  # fmt: skip
     if a.json:
         print(json.dumps(result, indent=2))
@@ -230,7 +264,8 @@ def main() -> None:
 
 def say(r: dict[str, Any], reused: bool) -> None:
     built = "reused" if reused else f"built in {r['setup_s']:.0f} s"
-    print(f"operation picture, {r['people']:,} people on {r['database']} ({built}):")
+    plan = "people out only" if r.get("plain_plan") else "departures and bases"
+    print(f"operation picture, {r['people']:,} people on {r['database']} ({built}; plan: {plan}):")
     for key, what in (("page", "GET the page"), ("live", "GET /picture/live"),
                       ("api_report", "GET /report")):  # fmt: skip
         m = r[key]
