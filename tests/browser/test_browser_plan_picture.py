@@ -115,6 +115,7 @@ def test_the_gate_page_shows_the_chosen_sites_call_forward(browser, planned_demo
         page.select_option("#site", site)
         assert [r.get_attribute("data-gate") for r in rows.all()] == shown, site
         assert page.locator("#calls-none").is_visible() == (not shown), site
+        assert page.locator("#calls").is_visible() == bool(shown), site  # its head row too
     # the choice is kept over a reload, and so is what it shows
     page.select_option("#site", "North Gate")
     page.reload()
