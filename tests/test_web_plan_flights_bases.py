@@ -83,14 +83,7 @@ def world(registry_env, admin, plan, monkeypatch) -> World:
     w.app = create_app(
         w.app.state.settings.model_copy(update={"scenario": path}), accounts=w.accounts
     )
-    make = w.accounts.registry
-
-    def registry(actor):
-        reg = make(actor)
-        reg.clock = lambda: w.now
-        return reg
-
-    monkeypatch.setattr(w.accounts, "registry", registry)
+    w.service_clock(monkeypatch, lambda: w.now)
     yield w
     w.app.state.replanner.shutdown()
 

@@ -309,14 +309,7 @@ def _now_at_the_moment(world: World, monkeypatch) -> None:
     The picture's form re-plans from now, and the test scenario's 12-hour horizon holds a
     moment only from 01:00 to 11:00 UTC of each day: on the real clock the test failed whenever
     it ran outside those hours."""
-    make = world.accounts.registry
-
-    def registry(actor):
-        reg = make(actor)
-        reg.clock = lambda: world.moment
-        return reg
-
-    monkeypatch.setattr(world.accounts, "registry", registry)
+    world.service_clock(monkeypatch, lambda: world.moment)
 
 
 def test_the_picture_form_asks_and_lists_it(world: World, monkeypatch):

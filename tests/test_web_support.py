@@ -54,6 +54,17 @@ class World:
     def client(self) -> TestClient:
         return TestClient(self.app, base_url="http://testserver")
 
+    def service_clock(self, monkeypatch, now) -> None:
+        """Every registry the service opens from now on reads the clock at ``now()``."""
+        make = self.accounts.registry
+
+        def registry(actor):
+            reg = make(actor)
+            reg.clock = now
+            return reg
+
+        monkeypatch.setattr(self.accounts, "registry", registry)
+
     def token(self, role: str) -> str:
         if role not in self._tokens:
             r = self.client().post("/api/v1/login", json={"name": role, "password": PASSWORD})

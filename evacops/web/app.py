@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evacops.errors import EvacopsError
 from evacops.registry.accounts import Accounts
-from evacops.web import idempotency, problems
+from evacops.web import idempotency, problems, refusals
 from evacops.web import security as sec
 from evacops.web.config import WebSettings
 from evacops.web.deps import authorize
@@ -154,9 +154,8 @@ def _scenario(settings: WebSettings) -> Any:
 def templates() -> Jinja2Templates:
     t = Jinja2Templates(directory=HERE / "templates")
     t.env.autoescape = True
-    # ``x|isolate``: x in a bidi isolate (U+2068 ... U+2069), for a value put into a translated
-    # sentence: a signed number or a time keeps its own order in a right-to-left line
-    t.env.filters["isolate"] = lambda x: f"\u2068{x}\u2069"
+    # ``x|isolate``: a value put into a translated sentence keeps its own order right to left
+    t.env.filters["isolate"] = refusals.isolate
     return t
 
 

@@ -154,10 +154,15 @@ def text(
         return fallback or msgid
 
 
+def isolate(value: Any) -> str:
+    """``value`` in a bidi isolate (U+2068 ... U+2069), so that a time, a signed number of
+    hours or a fleet's Latin name keeps its own order inside a right-to-left sentence."""
+    return f"\u2068{value}\u2069"
+
+
 def isolated(params: Mapping[str, Any] | None) -> dict[str, str]:
-    """``params`` each in a bidi isolate (U+2068 ... U+2069), so that a time, a signed number
-    of hours or a fleet's Latin name keeps its own order inside a right-to-left sentence."""
-    return {k: f"\u2068{v}\u2069" for k, v in dict(params or {}).items()}
+    """``params`` each in a bidi isolate (:func:`isolate`)."""
+    return {k: isolate(v) for k, v in dict(params or {}).items()}
 
 
 def of_error(gettext: Callable[[str], str], exc: Any) -> str:

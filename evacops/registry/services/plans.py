@@ -324,12 +324,11 @@ def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
     require(ctx.actor, Perm.report, op)
     with ctx.read() as conn:
         ctx.operation(conn, op)
-        plan = latest_plan(conn, op, HEAD)
+        plan = latest_plan(conn, op, (*HEAD, "occupancy"))
         if plan is None:
             return None
         out_per_day = reports.out_per_day(conn, op)
         flown = reports.flights_per_day(conn, op)
-        occupancy = _plan_event(conn, plan["event"], ("occupancy",))["occupancy"]
     first = date.fromisoformat(plan["first_day"])
     planned = plan["planned_out"]
     flights = plan.get("planned_flights")  # {UTC day of the plan's own calendar: flights}
@@ -363,7 +362,7 @@ def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
         "days": rows,
         "drift": _drift(rows, ctx.clock().astimezone(UTC).date(), plan.get("drift_pct")),
         "has_flights": flights is not None,
-        "bases": _bases_now(occupancy, shift, ctx.clock()),
+        "bases": _bases_now(plan["occupancy"], shift, ctx.clock()),
     }
 
 
@@ -379,11 +378,11 @@ def _bases_now(
     start = datetime.fromisoformat(occupancy["start"]) + shift
     step = timedelta(hours=float(occupancy["period_h"]))
     ended = int((now.astimezone(UTC) - start) // step)  # periods ended by now
-    n = max((len(v) for v in occupancy["sites"].values()), default=0)
-    if not 1 <= ended <= n:
+    periods = len(next(iter(occupancy["sites"].values())))  # (the same for every base)
+    if not 1 <= ended <= periods:
         return None
     at = start + ended * step
-    sites = {s: v[ended - 1] for s, v in occupancy["sites"].items() if len(v) >= ended}
+    sites = {s: v[ended - 1] for s, v in occupancy["sites"].items()}
     return {"at": at.isoformat(), "sites": sites}
 
 
