@@ -47,6 +47,7 @@ TABLES = (
     "schedule",
     "completion",
     "daily_out",
+    "daily_out_utc",
     "call_forward",
     "occupancy",
 )
@@ -66,6 +67,13 @@ def daily_out(plan: Plan) -> pd.DataFrame:
     """People off the evacuation airport per local calendar day, by cohort, with a total
     (:meth:`Plan.daily_out <evacops.plan.result.Plan.daily_out>`)."""
     return plan.daily_out()
+
+
+def daily_out_utc(plan: Plan) -> pd.DataFrame:
+    """People off the evacuation airport per UTC day, by cohort, with a total: the days an
+    operation's registry counts in, for the picture's plan against actual (``daily_out`` keeps
+    the scenario's own days for the planner)."""
+    return plan.daily_out(utc=True)
 
 
 def staging_occupancy(plan: Plan) -> pd.DataFrame:
@@ -90,6 +98,7 @@ def plan_tables(plan: Plan, names: Sequence[str] = TABLES) -> dict[str, pd.DataF
         "schedule": plan.schedule,
         "completion": plan.completion,
         "daily_out": lambda: daily_out(plan),
+        "daily_out_utc": lambda: daily_out_utc(plan),
         "call_forward": lambda: call_forward(plan),
         "occupancy": lambda: staging_occupancy(plan),
     }
@@ -334,18 +343,15 @@ def read_plan(pf: PlanFolder, net: Network) -> PlanArrays:
 def plan_outline(folder: str | Path) -> dict[str, Any]:
     """What an operation keeps of a plan (``evacops registry plan attach``): its name (the
     folder's), the digest of its scenario, its period (hours), its people out by the deadline
-    per cohort, its people out per day (``daily_out``'s total), its call-forward and its
+    per cohort, its people out per day (``daily_out``'s total, and ``daily_out_utc``'s where the
+    folder has it: the UTC days the operation's registry counts in), its call-forward and its
     departures, and its people at each staging base per period (where the folder has them:
     :func:`_bases`), as plain values (counts only)."""
     p = Path(folder)
     summary = _read_summary(p, folder)
     if not (p / "daily_out.csv").exists() and not (p / "daily_out.parquet").exists():
         raise _refuse(folder, f"daily_out.csv is missing; {_REPLAN}")
-    day = _table(p, "daily_out")
-    if day.index.name == "date":  # parquet keeps the index
-        day = day.reset_index()
-    if "date" not in day.columns or "total" not in day.columns:
-        raise _refuse(folder, f"daily_out has no date and total columns; {_REPLAN}")
+    utc = (p / "daily_out_utc.csv").exists() or (p / "daily_out_utc.parquet").exists()
     cohorts = summary.get("cohorts") or []
     return {
         "name": p.resolve().name,
@@ -356,15 +362,27 @@ def plan_outline(folder: str | Path) -> dict[str, Any]:
             for c in cohorts
             if "name" in c
         },
-        "daily_out": {str(d)[:10]: int(n) for d, n in zip(day["date"], day["total"], strict=True)},
+        "daily_out": _days(p, "daily_out"),
+        # a folder written before the UTC days has only the scenario's own days
+        **({"daily_out_utc": _days(p, "daily_out_utc")} if utc else {}),
         "call_forward": _timed_rows(p, "call_forward", _CALL_COLS),
         "departures": _timed_rows(p, "schedule", _SORTIE_COLS),
         **_bases(p, summary),
     }
 
 
+def _days(p: Path, table: str) -> dict[str, int]:
+    """A per-day table's total ({YYYY-MM-DD: people}): ``daily_out`` or ``daily_out_utc``."""
+    day = _table(p, table)
+    if day.index.name == "date":  # parquet keeps the index
+        day = day.reset_index()
+    if "date" not in day.columns or "total" not in day.columns:
+        raise _refuse(p, f"{table} has no date and total columns; {_REPLAN}")
+    return {str(d)[:10]: int(n) for d, n in zip(day["date"], day["total"], strict=True)}
+
+
 #: the tables :func:`plan_outline` reads
-OUTLINE = ("schedule", "daily_out", "call_forward", "occupancy")
+OUTLINE = ("schedule", "daily_out", "daily_out_utc", "call_forward", "occupancy")
 
 
 def _bases(p: Path, summary: dict[str, Any]) -> dict[str, Any]:

@@ -174,8 +174,8 @@ def plan_folder(tmp_path_factory) -> Path:
     return out
 
 
-def _daily_out(folder: Path) -> dict[str, int]:
-    with (folder / "daily_out.csv").open() as f:
+def _daily_out(folder: Path, table: str = "daily_out") -> dict[str, int]:
+    with (folder / f"{table}.csv").open() as f:
         return {row["date"]: int(row["total"]) for row in csv.DictReader(f)}
 
 
@@ -262,6 +262,6 @@ def test_the_demo_attaches_the_plan_it_is_given(plan_folder: Path, tmp_path: Pat
     finally:
         reporter.engine.dispose()
     assert pva["first_day"] == min(out_days) == demo.plan["first_day"]  # the first flight's day
-    planned = list(_daily_out(plan_folder).values())
+    planned = list(_daily_out(plan_folder, "daily_out_utc").values())  # the registry's days
     assert [d["planned"] for d in pva["days"]] == planned
     assert sum(d["actual"] for d in pva["days"]) == sum(out_days.values()) > 0

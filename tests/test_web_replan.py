@@ -217,6 +217,8 @@ def test_adopting_a_replan_sends_it_to_the_ramp_and_resets_the_days(world: World
     res = got["result"]
     assert plan["first_day"] == world.moment.date().isoformat()
     assert sum(plan["planned_out"]) == 1 + res["out_by_deadline_total"] - res["state"]["out_before"]
+    # its UTC days too (this scenario's own days are UTC days): the same people
+    assert plan["planned_out_utc"] == dict(zip(_days(plan), plan["planned_out"], strict=True))
     pic = world.client().get(f"{API}/picture", headers=world.auth("planner")).json()["plan"]
     assert pic["drift"]["actual"] == 1 and pic["days"][0]["actual"] == 1
     listed = world.client().get(f"{API}/replans", headers=world.auth("planner")).json()

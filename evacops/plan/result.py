@@ -239,12 +239,18 @@ class Plan:
             columns=self.network.cohorts,
         )
 
-    def daily_out(self) -> pd.DataFrame:
+    def daily_out(self, utc: bool = False) -> pd.DataFrame:
         """People off the evacuation airport per calendar day (in the time zone of the scenario's
         start), by cohort, with a total: whole people, each cohort's days adding up to its
-        ``evacuated`` in :meth:`completion` (the running total rounded down, differenced)."""
+        ``evacuated`` in :meth:`completion` (the running total rounded down, differenced).
+        With ``utc``, per UTC day, as an operation's registry counts its days: a period's people
+        fall on the UTC day of its middle (Kabul's hours start at half past in UTC, so the
+        period from 23:30 to 00:30 counts on the day it ends in)."""
         cum = np.floor(np.cumsum(self.out_by_period, axis=1) + EPS)
-        per = pd.DataFrame(cum.T, index=self.times, columns=self.network.cohorts)
+        times = self.times
+        if utc:
+            times = (times + pd.Timedelta(hours=self.network.period_h / 2)).tz_convert("UTC")
+        per = pd.DataFrame(cum.T, index=times, columns=self.network.cohorts)
         end = per.groupby(per.index.date).last()
         day = end.diff().fillna(end).astype(int)
         day.index.name = "date"

@@ -92,7 +92,9 @@ def show(user: UserOpt = None, operation: OpOpt = None, as_json: JsonOpt = False
         fail(f"operation {op}: no plan attached; attach one with 'evacops registry plan attach'")
         return
     t = Table(title=f"Operation {op}: plan {r['name']} (day 1 = {r['first_day']})")
-    cols = ["date", "day", "planned out", "actual out", "planned total", "actual total"]
+    # a plan attached before the UTC days has its people out on its own days
+    day = "date (UTC)" if r["utc_days"] else "date"
+    cols = [day, "day", "planned out", "actual out", "planned total", "actual total"]
     flights = r["has_flights"]
     for c in cols + (["flights planned", "flights flown"] if flights else []):
         t.add_column(c, justify="right")

@@ -29,28 +29,43 @@ from evacops.registry.store.tables import events
 MAX_PLAN_DAYS = 366
 
 
-def _check_outline(outline: dict[str, Any]) -> tuple[list[int], date]:
-    """The plan's people out per day (in order) and its own first day; one-line errors."""
-    daily = outline.get("daily_out")
+def _days_of(daily: Any, field: str) -> list[tuple[date, int]]:
+    """A plan's people out per day ({YYYY-MM-DD: people}), in order; one-line errors."""
     if not isinstance(daily, dict) or not daily:
-        raise RegistryError(
-            "give the plan's people out per day ({date: people})", field="daily_out"
-        )
+        raise RegistryError("give the plan's people out per day ({date: people})", field=field)
     try:
-        days = sorted((date.fromisoformat(str(d)), int(n)) for d, n in daily.items())
+        days = sorted((date.fromisoformat(str(d)), _people(n)) for d, n in daily.items())
     except (TypeError, ValueError):
         raise RegistryError(
-            "days as YYYY-MM-DD, people as whole numbers", field="daily_out"
+            "days as YYYY-MM-DD, people as whole numbers >= 0", field=field
         ) from None
-    if any(n < 0 for _, n in days):
-        raise RegistryError("people out must be >= 0", field="daily_out")
+    if (days[-1][0] - days[0][0]).days >= MAX_PLAN_DAYS:
+        raise RegistryError(f"a plan of at most {MAX_PLAN_DAYS} days", field=field)
+    return days
+
+
+def _check_outline(outline: dict[str, Any]) -> tuple[list[int], date]:
+    """The plan's people out per day (in order) and its own first day; one-line errors."""
+    days = _days_of(outline.get("daily_out"), "daily_out")
     first = days[0][0]
-    if (days[-1][0] - first).days >= MAX_PLAN_DAYS:
-        raise RegistryError(f"a plan of at most {MAX_PLAN_DAYS} days", field="daily_out")
     per_day = [0] * ((days[-1][0] - first).days + 1)
     for d, n in days:
         per_day[(d - first).days] = n
     return per_day, first
+
+
+def _check_utc_days(outline: dict[str, Any], per_day: list[int]) -> dict[str, int] | None:
+    """The plan's people out per UTC day of its own calendar (``daily_out_utc``: the days the
+    registry counts in), where the outline has them: the same people as its own days."""
+    if outline.get("daily_out_utc") is None:
+        return None
+    days = _days_of(outline["daily_out_utc"], "daily_out_utc")
+    if sum(n for _, n in days) != sum(per_day):
+        raise RegistryError(
+            f"the same people as daily_out ({sum(per_day)}), counted by UTC day",
+            field="daily_out_utc",
+        )
+    return {d.isoformat(): n for d, n in days}
 
 
 MAX_CALL_ROWS = 50_000
@@ -198,6 +213,7 @@ def attach_plan(
     date). Returns what was recorded."""
     require(ctx.actor, Perm.plan, op)  # planners; admins hold every permission
     per_day, own_first = _check_outline(outline)
+    per_utc_day = _check_utc_days(outline, per_day)
     name = str(outline.get("name") or "plan")
     digest = outline.get("scenario_sha256")
     check_length("name", name, 200)
@@ -223,6 +239,7 @@ def attach_plan(
         "plan_first_day": own_first.isoformat(),
         "first_day": (first_day or own_first).isoformat(),
         "planned_out": per_day,
+        "planned_out_utc": per_utc_day,
         "planned_flights": _flights_per_day(timed["departures"]),
         "occupancy": occupancy,
         "drift_pct": drift,
@@ -271,7 +288,8 @@ def plan_rows_now(
 #: what most readers of the latest plan need of it: all but its timed rows (:data:`TIMED`, up to
 #: thousands of rows each, read only by the page that shows them)
 HEAD = ("name", "scenario_sha256", "period_h", "out_by_deadline", "plan_first_day", "first_day",
-        "planned_out", "planned_flights", "drift_pct", "replan")  # fmt: skip
+        "planned_out", "planned_out_utc", "planned_flights", "drift_pct",
+        "replan")  # fmt: skip
 
 
 def latest_plan(
@@ -317,7 +335,8 @@ def _plan_event(conn: Connection, last: int, keys: tuple[str, ...] | None) -> di
 
 def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
     """The latest plan next to what happened: people out per UTC day, planned and actual (first
-    departures, as the report counts them), one row per day from the first day of either to
+    departures, as the report counts them; ``utc_days`` false for a plan attached with its own
+    days only, which are then laid as they are), one row per day from the first day of either to
     the last, with running totals; flights with people per day, planned and actual (their
     departures), where the plan has them; and the plan's people at each staging base now
     (``bases``, :func:`_bases_now`). None when no plan is attached."""
@@ -330,19 +349,23 @@ def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
         out_per_day = reports.out_per_day(conn, op)
         flown = reports.flights_per_day(conn, op)
     first = date.fromisoformat(plan["first_day"])
-    planned = plan["planned_out"]
-    flights = plan.get("planned_flights")  # {UTC day of the plan's own calendar: flights}
     shift = first - date.fromisoformat(plan["plan_first_day"])
-    last = first + timedelta(days=len(planned) - 1)
-    actual_days = [date.fromisoformat(d) for d in (*out_per_day, *flown)]
-    actual_days += [date.fromisoformat(d) + shift for d in flights or {}]
-    start = min([first, *actual_days])
-    end = max([last, *actual_days])
+    flights = plan.get("planned_flights")  # {UTC day of the plan's own calendar: flights}
+    # people out planned per UTC day of the operation's calendar; a plan attached before the
+    # UTC days has only its own days, laid from day 1
+    own = plan.get("planned_out_utc") or {
+        (date.fromisoformat(plan["plan_first_day"]) + timedelta(days=k)).isoformat(): n
+        for k, n in enumerate(plan["planned_out"])
+    }
+    planned = {(date.fromisoformat(d) + shift).isoformat(): n for d, n in own.items()}
+    days = [date.fromisoformat(d) for d in (*planned, *out_per_day, *flown)]
+    days += [date.fromisoformat(d) + shift for d in flights or {}]
+    start, end = min([first, *days]), max([first, *days])
     rows, cum_p, cum_a = [], 0, 0
     for i in range((end - start).days + 1):
         d = start + timedelta(days=i)
         k = (d - first).days
-        p = planned[k] if 0 <= k < len(planned) else 0
+        p = planned.get(d.isoformat(), 0)
         a = out_per_day.get(d.isoformat(), 0)
         cum_p, cum_a = cum_p + p, cum_a + a
         rows.append(
@@ -358,7 +381,8 @@ def plan_vs_actual(ctx: Context, op: str) -> dict[str, Any] | None:
         "first_day": plan["first_day"],
         "plan_first_day": plan["plan_first_day"],
         "attached_at": plan["attached_at"],
-        "planned": sum(planned),
+        "planned": sum(planned.values()),
+        "utc_days": bool(plan.get("planned_out_utc")),
         "days": rows,
         "drift": _drift(rows, ctx.clock().astimezone(UTC).date(), plan.get("drift_pct")),
         "has_flights": flights is not None,

@@ -373,15 +373,16 @@ def adopt_replan(ctx: Context, op: str, request: int) -> dict[str, Any]:
     outline["departures"] = flown + list(outline.get("departures") or [])
     shift = _shift(plan)
     moment_day = (datetime.fromisoformat(asked["at"]) - shift).date()
-    daily: dict[str, int] = {}
-    plan_first = date.fromisoformat(plan["plan_first_day"])
-    for d, n in actual.items():
-        own = date.fromisoformat(d) - shift
-        if plan_first <= own <= moment_day:
-            daily[own.isoformat()] = n
-    for d, n in outline["daily_out"].items():
-        if date.fromisoformat(d) >= moment_day:
-            daily[d] = daily.get(d, 0) + int(n)
+    # the plan's first day of either kind (its UTC days may start the day before its own)
+    plan_first = min(
+        date.fromisoformat(d)
+        for d in (plan["plan_first_day"], *(plan.get("planned_out_utc") or ()))
+    )
+    own_days = {date.fromisoformat(d) - shift: n for d, n in actual.items()}
+    past = {d.isoformat(): n for d, n in own_days.items() if plan_first <= d <= moment_day}
+    daily = _days_joined(past, outline["daily_out"])
+    if outline.get("daily_out_utc") is not None:
+        outline["daily_out_utc"] = _days_joined(past, outline["daily_out_utc"])
     first = min(date.fromisoformat(d) for d in daily)
     outline.update(
         name=f"re-plan {request}",
@@ -391,3 +392,13 @@ def adopt_replan(ctx: Context, op: str, request: int) -> dict[str, Any]:
         replan=request,
     )
     return plans.attach_plan(ctx, op, outline, first_day=first + shift)
+
+
+def _days_joined(past: dict[str, int], replan: dict[str, int]) -> dict[str, int]:
+    """People out per day of an adopted re-plan: those actually out through the moment's day
+    (``past``, on the plan's calendar), plus the re-plan's (nobody before its moment; every
+    day of it kept, so none of its people is dropped where its days are not UTC days)."""
+    daily = dict(past)
+    for d, n in replan.items():
+        daily[d] = daily.get(d, 0) + int(n)
+    return daily

@@ -71,7 +71,14 @@ class PlanOutline(BaseModel):
 
     name: str = Field("plan", max_length=200)
     scenario_sha256: str | None = Field(None, min_length=64, max_length=64)
-    daily_out: dict[str, int] = Field(description="YYYY-MM-DD: people out that day")
+    daily_out: dict[str, int] = Field(
+        description="YYYY-MM-DD: people out that day (the plan's own days: its scenario's zone)"
+    )
+    daily_out_utc: dict[str, int] | None = Field(
+        None,
+        description="YYYY-MM-DD: people out that UTC day (the same people; the picture compares "
+        "them with the days the registry counts, which are UTC days)",
+    )
     period_h: float | None = Field(
         None, gt=0, le=24, description="the plan's period in hours (a re-plan here uses it)"
     )
