@@ -159,3 +159,23 @@ def test_stay_limit_where_people_appear_is_refused():
     d["sites"][0]["max_stay_h"] = 5  # CAMP is the cohort's origin
     with pytest.raises(ScenarioError, match=r"people appear at 'CAMP'.*remove max_stay_h"):
         scenario_from(d)
+
+
+def test_slots_at_periods_longer_than_an_hour_allow_the_rate_times_the_period():
+    """3.75 departures an hour at 3-hour periods: at most 45 in any 12 hours (the window in
+    which the rate is whole) and at most 12 (3.75 x 3, rounded up) in any one period, not 4 (the
+    hour's cap applied to a 3-hour period, which let 16 leave). 40 aircraft wait at EVAC with
+    4,000 people: all of them leave within the 12 hours. A window reaching back before the start
+    holds only its periods' rates, so by the end of period k at most 11.25 x (k + 1) leave:
+    11 a period for three periods, then the last 7."""
+    d = shuttle_dict()
+    d["time"]["period"] = "3h"
+    d["sites"][1]["airfield"]["departure_slots_per_h"] = 3.75
+    d["fleets"][0]["count"] = 40
+    d["cohorts"][0]["size"] = 4000
+    p = solve_plan(scenario_from(d), check_binding=0)
+    net = p.network
+    evac = list(net.sites).index("EVAC")
+    per_period = p.sortie_counts[net.move_from == evac].sum(axis=0)
+    assert list(per_period) == [11, 11, 11, 7]
+    assert round(p.out_by_period.sum()) == 4000

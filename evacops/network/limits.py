@@ -62,15 +62,18 @@ def site_stays(sc: Scenario, tl: Timeline) -> tuple[np.ndarray, np.ndarray]:
 
 
 def hour_peak(period_h: float, per_h: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(periods in one hour (S,), movements allowed in any hour (S, T)) where a rate is enforced
-    over a window longer than an hour: the rate rounded up, so that a window cannot bunch its
-    movements into one hour (3.75/h: 15 in any 4 h and at most 4 in any hour)."""
+    """(periods in the shortest span (S,), movements allowed in any such span (S, T)) where a
+    rate is enforced over a window longer than that span: the span is one hour, or one period
+    where periods are longer; it holds at most the rate x its hours, rounded up, so that a window
+    cannot bunch its movements into one span (3.75/h at 1-hour periods: 15 in any 4 h and at
+    most 4 in any hour; at 3-hour periods: 45 in any 12 h and at most 12 in any period)."""
     hp = max(1, round(1 / period_h))
+    span_h = hp * period_h  # one hour, or one longer period
     S, T = per_h.shape
     peak = np.full((S, T), INF)
     longer = w > hp
     if longer.any():
-        r = np.where(np.isfinite(per_h), np.ceil(per_h - 1e-9), INF)
+        r = np.where(np.isfinite(per_h), np.ceil(per_h * span_h - 1e-9), INF)
         # the most the rate allows in the hour ending in each period
         padded_r = np.concatenate([np.full((S, hp - 1), -INF), r], axis=1)
         r_max = np.stack([padded_r[:, k : k + T] for k in range(hp)]).max(axis=0)
