@@ -104,7 +104,9 @@ def priority_sentence(summary: dict[str, Any]) -> str:
         return (
             f"Priority: over {pairs} ({'; '.join(summary['pairs'])}), no seat out of the "
             "evacuation airport went to a lower-priority person while a higher-priority one "
-            "waited there."
+            "waited there. People not yet at the airport, and cohorts that may not fly the same "
+            "way (another nation's aircraft), are not in this order: the plan trades them by "
+            "their priorities as weights."
         )
     bad = "; ".join(
         f"{r['lower']} before {r['higher']}: {r['people']:,.0f} people in {r['periods']} periods"

@@ -3,7 +3,6 @@ schedule, completion per cohort and the summary printed by ``evacops plan --json
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -22,6 +21,39 @@ EPS = 1e-6
 
 def _whole(x: float) -> int:
     return int(np.floor(x + EPS))
+
+
+def take_aircraft(
+    queue: list[tuple[int, int]],
+    k: int,
+    t: int,
+    available: int,
+    flown: dict[int, list[int]],
+    day: int,
+) -> list[int] | None:
+    """The ``k`` aircraft of a fleet at one station (``queue``: (period ready, aircraft)) that
+    fly a sortie leaving in period ``t``, taken out of the queue; None if fewer are ready. Of
+    those ready by ``t``: first the aircraft numbered within the fleet's ``available`` count
+    (aircraft become available in number order, as the simulator has them, so an aircraft that
+    is not yet available never carries a sortie while one that is waits), then those with the
+    fewest sorties in the last ``day`` periods (``flown``: each aircraft's departures), so that
+    the fleet's crew limit, a rate per aircraft and day for the fleet as a whole, falls on its
+    aircraft as evenly as the sorties allow; then the lowest number. Any choice among the ready
+    aircraft keeps the schedule feasible: the model conserves a fleet's aircraft station by
+    station, not by number."""
+    ready = [e for e in queue if e[0] <= t]
+    if len(ready) < k:
+        return None
+
+    def key(entry: tuple[int, int]) -> tuple[bool, int, int]:
+        aid = entry[1]
+        recent = sum(1 for d in flown.get(aid, ()) if d > t - day)
+        return (aid >= available, recent, aid)
+
+    chosen = sorted(ready, key=key)[:k]
+    for e in chosen:
+        queue.remove(e)
+    return [aid for _, aid in chosen]
 
 
 def largest_remainder(values: np.ndarray, total: int) -> np.ndarray:
@@ -139,25 +171,27 @@ class Plan:
 
     @cached_property
     def _schedule(self) -> pd.DataFrame:
-        """Give every sortie an aircraft: a ready aircraft of the fleet at the origin, earliest
-        ready first; loads split over the sortie's aircraft in whole people, cohort by cohort."""
+        """Give every sortie an aircraft of the fleet ready at the origin (:func:`take_aircraft`);
+        loads split over the sortie's aircraft in whole people, cohort by cohort."""
         net = self.network
         counts = self.sortie_counts
         arc_of_move = {int(m): a for a, m in enumerate(net.arc_move) if m >= 0}
         rows: list[dict[str, Any]] = []
+        day = max(1, round(24 / net.period_h))
         for fi, fname in enumerate(net.fleets):
             n_air = int(net.fleet_count[fi])
             home = net.stations[net.fleet_home_station[fi]][1]
             ready: dict[int, list[tuple[int, int]]] = {home: [(0, i) for i in range(n_air)]}
-            for q in ready.values():
-                heapq.heapify(q)
+            flown: dict[int, list[int]] = {}  # aircraft: its departure periods
             moves = np.flatnonzero(net.move_fleet == fi)
             events = sorted((int(t), int(m)) for m in moves for t in np.flatnonzero(counts[m] > 0))
             for t, m in events:
                 k = counts[m, t]
                 origin, dest = int(net.move_from[m]), int(net.move_to[m])
                 q = ready.setdefault(origin, [])
-                if k > len(q) or (q and sorted(q)[k - 1][0] > t):
+                avail = int(net.fleet_avail[fi, t])
+                picked = take_aircraft(q, int(k), t, avail, flown, day)
+                if picked is None:
                     raise AssertionError(
                         f"no ready aircraft of {fname} at {net.sites[origin]} in period {t}"
                     )  # a bug: the model conserves aircraft
@@ -175,9 +209,9 @@ class Plan:
                             loads[c, j] += take
                             room[j] -= take
                             left -= take
-                for j in range(k):
-                    _, aid = heapq.heappop(q)
-                    heapq.heappush(ready.setdefault(dest, []), (t + int(net.move_ready[m]), aid))
+                for j, aid in enumerate(picked):
+                    ready.setdefault(dest, []).append((t + int(net.move_ready[m]), aid))
+                    flown.setdefault(aid, []).append(t)
                     row = {
                         "aircraft": f"{fname}-{aid + 1:02d}",
                         "fleet": fname,
