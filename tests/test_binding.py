@@ -5,6 +5,7 @@ test_binding_properties.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -175,9 +176,16 @@ def test_sentences_carry_the_numbers_of_the_json(small_plan):
         text, unit = b["text"], b["unit"]
         best = b["checked"] or b["estimate"]
         m = re.search(r"about " + _NUM + r" (more|fewer) people out by (.+?) \(", text)
+        margin = re.search(
+            r"at the margin only, " + _NUM + r" per .+? (more|fewer) people out by (.+?) \(", text
+        )
         if m:
             assert _number(m.group(1)) == abs(round(best["people_out"]))
             assert m.group(3) == b["deadline"]
+        elif margin:  # not re-solved, the basis exact for less than one step
+            assert b["checked"] is None and (b["exact_up_to"] or 0.0) < b["step"]
+            assert _number(margin.group(1)) == abs(round(b["estimate"]["people_out"]))
+            assert margin.group(3) == b["deadline"]
         else:
             assert abs(best["people_out"]) < 0.5
         assert ("checked by re-solving" in text) == (b["checked"] is not None)
@@ -213,3 +221,32 @@ def test_the_terminal_json_and_report_show_the_same_bottlenecks(tmp_path):
     flat = " ".join(printed.stdout.split())
     assert "Bottlenecks, in people out by 1 Jan 12:00" in flat
     assert texts[0] in flat
+
+
+def test_an_unchecked_rate_that_holds_for_less_than_a_step_is_not_given_as_one_steps_figure(
+    slots_plan,
+):
+    """Not re-solved, with the basis exact for a small part of one step only, the sentence
+    gives the rate at the margin and says it is not one step's figure (on Kabul the basis said
+    7,689 people for one more sortie a day, the re-solve 1,370)."""
+    top = dataclasses.replace(
+        slots_plan.binding[0],
+        checked=None,
+        exact_up_to=0.0015,
+        range_closed=False,
+        unchecked="no re-solves asked for (--check 0)",
+    )
+    text = top.sentence()
+    assert "about" not in text
+    assert "at the margin only, 1,200 per slot/h more people out by 1 Jan 12:00" in text
+    assert "exact up to at least 0.0015 slot/h" in text
+    # within its range, or checked, it is one step's figure as before
+    whole = dataclasses.replace(top, exact_up_to=1.5)
+    assert whole.sentence().startswith(
+        "one more departure slot per hour at EVAC, 1 Jan: about 1,200 more people out by"
+    )
+    assert (
+        slots_plan.binding[0]
+        .sentence()
+        .startswith("one more departure slot per hour at EVAC, 1 Jan: about 1,200")
+    )

@@ -105,6 +105,14 @@ class Bottleneck:
             return f"checked by re-solving; the optimal basis gives {est}, {self._range_text()}"
         return f"{est} from the optimal basis, {self._range_text()}; not checked: {self.unchecked}"
 
+    def _margin_only(self) -> bool:
+        """Not re-solved, and the basis's rate is known to hold for less than one step: its
+        figure for one step is no estimate of it (on Kabul one more sortie a day for the onward
+        C-17s' crews: 7,689 people by the basis, exact up to 0.0015 of a step; 1,370 re-solved)."""
+        if self.checked is not None or self.range_kind not in ("none", "closed", "at least"):
+            return False
+        return (self.exact_up_to or 0.0) < 1.0
+
     def sentence(self) -> str:
         """The bottleneck in one sentence, with the numbers of :meth:`as_dict`."""
         head = self.what + (f", {self.days}" if self.days else "")
@@ -112,6 +120,13 @@ class Bottleneck:
             head = "Next limit: " + head
         b = self.best
         n = round(b.people)
+        if self._margin_only() and abs(b.people) >= PEOPLE_TOL:
+            more = "more" if n > 0 else "fewer"
+            return (
+                f"{head}: at the margin only, {abs(n):,} {self.per_text()} {more} people out by "
+                f"{self.deadline} (the optimal basis's rate, {self._range_text()}; not what one "
+                f"whole step gets; not checked: {self.unchecked})."
+            )
         if abs(b.people) >= PEOPLE_TOL:
             more = "more" if n > 0 else "fewer"
             s = f"{head}: about {abs(n):,} {more} people out by {self.deadline} ({self._source()})"
