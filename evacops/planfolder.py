@@ -69,13 +69,6 @@ def daily_out(plan: Plan) -> pd.DataFrame:
     return plan.daily_out()
 
 
-def daily_out_utc(plan: Plan) -> pd.DataFrame:
-    """People off the evacuation airport per UTC day, by cohort, with a total: the days an
-    operation's registry counts in, for the picture's plan against actual (``daily_out`` keeps
-    the scenario's own days for the planner)."""
-    return plan.daily_out(utc=True)
-
-
 def staging_occupancy(plan: Plan) -> pd.DataFrame:
     """People at each staging base at the end of each period (periods x staging bases, whole
     people): what the operation picture shows beside each base's people now."""
@@ -98,7 +91,8 @@ def plan_tables(plan: Plan, names: Sequence[str] = TABLES) -> dict[str, pd.DataF
         "schedule": plan.schedule,
         "completion": plan.completion,
         "daily_out": lambda: daily_out(plan),
-        "daily_out_utc": lambda: daily_out_utc(plan),
+        # the same people per UTC day: the days the operation's registry counts in
+        "daily_out_utc": lambda: plan.daily_out(utc=True),
         "call_forward": lambda: call_forward(plan),
         "occupancy": lambda: staging_occupancy(plan),
     }
