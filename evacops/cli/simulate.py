@@ -41,6 +41,10 @@ def _sim_tables(s: dict, daily) -> list[Table]:
         ("load factor P50", "-" if a["load_factor_p50"] is None else f"{a['load_factor_p50']:.0%}"),
         ("aircraft holding in the air P50", f"{a['air_holding_hours_p50']:,.0f} h"),
         ("aircraft sent off the ramp P50", f"{o['aircraft_sent_off_the_ramp_p50']:,.0f}"),
+        (
+            "aircraft-hours past a ground limit P50",
+            f"{o['aircraft_hours_over_ground_limit_p50']:,.0f}",
+        ),
         ("turned away at screening P50", f"{o['people_turned_away_at_screening_p50']:,.0f}"),
         ("gave up for good P50", f"{o['people_gave_up_for_good_p50']:,.0f}"),
         ("person-hours beyond a stay limit P50", f"{o['person_hours_over_stay_p50']:,.0f}"),

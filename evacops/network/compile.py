@@ -12,13 +12,14 @@ Rounding to periods (period length Δ):
   ``ceil((block_time_h + ground_time_h) / Δ)`` periods after it left, so the two roundings are not
   added twice;
 - a closure blocks every period it overlaps (one to the horizon's end, the periods after it
-  too); a site that opens at time x is closed before it.
+  too); a site that opens at time x is closed before it;
+- an airfield's ``max_ground_h`` lets an aircraft wait once ready ``floor((max_ground_h -
+  ground_time_h) / Δ)`` periods (:func:`~evacops.network.limits.station_waits`).
 
 :func:`compile_network` puts together one function per component: sites (:func:`site_capacity`,
-:func:`site_openness`, :func:`site_rates`: holding capacity and crowd area, openness, processing
-rates, slots and MOG; :mod:`evacops.network.limits` for rates that change over time and stays),
-cohorts (:func:`cohort_appearance`), fleets and their moves (:func:`fleet_availability`,
-:func:`fleet_moves`: aircraft, stations, sorties' timing), people arcs (:func:`people_arcs`).
+:func:`site_openness`, :func:`site_rates`; :mod:`evacops.network.limits` for rates that change
+over time, stays and ground limits), cohorts (:func:`cohort_appearance`), fleets and their moves
+(:func:`fleet_availability`, :func:`fleet_moves`), people arcs (:func:`people_arcs`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from functools import cached_property
 import numpy as np
 
 from evacops.network.keys import air_arc_name, move_name, station_name
-from evacops.network.limits import airfield_rates, site_stays
+from evacops.network.limits import airfield_rates, site_stays, station_waits, window_hours
 from evacops.scenario import Scenario, Timeline, allowed_sites, cohort_may_fly
 
 INF = np.inf
@@ -91,6 +92,7 @@ class Network:
     arc_load: np.ndarray  # (A,) seats per sortie on an air arc (max_load on surge legs), 0 ground
     fleet_sorties_day: np.ndarray  # (F,) sorties per aircraft in any 24 h, inf = no limit
     fleet_up: np.ndarray  # (F,) share of available aircraft that may be in use (maintenance)
+    station_wait: np.ndarray  # (K,) periods an aircraft may wait there once ready, -1 = any
     # a re-plan's people present at a site with a stay limit (or on their way to it) at its
     # moment, by the period they appear: they may stay to the end (evacops.plan.replan)
     stay_exempt: np.ndarray | None = None  # (S, T) cumulative, None: nobody
@@ -165,15 +167,16 @@ class Network:
         """(periods in the window (S,), movements allowed in the window ending in each period
         (S, T)) of a rate per hour that may change over time (``dep_rate``...).
 
-        The window is the shortest of :data:`SLOT_WINDOWS_H` in which every rate the site ever
-        has allows a whole number of movements (within 0.05), as in :meth:`slot_windows`; the
-        allowance of a window is the sum of its periods' rates x period length.
+        The window is the shortest of :data:`~evacops.network.limits.SLOT_WINDOWS_H` in which
+        every rate the site ever has allows a whole number of movements (within 0.05), as in
+        :meth:`slot_windows`; the allowance of a window is the sum of its periods' rates x
+        period length.
         """
         S, T = per_h.shape
         w = np.ones(S, dtype=int)
         rhs = np.full((S, T), INF)
         dt = self.period_h
-        hours = _window_hours(dt)
+        hours = window_hours(dt)
         for s in range(S):
             rates = np.unique(per_h[s][np.isfinite(per_h[s])])
             if rates.size == 0:
@@ -201,7 +204,7 @@ class Network:
         w = np.ones(S, dtype=int)
         rhs = np.full(S, INF)
         dt = self.period_h
-        hours = _window_hours(dt)
+        hours = window_hours(dt)
         for s in range(S):
             r = float(per_h[s])
             if not np.isfinite(r):
@@ -210,16 +213,6 @@ class Network:
             w[s] = max(1, round(pick / dt))
             rhs[s] = r * pick
         return w, rhs
-
-
-SLOT_WINDOWS_H: tuple[float, ...] = (1, 2, 3, 4, 6, 8, 12, 24)
-
-
-def _window_hours(dt: float) -> list[float]:
-    """The slot windows that are a whole number of periods of ``dt`` hours."""
-    return [h for h in SLOT_WINDOWS_H if h >= dt - 1e-9 and abs(h / dt - round(h / dt)) < 1e-9] or [
-        dt
-    ]
 
 
 # ---- compiling, one component at a time -------------------------------------------------------
@@ -597,4 +590,5 @@ def compile_network(sc: Scenario, period: str | None = None) -> Network:
             [INF if f.max_sorties_per_day is None else f.max_sorties_per_day for f in sc.fleets]
         ),
         fleet_up=np.array([1.0 - f.maintenance_down_fraction for f in sc.fleets]),
+        station_wait=station_waits(sc, tl, mv.stations),
     )

@@ -61,6 +61,31 @@ def site_stays(sc: Scenario, tl: Timeline) -> tuple[np.ndarray, np.ndarray]:
     return stay.astype(int), dwell.astype(int)
 
 
+SLOT_WINDOWS_H: tuple[float, ...] = (1, 2, 3, 4, 6, 8, 12, 24)
+
+
+def window_hours(dt: float) -> list[float]:
+    """The slot windows that are a whole number of periods of ``dt`` hours."""
+    return [h for h in SLOT_WINDOWS_H if h >= dt - 1e-9 and abs(h / dt - round(h / dt)) < 1e-9] or [
+        dt
+    ]
+
+
+def station_waits(sc: Scenario, tl: Timeline, stations: list[tuple[int, int]]) -> np.ndarray:
+    """(K,) periods an aircraft of each station (fleet, site) may wait once ready, -1 where the
+    site's airfield sets no ``max_ground_h``: the limit less the type's ground time there,
+    rounded down (the model's ground time is itself rounded up to whole periods, so time on
+    the ground, landing to take-off, stays within the limit plus one period's rounding)."""
+    out = np.full(len(stations), -1, dtype=int)
+    for k, (fi, si) in enumerate(stations):
+        af = sc.sites[si].airfield
+        if af is None or af.max_ground_h is None:
+            continue
+        spare = af.max_ground_h - af.ground_time_for(sc.fleets[fi].type)
+        out[k] = max(0, math.floor(spare / tl.period_h + 1e-9))
+    return out
+
+
 def hour_peak(period_h: float, per_h: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(periods in the shortest span (S,), movements allowed in any such span (S, T)) where a
     rate is enforced over a window longer than that span: the span is one hour, or one period

@@ -59,6 +59,7 @@ def _define_aircraft_limits(
     (the MIP's path, not its answer, changes)."""
     con.define_aircraft_balance(m, net, aircraft)
     con.define_fleet_availability(m, net, aircraft)
+    con.define_ground_limit(m, net, aircraft)
     con.define_slots(m, net, aircraft)
     con.define_mog(m, net, aircraft, reduce)
     limits.define_crew_limits(m, net, aircraft)

@@ -143,6 +143,26 @@ def define_fleet_availability(m: linopy.Model, net: Network, aircraft: AircraftV
     add_rows(m, net, "Station-availability", [(lab, 1.0)], ["station", "period"], ">=", need)
 
 
+def define_ground_limit(m: linopy.Model, net: Network, aircraft: AircraftVars) -> None:
+    """At an airfield with ``max_ground_h``: aircraft idle at a station at the end of a period
+    <= aircraft that became ready there within its last ``W`` periods (``station_wait``, the
+    limit less the ground time). With the earliest ready leaving first (the per-aircraft
+    schedule's rule there, :func:`evacops.plan.result.take_aircraft`), the aircraft left are
+    the latest ready, so none waits more than ``W`` periods once ready."""
+    K, w = len(net.stations), net.station_wait
+    if not (w >= 0).any():
+        return
+    ins = _by(net.move_to_station, K)
+    lag0 = np.where(ins >= 0, net.move_ready[np.maximum(ins, 0)], 0)
+    span = max(1, int(w.max()))
+    idx, lag = window(ins, lag0, span)
+    step = np.tile(np.arange(span), ins.shape[1])[None, :]
+    idx = np.where(step < w[:, None], idx, -1)  # a station's own W terms per inbound move
+    parts = [(aircraft.idle[:, :, None], 1.0), (gather(aircraft.sortie, idx, lag), -1.0)]
+    rhs = np.where(w >= 0, 0.0, np.inf)[:, None] * np.ones((1, net.T))
+    add_rows(m, net, "Station-ground", parts, ["station", "period"], "<=", rhs)
+
+
 def _runway_terms(net: Network, deps: bool, arrs: bool) -> tuple[np.ndarray, np.ndarray]:
     """(moves, lags) padded per site: departures from it (lag 0) and/or landings at it (lag:
     the move's landing time)."""

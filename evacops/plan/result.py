@@ -30,6 +30,7 @@ def take_aircraft(
     available: int,
     flown: dict[int, list[int]],
     day: int,
+    fifo: bool = False,
 ) -> list[int] | None:
     """The ``k`` aircraft of a fleet at one station (``queue``: (period ready, aircraft)) that
     fly a sortie leaving in period ``t``, taken out of the queue; None if fewer are ready. Of
@@ -40,15 +41,17 @@ def take_aircraft(
     the fleet's crew limit, a rate per aircraft and day for the fleet as a whole, falls on its
     aircraft as evenly as the sorties allow; then the lowest number. Any choice among the ready
     aircraft keeps the schedule feasible: the model conserves a fleet's aircraft station by
-    station, not by number."""
+    station, not by number. Where the airfield limits time on the ground (``fifo``: its
+    ``max_ground_h``) the earliest ready go first, before all that: the model's
+    ``Station-ground`` rows hold for that order."""
     ready = [e for e in queue if e[0] <= t]
     if len(ready) < k:
         return None
 
-    def key(entry: tuple[int, int]) -> tuple[bool, int, int]:
+    def key(entry: tuple[int, int]) -> tuple[int, bool, int, int]:
         aid = entry[1]
         recent = sum(1 for d in flown.get(aid, ()) if d > t - day)
-        return (aid >= available, recent, aid)
+        return (entry[0] if fifo else 0, aid >= available, recent, aid)
 
     chosen = sorted(ready, key=key)[:k]
     for e in chosen:
@@ -190,7 +193,8 @@ class Plan:
                 origin, dest = int(net.move_from[m]), int(net.move_to[m])
                 q = ready.setdefault(origin, [])
                 avail = int(net.fleet_avail[fi, t])
-                picked = take_aircraft(q, int(k), t, avail, flown, day)
+                fifo = bool(net.station_wait[net.move_from_station[m]] >= 0)
+                picked = take_aircraft(q, int(k), t, avail, flown, day, fifo)
                 if picked is None:
                     raise AssertionError(
                         f"no ready aircraft of {fname} at {net.sites[origin]} in period {t}"

@@ -125,7 +125,32 @@ def check_site(names: _Names, i: int, s: Site) -> list[Problem]:
         for j, ch in enumerate(s.airfield.slot_changes):
             if names.hours(ch.to) <= names.hours(ch.from_):
                 out.append((("sites", i, "airfield", "slot_changes", j), "to must be after from"))
+        out += _ground_limit(names, i, s)
     return out + check_site_limits(names, i, s)
+
+
+def _ground_limit(names: _Names, i: int, s: Site) -> list[Problem]:
+    """An airfield's ``max_ground_h`` leaves every type that lands there its ground time."""
+    af = s.airfield
+    if af is None or af.max_ground_h is None:
+        return []
+    lands = {
+        f.type
+        for f in names.sc.fleets
+        for n in f.legs
+        if (lg := names.legs.get(n)) is not None and s.name in (lg.origin, lg.destination)
+    }
+    short = sorted(t for t in lands if af.ground_time_for(t) > af.max_ground_h)
+    if not short:
+        return []
+    t = short[0]
+    return [
+        (
+            ("sites", i, "airfield", "max_ground_h"),
+            f"{af.max_ground_h:g} h is shorter than the ground time of {t!r} there "
+            f"({af.ground_time_for(t):g} h); raise max_ground_h to at least that",
+        )
+    ]
 
 
 def check_site_limits(names: _Names, i: int, s: Site) -> list[Problem]:
@@ -234,6 +259,14 @@ def _fleet_home(names: _Names, i: int, f: Fleet) -> tuple[Site | None, list[Prob
                 ("fleets", i, "home"),
                 f"home {f.home!r} has no airfield; a fleet's home "
                 "must be a site with an airfield block",
+            )
+        ]
+    if home.airfield.max_ground_h is not None:
+        return home, [
+            (
+                ("fleets", i, "home"),
+                f"home {f.home!r} lets aircraft stay only {home.airfield.max_ground_h:g} h on "
+                "the ground (max_ground_h); base the fleet elsewhere or drop that limit",
             )
         ]
     return home, []

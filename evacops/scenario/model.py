@@ -105,6 +105,11 @@ class Airfield(_Model):
         default_factory=dict,
         description="ground time by aircraft type; the key 'default' applies to other types",
     )
+    max_ground_h: PositiveFloat | None = Field(
+        default=None,
+        description="aircraft leave within this many hours of landing (a contested ramp is "
+        "no place to wait); None = any",
+    )
 
     def ground_time_for(self, aircraft_type: str) -> float:
         return self.ground_time_h.get(aircraft_type, self.ground_time_h.get("default", 1.0))

@@ -38,7 +38,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evacops.sim import capacity, crowds, departures, flows, landings, records, stays
+from evacops.sim import capacity, crowds, departures, flows, landings, ramp, records, stays
 from evacops.sim.arrays import lognormal
 from evacops.sim.draws import Draws
 from evacops.sim.model import SimModel
@@ -112,6 +112,7 @@ class Batch:
             again = (ac.ready[lr, lc] <= t) & (ac.ob_tot[lr, lc] <= EPS)
             if again.any():
                 departures.departures(self, t, (lr[again], lc[again]))
+        ramp.count_over(self, t)
         if quick[0].size:
             landings.go_around(self, t, quick)
         flows.people(self, t)

@@ -10,6 +10,7 @@ import numpy as np
 from evacops.sim.arrays import rank
 from evacops.sim.crews import count_sorties, within_crews
 from evacops.sim.dispatch import policy_candidates, ready_list
+from evacops.sim.ramp import with_overdue
 from evacops.sim.staging import divert, full, note_held
 
 if TYPE_CHECKING:
@@ -24,16 +25,19 @@ def departures(b: Batch, t: int, only: Only) -> None:
     md = b.md
     follows = md.plan is not None
     got = _plan_candidates(b, t, only) if follows else policy_candidates(b, t, only)
+    got = with_overdue(b, t, only, got)
     if got is None:
         return
-    rows, cols, m, key = got
+    rows, cols, m, key, planned = got
     if rows.size == 0:
         return
     land, tot = durations(b, t, rows, cols, m)
     keep = within_crews(b, t, rows, md.ac_fleet[cols], tot, key)
     origin = b.air.loc[rows, cols]
     keep[keep] = _within_slots(b, t, rows[keep], origin[keep], key[keep])
-    rows, cols, m, origin, land, tot = (x[keep] for x in (rows, cols, m, origin, land, tot))
+    rows, cols, m, origin, land, tot, planned = (
+        x[keep] for x in (rows, cols, m, origin, land, tot, planned)
+    )
     if rows.size == 0:
         return
     np.add.at(b.air.dep_ring[t % md.ix.slot_ring], (rows, origin), 1)
@@ -44,10 +48,12 @@ def departures(b: Batch, t: int, only: Only) -> None:
             ar, ac = rows[ab], cols[ab]
             b.air.ready[ar, ac] = t + md.ground_origin_periods[m[ab]]
             np.add.at(b.rec["aborts"], (ar, md.ac_fleet[ac]), 1)
-            rows, cols, m, land, tot = (x[~ab] for x in (rows, cols, m, land, tot))
+            rows, cols, m, land, tot, planned = (
+                x[~ab] for x in (rows, cols, m, land, tot, planned)
+            )
     if rows.size == 0:
         return
-    _take_off(b, t, rows, cols, m, land, tot)
+    _take_off(b, t, rows, cols, m, land, tot, planned)
     count_sorties(b, t, rows, md.ac_fleet[cols], tot)
 
 
@@ -89,9 +95,11 @@ def _take_off(
     m: np.ndarray,
     land: np.ndarray,
     tot: np.ndarray,
+    planned: np.ndarray,
 ) -> None:
     """The aircraft leave on moves ``m``: in the air for ``land`` periods, then on the ground
-    until ``tot`` periods after leaving."""
+    until ``tot`` periods after leaving; with a plan, those flying their ``planned`` sortie
+    move on to the next (not those sent off a limited airfield: :mod:`evacops.sim.ramp`)."""
     md, ac = b.md, b.air
     net = md.net
     ac.loc[rows, cols] = -1
@@ -101,8 +109,8 @@ def _take_off(
     ac.gnd_off[rows, cols] = tot - land
     ac.wait[rows, cols] = 0
     ac.held[rows, cols] = False
-    if md.plan is not None:
-        advance(b, rows, cols)
+    if md.plan is not None and planned.any():
+        advance(b, rows[planned], cols[planned])
     np.add.at(b.now.nd_move, (rows, m), 1)
     b.now.gone.append((rows, cols, m))
 

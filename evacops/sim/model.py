@@ -172,6 +172,9 @@ class SimModel:
     fleet_all: np.ndarray  # (F, K) all moves of each fleet, -1 padding
     home_move: np.ndarray  # (F, S) the fleet's move from a site to its home, or -1
     away_move: np.ndarray  # (F,) where an aircraft goes to free the evacuation airport's ramp
+    leave_move: np.ndarray  # (F, S) where an aircraft goes when it must leave a site: home, or
+    # its fleet's shortest flight from there; -1 if none
+    ground_wait: np.ndarray  # (F, S) periods an aircraft may wait once ready (max_ground_h), -1
     lift_quota: np.ndarray  # (T, C) people of a cohort the evacuation airport admits at once
     runway: Runway  # departure and arrival slots, runway movements (rates that may change)
     crews: Crews  # sorties and hours in use per fleet in 24 h (crews, maintenance)
@@ -369,17 +372,27 @@ def _home_moves(net: Network, home_site: np.ndarray) -> np.ndarray:
     return home_move
 
 
-def _away_moves(net: Network, home_move: np.ndarray, block: np.ndarray) -> np.ndarray:
-    """(F,) each fleet's move off the evacuation airport to free its ramp: home, or (based
-    there) its shortest flight from it; -1 if it has none."""
-    out = np.full(len(net.fleets), -1, dtype=np.int64)
-    for f in range(len(net.fleets)):
-        home = home_move[f, net.evac]
-        mine = np.flatnonzero((net.move_fleet == f) & (net.move_from == net.evac))
-        if home >= 0:
-            out[f] = home
-        elif mine.size:
-            out[f] = mine[np.argmin(block[mine])]
+def _leave_moves(net: Network, home_move: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """(F, S) each fleet's move off a site when an aircraft must leave it (to free the
+    evacuation airport's ramp, or at the end of an airfield's ``max_ground_h``): home, or
+    (based there) its shortest flight from it; -1 if it has none."""
+    F, S = len(net.fleets), len(net.sites)
+    out = np.full((F, S), -1, dtype=np.int64)
+    for f in range(F):
+        for s in range(S):
+            mine = np.flatnonzero((net.move_fleet == f) & (net.move_from == s))
+            if home_move[f, s] >= 0:
+                out[f, s] = home_move[f, s]
+            elif mine.size:
+                out[f, s] = mine[np.argmin(block[mine])]
+    return out
+
+
+def _ground_waits(net: Network) -> np.ndarray:
+    """(F, S) the network's ``station_wait`` by fleet and site (-1: no limit, or no station)."""
+    out = np.full((len(net.fleets), len(net.sites)), -1, dtype=np.int64)
+    for k, (f, s) in enumerate(net.stations):
+        out[f, s] = net.station_wait[k]
     return out
 
 
@@ -439,6 +452,7 @@ def build_model(
     ok, back = _gate_cohorts(net, gates)
     hold_cap = np.where(crowd[:, None], np.inf, net.cap)
     home_move = _home_moves(net, home_site)
+    leave = _leave_moves(net, home_move, block)
     move_arc = np.full(M, -1, dtype=np.int64)
     for a, m in enumerate(net.arc_move):
         if m >= 0:
@@ -482,7 +496,9 @@ def build_model(
         ),
         fleet_all=padded([[m for m in range(M) if net.move_fleet[m] == f] for f in range(F)]),
         home_move=home_move,
-        away_move=_away_moves(net, home_move, block),
+        away_move=leave[:, net.evac].copy(),
+        leave_move=leave,
+        ground_wait=_ground_waits(net),
         lift_quota=_lift_quota(net, hold_cap),
         runway=Runway.of(net),
         crews=Crews.of(net),

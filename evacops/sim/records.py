@@ -46,6 +46,7 @@ def new_records(md: SimModel, R: int, audit: bool) -> Records:
         "overstay": np.zeros((R, md.S)),  # person-periods at a site beyond its stay limit
         "refused": np.zeros((R,)),  # people turned away at a gate's screening
         "ramp_freed": np.zeros((R,), dtype=np.int64),  # aircraft sent off to free the ramp
+        "ground_over": np.zeros((R,), dtype=np.int64),  # aircraft-periods past max_ground_h
         "quit": np.zeros((R, T)),  # people who gave up for good, by period
     }
     if audit:

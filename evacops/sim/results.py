@@ -144,6 +144,7 @@ class SimResult:
                     1
                 ),
                 "aircraft_sent_off_the_ramp": r["ramp_freed"],
+                "aircraft_hours_over_ground_limit": r["ground_over"] * self.model.period_h,
                 "air_holding_h": r["air_hold_periods"] * self.model.period_h,
             }
         ).set_index("run")
@@ -397,7 +398,8 @@ class SimResult:
     def _operation_summary(self) -> dict[str, Any]:
         """What the crowds and the dispatch did (P50 across runs): people who walked to another
         gate, went back from one, were turned away at screening, gave up for good; person-hours
-        beyond a stay limit; aircraft sent off the evacuation airport's ramp."""
+        beyond a stay limit; aircraft sent off the evacuation airport's ramp; aircraft-hours on
+        the ground past an airfield's ``max_ground_h`` (runway, crews or a closure kept them)."""
         runs = self.runs()
         cols = {
             "people_switched_gate": "people_switched_gate_p50",
@@ -406,6 +408,7 @@ class SimResult:
             "people_gave_up_for_good": "people_gave_up_for_good_p50",
             "person_hours_over_stay": "person_hours_over_stay_p50",
             "aircraft_sent_off_the_ramp": "aircraft_sent_off_the_ramp_p50",
+            "aircraft_hours_over_ground_limit": "aircraft_hours_over_ground_limit_p50",
         }
         return {v: _num(np.percentile(runs[k].to_numpy(float), 50)) for k, v in cols.items()}
 
