@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evacops.errors import ScenarioError
+from evacops.network import compile_network
 from evacops.plan import solve_plan
+from evacops.plan.replan import replan, state_from_plan, state_network
 from evacops.plan.result import take_aircraft
 from evacops.sim import simulate
 from evacops.sim.core import run_batch
@@ -202,3 +204,17 @@ def test_a_simulated_aircraft_waiting_for_a_load_leaves_at_its_limit():
         assert round(r.evacuated()[0]) == 200 and r.rec["ground_over"][0] == 0
         on_ground[limit] = r.rec["on_ground"][0, 6:9, 1].tolist()  # EVAC, +6 h to +8 h
     assert on_ground == {None: [1, 1, 1], 1: [1, 0, 0], 2: [1, 1, 0]}
+
+
+def test_a_replan_keeps_an_aircraft_that_overstayed_before_its_moment():
+    """The registry's flights may show an aircraft kept on a limited ramp longer than its
+    limit: the re-plan from then still gives a plan (the aircraft there at the moment may stay,
+    as people there may), where rows before the moment would have made it infeasible."""
+    free = solve_plan(scenario_from(_park_dict(None)), check_binding=0)
+    assert (4, 6) in _turns(free, "EVAC")  # ready at +4 h, left at +6 h: over a W of 0 at +5 h
+    limited = compile_network(scenario_from(_park_dict(1)))
+    state = state_from_plan(free, 5)
+    assert state_network(limited, state).ground_exempt[1, 5:].tolist() == [1.0] * 7
+    again = replan(limited, state)
+    assert again.plan.final.flow.sum() == pytest.approx(free.final.flow.sum())
+    assert again.plan.sortie_counts[:, 5:].sum() == 1  # it leaves with the 100 people at +6 h

@@ -96,6 +96,9 @@ class Network:
     # a re-plan's people present at a site with a stay limit (or on their way to it) at its
     # moment, by the period they appear: they may stay to the end (evacops.plan.replan)
     stay_exempt: np.ndarray | None = None  # (S, T) cumulative, None: nobody
+    # and its aircraft on the ground at the moment at a station with a ground limit: added to
+    # that limit from the moment on (no row before it), None: none
+    ground_exempt: np.ndarray | None = None  # (K, T)
 
     @property
     def T(self) -> int:

@@ -160,6 +160,8 @@ def define_ground_limit(m: linopy.Model, net: Network, aircraft: AircraftVars) -
     idx = np.where(step < w[:, None], idx, -1)  # a station's own W terms per inbound move
     parts = [(aircraft.idle[:, :, None], 1.0), (gather(aircraft.sortie, idx, lag), -1.0)]
     rhs = np.where(w >= 0, 0.0, np.inf)[:, None] * np.ones((1, net.T))
+    if net.ground_exempt is not None:  # a re-plan's aircraft on the ground at its moment
+        rhs = rhs + net.ground_exempt
     add_rows(m, net, "Station-ground", parts, ["station", "period"], "<=", rhs)
 
 

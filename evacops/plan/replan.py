@@ -287,7 +287,28 @@ def state_network(net: Network, state: State) -> Network:
     placed[:, state.at] += state.waiting.sum(axis=0)
     placed += state.arriving.sum(axis=0)
     exempt = np.cumsum(placed, axis=1)
-    return dataclasses.replace(net, appear=appear, cap=cap, stay_exempt=exempt)
+    return dataclasses.replace(
+        net, appear=appear, cap=cap, stay_exempt=exempt, ground_exempt=_on_ground(net, state)
+    )
+
+
+def _on_ground(net: Network, state: State) -> np.ndarray | None:
+    """(K, T) aircraft idle at each station at the end of the period before the moment, by the
+    sorties flown, from the moment on; no row before it (inf). Like people there, they may stay
+    to the end: how long they have waited is known, but an operation that kept one longer than
+    an airfield's ``max_ground_h`` (the registry's flights) must still give a plan."""
+    if not (net.station_wait >= 0).any():
+        return None
+    K, at = len(net.stations), state.at
+    idle = np.zeros(K)
+    idle[net.fleet_home_station] = net.fleet_count
+    done = state.sorties[:, :at]
+    np.add.at(idle, net.move_from_station, -done.sum(axis=1))
+    for m in range(len(net.move_fleet)):
+        np.add.at(idle, net.move_to_station[m], done[m, : max(0, at - net.move_ready[m])].sum())
+    out = np.full((K, net.T), np.inf)
+    out[:, at:] = np.maximum(idle, 0.0)[:, None]
+    return out
 
 
 def what_if(
