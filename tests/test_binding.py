@@ -250,3 +250,21 @@ def test_an_unchecked_rate_that_holds_for_less_than_a_step_is_not_given_as_one_s
         .sentence()
         .startswith("one more departure slot per hour at EVAC, 1 Jan: about 1,200")
     )
+
+
+def test_a_margin_rate_above_everyone_left_behind_says_no_step_gets_that_many(slots_plan):
+    """On Kabul (7 Dec) a degenerate basis rated one more departure slot an hour at 526,391
+    people, more than the 268,883 the plan left behind: the sentence says so. The count is the
+    LP's own: everyone less those it gets out by the deadline."""
+    b = slots_plan.binding[0]
+    net = slots_plan.network
+    lp_out = slots_plan.lp.flow[:, net.out_arcs, : net.deadline_period].sum()
+    assert b.left_behind == pytest.approx(net.appear.sum() - lp_out, abs=1e-6)
+    top = dataclasses.replace(
+        b, checked=None, exact_up_to=0.0, unchecked="no re-solves asked for (--check 0)"
+    )
+    rate = round(top.best.people)
+    below = dataclasses.replace(top, left_behind=rate + 1).sentence()
+    assert "people left behind" not in below
+    above = dataclasses.replace(top, left_behind=rate - 1).sentence()
+    assert f"more than the {rate - 1:,} people left behind: no step gets that many out" in above

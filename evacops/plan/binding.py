@@ -415,6 +415,10 @@ def find_binding(
         c.ray = basis.ray(c.shift)
     dl = deadline_text(net)
     out = [_bottleneck(net, c, dl) for c in found]
+    col = np.asarray(run.h.getSolution().col_value)
+    left = float(net.appear.sum() - count["people"] @ col)  # not out by the deadline in the LP
+    for b in out:
+        b.left_behind = left
     res = Resolver(run, basis, count, budget_s)
     if extra_s is None:
         extra_s = max(2.0, 0.1 * solve_s) if checks else 0.0

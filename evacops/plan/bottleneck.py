@@ -47,6 +47,7 @@ class Bottleneck:
     unchecked: str | None = None  # why it was not checked
     rank: int = 0
     notes: list[str] = field(default_factory=list)
+    left_behind: float | None = None  # people the LP leaves behind by the deadline
 
     @property
     def step(self) -> float:
@@ -122,10 +123,16 @@ class Bottleneck:
         n = round(b.people)
         if self._margin_only() and abs(b.people) >= PEOPLE_TOL:
             more = "more" if n > 0 else "fewer"
+            beyond = ""
+            if n > 0 and self.left_behind is not None and n > self.left_behind:
+                beyond = (
+                    f", more than the {round(self.left_behind):,} people left behind: no step "
+                    "gets that many out"
+                )
             return (
                 f"{head}: at the margin only, {abs(n):,} {self.per_text()} {more} people out by "
-                f"{self.deadline} (the optimal basis's rate, {self._range_text()}; not what one "
-                f"whole step gets; not checked: {self.unchecked})."
+                f"{self.deadline} (the optimal basis's rate, {self._range_text()}{beyond}; not "
+                f"what one whole step gets; not checked: {self.unchecked})."
             )
         if abs(b.people) >= PEOPLE_TOL:
             more = "more" if n > 0 else "fewer"
