@@ -254,7 +254,7 @@ def test_an_unchecked_rate_that_holds_for_less_than_a_step_is_not_given_as_one_s
 
 def test_a_margin_rate_above_everyone_left_behind_says_no_step_gets_that_many(slots_plan):
     """On Kabul (7 Dec) a degenerate basis rated one more departure slot an hour at 526,391
-    people, more than the 268,883 the plan left behind: the sentence says so. The count is the
+    people, more than the 262,044 the LP left behind: the sentence says so. The count is the
     LP's own: everyone less those it gets out by the deadline."""
     b = slots_plan.binding[0]
     net = slots_plan.network
