@@ -20,12 +20,12 @@ if TYPE_CHECKING:
 
 
 def _past(b: Batch, t: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Of these aircraft, those on the ground at a limited airfield, empty, whose wait once
-    ready is used up by the end of ``t``."""
+    """Of these aircraft, those on the ground at a limited airfield whose wait once ready is
+    used up by the end of ``t``."""
     md, ac = b.md, b.air
     loc = ac.loc[rows, cols]
     w = md.ground_wait[md.ac_fleet[cols], np.maximum(loc, 0)]
-    return (loc >= 0) & (w >= 0) & (t >= ac.ready[rows, cols] + w) & (ac.ob_tot[rows, cols] <= EPS)
+    return (loc >= 0) & (w >= 0) & (t >= ac.ready[rows, cols] + w)
 
 
 def with_overdue(b: Batch, t: int, only, got):
@@ -40,7 +40,7 @@ def with_overdue(b: Batch, t: int, only, got):
         rows, cols = np.nonzero(b.air.loc >= 0)
     else:
         rows, cols = only
-    sel = _past(b, t, rows, cols)
+    sel = _past(b, t, rows, cols) & (b.air.ob_tot[rows, cols] <= EPS)  # empty: free to go
     rows, cols = rows[sel], cols[sel]
     if got is not None and rows.size:  # already leaving on their own
         taken = set(zip(got[0].tolist(), got[1].tolist(), strict=True))
@@ -65,13 +65,5 @@ def count_over(b: Batch, t: int) -> None:
     """Aircraft still on the ground at a limited airfield after their wait (``ground_over``)."""
     ac = b.air
     rows, cols = np.nonzero(ac.loc >= 0)
-    over = _past(b, t, rows, cols) | _past_loaded(b, t, rows, cols)
+    over = _past(b, t, rows, cols)  # with people aboard too (held for a base, say)
     np.add.at(b.rec["ground_over"], rows[over], 1)
-
-
-def _past_loaded(b: Batch, t: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Those of ``_past`` that have people aboard (held for a base, say): over all the same."""
-    md, ac = b.md, b.air
-    loc = ac.loc[rows, cols]
-    w = md.ground_wait[md.ac_fleet[cols], np.maximum(loc, 0)]
-    return (loc >= 0) & (w >= 0) & (t >= ac.ready[rows, cols] + w) & (ac.ob_tot[rows, cols] > EPS)
