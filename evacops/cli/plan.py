@@ -236,8 +236,8 @@ Check = Annotated[
 CheckBudget = Annotated[
     float | None,
     typer.Option(
-        help="seconds each checking re-solve may take (default: the LP's own solve time, at "
-        "least 10); one that runs out is reported not checked"
+        help="seconds each checking re-solve may take (default: 3 times the LP's own solve "
+        "time, at least 10); one that runs out is reported not checked"
     ),
 ]
 Polish = Annotated[

@@ -272,6 +272,13 @@ def _read_repair(
     return y, idle, float(rep.values(rep.model.backlog, col).sum())
 
 
+CHECK_BUDGET_LPS = 3.0
+"""A bottleneck check's default budget, in LP solve times. On Kabul at 1-hour periods (7 Dec
+2026, HKIA's ground limit) the three checks took 220, 280 and 338 s against an LP of 126 s,
+1.8-2.7 times it; with a budget of one LP time (the default before) none finished, and the
+first bottleneck by the basis (526,391 people per slot/h) was, re-solved, 12 fewer people."""
+
+
 def _what_binds(
     net: Network,
     run: HighsRun[PlanModel],
@@ -281,12 +288,11 @@ def _what_binds(
     say: Progress,
 ) -> list[Binding]:
     """The bottlenecks in people out by the deadline, from the LP's optimal basis; the first
-    ``checks`` checked by warm re-solves of ``budget_s`` each (default: the LP's solve time, at
-    least 10 s: on Kabul a warm re-solve took a third to all of it, mostly HiGHS setting up the
-    simplex from the basis)."""
+    ``checks`` checked by warm re-solves of ``budget_s`` each (default:
+    :data:`CHECK_BUDGET_LPS` times the LP's solve time, at least 10 s)."""
     say("reading the binding constraints from the duals")
     if budget_s is None:
-        budget_s = max(10.0, run.solve_s)
+        budget_s = max(10.0, CHECK_BUDGET_LPS * run.solve_s)
     return find_binding(net, run, lp, checks=checks, progress=say, budget_s=budget_s)
 
 
@@ -497,8 +503,8 @@ def solve_plan(
 ) -> Plan:
     """Plan ``scenario``: compile, solve (LP + repair, or MIP), explain what binds.
 
-    ``check_budget_s`` is the time each binding check's re-solve may take (default: a quarter of
-    the LP's solve time, at least 3 s)."""
+    ``check_budget_s`` is the time each binding check's re-solve may take (default:
+    :data:`CHECK_BUDGET_LPS` times the LP's solve time, at least 10 s)."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     say("compiling the time-expanded network")
