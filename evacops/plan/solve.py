@@ -328,12 +328,14 @@ def on_schedule(
     """The plan model of ``net`` with every sortie fixed to whole ``sorties`` (M, T): the
     people flows optimal for that schedule (:func:`reflow`, no LP before it). Raises
     InfeasibleError if the schedule does not fit ``net``. ``on_built`` is called once the
-    model is built, before it is solved (a caller building another model meanwhile)."""
+    model is built, before it is solved (a caller building another model meanwhile), and not
+    at all for a schedule that flies a move the network rules out (a closed site): that
+    refusal is known before the solve, so a caller's other model is never started for it."""
     run = plan_run(net)
-    if on_built is not None:
-        on_built()
     if (sorties[run.model.aircraft.sortie < 0] > 0.5).any():
         raise InfeasibleError("the schedule flies a move the network rules out")
+    if on_built is not None:
+        on_built()
     t1 = time.perf_counter()
     reflow(run, sorties)
     sol = _solution(run, duals=False)
