@@ -299,14 +299,9 @@ def _on_ground(net: Network, state: State) -> np.ndarray | None:
     an airfield's ``max_ground_h`` (the registry's flights) must still give a plan."""
     if not (net.station_wait >= 0).any():
         return None
-    K, at = len(net.stations), state.at
-    idle = np.zeros(K)
-    idle[net.fleet_home_station] = net.fleet_count
-    done = state.sorties[:, :at]
-    np.add.at(idle, net.move_from_station, -done.sum(axis=1))
-    for m in range(len(net.move_fleet)):
-        np.add.at(idle, net.move_to_station[m], done[m, : max(0, at - net.move_ready[m])].sum())
-    out = np.full((K, net.T), np.inf)
+    at = state.at
+    idle = station_idle(net, state.sorties)[:, at - 1] if at > 0 else 0.0
+    out = np.full((len(net.stations), net.T), np.inf)
     out[:, at:] = np.maximum(idle, 0.0)[:, None]
     return out
 
@@ -556,19 +551,23 @@ def _first_over(net: Network, away: np.ndarray, at: int) -> dict[str, str] | Non
     }
 
 
+def station_idle(net: Network, sorties: np.ndarray) -> np.ndarray:
+    """(K, T) aircraft idle at each station at the end of each period under whole ``sorties``
+    (M, T), as the model's station balance counts them: supplied at home, less departures, plus
+    aircraft ready again there."""
+    K, T = len(net.stations), net.T
+    change = np.zeros((K, T))
+    change[net.fleet_home_station, 0] += net.fleet_count
+    for m in range(len(net.move_fleet)):
+        change[net.move_from_station[m]] -= sorties[m]
+        r = int(net.move_ready[m])
+        if r < T:
+            change[net.move_to_station[m], r:] += sorties[m, : T - r]
+    return np.cumsum(change, axis=1)
+
+
 def away_from_home(net: Network, sorties: np.ndarray) -> np.ndarray:
     """(F, T) aircraft of each fleet not idle at its home station at the end of each period,
-    under whole ``sorties`` (M, T): gone on a sortie from home, not yet ready back there (as
-    the model's station balance counts them)."""
-    T = net.T
-    away = np.zeros((len(net.fleets), T))
-    home = net.fleet_home_station
-    for m, f in enumerate(net.move_fleet):
-        if net.move_from_station[m] == home[f]:
-            away[f] += np.cumsum(sorties[m])
-        r = int(net.move_ready[m])
-        if net.move_to_station[m] == home[f] and r < T:
-            back = np.zeros(T)
-            back[r:] = sorties[m, : T - r]
-            away[f] -= np.cumsum(back)
-    return away
+    under whole ``sorties`` (M, T): gone on a sortie from home, not yet ready back there."""
+    home_idle = station_idle(net, sorties)[net.fleet_home_station]
+    return net.fleet_count[:, None] - home_idle

@@ -82,7 +82,7 @@ def _free_the_ramp(b: Batch, t: int, rows, cols, f, loc, m, held) -> np.ndarray:
     there that cannot be loaded (no base it flies to has room) leaves at once, and where
     aircraft due to land would find the MOG full, aircraft on the ground that are not leaving
     (waiting for a load, idle) leave too, longest on the ground first; each flies empty home,
-    or (based there) to the nearest airfield its fleet flies to (:data:`SimModel.away_move`)."""
+    or (based there) to the nearest airfield its fleet flies to (:data:`SimModel.leave_move`)."""
     md, ac = b.md, b.air
     e = md.net.evac
     stay = np.flatnonzero((loc == e) & (m < 0))
@@ -102,7 +102,7 @@ def _free_the_ramp(b: Batch, t: int, rows, cols, f, loc, m, held) -> np.ndarray:
         rank(r[others], np.zeros_like(r[others]), ac.eta[r, c][others] * md.N + c[others])
         < need[r[others]]
     )
-    away = md.away_move[f[cand]]
+    away = md.leave_move[f[cand], e]
     go = first & (away >= 0) & md.move_open_tm[t, np.maximum(away, 0)]
     m = m.copy()
     m[cand[go]] = away[go]

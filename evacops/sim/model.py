@@ -171,9 +171,9 @@ class SimModel:
     fleet_fwd: np.ndarray  # (F, K) outbound moves of each fleet, -1 padding
     fleet_all: np.ndarray  # (F, K) all moves of each fleet, -1 padding
     home_move: np.ndarray  # (F, S) the fleet's move from a site to its home, or -1
-    away_move: np.ndarray  # (F,) where an aircraft goes to free the evacuation airport's ramp
-    leave_move: np.ndarray  # (F, S) where an aircraft goes when it must leave a site: home, or
-    # its fleet's shortest flight from there; -1 if none
+    leave_move: np.ndarray  # (F, S) where an aircraft goes when it must leave a site (to free
+    # the evacuation airport's ramp, or at an airfield's max_ground_h): home, or its fleet's
+    # shortest flight from there; -1 if none
     ground_wait: np.ndarray  # (F, S) periods an aircraft may wait once ready (max_ground_h), -1
     lift_quota: np.ndarray  # (T, C) people of a cohort the evacuation airport admits at once
     runway: Runway  # departure and arrival slots, runway movements (rates that may change)
@@ -452,7 +452,6 @@ def build_model(
     ok, back = _gate_cohorts(net, gates)
     hold_cap = np.where(crowd[:, None], np.inf, net.cap)
     home_move = _home_moves(net, home_site)
-    leave = _leave_moves(net, home_move, block)
     move_arc = np.full(M, -1, dtype=np.int64)
     for a, m in enumerate(net.arc_move):
         if m >= 0:
@@ -496,8 +495,7 @@ def build_model(
         ),
         fleet_all=padded([[m for m in range(M) if net.move_fleet[m] == f] for f in range(F)]),
         home_move=home_move,
-        away_move=leave[:, net.evac].copy(),
-        leave_move=leave,
+        leave_move=_leave_moves(net, home_move, block),
         ground_wait=_ground_waits(net),
         lift_quota=_lift_quota(net, hold_cap),
         runway=Runway.of(net),
