@@ -268,3 +268,35 @@ def test_a_margin_rate_above_everyone_left_behind_says_no_step_gets_that_many(sl
     assert "people left behind" not in below
     above = dataclasses.replace(top, left_behind=rate - 1).sentence()
     assert f"more than the {rate - 1:,} people left behind: no step gets that many out" in above
+
+
+def _checked(net, monkeypatch, cores: int) -> tuple[list[tuple], list[str], float]:
+    """find_binding's three checks with ``cores`` free: (each bottleneck's lever, checked
+    people and gain), what it said, and the LP's objective after (its basis restored)."""
+    from evacops.plan import binding
+
+    monkeypatch.setattr(binding, "free_cores", lambda: cores)
+    run = lp_run(net)
+    said: list[str] = []
+    found = binding.find_binding(net, run, checks=3, progress=said.append, budget_s=60)
+    got = [
+        (b.lever, None if b.checked is None else (b.checked.people, b.checked.gain))
+        for b in found
+    ]
+    run.run(solver="simplex")
+    return got, said, run.objective()
+
+
+def test_checks_two_at_a_time_give_what_one_at_a_time_gives(monkeypatch):
+    """Each check re-solves on a HiGHS object of its own from the LP's optimal basis, so two
+    threads give the same checked figures, in the same order, as one, and leave the LP's own
+    basis optimal (re-solved, the objective does not move)."""
+    net = compile_network(load(SMALL))
+    one, said_one, obj_one = _checked(net, monkeypatch, 1)
+    two, said_two, obj_two = _checked(net, monkeypatch, 2)
+    assert sum(c is not None for _, c in one) == 3
+    assert one == two
+    assert obj_one == pytest.approx(obj_two, rel=1e-12)
+    assert any("two at a time" in s for s in said_two)
+    assert not any("two at a time" in s for s in said_one)
+    assert lp_run(net).objective() == pytest.approx(obj_one, rel=1e-9)

@@ -11,7 +11,9 @@ the deadline, over what range that holds, and what a re-solve says.
 2. **Range.** A ratio test on the basis (one FTRAN each) gives how many steps the basis stays
    optimal for: over that range the estimate is exact.
 3. **Check.** The first ``checks`` are re-solved warm, from the optimal basis, with one whole
-   step, within ``budget_s`` seconds each; once one runs out, the rest are skipped.
+   step, within ``budget_s`` seconds each. Each on a HiGHS object of its own holding the LP and
+   its optimal basis (:meth:`Resolver.twin`), two at a time where two cores are free: a check's
+   answer is the same whichever thread runs it, and whether one or two do.
 4. **Settle and walk**, in the time left (``extra_s``). An evacuation LP is degenerate: the
    optimal basis often holds for no step at all. Such a candidate is *settled*: re-solved with
    a thousandth of a step, which moves it to a basis optimal for the change; the estimate is
@@ -26,10 +28,13 @@ set again, for what follows (the whole-sortie repair).
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 
 from evacops.errors import InfeasibleError, SolverError
@@ -39,6 +44,7 @@ from evacops.plan.bottleneck import PEOPLE_TOL, Bottleneck, Outcome
 from evacops.plan.constraints import mog_room
 from evacops.plan.highs import HighsRun
 from evacops.plan.levers import FAMILIES, KIND, KINDS, Lever, Rows, Shift, shift
+from evacops.plan.window_search import free_cores, sharing_cores
 
 __all__ = ["FAMILIES", "Binding", "Bottleneck", "find_binding"]
 
@@ -219,6 +225,18 @@ class Resolver:
         finally:
             self.basis.move(s, 0.0)
 
+    def twin(self, lp: highspy.HighsLp) -> Resolver:
+        """A resolver on a HiGHS object of its own holding ``lp`` (this one's, read before any
+        re-solve moved its rows) and the LP's optimal basis (:meth:`HighsRun.twin`). A
+        re-solve on a fresh twin starts from the same state whichever thread runs it, so its
+        answer does not depend on the order."""
+        other = copy.copy(self)
+        other.run = self.run.twin(lp, self.optimal)
+        other.basis = copy.copy(self.basis)
+        other.basis.h = other.run.h
+        other.times, other.used = [], False
+        return other
+
     def restore(self) -> None:
         """The LP's optimal basis again, if a re-solve left another."""
         if self.used:
@@ -351,6 +369,29 @@ def _within_rows_left_out(net: Network, b: Bottleneck) -> None:
         )
 
 
+def _check_all(
+    res: Resolver, pairs: list[tuple[Candidate, Bottleneck]], say: Callable[[str], None]
+) -> None:
+    """:func:`_check` each pair on a twin of ``res`` of its own, two at a time where two cores
+    are free (HiGHS lets go of the interpreter while it solves; on Kabul at 1-hour periods one
+    check takes minutes). The twins' re-solve times join ``res``'s."""
+    if not pairs:
+        return
+    workers = 2 if len(pairs) > 1 and free_cores() >= 2 else 1
+    lp = res.run.h.getLp()  # the LP as solved, before any re-solve
+    both = ", two at a time" if workers == 2 else ""
+
+    def one(k: int) -> list[float]:
+        say(f"checking the bottlenecks by re-solving ({k + 1}/{len(pairs)}{both})")
+        twin = res.twin(lp)
+        _check(twin, *pairs[k])
+        return twin.times
+
+    with sharing_cores(workers - 1), ThreadPoolExecutor(workers, "bottleneck-check") as pool:
+        for done in [pool.submit(one, k) for k in range(len(pairs))]:
+            res.times.extend(done.result())
+
+
 def _check(res: Resolver, c: Candidate, b: Bottleneck) -> None:
     """Re-solve with one whole step, within the budget. Each check gets its own: on Kabul one
     check ran out while the next two finished in two thirds of the time."""
@@ -423,9 +464,7 @@ def find_binding(
     if extra_s is None:
         extra_s = max(2.0, 0.1 * solve_s) if checks else 0.0
     try:
-        for k, (c, b) in enumerate(zip(found[:checks], out[:checks], strict=True)):
-            say(f"checking the bottlenecks by re-solving ({k + 1}/{min(checks, len(out))})")
-            _check(res, c, b)
+        _check_all(res, list(zip(found[:checks], out[:checks], strict=True)), say)
         until = time.perf_counter() + extra_s
         say("settling the estimates' ranges")
         for c, b in zip(found, out, strict=True):

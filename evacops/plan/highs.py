@@ -9,6 +9,7 @@ the network. :class:`Solution` is the arrays of one solved plan model.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import sys
 import threading
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+import highspy
 import linopy
 import numpy as np
 
@@ -101,6 +103,21 @@ class HighsRun(Generic[A]):
         self.build_s = time.perf_counter() - started
         self.solve_s = 0.0
         self.status = "unsolved"
+
+    def twin(self, lp: highspy.HighsLp, basis: highspy.HighsBasis) -> HighsRun[A]:
+        """A second HiGHS object holding ``lp`` (this one's, as ``getLp`` gave it) with
+        ``basis``, for a re-solve in another thread beside this one; the linopy model and the
+        label maps are shared, not copied."""
+        other = copy.copy(self)
+        with _quiet_stdout():
+            other.h = highspy.Highs()
+        other.h.setOptionValue("output_flag", False)
+        other.h.passModel(lp)
+        if basis.valid:
+            other.h.setBasis(basis)
+        other.solve_s = 0.0
+        other.status = "unsolved"
+        return other
 
     @property
     def variables(self) -> int:
