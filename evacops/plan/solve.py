@@ -159,18 +159,28 @@ def _start_from_a_first_schedule(rep: HighsRun[RepairModel]) -> highspy.HighsSol
     return start
 
 
+def stop_search(now: float, limit: float, last: float, improved: bool, swept: bool) -> bool:
+    """Whether the repair's search stops at run time ``now``: at ``last`` whatever it has;
+    from ``limit`` (its budget spent) once it has a schedule better than its start
+    (``improved``) and the window search beside it has swept the horizon once (``swept``;
+    True where none runs)."""
+    return now >= last or (now >= limit and improved and swept)
+
+
 def _improve(
     rep: HighsRun[RepairModel],
     start: highspy.HighsSolution,
     gap: float,
     budget_s: float | None,
     settle: bool = False,
+    beside: window_search.Beside | None = None,
 ) -> None:
     """Search from ``start`` for ``budget_s``; if the budget runs out before anything better
     than the start was found (on Kabul the first better schedules come after 20-30 s of cutting
-    planes at the root), search on until the first better one (at most :data:`REPAIR_ON_S`
-    more; then the start is kept), unless ``settle``. One search: HiGHS's interrupt callback
-    stops it (a second run from the start would repeat the root's cutting planes)."""
+    planes at the root), or before the window search ``beside`` it has swept the horizon once,
+    search on until both (at most :data:`REPAIR_ON_S` more; then the best so far is kept),
+    unless ``settle``. One search: HiGHS's interrupt callback stops it (a second run from the
+    start would repeat the root's cutting planes)."""
     if budget_s is None or settle:
         rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4, budget_s=budget_s)
         return
@@ -181,8 +191,9 @@ def _improve(
     limit, last = began + budget_s, began + budget_s + REPAIR_ON_S
 
     def stop(e: Any) -> None:
-        now = e.data_out.running_time
-        if now >= last or (now >= limit and e.data_out.mip_primal_bound < better):
+        improved = e.data_out.mip_primal_bound < better
+        swept = beside is None or beside.swept.is_set()
+        if stop_search(e.data_out.running_time, limit, last, improved, swept):
             e.interrupt()
 
     rep.h.cbMipInterrupt += stop
@@ -195,8 +206,9 @@ def _improve(
 _ALL_SOLUTIONS = 2147483647  # HiGHS's default mip_max_improving_sols
 
 REPAIR_ON_S = 120.0
-"""The most the repair searches on for a schedule better than its first one once its budget
-is spent (then it keeps the first). Planning Kabul at 1-hour periods on 5 Dec, a second search
+"""The most the repair searches on, once its budget is spent, for a schedule better than its
+first one (then it keeps the first) or for the window search beside it to end its sweep (then
+it keeps the better of the two so far). Planning Kabul at 1-hour periods on 5 Dec, a second search
 from the start (as the repair did then) ran more than 8 minutes without one."""
 
 
@@ -239,7 +251,7 @@ def repair_sorties(
             continue  # the floor/ceiling box has no whole schedule: search a wider one
         beside = window_search.start_beside(rep, start, bounds, net.period_h, gap)
         try:
-            _improve(rep, start, gap, budget_s, settle)
+            _improve(rep, start, gap, budget_s, settle, beside)
         except InfeasibleError:
             continue  # (as before the window search: a wider box)
         except SolverError:

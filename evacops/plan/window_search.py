@@ -184,6 +184,7 @@ class Beside:
 
     def __init__(self, model: RepairModel, start: np.ndarray, period_h: float, gap: float):
         self.stop = threading.Event()
+        self.swept = threading.Event()  # set once the sweep has ended (to its end, or failed)
         self.found: Found | None = None
         self.rep: HighsRun[RepairModel] | None = None
         self.error: BaseException | None = None
@@ -196,6 +197,8 @@ class Beside:
                 self.found = by_windows(self.rep, start, period_h, gap, self.stop)
             except Exception as e:  # (kept for result(): a thread's error is not raised)
                 self.error = e
+            finally:
+                self.swept.set()
 
         self.thread = threading.Thread(target=search, name="repair-windows", daemon=True)
         self.thread.start()
