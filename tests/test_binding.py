@@ -280,8 +280,7 @@ def _checked(net, monkeypatch, cores: int) -> tuple[list[tuple], list[str], floa
     said: list[str] = []
     found = binding.find_binding(net, run, checks=3, progress=said.append, budget_s=60)
     got = [
-        (b.lever, None if b.checked is None else (b.checked.people, b.checked.gain))
-        for b in found
+        (b.lever, None if b.checked is None else (b.checked.people, b.checked.gain)) for b in found
     ]
     run.run(solver="simplex")
     return got, said, run.objective()

@@ -221,11 +221,11 @@ def test_with_its_budget_spent_the_repair_stops_only_once_the_windows_have_swept
     """The repair's stop rule: before its budget, never; after it, once it has bettered its
     start and the window search has ended its sweep; at the last moment, whatever it has."""
     limit, last = 30.0, 150.0
-    assert not solve.stop_search(29.0, limit, last, improved=True, swept=True)
-    assert not solve.stop_search(31.0, limit, last, improved=True, swept=False)
-    assert not solve.stop_search(31.0, limit, last, improved=False, swept=True)
-    assert solve.stop_search(31.0, limit, last, improved=True, swept=True)
-    assert solve.stop_search(150.0, limit, last, improved=False, swept=False)
+    assert not window_search.stop_search(29.0, limit, last, improved=True, swept=True)
+    assert not window_search.stop_search(31.0, limit, last, improved=True, swept=False)
+    assert not window_search.stop_search(31.0, limit, last, improved=False, swept=True)
+    assert window_search.stop_search(31.0, limit, last, improved=True, swept=True)
+    assert window_search.stop_search(150.0, limit, last, improved=False, swept=False)
 
 
 def test_the_window_search_says_when_its_sweep_has_ended(monkeypatch):

@@ -159,14 +159,6 @@ def _start_from_a_first_schedule(rep: HighsRun[RepairModel]) -> highspy.HighsSol
     return start
 
 
-def stop_search(now: float, limit: float, last: float, improved: bool, swept: bool) -> bool:
-    """Whether the repair's search stops at run time ``now``: at ``last`` whatever it has;
-    from ``limit`` (its budget spent) once it has a schedule better than its start
-    (``improved``) and the window search beside it has swept the horizon once (``swept``;
-    True where none runs)."""
-    return now >= last or (now >= limit and improved and swept)
-
-
 def _improve(
     rep: HighsRun[RepairModel],
     start: highspy.HighsSolution,
@@ -193,7 +185,7 @@ def _improve(
     def stop(e: Any) -> None:
         improved = e.data_out.mip_primal_bound < better
         swept = beside is None or beside.swept.is_set()
-        if stop_search(e.data_out.running_time, limit, last, improved, swept):
+        if window_search.stop_search(e.data_out.running_time, limit, last, improved, swept):
             e.interrupt()
 
     rep.h.cbMipInterrupt += stop

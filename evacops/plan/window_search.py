@@ -166,6 +166,14 @@ def free_cores() -> int:
     return cores() - _Shared.taken
 
 
+def stop_search(now: float, limit: float, last: float, improved: bool, swept: bool) -> bool:
+    """Whether the repair's search stops at run time ``now``: at ``last`` whatever it has;
+    from ``limit`` (its budget spent) once it has a schedule better than its start
+    (``improved``) and the window search beside it has swept the horizon once (``swept``;
+    True where none runs)."""
+    return now >= last or (now >= limit and improved and swept)
+
+
 def spans_windows(lo: np.ndarray, hi: np.ndarray, period_h: float) -> bool:
     """Whether the sorties free in the box (``lo`` < ``hi``, move x period) span more than one
     window: if not, one window holds them all and this search would solve the same MIP as
