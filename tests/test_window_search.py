@@ -217,27 +217,29 @@ def test_the_terminal_the_report_and_json_say_which_search_found_the_schedule(tm
     )
 
 
-def test_with_its_budget_spent_the_repair_stops_only_once_the_windows_have_swept():
+def test_with_its_budget_spent_the_repair_waits_for_a_window_search_that_leads():
     """The repair's stop rule: before its budget, never; after it, once it has bettered its
-    start and the window search has ended its sweep; at the last moment, whatever it has."""
+    start, unless the window search is still sweeping with a better schedule; at the last
+    moment, whatever it has."""
     limit, last = 30.0, 150.0
-    assert not window_search.stop_search(29.0, limit, last, improved=True, swept=True)
-    assert not window_search.stop_search(31.0, limit, last, improved=True, swept=False)
-    assert not window_search.stop_search(31.0, limit, last, improved=False, swept=True)
-    assert window_search.stop_search(31.0, limit, last, improved=True, swept=True)
-    assert window_search.stop_search(150.0, limit, last, improved=False, swept=False)
+    assert not window_search.stop_search(29.0, limit, last, improved=True, leading=False)
+    assert not window_search.stop_search(31.0, limit, last, improved=True, leading=True)
+    assert not window_search.stop_search(31.0, limit, last, improved=False, leading=False)
+    assert window_search.stop_search(31.0, limit, last, improved=True, leading=False)
+    assert window_search.stop_search(150.0, limit, last, improved=False, leading=True)
 
 
 def test_the_window_search_says_when_its_sweep_has_ended(monkeypatch):
-    """``swept`` is set once the sweep has ended on its own (the repair waits for it), and
-    also when it failed (nobody waits for a search that has stopped)."""
+    """``swept`` is set once the sweep has ended on its own, with ``best`` its schedule's
+    repair objective, and also when it failed (nobody waits for a search that has stopped)."""
     _small_windows(monkeypatch)
     net = _two_fleets()
     model, _, start, gap, _ = _repair_of(net)
     beside = window_search.Beside(model, start, net.period_h, gap)
     assert beside.swept.wait(60)
     assert beside.result() is not None and beside.found is not None
-    assert beside.found.windows >= 1
+    assert beside.found.kept >= 1 and beside.best == beside.found.objective
+    assert not beside.leads(np.inf)  # (its sweep has ended: nothing to wait for)
     monkeypatch.setattr(window_search, "by_windows", lambda *a, **k: 1 / 0)
     failed = window_search.Beside(model, start, net.period_h, gap)
     assert failed.swept.wait(60)

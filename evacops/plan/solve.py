@@ -169,10 +169,11 @@ def _improve(
 ) -> None:
     """Search from ``start`` for ``budget_s``; if the budget runs out before anything better
     than the start was found (on Kabul the first better schedules come after 20-30 s of cutting
-    planes at the root), or before the window search ``beside`` it has swept the horizon once,
-    search on until both (at most :data:`REPAIR_ON_S` more; then the best so far is kept),
-    unless ``settle``. One search: HiGHS's interrupt callback stops it (a second run from the
-    start would repeat the root's cutting planes)."""
+    planes at the root), search on until the first better one; while the window search
+    ``beside`` it is still sweeping with a better schedule than HiGHS's, until its sweep ends
+    (each at most :data:`REPAIR_ON_S` more; then the best so far is kept), unless ``settle``.
+    One search: HiGHS's interrupt callback stops it (a second run from the start would repeat
+    the root's cutting planes)."""
     if budget_s is None or settle:
         rep.run(mip_abs_gap=gap, mip_rel_gap=1e-4, budget_s=budget_s)
         return
@@ -183,9 +184,9 @@ def _improve(
     limit, last = began + budget_s, began + budget_s + REPAIR_ON_S
 
     def stop(e: Any) -> None:
-        improved = e.data_out.mip_primal_bound < better
-        swept = beside is None or beside.swept.is_set()
-        if window_search.stop_search(e.data_out.running_time, limit, last, improved, swept):
+        found = e.data_out.mip_primal_bound
+        leading = beside is not None and beside.leads(found)
+        if window_search.stop_search(e.data_out.running_time, limit, last, found < better, leading):
             e.interrupt()
 
     rep.h.cbMipInterrupt += stop

@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,11 +75,13 @@ def by_windows(
     stop: threading.Event | None = None,
     window_h: float | None = None,
     step_h: float | None = None,
+    on_better: Callable[[float], None] | None = None,
 ) -> Found:
     """Improve the repair's schedule ``start`` (column values of ``rep``) one window at a time
     (one sweep over the horizon); ``gap``: each window's absolute MIP gap, as the repair's.
     ``stop`` set: end now, the window being solved interrupted (its best so far is kept:
-    HiGHS's interrupted search returns a schedule no worse than the one it was given)."""
+    HiGHS's interrupted search returns a schedule no worse than the one it was given).
+    ``on_better`` is told each better schedule's repair objective."""
     t0 = time.perf_counter()
     h = rep.h
     labels = rep.model.aircraft.sortie
@@ -125,6 +127,8 @@ def by_windows(
             obj = float(cost @ col) + offset
             if obj < best_obj - 1e-9 * max(1.0, abs(best_obj)):
                 best, best_obj, kept = col.copy(), obj, kept + 1
+                if on_better is not None:
+                    on_better(best_obj)
     finally:
         if stop is not None:
             h.cbMipInterrupt -= interrupt
@@ -166,12 +170,12 @@ def free_cores() -> int:
     return cores() - _Shared.taken
 
 
-def stop_search(now: float, limit: float, last: float, improved: bool, swept: bool) -> bool:
+def stop_search(now: float, limit: float, last: float, improved: bool, leading: bool) -> bool:
     """Whether the repair's search stops at run time ``now``: at ``last`` whatever it has;
     from ``limit`` (its budget spent) once it has a schedule better than its start
-    (``improved``) and the window search beside it has swept the horizon once (``swept``;
-    True where none runs)."""
-    return now >= last or (now >= limit and improved and swept)
+    (``improved``), unless the window search beside it is still sweeping with a better
+    schedule than HiGHS's so far (``leading``: then it waits for the sweep's end)."""
+    return now >= last or (now >= limit and improved and not leading)
 
 
 def spans_windows(lo: np.ndarray, hi: np.ndarray, period_h: float) -> bool:
@@ -193,6 +197,7 @@ class Beside:
     def __init__(self, model: RepairModel, start: np.ndarray, period_h: float, gap: float):
         self.stop = threading.Event()
         self.swept = threading.Event()  # set once the sweep has ended (to its end, or failed)
+        self.best = float("inf")  # the repair objective of its best schedule so far
         self.found: Found | None = None
         self.rep: HighsRun[RepairModel] | None = None
         self.error: BaseException | None = None
@@ -202,7 +207,9 @@ class Beside:
                 if self.stop.is_set():  # (HiGHS's search ended before this one began)
                     return
                 self.rep = HighsRun(model, time.perf_counter())
-                self.found = by_windows(self.rep, start, period_h, gap, self.stop)
+                self.found = by_windows(
+                    self.rep, start, period_h, gap, self.stop, on_better=self._better
+                )
             except Exception as e:  # (kept for result(): a thread's error is not raised)
                 self.error = e
             finally:
@@ -210,6 +217,13 @@ class Beside:
 
         self.thread = threading.Thread(target=search, name="repair-windows", daemon=True)
         self.thread.start()
+
+    def _better(self, objective: float) -> None:
+        self.best = objective
+
+    def leads(self, highs_best: float) -> bool:
+        """Whether the sweep is still on with a better schedule than HiGHS's best so far."""
+        return not self.swept.is_set() and self.best < highs_best
 
     def result(self) -> tuple[HighsRun[RepairModel], Found] | None:
         """Stop the window search and return its run and best schedule (None if it failed, or
