@@ -9,7 +9,9 @@ every other sortie fixed at the best schedule so far, each window a small MIP th
 solves from that schedule (so it is never worse), kept if it lowers the repair's objective.
 A window's MIP stops at :data:`NODES` nodes, not on a clock, so a sweep run to its end gives
 the same schedule on any machine and under any load; beside the repair it is stopped when
-HiGHS's search ends, so how far it gets depends on the machine, as HiGHS's budget does.
+HiGHS's search ends, so how far it gets depends on the machine, as HiGHS's budget does. Once
+the repair's budget is spent, HiGHS's search does not end while this one is still sweeping
+with a better schedule than HiGHS's (:func:`stop_search`).
 
 The repair keeps the windows' schedule if its repair objective is lower than HiGHS's by more
 than the search's gap. Measured on Kabul (docs/planner.md, "Two searches at
