@@ -33,7 +33,7 @@ def main() -> None:
     sys.path.insert(0, ROOT)
     from evacops.network import compile_network
     from evacops.plan import binding
-    from evacops.plan.solve import CHECK_BUDGET_LPS, lp_run
+    from evacops.plan.solve import check_budget, lp_run
     from evacops.scenario import load
 
     net = compile_network(load(a.scenario), a.period)
@@ -41,7 +41,7 @@ def main() -> None:
     lp_s = run.solve_s
     budget = a.check_budget
     if budget is None:
-        budget = max(10.0, CHECK_BUDGET_LPS * lp_s)  # evacops plan's default
+        budget = check_budget(lp_s)  # evacops plan's default
     if not a.json:
         print(f"LP solved in {lp_s:.1f} s; each check may take {budget:.0f} s", flush=True)
     rows = [stage(net, run, a.check, budget, "two at a time where two cores are free", a.json)]

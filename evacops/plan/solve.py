@@ -284,6 +284,12 @@ CHECK_BUDGET_LPS = 3.0
 first bottleneck by the basis (526,391 people per slot/h) was, re-solved, 12 fewer people."""
 
 
+def check_budget(lp_solve_s: float) -> float:
+    """A bottleneck check's default budget: :data:`CHECK_BUDGET_LPS` times the LP's solve
+    time, at least 10 s."""
+    return max(10.0, CHECK_BUDGET_LPS * lp_solve_s)
+
+
 def _what_binds(
     net: Network,
     run: HighsRun[PlanModel],
@@ -297,7 +303,7 @@ def _what_binds(
     :data:`CHECK_BUDGET_LPS` times the LP's solve time, at least 10 s)."""
     say("reading the binding constraints from the duals")
     if budget_s is None:
-        budget_s = max(10.0, CHECK_BUDGET_LPS * run.solve_s)
+        budget_s = check_budget(run.solve_s)
     return find_binding(net, run, lp, checks=checks, progress=say, budget_s=budget_s)
 
 
