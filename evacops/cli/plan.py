@@ -182,6 +182,7 @@ def _print_whole_cost(summary: dict[str, Any]) -> None:
 
 def _print_plan(p: Any, summary: dict[str, Any]) -> None:
     """The terminal view of a plan: summary, cohorts, call-forward, gates, bottlenecks."""
+    from evacops.plan.crew_use import crew_sentence
     from evacops.plan.priority import priority_sentence
     from evacops.report.levels import fruin_text
 
@@ -191,6 +192,9 @@ def _print_plan(p: Any, summary: dict[str, Any]) -> None:
     out.print("People off the evacuation airport per day, by cohort", style="italic")
     out.print(_daily_table(summary))
     out.print(priority_sentence(summary["priority"]), highlight=False, soft_wrap=True)
+    crews = crew_sentence(summary.get("crews"))
+    if crews:
+        out.print(crews, highlight=False, soft_wrap=True)
     if summary["gates"]:
         from evacops.plan.gates import call_forward_daily
 
@@ -298,6 +302,7 @@ def plan(
     _check_options(period, time_limit, check, check_budget, mip_gap, fmt, polish_sweeps, integer)
     sc = load(scenario)
     from evacops.plan import solve_plan  # after the checks: a bad input is refused at once
+    from evacops.plan.crew_use import crew_use
     from evacops.planfolder import write_plan
     from evacops.report.plan import write_plan_report
 
@@ -317,9 +322,10 @@ def plan(
 
             p = polish(p, polish_sweeps, progress=lambda msg: status.update(msg))
         summary = p.summary()
+        summary["crews"] = crew_use(p)
         if out_dir is not None:
             status.update(f"writing tables, plots and report to {out_dir}")
-            files = write_plan(p, out_dir, fmt=fmt, scenario_path=scenario)
+            files = write_plan(p, out_dir, fmt=fmt, scenario_path=scenario, summary=summary)
             files |= write_plan_report(p, out_dir, summary)
             summary["files"] = files
     if as_json:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from evacops.plan import whole_cost, window_search
+from evacops.plan.crew_use import crew_sentence
 from evacops.plan.gates import call_forward_daily, density_frame
 from evacops.plan.gates import gate_densities as plan_gates
 from evacops.plan.priority import priority_sentence
@@ -241,6 +242,19 @@ def _whole_cost_section(rep: HtmlReport, summary: dict[str, Any]) -> None:
         rep.table(fleets)
 
 
+def _crews_section(rep: HtmlReport, crews: dict[str, Any] | None) -> None:
+    """Aircraft and fleets that fly more than their crew rate in some 24 hours (the summary's
+    ``crews``, when the command line put it there)."""
+    text = crew_sentence(crews)
+    if crews is None or text is None:
+        return
+    rep.paragraph(text)
+    if crews["aircraft_over"]:
+        rep.table(pd.DataFrame(crews["aircraft_over"]).set_index("aircraft"))
+    if crews["fleets_over"]:
+        rep.table(pd.DataFrame(crews["fleets_over"]).set_index("fleet"))
+
+
 def _report(plan: Plan, summary: dict[str, Any], plots: dict[str, Path]) -> HtmlReport:
     """The plan's report page: key figures, how it was solved, the bottlenecks, the plots."""
     rep = HtmlReport(f"evacops plan: {plan.scenario.name}")
@@ -270,6 +284,7 @@ def _report(plan: Plan, summary: dict[str, Any], plots: dict[str, Path]) -> Html
     )
     rep.heading("Aircraft")
     rep.image(plots["aircraft"], "Aircraft airborne by fleet")
+    _crews_section(rep, summary.get("crews"))
     sched = plan.schedule()
     if len(sched):
         rep.heading("Per-aircraft schedule")
