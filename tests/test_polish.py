@@ -37,6 +37,7 @@ def test_polishing_never_makes_a_plan_worse_and_keeps_every_limit(d):
         assert info["sweeps"] == 2 and info["objective_before"] == p.final.objective
         assert 0 <= info["windows_kept"] <= 2 * len(range(0, p.network.T, 2))
         assert 0 <= info["fleets_kept"] <= 2 * min(info["fleets"], len(p.network.fleets))
+        assert info["windows_kept"] + info["fleets_kept"] + info["tries_skipped"] <= info["tries"]
 
 
 def test_a_fleet_of_its_own_improves_a_plan_no_window_of_one_period_can():
@@ -46,10 +47,14 @@ def test_a_fleet_of_its_own_improves_a_plan_no_window_of_one_period_can():
     p = solve_plan(load(ROOT / "tests" / "scenarios" / "two-fleets.yaml"), check_binding=-1)
     gap = lambda q: (q.final.objective - p.lp.objective) / abs(p.lp.objective)  # noqa: E731
     assert gap(p) > 0.02
-    windows = polish(p, 1, window_h=1, step_h=1, fleets=0)
+    windows = polish(p, 2, window_h=1, step_h=1, fleets=0)
     both = polish(p, 1, window_h=1, step_h=1)
-    assert windows.summary()["repair"]["polish"]["windows_kept"] == 0
+    info = windows.summary()["repair"]["polish"]
+    assert info["windows_kept"] == 0
     assert windows.final.objective == p.final.objective
+    # a pass that keeps nothing leaves the next nothing to do: its windows start from the same
+    # schedule as the first pass's did
+    assert info["tries"] == 2 * p.network.T and info["tries_skipped"] == p.network.T
     info = both.summary()["repair"]["polish"]
     assert info["fleets_kept"] >= 1 and gap(both) < 0.01
     check_invariants(both)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import time
+from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -68,13 +69,13 @@ def polish(
             say(f"polishing the whole sorties: pass {sweep + 1}, from {start * net.period_h:g} h")
             free = np.zeros(state.y.shape, dtype=bool)
             free[:, start : window_end(net, start, window_h)] = True
-            windows_kept += state.try_free(net, free)
+            windows_kept += state.try_free(net, free, ("window", start))
         current = dataclasses.replace(plan, final=state.best)
         short = [r["fleet"] for r in whole_cost.by_fleet(current) if r["cost"] > 0][:fleets]
         for name in short:
             say(f"polishing the whole sorties: pass {sweep + 1}, the fleet {name}")
             mine = np.asarray(net.move_fleet) == net.fleets.index(name)
-            fleets_kept += state.try_free(net, np.repeat(mine[:, None], net.T, axis=1))
+            fleets_kept += state.try_free(net, np.repeat(mine[:, None], net.T, axis=1), name)
     info: dict[str, Any] = {
         "sweeps": sweeps,
         "window_h": window_h,
@@ -82,6 +83,8 @@ def polish(
         "windows_kept": windows_kept,
         "fleets": fleets,
         "fleets_kept": fleets_kept,
+        "tries": state.tries,
+        "tries_skipped": state.skipped,
         "objective_before": before,
         "seconds": round(time.perf_counter() - t0, 2),
     }
@@ -91,20 +94,31 @@ def polish(
 
 
 class _Best:
-    """The best schedule so far (its solution and whole sorties, move x period)."""
+    """The best schedule so far (its solution and whole sorties, move x period), and which
+    neighbourhoods were tried from it."""
 
     def __init__(self, best: Any, y: np.ndarray):
         self.best, self.y = best, y
+        self.tried: set[Hashable] = set()  # neighbourhoods tried since the schedule last changed
+        self.tries = self.skipped = 0
 
-    def try_free(self, net: Network, free: np.ndarray) -> int:
+    def try_free(self, net: Network, free: np.ndarray, key: Hashable) -> int:
         """Re-plan the sorties where ``free`` (move x period), the rest kept; keep the result
-        if it lowers the objective. 1 if kept, else 0."""
+        if it lowers the objective. 1 if kept, else 0. A neighbourhood (``key``) already tried
+        from the same schedule is not tried again: its search would start where the last one
+        did (a pass that keeps nothing leaves the next nothing to do)."""
+        self.tries += 1
+        if key in self.tried:
+            self.skipped += 1
+            return 0
+        self.tried.add(key)
         q = plan_network(
             net, check_binding=-1, fixed=(~free, self.y), candidate=self.y, simplex=True
         )
         kept = q.final.objective < self.best.objective - 1e-9 * abs(self.best.objective)
         if kept:
             self.best, self.y = q.final, q.sortie_counts.astype(float)
+            self.tried = set()
         del q
         gc.collect()  # (a model holds reference cycles: free it before the next)
         return int(kept)
