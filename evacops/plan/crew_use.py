@@ -40,7 +40,7 @@ def most_in_window(periods: np.ndarray, w: int) -> int:
 
 def _relative(flown: float, allowed: float) -> float:
     """Minus the share by which ``flown`` exceeds ``allowed`` (a sort key: the worst first)."""
-    return (allowed - flown) / allowed
+    return (allowed - flown) / max(allowed, 1e-9)
 
 
 def crew_use(plan: Plan) -> dict[str, Any] | None:
