@@ -250,9 +250,16 @@ def _crews_section(rep: HtmlReport, crews: dict[str, Any] | None) -> None:
         return
     rep.paragraph(text)
     if crews["aircraft_over"]:
-        rep.table(pd.DataFrame(crews["aircraft_over"]).set_index("aircraft"))
+        rep.paragraph("Aircraft over their fleet's rate per aircraft (the most in any 24 hours):")
+        rep.table(
+            pd.DataFrame(crews["aircraft_over"])
+            .set_index("aircraft")
+            .rename(columns={"sorties_24h": "sorties in 24 h", "per_aircraft": "rate"})
+        )
     if crews["fleets_over"]:
-        rep.table(pd.DataFrame(crews["fleets_over"]).set_index("fleet"))
+        rep.paragraph("Fleets over their rate times their aircraft (the worst 24 hours):")
+        names = {"sorties_24h": "sorties in 24 h", "allowed": "allowed", "ending": "ending"}
+        rep.table(pd.DataFrame(crews["fleets_over"]).set_index("fleet").rename(columns=names))
 
 
 def _report(plan: Plan, summary: dict[str, Any], plots: dict[str, Path]) -> HtmlReport:
