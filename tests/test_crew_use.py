@@ -64,6 +64,13 @@ def check_crews(p) -> None:
     assert fleets == {f for f, x in excess.items() if np.isfinite(rate[f]) and x > 1e-6}
     for r in crews["fleets_over"]:
         assert r["sorties_24h"] > r["allowed"]
+    # worst first: the share over the rate never rises down either list
+    shares = [
+        (r["sorties_24h"] - r["per_aircraft"]) / r["per_aircraft"] for r in crews["aircraft_over"]
+    ]
+    assert shares == sorted(shares, reverse=True)
+    shares = [(r["sorties_24h"] - r["allowed"]) / r["allowed"] for r in crews["fleets_over"]]
+    assert shares == sorted(shares, reverse=True)
     _W, stride, _e, _m = day_windows(net.period_h, net.fleet_avail)
     if stride == 1:  # windows end in every period: every fleet keeps its rate
         assert not crews["fleets_over"]

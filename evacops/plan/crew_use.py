@@ -19,7 +19,7 @@ Sorties flown before a re-plan's moment count: the crews flew them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -46,7 +46,8 @@ def _relative(flown: float, allowed: float) -> float:
 def crew_use(plan: Plan) -> dict[str, Any] | None:
     """The plan's sorties per aircraft and per fleet in any 24 hours against the crew rate of
     its fleet (module docs); None if no fleet has one. Worst first: by the share over the
-    rate, then the larger rate (6 sorties against 4 before 3 against 2), then by name."""
+    rate, then the larger rate (6 sorties against 4 before 3 against 2); ties keep their order
+    (aircraft by fleet and name, fleets as the scenario lists them)."""
     net = plan.network
     rate = np.asarray(net.fleet_sorties_day, dtype=float)
     limited = np.isfinite(rate)
@@ -95,6 +96,10 @@ def crew_use(plan: Plan) -> dict[str, Any] | None:
     }
 
 
+@overload
+def crew_sentence(crews: dict[str, Any]) -> str: ...
+@overload
+def crew_sentence(crews: None) -> None: ...
 def crew_sentence(crews: dict[str, Any] | None) -> str | None:
     """One sentence for the terminal and the report (None: no fleet has a crew rate)."""
     if crews is None:

@@ -245,10 +245,9 @@ def _whole_cost_section(rep: HtmlReport, summary: dict[str, Any]) -> None:
 def _crews_section(rep: HtmlReport, crews: dict[str, Any] | None) -> None:
     """Aircraft and fleets that fly more than their crew rate in some 24 hours (the summary's
     ``crews``, when the command line put it there)."""
-    text = crew_sentence(crews)
-    if crews is None or text is None:
+    if crews is None:
         return
-    rep.paragraph(text)
+    rep.paragraph(crew_sentence(crews))
     if crews["aircraft_over"]:
         rep.paragraph("Aircraft over their fleet's rate per aircraft (the most in any 24 hours):")
         rep.table(
