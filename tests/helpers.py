@@ -37,10 +37,17 @@ def evacops(
     env: dict[str, str] | None = None,
     input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the command line as a user does: a new interpreter, from the repository root.
-    ``env`` adds to (or overrides) the environment; ``input`` is standard input."""
+    """Run the command line as a user does: a new process, from the repository root (forked
+    from an interpreter that has the imports done: tests/forkserver.py). ``env`` adds to (or
+    overrides) the environment; ``input`` is standard input."""
     import os
 
+    import forkserver
+
+    if forkserver.enabled():
+        return forkserver.run(
+            [*map(str, args)], {**os.environ, **(env or {})}, input=input, timeout=timeout
+        )
     return subprocess.run(
         [sys.executable, "-m", "evacops.cli", *map(str, args)],
         cwd=ROOT,
