@@ -135,3 +135,33 @@ def test_registry_rows_give_back_the_state_they_came_from(tmp_path):
         for i, c in enumerate(net.cohorts):
             for j, site in enumerate(net.sites):
                 assert counts.get((c, site), 0) == round(float(here[i, j]))
+
+
+def test_the_job_counts_the_crews_of_its_replan(tmp_path):
+    """A job's result carries its re-plan's crews aircraft by aircraft (as ``evacops plan``
+    reports them), sorties flown before the moment included; none where no fleet has a rate."""
+    d = _scenario()
+    d["fleets"][0]["max_sorties_per_day"] = 3
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(d))
+    p = solve_plan(load(path), check_binding=0)
+    net, at = p.network, 6
+    job = {
+        "scenario": path.read_text(),
+        "period_h": net.period_h,
+        "departures": outline_of(p)["departures"],
+        "people": registry_rows(net, state_from_plan(p, at)),
+        "at": net.timeline.time_of(at).isoformat(),
+    }
+    got = replan_job.run(job)
+    assert "error" not in got, got
+    crews = got["result"]["crews"]
+    # the one aircraft flies the plan's first 6 hours and the re-plan's rest: 3 sorties at most
+    # in the 12-hour horizon (the fleet's rate over any 24 hours), some of them after the moment
+    assert crews == {"window_h": 24, "aircraft": 1, "aircraft_over": [], "fleets_over": []}
+    after = [row for row in got["outline"]["departures"] if row[3].startswith("c17")]
+    before = p.schedule()["dep_period"] < at
+    assert len(after) > 0 and len(after) + int(before.sum()) <= 3
+    d["fleets"][0].pop("max_sorties_per_day")
+    unlimited = replan_job.run({**job, "scenario": yaml.safe_dump(d)})
+    assert unlimited["result"]["crews"] is None

@@ -30,10 +30,13 @@ API = f"/api/v1/operations/{OPERATION}"
 @pytest.fixture
 def world(registry_env, admin, tmp_path) -> World:
     """The web world, served with the test scenario, and a plan of it attached, its day 1 laid
-    on today (the operation's calendar)."""
+    on today (the operation's calendar). Its one aircraft has a crew rate that never binds in
+    the 12 hours (2-hour legs: 6 sorties at most), so that re-plans count its crews."""
     w = World(registry_env, admin)
     path = tmp_path / "scenario.yaml"
-    path.write_text(yaml.safe_dump(_scenario()))
+    d = _scenario()
+    d["fleets"][0]["max_sorties_per_day"] = 12
+    path.write_text(yaml.safe_dump(d))
     folder = tmp_path / "plan"
     write_plan(solve_plan(load(path), check_binding=0), folder, scenario_path=path)
     today = datetime.now(UTC).date()
@@ -376,6 +379,8 @@ def test_the_cli_replans_an_operation_on_the_server_host_and_adopts_it(world: Wo
     assert r.returncode == 0, r.stderr
     assert "effect (LP)" not in r.stdout and "difference" in r.stdout
     assert "is the operation's plan now" in r.stdout
+    assert got["result"]["crews"]["aircraft"] == 1 and not got["result"]["crews"]["aircraft_over"]
+    assert "Crews: no aircraft flies more sorties in any 24 hours" in " ".join(r.stdout.split())
     # the people alone on the plan's schedule: a what-if's effect without an LP column
     kept = evacops(*args, "--close", "Gate A", "--keep-schedule", env=env)
     assert kept.returncode == 0, kept.stderr

@@ -87,7 +87,10 @@ def window_note(until: str) -> str:
 
 
 def _print_replan(summary: dict[str, Any], moment: datetime, deadline: str) -> None:
-    """The terminal view: the moment and the state, people out per cohort beside the plan."""
+    """The terminal view: the moment and the state, people out per cohort beside the plan,
+    the crews aircraft by aircraft."""
+    from evacops.plan.crew_use import crew_sentence
+
     rp = summary["replan"]
     out.print(
         f"Re-plan from {moment:%Y-%m-%d %H:%M} UTC ({rp['source']}): "
@@ -104,6 +107,9 @@ def _print_replan(summary: dict[str, Any], moment: datetime, deadline: str) -> N
         out.print(KEPT_NOTE, style="dim", soft_wrap=True)
     if summary.get("window_until"):
         out.print(window_note(summary["window_until"]), style="dim", soft_wrap=True)
+    crews = crew_sentence(summary.get("crews"))
+    if crews:
+        out.print(crews, highlight=False, soft_wrap=True)
     out.print(
         "  not carried over the moment: " + "; ".join(rp["not_carried_over"]),
         style="dim",
@@ -299,6 +305,7 @@ def _from_plan(
     window: float | None = None,
 ) -> None:
     """Re-plan a plan's folder from ``at`` (its state, or the registry's people)."""
+    from evacops.plan.crew_use import crew_use
     from evacops.plan.replan import replan as run_replan
     from evacops.plan.replan import replan_people
     from evacops.planfolder import open_plan, write_plan
@@ -315,6 +322,7 @@ def _from_plan(
             r = run_replan(net, state, time_limit, progress=say, plan_sorties=plan_sorties,
                            window_h=window)  # fmt: skip
         summary = r.summary()
+        summary["crews"] = crew_use(r.plan)
         summary["replan"]["what_if"] = {"close": close, **changes}
         summary["replan"]["plan"] = str(plan_dir)
         summary["comparison"] = _comparison(pf.summary, summary)

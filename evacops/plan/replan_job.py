@@ -137,6 +137,7 @@ def _baseline_beside(job: dict[str, Any], parent: int, answer: Any) -> None:
 
 def _run(job: dict[str, Any]) -> dict[str, Any]:
     from evacops.network import compile_network
+    from evacops.plan.crew_use import crew_use
     from evacops.plan.replan import what_if
     from evacops.planfolder import outline_of
 
@@ -196,6 +197,7 @@ def _run(job: dict[str, Any]) -> dict[str, Any]:
         },
         "not_carried_over": s["replan"]["not_carried_over"],
         "sorties": s.get("sorties"),
+        "crews": crew_use(r.plan),
     }
     return {"result": result, "outline": outline}
 
