@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from evacops.network import Network
-from evacops.plan import tails, whole_cost
+from evacops.plan import whole_cost
 from evacops.plan.gates import gate_densities
 from evacops.plan.highs import Solution
 from evacops.plan.priority import priority_summary
@@ -172,48 +172,33 @@ class Plan:
             }
         )
 
-    def aircraft_assignment(self, fi: int) -> tails.Events:
-        """Fleet ``fi``'s sorties in departure order with the aircraft flying each: taken
-        sortie by sortie (:func:`take_aircraft`), then, for a fleet with a crew rate, searched
-        as a whole so that each aircraft keeps the rate where the sorties allow
-        (:func:`evacops.plan.tails.improve`)."""
-        net = self.network
-        counts = self.sortie_counts
-        n_air = int(net.fleet_count[fi])
-        home = net.stations[net.fleet_home_station[fi]][1]
-        ready: dict[int, list[tuple[int, int]]] = {home: [(0, i) for i in range(n_air)]}
-        flown: dict[int, list[int]] = {}  # aircraft: its departure periods
-        day = max(1, round(24 / net.period_h))
-        mine = np.flatnonzero(net.move_fleet == fi)
-        events: tails.Events = []
-        order = sorted((int(d), int(k)) for k in mine for d in np.flatnonzero(counts[k] > 0))
-        for t, m in order:
-            origin, dest = int(net.move_from[m]), int(net.move_to[m])
-            fifo = bool(net.station_wait[net.move_from_station[m]] >= 0)
-            q = ready.setdefault(origin, [])
-            picked = take_aircraft(q, int(counts[m, t]), t, int(net.fleet_avail[fi, t]), flown,
-                                   day, fifo)  # fmt: skip
-            if picked is None:
-                raise AssertionError(
-                    f"no ready aircraft of {net.fleets[fi]} at {net.sites[origin]} in period {t}"
-                )  # a bug: the model conserves aircraft
-            for aid in picked:
-                ready.setdefault(dest, []).append((t + int(net.move_ready[m]), aid))
-                flown.setdefault(aid, []).append(t)
-            events.append((t, int(m), picked))
-        return tails.improve(net, fi, events)
-
     @cached_property
     def _schedule(self) -> pd.DataFrame:
-        """Every sortie with its aircraft (:meth:`aircraft_assignment`); loads split over the
-        sortie's aircraft in whole people, cohort by cohort."""
+        """Give every sortie an aircraft of the fleet ready at the origin (:func:`take_aircraft`);
+        loads split over the sortie's aircraft in whole people, cohort by cohort."""
         net = self.network
+        counts = self.sortie_counts
         arc_of_move = {int(m): a for a, m in enumerate(net.arc_move) if m >= 0}
         rows: list[dict[str, Any]] = []
+        day = max(1, round(24 / net.period_h))
         for fi, fname in enumerate(net.fleets):
-            for t, m, picked in self.aircraft_assignment(fi):
-                k = len(picked)
+            n_air = int(net.fleet_count[fi])
+            home = net.stations[net.fleet_home_station[fi]][1]
+            ready: dict[int, list[tuple[int, int]]] = {home: [(0, i) for i in range(n_air)]}
+            flown: dict[int, list[int]] = {}  # aircraft: its departure periods
+            moves = np.flatnonzero(net.move_fleet == fi)
+            events = sorted((int(t), int(m)) for m in moves for t in np.flatnonzero(counts[m] > 0))
+            for t, m in events:
+                k = counts[m, t]
                 origin, dest = int(net.move_from[m]), int(net.move_to[m])
+                q = ready.setdefault(origin, [])
+                avail = int(net.fleet_avail[fi, t])
+                fifo = bool(net.station_wait[net.move_from_station[m]] >= 0)
+                picked = take_aircraft(q, int(k), t, avail, flown, day, fifo)
+                if picked is None:
+                    raise AssertionError(
+                        f"no ready aircraft of {fname} at {net.sites[origin]} in period {t}"
+                    )  # a bug: the model conserves aircraft
                 loads = np.zeros((len(net.cohorts), k), dtype=int)
                 if net.move_forward[m]:
                     flow = self.final.flow[:, arc_of_move[m], t]
@@ -229,6 +214,8 @@ class Plan:
                             room[j] -= take
                             left -= take
                 for j, aid in enumerate(picked):
+                    ready.setdefault(dest, []).append((t + int(net.move_ready[m]), aid))
+                    flown.setdefault(aid, []).append(t)
                     row = {
                         "aircraft": f"{fname}-{aid + 1:02d}",
                         "fleet": fname,
