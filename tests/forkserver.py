@@ -1,17 +1,22 @@
 """The command line in a new process for every call, without paying for its imports each time.
 
 A test runs ``evacops ...`` as a user does (tests/helpers.py ``evacops``): a process of its own,
-its own environment, standard streams and exit code. Most of what such a process costs is
-importing SQLAlchemy, pandas, linopy and the registry (0.6 of about 1 s for a registry command), and
-the suite runs hundreds. So each test worker starts one interpreter (the *zygote*, a new
-interpreter, never a fork of the test process: none of the tests' patches reach it) that imports
-those once and then forks a child for every call. The child takes the call's environment, working
-directory and streams, and runs ``python -m evacops.cli`` as the interpreter would
-(:func:`runpy.run_module`): an unhandled exception prints its traceback and exits 1, and the
-interpreter's own shutdown flushes the streams and runs the exit handlers. What a forked child
-shares with the zygote is only what importing made; imports read no environment here, start no
-thread and open no database (checked when the zygote starts: it refuses to serve with a second
-thread). The random generators are seeded again in every child, as a new interpreter seeds them.
+its own environment, standard streams and exit code. Most of what a registry command costs is
+importing SQLAlchemy, psycopg, httpx and the registry (0.6 of about 1 s), and the suite runs
+hundreds. So each test worker starts one interpreter (the *zygote*, a new interpreter, never a
+fork of the test process: none of the tests' patches reach it) that imports those once and then
+forks a child for every call. The child takes the call's environment, working directory and
+streams, and runs ``python -m evacops.cli`` as the interpreter would (:func:`runpy.run_module`):
+an unhandled exception prints its traceback and exits 1, and the interpreter's own shutdown
+flushes the streams and runs the exit handlers.
+
+What a child shares with the zygote is what importing made and what an interpreter settles when
+it starts. Imports here read no environment, start no thread (Python's or the OS's) and open no
+database: the zygote checks the threads and that the command line itself is not imported. The
+random generators are seeded again in every child. What stays the zygote's: the string-hash
+seed (every child of a worker iterates sets of strings in the same order, where new
+interpreters would differ), the locale and the streams' encoding; a call that sets ``PYTHON*``,
+``LANG``, ``LC_*`` or ``TZ`` differently runs in a plain new interpreter (:func:`forkable`).
 
 ``EVACOPS_TEST_FORKSERVER=0`` runs every call in a plain new interpreter instead.
 """
@@ -19,6 +24,7 @@ thread). The random generators are seeded again in every child, as a new interpr
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import locale
 import os
@@ -35,26 +41,31 @@ ENCODING = locale.getpreferredencoding(False)  # what subprocess.run(text=True) 
 # the zygote's environment: the worker's as it starts, before any test has patched it
 _START_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
-# imported once in the zygote: what the command line's commands import when they run. Not the
-# command line itself: its consoles (evacops.cli.output) read the environment (COLUMNS, NO_COLOR,
-# TERM) when they are made, and each call has its own (checked when the zygote starts)
+# imported once in the zygote: what the registry's commands import when they run (most of the
+# commands the tests start). Not the command line itself: its consoles (evacops.cli.output) read
+# the environment (COLUMNS, NO_COLOR, TERM) when they are made, and each call has its own. Not
+# numpy, pandas or linopy: importing them starts threads (OpenBLAS, jemalloc, polars), and a
+# fork copies a process with threads mid-work (polars documents deadlocks). Both checked when
+# the zygote starts.
 PRELOAD = (
     "evacops.registry.accounts",
     "evacops.registry.service",
     "evacops.client",
     "sqlalchemy.dialects.postgresql.psycopg",
     "psycopg",
-    "pandas",
-    "linopy",
-    "highspy",
 )
+
+# set when an interpreter starts, not when a command runs: a call that sets any of these
+# differently from the zygote's environment runs in a plain new interpreter instead
+AT_START = ("PYTHON", "LANG", "LC_", "TZ")
 
 _ZYGOTE = r"""
 import importlib, json, os, sys, threading
 sys.path[0] = {root!r}
 for name in {preload!r}:
     importlib.import_module(name)
-if threading.active_count() != 1:
+threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
+if threading.active_count() != 1 or threads != 1:
     sys.exit("forkserver: an import started a thread; forking would copy a process mid-work")
 if "evacops.cli" in sys.modules or "typer" in sys.modules:
     sys.exit("forkserver: the command line was imported; its consoles read the environment")
@@ -136,9 +147,16 @@ class _Zygote:
             self.stdin.close()
             self.proc.wait(10)
 
+    def kill(self) -> None:
+        """Stop the zygote (it is out of step with this side): the next call starts another."""
+        self.proc.kill()
+        self.proc.wait(10)
+
     def run(
         self, argv: list[str], env: dict[str, str], stdin: str, out: str, err: str, timeout: float
-    ) -> int:
+    ) -> int | None:
+        """The call's exit code; None if it ran longer than ``timeout`` (then killed). Any
+        failure on the way leaves the zygote out of step with this side: it is killed."""
         request = {
             "argv": argv,
             "env": env,
@@ -147,15 +165,23 @@ class _Zygote:
             "stdout": out,
             "stderr": err,
         }
-        self.stdin.write(json.dumps(request).encode() + b"\n")
-        self.stdin.flush()
-        pid = int(self.line(None) or b"")
-        code = self.line(timeout)
-        if code is None:
-            os.kill(pid, signal.SIGKILL)
-            self.line(None)
-            raise subprocess.TimeoutExpired(["evacops", *argv], timeout)
-        return int(code)
+        try:
+            self.stdin.write(json.dumps(request).encode() + b"\n")
+            self.stdin.flush()
+            pid = int(self.line(None) or b"")
+            if pid <= 1:
+                raise RuntimeError(f"forkserver: no child's pid but {pid}")
+            code = self.line(timeout)
+            if code is None:
+                with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                    os.kill(pid, signal.SIGKILL)
+                if self.line(30) is None:
+                    raise RuntimeError("forkserver: the zygote did not reap a killed child")
+                return None
+            return int(code)
+        except BaseException:
+            self.kill()
+            raise
 
 
 _lock = threading.Lock()
@@ -192,6 +218,14 @@ def run(
             with open(paths[k], encoding=ENCODING, newline=None) as fh:
                 return fh.read()
 
-        return subprocess.CompletedProcess(
-            [sys.executable, "-m", "evacops.cli", *argv], code, read("stdout"), read("stderr")
-        )
+        cmd = [sys.executable, "-m", "evacops.cli", *argv]
+        if code is None:
+            raise subprocess.TimeoutExpired(cmd, timeout, read("stdout"), read("stderr"))
+        return subprocess.CompletedProcess(cmd, code, read("stdout"), read("stderr"))
+
+
+def forkable(env: dict[str, str]) -> bool:
+    """Whether a call with ``env`` can be forked: it sets nothing an interpreter reads only when
+    it starts (:data:`AT_START`) differently from the zygote."""
+    keys = {k for k in {*env, *_START_ENV} if k.startswith(AT_START) and k != "PYTHONPATH"}
+    return all(env.get(k) == _START_ENV.get(k) for k in keys)

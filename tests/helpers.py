@@ -11,6 +11,11 @@ import yaml
 
 from evacops.scenario import Scenario, parse_text
 
+try:  # imported here: it takes the worker's environment before any test patches it
+    import forkserver
+except ModuleNotFoundError:  # tests.helpers from a script with only the root on sys.path
+    from tests import forkserver
+
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 
@@ -42,12 +47,9 @@ def evacops(
     overrides) the environment; ``input`` is standard input."""
     import os
 
-    import forkserver
-
-    if forkserver.enabled():
-        return forkserver.run(
-            [*map(str, args)], {**os.environ, **(env or {})}, input=input, timeout=timeout
-        )
+    call_env = {**os.environ, **(env or {})}
+    if forkserver.enabled() and forkserver.forkable(call_env):
+        return forkserver.run([*map(str, args)], call_env, input=input, timeout=timeout)
     return subprocess.run(
         [sys.executable, "-m", "evacops.cli", *map(str, args)],
         cwd=ROOT,

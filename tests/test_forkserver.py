@@ -96,3 +96,23 @@ def test_a_call_that_runs_too_long_is_killed_and_the_next_one_runs(tmp_path):
         forkserver.run(["serve", "--port", str(port)], env, input=None, timeout=3)
     after = forkserver.run(["--help"], env, input=None, timeout=120)
     assert after.returncode == 0 and "Usage" in after.stdout
+
+
+def test_the_zygote_has_one_thread_and_a_new_one_follows_a_lost_one():
+    """Forking a process copies only the forking thread: the zygote has no other (Python's or
+    the OS's). One killed under the tests' feet is replaced at the next call."""
+    z = forkserver._get()
+    assert len(os.listdir(f"/proc/{z.proc.pid}/task")) == 1
+    z.proc.kill()
+    z.proc.wait()
+    r = forkserver.run(["--help"], dict(os.environ), input=None, timeout=120)
+    assert r.returncode == 0 and "Usage" in r.stdout
+    assert forkserver._get() is not z
+
+
+def test_what_an_interpreter_reads_at_start_is_never_forked():
+    env = dict(os.environ)
+    assert forkserver.forkable(env)
+    for key, value in (("PYTHONHASHSEED", "12345"), ("LANG", "de_DE.UTF-8"), ("TZ", "Asia/Kabul")):
+        assert not forkserver.forkable({**env, key: value}), key
+    assert forkserver.forkable({**env, "EVACOPS_USER": "someone", "COLUMNS": "50"})
