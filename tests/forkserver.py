@@ -13,10 +13,11 @@ flushes the streams and runs the exit handlers.
 What a child shares with the zygote is what importing made and what an interpreter settles when
 it starts. Imports here read no environment, start no thread (Python's or the OS's) and open no
 database: the zygote checks the threads and that the command line itself is not imported. The
-random generators are seeded again in every child. What stays the zygote's: the string-hash
-seed (every child of a worker iterates sets of strings in the same order, where new
-interpreters would differ), the locale and the streams' encoding; a call that sets ``PYTHON*``,
-``LANG``, ``LC_*`` or ``TZ`` differently runs in a plain new interpreter (:func:`forkable`).
+random module is seeded again in every child (numpy is never in the zygote). What stays the
+zygote's: the string-hash seed (every child of a worker iterates sets of strings in the same
+order, where new interpreters would differ), the locale and the streams' encoding; a call
+that sets ``PYTHON*``, ``LANG``, ``LC_*`` or ``TZ`` differently runs in a plain new
+interpreter (:func:`forkable`).
 
 ``EVACOPS_TEST_FORKSERVER=0`` runs every call in a plain new interpreter instead.
 """
@@ -103,8 +104,6 @@ for fd, (path, mode) in enumerate([(req["stdin"], os.O_RDONLY),
     os.close(new)
 import random
 random.seed()
-if "numpy" in sys.modules:
-    sys.modules["numpy"].random.seed()
 sys.argv = ["evacops", *req["argv"]]
 import runpy
 runpy.run_module("evacops.cli", run_name="__main__", alter_sys=True)

@@ -28,6 +28,16 @@ def test_most_in_a_window_is_what_every_window_holds(periods, w):
     assert most_in_window(np.array(periods), w) == max(every, default=0)
 
 
+def most_per_aircraft(sched: pd.DataFrame, W: int) -> dict[str, tuple[str, int]]:
+    """Each aircraft of a schedule (a plan's, or a re-plan's ``schedule.csv``): its fleet and its
+    most departures in any ``W`` periods."""
+    per_aircraft = {}
+    for (fleet, name), g in sched.groupby(["fleet", "aircraft"]):
+        deps = g["dep_period"].tolist()
+        per_aircraft[name] = (fleet, max(sum(1 for d in deps if t <= d < t + W) for t in deps))
+    return per_aircraft
+
+
 def brute_force(p) -> tuple[dict[str, tuple[str, int]], dict[str, float]]:
     """Each aircraft's fleet and most departures in any 24 hours; each fleet's most departures
     over what its rate allows in the 24 hours ending in a period (positive: over), period by
@@ -35,10 +45,7 @@ def brute_force(p) -> tuple[dict[str, tuple[str, int]], dict[str, float]]:
     net = p.network
     W = round(24 / net.period_h)
     sched = p.schedule()
-    per_aircraft = {}
-    for (fleet, name), g in sched.groupby(["fleet", "aircraft"]):
-        deps = g["dep_period"].tolist()
-        per_aircraft[name] = (fleet, max(sum(1 for d in deps if t <= d < t + W) for t in deps))
+    per_aircraft = most_per_aircraft(sched, W)
     _W, _s, _e, most = day_windows(net.period_h, net.fleet_avail)
     excess = {}
     for f, name in enumerate(net.fleets):
@@ -119,12 +126,7 @@ def test_a_replan_counts_its_crews_with_the_sorties_flown_before_it(tmp_path):
     W = round(24 / net.period_h)
     sched = pd.read_csv(again / "schedule.csv")
     assert sched["flown_before_replan"].any()
-    over = {}
-    for (fleet, name), g in sched.groupby(["fleet", "aircraft"]):
-        deps = g["dep_period"].tolist()
-        most = max(sum(1 for d in deps if t <= d < t + W) for t in deps)
-        if most > rate[fleet]:
-            over[name] = most
+    over = {a: n for a, (f, n) in most_per_aircraft(sched, W).items() if n > rate[f]}
     assert {a["aircraft"]: a["sorties_24h"] for a in crews["aircraft_over"]} == over
     assert crews["aircraft"] == sched.loc[sched["fleet"].map(rate) < np.inf, "aircraft"].nunique()
     shown = evacops("replan", SMALL, "--plan", plan, "--at", "+12h")

@@ -57,7 +57,8 @@ def problems(p) -> list[str]:
         fi = int(net.move_fleet[legs[0][1]])
         station = {s: k for k, (f, s) in enumerate(net.stations) if f == fi}
         where, ready = net.stations[net.fleet_home_station[fi]][1], 0
-        for i, (t, m) in enumerate(sorted(legs)):
+        legs.sort()
+        for i, (t, m) in enumerate(legs):
             if int(net.move_from[m]) != where:
                 found.append(f"{name} leaves {net.sites[int(net.move_from[m])]} at {t}")
             if t < ready:
@@ -66,7 +67,7 @@ def problems(p) -> list[str]:
             wait = net.station_wait[station[where]] if where in station else -1
             if wait < 0 or ready + wait >= net.T:
                 continue
-            nxt = sorted(legs)[i + 1][0] if i + 1 < len(legs) else None
+            nxt = legs[i + 1][0] if i + 1 < len(legs) else None
             if nxt is None or nxt > ready + wait:
                 found.append(f"{name} stays at {net.sites[where]} from {ready}")
     return found

@@ -180,9 +180,17 @@ def _print_whole_cost(summary: dict[str, Any]) -> None:
         out.print(_frame_table(fleets))
 
 
+def print_crews(crews: dict[str, Any] | None) -> None:
+    """The crews sentence of a plan's or a re-plan's ``crews`` (nothing if no fleet has a crew
+    rate)."""
+    from evacops.plan.crew_use import crew_sentence
+
+    if crews is not None:
+        out.print(crew_sentence(crews), highlight=False, soft_wrap=True)
+
+
 def _print_plan(p: Any, summary: dict[str, Any]) -> None:
     """The terminal view of a plan: summary, cohorts, call-forward, gates, bottlenecks."""
-    from evacops.plan.crew_use import crew_sentence
     from evacops.plan.priority import priority_sentence
     from evacops.report.levels import fruin_text
 
@@ -192,9 +200,7 @@ def _print_plan(p: Any, summary: dict[str, Any]) -> None:
     out.print("People off the evacuation airport per day, by cohort", style="italic")
     out.print(_daily_table(summary))
     out.print(priority_sentence(summary["priority"]), highlight=False, soft_wrap=True)
-    crews = crew_sentence(summary.get("crews"))
-    if crews:
-        out.print(crews, highlight=False, soft_wrap=True)
+    print_crews(summary.get("crews"))
     if summary["gates"]:
         from evacops.plan.gates import call_forward_daily
 

@@ -89,7 +89,7 @@ def window_note(until: str) -> str:
 def _print_replan(summary: dict[str, Any], moment: datetime, deadline: str) -> None:
     """The terminal view: the moment and the state, people out per cohort beside the plan,
     the crews aircraft by aircraft."""
-    from evacops.plan.crew_use import crew_sentence
+    from evacops.cli.plan import print_crews
 
     rp = summary["replan"]
     out.print(
@@ -107,9 +107,7 @@ def _print_replan(summary: dict[str, Any], moment: datetime, deadline: str) -> N
         out.print(KEPT_NOTE, style="dim", soft_wrap=True)
     if summary.get("window_until"):
         out.print(window_note(summary["window_until"]), style="dim", soft_wrap=True)
-    crews = crew_sentence(summary.get("crews"))
-    if crews:
-        out.print(crews, highlight=False, soft_wrap=True)
+    print_crews(summary.get("crews"))
     out.print(
         "  not carried over the moment: " + "; ".join(rp["not_carried_over"]),
         style="dim",

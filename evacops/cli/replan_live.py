@@ -17,8 +17,8 @@ from typing import Any
 from rich.table import Table
 
 from evacops.cli.output import err, fail, out
+from evacops.cli.plan import print_crews
 from evacops.cli.replan import KEPT_NOTE, window_note
-from evacops.plan.crew_use import crew_sentence
 
 POLL_S = 1.0
 WAIT_S = 3600.0
@@ -168,9 +168,7 @@ def replan_operation(
         out.print(KEPT_NOTE, soft_wrap=True)
     if res.get("window_until"):
         out.print(window_note(res["window_until"]), soft_wrap=True)
-    crews = crew_sentence(res.get("crews"))
-    if crews:
-        out.print(crews, highlight=False, soft_wrap=True)
+    print_crews(res.get("crews"))
     if rec.get("adopted"):
         out.print(f"Adopted: re-plan {rec['id']} is the operation's plan now.", highlight=False)
     else:
