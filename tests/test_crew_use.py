@@ -88,19 +88,20 @@ def check_crews(p) -> None:
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_crews_counted_aircraft_by_aircraft_as_the_schedule_flies(d):
-    check_crews(solve_plan(scenario_from(d), check_binding=-1))
+    # held to its fleets' rates only, so that some aircraft are over (held: test_crew_hold.py)
+    check_crews(solve_plan(scenario_from(d), check_binding=-1, hold_crews=False))
 
 
 def test_small_airlift_says_which_aircraft_fly_more_than_their_rate(tmp_path):
     # at 3-hour periods the planner's windows end in every period: no fleet is over
-    check_crews(solve_plan(load(SMALL), period="3h", check_binding=-1))
-    p = solve_plan(load(SMALL), period="1h", check_binding=-1)
+    check_crews(solve_plan(load(SMALL), period="3h", check_binding=-1, hold_crews=False))
+    p = solve_plan(load(SMALL), period="1h", check_binding=-1, hold_crews=False)
     check_crews(p)
     crews = crew_use(p)
     assert crews["aircraft_over"], "small-airlift's fleets bunch their sorties: some are over"
     worst = crews["aircraft_over"][0]
     assert f"{worst['aircraft']}, {worst['sorties_24h']} against" in crew_sentence(crews)
-    r = evacops("plan", SMALL, "--period", "1h", "--check", "0", "--out", tmp_path)
+    r = evacops("plan", SMALL, "--period", "1h", "--check", "0", "--fleet-crews", "--out", tmp_path)
     assert r.returncode == 0, r.stderr
     assert "Crews, aircraft by aircraft:" in r.stdout
     got = json.loads((tmp_path / "summary.json").read_text())["crews"]
@@ -113,7 +114,7 @@ def test_a_replan_counts_its_crews_with_the_sorties_flown_before_it(tmp_path):
     sorties flown before the moment count (the crews flew them), in --json, the re-plan's
     summary and the terminal."""
     plan = tmp_path / "plan"
-    r = evacops("plan", SMALL, "--period", "1h", "--check", "0", "--out", plan)
+    r = evacops("plan", SMALL, "--period", "1h", "--check", "0", "--fleet-crews", "--out", plan)
     assert r.returncode == 0, r.stderr
     again = tmp_path / "replan"
     r = evacops("replan", SMALL, "--plan", plan, "--at", "+12h", "--out", again, "--json")

@@ -19,7 +19,7 @@ from evacops.errors import ScenarioError
 from evacops.network import compile_network
 from evacops.plan import solve_plan
 from evacops.plan.replan import replan, state_from_plan, state_network
-from evacops.plan.result import take_aircraft
+from evacops.plan.tails import take_aircraft
 from evacops.sim import simulate
 from evacops.sim.core import run_batch
 from evacops.sim.model import build_model

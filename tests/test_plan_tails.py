@@ -16,7 +16,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 
 from evacops.plan import solve_plan
-from evacops.plan.result import take_aircraft
+from evacops.plan.tails import take_aircraft
 from evacops.scenario import load
 from tests.helpers import ROOT, scenario_from, shuttle_dict
 from tests.test_plan_properties import scenarios

@@ -129,6 +129,7 @@ def check_invariants(
     check_gates_left(md, rec, tol)
     check_runway(md.net, rec["dep_count"], rec["arr_count"])
     check_crews(md.net, rec["sorties"], rec["fleet_use"], random)
+    check_aircraft_crews(md, rec["aircraft_dep"], rec["aircraft_most_24h"])
     over = check_stays(md.net, hold, flows)
     assert np.allclose(over, rec["overstay"], atol=1e-4), (over.sum(), rec["overstay"].sum())
     assert not stays_kept or over.max(initial=0.0) <= tol, "people stayed longer than allowed"
@@ -223,6 +224,21 @@ def check_crews(net, sorties: np.ndarray, use: np.ndarray, random: bool) -> None
         if net.fleet_up[f] < 1.0:
             day = _window_sums(use[:, :, f], W)[:, ends] * net.period_h
             assert (day <= net.fleet_up[f] * 24.0 * most[f, ends] + 1e-9).all(), _name
+
+
+def check_aircraft_crews(md: SimModel, dep: np.ndarray, counted: np.ndarray) -> None:
+    """No aircraft of a fleet with a crew limit departs more than ``max_sorties_per_day``
+    (rounded down) times in any 24 hours, counted from each aircraft's departures (``dep``:
+    runs x periods x aircraft); the simulator's own count (``counted``) agrees."""
+    net = md.net
+    W = round(24 / net.period_h)
+    c = np.cumsum(dep.astype(np.int64), axis=1)
+    shifted = np.concatenate([np.zeros_like(c[:, :W]), c[:, :-W]], axis=1)[:, : c.shape[1]]
+    most = (c - shifted).max(axis=1, initial=0)  # (R, N): the most in any W periods
+    assert np.array_equal(most, counted)
+    rate = np.floor(net.fleet_sorties_day[md.ac_fleet] + 1e-9)
+    limited = np.isfinite(rate)
+    assert (most[:, limited] <= rate[limited]).all()
 
 
 def check_stays(net, hold: np.ndarray, flows: np.ndarray) -> np.ndarray:

@@ -262,6 +262,17 @@ Polish = Annotated[
     ),
 ]
 
+FleetCrews = Annotated[
+    bool,
+    typer.Option(
+        "--fleet-crews",
+        help="hold crews to their rate for each fleet as a whole only: no whole sortie is "
+        "dropped for an aircraft's crew (default: every aircraft held to its fleet's "
+        "max_sorties_per_day in any 24 hours, the sorties it cannot fly dropped and the "
+        "people re-flowed; the terminal says what that cost)",
+    ),
+]
+
 
 @guard
 def plan(
@@ -294,6 +305,7 @@ def plan(
     check: Check = 3,
     check_budget: CheckBudget = None,
     polish_sweeps: Polish = 0,
+    fleet_crews: FleetCrews = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Plan an evacuation: optimal time-phased flows, sorties and a per-aircraft schedule.
@@ -322,6 +334,7 @@ def plan(
             check_binding=check,
             check_budget_s=check_budget,
             progress=lambda msg: status.update(msg),
+            hold_crews=not fleet_crews,
         )
         if polish_sweeps:
             from evacops.plan.polish import polish

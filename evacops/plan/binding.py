@@ -42,7 +42,7 @@ from evacops.network import Network
 from evacops.plan.basis import Basis, Ray
 from evacops.plan.bottleneck import PEOPLE_TOL, Bottleneck, Outcome
 from evacops.plan.constraints import mog_room
-from evacops.plan.highs import HighsRun
+from evacops.plan.highs import HighsRun, Solution
 from evacops.plan.levers import FAMILIES, KIND, KINDS, Lever, Rows, Shift, shift
 from evacops.plan.window_search import free_cores, sharing_cores
 
@@ -496,3 +496,33 @@ def find_binding(
     for k, b in enumerate(out):
         b.rank = k
     return out
+
+
+CHECK_BUDGET_LPS = 3.0
+"""A bottleneck check's default budget, in LP solve times. On Kabul at 1-hour periods (7 Dec
+2026, HKIA's ground limit) the three checks took 220, 280 and 338 s against an LP of 126 s,
+1.8-2.7 times it; with a budget of one LP time (the default before) none finished, and the
+first bottleneck by the basis (526,391 people per slot/h) was, re-solved, 12 fewer people."""
+
+
+def check_budget(lp_solve_s: float) -> float:
+    """A bottleneck check's default budget: :data:`CHECK_BUDGET_LPS` times the LP's solve
+    time, at least 10 s."""
+    return max(10.0, CHECK_BUDGET_LPS * lp_solve_s)
+
+
+def what_binds(
+    net: Network,
+    run: HighsRun,
+    lp: Solution,
+    checks: int,
+    budget_s: float | None,
+    say: Callable[[str], None],
+) -> list[Binding]:
+    """The bottlenecks in people out by the deadline, from the LP's optimal basis; the first
+    ``checks`` checked by warm re-solves of ``budget_s`` each (default:
+    :data:`CHECK_BUDGET_LPS` times the LP's solve time, at least 10 s)."""
+    say("reading the binding constraints from the duals")
+    if budget_s is None:
+        budget_s = check_budget(run.solve_s)
+    return find_binding(net, run, lp, checks=checks, progress=say, budget_s=budget_s)

@@ -93,6 +93,7 @@ def crew_use(plan: Plan) -> dict[str, Any] | None:
         "aircraft": flying,
         "aircraft_over": over,
         "fleets_over": fleets,
+        "held": plan.crews_held,
     }
 
 
@@ -106,8 +107,15 @@ def crew_sentence(crews: dict[str, Any] | None) -> str | None:
         return None
     n, of = len(crews["aircraft_over"]), crews["aircraft"]
     h = f"{crews['window_h']:g} hours"
+    held = crews.get("held")
+    cost = ""
+    if held and held["kept"] and held["sorties_dropped"]:
+        cost = (
+            f" (held aircraft by aircraft: {held['sorties_dropped']} sorties of the whole-sortie"
+            f" schedule dropped, {held['out_by_deadline_lost']:,} fewer people out by the deadline)"
+        )
     if not n and not crews["fleets_over"]:
-        return f"Crews: no aircraft flies more sorties in any {h} than its fleet's rate."
+        return f"Crews: no aircraft flies more sorties in any {h} than its fleet's rate{cost}."
     text = f"Crews, aircraft by aircraft: {n} of {of} aircraft fly more sorties in some {h} than"
     text += " their fleet's rate per aircraft"
     if n:
@@ -117,6 +125,13 @@ def crew_sentence(crews: dict[str, Any] | None) -> str | None:
     if k:
         text += f"; {k} fleet{'s fly' if k != 1 else ' flies'} more than the rate times its"
         text += " aircraft (the plan's 24-hour windows end every few hours, not in every period)"
-    text += ". The plan holds each fleet to its rate, not each aircraft (docs/fidelity.md, 'Crews"
-    text += " as a rate')."
+    if held is None:
+        text += ". The plan holds each fleet to its rate, not each aircraft (docs/fidelity.md,"
+        text += " 'Crews as a rate')."
+    elif not held["kept"]:
+        text += ". Held aircraft by aircraft, the sorties left broke another limit of the"
+        text += f" model ({held.get('reason', '')}), so the plan keeps its fleets' rates only."
+    else:
+        text += f"{cost}: sorties flown before the re-plan's moment, or out of an airfield that"
+        text += " limits time on the ground, are never dropped."
     return text

@@ -61,7 +61,7 @@ def polish(
         return plan
     t0 = time.perf_counter()
     step = max(1, round(step_h / net.period_h))
-    state = _Best(plan.final, plan.sortie_counts.astype(float))
+    state = _Best(plan.final, plan.sortie_counts.astype(float), plan.crews_held is not None)
     before = state.best.objective
     fleets_kept = windows_kept = 0
     for sweep in range(sweeps):
@@ -97,8 +97,9 @@ class _Best:
     """The best schedule so far (its solution and whole sorties, move x period), and which
     neighbourhoods were tried from it."""
 
-    def __init__(self, best: Any, y: np.ndarray):
+    def __init__(self, best: Any, y: np.ndarray, hold_crews: bool):
         self.best, self.y = best, y
+        self.hold_crews = hold_crews  # each aircraft held to its crew, as the plan's were
         self.tried: set[Hashable] = set()  # neighbourhoods tried since the schedule last changed
         self.tries = self.skipped = 0
 
@@ -113,7 +114,12 @@ class _Best:
             return 0
         self.tried.add(key)
         q = plan_network(
-            net, check_binding=-1, fixed=(~free, self.y), candidate=self.y, simplex=True
+            net,
+            check_binding=-1,
+            fixed=(~free, self.y),
+            candidate=self.y,
+            simplex=True,
+            hold_crews=self.hold_crews,
         )
         kept = q.final.objective < self.best.objective - 1e-9 * abs(self.best.objective)
         if kept:

@@ -416,6 +416,7 @@ def replan(
             candidate=candidate,
             simplex=window_h is not None,
             on_built=on_built,
+            moment=state.at,
         )
     except InfeasibleError as e:
         if window_h is None:

@@ -15,48 +15,13 @@ from evacops.plan import whole_cost
 from evacops.plan.gates import gate_densities
 from evacops.plan.highs import Solution
 from evacops.plan.priority import priority_summary
+from evacops.plan.tails import assign_tails
 
 EPS = 1e-6
 
 
 def _whole(x: float) -> int:
     return int(np.floor(x + EPS))
-
-
-def take_aircraft(
-    queue: list[tuple[int, int]],
-    k: int,
-    t: int,
-    available: int,
-    flown: dict[int, list[int]],
-    day: int,
-    fifo: bool = False,
-) -> list[int] | None:
-    """The ``k`` aircraft of a fleet at one station (``queue``: (period ready, aircraft)) that
-    fly a sortie leaving in period ``t``, taken out of the queue; None if fewer are ready. Of
-    those ready by ``t``: first the aircraft numbered within the fleet's ``available`` count
-    (aircraft become available in number order, as the simulator has them, so an aircraft that
-    is not yet available never carries a sortie while one that is waits), then those with the
-    fewest sorties in the last ``day`` periods (``flown``: each aircraft's departures), so that
-    the fleet's crew limit, a rate per aircraft and day for the fleet as a whole, falls on its
-    aircraft as evenly as the sorties allow; then the lowest number. Any choice among the ready
-    aircraft keeps the schedule feasible: the model conserves a fleet's aircraft station by
-    station, not by number. Where the airfield limits time on the ground (``fifo``: its
-    ``max_ground_h``) the earliest ready go first, before all that: the model's
-    ``Station-ground`` rows hold for that order."""
-    ready = [e for e in queue if e[0] <= t]
-    if len(ready) < k:
-        return None
-
-    def key(entry: tuple[int, int]) -> tuple[int, bool, int, int]:
-        aid = entry[1]
-        recent = sum(1 for d in flown.get(aid, ()) if d > t - day)
-        return (entry[0] if fifo else 0, aid >= available, recent, aid)
-
-    chosen = sorted(ready, key=key)[:k]
-    for e in chosen:
-        queue.remove(e)
-    return [aid for _, aid in chosen]
 
 
 def largest_remainder(values: np.ndarray, total: int) -> np.ndarray:
@@ -88,6 +53,10 @@ class Plan:
     """A re-plan of the aircraft in a window (:func:`evacops.plan.replan.replan` with
     ``window_h``): the first period after it, from which the plan's sorties were kept; its LP
     bound holds for schedules that keep them."""
+    crews_held: dict | None = None
+    """What holding every aircraft to its crew cost (:func:`evacops.plan.tails.held_crews`):
+    sorties dropped, people out by the deadline lost; None if no fleet has a crew limit or the
+    sorties were not re-planned (a re-plan of the people alone)."""
 
     # ---- basic quantities ----------------------------------------------------------------------
     @property
@@ -174,66 +143,36 @@ class Plan:
 
     @cached_property
     def _schedule(self) -> pd.DataFrame:
-        """Give every sortie an aircraft of the fleet ready at the origin (:func:`take_aircraft`);
+        """Give every sortie an aircraft of the fleet ready at the origin
+        (:func:`evacops.plan.tails.assign_tails`);
         loads split over the sortie's aircraft in whole people, cohort by cohort."""
         net = self.network
         counts = self.sortie_counts
         arc_of_move = {int(m): a for a, m in enumerate(net.arc_move) if m >= 0}
         rows: list[dict[str, Any]] = []
-        day = max(1, round(24 / net.period_h))
-        for fi, fname in enumerate(net.fleets):
-            n_air = int(net.fleet_count[fi])
-            home = net.stations[net.fleet_home_station[fi]][1]
-            ready: dict[int, list[tuple[int, int]]] = {home: [(0, i) for i in range(n_air)]}
-            flown: dict[int, list[int]] = {}  # aircraft: its departure periods
-            moves = np.flatnonzero(net.move_fleet == fi)
-            events = sorted((int(t), int(m)) for m in moves for t in np.flatnonzero(counts[m] > 0))
-            for t, m in events:
-                k = counts[m, t]
-                origin, dest = int(net.move_from[m]), int(net.move_to[m])
-                q = ready.setdefault(origin, [])
-                avail = int(net.fleet_avail[fi, t])
-                fifo = bool(net.station_wait[net.move_from_station[m]] >= 0)
-                picked = take_aircraft(q, int(k), t, avail, flown, day, fifo)
-                if picked is None:
-                    raise AssertionError(
-                        f"no ready aircraft of {fname} at {net.sites[origin]} in period {t}"
-                    )  # a bug: the model conserves aircraft
-                loads = np.zeros((len(net.cohorts), k), dtype=int)
-                if net.move_forward[m]:
-                    flow = self.final.flow[:, arc_of_move[m], t]
-                    seats = int(net.arc_load[arc_of_move[m]])  # max load on a surge leg
-                    total = min(_whole(flow.sum()), k * seats)
-                    per_cohort = largest_remainder(flow, total)
-                    room = np.full(k, seats)
-                    for c in np.argsort(-net.priority, kind="stable"):
-                        left = per_cohort[c]
-                        for j in range(k):
-                            take = min(left, room[j])
-                            loads[c, j] += take
-                            room[j] -= take
-                            left -= take
-                for j, aid in enumerate(picked):
-                    ready.setdefault(dest, []).append((t + int(net.move_ready[m]), aid))
-                    flown.setdefault(aid, []).append(t)
-                    row = {
-                        "aircraft": f"{fname}-{aid + 1:02d}",
-                        "fleet": fname,
-                        "type": net.fleet_type[fi],
-                        "leg": net.move_leg[m],
-                        "direction": "outbound" if net.move_forward[m] else "back",
-                        "origin": net.sites[origin],
-                        "destination": net.sites[dest],
-                        "dep_period": t,
-                        "arr_period": t + int(net.move_land[m]),
-                        "ready_period": t + int(net.move_ready[m]),
-                        "departure": net.timeline.time_of(t),
-                        "arrival": net.timeline.time_of(t + int(net.move_land[m])),
-                        "load": int(loads[:, j].sum()),
-                    }
-                    for c, cname in enumerate(net.cohorts):
-                        row[f"load_{cname}"] = int(loads[c, j])
-                    rows.append(row)
+        tails = assign_tails(net, counts, self.moment)
+        for (m, t), picked in sorted(tails.picks.items(), key=lambda e: (e[0][1], e[0][0])):
+            fi = int(net.move_fleet[m])
+            loads = self._loads(m, t, len(picked), arc_of_move)
+            for j, aid in enumerate(picked):
+                row = {
+                    "aircraft": f"{net.fleets[fi]}-{aid + 1:02d}",
+                    "fleet": net.fleets[fi],
+                    "type": net.fleet_type[fi],
+                    "leg": net.move_leg[m],
+                    "direction": "outbound" if net.move_forward[m] else "back",
+                    "origin": net.sites[int(net.move_from[m])],
+                    "destination": net.sites[int(net.move_to[m])],
+                    "dep_period": t,
+                    "arr_period": t + int(net.move_land[m]),
+                    "ready_period": t + int(net.move_ready[m]),
+                    "departure": net.timeline.time_of(t),
+                    "arrival": net.timeline.time_of(t + int(net.move_land[m])),
+                    "load": int(loads[:, j].sum()),
+                }
+                for c, cname in enumerate(net.cohorts):
+                    row[f"load_{cname}"] = int(loads[c, j])
+                rows.append(row)
         cols = [
             "aircraft",
             "fleet",
@@ -252,6 +191,26 @@ class Plan:
         ]
         df = self._mark_flown(pd.DataFrame(rows, columns=cols))
         return df.sort_values(["dep_period", "aircraft"], kind="stable").reset_index(drop=True)
+
+    def _loads(self, m: int, t: int, k: int, arc_of_move: dict[int, int]) -> np.ndarray:
+        """(cohorts, k) whole people on each of the ``k`` sorties of move ``m`` leaving in
+        ``t``: the flow on its arc in whole people, the higher priorities seated first."""
+        net = self.network
+        loads = np.zeros((len(net.cohorts), k), dtype=int)
+        if not net.move_forward[m]:
+            return loads
+        flow = self.final.flow[:, arc_of_move[m], t]
+        seats = int(net.arc_load[arc_of_move[m]])  # max load on a surge leg
+        per_cohort = largest_remainder(flow, min(_whole(flow.sum()), k * seats))
+        room = np.full(k, seats)
+        for c in np.argsort(-net.priority, kind="stable"):
+            left = per_cohort[c]
+            for j in range(k):
+                take = min(left, room[j])
+                loads[c, j] += take
+                room[j] -= take
+                left -= take
+        return loads
 
     def _mark_flown(self, df: pd.DataFrame) -> pd.DataFrame:
         """A re-plan's sorties before its moment were flown: their loads are not the

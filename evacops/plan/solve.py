@@ -34,10 +34,11 @@ from evacops.errors import InfeasibleError, SolverError
 from evacops.network import Network, compile_network
 from evacops.plan import window_search
 from evacops.plan.assemble import PlanModel, RepairModel, assemble_plan, assemble_repair
-from evacops.plan.binding import FAMILIES, Binding, find_binding
+from evacops.plan.binding import FAMILIES, what_binds
 from evacops.plan.highs import HighsRun, Solution
 from evacops.plan.objective import repair_value
 from evacops.plan.result import Plan
+from evacops.plan.tails import held_crews
 from evacops.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -277,36 +278,6 @@ def _read_repair(
     return y, idle, float(rep.values(rep.model.backlog, col).sum())
 
 
-CHECK_BUDGET_LPS = 3.0
-"""A bottleneck check's default budget, in LP solve times. On Kabul at 1-hour periods (7 Dec
-2026, HKIA's ground limit) the three checks took 220, 280 and 338 s against an LP of 126 s,
-1.8-2.7 times it; with a budget of one LP time (the default before) none finished, and the
-first bottleneck by the basis (526,391 people per slot/h) was, re-solved, 12 fewer people."""
-
-
-def check_budget(lp_solve_s: float) -> float:
-    """A bottleneck check's default budget: :data:`CHECK_BUDGET_LPS` times the LP's solve
-    time, at least 10 s."""
-    return max(10.0, CHECK_BUDGET_LPS * lp_solve_s)
-
-
-def _what_binds(
-    net: Network,
-    run: HighsRun[PlanModel],
-    lp: Solution,
-    checks: int,
-    budget_s: float | None,
-    say: Progress,
-) -> list[Binding]:
-    """The bottlenecks in people out by the deadline, from the LP's optimal basis; the first
-    ``checks`` checked by warm re-solves of ``budget_s`` each (default:
-    :data:`CHECK_BUDGET_LPS` times the LP's solve time, at least 10 s)."""
-    say("reading the binding constraints from the duals")
-    if budget_s is None:
-        budget_s = check_budget(run.solve_s)
-    return find_binding(net, run, lp, checks=checks, progress=say, budget_s=budget_s)
-
-
 REPAIR_BUDGET_S = 30.0
 """The repair's default budget. Not the LP's solve time, as it was: with a first schedule as
 its start the search needs the same 20-30 s of cutting planes at the root whatever the LP took,
@@ -333,6 +304,15 @@ def reflow(run: HighsRun[PlanModel], sorties: np.ndarray, warm: bool = False) ->
     run.run(solver="simplex", simplex_strategy=1)
 
 
+def _reflowed(run: HighsRun[PlanModel], sorties: np.ndarray, warm: bool) -> Solution:
+    """The people flows on whole ``sorties`` (:func:`reflow`) as a solution."""
+    t1 = time.perf_counter()
+    reflow(run, sorties, warm)
+    sol = _solution(run, duals=False)
+    sol.build_s, sol.solve_s, sol.status = 0.0, time.perf_counter() - t1, "optimal"
+    return sol
+
+
 def on_schedule(
     net: Network, sorties: np.ndarray, on_built: Callable[[], None] | None = None
 ) -> Solution:
@@ -347,12 +327,7 @@ def on_schedule(
         raise InfeasibleError("the schedule flies a move the network rules out")
     if on_built is not None:
         on_built()
-    t1 = time.perf_counter()
-    reflow(run, sorties)
-    sol = _solution(run, duals=False)
-    sol.solve_s = time.perf_counter() - t1
-    sol.status = "optimal"
-    return sol
+    return _reflowed(run, sorties, warm=False)
 
 
 def _whole_sorties(
@@ -513,11 +488,12 @@ def solve_plan(
     check_binding: int = 5,
     progress: Progress | None = None,
     check_budget_s: float | None = None,
+    hold_crews: bool = True,
 ) -> Plan:
     """Plan ``scenario``: compile, solve (LP + repair, or MIP), explain what binds.
 
     ``check_budget_s`` is the time each binding check's re-solve may take (default:
-    :data:`CHECK_BUDGET_LPS` times the LP's solve time, at least 10 s)."""
+    :data:`~evacops.plan.binding.CHECK_BUDGET_LPS` times the LP's solve time, at least 10 s)."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
     say("compiling the time-expanded network")
@@ -531,6 +507,7 @@ def solve_plan(
         progress=say,
         check_budget_s=check_budget_s,
         started=t0,
+        hold_crews=hold_crews,
     )
 
 
@@ -547,12 +524,16 @@ def plan_network(
     candidate: np.ndarray | None = None,
     simplex: bool = False,
     on_built: Callable[[], None] | None = None,
+    moment: int = 0,
+    hold_crews: bool = True,
 ) -> Plan:
     """Plan a compiled network (:func:`solve_plan` after compiling; a re-plan gives the sorties
     already flown in ``fixed``, and the plan it re-plans as ``candidate``: whole sorties (M, T)
     kept instead of the repair's when they keep every constraint and do better, so a re-plan
     on whole sorties is never worse than going on with that plan). ``simplex``: the LP by the
-    dual simplex (most sorties fixed: a re-plan of the aircraft in a window)."""
+    dual simplex (most sorties fixed: a re-plan of the aircraft in a window). Every aircraft is
+    held to its crew (:func:`evacops.plan.tails.held_crews`; sorties before ``moment`` were
+    flown and stay); not with ``hold_crews`` False (crews a rate for each fleet alone)."""
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter() if started is None else started
     say(f"building and solving the LP ({net.T} periods of {net.period_h:g} h)")
@@ -572,7 +553,7 @@ def plan_network(
     lp = _solution(run, duals=True)
     binding = []
     if check_binding >= 0:
-        binding = _what_binds(net, run, lp, check_binding, check_budget_s, say)
+        binding = what_binds(net, run, lp, check_binding, check_budget_s, say)
     final, repair = lp, None
     frac = np.abs(lp.sorties - np.round(lp.sorties)) > 1e-6
     if frac.any() or integer:
@@ -591,10 +572,17 @@ def plan_network(
             )
             if candidate is not None and not integer:
                 final = _better_of(final, other, repair)
+    # the last solve on ``run`` was of whole sorties (a warm start for the next) or the LP's
+    warm = repair is not None and (
+        repair["seat_wait_person_periods"] > 1e-6 or "plan_sorties" in repair
+    )
     if integer:
         say("solving the MIP with integer sorties")
         final, repair = _solve_mip(net, final, mip_gap, time_limit, fixed), None
-    plan = Plan(network=net, lp=lp, final=final, integer=integer, repair=repair)
+    crews = None
+    if hold_crews:
+        final, crews = held_crews(net, final, moment, lambda y: _reflowed(run, y, warm))
+    plan = Plan(network=net, lp=lp, final=final, integer=integer, repair=repair, crews_held=crews)
     plan.binding = binding
     plan.wall_s = time.perf_counter() - t0
     return plan

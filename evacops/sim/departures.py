@@ -32,7 +32,7 @@ def departures(b: Batch, t: int, only: Only) -> None:
     if rows.size == 0:
         return
     land, tot = durations(b, t, rows, cols, m)
-    keep = within_crews(b, t, rows, md.ac_fleet[cols], tot, key)
+    keep = within_crews(b, t, rows, md.ac_fleet[cols], tot, key, (cols, m))
     origin = b.air.loc[rows, cols]
     keep[keep] = _within_slots(b, t, rows[keep], origin[keep], key[keep])
     rows, cols, m, origin, land, tot, planned = (
@@ -54,7 +54,7 @@ def departures(b: Batch, t: int, only: Only) -> None:
     if rows.size == 0:
         return
     _take_off(b, t, rows, cols, m, land, tot, planned)
-    count_sorties(b, t, rows, md.ac_fleet[cols], tot)
+    count_sorties(b, t, rows, md.ac_fleet[cols], tot, cols)
 
 
 def _within_slots(

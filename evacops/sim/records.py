@@ -47,6 +47,8 @@ def new_records(md: SimModel, R: int, audit: bool) -> Records:
         "refused": np.zeros((R,)),  # people turned away at a gate's screening
         "ramp_freed": np.zeros((R,), dtype=np.int64),  # aircraft sent off to free the ramp
         "ground_over": np.zeros((R,), dtype=np.int64),  # aircraft-periods past max_ground_h
+        # each aircraft's most departures in any 24 hours (its crew: evacops.sim.crews)
+        "aircraft_most_24h": np.zeros((R, md.N), dtype=np.int64),
         "quit": np.zeros((R, T)),  # people who gave up for good, by period
     }
     if audit:
@@ -61,6 +63,7 @@ def new_records(md: SimModel, R: int, audit: bool) -> Records:
                 "dep_count": np.zeros((R, T, S), dtype=np.int64),
                 "arr_count": np.zeros((R, T, S), dtype=np.int64),
                 "fleet_use": np.zeros((R, T, len(md.net.fleets)), dtype=np.int64),
+                "aircraft_dep": np.zeros((R, T, md.N), dtype=np.int8),  # departures, each aircraft
                 "gate_people": np.zeros((R, T, G, md.C)),  # by cohort, at the end of a period
                 "gate_closed": np.zeros((R, T, G), dtype=bool),  # closed in the period
                 "requeue_in": np.zeros((R, T, G, md.C)),  # turned away, queueing again
@@ -83,10 +86,13 @@ def record(b: Batch, t: int) -> None:
         cap = net.cap[md.staging, t]
         rec["stage_full_periods"] += np.isfinite(cap)[None, :] & (hold >= cap[None, :] - 1.0)
     ac.airborne += ac.loc < 0
-    for rows, _cols, m in now.gone:
+    for rows, cols, m in now.gone:
+        if b.audit:
+            rec["aircraft_dep"][rows, t, cols] += 1
         fwd = net.move_forward[m]
         np.add.at(rec["sorties_out"], (rows[fwd], net.move_fleet[m[fwd]]), 1)
         np.add.at(rec["sorties_back"], (rows[~fwd], net.move_fleet[m[~fwd]]), 1)
+    np.maximum(rec["aircraft_most_24h"], ac.tail_ring.sum(axis=0), out=rec["aircraft_most_24h"])
     W = md.ix.slot_ring
     if b.audit:
         rec["in_system"][:, t] = (
@@ -110,6 +116,7 @@ def record(b: Batch, t: int) -> None:
     nxt = (t + 1) % ac.crew_ring.shape[0]
     ac.crew_ring[nxt] = 0
     ac.use_ring[nxt] = 0
+    ac.tail_ring[nxt] = 0
 
 
 def finish(b: Batch) -> Records:

@@ -145,9 +145,17 @@ class SimResult:
                 ),
                 "aircraft_sent_off_the_ramp": r["ramp_freed"],
                 "aircraft_hours_over_ground_limit": r["ground_over"] * self.model.period_h,
+                "aircraft_over_crew": self.aircraft_over_crew(),
                 "air_holding_h": r["air_hold_periods"] * self.model.period_h,
             }
         ).set_index("run")
+
+    def aircraft_over_crew(self) -> np.ndarray:
+        """(runs,) aircraft that departed more than their fleet's ``max_sorties_per_day`` in
+        some 24 hours (none unless forced off an airfield that limits time on the ground)."""
+        md = self.model
+        most = md.crews.per_aircraft[md.ac_fleet]
+        return (self.rec["aircraft_most_24h"] > most[None, :]).sum(axis=1)
 
     def gate_density(self) -> np.ndarray:
         """Crowd density in front of each gate (runs x gates x periods), nan without an area:

@@ -68,6 +68,7 @@ class Aircraft:
     arr_ring: np.ndarray  # (W, R, S) arrivals by period, for arrival slots
     crew_ring: np.ndarray  # (24 h, R, F) sorties that took off by period, for crews
     use_ring: np.ndarray  # (24 h, R, F) periods in use they started, for maintenance
+    tail_ring: np.ndarray  # (24 h, R, N) each aircraft's departures by period, for its crew
 
     @classmethod
     def new(cls, md: SimModel, R: int) -> Aircraft:
@@ -94,6 +95,7 @@ class Aircraft:
             arr_ring=np.zeros((W, R, S), dtype=np.int64),
             crew_ring=np.zeros((md.crews.W, R, F), dtype=np.int64),
             use_ring=np.zeros((md.crews.W, R, F), dtype=np.int64),
+            tail_ring=np.zeros((md.crews.W, R, N), dtype=np.int64),
         )
 
     @staticmethod
