@@ -73,6 +73,10 @@ def test_the_command_line_polishes_and_says_so():
     info = polished["repair"]["polish"]
     assert info["objective_before"] == plain["objective"] and info["window_h"] == 48
     assert "polish" not in plain["repair"]
+    # each window's re-plan holds every aircraft to its crew as the plan does: on small-airlift
+    # two windows' held sorties once left an aircraft where parking was full, and the window
+    # then kept its aircraft over their crews (now the drops that would do that are not made)
+    assert polished["crews"]["aircraft_over"] == [] == plain["crews"]["aircraft_over"]
     for args, says in (
         (["--polish", "-1"], "--polish -1: give 0 or more passes"),
         (["--polish", "1", "--integer"], "without --integer"),

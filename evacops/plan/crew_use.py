@@ -1,5 +1,10 @@
 """Crews aircraft by aircraft: what the plan's crew rate allows and what each aircraft flies.
 
+The plan holds every aircraft to its crew (:mod:`evacops.plan.tails`), so a plan's count here
+is nothing over unless it was made with ``hold_crews=False`` (``--fleet-crews``), or is a
+re-plan whose sorties flown before its moment put an aircraft over; ``held`` says what holding
+cost.
+
 The planner's crew limit (``max_sorties_per_day``, :mod:`evacops.plan.limits`) is a rate for a
 fleet as a whole: its sorties in 24-hour windows that end every 3 hours are at most the rate
 times its aircraft. Aircraft of a fleet are interchangeable in the model, so nothing holds one
@@ -126,12 +131,13 @@ def crew_sentence(crews: dict[str, Any] | None) -> str | None:
         text += f"; {k} fleet{'s fly' if k != 1 else ' flies'} more than the rate times its"
         text += " aircraft (the plan's 24-hour windows end every few hours, not in every period)"
     if held is None:
-        text += ". The plan holds each fleet to its rate, not each aircraft (docs/fidelity.md,"
-        text += " 'Crews as a rate')."
+        text += ". The plan holds each fleet to its rate, not each aircraft (--fleet-crews;"
+        text += " docs/fidelity.md, 'Crews as a rate per aircraft')."
     elif not held["kept"]:
         text += ". Held aircraft by aircraft, the sorties left broke another limit of the"
         text += f" model ({held.get('reason', '')}), so the plan keeps its fleets' rates only."
     else:
-        text += f"{cost}: sorties flown before the re-plan's moment, or out of an airfield that"
-        text += " limits time on the ground, are never dropped."
+        text += f"{cost}: sorties flown before a re-plan's moment, or out of an airfield that"
+        text += " limits time on the ground, are never dropped, nor one whose aircraft would"
+        text += " then stay where parking is full."
     return text

@@ -42,6 +42,7 @@ from evacops.errors import InfeasibleError, UserError
 from evacops.network import Network
 from evacops.plan.result import Plan
 from evacops.plan.solve import Progress, on_schedule, plan_network
+from evacops.plan.tails import station_idle
 from evacops.planfolder import PlanArrays
 from evacops.scenario import Scenario, parse_text
 
@@ -550,21 +551,6 @@ def _first_over(net: Network, away: np.ndarray, at: int) -> dict[str, str] | Non
         "left": f"{net.fleet_avail[f, t]:.0f}",
         **_when(net, int(t), at),
     }
-
-
-def station_idle(net: Network, sorties: np.ndarray) -> np.ndarray:
-    """(K, T) aircraft idle at each station at the end of each period under whole ``sorties``
-    (M, T), as the model's station balance counts them: supplied at home, less departures, plus
-    aircraft ready again there."""
-    K, T = len(net.stations), net.T
-    change = np.zeros((K, T))
-    change[net.fleet_home_station, 0] += net.fleet_count
-    for m in range(len(net.move_fleet)):
-        change[net.move_from_station[m]] -= sorties[m]
-        r = int(net.move_ready[m])
-        if r < T:
-            change[net.move_to_station[m], r:] += sorties[m, : T - r]
-    return np.cumsum(change, axis=1)
 
 
 def away_from_home(net: Network, sorties: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ import numpy as np
 
 from evacops.errors import InfeasibleError, SolverError
 from evacops.network import Network
+from evacops.plan.constraints import mog_rhs
 from evacops.plan.highs import Solution
 
 
@@ -96,11 +97,18 @@ def crew_over(prior: list[int], t: int, day: int, most: int, back_at: int | None
 @dataclass
 class Tails:
     """Each sortie's aircraft: ``picks[(move, period)]`` the fleet's aircraft numbers (from 0)
-    flying the sorties of that move leaving in that period, and ``dropped`` (M, T) the sorties
-    the crews could not fly (:func:`assign_tails` with ``hold``)."""
+    flying the sorties of that move leaving in that period; ``dropped`` (M, T) the sorties the
+    crews could not fly (:func:`assign_tails` with ``hold``); ``stays`` each aircraft held
+    where the plan had it leave, as (site, from, until, the drop that held it: (move,
+    period)), so that parking can be checked (:func:`hold_crews`)."""
 
     picks: dict[tuple[int, int], list[int]] = field(default_factory=dict)
     dropped: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=int))
+    stays: list[tuple[int, int, int, tuple[int, int]]] = field(default_factory=list)
+
+
+Drop = tuple[int, int]
+"""A sortie dropped for its aircraft's crew: (move, period)."""
 
 
 @dataclass
@@ -108,24 +116,38 @@ class _Fleet:
     """One fleet's aircraft while its sorties are given out (module docs)."""
 
     ready: dict[int, list[tuple[int, int]]]  # site: (period ready, aircraft)
+    stays: list[tuple[int, int, int, Drop]]  # (site, from, until, drop): see Tails
     ghosts: dict[int, list[int]] = field(default_factory=dict)  # site: periods a ghost is ready
-    surplus: dict[int, int] = field(default_factory=dict)  # site: real aircraft beyond the plan's
+    # site: (period held from, drop) of each real aircraft there beyond the plan's
+    surplus: dict[int, list[tuple[int, Drop]]] = field(default_factory=dict)
     flown: dict[int, list[int]] = field(default_factory=dict)  # aircraft: departure periods
 
     def ghost_to(self, site: int, ready: int) -> None:
-        """A ghost reaches ``site`` (ready in period ``ready``): it meets a surplus or waits."""
-        if self.surplus.get(site, 0) > 0:
-            self.surplus[site] -= 1
+        """A ghost reaches ``site`` (ready in period ``ready``): it meets a surplus (held there
+        until then) or waits."""
+        held = self.surplus.get(site)
+        if held:
+            start, why = held.pop(0)
+            self.stays.append((site, start, max(start, ready), why))
         else:
             self.ghosts.setdefault(site, []).append(ready)
 
-    def hold_at(self, site: int) -> None:
-        """An aircraft stays at ``site`` that the plan had leave: it meets a ghost there or
-        is a surplus."""
+    def hold_at(self, site: int, t: int, why: Drop) -> None:
+        """An aircraft stays at ``site`` from ``t`` that the plan had leave (for the drop
+        ``why``): it meets a ghost there (held until the ghost would be ready) or is a
+        surplus."""
         if self.ghosts.get(site):
-            self.ghosts[site].pop()
+            ready = self.ghosts[site].pop()
+            if ready > t:
+                self.stays.append((site, t, ready, why))
         else:
-            self.surplus[site] = self.surplus.get(site, 0) + 1
+            self.surplus.setdefault(site, []).append((t, why))
+
+    def end(self, T: int) -> None:
+        """The horizon's end: a surplus never met is held to it."""
+        for site, held in self.surplus.items():
+            self.stays.extend((site, start, T, why) for start, why in held)
+        self.surplus.clear()
 
     def take_ghosts(self, site: int, t: int, k: int) -> int:
         """Up to ``k`` ghosts ready at ``site`` by ``t`` taken; how many."""
@@ -136,10 +158,17 @@ class _Fleet:
         return len(ready)
 
 
-def assign_tails(net: Network, counts: np.ndarray, moment: int = 0, hold: bool = False) -> Tails:
+def assign_tails(
+    net: Network,
+    counts: np.ndarray,
+    moment: int = 0,
+    hold: bool = False,
+    keep: frozenset[Drop] = frozenset(),
+) -> Tails:
     """Give every sortie of ``counts`` (M, T whole sorties) an aircraft (:func:`take_aircraft`,
     its crew counted). With ``hold``, a sortie from ``moment`` on that no ready aircraft's crew
-    may fly is dropped (module docs), and so are the sorties its ghost takes."""
+    may fly is dropped (module docs), and so are the sorties its ghost takes; not those in
+    ``keep`` (their aircraft would be held where parking is full: :func:`hold_crews`)."""
     out = Tails(dropped=np.zeros(counts.shape, dtype=int))
     day = max(1, round(24 / net.period_h))
     for fi in range(len(net.fleets)):
@@ -147,12 +176,14 @@ def assign_tails(net: Network, counts: np.ndarray, moment: int = 0, hold: bool =
         most = int(np.floor(rate + 1e-9)) if np.isfinite(rate) else None
         home = net.stations[net.fleet_home_station[fi]][1]
         ground = {s: net.station_wait[k] >= 0 for k, (f, s) in enumerate(net.stations) if f == fi}
-        fl = _Fleet(ready={home: [(0, i) for i in range(int(net.fleet_count[fi]))]})
+        fl = _Fleet(ready={home: [(0, i) for i in range(int(net.fleet_count[fi]))]}, stays=[])
         moves = np.flatnonzero(net.move_fleet == fi)
         events = sorted((int(t), int(m)) for m in moves for t in np.flatnonzero(counts[m] > 0))
         for t, m in events:
-            may_drop = hold and t >= moment
+            may_drop = hold and t >= moment and (m, t) not in keep
             _give(net, fl, out, (t, m, int(counts[m, t])), most, day, may_drop, ground)
+        fl.end(net.T)
+        out.stays.extend(fl.stays)
     return out
 
 
@@ -174,10 +205,10 @@ def _give(
     dropped = 0
     q = fl.ready.setdefault(origin, [])
     fifo_from = bool(net.station_wait[net.move_from_station[m]] >= 0)
-    if may_drop and fl.surplus.get(dest, 0) > 0:  # a ghost flies back to its surplus
+    if may_drop and fl.surplus.get(dest):  # a ghost flies back to its surplus
         # where the earliest ready leave first, not before a real aircraft ready sooner
         by = min((e[0] for e in q), default=t) if fifo_from else t
-        dropped = fl.take_ghosts(origin, min(t, by), min(k, fl.surplus[dest]))
+        dropped = fl.take_ghosts(origin, min(t, by), min(k, len(fl.surplus[dest])))
     real = min(k - dropped, sum(1 for e in q if e[0] <= t))
     if real < k - dropped:  # the plan counted aircraft here that ghosts stand for
         forced = fl.take_ghosts(origin, t, k - dropped - real)
@@ -197,7 +228,7 @@ def _give(
     for aid in picked:
         if may_drop and not fifo_from and over.get(aid, False):
             q.append((t, aid))  # its crew rests here
-            fl.hold_at(origin)
+            fl.hold_at(origin, t, (m, t))
             dropped += 1
         else:
             keep.append(aid)
@@ -210,17 +241,64 @@ def _give(
     out.dropped[m, t] += dropped
 
 
-def hold_crews(net: Network, counts: np.ndarray, moment: int = 0) -> np.ndarray:
+def hold_crews(net: Network, counts: np.ndarray, moment: int = 0) -> tuple[np.ndarray, int]:
     """Whole sorties (M, T) within ``counts`` that every aircraft's crew may fly
     (:func:`assign_tails` with ``hold``, round after round until it drops nothing: a drop can
     change which aircraft later sorties get, so each round checks the rule on what is left;
-    each drops at least one sortie or is the last, so the rounds end)."""
+    each drops at least one sortie or is the last, so the rounds end).
+
+    An aircraft held where it is takes a parking place the plan did not count. Where that
+    would put an airfield over its MOG (``Airfield-mog``, every fleet counted), the round is
+    done again with the drops that held aircraft there kept: those aircraft fly beyond their
+    crew rather than park where there is no room (:func:`evacops.plan.crew_use.crew_use`
+    counts them). Returns the sorties and how many drops were not made for parking."""
     y = np.asarray(counts, dtype=int).copy()
+    keep: frozenset[Drop] = frozenset()
     while True:
-        drop = assign_tails(net, y, moment, hold=True).dropped
-        if not drop.any():
-            return y
-        y -= drop
+        tails = assign_tails(net, y, moment, hold=True, keep=keep)
+        if not tails.dropped.any():
+            return y, len(keep)
+        full = parking_over(net, y - tails.dropped)
+        blame = {why for site, a, b, why in tails.stays if full[site, a:b].any()}
+        if blame - keep:
+            keep = keep | blame
+            continue
+        y = y - tails.dropped
+
+
+def station_idle(net: Network, sorties: np.ndarray) -> np.ndarray:
+    """(K, T) aircraft idle at each station at the end of each period under whole ``sorties``
+    (M, T), as the model's station balance counts them: supplied at home, less departures, plus
+    aircraft ready again there."""
+    K, T = len(net.stations), net.T
+    change = np.zeros((K, T))
+    change[net.fleet_home_station, 0] += net.fleet_count
+    for m in range(len(net.move_fleet)):
+        change[net.move_from_station[m]] -= sorties[m]
+        r = int(net.move_ready[m])
+        if r < T:
+            change[net.move_to_station[m], r:] += sorties[m, : T - r]
+    return np.cumsum(change, axis=1)
+
+
+def on_ground(net: Network, sorties: np.ndarray) -> np.ndarray:
+    """(S, T) aircraft on each airfield's ground at the end of each period under whole
+    ``sorties`` (M, T), as the ``Airfield-mog`` rows count them: idle there, or in their ground
+    time after landing."""
+    S, T = len(net.sites), net.T
+    ground = np.zeros((S, T))
+    idle = station_idle(net, sorties)
+    np.add.at(ground, np.array([s for _, s in net.stations], dtype=int), idle)
+    for m in range(len(net.move_fleet)):
+        for k in range(int(net.move_land[m]), min(int(net.move_ready[m]), T)):
+            ground[int(net.move_to[m]), k:] += sorties[m, : T - k]
+    return ground
+
+
+def parking_over(net: Network, sorties: np.ndarray) -> np.ndarray:
+    """(S, T) where whole ``sorties`` (M, T) put more aircraft on an airfield's ground than its
+    ``Airfield-mog`` row allows (:func:`on_ground`)."""
+    return on_ground(net, sorties) > mog_rhs(net) + 1e-6
 
 
 def _out_by_deadline(net: Network, sol: Solution) -> float:
@@ -233,15 +311,21 @@ def held_crews(
 ) -> tuple[Solution, dict[str, Any] | None]:
     """``final``'s whole sorties with every aircraft held to its crew (:func:`hold_crews`), the
     people re-flowed on them by ``resolve`` (sorties, M x T, to a solution); and what that
-    cost: ``sorties_dropped``, ``out_by_deadline_lost`` (people). None if no fleet has a crew
-    limit. If the sorties left do not keep the model's other limits (an aircraft held where
+    cost: ``sorties_dropped``, ``out_by_deadline_lost`` (people), ``not_dropped_for_parking``
+    (sorties left to an aircraft beyond its crew: :func:`hold_crews`). None if no fleet has a
+    crew limit. If the sorties left do not keep the model's other limits (an aircraft held where
     parking is full), ``final`` stands and ``kept`` is False with the reason."""
     if not np.isfinite(net.fleet_sorties_day).any():
         return final, None
     y0 = np.round(final.sorties).astype(int)
-    y = hold_crews(net, y0, moment)
+    y, parked = hold_crews(net, y0, moment)
     dropped = int((y0 - y).sum())
-    note: dict[str, Any] = {"sorties_dropped": dropped, "out_by_deadline_lost": 0, "kept": True}
+    note: dict[str, Any] = {
+        "sorties_dropped": dropped,
+        "out_by_deadline_lost": 0,
+        "kept": True,
+        "not_dropped_for_parking": parked,
+    }
     if dropped == 0:
         return final, note
     try:
