@@ -70,6 +70,8 @@ def one(scenario: str, period: str, integer: bool, polish_passes: int = 0) -> di
         "objective": s["objective"],
         "lp_bound": s["lp_bound"],
         "mip_gap": s["mip_gap"],
+        # every aircraft held to its crew (none before 8 Dec, so none in the peer's)
+        "crews_held": getattr(p, "crews_held", None),
     }
 
 
@@ -191,6 +193,15 @@ def main() -> None:
             )
         )
     print("  gap %: the whole sorties' objective under the LP bound (issue 12: within 1 %)")
+    for r in rows:
+        held = r.get("crews_held")
+        if held:
+            print(
+                f"{r['code']} {r['period']}: every aircraft held to its crew: "
+                f"{held['sorties_dropped']} sorties dropped, {held['out_by_deadline_lost']:,} "
+                "fewer people out by the deadline than on the fleets' rates alone"
+                + ("" if held["kept"] else f" (not kept: {held.get('reason')})")
+            )
     for period in a.periods:
         pair = [r for r in rows if r["period"] == period and "polish" not in r["mode"]]
         if len(pair) == 2:

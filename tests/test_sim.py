@@ -623,7 +623,10 @@ def test_cli_json(small_plan, tmp_path):
         "sim_staging.png",
     ):
         assert (folder / name).stat().st_size > 0, name
-    assert len(pd.read_csv(folder / "runs.csv")) == 6
+    runs = pd.read_csv(folder / "runs.csv")
+    assert len(runs) == 6
+    # small-airlift's fleets have crew limits: no aircraft of any run flies beyond its crew
+    assert (runs["aircraft_over_crew"] == 0).all() and s["operation"]["aircraft_over_crew_max"] == 0
     assert (folder / "sim_cumulative_out.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -631,6 +634,7 @@ def test_cli_terminal_policy():
     r = evacops("simulate", SHUTTLE, "--runs", "3", "--workers", "1")
     assert r.returncode == 0, r.stderr
     assert "dispatch policy" in r.stdout and "per day" in r.stdout
+    assert "aircraft beyond their crew (most in a run)" in r.stdout
 
 
 def test_cli_unknown_plan_folder(tmp_path):

@@ -45,6 +45,7 @@ def _sim_tables(s: dict, daily) -> list[Table]:
             "aircraft-hours past a ground limit P50",
             f"{o['aircraft_hours_over_ground_limit_p50']:,.0f}",
         ),
+        ("aircraft beyond their crew (most in a run)", f"{o['aircraft_over_crew_max']:,}"),
         ("turned away at screening P50", f"{o['people_turned_away_at_screening_p50']:,.0f}"),
         ("gave up for good P50", f"{o['people_gave_up_for_good_p50']:,.0f}"),
         ("person-hours beyond a stay limit P50", f"{o['person_hours_over_stay_p50']:,.0f}"),

@@ -407,7 +407,8 @@ class SimResult:
         """What the crowds and the dispatch did (P50 across runs): people who walked to another
         gate, went back from one, were turned away at screening, gave up for good; person-hours
         beyond a stay limit; aircraft sent off the evacuation airport's ramp; aircraft-hours on
-        the ground past an airfield's ``max_ground_h`` (runway, crews or a closure kept them)."""
+        the ground past an airfield's ``max_ground_h`` (runway, crews or a closure kept them);
+        the most aircraft in a run that flew beyond their crew in some 24 hours."""
         runs = self.runs()
         cols = {
             "people_switched_gate": "people_switched_gate_p50",
@@ -418,7 +419,10 @@ class SimResult:
             "aircraft_sent_off_the_ramp": "aircraft_sent_off_the_ramp_p50",
             "aircraft_hours_over_ground_limit": "aircraft_hours_over_ground_limit_p50",
         }
-        return {v: _num(np.percentile(runs[k].to_numpy(float), 50)) for k, v in cols.items()}
+        out = {v: _num(np.percentile(runs[k].to_numpy(float), 50)) for k, v in cols.items()}
+        # each aircraft is held to its crew (evacops.sim.crews): none in any run
+        out["aircraft_over_crew_max"] = int(runs["aircraft_over_crew"].max()) if len(runs) else 0
+        return out
 
     def _aircraft_summary(self) -> dict[str, Any]:
         md = self.model
