@@ -1,9 +1,11 @@
 """Crews aircraft by aircraft: what the plan's crew rate allows and what each aircraft flies.
 
 The plan holds every aircraft to its crew (:mod:`evacops.plan.tails`), so a plan's count here
-is nothing over unless it was made with ``hold_crews=False`` (``--fleet-crews``), or is a
-re-plan whose sorties flown before its moment put an aircraft over; ``held`` says what holding
-cost.
+is nothing over unless it was made with ``hold_crews=False`` (``--fleet-crews``), is a re-plan
+whose sorties flown before its moment put an aircraft over, left a sortie to an aircraft beyond
+its crew rather than hold it where parking is full or away from home when due there
+(``held.sorties_over_crew``), or could not be held at all (``held.kept`` false); ``held`` says
+what holding cost.
 
 The planner's crew limit (``max_sorties_per_day``, :mod:`evacops.plan.limits`) is a rate for a
 fleet as a whole: its sorties in 24-hour windows that end every 3 hours are at most the rate
@@ -137,7 +139,7 @@ def crew_sentence(crews: dict[str, Any] | None) -> str | None:
         text += ". Held aircraft by aircraft, the sorties left broke another limit of the"
         text += f" model ({held.get('reason', '')}), so the plan keeps its fleets' rates only."
     else:
-        text += f"{cost}: sorties flown before a re-plan's moment, or out of an airfield that"
-        text += " limits time on the ground, are never dropped, nor one whose aircraft would"
-        text += " then stay where parking is full."
+        text += f"{cost}: sorties flown before a re-plan's moment are never dropped, nor one"
+        text += " whose aircraft would then stay where parking is full or away from home when"
+        text += " due there."
     return text

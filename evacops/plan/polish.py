@@ -88,7 +88,12 @@ def polish(
         "objective_before": before,
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    out = dataclasses.replace(plan, final=state.best, repair={**plan.repair, "polish": info})
+    held = plan.crews_held
+    if held is not None:  # what holding cost was counted before polishing
+        held = {**held, "before_polish": True}
+    out = dataclasses.replace(
+        plan, final=state.best, repair={**plan.repair, "polish": info}, crews_held=held
+    )
     out.wall_s = plan.wall_s + info["seconds"]
     return out
 
@@ -122,6 +127,9 @@ class _Best:
             hold_crews=self.hold_crews,
         )
         kept = q.final.objective < self.best.objective - 1e-9 * abs(self.best.objective)
+        # a window whose sorties could not be held to the crews (its note says so) fell back to
+        # sorties that ask more of some aircraft than their crews may fly: never kept
+        kept &= not (self.hold_crews and q.crews_held is not None and not q.crews_held["kept"])
         if kept:
             self.best, self.y = q.final, q.sortie_counts.astype(float)
             self.tried = set()

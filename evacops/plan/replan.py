@@ -393,8 +393,11 @@ def replan(
     sorties after them (none where a site is closed), the people over the whole horizon: a
     rolling horizon, seconds where the whole re-plan takes minutes (the LP, most of its
     sorties fixed, by the dual simplex). Its LP bound is the window's: no schedule that keeps
-    the plan's sorties after the window does better; the whole re-plan may. ``on_built``:
-    called once its LP's model is built, before the solve."""
+    the plan's sorties after the window does better; the whole re-plan may. Every aircraft is
+    then held to its crew from the moment on (:mod:`evacops.plan.tails`), after the window too:
+    the window's new sorties may give the kept ones other aircraft, and a sortie none of them
+    may fly is dropped there as anywhere. ``on_built``: called once its LP's model is built,
+    before the solve."""
     mask = np.zeros((len(net.move_fleet), net.T), dtype=bool)
     mask[:, : state.at] = True
     fixed, end = state.sorties, None

@@ -99,12 +99,13 @@ class Tails:
     """Each sortie's aircraft: ``picks[(move, period)]`` the fleet's aircraft numbers (from 0)
     flying the sorties of that move leaving in that period; ``dropped`` (M, T) the sorties the
     crews could not fly (:func:`assign_tails` with ``hold``); ``stays`` each aircraft held
-    where the plan had it leave, as (site, from, until, the drop that held it: (move,
-    period)), so that parking can be checked (:func:`hold_crews`)."""
+    where the plan had it leave, as (fleet, site, from, until, the drop that held it: (move,
+    period)), so that parking and the aircraft held at home can be checked
+    (:func:`hold_crews`)."""
 
     picks: dict[tuple[int, int], list[int]] = field(default_factory=dict)
     dropped: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=int))
-    stays: list[tuple[int, int, int, tuple[int, int]]] = field(default_factory=list)
+    stays: list[tuple[int, int, int, int, tuple[int, int]]] = field(default_factory=list)
 
 
 Drop = tuple[int, int]
@@ -115,8 +116,9 @@ Drop = tuple[int, int]
 class _Fleet:
     """One fleet's aircraft while its sorties are given out (module docs)."""
 
+    fleet: int
     ready: dict[int, list[tuple[int, int]]]  # site: (period ready, aircraft)
-    stays: list[tuple[int, int, int, Drop]]  # (site, from, until, drop): see Tails
+    stays: list[tuple[int, int, int, int, Drop]]  # (fleet, site, from, until, drop): see Tails
     ghosts: dict[int, list[int]] = field(default_factory=dict)  # site: periods a ghost is ready
     # site: (period held from, drop) of each real aircraft there beyond the plan's
     surplus: dict[int, list[tuple[int, Drop]]] = field(default_factory=dict)
@@ -128,7 +130,7 @@ class _Fleet:
         held = self.surplus.get(site)
         if held:
             start, why = held.pop(0)
-            self.stays.append((site, start, max(start, ready), why))
+            self.stays.append((self.fleet, site, start, max(start, ready), why))
         else:
             self.ghosts.setdefault(site, []).append(ready)
 
@@ -136,17 +138,18 @@ class _Fleet:
         """An aircraft stays at ``site`` from ``t`` that the plan had leave (for the drop
         ``why``): it meets a ghost there (held until the ghost would be ready) or is a
         surplus."""
-        if self.ghosts.get(site):
-            ready = self.ghosts[site].pop()
+        if self.ghosts.get(site):  # the ghost ready first: the plan's aircraft here soonest
+            ready = min(self.ghosts[site])
+            self.ghosts[site].remove(ready)
             if ready > t:
-                self.stays.append((site, t, ready, why))
+                self.stays.append((self.fleet, site, t, ready, why))
         else:
             self.surplus.setdefault(site, []).append((t, why))
 
     def end(self, T: int) -> None:
         """The horizon's end: a surplus never met is held to it."""
         for site, held in self.surplus.items():
-            self.stays.extend((site, start, T, why) for start, why in held)
+            self.stays.extend((self.fleet, site, start, T, why) for start, why in held)
         self.surplus.clear()
 
     def take_ghosts(self, site: int, t: int, k: int) -> int:
@@ -176,7 +179,7 @@ def assign_tails(
         most = int(np.floor(rate + 1e-9)) if np.isfinite(rate) else None
         home = net.stations[net.fleet_home_station[fi]][1]
         ground = {s: net.station_wait[k] >= 0 for k, (f, s) in enumerate(net.stations) if f == fi}
-        fl = _Fleet(ready={home: [(0, i) for i in range(int(net.fleet_count[fi]))]}, stays=[])
+        fl = _Fleet(fi, {home: [(0, i) for i in range(int(net.fleet_count[fi]))]}, stays=[])
         moves = np.flatnonzero(net.move_fleet == fi)
         events = sorted((int(t), int(m)) for m in moves for t in np.flatnonzero(counts[m] > 0))
         for t, m in events:
@@ -241,29 +244,47 @@ def _give(
     out.dropped[m, t] += dropped
 
 
-def hold_crews(net: Network, counts: np.ndarray, moment: int = 0) -> tuple[np.ndarray, int]:
+def hold_crews(
+    net: Network, counts: np.ndarray, moment: int = 0
+) -> tuple[np.ndarray, frozenset[Drop]]:
     """Whole sorties (M, T) within ``counts`` that every aircraft's crew may fly
     (:func:`assign_tails` with ``hold``, round after round until it drops nothing: a drop can
     change which aircraft later sorties get, so each round checks the rule on what is left;
     each drops at least one sortie or is the last, so the rounds end).
 
-    An aircraft held where it is takes a parking place the plan did not count. Where that
-    would put an airfield over its MOG (``Airfield-mog``, every fleet counted), the round is
-    done again with the drops that held aircraft there kept: those aircraft fly beyond their
-    crew rather than park where there is no room (:func:`evacops.plan.crew_use.crew_use`
-    counts them). Returns the sorties and how many drops were not made for parking."""
+    An aircraft held where it is may break a limit the plan kept: it takes a parking place the
+    plan did not count (``Airfield-mog``, every fleet counted), or it is away from home when the
+    plan had it there to be withdrawn (``Station-availability``: a fleet's aircraft cut by an
+    event wait at home). Where a round's sorties would do either, the round is done again
+    without the drops that held aircraft there and then: those aircraft fly beyond their crew
+    (:func:`evacops.plan.crew_use.crew_use` counts them). Returns the sorties and the drops
+    the last round did not make so (``assign_tails(..., hold=True, keep=...)`` with them drops
+    nothing more)."""
     y = np.asarray(counts, dtype=int).copy()
     keep: frozenset[Drop] = frozenset()
     while True:
         tails = assign_tails(net, y, moment, hold=True, keep=keep)
         if not tails.dropped.any():
-            return y, len(keep)
-        full = parking_over(net, y - tails.dropped)
-        blame = {why for site, a, b, why in tails.stays if full[site, a:b].any()}
+            return y, keep
+        blame = _blame(net, y - tails.dropped, tails.stays)
         if blame - keep:
             keep = keep | blame
             continue
-        y = y - tails.dropped
+        y, keep = y - tails.dropped, frozenset()
+
+
+def _blame(net: Network, sorties: np.ndarray, stays: list) -> set[Drop]:
+    """The drops whose held aircraft break parking or the aircraft held at home under whole
+    ``sorties`` (:func:`hold_crews`)."""
+    full = parking_over(net, sorties)
+    home_idle = station_idle(net, sorties)[net.fleet_home_station]  # (F, T)
+    short = home_idle < net.fleet_count[:, None] - net.fleet_avail - 1e-9
+    home = [net.stations[k][1] for k in net.fleet_home_station]
+    return {
+        why
+        for fleet, site, a, b, why in stays
+        if full[site, a:b].any() or (site != home[fleet] and short[fleet, a:b].any())
+    }
 
 
 def station_idle(net: Network, sorties: np.ndarray) -> np.ndarray:
@@ -311,27 +332,33 @@ def held_crews(
 ) -> tuple[Solution, dict[str, Any] | None]:
     """``final``'s whole sorties with every aircraft held to its crew (:func:`hold_crews`), the
     people re-flowed on them by ``resolve`` (sorties, M x T, to a solution); and what that
-    cost: ``sorties_dropped``, ``out_by_deadline_lost`` (people), ``not_dropped_for_parking``
+    cost: ``sorties_dropped``, ``out_by_deadline_lost`` (people), ``sorties_over_crew``
     (sorties left to an aircraft beyond its crew: :func:`hold_crews`). None if no fleet has a
     crew limit. If the sorties left do not keep the model's other limits (an aircraft held where
     parking is full), ``final`` stands and ``kept`` is False with the reason."""
     if not np.isfinite(net.fleet_sorties_day).any():
         return final, None
     y0 = np.round(final.sorties).astype(int)
-    y, parked = hold_crews(net, y0, moment)
+    y, over = hold_crews(net, y0, moment)
     dropped = int((y0 - y).sum())
     note: dict[str, Any] = {
         "sorties_dropped": dropped,
         "out_by_deadline_lost": 0,
         "kept": True,
-        "not_dropped_for_parking": parked,
+        "sorties_over_crew": len(over),
     }
     if dropped == 0:
         return final, note
     try:
         held = resolve(y.astype(float))
     except (InfeasibleError, SolverError) as e:
-        return final, {**note, "sorties_dropped": 0, "kept": False, "reason": str(e)}
+        return final, {
+            **note,
+            "sorties_dropped": 0,
+            "sorties_over_crew": 0,
+            "kept": False,
+            "reason": str(e),
+        }
     lost = _out_by_deadline(net, final) - _out_by_deadline(net, held)
     note["out_by_deadline_lost"] = round(lost)
     return held, note

@@ -96,7 +96,7 @@ def aircraft_crews(
     A sortie refused waits: the aircraft tries again next period."""
     md, ac = b.md, b.air
     W = ac.tail_ring.shape[0]
-    most = md.crews.per_aircraft[md.ac_fleet[cols]]
+    most = md.tail_most[cols]
     ok = np.ones(rows.size, dtype=bool)
     net = md.net
     check = np.isfinite(most) & (md.ground_wait[md.ac_fleet[cols], net.move_from[m]] < 0)
@@ -112,6 +112,22 @@ def aircraft_crews(
     n = np.where(back, np.maximum(n, recent + 2), n)
     ok[check] = n <= most[check]
     return ok
+
+
+def allowance(crews: Crews, ac_fleet: np.ndarray, plan=None) -> np.ndarray:
+    """(N,) the departures each aircraft may make in any 24 hours: its fleet's
+    ``max_sorties_per_day`` rounded down (inf: none); following a ``plan``, at least the most
+    the plan's own schedule gives it (a plan holds each aircraft to its crew, but not where
+    that would leave an aircraft where there is no room for it, nor with ``--fleet-crews``:
+    a replay of the plan flies it as planned)."""
+    most = crews.per_aircraft[ac_fleet].astype(float)
+    if plan is not None:
+        from evacops.plan.crew_use import most_in_window
+
+        for i in range(most.size):
+            planned = plan.sched_dep[i, : plan.n_sched[i]]
+            most[i] = max(most[i], most_in_window(planned, crews.W))
+    return most
 
 
 def count_sorties(

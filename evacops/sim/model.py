@@ -24,7 +24,7 @@ from evacops.network.keys import padded
 from evacops.planfolder import PlanArrays
 from evacops.scenario import Scenario
 from evacops.scenario.model import Uncertainty
-from evacops.sim.crews import Crews
+from evacops.sim.crews import Crews, allowance
 from evacops.sim.indices import MAX_WAIT_H, Indices, build_indices
 from evacops.sim.runway import Runway
 from evacops.sim.screening import Screening
@@ -187,6 +187,8 @@ class SimModel:
     ix: Indices = field(init=False)  # the static indices of the stepping
     follow: PlanFollow | None = field(init=False)  # the plan's numbers, with a plan
     T: int = field(init=False)  # periods (the network's, as a number: the steps read it often)
+    # (N,) departures each aircraft may make in any 24 hours (evacops.sim.crews.allowance)
+    tail_most: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.T = self.net.T
@@ -194,6 +196,7 @@ class SimModel:
         self.follow = (
             None if self.plan is None else PlanFollow.of(self.plan, self.net, self.move_arc)
         )
+        self.tail_most = allowance(self.crews, self.ac_fleet, self.plan)
 
     @property
     def name(self) -> str:
