@@ -9,6 +9,7 @@ moment."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -217,6 +218,16 @@ def test_when_the_sorties_left_break_another_limit_the_plan_says_so():
     assert final is loose.final
     assert note["kept"] is False and note["reason"] == "infeasible"
     assert note["sorties_dropped"] == 0
+
+    def reflowed(y):  # the people re-flowed: a solution of its own, timed on its own
+        return dataclasses.replace(loose.final, sorties=y, solve_s=1.0, build_s=0.0)
+
+    final, note = held_crews(
+        loose.network, dataclasses.replace(loose.final, solve_s=5.0), 0, reflowed
+    )
+    assert note["kept"] and note["sorties_dropped"] > 0
+    # the plan's whole-sortie step is the repair's and the re-flow's time together
+    assert final.solve_s == 6.0 and final.build_s == loose.final.build_s
 
 
 def test_an_aircraft_whose_crew_may_fly_goes_first():

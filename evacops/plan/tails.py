@@ -359,6 +359,7 @@ def held_crews(
             "kept": False,
             "reason": str(e),
         }
+    held.build_s, held.solve_s = final.build_s, final.solve_s + held.solve_s  # (both steps')
     lost = _out_by_deadline(net, final) - _out_by_deadline(net, held)
     note["out_by_deadline_lost"] = round(lost)
     return held, note
