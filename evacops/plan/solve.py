@@ -38,7 +38,7 @@ from evacops.plan.binding import FAMILIES, what_binds
 from evacops.plan.highs import HighsRun, Solution
 from evacops.plan.objective import repair_value
 from evacops.plan.result import Plan
-from evacops.plan.tails import held_crews
+from evacops.plan.tails import held_or_own
 from evacops.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -418,7 +418,7 @@ def _window_sorties(
     time_limit: float | None,
     say: Progress,
     fixed: Fixed | None,
-) -> tuple[Solution, dict[str, Any]]:
+) -> tuple[Solution, dict[str, Any], Solution | None]:
     """Whole sorties of a re-plan of the aircraft in a window (the LP by the dual simplex):
     the people on the plan's own sorties (:func:`_on_sorties`, on ``run``) are solved in a
     thread while the repair searches (HiGHS lets go of the interpreter: the two overlap on the
@@ -433,7 +433,8 @@ def _window_sorties(
         final, repair = _whole_sorties(
             net, run, lp, budget, say, fixed, True, warm=True, then=other.exception
         )
-        return _better_of(final, other.result(), repair), repair
+        plan_own = other.result()
+        return _better_of(final, plan_own, repair), repair, plan_own
 
 
 def _better_of(final: Solution, other: Solution | None, repair: dict[str, Any]) -> Solution:
@@ -554,13 +555,12 @@ def plan_network(
     binding = []
     if check_binding >= 0:
         binding = what_binds(net, run, lp, check_binding, check_budget_s, say)
-    final, repair = lp, None
+    final, repair, other = lp, None, None
     frac = np.abs(lp.sorties - np.round(lp.sorties)) > 1e-6
     if frac.any() or integer:
         if candidate is not None and simplex and not integer:
-            final, repair = _window_sorties(net, run, lp, candidate, time_limit, say, fixed)
+            final, repair, other = _window_sorties(net, run, lp, candidate, time_limit, say, fixed)
         else:
-            other = None
             if candidate is not None and not integer:
                 other = _on_sorties(run, candidate, say, warm=simplex)
             # with the plan's own sorties in hand as a floor, the repair gets a shorter budget
@@ -581,7 +581,10 @@ def plan_network(
         final, repair = _solve_mip(net, final, mip_gap, time_limit, fixed), None
     crews = None
     if hold_crews:
-        final, crews = held_crews(net, final, moment, lambda y: _reflowed(run, y, warm))
+        alt = None if integer or other is final else other
+        final, crews = held_or_own(
+            net, (final, alt), moment, lambda y, w=warm: _reflowed(run, y, w), repair
+        )
     plan = Plan(network=net, lp=lp, final=final, integer=integer, repair=repair, crews_held=crews)
     plan.binding = binding
     plan.wall_s = time.perf_counter() - t0

@@ -363,3 +363,35 @@ def held_crews(
     lost = _out_by_deadline(net, final) - _out_by_deadline(net, held)
     note["out_by_deadline_lost"] = round(lost)
     return held, note
+
+
+def held_or_own(
+    net: Network,
+    schedules: tuple[Solution, Solution | None],
+    moment: int,
+    resolve: Callable[..., Solution],
+    repair: dict[str, Any] | None,
+) -> tuple[Solution, dict[str, Any] | None]:
+    """The plan's whole sorties (``schedules``: the chosen, and a re-plan's plan's own if not
+    chosen) with every aircraft held to its crew (:func:`held_crews`; ``resolve(y, warm)``
+    re-flows the people). Where holding dropped sorties of the chosen, or left an aircraft
+    beyond its crew, the plan's own are held too and the better kept (``repair`` notes it):
+    first the one with no aircraft beyond its crew, then the lower objective. Holding can cost
+    the repair's schedule more than the plan's, and a re-plan is never worse than going on with
+    its plan."""
+    final, plan_own = schedules
+    held, crews = held_crews(net, final, moment, resolve)
+    if plan_own is None or not crews or not (crews["sorties_dropped"] or _over(crews)):
+        return held, crews
+    own, own_crews = held_crews(net, plan_own, moment, lambda y: resolve(y, True))
+    tol = 1e-9 * max(1.0, abs(held.objective))
+    if (_over(own_crews), own.objective + tol) < (_over(crews), held.objective):
+        if repair is not None:
+            repair["plan_sorties"] = "kept: better than the repair's, each held to the crews"
+        return own, own_crews
+    return held, crews
+
+
+def _over(crews: dict[str, Any] | None) -> bool:
+    """Whether a held schedule leaves any aircraft beyond its crew (or could not be held)."""
+    return crews is not None and (not crews["kept"] or crews["sorties_over_crew"] > 0)
