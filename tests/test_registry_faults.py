@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_projection_is_the_log
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, make_url, select, text
 
 from evacops.errors import RegistryError
 from evacops.registry import events as ev
@@ -73,6 +73,12 @@ class Driver:
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
         }
+        # on PostgreSQL its connections carry a name of their own (see kill)
+        self.url, self.app = env.get("EVACOPS_DATABASE_URL", ""), ""
+        if self.url.startswith("postgresql"):
+            self.app = "evacops-fault-" + os.urandom(6).hex()
+            named = make_url(self.url).update_query_dict({"application_name": self.app})
+            full_env["EVACOPS_DATABASE_URL"] = named.render_as_string(hide_password=False)
         self.proc = subprocess.Popen(
             [sys.executable, str(DRIVERS / script), *args],
             cwd=ROOT,
@@ -114,6 +120,29 @@ class Driver:
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
+        self._server_done()
+
+    def _server_done(self, timeout: float = 30.0) -> None:
+        """On PostgreSQL, wait until the server has ended the killed process's sessions: a
+        COMMIT it had sent may still be applied after the kill, and a test that reads the
+        tables meanwhile (one count at a time) could see half of it."""
+        if not self.app:
+            return
+        engine = create_engine(self.url)
+        try:
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                with engine.connect() as conn:
+                    left = conn.execute(
+                        text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :a"),
+                        {"a": self.app},
+                    ).scalar_one()
+                if left == 0:
+                    return
+                time.sleep(0.05)
+            raise AssertionError(f"the server kept a killed driver's session for {timeout} s")
+        finally:
+            engine.dispose()
 
     def finish(self) -> list[str]:
         """Every complete line the process wrote (after it ended)."""

@@ -459,6 +459,30 @@ def test_a_replan_another_process_runs_is_listed_as_running_not_interrupted(worl
     assert {r["id"]: r["status"] for r in _listed(world)}[other["id"]] == "failed"
 
 
+def test_a_replan_whose_job_is_done_but_not_yet_recorded_is_still_running(world: World):
+    """Between a re-plan's job ending and its result being recorded, the process that runs it
+    lists it as running, not interrupted (a client following it once stopped there, under
+    load: the job was done, its record not yet written)."""
+    from concurrent.futures import Future
+
+    replanner = world.app.state.replanner
+    rec, _ = world.admin.request_replan(OPERATION, at=world.moment, runner=replanner.id)
+    done: Future = Future()
+    done.set_result({"error": "test"})  # the job is done; _finished has not recorded it yet
+    replanner._jobs[(OPERATION, rec["id"])] = done
+    try:
+        listed = {r["id"]: r["status"] for r in replanner.replans(world.admin, OPERATION)}
+        assert listed[rec["id"]] == "running"
+    finally:
+        replanner._jobs.pop((OPERATION, rec["id"]))
+    # recorded, it is what came of it; gone from the jobs and unrecorded, interrupted
+    listed = {r["id"]: r["status"] for r in replanner.replans(world.admin, OPERATION)}
+    assert listed[rec["id"]] == "interrupted"
+    world.admin.finish_replan(OPERATION, rec["id"], {"error": "test"})
+    listed = {r["id"]: r["status"] for r in replanner.replans(world.admin, OPERATION)}
+    assert listed[rec["id"]] == "failed"
+
+
 def _listed(world: World) -> list[dict]:
     r = world.client().get(f"{API}/replans", headers=world.auth("planner"))
     assert r.status_code == 200, r.text

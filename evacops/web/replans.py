@@ -49,9 +49,11 @@ class Replanner:
         self._asking = threading.Lock()  # one request at a time: the MAX_WAITING check holds
 
     def running(self, op: str) -> frozenset[int]:
-        """The ids of ``op``'s re-plans still running here."""
+        """The ids of ``op``'s re-plans still running here: until each is recorded, not only
+        until its job is done (between the two, one listed by the log alone would look
+        interrupted: a client following it stopped there once, under load)."""
         with self._lock:
-            return frozenset(i for (o, i), f in self._jobs.items() if o == op and not f.done())
+            return frozenset(i for (o, i), f in self._jobs.items() if o == op and not f.cancelled())
 
     def replans(self, reg: Registry, op: str) -> list[dict[str, Any]]:
         """``op``'s re-plans as this process sees them (its own running ones, others' too)."""
