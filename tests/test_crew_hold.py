@@ -241,11 +241,13 @@ def test_when_the_sorties_left_break_another_limit_the_plan_says_so():
         return dataclasses.replace(loose.final, sorties=y, solve_s=1.0, build_s=0.0)
 
     final, note = held_crews(
-        loose.network, dataclasses.replace(loose.final, solve_s=5.0), 0, reflowed
+        loose.network, dataclasses.replace(loose.final, solve_s=5.0, mip_gap=0.01), 0, reflowed
     )
     assert note["kept"] and note["sorties_dropped"] > 0
-    # the plan's whole-sortie step is the repair's and the re-flow's time together
+    # the plan's whole-sortie step is the repair's and the re-flow's time together; a MIP's gap
+    # (of its own schedule) stays
     assert final.solve_s == 6.0 and final.build_s == loose.final.build_s
+    assert final.mip_gap == 0.01
 
 
 def test_an_aircraft_whose_crew_may_fly_goes_first():

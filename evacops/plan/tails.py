@@ -360,6 +360,7 @@ def held_crews(
             "reason": str(e),
         }
     held.build_s, held.solve_s = final.build_s, final.solve_s + held.solve_s  # (both steps')
+    held.mip_gap = final.mip_gap  # (a MIP's gap: of its own schedule, before the hold)
     lost = _out_by_deadline(net, final) - _out_by_deadline(net, held)
     note["out_by_deadline_lost"] = round(lost)
     return held, note
