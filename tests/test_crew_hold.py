@@ -274,8 +274,8 @@ def test_the_plan_command_says_what_holding_crews_cost(tmp_path):
     assert "not each aircraft" in " ".join(shown.stdout.split())
 
 
-@pytest.mark.parametrize("period", ["3h"])
-def test_small_airlift_at_three_hours_is_held_too(period):
+def test_small_airlift_at_three_hours_is_held_too():
+    period = "3h"
     sc = load(SMALL)
     check_held(
         solve_plan(sc, period=period, check_binding=-1),

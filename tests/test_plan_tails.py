@@ -24,6 +24,30 @@ from tests.test_plan_properties import scenarios
 SMALL = ROOT / "scenarios" / "small-airlift.yaml"
 
 
+def follow(net, name: str, legs: list[tuple[int, int]]) -> list[str]:
+    """What stops aircraft ``name`` flying ``legs`` ((departure period, move), any order) from
+    its fleet's home: leaving from where it is not, before it is ready, or waiting longer than
+    an airfield's limit on the ground (where the horizon reaches the limit's end)."""
+    found = []
+    fi = int(net.move_fleet[legs[0][1]])
+    station = {s: k for k, (f, s) in enumerate(net.stations) if f == fi}
+    where, ready = net.stations[net.fleet_home_station[fi]][1], 0
+    legs = sorted(legs)
+    for i, (t, m) in enumerate(legs):
+        if int(net.move_from[m]) != where:
+            found.append(f"{name} leaves {net.sites[int(net.move_from[m])]} at {t}")
+        if t < ready:
+            found.append(f"{name} leaves at {t}, ready at {ready}")
+        where, ready = int(net.move_to[m]), t + int(net.move_ready[m])
+        wait = net.station_wait[station[where]] if where in station else -1
+        if wait < 0 or ready + wait >= net.T:
+            continue
+        nxt = legs[i + 1][0] if i + 1 < len(legs) else None
+        if nxt is None or nxt > ready + wait:
+            found.append(f"{name} stays at {net.sites[where]} from {ready}")
+    return found
+
+
 def problems(p) -> list[str]:
     """What makes the plan's schedule one its aircraft cannot fly: an aircraft leaving from
     where it is not, before it is ready, before it is available (number order), or waiting
@@ -54,22 +78,7 @@ def problems(p) -> list[str]:
     if not np.array_equal(counts, p.sortie_counts):
         found.append("the schedule's sorties are not the plan's")
     for name, legs in per.items():
-        fi = int(net.move_fleet[legs[0][1]])
-        station = {s: k for k, (f, s) in enumerate(net.stations) if f == fi}
-        where, ready = net.stations[net.fleet_home_station[fi]][1], 0
-        legs.sort()
-        for i, (t, m) in enumerate(legs):
-            if int(net.move_from[m]) != where:
-                found.append(f"{name} leaves {net.sites[int(net.move_from[m])]} at {t}")
-            if t < ready:
-                found.append(f"{name} leaves at {t}, ready at {ready}")
-            where, ready = int(net.move_to[m]), t + int(net.move_ready[m])
-            wait = net.station_wait[station[where]] if where in station else -1
-            if wait < 0 or ready + wait >= net.T:
-                continue
-            nxt = legs[i + 1][0] if i + 1 < len(legs) else None
-            if nxt is None or nxt > ready + wait:
-                found.append(f"{name} stays at {net.sites[where]} from {ready}")
+        found += follow(net, name, legs)
     return found
 
 

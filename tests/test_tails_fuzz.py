@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from evacops.plan.tails import assign_tails, hold_crews, on_ground, parking_over, station_idle
+from tests.test_plan_tails import follow
 
 
 def _network(rng: np.random.Generator, T: int) -> SimpleNamespace:
@@ -104,24 +105,14 @@ def fleets(draw) -> tuple[SimpleNamespace, np.ndarray, int]:
 
 
 def _follow(net, picks: dict) -> tuple[list[str], dict]:
-    """What stops an aircraft flying its legs (module docs), and each aircraft's departures."""
+    """What stops an aircraft flying its legs (:func:`tests.test_plan_tails.follow`), and
+    each aircraft's departures."""
     legs: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     for (m, t), aircraft in picks.items():
         for a in aircraft:
             legs[(int(net.move_fleet[m]), a)].append((t, m))
-    found = []
-    for (f, a), mine in legs.items():
-        mine.sort()
-        where, ready = net.stations[net.fleet_home_station[f]][1], 0
-        for i, (t, m) in enumerate(mine):
-            if net.move_from[m] != where or t < ready:
-                found.append(f"f{f}-{a} leaves S{net.move_from[m]} at {t}")
-            where, ready = int(net.move_to[m]), t + int(net.move_ready[m])
-            w = net.station_wait[net.move_to_station[m]]
-            nxt = mine[i + 1][0] if i + 1 < len(mine) else None
-            if w >= 0 and ready + w < net.T and (nxt is None or nxt > ready + w):
-                found.append(f"f{f}-{a} stays at S{where} from {ready}")
-    return found, {k: [t for t, _ in v] for k, v in legs.items()}
+    found = [x for (f, a), mine in legs.items() for x in follow(net, f"f{f}-{a}", mine)]
+    return found, {k: sorted(t for t, _ in v) for k, v in legs.items()}
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))

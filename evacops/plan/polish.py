@@ -126,10 +126,9 @@ class _Best:
             simplex=True,
             hold_crews=self.hold_crews,
         )
+        # (a window whose own sorties could not be held to the crews keeps the best schedule so
+        # far instead, held: evacops.plan.tails.held_or_own, so it is never kept for that)
         kept = q.final.objective < self.best.objective - 1e-9 * abs(self.best.objective)
-        # a window whose sorties could not be held to the crews (its note says so) fell back to
-        # sorties that ask more of some aircraft than their crews may fly: never kept
-        kept &= not (self.hold_crews and q.crews_held is not None and not q.crews_held["kept"])
         if kept:
             self.best, self.y = q.final, q.sortie_counts.astype(float)
             self.tried = set()

@@ -334,8 +334,9 @@ def held_crews(
     people re-flowed on them by ``resolve`` (sorties, M x T, to a solution); and what that
     cost: ``sorties_dropped``, ``out_by_deadline_lost`` (people), ``sorties_over_crew``
     (sorties left to an aircraft beyond its crew: :func:`hold_crews`). None if no fleet has a
-    crew limit. If the sorties left do not keep the model's other limits (an aircraft held where
-    parking is full), ``final`` stands and ``kept`` is False with the reason."""
+    crew limit. If the people cannot be re-flowed on the sorties left (they broke a limit of the
+    model that :func:`hold_crews` does not check; none known), ``final`` stands and ``kept`` is
+    False with the reason."""
     if not np.isfinite(net.fleet_sorties_day).any():
         return final, None
     y0 = np.round(final.sorties).astype(int)
